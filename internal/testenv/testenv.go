@@ -1,0 +1,69 @@
+// Package testenv gives tests one way to find the external programs they
+// drive (aria2c, ffmpeg, chromium, node and the npm peers in scripts/node).
+//
+// A missing program skips the test on a developer's machine, so a partial
+// set-up still runs what it can, but fails it in CI (CI=true), where
+// `make test` has installed everything and a skip would hide a broken install.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI, where nothing may be skipped
+// for a missing tool.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// LookPath returns the path of the named program, skipping the test (or, in
+// CI, failing it) when the program is not installed.
+func LookPath(t testing.TB, names ...string) string {
+	t.Helper()
+	for _, name := range names {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	missing(t, "program %v not found in PATH (run `make test` to install test dependencies)", names)
+	return ""
+}
+
+// RepoRoot returns the repository root, found from this source file.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testenv: cannot locate source file")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// NodeModules returns scripts/node/node_modules, where `make test` installs
+// the pinned JavaScript reference peers, skipping (or failing in CI) when it
+// has not been installed.
+func NodeModules(t testing.TB) string {
+	t.Helper()
+	LookPath(t, "node")
+	dir := filepath.Join(RepoRoot(t), "scripts", "node", "node_modules")
+	if _, err := os.Stat(filepath.Join(dir, "bittorrent-tracker")); err != nil {
+		missing(t, "npm test peers not installed in %s (run `make test`)", dir)
+	}
+	return dir
+}
+
+// Chromium returns the path of a Chromium binary for browser tests.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	return LookPath(t, "chromium", "chromium-browser", "google-chrome")
+}
+
+func missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}

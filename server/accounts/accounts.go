@@ -1,0 +1,420 @@
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+const (
+	bucketUsers  = "users"
+	bucketTokens = "tokens"
+
+	// AdminUsername is the account created at first start.
+	AdminUsername = "admin"
+
+	minPasswordLen = 8
+	maxPasswordLen = 1024
+)
+
+// Errors returned by the service; all are *httpx.Error so handlers answer
+// them as they are.
+var (
+	ErrInvalidUsername = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_username",
+		Message: "usernames are 3 to 32 characters: letters a-z, digits, '_', '.' or '-', starting with a letter or digit"}
+	ErrInvalidPassword = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_password",
+		Message: fmt.Sprintf("passwords are at least %d characters and at most %d bytes", minPasswordLen, maxPasswordLen)}
+	ErrUsernameTaken = &httpx.Error{Status: http.StatusConflict, Code: "username_taken", Message: "this username is already taken"}
+	ErrBadLogin      = &httpx.Error{Status: http.StatusUnauthorized, Code: "bad_credentials", Message: "wrong username or password"}
+	ErrNoSuchUser    = &httpx.Error{Status: http.StatusNotFound, Code: "no_such_user", Message: "no user has this name"}
+	ErrInvalidRight  = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_right", Message: `rights are "upload" and "admin"`}
+	ErrLastAdmin     = &httpx.Error{Status: http.StatusConflict, Code: "last_admin", Message: "the last admin cannot lose the admin right"}
+	ErrClosed        = &httpx.Error{Status: http.StatusForbidden, Code: "registration_closed", Message: "registration on this pod is closed; ask its admin for an account"}
+)
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{2,31}$`)
+
+// Config tunes the service.
+type Config struct {
+	OpenRegistration bool
+	DefaultRights    []string      // rights of self-registered users
+	TokenTTL         time.Duration // default 30 days
+	// Argon2id cost; zero values mean the OWASP-recommended 19 MiB, 2 passes.
+	ArgonMemoryKiB uint32
+	ArgonTime      uint32
+}
+
+// User is the stored account.
+type User struct {
+	Username     string    `json:"username"`
+	PasswordHash string    `json:"password_hash"`
+	Rights       []string  `json:"rights"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Has reports whether the user holds right.
+func (u User) Has(right string) bool { return slices.Contains(u.Rights, right) }
+
+// Public returns the API view of the user.
+func (u User) Public() api.User {
+	r := u.Rights
+	if r == nil {
+		r = []string{}
+	}
+	return api.User{Username: u.Username, Rights: r, CreatedAt: u.CreatedAt}
+}
+
+type tokenRecord struct {
+	Username  string    `json:"username"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Service manages accounts in the store. It is safe for concurrent use.
+type Service struct {
+	st  *store.Store
+	log *slog.Logger
+	cfg Config
+	now func() time.Time
+	// dummyHash keeps a failed login for an unknown user as slow as one for
+	// a known user, so timing does not reveal which usernames exist.
+	dummyHash string
+}
+
+// New opens the accounts buckets.
+func New(st *store.Store, cfg Config, log *slog.Logger) (*Service, error) {
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = 30 * 24 * time.Hour
+	}
+	if cfg.ArgonMemoryKiB == 0 {
+		cfg.ArgonMemoryKiB = 19 * 1024
+	}
+	if cfg.ArgonTime == 0 {
+		cfg.ArgonTime = 2
+	}
+	if err := ValidRights(cfg.DefaultRights); err != nil {
+		return nil, fmt.Errorf("accounts: default rights: %w", err)
+	}
+	if err := st.Buckets(bucketUsers, bucketTokens); err != nil {
+		return nil, err
+	}
+	s := &Service{st: st, log: log, cfg: cfg, now: time.Now}
+	h, err := s.hash("not a real password")
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = h
+	return s, nil
+}
+
+// OpenRegistration reports whether anyone may register.
+func (s *Service) OpenRegistration() bool { return s.cfg.OpenRegistration }
+
+// ValidRights checks that every right is known and none repeats.
+func ValidRights(rights []string) error {
+	seen := map[string]bool{}
+	for _, r := range rights {
+		if (r != api.RightUpload && r != api.RightAdmin) || seen[r] {
+			return ErrInvalidRight
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+// NormalizeUsername lower-cases name and checks it against the rules.
+func NormalizeUsername(name string) (string, error) {
+	n := strings.ToLower(name)
+	if !usernameRE.MatchString(n) {
+		return "", ErrInvalidUsername
+	}
+	return n, nil
+}
+
+func checkPassword(p string) error {
+	if utf8.RuneCountInString(p) < minPasswordLen || len(p) > maxPasswordLen || !utf8.ValidString(p) {
+		return ErrInvalidPassword
+	}
+	return nil
+}
+
+// EnsureAdmin creates the admin account at first start. If password is
+// empty a random one is generated and returned so the caller can show it
+// once; an existing admin is left untouched and "" is returned.
+func (s *Service) EnsureAdmin(ctx context.Context, password string) (generated string, err error) {
+	exists := false
+	if err := s.st.View(func(tx *bolt.Tx) error {
+		exists = tx.Bucket([]byte(bucketUsers)).Get([]byte(AdminUsername)) != nil
+		return nil
+	}); err != nil {
+		return "", err
+	}
+	if exists {
+		return "", nil
+	}
+	if password == "" {
+		generated = randomToken(18)
+		password = generated
+	}
+	if _, err := s.Register(ctx, AdminUsername, password, []string{api.RightAdmin, api.RightUpload}); err != nil && !errors.Is(err, ErrUsernameTaken) {
+		return "", fmt.Errorf("accounts: create admin: %w", err)
+	}
+	return generated, nil
+}
+
+// Register creates a user with the given rights.
+func (s *Service) Register(ctx context.Context, username, password string, rights []string) (User, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return User{}, err
+	}
+	if err := checkPassword(password); err != nil {
+		return User{}, err
+	}
+	if err := ValidRights(rights); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hash(password)
+	if err != nil {
+		return User{}, err
+	}
+	u := User{Username: name, PasswordHash: hash, Rights: slices.Clone(rights), CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
+	err = s.st.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketUsers))
+		if b.Get([]byte(name)) != nil {
+			return ErrUsernameTaken
+		}
+		return store.PutJSON(b, []byte(name), u)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	s.log.InfoContext(ctx, "user registered", "username", name, "rights", rights)
+	return u, nil
+}
+
+// Get returns a user by name.
+func (s *Service) Get(username string) (User, error) {
+	var u User
+	err := s.st.View(func(tx *bolt.Tx) error {
+		return store.GetJSON(tx.Bucket([]byte(bucketUsers)), []byte(strings.ToLower(username)), &u)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return User{}, ErrNoSuchUser
+	}
+	return u, err
+}
+
+// List returns every user, sorted by name.
+func (s *Service) List() ([]User, error) {
+	var users []User
+	err := s.st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketUsers)).ForEach(func(k, v []byte) error {
+			var u User
+			if err := store.GetJSON(tx.Bucket([]byte(bucketUsers)), k, &u); err != nil {
+				return err
+			}
+			users = append(users, u)
+			return nil
+		})
+	})
+	return users, err
+}
+
+// SetRights replaces a user's rights. The last admin keeps the admin right.
+func (s *Service) SetRights(ctx context.Context, username string, rights []string) (User, error) {
+	if err := ValidRights(rights); err != nil {
+		return User{}, err
+	}
+	var u User
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketUsers))
+		if err := store.GetJSON(b, []byte(strings.ToLower(username)), &u); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return ErrNoSuchUser
+			}
+			return err
+		}
+		if u.Has(api.RightAdmin) && !slices.Contains(rights, api.RightAdmin) {
+			admins := 0
+			if err := b.ForEach(func(k, v []byte) error {
+				var o User
+				if err := store.GetJSON(b, k, &o); err != nil {
+					return err
+				}
+				if o.Has(api.RightAdmin) {
+					admins++
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if admins <= 1 {
+				return ErrLastAdmin
+			}
+		}
+		u.Rights = slices.Clone(rights)
+		return store.PutJSON(b, []byte(u.Username), u)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	s.log.InfoContext(ctx, "rights changed", "username", u.Username, "rights", rights)
+	return u, nil
+}
+
+// Login checks a password and issues a new token.
+func (s *Service) Login(ctx context.Context, username, password string) (api.Token, error) {
+	u, err := s.Get(username)
+	if err != nil {
+		if errors.Is(err, ErrNoSuchUser) {
+			_ = verifyPassword(s.dummyHash, password)
+			return api.Token{}, ErrBadLogin
+		}
+		return api.Token{}, err
+	}
+	if !verifyPassword(u.PasswordHash, password) {
+		return api.Token{}, ErrBadLogin
+	}
+	tok := randomToken(32)
+	rec := tokenRecord{Username: u.Username, ExpiresAt: s.now().Add(s.cfg.TokenTTL).UTC().Truncate(time.Second)}
+	if err := s.st.Update(func(tx *bolt.Tx) error {
+		return store.PutJSON(tx.Bucket([]byte(bucketTokens)), tokenKey(tok), rec)
+	}); err != nil {
+		return api.Token{}, err
+	}
+	return api.Token{Token: tok, ExpiresAt: rec.ExpiresAt}, nil
+}
+
+// Authenticate returns the user a token belongs to.
+func (s *Service) Authenticate(token string) (User, error) {
+	if token == "" || len(token) > 128 {
+		return User{}, httpx.ErrUnauthorized
+	}
+	var rec tokenRecord
+	err := s.st.View(func(tx *bolt.Tx) error {
+		return store.GetJSON(tx.Bucket([]byte(bucketTokens)), tokenKey(token), &rec)
+	})
+	if errors.Is(err, store.ErrNotFound) || (err == nil && s.now().After(rec.ExpiresAt)) {
+		return User{}, &httpx.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "the token is unknown or expired: log in again"}
+	}
+	if err != nil {
+		return User{}, err
+	}
+	u, err := s.Get(rec.Username)
+	if errors.Is(err, ErrNoSuchUser) {
+		return User{}, httpx.ErrUnauthorized
+	}
+	return u, err
+}
+
+// Logout revokes a token.
+func (s *Service) Logout(token string) error {
+	return s.st.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketTokens)).Delete(tokenKey(token))
+	})
+}
+
+// Run deletes expired tokens every hour until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.sweepTokens(); err != nil {
+			s.log.WarnContext(ctx, "token sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.DebugContext(ctx, "expired tokens removed", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) sweepTokens() (int, error) {
+	n := 0
+	now := s.now()
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketTokens))
+		var dead [][]byte
+		if err := b.ForEach(func(k, v []byte) error {
+			var rec tokenRecord
+			if err := store.GetJSON(b, k, &rec); err != nil || now.After(rec.ExpiresAt) {
+				dead = append(dead, slices.Clone(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(dead)
+		return nil
+	})
+	return n, err
+}
+
+func tokenKey(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hash returns an argon2id PHC string.
+func (s *Service) hash(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("accounts: salt: %w", err)
+	}
+	key := argon2.IDKey([]byte(password), salt, s.cfg.ArgonTime, s.cfg.ArgonMemoryKiB, 1, 32)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=1$%s$%s", argon2.Version, s.cfg.ArgonMemoryKiB, s.cfg.ArgonTime,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+// verifyPassword checks password against a PHC argon2id string, using the
+// parameters stored in it so costs can be raised without breaking old hashes.
+func verifyPassword(phc, password string) bool {
+	parts := strings.Split(phc, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 || m > 1<<20 || t > 16 {
+		return false
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}

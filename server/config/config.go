@@ -1,0 +1,144 @@
+// Package config defines the pod's configuration and reads it from command
+// line flags, each of which may also be set by the environment variable
+// SWARMTUBE_<FLAG> (upper case, '-' as '_'); a flag given on the command line
+// wins over the environment.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+// Config is everything a pod needs to start.
+type Config struct {
+	Listen           string   // HTTP listen address
+	URL              string   // public base URL, no trailing slash
+	DataDir          string   // store, keys, videos
+	Name             string   // pod name shown to people and friends
+	BTPort           int      // BitTorrent TCP/uTP port; 0 picks a free one
+	AdminPassword    string   // password of "admin" at first start; empty: random, logged once
+	OpenRegistration bool     // anyone may register
+	DefaultRights    []string // rights of self-registered users
+	MaxUploadBytes   int64    // largest accepted video
+	OpenTracker      bool     // track any info hash, not only known videos
+	Friends          []string // pods to make friends with at start
+	LogLevel         slog.Level
+	ShutdownTimeout  time.Duration
+	// FriendScoreMin is the score below which a friend is ejected.
+	FriendScoreMin int
+}
+
+// Parse reads flags from args (without the program name) and the
+// environment, validates them and fills derived defaults.
+func Parse(args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("swarmtube", flag.ContinueOnError)
+	var rights, friends, level string
+	var maxUpload int64
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9000", "HTTP listen address")
+	fs.StringVar(&c.URL, "url", "", "public base URL of the pod (default http://<listen>)")
+	fs.StringVar(&c.DataDir, "data", "./data", "data directory (store, keys, videos)")
+	fs.StringVar(&c.Name, "name", "", "pod name (default: host of --url)")
+	fs.IntVar(&c.BTPort, "bt-port", 0, "BitTorrent TCP/uTP port (0 = any free port)")
+	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of the user admin, created at first start (default: random, printed once)")
+	fs.BoolVar(&c.OpenRegistration, "open-registration", true, "let anyone register")
+	fs.StringVar(&rights, "default-rights", "", `comma-separated rights of self-registered users ("upload")`)
+	fs.Int64Var(&maxUpload, "max-upload-mb", 4096, "largest accepted video, in MiB")
+	fs.BoolVar(&c.OpenTracker, "open-tracker", false, "track any info hash, not only this pod's and its friends' videos")
+	fs.StringVar(&friends, "friends", "", "comma-separated pod URLs to make friends with at start")
+	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests at shutdown")
+	fs.IntVar(&c.FriendScoreMin, "friend-score-min", 0, "friends whose score falls below this are ejected")
+
+	// Environment first, so explicit flags override it.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "SWARMTUBE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c.DefaultRights = splitList(rights)
+	c.Friends = splitList(friends)
+	c.MaxUploadBytes = maxUpload << 20
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return c, fmt.Errorf("--log-level: %w", err)
+	}
+	return c, c.finish()
+}
+
+func (c *Config) finish() error {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	if c.URL == "" {
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "localhost"
+		}
+		c.URL = "http://" + net.JoinHostPort(host, port)
+	}
+	c.URL = strings.TrimRight(c.URL, "/")
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+		return fmt.Errorf("--url %q: want http(s)://host[:port] with no path", c.URL)
+	}
+	if c.Name == "" {
+		c.Name = u.Host
+	}
+	if c.BTPort < 0 || c.BTPort > 65535 {
+		return fmt.Errorf("--bt-port %d out of range", c.BTPort)
+	}
+	if c.MaxUploadBytes <= 0 {
+		return errors.New("--max-upload-mb must be positive")
+	}
+	for _, r := range c.DefaultRights {
+		if r != api.RightUpload && r != api.RightAdmin {
+			return fmt.Errorf("--default-rights: unknown right %q", r)
+		}
+	}
+	for i, f := range c.Friends {
+		fu, err := url.Parse(f)
+		if err != nil || (fu.Scheme != "http" && fu.Scheme != "https") || fu.Host == "" {
+			return fmt.Errorf("--friends: %q is not an http(s) pod URL", f)
+		}
+		c.Friends[i] = strings.TrimRight(f, "/")
+	}
+	if c.DataDir == "" {
+		return errors.New("--data must not be empty")
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Getenv is os.Getenv, named for wiring.
+var Getenv = os.Getenv

@@ -1,0 +1,112 @@
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+// Error is an error with an HTTP status and a machine code. Its Message is
+// shown to people, so it must say what is wrong and never leak internals.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is makes errors.Is match two *Error values by status and code, so a
+// sentinel can be compared after being re-created with a different message.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Status == e.Status && t.Code == e.Code
+}
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Common errors shared by every handler.
+var (
+	ErrUnauthorized = &Error{http.StatusUnauthorized, "unauthorized", "log in first: send a bearer token or a session cookie"}
+	ErrForbidden    = &Error{http.StatusForbidden, "forbidden", "you do not have the right to do this"}
+	ErrNotFound     = &Error{http.StatusNotFound, "not_found", "no such resource"}
+	ErrTooLarge     = &Error{http.StatusRequestEntityTooLarge, "too_large", "the request body is too large"}
+)
+
+// WriteJSON answers with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v) // the client may have gone; nothing left to tell it
+}
+
+// WriteError answers with err in the API's error shape. Errors that are not
+// *Error are logged and answered as a generic 500.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var he *Error
+	if !errors.As(err, &he) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			he = Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %d bytes", mbe.Limit)
+		} else {
+			log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			he = &Error{http.StatusInternalServerError, "internal", "the server failed to handle this request; it has been logged"}
+		}
+	}
+	WriteJSON(w, he.Status, api.Error{Error: he.Code, Message: he.Message})
+}
+
+// DecodeJSON reads a JSON body of at most maxBytes into v, refusing unknown
+// fields, trailing data and other content types with clear 4xx errors.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Errorf(http.StatusBadRequest, "invalid_json", "the body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		mbe    *http.MaxBytesError
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return Errorf(http.StatusBadRequest, "invalid_json", "the request body is empty")
+	case errors.As(err, &syntax):
+		return Errorf(http.StatusBadRequest, "invalid_json", "malformed JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return Errorf(http.StatusBadRequest, "invalid_json", "field %q must be a %s", typ.Field, typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return Errorf(http.StatusBadRequest, "invalid_json", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return Errorf(http.StatusBadRequest, "invalid_json", "malformed JSON body")
+	}
+}

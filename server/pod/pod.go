@@ -1,0 +1,191 @@
+// Package pod wires a whole Swarmtube pod together: store, identity,
+// accounts, the REST API, trackers, seeder, web seed, federation and the web
+// pages, behind one HTTP server. Tests start pods in-process with New+Run.
+//
+// Lifecycle: New opens everything and binds the listener (so a test can use
+// port 0 and read URL), Run serves until its context ends, then shuts down in
+// order: HTTP server (in-flight requests finish), WebSocket tracker
+// connections, background workers, seeder, and last the store, so a clean
+// stop never leaves a transaction half done.
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/config"
+	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/server/identity"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/web"
+)
+
+// SoftwareVersion is reported in pod info; set at build time with
+// -ldflags "-X github.com/swarmtube/swarmtube/server/pod.SoftwareVersion=...".
+var SoftwareVersion = "0.1.0-dev"
+
+// Pod is one running pod.
+type Pod struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *store.Store
+	id       *identity.Identity
+	accounts *accounts.Service
+	reg      *prometheus.Registry
+	ln       net.Listener
+	srv      *http.Server
+
+	closeOnce sync.Once
+}
+
+// New opens the store and every component and binds the HTTP listener.
+func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
+	p = &Pod{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	p.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("pod: listen %s: %w", cfg.Listen, err)
+	}
+	if strings.HasSuffix(p.cfg.URL, ":0") { // port 0 asked for a free port: publish the real one
+		_, port, _ := net.SplitHostPort(p.ln.Addr().String())
+		p.cfg.URL = strings.TrimSuffix(p.cfg.URL, "0") + port
+		if p.cfg.Name == strings.TrimPrefix(cfg.URL, "http://") {
+			p.cfg.Name = strings.TrimPrefix(p.cfg.URL, "http://")
+		}
+	}
+
+	if p.store, err = store.Open(filepath.Join(cfg.DataDir, "swarmtube.db")); err != nil {
+		return nil, err
+	}
+	if p.id, err = identity.LoadOrCreate(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	p.accounts, err = accounts.New(p.store, accounts.Config{
+		OpenRegistration: cfg.OpenRegistration,
+		DefaultRights:    cfg.DefaultRights,
+	}, log.With("component", "accounts"))
+	if err != nil {
+		return nil, err
+	}
+	generated, err := p.accounts.EnsureAdmin(context.Background(), cfg.AdminPassword)
+	if err != nil {
+		return nil, err
+	}
+	if generated != "" {
+		log.Warn("created the admin account with a random password; note it now, it is shown only once",
+			"username", accounts.AdminUsername, "password", generated)
+	}
+
+	p.srv = &http.Server{
+		Handler:           p.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return p, nil
+}
+
+// URL is the pod's public base URL.
+func (p *Pod) URL() string { return p.cfg.URL }
+
+// Addr is the bound HTTP address.
+func (p *Pod) Addr() net.Addr { return p.ln.Addr() }
+
+// Accounts gives tests and the CLI access to the account service.
+func (p *Pod) Accounts() *accounts.Service { return p.accounts }
+
+func (p *Pod) handler() http.Handler {
+	log := p.log.With("component", "http")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/pod", p.podInfo)
+	p.accounts.Routes(mux, log)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(web.Static())))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, web.Static(), "index.html")
+	})
+	return httpx.Chain(mux,
+		httpx.Recover(log),
+		httpx.Observe(log, httpx.NewMetrics(p.reg)),
+		p.accounts.Middleware(log),
+	)
+}
+
+func (p *Pod) podInfo(w http.ResponseWriter, r *http.Request) {
+	httpx.WriteJSON(w, http.StatusOK, api.PodInfo{
+		Name:             p.cfg.Name,
+		URL:              p.cfg.URL,
+		SoftwareVersion:  SoftwareVersion,
+		APIVersions:      []string{api.Version},
+		PublicKey:        p.id.PublicKeyPEM,
+		OpenRegistration: p.cfg.OpenRegistration,
+		MaxUploadBytes:   p.cfg.MaxUploadBytes,
+	})
+}
+
+// Run serves until ctx is done, then shuts down in order. It returns the
+// first error of any component.
+func (p *Pod) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.accounts.Run(gctx) })
+	g.Go(func() error {
+		p.log.Info("pod listening", "url", p.cfg.URL, "addr", p.ln.Addr().String(), "data", p.cfg.DataDir)
+		if err := p.srv.Serve(p.ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("pod: serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
+		defer cancel()
+		p.log.Info("shutting down")
+		if err := p.srv.Shutdown(sctx); err != nil {
+			p.log.Warn("http shutdown", "err", err)
+		}
+		return nil
+	})
+	err := g.Wait()
+	p.Close()
+	return err
+}
+
+// Close releases everything New opened; it is idempotent and safe after Run.
+func (p *Pod) Close() {
+	p.closeOnce.Do(func() {
+		if p.srv != nil {
+			_ = p.srv.Close()
+		} else if p.ln != nil {
+			_ = p.ln.Close()
+		}
+		if p.store != nil {
+			if err := p.store.Close(); err != nil {
+				p.log.Warn("store close", "err", err)
+			}
+		}
+	})
+}

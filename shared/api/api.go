@@ -1,0 +1,109 @@
+package api
+
+import "time"
+
+// Version is the API version this code speaks; routes live under /api/Version.
+const Version = "v1"
+
+// Rights a user may hold.
+const (
+	RightUpload = "upload"
+	RightAdmin  = "admin"
+)
+
+// Error is the body of every 4xx/5xx answer.
+type Error struct {
+	Error   string `json:"error"`   // machine code, e.g. "invalid_username"
+	Message string `json:"message"` // what is wrong, for a person
+}
+
+// PodInfo answers GET /api/v1/pod.
+type PodInfo struct {
+	Name             string   `json:"name"`
+	URL              string   `json:"url"`
+	SoftwareVersion  string   `json:"software_version"`
+	APIVersions      []string `json:"api_versions"`
+	PublicKey        string   `json:"public_key"` // PEM, PKIX RSA public key
+	OpenRegistration bool     `json:"open_registration"`
+	MaxUploadBytes   int64    `json:"max_upload_bytes,omitempty"`
+}
+
+// Credentials are posted to register and to log in.
+type Credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// Token answers a successful login.
+type Token struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// User is the public view of an account.
+type User struct {
+	Username  string    `json:"username"`
+	Rights    []string  `json:"rights"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Rights is the body of PUT /api/v1/users/{username}/rights.
+type Rights struct {
+	Rights []string `json:"rights"`
+}
+
+// UserList answers GET /api/v1/users (admin).
+type UserList struct {
+	Total int    `json:"total"`
+	Data  []User `json:"data"`
+}
+
+// Video is the video object of the API.
+type Video struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Size        int64     `json:"size"`
+	InfoHash    string    `json:"info_hash"` // 40 lowercase hex digits
+	Magnet      string    `json:"magnet"`
+	TorrentURL  string    `json:"torrent_url"`
+	WebseedURL  string    `json:"webseed_url"`
+	Pod         string    `json:"pod"` // origin pod URL
+	CreatedAt   time.Time `json:"created_at"`
+	Owner       string    `json:"owner"`
+	ContentType string    `json:"content_type,omitempty"`
+	PieceLength int64     `json:"piece_length,omitempty"`
+	Local       bool      `json:"local"` // true when this pod is the origin
+}
+
+// VideoList answers listing and search.
+type VideoList struct {
+	Total int     `json:"total"`
+	Data  []Video `json:"data"`
+}
+
+// Friend is one entry of GET /api/v1/pods.
+type Friend struct {
+	URL      string    `json:"url"`
+	Name     string    `json:"name"`
+	Score    int       `json:"score"`
+	Status   string    `json:"status"` // "active", "unreachable", "ejected"
+	LastSeen time.Time `json:"last_seen,omitempty"`
+	Pending  int       `json:"pending_events"`
+}
+
+// FriendList answers GET /api/v1/pods.
+type FriendList struct {
+	Data []Friend `json:"data"`
+}
+
+// MakeFriends is the body of POST /api/v1/pods/makefriends.
+type MakeFriends struct {
+	Pods []string `json:"pods"`
+}
+
+// MakeFriendsResult reports, per named pod, whether friendship was set up.
+type MakeFriendsResult struct {
+	Friends []Friend          `json:"friends"`
+	Errors  map[string]string `json:"errors,omitempty"` // pod URL → reason
+}
