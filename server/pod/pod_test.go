@@ -1,0 +1,205 @@
+package pod
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/server/config"
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+// startInProcess runs a pod on a free port until the test ends.
+func startInProcess(t *testing.T, args ...string) *Pod {
+	t.Helper()
+	cfg, err := config.Parse(append([]string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--admin-password", "admin-password"}, args...), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("pod run: %v", err)
+		}
+	})
+	return p
+}
+
+func TestPodInfoAndMetrics(t *testing.T) {
+	p := startInProcess(t, "--name", "test pod")
+	resp, err := http.Get(p.URL() + "/api/v1/pod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info api.PodInfo
+	json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if info.Name != "test pod" || info.URL != p.URL() || len(info.APIVersions) == 0 || !strings.Contains(info.PublicKey, "PUBLIC KEY") {
+		t.Fatalf("pod info %+v", info)
+	}
+	resp, err = http.Get(p.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(body, []byte("swarmtube_http_requests_total")) {
+		t.Fatal("metrics lack request counts")
+	}
+	resp, err = http.Get(p.URL() + "/api/v1/no/such/route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("unknown API route: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestCrashDuringRegistrationsLosesNothing kills a real pod process with
+// SIGKILL while clients register, restarts it on the same data dir and
+// checks that every registration that was answered 201 is still there.
+func TestCrashDuringRegistrationsLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the pod binary")
+	}
+	testenv.LookPath(t, "go")
+	bin := filepath.Join(t.TempDir(), "swarmtube")
+	build := exec.Command("go", "build", "-o", bin, "./server/cmd/swarmtube")
+	build.Dir = testenv.RepoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--listen", addr, "--data", data, "--admin-password", "admin-password", "--log-level", "warn")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitUp(t, base)
+		return cmd
+	}
+	cmd := start()
+
+	var mu sync.Mutex
+	var acked []string
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				name := fmt.Sprintf("user%d-%d", w, i)
+				body := fmt.Sprintf(`{"username":%q,"password":"correct horse"}`, name)
+				resp, err := http.Post(base+"/api/v1/users", "application/json", strings.NewReader(body))
+				if err != nil {
+					return // the pod died under us
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusCreated {
+					mu.Lock()
+					acked = append(acked, name)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	cancel()
+	wg.Wait()
+	if len(acked) < 5 {
+		t.Fatalf("only %d registrations before the kill; the test proves nothing", len(acked))
+	}
+
+	cmd = start() // must open the store without error
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	tok := loginHTTP(t, base, "admin", "admin-password")
+	req, _ := http.NewRequest("GET", base+"/api/v1/users", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list api.UserList
+	json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	have := map[string]bool{}
+	for _, u := range list.Data {
+		have[u.Username] = true
+	}
+	for _, name := range acked {
+		if !have[name] {
+			t.Errorf("user %s was acknowledged but lost in the crash", name)
+		}
+	}
+	t.Logf("%d acknowledged registrations survived SIGKILL", len(acked))
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitUp(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/api/v1/pod"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("pod at %s did not come up", base)
+}
+
+func loginHTTP(t *testing.T, base, user, pass string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/users/token", "application/json", strings.NewReader(fmt.Sprintf(`{"username":%q,"password":%q}`, user, pass)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok api.Token
+	if err := json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&tok); err != nil || tok.Token == "" {
+		t.Fatalf("login %s: %d %v", user, resp.StatusCode, err)
+	}
+	return tok.Token
+}
