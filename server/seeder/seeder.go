@@ -1,0 +1,366 @@
+package seeder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/storage"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Seeder.
+type Config struct {
+	// DataDir holds the piece-completion store (.torrent.bolt.db). It must
+	// not be shared with another Seeder (the store is locked while open).
+	DataDir string
+	// ListenAddr is the IP to listen on for TCP and uTP: "" for all
+	// interfaces, "127.0.0.1" for loopback only.
+	ListenAddr string
+	// Port is the TCP and UDP (uTP) port; 0 picks a free one (see Port).
+	Port int
+	// PublicIP, if set, is the address reported to HTTP trackers ("ip=").
+	PublicIP net.IP
+	// WebRTC enables WebTorrent: announcing to ws:// trackers and exchanging
+	// pieces with browsers over WebRTC data channels.
+	WebRTC bool
+	// MaxConnsPerTorrent bounds established peer connections per torrent;
+	// 0 means 128.
+	MaxConnsPerTorrent int
+}
+
+// Seeder seeds complete local files. It is safe for concurrent use.
+type Seeder struct {
+	log       *slog.Logger
+	cl        *torrent.Client
+	pc        storage.PieceCompletion
+	readBytes atomic.Int64
+
+	mu       sync.Mutex // guards the following fields
+	torrents map[metainfo.Hash]*entry
+	closed   bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// entry is one torrent being verified or seeded. ready is closed once Seed
+// has finished verifying; err is set before that.
+type entry struct {
+	t     *torrent.Torrent
+	path  string
+	ready chan struct{}
+	err   error
+}
+
+// TorrentStats describes one seeded torrent.
+type TorrentStats struct {
+	InfoHash      [20]byte
+	Name          string
+	Path          string
+	UploadedBytes int64 // payload bytes sent to peers since Seed
+	Peers         int   // connected peers
+}
+
+// New starts a client listening on cfg.ListenAddr:cfg.Port. reg may be nil.
+func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Seeder, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("seeder: no data dir")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("seeder: %w", err)
+	}
+	s := &Seeder{log: log, torrents: map[metainfo.Hash]*entry{}}
+	var err error
+	if s.pc, err = storage.NewBoltPieceCompletion(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("seeder: open piece completion in %s: %w", cfg.DataDir, err)
+	}
+
+	cc := torrent.NewDefaultClientConfig()
+	cc.Logger = newAnacrolixLogger(log)
+	cc.DataDir = cfg.DataDir // unused: every torrent brings its own storage
+	cc.DefaultStorage = &fileStorage{pc: sharedCompletion{s.pc}, readBytes: &s.readBytes}
+	cc.ListenPort = cfg.Port
+	switch ip := net.ParseIP(cfg.ListenAddr); {
+	case cfg.ListenAddr == "":
+	case ip == nil:
+		s.pc.Close()
+		return nil, fmt.Errorf("seeder: listen address %q is not an IP", cfg.ListenAddr)
+	case ip.To4() != nil:
+		cc.DisableIPv6 = true
+		cc.ListenHost = func(string) string { return cfg.ListenAddr }
+	default:
+		cc.DisableIPv4 = true
+		cc.ListenHost = func(string) string { return cfg.ListenAddr }
+	}
+	if ip4 := cfg.PublicIP.To4(); ip4 != nil {
+		cc.PublicIp4 = ip4
+	} else if cfg.PublicIP != nil {
+		cc.PublicIp6 = cfg.PublicIP
+	}
+	// Trackers are the only discovery: the pod knows who should find it.
+	cc.NoDHT = true
+	cc.DisablePEX = true
+	cc.NoDefaultPortForwarding = true
+	cc.DisableWebseeds = true // a seeder has nothing to fetch
+	cc.DisableWebtorrent = !cfg.WebRTC
+	cc.Seed = true
+	// Accept both plain and obfuscated handshakes but prefer plain: on a
+	// seeder RC4 only costs CPU per byte uploaded.
+	cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{Preferred: false, RequirePreferred: false}
+	cc.EstablishedConnsPerTorrent = cfg.MaxConnsPerTorrent
+	if cc.EstablishedConnsPerTorrent == 0 {
+		cc.EstablishedConnsPerTorrent = 128
+	}
+	// Both complete: nothing to exchange, so free the slot.
+	cc.DropMutuallyCompletePeers = true
+
+	if s.cl, err = torrent.NewClient(cc); err != nil {
+		s.pc.Close()
+		return nil, fmt.Errorf("seeder: start client on %s:%d: %w", cfg.ListenAddr, cfg.Port, err)
+	}
+	if reg != nil {
+		if err := reg.Register(collector{s}); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("seeder: register metrics: %w", err)
+		}
+	}
+	log.Info("seeder listening", "addr", cfg.ListenAddr, "port", s.Port(), "webrtc", cfg.WebRTC)
+	return s, nil
+}
+
+// Port returns the TCP/uTP port the seeder listens on.
+func (s *Seeder) Port() int { return s.cl.LocalPort() }
+
+// Seed seeds the complete file at filePath under torrentBytes (a .torrent
+// file). It returns once the torrent is being seeded: at once when piece
+// completion is already recorded (after a restart), after hashing the file
+// otherwise. Calling it again for a torrent already seeded from the same
+// path returns nil; from another path, ErrConflict. If ctx ends during
+// verification, the torrent is dropped and ctx's error returned.
+func (s *Seeder) Seed(ctx context.Context, torrentBytes []byte, filePath string) error {
+	return s.seed(ctx, torrentBytes, filePath, false)
+}
+
+// SeedVerified is Seed for a caller that has just computed torrentBytes
+// from the very bytes at filePath (e.g. with torrentfile.HashReader during
+// the upload): every piece is recorded complete without reading the file.
+// Only the file's size is checked.
+func (s *Seeder) SeedVerified(ctx context.Context, torrentBytes []byte, filePath string) error {
+	return s.seed(ctx, torrentBytes, filePath, true)
+}
+
+func (s *Seeder) seed(ctx context.Context, torrentBytes []byte, filePath string, trusted bool) error {
+	mi, err := metainfo.Load(bytes.NewReader(torrentBytes))
+	if err != nil {
+		return fmt.Errorf("seeder: parse torrent: %w", err)
+	}
+	info, err := mi.UnmarshalInfo()
+	if err != nil {
+		return fmt.Errorf("seeder: parse torrent info: %w", err)
+	}
+	if info.IsDir() || !info.HasV1() {
+		return fmt.Errorf("seeder: only single-file v1 torrents are supported")
+	}
+	ih := mi.HashInfoBytes()
+	if filePath, err = filepath.Abs(filePath); err != nil {
+		return fmt.Errorf("seeder: %w", err)
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if e, ok := s.torrents[ih]; ok {
+		s.mu.Unlock()
+		if e.path != filePath {
+			return fmt.Errorf("%w: %x from %s, not %s", ErrConflict, ih, e.path, filePath)
+		}
+		select {
+		case <-e.ready:
+			return e.err
+		case <-ctx.Done():
+			return fmt.Errorf("seeder: seed %x: %w", ih, ctx.Err())
+		}
+	}
+	e := &entry{path: filePath, ready: make(chan struct{})}
+	s.torrents[ih] = e
+	s.mu.Unlock()
+
+	e.err = s.add(ctx, mi, &info, ih, filePath, trusted, e)
+	if e.err != nil {
+		s.mu.Lock()
+		if s.torrents[ih] == e { // Remove may have replaced it meanwhile
+			delete(s.torrents, ih)
+		}
+		s.mu.Unlock()
+		s.log.Warn("seeder: not seeding", "info_hash", ih.HexString(), "path", filePath, "err", e.err)
+	} else {
+		s.log.Info("seeding", "info_hash", ih.HexString(), "name", info.Name, "path", filePath)
+	}
+	close(e.ready)
+	return e.err
+}
+
+// add adds the torrent to the client and waits until every piece is known
+// complete. On error the torrent is not left in the client.
+func (s *Seeder) add(ctx context.Context, mi *metainfo.MetaInfo, info *metainfo.Info, ih metainfo.Hash, filePath string, trusted bool, e *entry) error {
+	// Check the file before anything is recorded about it.
+	st, err := os.Stat(filePath)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrFileMismatch, err)
+	}
+	if st.Size() != info.TotalLength() {
+		return fmt.Errorf("%w: %s is %d bytes, torrent %x says %d", ErrFileMismatch, filePath, st.Size(), ih, info.TotalLength())
+	}
+	if trusted {
+		for i := range info.NumPieces() {
+			if err := s.pc.Set(metainfo.PieceKey{InfoHash: ih, Index: i}, true); err != nil {
+				return fmt.Errorf("seeder: record completion of %x: %w", ih, err)
+			}
+		}
+	}
+	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
+	if err != nil {
+		return fmt.Errorf("seeder: torrent %x: %w", ih, err)
+	}
+	spec.Storage = &fileStorage{path: filePath, pc: sharedCompletion{s.pc}, readBytes: &s.readBytes}
+	spec.Webseeds = nil
+	spec.DisallowDataDownload = true
+	t, _, err := s.cl.AddTorrentSpec(spec)
+	if err != nil {
+		return fmt.Errorf("seeder: add %x: %w", ih, err)
+	}
+	s.mu.Lock()
+	e.t = t
+	s.mu.Unlock()
+	if err := waitVerified(ctx, t); err != nil {
+		t.Drop()
+		return fmt.Errorf("seeder: seed %x: %w", ih, err)
+	}
+	return nil
+}
+
+// waitVerified returns nil once every piece is complete, ErrCorrupt once
+// none is still being checked and some are incomplete.
+func waitVerified(ctx context.Context, t *torrent.Torrent) error {
+	sub := t.SubscribePieceStateChanges()
+	defer sub.Close()
+	for {
+		checking, incomplete := 0, 0
+		for _, run := range t.PieceStateRuns() {
+			switch {
+			case run.Checking || run.Marking:
+				checking += run.Length
+			case !run.Complete:
+				incomplete += run.Length
+			}
+		}
+		if checking == 0 {
+			if incomplete > 0 {
+				return fmt.Errorf("%w: %d of %d pieces fail their hash", ErrCorrupt, incomplete, t.NumPieces())
+			}
+			return nil
+		}
+		select {
+		case <-sub.Values:
+		case <-t.Closed():
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Remove stops seeding infoHash and forgets its piece completion. Removing
+// a torrent that is not seeded does nothing.
+func (s *Seeder) Remove(infoHash [20]byte) error {
+	ih := metainfo.Hash(infoHash)
+	s.mu.Lock()
+	e, ok := s.torrents[ih]
+	if ok {
+		delete(s.torrents, ih)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	<-e.ready // a Seed still verifying finishes (or fails) first
+	if e.err != nil {
+		return nil
+	}
+	n := e.t.NumPieces()
+	e.t.Drop()
+	for i := range n {
+		if err := s.pc.Set(metainfo.PieceKey{InfoHash: ih, Index: i}, false); err != nil {
+			return fmt.Errorf("seeder: remove %x: forget completion: %w", ih, err)
+		}
+	}
+	s.log.Info("stopped seeding", "info_hash", ih.HexString())
+	return nil
+}
+
+// UploadedBytes returns the payload bytes sent to peers since New, over all
+// torrents including removed ones.
+func (s *Seeder) UploadedBytes() int64 {
+	stats := s.cl.ConnStats()
+	return stats.BytesWrittenData.Int64()
+}
+
+// DiskReadBytes returns the bytes read from seeded files since New, by
+// hashing and by serving peers.
+func (s *Seeder) DiskReadBytes() int64 { return s.readBytes.Load() }
+
+// Torrents returns the torrents being seeded, in no particular order.
+func (s *Seeder) Torrents() []TorrentStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]TorrentStats, 0, len(s.torrents))
+	for ih, e := range s.torrents {
+		select {
+		case <-e.ready:
+		default:
+			continue // still verifying
+		}
+		if e.err != nil {
+			continue
+		}
+		st := e.t.Stats()
+		out = append(out, TorrentStats{
+			InfoHash:      ih,
+			Name:          e.t.Name(),
+			Path:          e.path,
+			UploadedBytes: st.BytesWrittenData.Int64(),
+			Peers:         st.ActivePeers,
+		})
+	}
+	return out
+}
+
+// Close stops the client, closing every connection, and the completion
+// store. It is idempotent.
+func (s *Seeder) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.torrents = map[metainfo.Hash]*entry{}
+		s.mu.Unlock()
+		errs := s.cl.Close()
+		errs = append(errs, s.pc.Close())
+		s.closeErr = errors.Join(errs...)
+		if s.closeErr != nil {
+			s.closeErr = fmt.Errorf("seeder: close: %w", s.closeErr)
+		}
+	})
+	return s.closeErr
+}

@@ -1,0 +1,175 @@
+package webseed
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swarmtube/swarmtube/server/httpx"
+)
+
+// Handler serves web seed files. It is safe for concurrent use.
+type Handler struct {
+	resolve  func(fileName string) (path string, ok bool)
+	log      *slog.Logger
+	served   atomic.Int64
+	bytes    prometheus.Counter
+	requests *prometheus.CounterVec
+}
+
+// New returns a Handler serving the file that resolve maps a URL's file
+// name to. resolve is called only with plain file names (no "/", no leading
+// "."); it must not map a name to different content over time. reg may be
+// nil.
+func New(resolve func(fileName string) (path string, ok bool), log *slog.Logger, reg prometheus.Registerer) *Handler {
+	h := &Handler{
+		resolve: resolve,
+		log:     log,
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "swarmtube_webseed_served_bytes_total",
+			Help: "Body bytes the web seed sent (GET responses, full and partial).",
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swarmtube_webseed_requests_total",
+			Help: "Web seed requests by status code.",
+		}, []string{"code"}),
+	}
+	if reg != nil {
+		reg.MustRegister(h.bytes, h.requests)
+	}
+	return h
+}
+
+// count records n body bytes sent, as they go, so long downloads show up
+// in the metric while they run.
+func (h *Handler) count(n int64) {
+	if n > 0 {
+		h.served.Add(n)
+		h.bytes.Add(float64(n))
+	}
+}
+
+// ServedBytes returns the body bytes sent since New.
+func (h *Handler) ServedBytes() int64 { return h.served.Load() }
+
+// ServeHTTP answers GET and HEAD for /.../{file}.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK, count: h.count}
+	defer func() { h.requests.WithLabelValues(strconv.Itoa(cw.status)).Inc() }()
+	w = cw
+
+	name := r.PathValue("file")
+	if name == "" {
+		name = path.Base(r.URL.Path)
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		httpx.WriteError(w, r, h.log, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use GET or HEAD"))
+		return
+	}
+	if name == "" || strings.HasPrefix(name, ".") || strings.ContainsAny(name, "/\\\x00") {
+		httpx.WriteError(w, r, h.log, httpx.ErrNotFound)
+		return
+	}
+	p, ok := h.resolve(name)
+	if !ok {
+		httpx.WriteError(w, r, h.log, httpx.ErrNotFound)
+		return
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if os.IsNotExist(err) { // removed between resolve and open
+			httpx.WriteError(w, r, h.log, httpx.ErrNotFound)
+			return
+		}
+		httpx.WriteError(w, r, h.log, fmt.Errorf("webseed: open %s: %w", name, err))
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		httpx.WriteError(w, r, h.log, fmt.Errorf("webseed: stat %s: %w", name, err))
+		return
+	}
+	if !st.Mode().IsRegular() {
+		httpx.WriteError(w, r, h.log, httpx.ErrNotFound)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", ContentType(name))
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
+	hdr.Set("ETag", fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano()))
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	hdr.Set("Access-Control-Expose-Headers", "Content-Range, Content-Length, Accept-Ranges, ETag")
+	// ServeContent implements ranges, conditional requests and HEAD.
+	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+// ContentType returns the Content-Type served for a file name.
+func ContentType(name string) string {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".mp4", ".m4v":
+		return "video/mp4"
+	case ".webm":
+		return "video/webm"
+	case ".ogv", ".ogg":
+		return "video/ogg"
+	case ".mkv":
+		return "video/x-matroska"
+	case ".mov":
+		return "video/quicktime"
+	default:
+		return "application/octet-stream"
+	}
+}
+
+// countingWriter counts body bytes and remembers the status.
+type countingWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	count       func(n int64)
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if !c.wroteHeader {
+		c.status, c.wroteHeader = code, true
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	c.wroteHeader = true
+	n, err := c.ResponseWriter.Write(b)
+	c.count(int64(n))
+	return n, err
+}
+
+// ReadFrom keeps http.ServeContent's sendfile path through the wrapper.
+// It is counted when it returns, so a large body is counted in the chunks
+// ServeContent copies (it copies the whole range at once; fine for the
+// metric's scrape-time resolution).
+func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	c.wroteHeader = true
+	var n int64
+	var err error
+	if rf, ok := c.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(c.ResponseWriter, r)
+	}
+	c.count(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
