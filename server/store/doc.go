@@ -10,7 +10,9 @@
 //	meta                      store: schema version
 //	users, tokens             accounts
 //	videos, videos_by_time,
-//	videos_by_hash, search    videos
+//	videos_by_hash, search,
+//	videos_by_origin,
+//	videos_by_doc             videos
 //	friends, outbox, seen,
 //	remote_videos             federation
 //

@@ -1,4 +1,7 @@
 // Command swarmtube runs a Swarmtube pod. See README.md for flags.
+//
+//	swarmtube [flags]            run a pod
+//	swarmtube import [flags] F   upload a video file to a running pod
 package main
 
 import (
@@ -14,6 +17,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "import" {
+		if err := runImport(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "swarmtube import:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := config.Parse(os.Args[1:], config.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "swarmtube:", err)

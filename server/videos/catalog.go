@@ -1,0 +1,346 @@
+package videos
+
+import (
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/bits"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+// Buckets owned by this package:
+//
+//	videos            id → record (JSON)
+//	videos_by_time    created (8 bytes, big-endian Unix ns) + id → empty; its
+//	                  bucket sequence is the number of videos
+//	videos_by_hash    info hash (20 bytes) + id → empty
+//	videos_by_origin  origin URL + 0x00 + origin id → id (friends' videos)
+//	videos_by_doc     document number (4 bytes) → id
+//	search            word + 0x00 + document number (4 bytes) → flags (1 byte)
+//	                  + created (8 bytes); its bucket sequence is the last
+//	                  document number handed out
+//
+// Every video gets a small document number for the index, so a search can
+// gather candidates in dense arrays instead of maps (see searcher).
+const (
+	bucketVideos   = "videos"
+	bucketByTime   = "videos_by_time"
+	bucketByHash   = "videos_by_hash"
+	bucketByOrigin = "videos_by_origin"
+	bucketByDoc    = "videos_by_doc"
+	bucketSearch   = "search"
+)
+
+// Where a search word occurs.
+const (
+	inName        = 1
+	inDescription = 2
+)
+
+// record is a video as stored.
+type record struct {
+	Video api.Video `json:"video"`
+	// File is the name of the video under DataDir/videos (local videos).
+	File string `json:"file,omitempty"`
+	// Origin and OriginID identify a friend's video at its pod.
+	Origin   string `json:"origin,omitempty"`
+	OriginID string `json:"origin_id,omitempty"`
+	// Doc is the video's document number in the search index.
+	Doc uint32 `json:"doc"`
+}
+
+func (r *record) infoHash() ([20]byte, error) {
+	var ih [20]byte
+	if n, err := hex.Decode(ih[:], []byte(r.Video.InfoHash)); err != nil || n != 20 {
+		return ih, fmt.Errorf("videos: record %s has a bad info hash %q", r.Video.ID, r.Video.InfoHash)
+	}
+	return ih, nil
+}
+
+func timeKey(t time.Time, id string) []byte {
+	ns := t.UnixNano()
+	if ns < 0 {
+		ns = 0
+	}
+	return append(store.Uint64Key(uint64(ns)), id...)
+}
+
+func hashKey(ih [20]byte, id string) []byte { return append(ih[:], id...) }
+
+func originKey(origin, originID string) []byte { return []byte(origin + "\x00" + originID) }
+
+func searchKey(word string, doc uint32) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(word), 0), doc)
+}
+
+// indexWords returns the search words of a video with where they occur.
+func indexWords(v *api.Video) map[string]byte {
+	m := make(map[string]byte)
+	for _, w := range words(v.Name, maxVideoTokens) {
+		m[w] |= inName
+	}
+	for _, w := range words(v.Description, maxVideoTokens) {
+		if len(m) >= maxVideoTokens {
+			break
+		}
+		m[w] |= inDescription
+	}
+	return m
+}
+
+// putTx inserts rec, which must not exist yet, with all its index entries.
+func putTx(tx *bolt.Tx, rec *record) error {
+	ih, err := rec.infoHash()
+	if err != nil {
+		return err
+	}
+	id := rec.Video.ID
+	bt := tx.Bucket([]byte(bucketByTime))
+	if err := bt.Put(timeKey(rec.Video.CreatedAt, id), nil); err != nil {
+		return fmt.Errorf("videos: index time: %w", err)
+	}
+	if err := bt.SetSequence(bt.Sequence() + 1); err != nil {
+		return fmt.Errorf("videos: count: %w", err)
+	}
+	if err := tx.Bucket([]byte(bucketByHash)).Put(hashKey(ih, id), nil); err != nil {
+		return fmt.Errorf("videos: index hash: %w", err)
+	}
+	if rec.Origin != "" {
+		if err := tx.Bucket([]byte(bucketByOrigin)).Put(originKey(rec.Origin, rec.OriginID), []byte(id)); err != nil {
+			return fmt.Errorf("videos: index origin: %w", err)
+		}
+	}
+	sb := tx.Bucket([]byte(bucketSearch))
+	seq, err := sb.NextSequence()
+	if err != nil || seq > math.MaxUint32 {
+		return fmt.Errorf("videos: document number %d: %v", seq, err)
+	}
+	rec.Doc = uint32(seq)
+	if err := store.PutJSON(tx.Bucket([]byte(bucketVideos)), []byte(id), rec); err != nil {
+		return err
+	}
+	if err := tx.Bucket([]byte(bucketByDoc)).Put(binary.BigEndian.AppendUint32(nil, rec.Doc), []byte(id)); err != nil {
+		return fmt.Errorf("videos: index document: %w", err)
+	}
+	created := uint64(max(rec.Video.CreatedAt.UnixNano(), 0))
+	for w, flags := range indexWords(&rec.Video) {
+		// bbolt keeps the value slice until commit: one per entry.
+		val := binary.BigEndian.AppendUint64([]byte{flags}, created)
+		if err := sb.Put(searchKey(w, rec.Doc), val); err != nil {
+			return fmt.Errorf("videos: index words: %w", err)
+		}
+	}
+	return nil
+}
+
+// deleteTx removes rec and all its index entries.
+func deleteTx(tx *bolt.Tx, rec *record) error {
+	ih, err := rec.infoHash()
+	if err != nil {
+		return err
+	}
+	id := rec.Video.ID
+	if err := tx.Bucket([]byte(bucketVideos)).Delete([]byte(id)); err != nil {
+		return fmt.Errorf("videos: delete %s: %w", id, err)
+	}
+	bt := tx.Bucket([]byte(bucketByTime))
+	if keyExists(bt, timeKey(rec.Video.CreatedAt, id)) {
+		if err := bt.Delete(timeKey(rec.Video.CreatedAt, id)); err != nil {
+			return fmt.Errorf("videos: unindex time: %w", err)
+		}
+		if n := bt.Sequence(); n > 0 {
+			if err := bt.SetSequence(n - 1); err != nil {
+				return fmt.Errorf("videos: count: %w", err)
+			}
+		}
+	}
+	if err := tx.Bucket([]byte(bucketByHash)).Delete(hashKey(ih, id)); err != nil {
+		return fmt.Errorf("videos: unindex hash: %w", err)
+	}
+	if rec.Origin != "" {
+		if err := tx.Bucket([]byte(bucketByOrigin)).Delete(originKey(rec.Origin, rec.OriginID)); err != nil {
+			return fmt.Errorf("videos: unindex origin: %w", err)
+		}
+	}
+	if err := tx.Bucket([]byte(bucketByDoc)).Delete(binary.BigEndian.AppendUint32(nil, rec.Doc)); err != nil {
+		return fmt.Errorf("videos: unindex document: %w", err)
+	}
+	sb := tx.Bucket([]byte(bucketSearch))
+	for w := range indexWords(&rec.Video) {
+		if err := sb.Delete(searchKey(w, rec.Doc)); err != nil {
+			return fmt.Errorf("videos: unindex words: %w", err)
+		}
+	}
+	return nil
+}
+
+// keyExists reports whether key is present (Get returns nil for empty values too).
+func keyExists(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return bytes.Equal(k, key)
+}
+
+func getTx(tx *bolt.Tx, id string) (*record, error) {
+	var rec record
+	if err := store.GetJSON(tx.Bucket([]byte(bucketVideos)), []byte(id), &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// listTx returns count videos, newest first, after skipping start, and the
+// total number of videos.
+func listTx(tx *bolt.Tx, start, count int) ([]api.Video, int, error) {
+	bt := tx.Bucket([]byte(bucketByTime))
+	total := int(bt.Sequence())
+	out := []api.Video{}
+	c := bt.Cursor()
+	skipped := 0
+	for k, _ := c.Last(); k != nil && len(out) < count; k, _ = c.Prev() {
+		if skipped < start {
+			skipped++
+			continue
+		}
+		rec, err := getTx(tx, string(k[8:]))
+		if err != nil {
+			return nil, 0, fmt.Errorf("videos: list: %s: %w", k[8:], err)
+		}
+		out = append(out, rec.Video)
+	}
+	return out, total, nil
+}
+
+// searcher gathers search candidates in arrays indexed by document
+// number, reused across queries through a pool: a query touching 100,000
+// index entries then costs no allocation per entry.
+type searcher struct {
+	name, any []uint8 // bit i: query term i matched the name / anywhere
+	created   []int64
+	touched   []uint32 // documents with a non-zero any, to reset and rank
+}
+
+func (sc *searcher) grow(n int) {
+	if len(sc.any) < n {
+		n = max(n, 2*len(sc.any))
+		sc.name = make([]uint8, n)
+		sc.any = make([]uint8, n)
+		sc.created = make([]int64, n)
+	}
+}
+
+func (sc *searcher) reset() {
+	for _, d := range sc.touched {
+		sc.name[d], sc.any[d] = 0, 0
+	}
+	sc.touched = sc.touched[:0]
+}
+
+// rank computes the ranking key of document d: terms matched in the name,
+// then terms matched anywhere, then creation time (ms), most significant
+// first, so ranking compares one integer (ties: the newer document number).
+func (sc *searcher) rank(d uint32) uint64 {
+	ms := uint64(max(sc.created[d], 0)/int64(time.Millisecond)) & (1<<56 - 1)
+	return uint64(bits.OnesCount8(sc.name[d]))<<60 | uint64(bits.OnesCount8(sc.any[d]))<<56 | ms
+}
+
+// scored is a document and its ranking key.
+type scored struct {
+	key uint64
+	doc uint32
+}
+
+func (a scored) better(b scored) bool { return a.key > b.key || (a.key == b.key && a.doc > b.doc) }
+
+// worstFirst is a heap whose root is the worst document, to keep the best k.
+type worstFirst []scored
+
+func (h worstFirst) Len() int           { return len(h) }
+func (h worstFirst) Less(i, j int) bool { return h[j].better(h[i]) }
+func (h worstFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *worstFirst) Push(x any)        { *h = append(*h, x.(scored)) }
+func (h *worstFirst) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// queryTerms turns a search text into at most maxQueryTerms distinct words.
+func queryTerms(q string) []string { return words(q, maxQueryTerms) }
+
+// search finds videos matching any of terms by word prefix (whole words
+// for terms shorter than minPrefixRunes), ranked by better, and returns
+// the page [start, start+count) and the number of matching videos.
+func (sc *searcher) search(tx *bolt.Tx, terms []string, start, count int) ([]api.Video, int, error) {
+	if len(terms) == 0 {
+		return []api.Video{}, 0, nil
+	}
+	sb := tx.Bucket([]byte(bucketSearch))
+	sc.grow(int(sb.Sequence()) + 1)
+	defer sc.reset()
+	c := sb.Cursor()
+	for i, term := range terms {
+		bit := uint8(1) << i
+		prefix := []byte(term)
+		exact := utf8.RuneCountInString(term) < minPrefixRunes
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			// k is word, 0x00, document number (4 bytes).
+			if len(k) < len(prefix)+5 || k[len(k)-5] != 0 || len(v) != 9 || (exact && len(k) != len(prefix)+5) {
+				continue
+			}
+			d := binary.BigEndian.Uint32(k[len(k)-4:])
+			if int(d) >= len(sc.any) {
+				continue // cannot happen: numbers come from the sequence
+			}
+			if sc.any[d] == 0 {
+				sc.touched = append(sc.touched, d)
+				sc.created[d] = int64(binary.BigEndian.Uint64(v[1:]))
+			}
+			sc.any[d] |= bit
+			if v[0]&inName != 0 {
+				sc.name[d] |= bit
+			}
+		}
+	}
+	total := len(sc.touched)
+	if start >= total {
+		return []api.Video{}, total, nil
+	}
+	keep := start + count
+	best := make(worstFirst, 0, min(keep, total))
+	for _, d := range sc.touched {
+		c := scored{sc.rank(d), d}
+		switch {
+		case len(best) < keep:
+			heap.Push(&best, c)
+		case c.better(best[0]):
+			best[0] = c
+			heap.Fix(&best, 0)
+		}
+	}
+	ranked := make([]scored, len(best))
+	for i := len(ranked) - 1; i >= 0; i-- {
+		ranked[i] = heap.Pop(&best).(scored)
+	}
+	out := make([]api.Video, 0, count)
+	byDoc := tx.Bucket([]byte(bucketByDoc))
+	for _, c := range ranked[start:] {
+		d := c.doc
+		id := byDoc.Get(binary.BigEndian.AppendUint32(nil, d))
+		rec, err := getTx(tx, string(id))
+		if err != nil {
+			return nil, 0, fmt.Errorf("videos: search: document %d (%q): %w", d, id, err)
+		}
+		out = append(out, rec.Video)
+	}
+	return out, total, nil
+}

@@ -1,0 +1,107 @@
+// Package videos is the pod's video catalogue: uploads (multipart and
+// resumable), content checks, MP4 faststart, torrents, the search index,
+// listing, removal, and the records of friends' videos.
+//
+// # Routes
+//
+// All answers are JSON; errors are {"error": code, "message": text}.
+// Authentication is a bearer token or the session cookie (server/accounts).
+//
+//	POST   /api/v1/videos                 multipart/form-data: file, name, description
+//	                                      (upload right) → 201 video
+//	GET    /api/v1/videos?start=0&count=20 → {"total", "data": [video]} newest first,
+//	                                      local and friends' videos
+//	GET    /api/v1/videos/search?q=&start=&count= → same shape, best first
+//	GET    /api/v1/videos/{id}            → video
+//	PATCH  /api/v1/videos/{id}            {"name"?, "description"?} (owner or admin) → video
+//	DELETE /api/v1/videos/{id}            (owner or admin) → 204
+//	GET    /api/v1/videos/{id}/torrent    → application/x-bittorrent; a friend's
+//	                                      video redirects (302) to its origin's torrent_url
+//
+// start is 0..1000000 and count 1..100 (default 20); anything else is 400
+// invalid_paging. Video ids are 16 characters a-z2-7 for local videos and
+// "r" + 16 for friends' videos; a malformed id is 400 invalid_id, an
+// unknown one 404 video_not_found.
+//
+// Upload errors: 400 empty_file, missing_file, invalid_form, invalid_name,
+// invalid_description; 413 too_large (above the pod's MaxUploadBytes, see
+// max_upload_bytes in GET /api/v1/pod); 415 not_a_video (not MP4, WebM or
+// Ogg by content: names are ignored) or invalid_video (an MP4 whose box
+// structure is broken); 409 duplicate_video (the same bytes and name are
+// already published here). A refused upload leaves nothing on disk.
+//
+// Names are 1-120 characters, descriptions at most 5000; both must be
+// valid UTF-8 without control characters (descriptions may hold line breaks
+// and tabs) or invisible direction overrides. Markup is stored as typed:
+// pages must escape it. Files on disk are named by the pod (id + extension),
+// never by the client.
+//
+// # Resumable uploads (tus 1.0.0)
+//
+// For large files from the browser, the tus protocol (core, creation,
+// creation-with-upload, termination; https://tus.io/protocols/resumable-upload)
+// is served at UploadsPath, every request authenticated as above and
+// needing the upload right:
+//
+//	POST   /api/v1/videos/uploads/        create. Headers: Tus-Resumable: 1.0.0,
+//	                                      Upload-Length: <bytes> (> 0; above the limit → 413),
+//	                                      Upload-Metadata: name <b64>,description <b64>,filename <b64>
+//	                                      (all optional here; given ones are validated now, 400)
+//	                                      → 201 with Location: <pod>/api/v1/videos/uploads/{uploadID}
+//	HEAD   /api/v1/videos/uploads/{uploadID}  → Upload-Offset: bytes received so far
+//	PATCH  /api/v1/videos/uploads/{uploadID}  Content-Type: application/offset+octet-stream,
+//	                                      Upload-Offset: <current offset>, body: the next bytes
+//	                                      → 204 with the new Upload-Offset
+//	DELETE /api/v1/videos/uploads/{uploadID}  abandon → 204
+//	POST   /api/v1/videos/uploads/{uploadID}/finish  optional JSON {"name","description"}
+//	                                      overriding the metadata → 201 video
+//
+// An upload belongs to the user who created it (403 for anyone else). An
+// interrupted PATCH keeps the bytes received; the client asks HEAD for the
+// offset and PATCHes on from there. finish answers 409 upload_incomplete
+// until every byte has arrived, then runs the same path as a multipart
+// upload; if the content is refused the upload is deleted, if only the
+// name is bad it is kept so finish can be called again. Uploads nobody
+// writes to for a day are deleted. X-HTTP-Method-Override is refused.
+//
+// # What happens to an upload
+//
+// The container is sniffed from the bytes (shared/media). An MP4 whose
+// moov box is after the media data is rewritten with moov first
+// (media.PlanFaststart), streaming, while the result is hashed in the same
+// pass. The torrent (shared/torrentfile) has info.name =
+// torrentfile.FileName(name, container.Ext()) and the piece length
+// torrentfile.PieceLength(size), so a browser that applies the same
+// faststart to the same file and hashes it with the same name computes the
+// same info hash before uploading. Its announce-list is
+// [[ws(s)://<pod>/tracker/socket], [<pod>/tracker/announce]] and its
+// url-list [<pod>/static/webseed/<id>.<ext>], the file's web seed URL; the
+// magnet has the same trackers and the web seed as ws=.
+//
+// Files are written to a temporary name, synced and renamed, and only then
+// is the record committed; a crash in between leaves files that no record
+// names, which Run removes. The record, its index entries and the
+// federation "add" event commit in one bbolt transaction (Outbox.EnqueueTx
+// runs inside it); a removal likewise commits with its "remove" event, then
+// seeding stops and the files are deleted.
+//
+// # Search
+//
+// Names and descriptions are indexed in the bbolt bucket "search" as
+// word + 0x00 + id → (where: name/description, created time), written in
+// the same transaction as the video. Words are runs of letters and digits
+// after Unicode decomposition, removal of combining marks and lower-casing,
+// so search is case- and accent-insensitive ("ELAN" finds "Élan"). Each
+// query word (at most 8) matches indexed words it is a prefix of (words of
+// one character match only themselves). A video matches when any query word
+// does; results are ranked by the number of query words found in the name,
+// then found anywhere, then newest first.
+//
+// # Friends' videos
+//
+// Federation calls PutRemoteTx, RemoveRemoteTx and DropPodTx inside its own
+// transactions; every field from a friend is validated (URLs must be on the
+// origin pod, the magnet must carry the info hash, text follows the upload
+// rules, future dates are clamped). Known, the tracker's policy, answers
+// from an in-memory set of info hashes that commit handlers keep exact.
+package videos

@@ -1,0 +1,53 @@
+package videos
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/swarmtube/swarmtube/server/httpx"
+)
+
+// Errors answered to clients; all are *httpx.Error.
+var (
+	// ErrNotFound: no video has this id.
+	ErrNotFound = &httpx.Error{Status: http.StatusNotFound, Code: "video_not_found", Message: "no video has this id"}
+	// ErrBadID: the id in the path is not a video id at all.
+	ErrBadID = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_id", Message: "a video id is 16 letters a-z and digits 2-7 (friends' videos: 'r' and 16 more)"}
+	// ErrNotVideo: the upload is not an MP4, WebM or Ogg file.
+	ErrNotVideo = &httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "not_a_video",
+		Message: "the file is not a video this pod accepts: send an MP4, WebM or Ogg file (the content is checked, not the name)"}
+	// ErrEmptyFile: the upload has no bytes.
+	ErrEmptyFile = &httpx.Error{Status: http.StatusBadRequest, Code: "empty_file", Message: "the file is empty"}
+	// ErrMissingFile: a multipart upload without a "file" part.
+	ErrMissingFile = &httpx.Error{Status: http.StatusBadRequest, Code: "missing_file", Message: `send the video in a multipart form field named "file"`}
+	// ErrNotOwner: only the owner or an admin may change a video.
+	ErrNotOwner = &httpx.Error{Status: http.StatusForbidden, Code: "forbidden", Message: "only the video's owner or an admin may do this"}
+	// ErrRemote: a friend's video can only be changed on its own pod.
+	ErrRemote = &httpx.Error{Status: http.StatusForbidden, Code: "remote_video", Message: "this video belongs to another pod; it can only be changed there"}
+	// ErrUploadNotFound: no resumable upload has this id (or it expired).
+	ErrUploadNotFound = &httpx.Error{Status: http.StatusNotFound, Code: "upload_not_found", Message: "no upload has this id; uploads expire when abandoned"}
+	// ErrUploadIncomplete: finish was called before every byte arrived.
+	ErrUploadIncomplete = &httpx.Error{Status: http.StatusConflict, Code: "upload_incomplete", Message: "the upload has not received all its bytes yet; resume it first"}
+	// ErrUploadBusy: another request is finishing the same upload.
+	ErrUploadBusy = &httpx.Error{Status: http.StatusConflict, Code: "upload_busy", Message: "this upload is already being finished"}
+	// ErrBadPaging: start or count out of range.
+	ErrBadPaging = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_paging", Message: fmt.Sprintf("start must be an integer >= 0 and count an integer from 1 to %d", maxCount)}
+	// ErrBadQuery: the search query is missing or too long.
+	ErrBadQuery = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_query", Message: fmt.Sprintf("send the search text as q (at most %d bytes)", maxQueryBytes)}
+)
+
+// errTooLarge builds the 413 answered for files above the limit.
+func errTooLarge(limit int64) error {
+	return httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the video is larger than this pod accepts (%d MiB)", limit>>20)
+}
+
+// errInvalidVideo wraps a structural problem found in a file that looked like a video.
+func errInvalidVideo(err error) error {
+	return &httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_video",
+		Message: "the file looks like a video but its structure is broken (" + err.Error() + ")"}
+}
+
+// errDuplicate is answered when the same bytes were already published under the same name.
+func errDuplicate(id string) error {
+	return httpx.Errorf(http.StatusConflict, "duplicate_video", "this exact video is already published here as %s", id)
+}

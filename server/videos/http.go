@@ -1,0 +1,379 @@
+package videos
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+// Paging and form limits.
+const (
+	defaultCount  = 20
+	maxCount      = 100
+	maxStart      = 1_000_000
+	maxFieldBytes = 64 << 10 // a text field of the upload form
+	maxFormParts  = 16
+	formOverhead  = 1 << 20 // multipart framing and text fields on top of the file
+	maxJSONBody   = 64 << 10
+)
+
+// Routes mounts every /api/v1/videos route, the resumable upload endpoint
+// included, on mux.
+func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
+	tus := accounts.Require(log, api.RightUpload, s.serveTus)
+	h := handlers{s: s, log: log, tusHead: tus}
+	mux.Handle("POST /api/v1/videos", accounts.Require(log, api.RightUpload, h.upload))
+	mux.HandleFunc("GET /api/v1/videos", h.list)
+	mux.HandleFunc("GET /api/v1/videos/search", h.search)
+	mux.HandleFunc("GET /api/v1/videos/{id}", h.get)
+	mux.Handle("PATCH /api/v1/videos/{id}", accounts.Require(log, "", h.update))
+	mux.Handle("DELETE /api/v1/videos/{id}", accounts.Require(log, "", h.remove))
+	// GET .../{id}/torrent and HEAD on an upload share a path shape, and
+	// ServeMux refuses overlapping patterns, so both go through sub.
+	mux.HandleFunc("GET /api/v1/videos/{id}/{sub}", h.sub)
+	mux.HandleFunc("HEAD /api/v1/videos/{id}/{sub}", h.sub)
+
+	mux.Handle("POST /api/v1/videos/uploads/{$}", tus)
+	mux.Handle("POST /api/v1/videos/uploads", http.RedirectHandler(UploadsPath, http.StatusPermanentRedirect))
+	mux.Handle("PATCH /api/v1/videos/uploads/{uploadID}", tus)
+	mux.Handle("DELETE /api/v1/videos/uploads/{uploadID}", tus)
+	mux.HandleFunc("OPTIONS /api/v1/videos/uploads/", s.serveTus)
+	mux.Handle("POST /api/v1/videos/uploads/{uploadID}/finish", accounts.Require(log, api.RightUpload, h.finish))
+}
+
+type handlers struct {
+	s       *Service
+	log     *slog.Logger
+	tusHead http.Handler
+}
+
+func (h handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		err = ErrNotFound
+	}
+	httpx.WriteError(w, r, h.log, err)
+}
+
+// parsePaging reads start and count from the query.
+func parsePaging(r *http.Request) (start, count int, err error) {
+	start, count = 0, defaultCount
+	q := r.URL.Query()
+	if v, ok := q["start"]; ok {
+		if len(v) != 1 {
+			return 0, 0, ErrBadPaging
+		}
+		if start, err = strconv.Atoi(v[0]); err != nil || start < 0 || start > maxStart {
+			return 0, 0, ErrBadPaging
+		}
+	}
+	if v, ok := q["count"]; ok {
+		if len(v) != 1 {
+			return 0, 0, ErrBadPaging
+		}
+		if count, err = strconv.Atoi(v[0]); err != nil || count < 1 || count > maxCount {
+			return 0, 0, ErrBadPaging
+		}
+	}
+	return start, count, nil
+}
+
+func (h handlers) list(w http.ResponseWriter, r *http.Request) {
+	start, count, err := parsePaging(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out, err := h.s.List(start, count)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (h handlers) search(w http.ResponseWriter, r *http.Request) {
+	start, count, err := parsePaging(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	qs, ok := r.URL.Query()["q"]
+	if !ok || len(qs) != 1 || len(qs[0]) > maxQueryBytes {
+		h.fail(w, r, ErrBadQuery)
+		return
+	}
+	out, err := h.s.Search(qs[0], start, count)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (h handlers) get(w http.ResponseWriter, r *http.Request) {
+	v, err := h.s.Get(r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
+}
+
+func (h handlers) sub(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodHead && r.PathValue("id") == "uploads":
+		h.tusHead.ServeHTTP(w, r)
+	case r.PathValue("sub") == "torrent":
+		h.torrent(w, r)
+	default:
+		httpx.WriteError(w, r, h.log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
+	}
+}
+
+func (h handlers) torrent(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		h.fail(w, r, ErrBadID)
+		return
+	}
+	var rec *record
+	if err := h.s.st.View(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = getTx(tx, id)
+		return err
+	}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if rec.Origin != "" {
+		// cleanRemote checked the URL is on the origin pod.
+		http.Redirect(w, r, rec.Video.TorrentURL, http.StatusFound)
+		return
+	}
+	data, err := os.ReadFile(h.s.torrentPath(id))
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("videos: read torrent %s: %w", id, err))
+		return
+	}
+	name := strings.TrimSuffix(filepath.Base(rec.File), filepath.Ext(rec.File)) + ".torrent"
+	w.Header().Set("Content-Type", "application/x-bittorrent")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Header().Set("Cache-Control", "public, max-age=86400, immutable") // a torrent never changes
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(data)
+}
+
+type updateRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+}
+
+func (h handlers) update(w http.ResponseWriter, r *http.Request) {
+	var req updateRequest
+	if err := httpx.DecodeJSON(w, r, maxJSONBody, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u, _ := accounts.UserFrom(r.Context())
+	v, err := h.s.Update(r.Context(), r.PathValue("id"), u.Username, u.Has(api.RightAdmin), req.Name, req.Description)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
+}
+
+func (h handlers) remove(w http.ResponseWriter, r *http.Request) {
+	u, _ := accounts.UserFrom(r.Context())
+	if err := h.s.Remove(r.Context(), r.PathValue("id"), u.Username, u.Has(api.RightAdmin)); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h handlers) finish(w http.ResponseWriter, r *http.Request) {
+	var req finishRequest
+	if r.ContentLength != 0 {
+		if err := httpx.DecodeJSON(w, r, maxJSONBody, &req); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	v, err := h.s.FinishUpload(r.Context(), r.PathValue("uploadID"), req.Name, req.Description)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, v)
+}
+
+func (h handlers) upload(w http.ResponseWriter, r *http.Request) {
+	u, _ := accounts.UserFrom(r.Context())
+	limit := h.s.cfg.MaxUploadBytes
+	if r.ContentLength > limit+formOverhead {
+		h.fail(w, r, errTooLarge(limit))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit+formOverhead)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		h.fail(w, r, httpx.Errorf(http.StatusBadRequest, "invalid_form", "send the video as multipart/form-data with the fields file, name and description"))
+		return
+	}
+	form, err := h.s.receiveForm(mr)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer form.cleanup()
+	v, err := h.s.Publish(r.Context(), Upload{Path: form.path, Name: form.name, Description: form.description, Owner: u.Username})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, v)
+}
+
+// uploadForm is a received multipart upload: the file in a temp file of
+// the video directory, and the text fields.
+type uploadForm struct {
+	path, name, description string
+	release                 func()
+}
+
+// cleanup removes the temp file (a no-op once Publish moved it).
+func (f *uploadForm) cleanup() {
+	if f.path != "" {
+		_ = os.Remove(f.path)
+	}
+	if f.release != nil {
+		f.release()
+	}
+}
+
+// receiveForm reads a multipart upload, streaming the "file" part to a
+// temp file (at most MaxUploadBytes) and keeping the short text fields.
+// Unknown fields are read and ignored. On error nothing is left on disk.
+func (s *Service) receiveForm(mr *multipart.Reader) (form *uploadForm, err error) {
+	form = &uploadForm{}
+	defer func() {
+		if err != nil {
+			form.cleanup()
+		}
+	}()
+	haveFile := false
+	for parts := 0; ; parts++ {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return form, formError(err)
+		}
+		if parts == maxFormParts {
+			return form, httpx.Errorf(http.StatusBadRequest, "invalid_form", "too many form fields")
+		}
+		switch p.FormName() {
+		case "file":
+			if haveFile {
+				return form, httpx.Errorf(http.StatusBadRequest, "invalid_form", "send exactly one file")
+			}
+			haveFile = true
+			if err := s.receiveFile(form, p); err != nil {
+				return form, err
+			}
+		case "name", "description":
+			b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+			if err != nil {
+				return form, formError(err)
+			}
+			if len(b) > maxFieldBytes {
+				return form, httpx.Errorf(http.StatusBadRequest, "invalid_form", "the %s field is too long", p.FormName())
+			}
+			if p.FormName() == "name" {
+				form.name = string(b)
+			} else {
+				form.description = string(b)
+			}
+		default:
+			if _, err := io.Copy(io.Discard, io.LimitReader(p, maxFieldBytes)); err != nil {
+				return form, formError(err)
+			}
+		}
+	}
+	if !haveFile {
+		return form, ErrMissingFile
+	}
+	return form, nil
+}
+
+func (s *Service) receiveFile(form *uploadForm, p *multipart.Part) error {
+	name := ".tmp-upload-" + randomID(uploadIDLen)
+	s.reserve(name)
+	form.release = func() { s.release(name) }
+	form.path = filepath.Join(s.videoDir, name)
+	f, err := os.OpenFile(form.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("videos: create upload file: %w", err)
+	}
+	defer f.Close()
+	src := &readErrors{r: io.LimitReader(p, s.cfg.MaxUploadBytes+1)}
+	n, err := io.Copy(f, src)
+	if src.err != nil {
+		return formError(src.err)
+	}
+	if err != nil {
+		return fmt.Errorf("videos: write upload file: %w", err)
+	}
+	if n > s.cfg.MaxUploadBytes {
+		return errTooLarge(s.cfg.MaxUploadBytes)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("videos: write upload file: %w", err)
+	}
+	return nil
+}
+
+// formError maps an error reading the request body: too large (413) or
+// malformed or cut short by the client (400).
+func formError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return httpx.Errorf(http.StatusBadRequest, "invalid_form", "malformed or truncated multipart form: %v", err)
+}
+
+// readErrors remembers the read error of r, to tell the client's faults
+// from the disk's when copying.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrors) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.err = err
+	}
+	return n, err
+}

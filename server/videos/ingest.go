@@ -1,0 +1,440 @@
+package videos
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/shared/media"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+// CreatedBy is written in every .torrent the pod makes.
+const CreatedBy = "swarmtube"
+
+// Upload describes a received file to publish.
+type Upload struct {
+	// Path is the file to publish, on the same file system as DataDir.
+	// Publish moves it into the catalogue on success and removes it when
+	// its content is refused; after any other error (cancellation, disk
+	// trouble) it is left for the caller, so a resumable upload can be
+	// finished again.
+	Path        string
+	Name        string
+	Description string
+	Owner       string
+}
+
+// tryReserve marks names busy unless one of them already is.
+func (s *Service) tryReserve(names ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		if _, ok := s.busy[n]; ok {
+			return false
+		}
+	}
+	for _, n := range names {
+		s.busy[n] = struct{}{}
+	}
+	return true
+}
+
+// trackers returns the announce URLs of this pod: its WebSocket tracker
+// (for browsers) and its HTTP tracker (for standard clients).
+func (s *Service) trackers() (ws, http string) {
+	ws = s.cfg.PodURL
+	if rest, ok := strings.CutPrefix(ws, "https://"); ok {
+		ws = "wss://" + rest
+	} else {
+		ws = "ws://" + strings.TrimPrefix(ws, "http://")
+	}
+	return ws + "/tracker/socket", s.cfg.PodURL + "/tracker/announce"
+}
+
+// Publish checks, prepares and publishes an uploaded file: it sniffs the
+// container, moves an MP4's moov in front, hashes the result into a
+// torrent, stores the file, torrent and record (with its index entries and
+// federation event, in one transaction) and starts seeding. It is the single
+// path of multipart uploads, resumable uploads and the import command.
+func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err error) {
+	begin := time.Now()
+	defer func() { s.metrics.observeIngest(begin, err) }()
+	defer func() {
+		if up.Path != "" && (err == nil || isClientError(err)) {
+			_ = os.Remove(up.Path)
+		}
+	}()
+	if up.Name, err = cleanName(up.Name); err != nil {
+		return api.Video{}, err
+	}
+	if up.Description, err = cleanDescription(up.Description); err != nil {
+		return api.Video{}, err
+	}
+	select {
+	case s.ingestSlots <- struct{}{}:
+		defer func() { <-s.ingestSlots }()
+	case <-ctx.Done():
+		return api.Video{}, ctx.Err()
+	}
+
+	src, err := os.Open(up.Path)
+	if err != nil {
+		return api.Video{}, fmt.Errorf("videos: open upload: %w", err)
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return api.Video{}, fmt.Errorf("videos: stat upload: %w", err)
+	}
+	size := st.Size()
+	switch {
+	case size == 0:
+		return api.Video{}, ErrEmptyFile
+	case size > s.cfg.MaxUploadBytes:
+		return api.Video{}, errTooLarge(s.cfg.MaxUploadBytes)
+	}
+	head := make([]byte, media.SniffLen)
+	n, err := src.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return api.Video{}, fmt.Errorf("videos: read upload: %w", err)
+	}
+	container, err := media.Sniff(head[:n])
+	if err != nil {
+		return api.Video{}, ErrNotVideo
+	}
+
+	id := newVideoID()
+	file := id + "." + container.Ext()
+	tmpVideo, tmpTorrent := ".tmp-"+file, ".tmp-"+id+".torrent"
+	s.reserve(file, tmpVideo, id+".torrent", tmpTorrent)
+	defer s.release(file, tmpVideo, id+".torrent", tmpTorrent)
+	final := filepath.Join(s.videoDir, file)
+	committed := false
+	defer func() {
+		if !committed {
+			_ = os.Remove(final)
+			_ = os.Remove(filepath.Join(s.videoDir, tmpVideo))
+			_ = os.Remove(s.torrentPath(id))
+			_ = os.Remove(filepath.Join(s.torrentDir, tmpTorrent))
+		}
+	}()
+
+	name := torrentfile.FileName(up.Name, container.Ext())
+	log := s.log.With("video", id, "bytes", size, "container", container.String())
+	info, size, err := s.storeFile(ctx, log, src, size, container, name, filepath.Join(s.videoDir, tmpVideo), final)
+	if err != nil {
+		return api.Video{}, err
+	}
+	if err := src.Close(); err != nil {
+		return api.Video{}, fmt.Errorf("videos: close upload: %w", err)
+	}
+	if err := os.Remove(up.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		log.Warn("remove upload", "err", err)
+	}
+	up.Path = ""
+
+	ih, err := info.InfoHash()
+	if err != nil {
+		return api.Video{}, fmt.Errorf("videos: info hash: %w", err)
+	}
+	ws, httpTracker := s.trackers()
+	webseed := s.cfg.PodURL + "/static/webseed/" + file
+	mi := torrentfile.Metainfo{
+		Info:         info,
+		AnnounceList: [][]string{{ws}, {httpTracker}},
+		URLList:      []string{webseed},
+		CreatedBy:    CreatedBy,
+		CreationDate: time.Now().Unix(),
+	}
+	tb, err := mi.Bencode()
+	if err != nil {
+		return api.Video{}, fmt.Errorf("videos: encode torrent: %w", err)
+	}
+	if err := writeFileSync(filepath.Join(s.torrentDir, tmpTorrent), s.torrentPath(id), tb); err != nil {
+		return api.Video{}, err
+	}
+	rec := &record{File: file, Video: api.Video{
+		ID:          id,
+		Name:        up.Name,
+		Description: up.Description,
+		Size:        size,
+		InfoHash:    hex.EncodeToString(ih[:]),
+		Magnet:      torrentfile.Magnet(ih, name, size, []string{ws, httpTracker}, []string{webseed}),
+		TorrentURL:  s.cfg.PodURL + "/api/v1/videos/" + id + "/torrent",
+		WebseedURL:  webseed,
+		Pod:         s.cfg.PodURL,
+		CreatedAt:   time.Now().UTC(),
+		Owner:       up.Owner,
+		ContentType: container.ContentType(),
+		PieceLength: info.PieceLength,
+		Local:       true,
+	}}
+	err = s.st.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bucketByHash)).Cursor()
+		for k, _ := c.Seek(ih[:]); k != nil && bytes.HasPrefix(k, ih[:]); k, _ = c.Next() {
+			if other, err := getTx(tx, string(k[20:])); err == nil && other.Origin == "" {
+				return errDuplicate(other.Video.ID)
+			}
+		}
+		if err := putTx(tx, rec); err != nil {
+			return err
+		}
+		if s.outbox != nil {
+			if err := s.outbox.EnqueueTx(tx, EventAdd, rec.Video); err != nil {
+				return fmt.Errorf("videos: federation event: %w", err)
+			}
+		}
+		s.onCommitCounts(tx, rec, 1)
+		return nil
+	})
+	if err != nil {
+		return api.Video{}, err
+	}
+	committed = true
+	log.Info("video published", "info_hash", rec.Video.InfoHash, "owner", up.Owner, "took", time.Since(begin))
+	if s.seeder != nil {
+		// Seeding failure does not undo the upload: the web seed serves the
+		// file already, and Run retries seeding at the next start.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		seed := s.seeder.Seed
+		if vs, ok := s.seeder.(verifiedSeeder); ok {
+			seed = vs.SeedVerified // the bytes were hashed just now
+		}
+		if err := seed(sctx, tb, final); err != nil {
+			log.Error("seed new video", "err", err)
+		}
+	}
+	return rec.Video, nil
+}
+
+// verifiedSeeder is a Seeder that can skip verifying a file whose pieces
+// the caller has just hashed (server/seeder has it).
+type verifiedSeeder interface {
+	SeedVerified(ctx context.Context, torrentBytes []byte, filePath string) error
+}
+
+// isClientError reports whether err is a 4xx answer: something wrong with
+// the request or its content, not with the pod.
+func isClientError(err error) bool {
+	var he *httpx.Error
+	return errors.As(err, &he) && he.Status < 500
+}
+
+// storeFile puts the upload at final, rewritten for faststart if it is an
+// MP4 with moov last, and hashes it in the same pass. It returns the info
+// dictionary and the stored size.
+func (s *Service) storeFile(ctx context.Context, log *slog.Logger, src *os.File, size int64, c media.Container, name, tmp, final string) (torrentfile.Info, int64, error) {
+	var layout *media.Layout
+	if c == media.MP4 {
+		var err error
+		if layout, err = media.PlanFaststart(src, size); err != nil {
+			if errors.Is(err, media.ErrMalformed) || errors.Is(err, media.ErrTooLarge) {
+				return torrentfile.Info{}, 0, errInvalidVideo(err)
+			}
+			return torrentfile.Info{}, 0, fmt.Errorf("videos: read MP4: %w", err)
+		}
+	}
+	progress := progressLogger(log, size)
+	if layout == nil || !layout.NeedsRewrite() {
+		info, err := torrentfile.HashReader(ctx, io.NewSectionReader(src, 0, size), name, size, torrentfile.PieceLength(size), progress)
+		if err != nil {
+			return info, 0, fmt.Errorf("videos: hash: %w", err)
+		}
+		if err := src.Sync(); err != nil {
+			return info, 0, fmt.Errorf("videos: sync upload: %w", err)
+		}
+		if err := os.Rename(src.Name(), final); err != nil {
+			return info, 0, fmt.Errorf("videos: move upload: %w", err)
+		}
+		return info, size, syncDir(filepath.Dir(final))
+	}
+	log.Info("moving moov to the front (faststart)", "new_bytes", layout.Size())
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return torrentfile.Info{}, 0, fmt.Errorf("videos: create: %w", err)
+	}
+	defer out.Close()
+	newSize := layout.Size()
+	info, err := torrentfile.HashReader(ctx, io.TeeReader(layout.Reader(), out), name, newSize, torrentfile.PieceLength(newSize), progress)
+	if err != nil {
+		return info, 0, fmt.Errorf("videos: faststart and hash: %w", err)
+	}
+	if err := out.Sync(); err != nil {
+		return info, 0, fmt.Errorf("videos: sync: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return info, 0, fmt.Errorf("videos: close: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return info, 0, fmt.Errorf("videos: move: %w", err)
+	}
+	return info, newSize, syncDir(filepath.Dir(final))
+}
+
+// progressLogger logs hashing progress of big files about every 10 s.
+func progressLogger(log *slog.Logger, size int64) func(int64) {
+	last := time.Now()
+	return func(done int64) {
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			log.Info("hashing", "done", done, "percent", done*100/size)
+		}
+	}
+}
+
+// writeFileSync writes data to tmp, syncs it and renames it to path, so a
+// crash leaves either nothing or the whole file.
+func writeFileSync(tmp, path string, data []byte) error {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("videos: create %s: %w", filepath.Base(path), err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("videos: write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("videos: sync %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("videos: close %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("videos: move %s: %w", filepath.Base(path), err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("videos: open dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("videos: sync dir: %w", err)
+	}
+	return nil
+}
+
+// Remove deletes a local video on behalf of user (its owner or an admin):
+// the record, its index entries and a federation "remove" event commit
+// together; then seeding stops and the files go.
+func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error {
+	if !validID(id) {
+		return ErrBadID
+	}
+	var rec *record
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = getTx(tx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return ErrNotFound
+		case err != nil:
+			return err
+		case rec.Origin != "":
+			return ErrRemote
+		case rec.Video.Owner != user && !admin:
+			return ErrNotOwner
+		}
+		if err := deleteTx(tx, rec); err != nil {
+			return err
+		}
+		if s.outbox != nil {
+			if err := s.outbox.EnqueueTx(tx, EventRemove, rec.Video); err != nil {
+				return fmt.Errorf("videos: federation event: %w", err)
+			}
+		}
+		s.onCommitCounts(tx, rec, -1)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	log := s.log.With("video", id)
+	if s.seeder != nil {
+		ih, _ := rec.infoHash() // checked by deleteTx
+		if err := s.seeder.Remove(ih); err != nil {
+			log.Warn("stop seeding", "err", err)
+		}
+	}
+	// Files left by a failure here are orphans that Run removes.
+	for _, p := range []string{filepath.Join(s.videoDir, rec.File), s.torrentPath(id)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.Warn("remove file", "path", p, "err", err)
+		}
+	}
+	log.Info("video removed", "by", user)
+	return nil
+}
+
+// Update changes the name and/or description of a local video (owner or
+// admin) and federates the change. The torrent keeps its original file name.
+func (s *Service) Update(ctx context.Context, id, user string, admin bool, name, description *string) (api.Video, error) {
+	if !validID(id) {
+		return api.Video{}, ErrBadID
+	}
+	var err error
+	if name != nil {
+		if *name, err = cleanName(*name); err != nil {
+			return api.Video{}, err
+		}
+	}
+	if description != nil {
+		if *description, err = cleanDescription(*description); err != nil {
+			return api.Video{}, err
+		}
+	}
+	var out api.Video
+	err = s.st.Update(func(tx *bolt.Tx) error {
+		rec, err := getTx(tx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return ErrNotFound
+		case err != nil:
+			return err
+		case rec.Origin != "":
+			return ErrRemote
+		case rec.Video.Owner != user && !admin:
+			return ErrNotOwner
+		}
+		if err := deleteTx(tx, rec); err != nil {
+			return err
+		}
+		if name != nil {
+			rec.Video.Name = *name
+		}
+		if description != nil {
+			rec.Video.Description = *description
+		}
+		if err := putTx(tx, rec); err != nil {
+			return err
+		}
+		if s.outbox != nil {
+			if err := s.outbox.EnqueueTx(tx, EventUpdate, rec.Video); err != nil {
+				return fmt.Errorf("videos: federation event: %w", err)
+			}
+		}
+		out = rec.Video
+		return nil
+	})
+	return out, err
+}

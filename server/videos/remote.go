@@ -1,0 +1,194 @@
+package videos
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+// Limits on friends' video records.
+const (
+	maxRemoteURL  = 2048
+	maxRemoteSize = 1 << 42 // 4 TiB: anything bigger is a lie
+)
+
+// errRemote builds the error for an unacceptable video from a friend.
+func errRemote(format string, args ...any) error {
+	return httpx.Errorf(http.StatusBadRequest, "invalid_remote_video", format, args...)
+}
+
+// normalizeOrigin checks a pod URL and returns it without a trailing slash.
+func normalizeOrigin(origin string) (string, error) {
+	origin = strings.TrimRight(origin, "/")
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil || len(origin) > maxRemoteURL {
+		return "", errRemote("origin %q is not a pod URL", origin)
+	}
+	return origin, nil
+}
+
+// underOrigin checks that raw is an absolute http(s) URL on the origin pod.
+func underOrigin(raw, origin, field string) error {
+	if len(raw) > maxRemoteURL || !strings.HasPrefix(raw, origin+"/") {
+		return errRemote("%s must be a URL on %s", field, origin)
+	}
+	if _, err := url.Parse(raw); err != nil {
+		return errRemote("%s is not a URL", field)
+	}
+	return nil
+}
+
+// cleanRemote validates a video received from the pod at origin and
+// returns it as stored here: keyed by remoteKey, Pod set to origin, Local
+// false, times in range. Nothing a friend sends is trusted.
+func (s *Service) cleanRemote(origin string, v api.Video) (*record, error) {
+	origin, err := normalizeOrigin(origin)
+	if err != nil {
+		return nil, err
+	}
+	if origin == s.cfg.PodURL {
+		return nil, errRemote("a friend cannot send this pod's own videos")
+	}
+	if !validLocalID(v.ID) {
+		return nil, errRemote("id %q is not a video id", v.ID)
+	}
+	if v.Name, err = cleanName(v.Name); err != nil {
+		return nil, err
+	}
+	if v.Description, err = cleanDescription(v.Description); err != nil {
+		return nil, err
+	}
+	if v.Size <= 0 || v.Size > maxRemoteSize {
+		return nil, errRemote("size %d out of range", v.Size)
+	}
+	v.InfoHash = strings.ToLower(v.InfoHash)
+	var ih [20]byte
+	if n, err := hex.Decode(ih[:], []byte(v.InfoHash)); err != nil || n != 20 || len(v.InfoHash) != 40 {
+		return nil, errRemote("info_hash must be 40 hex digits")
+	}
+	if len(v.Magnet) > maxRemoteURL*8 {
+		return nil, errRemote("magnet too long")
+	}
+	m, err := torrentfile.ParseMagnet(v.Magnet)
+	if err != nil || m.InfoHash != ih {
+		return nil, errRemote("magnet must be a magnet link of info_hash")
+	}
+	if err := underOrigin(v.TorrentURL, origin, "torrent_url"); err != nil {
+		return nil, err
+	}
+	if err := underOrigin(v.WebseedURL, origin, "webseed_url"); err != nil {
+		return nil, err
+	}
+	if n, err := checkText(v.Owner, false); err != nil || n == 0 || n > maxOwnerRunes {
+		return nil, errRemote("owner must be 1 to %d printable characters", maxOwnerRunes)
+	}
+	switch v.ContentType {
+	case "", "video/mp4", "video/webm", "video/ogg":
+	default:
+		return nil, errRemote("content_type %q is not a video type", v.ContentType)
+	}
+	if p := v.PieceLength; p != 0 && (p < torrentfile.BlockSize || p&(p-1) != 0 || p > 1<<26) {
+		return nil, errRemote("piece_length %d invalid", p)
+	}
+	// A friend's clock (or malice) must not pin its videos at the top of
+	// the newest-first list.
+	now := time.Now().UTC()
+	if v.CreatedAt.IsZero() || v.CreatedAt.After(now) || v.CreatedAt.Year() < 2000 {
+		v.CreatedAt = now
+	}
+	originID := v.ID
+	v.ID = remoteKey(origin, originID)
+	v.Pod = origin
+	v.Local = false
+	return &record{Video: v, Origin: origin, OriginID: originID}, nil
+}
+
+// PutRemoteTx inserts or replaces, inside the caller's transaction, the
+// video v of the friend pod at origin (v.ID is the id at the origin), with
+// its index entries. It validates everything and returns a 400 *httpx.Error
+// for a bad video. Known reflects the change once tx commits.
+func (s *Service) PutRemoteTx(tx *bolt.Tx, origin string, v api.Video) error {
+	rec, err := s.cleanRemote(origin, v)
+	if err != nil {
+		return err
+	}
+	old, err := getTx(tx, rec.Video.ID)
+	switch {
+	case err == nil:
+		if err := deleteTx(tx, old); err != nil {
+			return err
+		}
+		s.onCommitCounts(tx, old, -1)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	if err := putTx(tx, rec); err != nil {
+		return err
+	}
+	s.onCommitCounts(tx, rec, 1)
+	return nil
+}
+
+// RemoveRemoteTx removes, inside the caller's transaction, the video id of
+// the friend pod at origin. Removing an unknown video is not an error, so
+// replayed events are harmless.
+func (s *Service) RemoveRemoteTx(tx *bolt.Tx, origin string, id string) error {
+	origin, err := normalizeOrigin(origin)
+	if err != nil {
+		return err
+	}
+	if !validLocalID(id) {
+		return errRemote("id %q is not a video id", id)
+	}
+	rec, err := getTx(tx, remoteKey(origin, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := deleteTx(tx, rec); err != nil {
+		return err
+	}
+	s.onCommitCounts(tx, rec, -1)
+	return nil
+}
+
+// DropPodTx removes, inside the caller's transaction, every video of the
+// pod at origin (a friend that quit or was ejected).
+func (s *Service) DropPodTx(tx *bolt.Tx, origin string) error {
+	origin, err := normalizeOrigin(origin)
+	if err != nil {
+		return err
+	}
+	prefix := []byte(origin + "\x00")
+	var ids []string
+	c := tx.Bucket([]byte(bucketByOrigin)).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		ids = append(ids, string(v))
+	}
+	for _, id := range ids { // collected first: deleting under a cursor skips keys
+		rec, err := getTx(tx, id)
+		if err != nil {
+			return fmt.Errorf("videos: drop %s: %s: %w", origin, id, err)
+		}
+		if err := deleteTx(tx, rec); err != nil {
+			return err
+		}
+		s.onCommitCounts(tx, rec, -1)
+	}
+	return nil
+}

@@ -1,0 +1,423 @@
+package videos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	tushandler "github.com/tus/tusd/v2/pkg/handler"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+// Seeder seeds local videos over BitTorrent (server/seeder implements it).
+type Seeder interface {
+	// Seed starts seeding the torrent whose single file is at filePath. The
+	// file is complete and verified, so no re-hashing is needed.
+	Seed(ctx context.Context, torrentBytes []byte, filePath string) error
+	// Remove stops seeding and forgets the torrent.
+	Remove(infoHash [20]byte) error
+}
+
+// Outbox queues federation events (server/federation implements it). It is
+// called inside the write transaction of the change, so the change and its
+// event commit together or not at all.
+type Outbox interface {
+	EnqueueTx(tx *bolt.Tx, kind string, v api.Video) error
+}
+
+// Federation event kinds passed to Outbox.EnqueueTx.
+const (
+	EventAdd    = "add"
+	EventUpdate = "update"
+	EventRemove = "remove"
+)
+
+// Config configures the service.
+type Config struct {
+	PodURL  string // public base URL, no trailing slash
+	DataDir string // files under DataDir/videos, torrents under DataDir/torrents, resumable uploads under DataDir/uploads
+	// MaxUploadBytes is the largest accepted video.
+	MaxUploadBytes int64
+	// UploadExpiry is how long an unfinished resumable upload is kept after
+	// its last write (default 24 h).
+	UploadExpiry time.Duration
+	// MaxConcurrentIngests bounds uploads processed (rewritten, hashed) at
+	// once; others wait (default 2).
+	MaxConcurrentIngests int
+}
+
+// Service is the video catalogue: uploads, storage, the search index and
+// the records of friends' videos. It is safe for concurrent use.
+type Service struct {
+	cfg     Config
+	st      *store.Store
+	seeder  Seeder
+	outbox  Outbox
+	log     *slog.Logger
+	metrics *metrics
+
+	videoDir, torrentDir, uploadDir string
+	tus                             *tushandler.UnroutedHandler
+	tusRoutes                       tusRoutes
+	tusStore                        tusStore
+	ingestSlots                     chan struct{}
+	searchers                       sync.Pool // of *searcher
+
+	mu sync.RWMutex // guards the following fields
+	// known counts videos (local and friends') per info hash: the tracker
+	// tracks exactly these. Updated in commit handlers by ±1, which commute,
+	// so concurrent commits cannot leave it wrong.
+	known map[[20]byte]int
+	// files counts committed local videos per file name, for the web seed.
+	files map[string]int
+	// busy holds names under videoDir being written by an ingest that has
+	// not committed yet, and upload ids being finished: the janitor skips them.
+	busy map[string]struct{}
+}
+
+// New opens the service's buckets and directories and loads the set of
+// known info hashes. seeder may be nil (nothing is seeded).
+func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
+	cfg.PodURL = strings.TrimRight(cfg.PodURL, "/")
+	if u, err := url.Parse(cfg.PodURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("videos: pod URL %q is not an http(s) URL", cfg.PodURL)
+	}
+	if cfg.MaxUploadBytes <= 0 {
+		return nil, errors.New("videos: MaxUploadBytes must be positive")
+	}
+	if cfg.UploadExpiry <= 0 {
+		cfg.UploadExpiry = 24 * time.Hour
+	}
+	if cfg.MaxConcurrentIngests <= 0 {
+		cfg.MaxConcurrentIngests = 2
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s := &Service{
+		cfg:         cfg,
+		st:          st,
+		seeder:      seeder,
+		log:         log,
+		videoDir:    filepath.Join(cfg.DataDir, "videos"),
+		torrentDir:  filepath.Join(cfg.DataDir, "torrents"),
+		uploadDir:   filepath.Join(cfg.DataDir, "uploads"),
+		ingestSlots: make(chan struct{}, cfg.MaxConcurrentIngests),
+		known:       make(map[[20]byte]int),
+		files:       make(map[string]int),
+		busy:        make(map[string]struct{}),
+	}
+	for _, d := range []string{s.videoDir, s.torrentDir, s.uploadDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("videos: create %s: %w", d, err)
+		}
+	}
+	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketSearch); err != nil {
+		return nil, err
+	}
+	if err := st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketVideos)).ForEach(func(k, v []byte) error {
+			rec, err := getTx(tx, string(k))
+			if err != nil {
+				return err
+			}
+			ih, err := rec.infoHash()
+			if err != nil {
+				return err
+			}
+			s.known[ih]++
+			if rec.File != "" {
+				s.files[rec.File]++
+			}
+			return nil
+		})
+	}); err != nil {
+		return nil, fmt.Errorf("videos: load: %w", err)
+	}
+	m, err := newMetrics(reg, s)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	if err := s.setupTus(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetOutbox sets the federation outbox. Call it once, before Run and before
+// serving requests.
+func (s *Service) SetOutbox(o Outbox) { s.outbox = o }
+
+// Known reports whether infoHash is a local or friend's video. It reads an
+// in-memory set kept exact after every commit, so the tracker may call it
+// for every announce.
+func (s *Service) Known(infoHash [20]byte) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.known[infoHash] > 0
+}
+
+// onCommitCounts registers, on tx, the in-memory bookkeeping of adding
+// (delta 1) or removing (delta -1) rec once tx commits.
+func (s *Service) onCommitCounts(tx *bolt.Tx, rec *record, delta int) {
+	ih, err := rec.infoHash()
+	if err != nil {
+		return
+	}
+	file := rec.File
+	tx.OnCommit(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.known[ih] += delta; s.known[ih] <= 0 {
+			delete(s.known, ih)
+		}
+		if file != "" {
+			if s.files[file] += delta; s.files[file] <= 0 {
+				delete(s.files, file)
+			}
+		}
+	})
+}
+
+// ResolveWebseed maps a web seed file name to the path of a committed local
+// video (server/webseed serves it). Any other name is refused.
+func (s *Service) ResolveWebseed(fileName string) (string, bool) {
+	if fileName != filepath.Base(fileName) || strings.HasPrefix(fileName, ".") {
+		return "", false
+	}
+	s.mu.RLock()
+	ok := s.files[fileName] > 0
+	s.mu.RUnlock()
+	if !ok {
+		return "", false
+	}
+	return filepath.Join(s.videoDir, fileName), true
+}
+
+// Get returns the video with id.
+func (s *Service) Get(id string) (api.Video, error) {
+	if !validID(id) {
+		return api.Video{}, ErrBadID
+	}
+	var v api.Video
+	err := s.st.View(func(tx *bolt.Tx) error {
+		rec, err := getTx(tx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		v = rec.Video
+		return nil
+	})
+	return v, err
+}
+
+// List returns count videos, newest first, after skipping start, with the
+// total number of videos.
+func (s *Service) List(start, count int) (api.VideoList, error) {
+	var out api.VideoList
+	err := s.st.View(func(tx *bolt.Tx) error {
+		var err error
+		out.Data, out.Total, err = listTx(tx, start, count)
+		return err
+	})
+	return out, err
+}
+
+// Search returns the videos matching q (see the package doc), best first.
+func (s *Service) Search(q string, start, count int) (api.VideoList, error) {
+	begin := time.Now()
+	terms := queryTerms(q)
+	var out api.VideoList
+	sc, _ := s.searchers.Get().(*searcher)
+	if sc == nil {
+		sc = &searcher{}
+	}
+	err := s.st.View(func(tx *bolt.Tx) error {
+		var err error
+		out.Data, out.Total, err = sc.search(tx, terms, start, count)
+		return err
+	})
+	s.searchers.Put(sc)
+	s.metrics.search.Observe(time.Since(begin).Seconds())
+	return out, err
+}
+
+// LocalVideos returns every video this pod is the origin of, for a new
+// friend.
+func (s *Service) LocalVideos() ([]api.Video, error) {
+	out := []api.Video{}
+	err := s.st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
+			rec, err := getTx(tx, string(k))
+			if err != nil {
+				return err
+			}
+			if rec.Origin == "" {
+				out = append(out, rec.Video)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// localRecords returns the records of every local video.
+func (s *Service) localRecords() ([]record, error) {
+	var out []record
+	err := s.st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
+			rec, err := getTx(tx, string(k))
+			if err != nil {
+				return err
+			}
+			if rec.Origin == "" {
+				out = append(out, *rec)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Run seeds every local video, then cleans up files left by crashes and
+// abandoned resumable uploads, hourly, until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	if err := s.SeedAll(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("seeding local videos", "err", err)
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		s.cleanup()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// SeedAll hands every local video to the seeder (at start, so a restarted
+// pod seeds what it seeded before, from the stored .torrent, without
+// hashing again). It returns the errors of the videos that failed.
+func (s *Service) SeedAll(ctx context.Context) error {
+	if s.seeder == nil {
+		return nil
+	}
+	recs, err := s.localRecords()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	n := 0
+	for _, rec := range recs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := s.seed(ctx, &rec); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	s.log.Info("seeding local videos", "count", n, "failed", len(errs))
+	return errors.Join(errs...)
+}
+
+func (s *Service) seed(ctx context.Context, rec *record) error {
+	tb, err := os.ReadFile(s.torrentPath(rec.Video.ID))
+	if err != nil {
+		return fmt.Errorf("videos: seed %s: %w", rec.Video.ID, err)
+	}
+	if err := s.seeder.Seed(ctx, tb, filepath.Join(s.videoDir, rec.File)); err != nil {
+		return fmt.Errorf("videos: seed %s: %w", rec.Video.ID, err)
+	}
+	return nil
+}
+
+func (s *Service) torrentPath(id string) string { return filepath.Join(s.torrentDir, id+".torrent") }
+
+// cleanup removes what a crash or an abandoned upload left behind: temp
+// files, video and torrent files without a committed record, and resumable
+// uploads not written to for UploadExpiry.
+func (s *Service) cleanup() {
+	// Holding mu for the whole pass makes it exact: an ingest registers its
+	// file names in busy (under mu) before creating them and unregisters
+	// them only after its commit, so every file seen here is busy,
+	// committed (visible to the View below), or an orphan.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make(map[string]bool)
+	files := make(map[string]bool)
+	err := s.st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
+			rec, err := getTx(tx, string(k))
+			if err != nil {
+				return err
+			}
+			ids[rec.Video.ID] = true
+			files[rec.File] = true
+			return nil
+		})
+	})
+	if err != nil {
+		s.log.Warn("cleanup: read catalogue", "err", err)
+		return
+	}
+	orphan := func(dir string, keep func(name string) bool) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			s.log.Warn("cleanup: list", "dir", dir, "err", err)
+			return
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if _, ok := s.busy[name]; ok || keep(name) {
+				continue
+			}
+			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+				s.log.Warn("cleanup: remove", "path", filepath.Join(dir, name), "err", err)
+				continue
+			}
+			s.log.Info("cleanup: removed orphan", "path", filepath.Join(dir, name))
+		}
+	}
+	orphan(s.videoDir, func(name string) bool { return files[name] })
+	orphan(s.torrentDir, func(name string) bool {
+		id, ok := strings.CutSuffix(name, ".torrent")
+		return ok && ids[id]
+	})
+	s.expireUploadsLocked()
+}
+
+// reserve marks names as being written (see cleanup); release undoes it.
+func (s *Service) reserve(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		s.busy[n] = struct{}{}
+	}
+}
+
+func (s *Service) release(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		delete(s.busy, n)
+	}
+}

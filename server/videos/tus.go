@@ -1,0 +1,341 @@
+package videos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tushandler "github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+	expslog "golang.org/x/exp/slog"
+
+	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+// UploadsPath is where the tus resumable upload endpoint is mounted.
+const UploadsPath = "/api/v1/videos/uploads/"
+
+// Upload-Metadata keys (tus) the service reads and stores.
+const (
+	metaName        = "name"
+	metaDescription = "description"
+	metaFilename    = "filename"
+	metaOwner       = "owner" // set by the pod, never taken from the client
+	maxMetaFilename = 255
+)
+
+type tusStore = filestore.FileStore
+
+// tusRoutes are the tusd handlers, each wrapped in tusd's protocol
+// middleware (Tus-Resumable checks, headers).
+type tusRoutes struct {
+	post, head, patch, del, options http.Handler
+}
+
+func (s *Service) setupTus() error {
+	s.tusStore = filestore.New(s.uploadDir)
+	s.tusStore.DirModePerm, s.tusStore.FileModePerm = 0o700, 0o600
+	composer := tushandler.NewStoreComposer()
+	composer.UseCore(s.tusStore)
+	composer.UseTerminater(s.tusStore)
+	composer.UseLocker(memorylocker.New())
+	h, err := tushandler.NewUnroutedHandler(tushandler.Config{
+		StoreComposer:           composer,
+		BasePath:                UploadsPath,
+		MaxSize:                 s.cfg.MaxUploadBytes,
+		DisableDownload:         true,
+		DisableConcatenation:    true,
+		Cors:                    &tushandler.CorsConfig{Disable: true}, // the pod's own pages only
+		Logger:                  expslog.New(tusLogHandler{log: s.log.With("component", "tus")}),
+		PreUploadCreateCallback: s.tusPreCreate,
+	})
+	if err != nil {
+		return fmt.Errorf("videos: tus handler: %w", err)
+	}
+	s.tus = h
+	s.tusRoutes = tusRoutes{
+		post: h.Middleware(http.HandlerFunc(h.PostFile)),
+		// tusd takes the upload id from the path after its base path.
+		head:    h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.HeadFile))),
+		patch:   h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.PatchFile))),
+		del:     h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.DelFile))),
+		options: h.Middleware(http.NotFoundHandler()), // answers OPTIONS itself
+	}
+	return nil
+}
+
+// tusError renders e in the API's JSON error shape for tusd to send.
+func tusError(e *httpx.Error) tushandler.Error {
+	body, _ := json.Marshal(api.Error{Error: e.Code, Message: e.Message})
+	return tushandler.Error{ErrorCode: e.Code, Message: e.Message, HTTPResponse: tushandler.HTTPResponse{
+		StatusCode: e.Status,
+		Body:       string(body) + "\n",
+		Header:     tushandler.HTTPHeader{"Content-Type": "application/json; charset=utf-8"},
+	}}
+}
+
+// tusPreCreate validates a new upload's metadata, names it with a pod-made
+// id and records its owner.
+func (s *Service) tusPreCreate(hook tushandler.HookEvent) (tushandler.HTTPResponse, tushandler.FileInfoChanges, error) {
+	var none tushandler.FileInfoChanges
+	u, ok := accounts.UserFrom(hook.Context)
+	if !ok {
+		return tushandler.HTTPResponse{}, none, tusError(httpx.ErrUnauthorized)
+	}
+	meta, err := uploadMetadata(hook.Upload.MetaData, hook.Upload.Size)
+	if err != nil {
+		var he *httpx.Error
+		if errors.As(err, &he) {
+			return tushandler.HTTPResponse{}, none, tusError(he)
+		}
+		return tushandler.HTTPResponse{}, none, err
+	}
+	meta[metaOwner] = u.Username
+	id := newUploadID()
+	s.log.Info("resumable upload created", "upload", id, "owner", u.Username, "bytes", hook.Upload.Size)
+	return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{ID: id, MetaData: meta}, nil
+}
+
+// uploadMetadata checks the client's tus metadata and returns what is kept.
+// The name may be left for the finish request; if given it must be valid.
+func uploadMetadata(in map[string]string, size int64) (map[string]string, error) {
+	if size <= 0 {
+		return nil, ErrEmptyFile
+	}
+	out := map[string]string{}
+	if n, ok := in[metaName]; ok {
+		clean, err := cleanName(n)
+		if err != nil {
+			return nil, err
+		}
+		out[metaName] = clean
+	}
+	if d, ok := in[metaDescription]; ok {
+		clean, err := cleanDescription(d)
+		if err != nil {
+			return nil, err
+		}
+		out[metaDescription] = clean
+	}
+	// The client's file name is informational only (logs); the stored
+	// file is named by the pod.
+	if f, ok := in[metaFilename]; ok {
+		if _, err := checkText(f, false); err == nil && len(f) <= maxMetaFilename {
+			out[metaFilename] = f
+		}
+	}
+	return out, nil
+}
+
+// serveTus authorizes a tus request and hands it to tusd: anyone with the
+// upload right may create an upload; only its creator may touch it.
+func (s *Service) serveTus(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-HTTP-Method-Override") != "" {
+		// Would let a POST act as PATCH/DELETE behind the checks below.
+		httpx.WriteError(w, r, s.log, httpx.Errorf(http.StatusBadRequest, "method_override", "X-HTTP-Method-Override is not supported"))
+		return
+	}
+	rest := strings.TrimPrefix(r.URL.Path, UploadsPath)
+	if rest == "" {
+		switch r.Method {
+		case http.MethodPost:
+			s.tusRoutes.post.ServeHTTP(w, r)
+		case http.MethodOptions:
+			s.tusRoutes.options.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Allow", "POST, OPTIONS")
+			httpx.WriteError(w, r, s.log, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "create uploads with POST"))
+		}
+		return
+	}
+	if !validUploadID(rest) {
+		httpx.WriteError(w, r, s.log, ErrUploadNotFound)
+		return
+	}
+	if r.Method == http.MethodOptions {
+		s.tusRoutes.options.ServeHTTP(w, r)
+		return
+	}
+	if _, err := s.ownUpload(r.Context(), rest); err != nil {
+		httpx.WriteError(w, r, s.log, err)
+		return
+	}
+	switch r.Method {
+	case http.MethodHead:
+		s.tusRoutes.head.ServeHTTP(w, r)
+	case http.MethodPatch:
+		s.tusRoutes.patch.ServeHTTP(w, r)
+	case http.MethodDelete:
+		s.tusRoutes.del.ServeHTTP(w, r)
+	default:
+		w.Header().Set("Allow", "HEAD, PATCH, DELETE, OPTIONS")
+		httpx.WriteError(w, r, s.log, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use HEAD, PATCH or DELETE on an upload"))
+	}
+}
+
+// ownUpload returns the upload id if it exists and belongs to the
+// request's user.
+func (s *Service) ownUpload(ctx context.Context, id string) (tushandler.FileInfo, error) {
+	u, ok := accounts.UserFrom(ctx)
+	if !ok {
+		return tushandler.FileInfo{}, httpx.ErrUnauthorized
+	}
+	up, err := s.tusStore.GetUpload(ctx, id)
+	if err != nil {
+		if errors.Is(err, tushandler.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return tushandler.FileInfo{}, ErrUploadNotFound
+		}
+		return tushandler.FileInfo{}, fmt.Errorf("videos: upload %s: %w", id, err)
+	}
+	info, err := up.GetInfo(ctx)
+	if err != nil {
+		return tushandler.FileInfo{}, fmt.Errorf("videos: upload %s: %w", id, err)
+	}
+	if info.MetaData[metaOwner] != u.Username {
+		return tushandler.FileInfo{}, httpx.Errorf(http.StatusForbidden, "forbidden", "this upload belongs to another user")
+	}
+	return info, nil
+}
+
+// finishRequest is the optional body of POST .../uploads/{id}/finish.
+type finishRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+}
+
+// FinishUpload publishes a complete resumable upload through the same path
+// as a multipart upload. name and description, when not nil, override the
+// upload's metadata. On a content error the upload is deleted; on a name
+// error it is kept so the client can finish again with a better name.
+func (s *Service) FinishUpload(ctx context.Context, id string, name, description *string) (api.Video, error) {
+	if !validUploadID(id) {
+		return api.Video{}, ErrUploadNotFound
+	}
+	if !s.tryReserve(id, id+".info") {
+		return api.Video{}, ErrUploadBusy
+	}
+	defer s.release(id, id+".info")
+	info, err := s.ownUpload(ctx, id)
+	if err != nil {
+		return api.Video{}, err
+	}
+	if info.Size <= 0 || info.Offset != info.Size {
+		return api.Video{}, ErrUploadIncomplete
+	}
+	up := Upload{
+		Path:        filepath.Join(s.uploadDir, id),
+		Name:        info.MetaData[metaName],
+		Description: info.MetaData[metaDescription],
+		Owner:       info.MetaData[metaOwner],
+	}
+	if name != nil {
+		up.Name = *name
+	}
+	if description != nil {
+		up.Description = *description
+	}
+	// Checked before Publish, which consumes the file whatever happens.
+	if _, err := cleanName(up.Name); err != nil {
+		return api.Video{}, err
+	}
+	if _, err := cleanDescription(up.Description); err != nil {
+		return api.Video{}, err
+	}
+	v, err := s.Publish(ctx, up)
+	if err == nil || isClientError(err) { // the data moved in or was refused: the upload is over
+		if err := os.Remove(filepath.Join(s.uploadDir, id+".info")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("remove finished upload", "upload", id, "err", err)
+		}
+	}
+	return v, err
+}
+
+// expireUploadsLocked removes resumable uploads untouched for UploadExpiry
+// and stray files in the upload directory. s.mu must be held.
+func (s *Service) expireUploadsLocked() {
+	entries, err := os.ReadDir(s.uploadDir)
+	if err != nil {
+		s.log.Warn("cleanup: list uploads", "err", err)
+		return
+	}
+	newest := map[string]time.Time{}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		id := strings.TrimSuffix(e.Name(), ".info")
+		if t := fi.ModTime(); t.After(newest[id]) {
+			newest[id] = t
+		}
+	}
+	now := time.Now()
+	for id, t := range newest {
+		if _, ok := s.busy[id]; ok {
+			continue
+		}
+		expiry := s.cfg.UploadExpiry
+		if !validUploadID(id) {
+			expiry = time.Minute // not ours; tusd may still be creating it if it is
+		}
+		if now.Sub(t) < expiry {
+			continue
+		}
+		for _, p := range []string{filepath.Join(s.uploadDir, id), filepath.Join(s.uploadDir, id+".info")} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.log.Warn("cleanup: remove upload", "path", p, "err", err)
+			}
+		}
+		s.log.Info("cleanup: removed abandoned upload", "upload", id, "last_write", t)
+	}
+}
+
+// tusLogHandler forwards tusd's log records (golang.org/x/exp/slog) to the
+// pod's logger. tusd logs every request at info level; those become debug.
+type tusLogHandler struct {
+	log   *slog.Logger
+	attrs []any
+}
+
+func (h tusLogHandler) Enabled(ctx context.Context, l expslog.Level) bool {
+	return h.log.Enabled(ctx, mapLevel(l))
+}
+
+func (h tusLogHandler) Handle(ctx context.Context, r expslog.Record) error {
+	args := append([]any(nil), h.attrs...)
+	r.Attrs(func(a expslog.Attr) bool {
+		args = append(args, a.Key, a.Value.Any())
+		return true
+	})
+	h.log.Log(ctx, mapLevel(r.Level), r.Message, args...)
+	return nil
+}
+
+func (h tusLogHandler) WithAttrs(as []expslog.Attr) expslog.Handler {
+	n := tusLogHandler{log: h.log, attrs: append([]any(nil), h.attrs...)}
+	for _, a := range as {
+		n.attrs = append(n.attrs, a.Key, a.Value.Any())
+	}
+	return n
+}
+
+func (h tusLogHandler) WithGroup(name string) expslog.Handler {
+	return tusLogHandler{log: h.log.WithGroup(name), attrs: h.attrs}
+}
+
+func mapLevel(l expslog.Level) slog.Level {
+	if l <= expslog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return slog.Level(l)
+}

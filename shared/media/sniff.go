@@ -1,0 +1,209 @@
+package media
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// SniffLen is how many leading bytes Sniff needs to decide; fewer are
+// accepted but may not be enough for a real file's headers.
+const SniffLen = 512
+
+// Container is a recognised video container.
+type Container int
+
+// The containers a pod accepts.
+const (
+	Unknown Container = iota
+	MP4
+	WebM
+	Ogg
+)
+
+// String returns the container's name.
+func (c Container) String() string {
+	switch c {
+	case MP4:
+		return "MP4"
+	case WebM:
+		return "WebM"
+	case Ogg:
+		return "Ogg"
+	}
+	return "unknown"
+}
+
+// Ext returns the file extension used for the container, without a dot.
+// The browser and the pod pass it to torrentfile.FileName, so it must never
+// change for an existing container.
+func (c Container) Ext() string {
+	switch c {
+	case MP4:
+		return "mp4"
+	case WebM:
+		return "webm"
+	case Ogg:
+		return "ogv"
+	}
+	return ""
+}
+
+// ContentType returns the MIME type served for the container.
+func (c Container) ContentType() string {
+	switch c {
+	case MP4:
+		return "video/mp4"
+	case WebM:
+		return "video/webm"
+	case Ogg:
+		return "video/ogg"
+	}
+	return "application/octet-stream"
+}
+
+// Sniff identifies the container from the first bytes of a file (pass at
+// least SniffLen bytes when the file has them). It returns an error wrapping
+// ErrUnknownContainer for anything else.
+func Sniff(head []byte) (Container, error) {
+	switch {
+	case len(head) == 0:
+		return Unknown, fmt.Errorf("%w: the file is empty", ErrUnknownContainer)
+	case isMP4(head):
+		return MP4, nil
+	case isWebM(head):
+		return WebM, nil
+	case isOgg(head):
+		return Ogg, nil
+	}
+	return Unknown, ErrUnknownContainer
+}
+
+// imageBrands are ISO-BMFF major brands of still images and image
+// sequences: same box format, but not something a <video> element plays.
+var imageBrands = map[string]bool{
+	"heic": true, "heix": true, "heim": true, "heis": true, "hevc": true, "hevx": true,
+	"mif1": true, "msf1": true, "avif": true, "avis": true, "jpx ": true, "jpm ": true,
+	"crx ": true,
+}
+
+func isMP4(b []byte) bool {
+	if len(b) < 16 || string(b[4:8]) != "ftyp" {
+		return false
+	}
+	size := binary.BigEndian.Uint32(b[:4])
+	// ftyp holds a major brand, a minor version and whole compatible brands;
+	// real ones are tiny, so a huge size means this is not an ftyp at all.
+	if size < 16 || size > 4096 || (size-16)%4 != 0 {
+		return false
+	}
+	brand := string(b[8:12])
+	for _, c := range []byte(brand) {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return !imageBrands[brand]
+}
+
+// EBML element IDs (with their length markers, as written).
+const (
+	ebmlHeaderID = 0x1A45DFA3
+	ebmlDocType  = 0x4282
+)
+
+func isWebM(b []byte) bool {
+	id, n, ok := ebmlID(b)
+	if !ok || id != ebmlHeaderID {
+		return false
+	}
+	b = b[n:]
+	size, n, ok := ebmlSize(b)
+	if !ok {
+		return false
+	}
+	b = b[n:]
+	if size < uint64(len(b)) {
+		b = b[:size]
+	}
+	for len(b) > 0 {
+		id, n, ok := ebmlID(b)
+		if !ok {
+			return false
+		}
+		b = b[n:]
+		size, n, ok := ebmlSize(b)
+		if !ok || size > uint64(len(b)-n) {
+			return false
+		}
+		b = b[n:]
+		if id == ebmlDocType {
+			return string(bytes.TrimRight(b[:size], "\x00")) == "webm"
+		}
+		b = b[size:]
+	}
+	return false
+}
+
+// ebmlID reads an element ID (1-4 bytes, marker bits kept).
+func ebmlID(b []byte) (id uint32, n int, ok bool) {
+	if len(b) == 0 || b[0] == 0 {
+		return 0, 0, false
+	}
+	n = 1
+	for mask := byte(0x80); b[0]&mask == 0; mask >>= 1 {
+		n++
+	}
+	if n > 4 || len(b) < n {
+		return 0, 0, false
+	}
+	for _, c := range b[:n] {
+		id = id<<8 | uint32(c)
+	}
+	return id, n, true
+}
+
+// ebmlSize reads a data size (1-8 bytes, marker bit removed).
+func ebmlSize(b []byte) (size uint64, n int, ok bool) {
+	if len(b) == 0 || b[0] == 0 {
+		return 0, 0, false
+	}
+	n = 1
+	mask := byte(0x80)
+	for ; b[0]&mask == 0; mask >>= 1 {
+		n++
+	}
+	if len(b) < n {
+		return 0, 0, false
+	}
+	size = uint64(b[0] & (mask - 1))
+	for _, c := range b[1:n] {
+		size = size<<8 | uint64(c)
+	}
+	return size, n, true
+}
+
+// oggCodecs are the first-packet signatures of codecs found in Ogg files.
+var oggCodecs = [][]byte{
+	[]byte("\x80theora"), []byte("\x01vorbis"), []byte("OpusHead"),
+	[]byte("\x7fFLAC"), []byte("Speex   "), []byte("fishead\x00"), []byte("\x80daala"),
+}
+
+func isOgg(b []byte) bool {
+	// Page header: "OggS", version, header type, granule(8), serial(4),
+	// sequence(4), CRC(4), segment count, segment table.
+	if len(b) < 28 || string(b[:4]) != "OggS" || b[4] != 0 || b[5]&0x02 == 0 {
+		return false
+	}
+	nseg := int(b[26])
+	if nseg == 0 || len(b) < 27+nseg {
+		return false
+	}
+	payload := b[27+nseg:]
+	for _, sig := range oggCodecs {
+		if bytes.HasPrefix(payload, sig) {
+			return true
+		}
+	}
+	return false
+}
