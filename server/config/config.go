@@ -35,6 +35,15 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	// FriendScoreMin is the score below which a friend is ejected.
 	FriendScoreMin int
+	// FriendRetryMax is the longest wait between deliveries to a friend
+	// that keeps failing; FriendCheckInterval the heartbeat to friends with
+	// nothing to deliver. Each failure costs a friend 2 points of its 100.
+	FriendRetryMax      time.Duration
+	FriendCheckInterval time.Duration
+	// FederationRate and FederationBurst are the token bucket of
+	// federation requests accepted from each friend.
+	FederationRate  float64
+	FederationBurst int
 }
 
 // Parse reads flags from args (without the program name) and the
@@ -58,6 +67,10 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "time given to in-flight requests at shutdown")
 	fs.IntVar(&c.FriendScoreMin, "friend-score-min", 0, "friends whose score falls below this are ejected")
+	fs.DurationVar(&c.FriendRetryMax, "friend-retry-max", 5*time.Minute, "longest wait between delivery attempts to an unreachable friend")
+	fs.DurationVar(&c.FriendCheckInterval, "friend-check-interval", 5*time.Minute, "heartbeat to friends with nothing to deliver")
+	fs.Float64Var(&c.FederationRate, "federation-rate", 20, "federation requests per second accepted from each friend")
+	fs.IntVar(&c.FederationBurst, "federation-burst", 40, "burst of federation requests accepted from each friend")
 
 	// Environment first, so explicit flags override it.
 	var envErr error
@@ -123,6 +136,9 @@ func (c *Config) finish() error {
 			return fmt.Errorf("--friends: %q is not an http(s) pod URL", f)
 		}
 		c.Friends[i] = strings.TrimRight(f, "/")
+	}
+	if c.FriendRetryMax <= 0 || c.FriendCheckInterval <= 0 || c.FederationRate <= 0 || c.FederationBurst <= 0 {
+		return errors.New("--friend-retry-max, --friend-check-interval, --federation-rate and --federation-burst must be positive")
 	}
 	if c.DataDir == "" {
 		return errors.New("--data must not be empty")

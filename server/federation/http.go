@@ -1,0 +1,51 @@
+package federation
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/shared/fedproto"
+)
+
+// maxAdminBody bounds POST /api/v1/pods/makefriends.
+const maxAdminBody = 64 << 10
+
+// Routes mounts the admin routes of API.md and the signed pod-to-pod
+// routes (see the package documentation).
+func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
+	mux.Handle("POST /api/"+api.Version+"/pods/makefriends", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
+		var req api.MakeFriends
+		if err := httpx.DecodeJSON(w, r, maxAdminBody, &req); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		res, err := s.MakeFriends(r.Context(), req.Pods)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, res)
+	}))
+	mux.Handle("POST /api/"+api.Version+"/pods/quitfriends", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
+		if err := s.QuitFriends(r.Context()); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	mux.Handle("GET /api/"+api.Version+"/pods", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
+		friends, err := s.Friends()
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, api.FriendList{Data: friends})
+	}))
+	mux.HandleFunc("POST "+fedproto.PathHello, s.handleHello(log))
+	mux.HandleFunc("POST "+fedproto.PathEvents, s.handleEvents(log))
+	mux.HandleFunc("POST "+fedproto.PathQuit, s.handleQuit(log))
+	mux.HandleFunc("POST "+fedproto.PathEject, s.handleEject(log))
+}

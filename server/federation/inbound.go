@@ -1,0 +1,576 @@
+package federation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-fed/httpsig"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/shared/fedproto"
+)
+
+// refusal builds a protocol error from a sentinel with a precise message.
+func refusal(base *httpx.Error, err error) *httpx.Error {
+	return &httpx.Error{Status: base.Status, Code: base.Code, Message: err.Error()}
+}
+
+// checkHeaders does the checks that need no key: the Signature header
+// parses and covers the required headers, the Date is fresh, and the
+// request names this pod as its host.
+func (s *Service) checkHeaders(r *http.Request, now time.Time) (fedproto.SignatureParams, error) {
+	p, err := fedproto.ParseSignature(r.Header.Get("Signature"))
+	if err != nil {
+		return p, refusal(ErrBadSignature, err)
+	}
+	if err := p.CheckCovers(); err != nil {
+		return p, refusal(ErrBadSignature, err)
+	}
+	if err := fedproto.CheckDate(r.Header.Get("Date"), now); err != nil {
+		return p, refusal(ErrClockSkew, err)
+	}
+	if !strings.EqualFold(r.Host, s.host) {
+		return p, ErrWrongHost
+	}
+	return p, nil
+}
+
+// verify checks the signature of r with pub (go-fed/httpsig does the
+// cryptography; checkHeaders already enforced what it must cover).
+func verify(r *http.Request, pub any) error {
+	v, err := httpsig.NewVerifier(r)
+	if err != nil {
+		return refusal(ErrBadSignature, fmt.Errorf("fedproto: bad signature: %w", err))
+	}
+	if err := v.Verify(pub, httpsig.RSA_SHA256); err != nil {
+		return refusal(ErrBadSignature, errors.New("fedproto: bad signature: it does not verify with the signer's key"))
+	}
+	return nil
+}
+
+// readBody reads at most limit bytes of body and checks them against the
+// Digest header.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %d bytes", limit)
+		}
+		return nil, httpx.Errorf(http.StatusBadRequest, "bad_body", "could not read the request body")
+	}
+	if err := fedproto.CheckDigest(r.Header.Get("Digest"), body); err != nil {
+		return nil, refusal(ErrBadDigest, err)
+	}
+	return body, nil
+}
+
+// remember records the request's signature so it cannot be replayed.
+func (s *Service) remember(p fedproto.SignatureParams, now time.Time) error {
+	sum := sha256.Sum256(p.Signature)
+	if !s.replays.add(string(sum[:]), now, now.Add(2*fedproto.MaxClockSkew)) {
+		return ErrReplayed
+	}
+	return nil
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authFriend authenticates a request from a friend and returns the
+// friend and the verified body (at most limit bytes). Requests that do not
+// come from a friend are charged to the client IP's bucket, so junk cannot
+// starve friends.
+func (s *Service) authFriend(w http.ResponseWriter, r *http.Request, limit int64) (*friendRecord, []byte, error) {
+	now := s.cfg.Now()
+	unauth := func(err error) error {
+		if !s.unauthLimits.allow(clientIP(r), now) {
+			return ErrRateLimited
+		}
+		return err
+	}
+	p, err := s.checkHeaders(r, now)
+	if err != nil {
+		return nil, nil, unauth(err)
+	}
+	origin, err := fedproto.NormalizePodURL(p.KeyID)
+	if err != nil {
+		return nil, nil, unauth(refusal(ErrBadSignature, fmt.Errorf("keyId %q is not a pod URL", p.KeyID)))
+	}
+	var f *friendRecord
+	if err := s.st.View(func(tx *bolt.Tx) error {
+		f, err = getFriend(tx, origin)
+		return err
+	}); err != nil {
+		if errors.Is(err, errNoFriend) {
+			return nil, nil, unauth(ErrNotFriend)
+		}
+		return nil, nil, err
+	}
+	if f.Pending {
+		return nil, nil, unauth(ErrPending)
+	}
+	pub, err := s.publicKey(f.PublicKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("federation: stored key of %s: %w", origin, err)
+	}
+	if err := verify(r, pub); err != nil {
+		return nil, nil, unauth(err)
+	}
+	if !s.podLimits.allow(origin, now) {
+		return nil, nil, ErrRateLimited
+	}
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.remember(p, now); err != nil {
+		return nil, nil, err
+	}
+	return f, body, nil
+}
+
+// fail answers a refused federation request, logging it (sampled, so a
+// flood cannot flood the log too) and counting it.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, route string, err error) {
+	var he *httpx.Error
+	code := "internal"
+	if errors.As(err, &he) {
+		code = he.Code
+		if he.Status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		if s.logLimit.Allow() {
+			log.WarnContext(r.Context(), "federation request refused", "route", route, "remote", r.RemoteAddr,
+				"key_id", keyIDOf(r), "status", he.Status, "code", he.Code, "reason", he.Message)
+		}
+	}
+	s.metrics.inbound.WithLabelValues(route, code).Inc()
+	httpx.WriteError(w, r, log, err)
+}
+
+// keyIDOf extracts the keyId for logs, without trusting it.
+func keyIDOf(r *http.Request) string {
+	p, err := fedproto.ParseSignature(r.Header.Get("Signature"))
+	if err != nil {
+		return ""
+	}
+	return p.KeyID
+}
+
+func (s *Service) handleEvents(log *slog.Logger) http.HandlerFunc {
+	const route = "events"
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, body, err := s.authFriend(w, r, fedproto.MaxEventsBody)
+		if err != nil {
+			s.fail(w, r, log, route, err)
+			return
+		}
+		var b fedproto.Batch
+		if err := json.Unmarshal(body, &b); err != nil || len(b.Events) > fedproto.MaxBatchEvents {
+			s.penalize(f.URL, "malformed event batch")
+			s.fail(w, r, log, route, httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code,
+				"the body must be {\"events\": [...]} with at most %d events", fedproto.MaxBatchEvents))
+			return
+		}
+		res, err := s.applyBatch(f.URL, b.Events)
+		if err != nil {
+			s.fail(w, r, log, route, err)
+			return
+		}
+		if f.Failures > 0 || !f.NextAttempt.IsZero() && f.NextAttempt.After(s.cfg.Now()) {
+			s.wakeFriend(f.URL) // it is up again: deliver what we hold for it now
+		}
+		for _, rj := range res.Rejected {
+			log.Warn("refused an event from a friend", "friend", f.URL, "seq", rj.Seq, "reason", rj.Reason)
+		}
+		if len(b.Events) > 0 && res.Applied == 0 && len(res.Rejected) == 0 {
+			s.metrics.inbound.WithLabelValues(route, ErrReplayedEvent.Code).Inc()
+			httpx.WriteJSON(w, ErrReplayedEvent.Status, replayAnswer{
+				Error:   api.Error{Error: ErrReplayedEvent.Code, Message: fmt.Sprintf("events up to %d of %s were already applied", res.LastSeq, f.URL)},
+				LastSeq: res.LastSeq,
+			})
+			return
+		}
+		s.metrics.inbound.WithLabelValues(route, "ok").Inc()
+		s.metrics.applied.Add(float64(res.Applied))
+		httpx.WriteJSON(w, http.StatusOK, res)
+	}
+}
+
+// replayAnswer is the 409 body of a batch that held only applied events:
+// an API error plus the sequence the sender may forget up to.
+type replayAnswer struct {
+	api.Error
+	LastSeq uint64 `json:"last_seq"`
+}
+
+// applyBatch applies a friend's events in one transaction. Events at or
+// below the friend's LastSeq are duplicates; invalid ones are skipped,
+// reported and cost the friend score; a store failure aborts all.
+func (s *Service) applyBatch(origin string, events []fedproto.Event) (fedproto.BatchResult, error) {
+	var res fedproto.BatchResult
+	var ejected *friendRecord
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		res = fedproto.BatchResult{}
+		ejected = nil
+		f, err := getFriend(tx, origin)
+		if err != nil {
+			return ErrNotFriend // quit or ejected meanwhile
+		}
+		var prev uint64
+		for _, e := range events {
+			if e.Seq <= prev {
+				return httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "event sequences must increase within a batch (%d after %d)", e.Seq, prev)
+			}
+			prev = e.Seq
+			if e.Seq <= f.LastSeq {
+				res.Duplicates++
+				continue
+			}
+			if err := s.applyEventTx(tx, origin, e); err != nil {
+				if !errors.Is(err, fedproto.ErrInvalid) && !isRefusal(err) {
+					return fmt.Errorf("federation: apply %s: %w", e.ID(), err)
+				}
+				res.Rejected = append(res.Rejected, fedproto.Rejection{Seq: e.Seq, Reason: err.Error()})
+			} else {
+				res.Applied++
+			}
+			f.LastSeq = e.Seq
+		}
+		res.LastSeq = f.LastSeq
+		f.LastSeen = s.cfg.Now()
+		if len(res.Rejected) > 0 {
+			f.Score -= s.cfg.Penalty
+			if f.Score < s.cfg.ScoreMin {
+				ejected = f
+				return s.ejectTx(tx, f, "sent invalid events")
+			}
+		}
+		return putFriend(tx, f)
+	})
+	if err != nil {
+		return res, err
+	}
+	if ejected != nil {
+		s.afterEject(ejected.URL)
+	}
+	return res, nil
+}
+
+func (s *Service) applyEventTx(tx *bolt.Tx, origin string, e fedproto.Event) error {
+	if err := fedproto.CheckEvent(origin, e); err != nil {
+		return err
+	}
+	if e.Type == fedproto.EventRemove {
+		return s.cat.RemoveRemoteTx(tx, origin, e.VideoID)
+	}
+	v := *e.Video
+	v.Pod = origin
+	return s.cat.PutRemoteTx(tx, origin, v)
+}
+
+func (s *Service) handleHello(log *slog.Logger) http.HandlerFunc {
+	const route = "hello"
+	return func(w http.ResponseWriter, r *http.Request) {
+		res, origin, err := s.acceptHello(w, r)
+		if err != nil {
+			s.fail(w, r, log, route, err)
+			return
+		}
+		log.Info("a pod introduced itself; now friends", "friend", origin, "their_videos", res.skippedNote)
+		s.metrics.inbound.WithLabelValues(route, "ok").Inc()
+		httpx.WriteJSON(w, http.StatusOK, res.HelloResult)
+	}
+}
+
+type helloAnswer struct {
+	fedproto.HelloResult
+	skippedNote string
+}
+
+// acceptHello authenticates an introduction with the key it carries,
+// confirms that key is the one the pod publishes at its URL, and makes
+// the pod a friend, exchanging catalogues.
+func (s *Service) acceptHello(w http.ResponseWriter, r *http.Request) (helloAnswer, string, error) {
+	var ans helloAnswer
+	now := s.cfg.Now()
+	// Introductions come from pods not yet known: they share the per-IP
+	// bucket, before any expensive work.
+	if !s.unauthLimits.allow(clientIP(r), now) {
+		return ans, "", ErrRateLimited
+	}
+	p, err := s.checkHeaders(r, now)
+	if err != nil {
+		return ans, "", err
+	}
+	body, err := readBody(w, r, fedproto.MaxHelloBody)
+	if err != nil {
+		return ans, "", err
+	}
+	var h fedproto.Hello
+	if err := json.Unmarshal(body, &h); err != nil {
+		return ans, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "malformed introduction")
+	}
+	if err := fedproto.CheckPodRef(h.Pod); err != nil {
+		return ans, "", refusal(ErrInvalidMessage, err)
+	}
+	origin, _ := fedproto.NormalizePodURL(h.Pod.URL)
+	if kid, err := fedproto.NormalizePodURL(p.KeyID); err != nil || kid != origin {
+		return ans, "", httpx.Errorf(http.StatusUnauthorized, ErrBadSignature.Code, "keyId %q is not the introduced pod %s", p.KeyID, origin)
+	}
+	if origin == s.cfg.SelfURL {
+		return ans, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "a pod cannot befriend itself")
+	}
+	version := fedproto.CommonVersion(s.Self().APIVersions, h.Pod.APIVersions)
+	if version == "" {
+		return ans, "", httpx.Errorf(http.StatusBadRequest, ErrIncompatible.Code,
+			"no common API version: %s speaks %v, this pod speaks %v", origin, h.Pod.APIVersions, s.Self().APIVersions)
+	}
+	if len(h.Videos) > fedproto.MaxHelloVideos {
+		return ans, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "at most %d videos per introduction", fedproto.MaxHelloVideos)
+	}
+	pub, err := s.publicKey(h.Pod.PublicKey)
+	if err != nil {
+		return ans, "", refusal(ErrInvalidMessage, err)
+	}
+	if err := verify(r, pub); err != nil {
+		return ans, "", err
+	}
+	if err := s.remember(p, now); err != nil {
+		return ans, "", err
+	}
+	// Anyone can sign with a key of their own and claim a URL: the key
+	// must be the one that URL publishes.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	info, err := s.fetchPodInfo(ctx, origin)
+	cancel()
+	if err != nil {
+		return ans, "", httpx.Errorf(http.StatusBadGateway, "unreachable", "could not read the pod info of %s to confirm its key", origin)
+	}
+	if u, _ := fedproto.NormalizePodURL(info.URL); u != origin || strings.TrimSpace(info.PublicKey) != strings.TrimSpace(h.Pod.PublicKey) {
+		return ans, "", ErrKeyMismatch
+	}
+
+	snap, err := s.withSnapshot(func(tx *bolt.Tx, videos []api.Video, seq uint64) (any, error) {
+		if err := tx.Bucket([]byte(bucketEjected)).Delete([]byte(origin)); err != nil {
+			return nil, err
+		}
+		f, err := getFriend(tx, origin)
+		switch {
+		case errors.Is(err, errNoFriend):
+			f = &friendRecord{URL: origin, Score: ScoreInitial, AddedAt: now}
+		case err != nil:
+			return nil, err
+		}
+		f.Name, f.PublicKey, f.APIVersion = h.Pod.Name, h.Pod.PublicKey, version
+		f.Pending, f.LastSeq, f.LastSeen = false, h.Seq, now
+		f.Failures, f.NextAttempt, f.LastError = 0, time.Time{}, ""
+		if err := resetOutbox(tx, origin); err != nil {
+			return nil, err
+		}
+		skipped, err := s.applySnapshotTx(tx, origin, h.Videos)
+		if err != nil {
+			return nil, err
+		}
+		res := helloAnswer{HelloResult: fedproto.HelloResult{Pod: s.Self(), Seq: seq, Videos: videos, Friends: []string{}},
+			skippedNote: fmt.Sprintf("%d received, %d refused", len(h.Videos), skipped)}
+		if err := forEachFriend(tx, func(o *friendRecord) error {
+			if o.URL != origin && !o.Pending && len(res.Friends) < fedproto.MaxHelloFriends {
+				res.Friends = append(res.Friends, o.URL)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		return res, putFriend(tx, f)
+	})
+	if err != nil {
+		return ans, "", err
+	}
+	s.signal()
+	return snap.(helloAnswer), origin, nil
+}
+
+// withSnapshot runs fn in a write transaction together with this pod's
+// catalogue and last event sequence as of that transaction, so that every
+// later change is an event queued for whoever fn adds as a friend. The
+// catalogue is read just before the transaction; if an event was queued
+// in between, it is read again.
+func (s *Service) withSnapshot(fn func(tx *bolt.Tx, videos []api.Video, seq uint64) (any, error)) (any, error) {
+	for range 8 {
+		var before uint64
+		if err := s.st.View(func(tx *bolt.Tx) error { before = lastSeq(tx); return nil }); err != nil {
+			return nil, err
+		}
+		videos, err := s.cat.LocalVideos()
+		if err != nil {
+			return nil, fmt.Errorf("federation: list local videos: %w", err)
+		}
+		if len(videos) > fedproto.MaxHelloVideos {
+			return nil, fmt.Errorf("federation: %d local videos exceed the %d an introduction carries", len(videos), fedproto.MaxHelloVideos)
+		}
+		for i := range videos {
+			videos[i].Pod, videos[i].Local = s.cfg.SelfURL, false
+		}
+		var out any
+		errChanged := errors.New("catalogue changed")
+		err = s.st.Update(func(tx *bolt.Tx) error {
+			seq := lastSeq(tx)
+			if seq != before {
+				return errChanged
+			}
+			var err error
+			out, err = fn(tx, videos, seq)
+			return err
+		})
+		if errors.Is(err, errChanged) {
+			continue
+		}
+		return out, err
+	}
+	return nil, errors.New("federation: the catalogue keeps changing; try again")
+}
+
+func (s *Service) handleQuit(log *slog.Logger) http.HandlerFunc {
+	const route = "quit"
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, _, err := s.authFriend(w, r, fedproto.MaxSmallBody)
+		if err != nil {
+			s.fail(w, r, log, route, err)
+			return
+		}
+		if err := s.st.Update(func(tx *bolt.Tx) error { return s.removeFriendTx(tx, f.URL) }); err != nil {
+			s.fail(w, r, log, route, err)
+			return
+		}
+		log.Info("a friend quit; its videos are dropped", "friend", f.URL)
+		s.metrics.inbound.WithLabelValues(route, "ok").Inc()
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Service) handleEject(log *slog.Logger) http.HandlerFunc {
+	const route = "eject"
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, body, err := s.authFriend(w, r, fedproto.MaxSmallBody)
+		if err != nil {
+			s.fail(w, r, log, route, err)
+			return
+		}
+		var e fedproto.Eject
+		target, nerr := "", json.Unmarshal(body, &e)
+		if nerr == nil {
+			target, nerr = fedproto.NormalizePodURL(e.Pod)
+		}
+		if nerr != nil || target == f.URL || target == s.cfg.SelfURL {
+			s.fail(w, r, log, route, httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "the body must be {\"pod\": \"<URL of a third pod>\"}"))
+			return
+		}
+		if err := s.reported(f.URL, target); err != nil {
+			s.fail(w, r, log, route, err)
+			return
+		}
+		log.Info("a friend reports it ejected a pod", "reporter", f.URL, "pod", target)
+		s.metrics.inbound.WithLabelValues(route, "ok").Inc()
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// reported handles a friend's report that it ejected target: a report
+// costs target ReportPenalty (once per reporter and hour) and makes the
+// worker check target at once, so a healthy pod earns it back.
+func (s *Service) reported(reporter, target string) error {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	for k, t := range s.reports {
+		if now.Sub(t) > time.Hour {
+			delete(s.reports, k)
+		}
+	}
+	key := [2]string{reporter, target}
+	_, dup := s.reports[key]
+	if !dup {
+		s.reports[key] = now
+	}
+	s.mu.Unlock()
+	if dup {
+		return nil
+	}
+	var ejected bool
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		f, err := getFriend(tx, target)
+		if errors.Is(err, errNoFriend) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		f.Score -= s.cfg.ReportPenalty
+		if f.Score < s.cfg.ScoreMin {
+			ejected = true
+			return s.ejectTx(tx, f, "reported by "+reporter)
+		}
+		return putFriend(tx, f)
+	})
+	if err != nil {
+		return err
+	}
+	if ejected {
+		s.afterEject(target)
+	} else {
+		s.wakeFriend(target)
+	}
+	return nil
+}
+
+// penalize lowers a friend's score for a bad request, ejecting it below
+// the threshold.
+func (s *Service) penalize(friend, reason string) {
+	var ejected bool
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		f, err := getFriend(tx, friend)
+		if err != nil {
+			return nil // gone already
+		}
+		f.Score -= s.cfg.Penalty
+		if f.Score < s.cfg.ScoreMin {
+			ejected = true
+			return s.ejectTx(tx, f, reason)
+		}
+		return putFriend(tx, f)
+	})
+	if err != nil {
+		s.log.Error("federation: lower score", "friend", friend, "err", err)
+	}
+	if ejected {
+		s.afterEject(friend)
+	}
+}
+
+// ejectTx removes friend f, leaving a tombstone for the listing.
+func (s *Service) ejectTx(tx *bolt.Tx, f *friendRecord, reason string) error {
+	if err := s.removeFriendTx(tx, f.URL); err != nil {
+		return err
+	}
+	s.log.Warn("ejecting a friend", "friend", f.URL, "score", f.Score, "min", s.cfg.ScoreMin, "reason", reason)
+	return store.PutJSON(tx.Bucket([]byte(bucketEjected)), []byte(f.URL),
+		ejectedRecord{Name: f.Name, Score: f.Score, LastSeen: f.LastSeen, At: s.cfg.Now(), Reason: reason})
+}

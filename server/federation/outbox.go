@@ -1,0 +1,55 @@
+package federation
+
+import (
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/shared/fedproto"
+)
+
+// EnqueueTx records, inside the caller's write transaction, the change of
+// local video v as the next event of this pod and queues it for every
+// friend (pending ones included: they get what follows their snapshot).
+// kind is "add", "update" or "remove". The worker is woken when tx
+// commits; if tx rolls back, neither the change nor the event exists.
+func (s *Service) EnqueueTx(tx *bolt.Tx, kind string, v api.Video) error {
+	e := fedproto.Event{Origin: s.cfg.SelfURL, Type: kind}
+	switch kind {
+	case fedproto.EventAdd, fedproto.EventUpdate:
+		v.Pod = s.cfg.SelfURL
+		v.Local = false // receiver-relative; the receiver sets its own
+		e.Video = &v
+	case fedproto.EventRemove:
+		e.VideoID = v.ID
+	default:
+		return fmt.Errorf("federation: unknown event kind %q", kind)
+	}
+	e.Seq = lastSeq(tx) + 1
+	if err := tx.Bucket([]byte(bucketMeta)).Put(keySeq, store.Uint64Key(e.Seq)); err != nil {
+		return fmt.Errorf("federation: event sequence: %w", err)
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("federation: encode event: %w", err)
+	}
+	n := 0
+	if err := forEachFriend(tx, func(f *friendRecord) error {
+		b, err := outboxOf(tx, f.URL, true)
+		if err != nil {
+			return err
+		}
+		n++
+		return b.Put(store.Uint64Key(e.Seq), data)
+	}); err != nil {
+		return fmt.Errorf("federation: enqueue %s: %w", e.ID(), err)
+	}
+	tx.OnCommit(func() {
+		s.metrics.enqueued.Add(float64(n))
+		s.signal()
+	})
+	return nil
+}

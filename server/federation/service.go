@@ -1,0 +1,334 @@
+package federation
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/time/rate"
+
+	"github.com/swarmtube/swarmtube/server/identity"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/shared/fedproto"
+)
+
+// Catalog is what federation needs from the video catalogue
+// (server/videos implements it). The Tx methods run inside federation's
+// write transactions, so a batch of events and its bookkeeping commit
+// together; they return an *httpx.Error with a 4xx status for a video they
+// refuse, which federation reports to the sender and skips.
+type Catalog interface {
+	// LocalVideos lists the videos this pod is the origin of.
+	LocalVideos() ([]api.Video, error)
+	// PutRemoteTx inserts or replaces video v (v.ID as on origin) of the
+	// friend at origin.
+	PutRemoteTx(tx *bolt.Tx, origin string, v api.Video) error
+	// RemoveRemoteTx removes video id of origin; an unknown id is no error.
+	RemoveRemoteTx(tx *bolt.Tx, origin string, id string) error
+	// DropPodTx removes every video of origin.
+	DropPodTx(tx *bolt.Tx, origin string) error
+}
+
+// Scores. A friend starts at ScoreInitial; Config.Penalty is taken for
+// each failed delivery or refused event and Config.Reward given for each
+// success, up to ScoreMax. Below Config.ScoreMin it is ejected.
+const (
+	ScoreInitial = 100
+	ScoreMax     = 100
+)
+
+// Friend statuses, as listed by GET /api/v1/pods.
+const (
+	StatusPending     = "pending"     // introduction under way
+	StatusActive      = "active"      // last contact succeeded
+	StatusUnreachable = "unreachable" // the last deliveries failed
+	StatusEjected     = "ejected"     // removed for a low score
+)
+
+// Config configures the service. Zero values take the defaults noted.
+type Config struct {
+	SelfURL string // this pod's public base URL
+	Name    string // this pod's name
+	// ScoreMin: friends whose score falls below it are ejected (default 0).
+	ScoreMin int
+	// Seeds are pods to make friends with at start (the --friends list);
+	// Run retries them until each succeeds or has a permanent error.
+	Seeds []string
+
+	Penalty int // score taken per failed delivery or refused event (2)
+	Reward  int // score given per successful delivery (1)
+	// ReportPenalty is taken from a friend another friend reports as
+	// ejected, at most once per reporter and hour (10).
+	ReportPenalty int
+
+	BatchSize      int           // events per delivery (50, at most fedproto.MaxBatchEvents)
+	RetryMin       time.Duration // first retry delay after a failed delivery (1 s)
+	RetryMax       time.Duration // longest retry delay (5 min)
+	HealthInterval time.Duration // heartbeat to friends with nothing to deliver (5 min)
+	RequestTimeout time.Duration // per outbound request (10 s)
+	HelloTimeout   time.Duration // per introduction, which carries catalogues (60 s)
+	MaxParallel    int           // deliveries in flight at once (16)
+
+	// Rate is the sustained rate of federation requests accepted from one
+	// friend, Burst its bucket (20/s, 40).
+	Rate  rate.Limit
+	Burst int
+	// UnauthRate and UnauthBurst limit, per client IP, requests that do not
+	// come from a friend: introductions and refused ones (1/s, 10).
+	UnauthRate  rate.Limit
+	UnauthBurst int
+
+	// HTTPClient sends pod-to-pod requests (default: a client with its
+	// own transport; timeouts come from contexts).
+	HTTPClient *http.Client
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() error {
+	self, err := fedproto.NormalizePodURL(c.SelfURL)
+	if err != nil {
+		return fmt.Errorf("federation: self URL: %w", err)
+	}
+	c.SelfURL = self
+	if c.Name == "" {
+		c.Name = self
+	}
+	setDefault(&c.Penalty, 2)
+	setDefault(&c.Reward, 1)
+	setDefault(&c.ReportPenalty, 10)
+	setDefault(&c.BatchSize, 50)
+	c.BatchSize = min(c.BatchSize, fedproto.MaxBatchEvents)
+	setDefault(&c.RetryMax, 5*time.Minute)
+	setDefault(&c.RetryMin, min(time.Second, c.RetryMax))
+	c.RetryMax = max(c.RetryMax, c.RetryMin)
+	setDefault(&c.HealthInterval, 5*time.Minute)
+	setDefault(&c.RequestTimeout, 10*time.Second)
+	setDefault(&c.HelloTimeout, 60*time.Second)
+	setDefault(&c.MaxParallel, 16)
+	setDefault(&c.Rate, 20)
+	setDefault(&c.Burst, 40)
+	setDefault(&c.UnauthRate, 1)
+	setDefault(&c.UnauthBurst, 10)
+	if c.HTTPClient == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 4
+		// Pods never follow redirects: a signed request is for one URL.
+		c.HTTPClient = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+func setDefault[T int | time.Duration | rate.Limit](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// Service is the pod's federation: friends, the outbox and its delivery
+// worker, and the signed pod-to-pod routes. It is safe for concurrent use.
+type Service struct {
+	cfg     Config
+	st      *store.Store
+	id      *identity.Identity
+	cat     Catalog
+	log     *slog.Logger
+	metrics *metrics
+	host    string // Host of SelfURL, which signed requests must name
+
+	podLimits    *limiters // per friend, after authentication
+	unauthLimits *limiters // per client IP, for everything else
+	replays      *replayCache
+	kick         chan struct{} // wakes the delivery worker; capacity 1
+
+	adminMu  sync.Mutex    // serializes MakeFriends and QuitFriends
+	logLimit *rate.Limiter // samples logs of refused requests
+
+	// Background work started by handlers (telling friends of an
+	// ejection) runs under bgCtx; Close cancels it and waits.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+	bgMu     sync.Mutex // guards bgClosed
+	bgClosed bool
+
+	mu sync.Mutex // guards the following fields
+	// keys caches parsed public keys by PEM text.
+	keys map[string]*rsa.PublicKey
+	// wake holds friends to contact at once regardless of backoff (they
+	// just showed they are up).
+	wake map[string]bool
+	// reports remembers (reporter, target) ejection reports for an hour.
+	reports map[[2]string]time.Time
+}
+
+// New opens federation's buckets. Call Routes to serve, Run to deliver.
+func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if st == nil || id == nil || cat == nil || log == nil {
+		return nil, errors.New("federation: store, identity, catalog and logger are required")
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if err := st.Buckets(bucketFriends, bucketOutbox, bucketMeta, bucketEjected); err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(cfg.SelfURL) // validated by defaults
+	s := &Service{
+		cfg:          cfg,
+		st:           st,
+		id:           id,
+		cat:          cat,
+		log:          log,
+		host:         u.Host,
+		podLimits:    newLimiters(cfg.Rate, cfg.Burst),
+		unauthLimits: newLimiters(cfg.UnauthRate, cfg.UnauthBurst),
+		replays:      newReplayCache(100_000),
+		logLimit:     rate.NewLimiter(2, 20),
+		kick:         make(chan struct{}, 1),
+		keys:         make(map[string]*rsa.PublicKey),
+		wake:         make(map[string]bool),
+		reports:      make(map[[2]string]time.Time),
+	}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	m, err := newMetrics(reg, s)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	return s, nil
+}
+
+// Self describes this pod to others.
+func (s *Service) Self() fedproto.PodRef {
+	return fedproto.PodRef{URL: s.cfg.SelfURL, Name: s.cfg.Name, APIVersions: []string{fedproto.Version}, PublicKey: s.id.PublicKeyPEM}
+}
+
+// publicKey parses (once) a PEM public key.
+func (s *Service) publicKey(pemText string) (*rsa.PublicKey, error) {
+	s.mu.Lock()
+	k, ok := s.keys[pemText]
+	s.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	k, err := identity.ParsePublicKey(pemText)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.keys) > 10_000 { // keys of long-gone friends: start over
+		clear(s.keys)
+	}
+	s.keys[pemText] = k
+	s.mu.Unlock()
+	return k, nil
+}
+
+// signal wakes the delivery worker without blocking.
+func (s *Service) signal() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// wakeFriend makes the worker contact friend at once, backoff or not.
+func (s *Service) wakeFriend(friend string) {
+	s.mu.Lock()
+	s.wake[friend] = true
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Friends lists friends (pending, active, unreachable) and ejected pods.
+func (s *Service) Friends() ([]api.Friend, error) {
+	out := []api.Friend{}
+	err := s.st.View(func(tx *bolt.Tx) error {
+		out = out[:0]
+		if err := forEachFriend(tx, func(f *friendRecord) error {
+			out = append(out, api.Friend{
+				URL: f.URL, Name: f.Name, Score: f.Score, Status: f.status(),
+				LastSeen: f.LastSeen, Pending: pendingCount(tx, f.URL),
+			})
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte(bucketEjected)).ForEach(func(k, v []byte) error {
+			var e ejectedRecord
+			if err := store.GetJSON(tx.Bucket([]byte(bucketEjected)), k, &e); err != nil {
+				return err
+			}
+			out = append(out, api.Friend{URL: string(k), Name: e.Name, Score: e.Score, Status: StatusEjected, LastSeen: e.LastSeen})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("federation: list friends: %w", err)
+	}
+	slices.SortFunc(out, func(a, b api.Friend) int {
+		if (a.Status == StatusEjected) != (b.Status == StatusEjected) {
+			if a.Status == StatusEjected {
+				return 1
+			}
+			return -1
+		}
+		if a.URL < b.URL {
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
+// Run delivers queued events and checks friends' health until ctx is
+// done, introducing this pod to Config.Seeds meanwhile. It returns nil
+// when ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if len(s.cfg.Seeds) > 0 {
+		wg.Go(func() { s.seed(ctx) })
+	}
+	return s.deliverLoop(ctx)
+}
+
+// background runs fn in a goroutine owned by the service, unless it is
+// closed.
+func (s *Service) background(fn func(ctx context.Context)) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		return
+	}
+	s.bg.Go(func() { fn(s.bgCtx) })
+}
+
+// Close stops background work and waits for it. It is idempotent; Run
+// calls it when it returns.
+func (s *Service) Close() error {
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
+	s.bgCancel()
+	s.bg.Wait()
+	return nil
+}

@@ -1,0 +1,315 @@
+package fedproto
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+// Version is the federation API version this code speaks; its routes live
+// under /api/Version/federation.
+const Version = api.Version
+
+// Routes of the pod-to-pod API (all POST, all signed), and the public pod
+// info every pod serves at the same path whatever versions it speaks, so
+// pods can learn which versions they share.
+const (
+	PathPodInfo = "/api/v1/pod"
+
+	PathPrefix = "/api/" + Version + "/federation"
+	PathHello  = PathPrefix + "/hello"
+	PathEvents = PathPrefix + "/events"
+	PathQuit   = PathPrefix + "/quit"
+	PathEject  = PathPrefix + "/eject"
+)
+
+// Limits every pod enforces on what it receives.
+const (
+	MaxBatchEvents  = 100      // events in one Batch
+	MaxEventsBody   = 2 << 20  // bytes of a Batch
+	MaxHelloBody    = 16 << 20 // bytes of a Hello or HelloResult
+	MaxHelloVideos  = 10000    // videos in a Hello or HelloResult
+	MaxHelloFriends = 1000     // friends in a HelloResult
+	MaxSmallBody    = 16 << 10 // bytes of Quit, Eject and answers other than HelloResult
+	MaxURLLen       = 2048     // bytes of any URL
+	MaxClockSkew    = 5 * time.Minute
+)
+
+// Event types.
+const (
+	EventAdd    = "add"
+	EventUpdate = "update"
+	EventRemove = "remove"
+)
+
+// Event is one change to a video, as its origin pod sends it.
+type Event struct {
+	Origin  string     `json:"origin"`             // URL of the pod that owns the video and sent the event
+	Seq     uint64     `json:"seq"`                // > 0, increases with every event of Origin
+	Type    string     `json:"type"`               // EventAdd, EventUpdate or EventRemove
+	Video   *api.Video `json:"video,omitempty"`    // add and update: the whole video, ID as on Origin
+	VideoID string     `json:"video_id,omitempty"` // remove: the id on Origin
+}
+
+// ID is the event's unique id.
+func (e Event) ID() string { return e.Origin + "#" + strconv.FormatUint(e.Seq, 10) }
+
+// Batch is the body of POST PathEvents: events of the signing pod in
+// increasing Seq order. An empty batch is a heartbeat.
+type Batch struct {
+	Nonce  string  `json:"nonce,omitempty"`
+	Events []Event `json:"events"`
+}
+
+// Every request body carries a Nonce, random per request, so that two
+// requests never have the same signature: receivers refuse a signature
+// they have seen (a replay), and a legitimate retry or heartbeat within
+// the same second as the previous one must not look like one. Receivers
+// do not otherwise interpret it.
+
+// BatchResult answers a Batch.
+type BatchResult struct {
+	// LastSeq is the highest sequence of the sender the receiver has
+	// applied (or skipped as invalid); the sender may forget every event up
+	// to it.
+	LastSeq    uint64      `json:"last_seq"`
+	Applied    int         `json:"applied"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []Rejection `json:"rejected,omitempty"`
+}
+
+// Rejection tells the sender why one of its events was skipped.
+type Rejection struct {
+	Seq    uint64 `json:"seq"`
+	Reason string `json:"reason"`
+}
+
+// PodRef describes a pod to another.
+type PodRef struct {
+	URL         string   `json:"url"`
+	Name        string   `json:"name"`
+	APIVersions []string `json:"api_versions"`
+	PublicKey   string   `json:"public_key"` // PEM, PKIX RSA public key
+}
+
+// Hello is the body of POST PathHello, the introduction: "I'm new, talk
+// to me too", with the sender's catalogue.
+type Hello struct {
+	Nonce  string      `json:"nonce,omitempty"`
+	Pod    PodRef      `json:"pod"`
+	Seq    uint64      `json:"seq"`    // sender's last event sequence when Videos was read
+	Videos []api.Video `json:"videos"` // every video the sender owns
+}
+
+// HelloResult answers a Hello with the receiver's side of the exchange.
+type HelloResult struct {
+	Pod     PodRef      `json:"pod"`
+	Seq     uint64      `json:"seq"`
+	Friends []string    `json:"friends"` // the receiver's other friends
+	Videos  []api.Video `json:"videos"`
+}
+
+// Eject is the body of POST PathEject: the sender ejected Pod.
+type Eject struct {
+	Nonce string `json:"nonce,omitempty"`
+	Pod   string `json:"pod"`
+}
+
+// Quit is the body of POST PathQuit: the sender is leaving.
+type Quit struct {
+	Nonce string `json:"nonce,omitempty"`
+}
+
+// NewNonce returns a random 128-bit nonce in hex.
+func NewNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// CommonVersion returns the newest API version both lists hold, or "".
+// Versions are "v" followed by a number.
+func CommonVersion(ours, theirs []string) string {
+	best, bestN := "", -1
+	for _, v := range ours {
+		if !slices.Contains(theirs, v) {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
+		if err != nil || !strings.HasPrefix(v, "v") {
+			continue
+		}
+		if n > bestN {
+			best, bestN = v, n
+		}
+	}
+	return best
+}
+
+// NormalizePodURL checks that s is a pod base URL (http or https, a host,
+// no path, query, fragment or credentials) and returns it without a
+// trailing slash.
+func NormalizePodURL(s string) (string, error) {
+	if len(s) > MaxURLLen {
+		return "", fmt.Errorf("%w: pod URL longer than %d bytes", ErrInvalid, MaxURLLen)
+	}
+	s = strings.TrimRight(s, "/")
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
+		return "", fmt.Errorf("%w: %q is not a pod URL (http(s)://host[:port])", ErrInvalid, s)
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host), nil
+}
+
+// CheckPodRef validates a pod description received from another pod.
+func CheckPodRef(p PodRef) error {
+	if _, err := NormalizePodURL(p.URL); err != nil {
+		return err
+	}
+	if err := checkText("pod name", p.Name, 1, 200, false); err != nil {
+		return err
+	}
+	if len(p.APIVersions) == 0 || len(p.APIVersions) > 32 {
+		return fmt.Errorf("%w: api_versions must list 1 to 32 versions", ErrInvalid)
+	}
+	for _, v := range p.APIVersions {
+		if len(v) == 0 || len(v) > 16 {
+			return fmt.Errorf("%w: api version %q", ErrInvalid, v)
+		}
+	}
+	if len(p.PublicKey) == 0 || len(p.PublicKey) > 4096 {
+		return fmt.Errorf("%w: public_key missing or too long", ErrInvalid)
+	}
+	return nil
+}
+
+// CheckEvent validates an event received from the pod at origin (already
+// normalized): it must be origin's own, and its video must pass CheckVideo.
+func CheckEvent(origin string, e Event) error {
+	if e.Origin != origin {
+		return fmt.Errorf("%w: event origin %q is not the sender %s", ErrInvalid, e.Origin, origin)
+	}
+	if e.Seq == 0 {
+		return fmt.Errorf("%w: event seq must be positive", ErrInvalid)
+	}
+	switch e.Type {
+	case EventAdd, EventUpdate:
+		if e.Video == nil || e.VideoID != "" {
+			return fmt.Errorf("%w: %s event needs video and no video_id", ErrInvalid, e.Type)
+		}
+		return CheckVideo(origin, *e.Video)
+	case EventRemove:
+		if e.Video != nil || !ValidVideoID(e.VideoID) {
+			return fmt.Errorf("%w: remove event needs a valid video_id and no video", ErrInvalid)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown event type %q", ErrInvalid, e.Type)
+	}
+}
+
+// Video field limits, the same a pod applies to its own uploads.
+const (
+	MaxNameRunes        = 120
+	MaxDescriptionRunes = 5000
+	MaxOwnerRunes       = 64
+	MaxVideoSize        = 1 << 42
+	VideoIDLen          = 16
+)
+
+// ValidVideoID reports whether s has the form of a video id on its origin:
+// 16 characters of lower-case base32 (a-z, 2-7).
+func ValidVideoID(s string) bool {
+	if len(s) != VideoIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckVideo validates a video owned by the pod at origin: fixed-format id
+// and info hash, bounded text, and torrent and web seed URLs on the
+// origin's host. Nothing a friend sends is trusted.
+func CheckVideo(origin string, v api.Video) error {
+	if !ValidVideoID(v.ID) {
+		return fmt.Errorf("%w: video id %q", ErrInvalid, v.ID)
+	}
+	if err := checkText("name", v.Name, 1, MaxNameRunes, false); err != nil {
+		return err
+	}
+	if err := checkText("description", v.Description, 0, MaxDescriptionRunes, true); err != nil {
+		return err
+	}
+	if err := checkText("owner", v.Owner, 1, MaxOwnerRunes, false); err != nil {
+		return err
+	}
+	if v.Size <= 0 || v.Size > MaxVideoSize {
+		return fmt.Errorf("%w: size %d out of range", ErrInvalid, v.Size)
+	}
+	if len(v.InfoHash) != 40 {
+		return fmt.Errorf("%w: info_hash must be 40 hex digits", ErrInvalid)
+	}
+	if _, err := hex.DecodeString(v.InfoHash); err != nil {
+		return fmt.Errorf("%w: info_hash must be 40 hex digits", ErrInvalid)
+	}
+	if len(v.Magnet) > 8*MaxURLLen || !strings.HasPrefix(v.Magnet, "magnet:?") ||
+		!strings.Contains(strings.ToLower(v.Magnet), "urn:btih:"+strings.ToLower(v.InfoHash)) {
+		return fmt.Errorf("%w: magnet must be a magnet link of info_hash", ErrInvalid)
+	}
+	if v.Pod != "" && v.Pod != origin {
+		return fmt.Errorf("%w: video pod %q is not the sender %s", ErrInvalid, v.Pod, origin)
+	}
+	ou, err := url.Parse(origin)
+	if err != nil {
+		return fmt.Errorf("%w: origin %q", ErrInvalid, origin)
+	}
+	for _, f := range []struct{ name, val string }{{"torrent_url", v.TorrentURL}, {"webseed_url", v.WebseedURL}} {
+		if len(f.val) > MaxURLLen {
+			return fmt.Errorf("%w: %s too long", ErrInvalid, f.name)
+		}
+		u, err := url.Parse(f.val)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.EqualFold(u.Host, ou.Host) || u.User != nil {
+			return fmt.Errorf("%w: %s must be an http(s) URL on %s", ErrInvalid, f.name, ou.Host)
+		}
+	}
+	if v.PieceLength < 0 || v.PieceLength > 1<<26 {
+		return fmt.Errorf("%w: piece_length %d out of range", ErrInvalid, v.PieceLength)
+	}
+	if len(v.ContentType) > 64 {
+		return fmt.Errorf("%w: content_type too long", ErrInvalid)
+	}
+	return nil
+}
+
+// checkText checks s is valid UTF-8 of min..max runes without control
+// characters (line breaks and tabs allowed when multiline).
+func checkText(field, s string, min, max int, multiline bool) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not UTF-8", ErrInvalid, field)
+	}
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
+			return fmt.Errorf("%w: %s holds control characters", ErrInvalid, field)
+		}
+	}
+	if n < min || n > max {
+		return fmt.Errorf("%w: %s must be %d to %d characters", ErrInvalid, field, min, max)
+	}
+	return nil
+}

@@ -1,0 +1,387 @@
+package fedproto
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/swarmtube/swarmtube/shared/api"
+)
+
+var (
+	keyOnce sync.Once
+	testKey *rsa.PrivateKey
+)
+
+func key(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	keyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		testKey = k
+	})
+	return testKey
+}
+
+const goodSig = `keyId="http://a.example:9001",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="AAECAw=="`
+
+var sigCases = []struct {
+	name    string
+	in      string
+	wantErr error
+	keyID   string
+	headers string
+}{
+	{"good", goodSig, nil, "http://a.example:9001", "(request-target) host date digest"},
+	{"hs2019 and spaces", `keyId="k", algorithm="hs2019", headers="(request-target) Host DATE digest", signature="AAECAw=="`, nil, "k", "(request-target) host date digest"},
+	{"created bare int", `keyId="k",created=1700000000,headers="date",signature="AAECAw=="`, nil, "k", "date"},
+	{"unknown param ignored", `keyId="k",foo="bar",headers="date",signature="AAECAw=="`, nil, "k", "date"},
+	{"empty", ``, ErrNoSignature, "", ""},
+	{"no keyId", `headers="date",signature="AAECAw=="`, ErrBadSignature, "", ""},
+	{"no signature", `keyId="k",headers="date"`, ErrBadSignature, "", ""},
+	{"no headers", `keyId="k",signature="AAECAw=="`, ErrBadSignature, "", ""},
+	{"other algorithm", `keyId="k",algorithm="hmac-sha256",headers="date",signature="AAECAw=="`, ErrBadSignature, "", ""},
+	{"duplicate keyId", `keyId="k",keyId="j",headers="date",signature="AAECAw=="`, ErrBadSignature, "", ""},
+	{"unterminated", `keyId="k,headers="date",signature="AAECAw==`, ErrBadSignature, "", ""},
+	{"escape", `keyId="k\"",headers="date",signature="AAECAw=="`, ErrBadSignature, "", ""},
+	{"bad base64", `keyId="k",headers="date",signature="!!"`, ErrBadSignature, "", ""},
+	{"garbage between", `keyId="k" x,headers="date",signature="AAECAw=="`, ErrBadSignature, "", ""},
+	{"negative created", `keyId="k",created=-1,headers="date",signature="AAECAw=="`, ErrBadSignature, "", ""},
+	{"no value", `keyId`, ErrBadSignature, "", ""},
+	{"bare keyId", `keyId=k,headers="date",signature="AAECAw=="`, ErrBadSignature, "", ""},
+	{"quote in bare value", `keyId="0",foo=0",signature="AAECAw==",headers="date"`, ErrBadSignature, "", ""},
+	{"too long", `keyId="` + strings.Repeat("a", MaxSignatureHeader) + `"`, ErrBadSignature, "", ""},
+}
+
+func TestParseSignature(t *testing.T) {
+	for _, tc := range sigCases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ParseSignature(tc.in)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if p.KeyID != tc.keyID || strings.Join(p.Headers, " ") != tc.headers {
+				t.Fatalf("got keyId %q headers %q", p.KeyID, p.Headers)
+			}
+			// What String writes, ParseSignature reads back.
+			q, err := ParseSignature(p.String())
+			if err != nil || q.KeyID != p.KeyID || !bytes.Equal(q.Signature, p.Signature) {
+				t.Fatalf("round trip: %v %+v", err, q)
+			}
+		})
+	}
+}
+
+func TestCheckCovers(t *testing.T) {
+	p, _ := ParseSignature(goodSig)
+	if err := p.CheckCovers(); err != nil {
+		t.Fatal(err)
+	}
+	p.Headers = []string{RequestTarget, "host", "date"}
+	if err := p.CheckCovers(); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("missing digest accepted: %v", err)
+	}
+}
+
+func TestDigestAndDate(t *testing.T) {
+	body := []byte(`{"events":[]}`)
+	if err := CheckDigest(Digest(body), body); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"", "SHA-256=", "MD5=" + Digest(body)[8:], Digest([]byte("other"))} {
+		if err := CheckDigest(bad, body); !errors.Is(err, ErrBadDigest) {
+			t.Errorf("CheckDigest(%q) = %v", bad, err)
+		}
+	}
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		date string
+		ok   bool
+	}{
+		{now.Format(http.TimeFormat), true},
+		{now.Add(-4 * time.Minute).Format(http.TimeFormat), true},
+		{now.Add(4 * time.Minute).Format(http.TimeFormat), true},
+		{now.Add(-6 * time.Minute).Format(http.TimeFormat), false},
+		{now.Add(6 * time.Minute).Format(http.TimeFormat), false},
+		{"yesterday", false},
+		{"", false},
+	} {
+		if err := CheckDate(tc.date, now); (err == nil) != tc.ok {
+			t.Errorf("CheckDate(%q) = %v, want ok=%v", tc.date, err, tc.ok)
+		}
+	}
+}
+
+func signed(t *testing.T, body []byte, now time.Time) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "http://b.example:9002"+PathEvents, bytes.NewReader(body))
+	if err := SignRequest(r, body, "http://a.example:9001", key(t), now); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestSignVerifyRequest(t *testing.T) {
+	now := time.Now()
+	body := []byte(`{"events":[]}`)
+	pub := func(string) (*rsa.PublicKey, error) { return &key(t).PublicKey, nil }
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		mutate func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error))
+		want   error
+	}{
+		{"good", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) { return body, pub }, nil},
+		{"tampered body", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
+			return []byte(`{"events":[{}]}`), pub
+		}, ErrBadDigest},
+		{"digest replaced to match tampered body", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
+			b := []byte(`{"events":[{}]}`)
+			r.Header.Set("Digest", Digest(b))
+			return b, pub
+		}, ErrBadSignature},
+		{"other key", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
+			return body, func(string) (*rsa.PublicKey, error) { return &other.PublicKey, nil }
+		}, ErrBadSignature},
+		{"other path", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
+			r.URL.Path = PathQuit
+			return body, pub
+		}, ErrBadSignature},
+		{"other host", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
+			r.Host = "c.example:9003"
+			return body, pub
+		}, ErrBadSignature},
+		{"old date", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
+			r.Header.Set("Date", now.Add(-10*time.Minute).UTC().Format(http.TimeFormat))
+			return body, pub
+		}, ErrClockSkew},
+		{"no signature", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
+			r.Header.Del("Signature")
+			return body, pub
+		}, ErrNoSignature},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := signed(t, body, now)
+			b, kf := tc.mutate(r)
+			_, err := VerifyRequest(r, b, now, kf)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func goodVideo() api.Video {
+	return api.Video{
+		ID: "abcdefghijklmnop", Name: "Élan vital", Description: "line one\nline two", Size: 1234,
+		InfoHash:   "0123456789abcdef0123456789abcdef01234567",
+		Magnet:     "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=x",
+		TorrentURL: "http://a.example:9001/api/v1/videos/abcdefghijklmnop/torrent",
+		WebseedURL: "http://a.example:9001/static/webseed/abcdefghijklmnop.mp4",
+		Pod:        "http://a.example:9001", Owner: "alice", CreatedAt: time.Now(),
+	}
+}
+
+func TestCheckVideo(t *testing.T) {
+	const origin = "http://a.example:9001"
+	cases := []struct {
+		name   string
+		mutate func(v *api.Video)
+		ok     bool
+	}{
+		{"good", func(v *api.Video) {}, true},
+		{"empty pod field", func(v *api.Video) { v.Pod = "" }, true},
+		{"short id", func(v *api.Video) { v.ID = "abc" }, false},
+		{"upper id", func(v *api.Video) { v.ID = "ABCDEFGHIJKLMNOP" }, false},
+		{"empty name", func(v *api.Video) { v.Name = "" }, false},
+		{"long name", func(v *api.Video) { v.Name = strings.Repeat("é", MaxNameRunes+1) }, false},
+		{"control in name", func(v *api.Video) { v.Name = "a\x00b" }, false},
+		{"bad utf8", func(v *api.Video) { v.Description = "\xff" }, false},
+		{"zero size", func(v *api.Video) { v.Size = 0 }, false},
+		{"short hash", func(v *api.Video) { v.InfoHash = "0123" }, false},
+		{"non-hex hash", func(v *api.Video) { v.InfoHash = strings.Repeat("z", 40) }, false},
+		{"magnet of other hash", func(v *api.Video) { v.Magnet = "magnet:?xt=urn:btih:" + strings.Repeat("1", 40) }, false},
+		{"torrent on other host", func(v *api.Video) { v.TorrentURL = "http://evil.example/x.torrent" }, false},
+		{"webseed javascript", func(v *api.Video) { v.WebseedURL = "javascript:alert(1)" }, false},
+		{"webseed with credentials", func(v *api.Video) { v.WebseedURL = "http://u:p@a.example:9001/x" }, false},
+		{"other pod", func(v *api.Video) { v.Pod = "http://c.example" }, false},
+		{"no owner", func(v *api.Video) { v.Owner = "" }, false},
+		{"huge piece", func(v *api.Video) { v.PieceLength = 1 << 40 }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := goodVideo()
+			tc.mutate(&v)
+			err := CheckVideo(origin, v)
+			if (err == nil) != tc.ok {
+				t.Fatalf("CheckVideo = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+		})
+	}
+}
+
+func TestCheckEvent(t *testing.T) {
+	const origin = "http://a.example:9001"
+	v := goodVideo()
+	cases := []struct {
+		name string
+		e    Event
+		ok   bool
+	}{
+		{"add", Event{Origin: origin, Seq: 1, Type: EventAdd, Video: &v}, true},
+		{"update", Event{Origin: origin, Seq: 2, Type: EventUpdate, Video: &v}, true},
+		{"remove", Event{Origin: origin, Seq: 3, Type: EventRemove, VideoID: v.ID}, true},
+		{"other origin", Event{Origin: "http://c.example", Seq: 1, Type: EventAdd, Video: &v}, false},
+		{"zero seq", Event{Origin: origin, Type: EventAdd, Video: &v}, false},
+		{"add without video", Event{Origin: origin, Seq: 1, Type: EventAdd}, false},
+		{"remove with video", Event{Origin: origin, Seq: 1, Type: EventRemove, VideoID: v.ID, Video: &v}, false},
+		{"remove bad id", Event{Origin: origin, Seq: 1, Type: EventRemove, VideoID: "../x"}, false},
+		{"unknown type", Event{Origin: origin, Seq: 1, Type: "delete-all"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := CheckEvent(origin, tc.e); (err == nil) != tc.ok {
+				t.Fatalf("CheckEvent = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	if got := (Event{Origin: origin, Seq: 7}).ID(); got != origin+"#7" {
+		t.Fatalf("ID = %q", got)
+	}
+}
+
+func TestNormalizePodURLAndVersions(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://localhost:9001":   "http://localhost:9001",
+		"http://LocalHost:9001/":  "http://localhost:9001",
+		"https://pod.example.org": "https://pod.example.org",
+		"ftp://x":                 "",
+		"http://x/path":           "",
+		"http://u@x":              "",
+		"http://x?q":              "",
+		"localhost:9001":          "",
+		"":                        "",
+	} {
+		got, err := NormalizePodURL(in)
+		if (err != nil) != (want == "") || got != want {
+			t.Errorf("NormalizePodURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, tc := range []struct {
+		ours, theirs []string
+		want         string
+	}{
+		{[]string{"v1"}, []string{"v1"}, "v1"},
+		{[]string{"v1", "v2"}, []string{"v2", "v1"}, "v2"},
+		{[]string{"v1"}, []string{"v2"}, ""},
+		{[]string{"v1"}, nil, ""},
+		{[]string{"x1"}, []string{"x1"}, ""},
+	} {
+		if got := CommonVersion(tc.ours, tc.theirs); got != tc.want {
+			t.Errorf("CommonVersion(%v, %v) = %q, want %q", tc.ours, tc.theirs, got, tc.want)
+		}
+	}
+}
+
+// FuzzParseSignature: parsing never panics, and whatever parses
+// formats back to something that parses to the same values.
+func FuzzParseSignature(f *testing.F) {
+	for _, tc := range sigCases {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseSignature(s)
+		if err != nil {
+			return
+		}
+		if p.KeyID == "" || len(p.Signature) == 0 {
+			t.Fatalf("accepted without keyId or signature: %q", s)
+		}
+		if strings.ContainsAny(p.KeyID, `"`) {
+			return // String cannot quote it; the verifier never formats
+		}
+		q, err := ParseSignature(p.String())
+		if err != nil || q.KeyID != p.KeyID || !bytes.Equal(q.Signature, p.Signature) {
+			t.Fatalf("round trip of %q: %v", s, err)
+		}
+	})
+}
+
+// FuzzVerifyRequest feeds arbitrary Signature, Date and Digest headers and
+// bodies to the verifier: it must never panic and never accept anything
+// but the one genuinely signed combination.
+func FuzzVerifyRequest(f *testing.F) {
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	body := []byte(`{"events":[]}`)
+	r := httptest.NewRequest(http.MethodPost, "http://b.example:9002"+PathEvents, nil)
+	if err := SignRequest(r, body, "http://a.example:9001", key(f), now); err != nil {
+		f.Fatal(err)
+	}
+	good := [3]string{r.Header.Get("Signature"), r.Header.Get("Date"), r.Header.Get("Digest")}
+	f.Add(good[0], good[1], good[2], body)
+	for _, tc := range sigCases {
+		f.Add(tc.in, good[1], good[2], body)
+	}
+	f.Add(good[0], good[1], good[2], []byte(`{"events":[{}]}`))
+	pub := &key(f).PublicKey
+	f.Fuzz(func(t *testing.T, sig, date, digest string, b []byte) {
+		req := httptest.NewRequest(http.MethodPost, "http://b.example:9002"+PathEvents, nil)
+		req.Header.Set("Signature", sig)
+		req.Header.Set("Date", date)
+		req.Header.Set("Digest", digest)
+		_, err := VerifyRequest(req, b, now, func(string) (*rsa.PublicKey, error) { return pub, nil })
+		if err == nil && (sig != good[0] || date != good[1] || digest != good[2] || !bytes.Equal(b, body)) {
+			// Only whitespace variations of the genuine headers may verify.
+			if strings.TrimSpace(date) != good[1] || strings.TrimSpace(digest) != good[2] || !bytes.Equal(b, body) {
+				t.Fatalf("accepted a forged request: sig=%q date=%q digest=%q body=%q", sig, date, digest, b)
+			}
+		}
+	})
+}
+
+// FuzzDecodeBatch: a received batch body never panics the decoder or the
+// validator, and validated events have the fields their type needs.
+func FuzzDecodeBatch(f *testing.F) {
+	v := goodVideo()
+	seed, _ := json.Marshal(Batch{Events: []Event{
+		{Origin: "http://a.example:9001", Seq: 1, Type: EventAdd, Video: &v},
+		{Origin: "http://a.example:9001", Seq: 2, Type: EventRemove, VideoID: v.ID},
+	}})
+	f.Add(seed)
+	f.Add([]byte(`{"events":[]}`))
+	f.Add([]byte(`{"events":[{"origin":"http://a.example:9001","seq":1,"type":"add"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var b Batch
+		if json.Unmarshal(data, &b) != nil {
+			return
+		}
+		for _, e := range b.Events {
+			if CheckEvent("http://a.example:9001", e) != nil {
+				continue
+			}
+			if e.Type == EventRemove && !ValidVideoID(e.VideoID) || e.Type != EventRemove && e.Video == nil {
+				t.Fatalf("accepted malformed event %+v", e)
+			}
+		}
+	})
+}
