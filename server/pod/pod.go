@@ -25,12 +25,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 
 	"github.com/swarmtube/swarmtube/server/accounts"
 	"github.com/swarmtube/swarmtube/server/config"
+	"github.com/swarmtube/swarmtube/server/federation"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/identity"
+	"github.com/swarmtube/swarmtube/server/seeder"
 	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/server/tracker"
+	"github.com/swarmtube/swarmtube/server/videos"
+	"github.com/swarmtube/swarmtube/server/webseed"
 	"github.com/swarmtube/swarmtube/shared/api"
 	"github.com/swarmtube/swarmtube/web"
 )
@@ -46,6 +52,11 @@ type Pod struct {
 	store    *store.Store
 	id       *identity.Identity
 	accounts *accounts.Service
+	seeder   *seeder.Seeder
+	videos   *videos.Service
+	fed      *federation.Service
+	webseed  *webseed.Handler
+	tracker  *tracker.Server
 	reg      *prometheus.Registry
 	ln       net.Listener
 	srv      *http.Server
@@ -97,6 +108,50 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 			"username", accounts.AdminUsername, "password", generated)
 	}
 
+	host, _, _ := net.SplitHostPort(p.ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = ""
+	}
+	p.seeder, err = seeder.New(seeder.Config{
+		DataDir:    filepath.Join(cfg.DataDir, "seeder"),
+		ListenAddr: host, // the seeder listens where the HTTP server does: loopback stays loopback
+		Port:       cfg.BTPort,
+		WebRTC:     true,
+	}, log.With("component", "seeder"), p.reg)
+	if err != nil {
+		return nil, err
+	}
+	p.videos, err = videos.New(videos.Config{
+		PodURL:         p.cfg.URL,
+		DataDir:        cfg.DataDir,
+		MaxUploadBytes: cfg.MaxUploadBytes,
+	}, p.store, p.seeder, log.With("component", "videos"), p.reg)
+	if err != nil {
+		return nil, err
+	}
+	p.fed, err = federation.New(federation.Config{
+		SelfURL:        p.cfg.URL,
+		Name:           p.cfg.Name,
+		ScoreMin:       cfg.FriendScoreMin,
+		Seeds:          cfg.Friends,
+		RetryMax:       cfg.FriendRetryMax,
+		HealthInterval: cfg.FriendCheckInterval,
+		Rate:           rate.Limit(cfg.FederationRate),
+		Burst:          cfg.FederationBurst,
+	}, p.store, p.id, p.videos, log.With("component", "federation"), p.reg)
+	if err != nil {
+		return nil, err
+	}
+	p.videos.SetOutbox(p.fed)
+	tcfg := tracker.Config{Allow: p.videos.Known}
+	if cfg.OpenTracker {
+		tcfg.Allow = nil
+	}
+	if p.tracker, err = tracker.New(tcfg, log.With("component", "tracker"), p.reg); err != nil {
+		return nil, err
+	}
+	p.webseed = webseed.New(p.videos.ResolveWebseed, log.With("component", "webseed"), p.reg)
+
 	p.srv = &http.Server{
 		Handler:           p.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -120,14 +175,17 @@ func (p *Pod) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/pod", p.podInfo)
 	p.accounts.Routes(mux, log)
+	p.videos.Routes(mux, log)
+	p.fed.Routes(mux, log)
+	mux.Handle("GET /static/webseed/{file}", p.webseed)
+	mux.Handle("GET /tracker/socket", p.tracker.WebSocketHandler())
+	mux.Handle("GET /tracker/announce", p.tracker.AnnounceHandler())
+	mux.Handle("GET /tracker/scrape", p.tracker.ScrapeHandler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(web.Static())))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFileFS(w, r, web.Static(), "index.html")
-	})
+	web.Routes(mux)
 	return httpx.Chain(mux,
 		httpx.Recover(log),
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),
@@ -152,6 +210,9 @@ func (p *Pod) podInfo(w http.ResponseWriter, r *http.Request) {
 func (p *Pod) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.accounts.Run(gctx) })
+	g.Go(func() error { return p.videos.Run(gctx) })
+	g.Go(func() error { return p.tracker.Run(gctx) })
+	g.Go(func() error { return p.fed.Run(gctx) })
 	g.Go(func() error {
 		p.log.Info("pod listening", "url", p.cfg.URL, "addr", p.ln.Addr().String(), "data", p.cfg.DataDir)
 		if err := p.srv.Serve(p.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -167,6 +228,11 @@ func (p *Pod) Run(ctx context.Context) error {
 		if err := p.srv.Shutdown(sctx); err != nil {
 			p.log.Warn("http shutdown", "err", err)
 		}
+		// Shutdown does not close hijacked connections: the tracker's
+		// WebSockets are closed here, with a going-away status.
+		if err := p.tracker.Close(); err != nil {
+			p.log.Warn("tracker close", "err", err)
+		}
 		return nil
 	})
 	err := g.Wait()
@@ -181,6 +247,11 @@ func (p *Pod) Close() {
 			_ = p.srv.Close()
 		} else if p.ln != nil {
 			_ = p.ln.Close()
+		}
+		if p.seeder != nil {
+			if err := p.seeder.Close(); err != nil {
+				p.log.Warn("seeder close", "err", err)
+			}
 		}
 		if p.store != nil {
 			if err := p.store.Close(); err != nil {
