@@ -1,13 +1,24 @@
-// Package web embeds the pod's pages and static assets (HTML, CSS, ES
-// modules, the wasm engine) so the pod is one binary.
 package web
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io"
 	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 )
 
-//go:embed static
+//go:embed static templates
 var files embed.FS
 
 // Static returns the tree served under /static/.
@@ -17,4 +28,299 @@ func Static() fs.FS {
 		panic(err) // the embedded tree always has "static"
 	}
 	return sub
+}
+
+func templatesFS() fs.FS {
+	sub, err := fs.Sub(files, "templates")
+	if err != nil {
+		panic(err) // the embedded tree always has "templates"
+	}
+	return sub
+}
+
+// ContentSecurityPolicy is sent with every page. Scripts come only from the
+// pod (no inline script, no eval except WebAssembly compilation). Media,
+// connections and images may reach other origins because a friend pod's
+// video is played from its own web seed and tracker.
+const ContentSecurityPolicy = "default-src 'self'; " +
+	"script-src 'self' 'wasm-unsafe-eval'; " +
+	"style-src 'self'; " +
+	"img-src 'self' data: blob:; " +
+	"media-src 'self' blob: http: https:; " +
+	"connect-src 'self' http: https: ws: wss:; " +
+	"worker-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// pages maps a page route to its template. Every page is a static shell: the
+// data comes from the public API, fetched by the page's ES module, so the
+// server never puts user-provided text into HTML.
+var pages = []struct {
+	pattern, name, title string
+}{
+	{"GET /{$}", "home", "Newest videos"},
+	{"GET /search", "search", "Search"},
+	{"GET /videos/{id}", "watch", "Watch"},
+	{"GET /upload", "upload", "Upload a video"},
+	{"GET /login", "login", "Log in"},
+	{"GET /register", "register", "Create an account"},
+	{"GET /admin", "admin", "Administration"},
+}
+
+// Routes registers the pages and the static files on mux:
+//
+//	GET /{$}            home: newest videos, paging
+//	GET /search         search results (?q=)
+//	GET /videos/{id}    watch page
+//	GET /upload         upload page
+//	GET /login          log in
+//	GET /register       create an account
+//	GET /admin          friends and users' rights (admins)
+//	GET /favicon.ico    the logo
+//	GET /static/        embedded assets (ETag; immutable when ?v=<version>)
+//
+// Pages carry a Content-Security-Policy header. GET patterns also answer
+// HEAD. Routes panics if a pattern conflicts with one already registered.
+func Routes(mux *http.ServeMux) {
+	newSite(Static(), templatesFS()).routes(mux)
+}
+
+// site serves pages rendered once from templates and static files with
+// content-hash ETags. Both trees are immutable, so everything derived from
+// them is computed once and cached; site is safe for concurrent use.
+type site struct {
+	static fs.FS
+	tmpl   fs.FS
+
+	mu       sync.Mutex // guards the following fields
+	digests  map[string]string
+	rendered map[string]renderedPage
+}
+
+type renderedPage struct {
+	body []byte
+	etag string
+	err  error
+}
+
+func newSite(static, tmpl fs.FS) *site {
+	return &site{static: static, tmpl: tmpl, digests: map[string]string{}, rendered: map[string]renderedPage{}}
+}
+
+func (s *site) routes(mux *http.ServeMux) {
+	for _, p := range pages {
+		mux.HandleFunc(p.pattern, s.page(p.name, p.title))
+	}
+	mux.HandleFunc("GET /static/{path...}", s.serveStatic)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, s.asset("img/logo.svg"), http.StatusFound) // not 301: the target changes with the logo
+	})
+}
+
+// digest returns a short content hash of a static file ("" when missing).
+func (s *site) digest(name string) string {
+	s.mu.Lock()
+	d, ok := s.digests[name]
+	s.mu.Unlock()
+	if ok {
+		return d
+	}
+	f, err := s.static.Open(name)
+	if err == nil {
+		h := sha256.New()
+		if _, err = io.Copy(h, f); err == nil {
+			d = hex.EncodeToString(h.Sum(nil)[:8])
+		}
+		f.Close()
+	}
+	s.mu.Lock()
+	s.digests[name] = d
+	s.mu.Unlock()
+	return d
+}
+
+// asset is the versioned URL of a static file: the version changes with the
+// content, so browsers may cache it for ever and still see every deploy.
+func (s *site) asset(name string) string {
+	if d := s.digest(name); d != "" {
+		return "/static/" + name + "?v=" + d
+	}
+	return "/static/" + name
+}
+
+// optionalAsset is asset for a file that a build may lack (the engine's
+// wasm before `make wasm`): "" when it is missing.
+func (s *site) optionalAsset(name string) string {
+	if s.digest(name) == "" {
+		return ""
+	}
+	return s.asset(name)
+}
+
+type pageData struct {
+	Name, Title string
+}
+
+func (s *site) render(name, title string) renderedPage {
+	s.mu.Lock()
+	rp, ok := s.rendered[name]
+	s.mu.Unlock()
+	if ok {
+		return rp
+	}
+	t, err := template.New("layout.html").Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset}).
+		ParseFS(s.tmpl, "layout.html", name+".html")
+	if err == nil {
+		var buf bytes.Buffer
+		if err = t.Execute(&buf, pageData{Name: name, Title: title}); err == nil {
+			sum := sha256.Sum256(buf.Bytes())
+			rp = renderedPage{body: buf.Bytes(), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		}
+	}
+	if err != nil {
+		rp.err = fmt.Errorf("web: render page %s: %w", name, err)
+	}
+	s.mu.Lock()
+	s.rendered[name] = rp
+	s.mu.Unlock()
+	return rp
+}
+
+func (s *site) page(name, title string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rp := s.render(name, title)
+		if rp.err != nil {
+			// Only a broken build gets here; say so rather than serve half a page.
+			http.Error(w, rp.err.Error(), http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		// Pages are tiny and name versioned assets: revalidate every time so a
+		// deploy is seen at once, and let the ETag make that a 304.
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", rp.etag)
+		http.ServeContent(w, r, name+".html", time.Time{}, bytes.NewReader(rp.body))
+	}
+}
+
+// encodings are the pre-compressed siblings looked for, best first.
+var encodings = []struct{ token, suffix string }{{"br", ".br"}, {"gzip", ".gz"}}
+
+func (s *site) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("path")
+	if !fs.ValidPath(name) || name == "." || strings.HasSuffix(r.URL.Path, "/") {
+		http.NotFound(w, r)
+		return
+	}
+	st, err := fs.Stat(s.static, name)
+	if err != nil || st.IsDir() {
+		http.NotFound(w, r) // no directory listings
+		return
+	}
+	h := w.Header()
+	ctype := contentType(name)
+	h.Set("Content-Type", ctype)
+	h.Set("X-Content-Type-Options", "nosniff")
+
+	served, suffix := name, ""
+	if compressible(ctype) {
+		var found bool
+		for _, e := range encodings {
+			if _, err := fs.Stat(s.static, name+e.suffix); err != nil {
+				continue
+			}
+			found = true
+			if suffix == "" && acceptsEncoding(r.Header.Get("Accept-Encoding"), e.token) {
+				served, suffix = name+e.suffix, e.suffix
+				h.Set("Content-Encoding", e.token)
+			}
+		}
+		if found {
+			h.Add("Vary", "Accept-Encoding")
+		}
+	}
+
+	d := s.digest(served)
+	if d == "" {
+		http.NotFound(w, r)
+		return
+	}
+	h.Set("ETag", `"`+d+suffix+`"`)
+	if v := r.URL.Query().Get("v"); v != "" && v == s.digest(name) {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		// Unversioned URLs (module imports, the wasm the engine fetches)
+		// revalidate: a 304 is cheap and a deploy is never hidden by a cache.
+		h.Set("Cache-Control", "no-cache")
+	}
+	if r.Header.Get("Service-Worker") == "script" {
+		// Let the engine's Service Worker, served from /static/, control the
+		// pages' streaming URLs.
+		h.Set("Service-Worker-Allowed", "/")
+	}
+	f, err := s.static.Open(served)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	rs, ok := f.(io.ReadSeeker)
+	if !ok {
+		http.Error(w, "static file is not seekable", http.StatusInternalServerError)
+		return
+	}
+	http.ServeContent(w, r, name, time.Time{}, rs)
+}
+
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".js", ".mjs":
+		return "text/javascript; charset=utf-8"
+	case ".wasm":
+		return "application/wasm"
+	case ".svg":
+		return "image/svg+xml"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".json", ".map":
+		return "application/json"
+	}
+	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+func compressible(ctype string) bool {
+	return ctype == "application/wasm" || strings.HasPrefix(ctype, "text/") ||
+		ctype == "image/svg+xml" || ctype == "application/json"
+}
+
+// acceptsEncoding reports whether an Accept-Encoding header allows token.
+// An explicit entry wins over "*"; a q of zero refuses.
+func acceptsEncoding(header, token string) bool {
+	explicit, wildcard := -1, -1 // -1 absent, 0 refused, 1 accepted
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		name = strings.TrimSpace(name)
+		ok := 1
+		if q, found := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q="); found {
+			if v, err := strconv.ParseFloat(q, 64); err != nil || v <= 0 {
+				ok = 0
+			}
+		}
+		switch {
+		case strings.EqualFold(name, token):
+			explicit = ok
+		case name == "*":
+			wildcard = ok
+		}
+	}
+	if explicit >= 0 {
+		return explicit == 1
+	}
+	return wildcard == 1
 }

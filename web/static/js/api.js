@@ -1,0 +1,100 @@
+// api.js: a small client for the pod's public REST API (/api/v1, see
+// API.md). Every failure becomes an ApiError whose message is fit to show a
+// person: the API's own "message" when it sent one.
+
+/** An API failure: message for people, status and code for programs. */
+export class ApiError extends Error {
+  constructor(message, status = 0, code = '') {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * request sends one API call and returns the decoded JSON body (null for an
+ * empty answer). The session cookie rides along (same origin only).
+ */
+export async function request(method, path, { body, query, signal } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
+  }
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError('The pod cannot be reached. Check your connection and try again.', 0, 'network');
+  }
+  return decode(res);
+}
+
+/** decode turns a fetch Response into its JSON body or an ApiError. */
+export async function decode(res) {
+  let data = null;
+  if ((res.headers.get('Content-Type') || '').includes('json')) {
+    data = await res.json().catch(() => null);
+  }
+  if (!res.ok) {
+    const message = data && typeof data.message === 'string' && data.message
+      ? data.message
+      : `The pod answered ${res.status} ${res.statusText || 'error'}.`;
+    throw new ApiError(message, res.status, (data && data.error) || `http_${res.status}`);
+  }
+  return data;
+}
+
+let meCache;
+
+/** me resolves to the logged-in user, or null for a visitor. Cached per page. */
+export function me() {
+  meCache ??= request('GET', '/api/v1/users/me').catch((err) => {
+    if (err.status === 401) return null;
+    meCache = undefined; // a network failure should not stick
+    throw err;
+  });
+  return meCache;
+}
+
+/** hasRight reports whether user holds right (admins hold every right). */
+export function hasRight(user, right) {
+  const rights = (user && user.rights) || [];
+  return rights.includes(right) || rights.includes('admin');
+}
+
+export const pod = () => request('GET', '/api/v1/pod');
+
+export const register = (username, password) => request('POST', '/api/v1/users', { body: { username, password } });
+export async function login(username, password) {
+  const tok = await request('POST', '/api/v1/users/token', { body: { username, password } });
+  meCache = undefined;
+  return tok;
+}
+export async function logout() {
+  await request('DELETE', '/api/v1/users/token');
+  meCache = undefined;
+}
+export const listUsers = () => request('GET', '/api/v1/users');
+export const setRights = (username, rights) =>
+  request('PUT', `/api/v1/users/${encodeURIComponent(username)}/rights`, { body: { rights } });
+
+export const listVideos = (start, count) => request('GET', '/api/v1/videos', { query: { start, count } });
+export const searchVideos = (q, start, count) => request('GET', '/api/v1/videos/search', { query: { q, start, count } });
+export const getVideo = (id) => request('GET', `/api/v1/videos/${encodeURIComponent(id)}`);
+export const deleteVideo = (id) => request('DELETE', `/api/v1/videos/${encodeURIComponent(id)}`);
+export const finishUpload = (uploadID) =>
+  request('POST', `/api/v1/videos/uploads/${encodeURIComponent(uploadID)}/finish`);
+
+export const listFriends = () => request('GET', '/api/v1/pods');
+export const makeFriends = (pods) => request('POST', '/api/v1/pods/makefriends', { body: { pods } });
+export const quitFriends = () => request('POST', '/api/v1/pods/quitfriends');
+
+/** UPLOADS is the tus 1.0.0 endpoint for resumable uploads. */
+export const UPLOADS = '/api/v1/videos/uploads/';

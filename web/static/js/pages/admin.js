@@ -1,0 +1,149 @@
+// Admin: friend pods (make friends, quit, list with score and status) and
+// users' rights. The API enforces the admin right; the page only hides
+// itself from others.
+import { initLayout } from '../layout.js';
+import { listFriends, makeFriends, quitFriends, listUsers, setRights, hasRight } from '../api.js';
+import { el, $, clear, showError, showMessage, formatDate, timeAgo, safeURL } from '../ui.js';
+
+const status = $('#status');
+const RIGHTS = ['upload', 'admin'];
+
+async function main() {
+  const user = await initLayout();
+  if (!user) {
+    showMessage(status, 'Log in as an administrator to see this page. ', '',
+      el('a', { href: `/login?next=${encodeURIComponent('/admin')}` }, 'Log in'));
+    return;
+  }
+  if (!hasRight(user, 'admin')) {
+    showMessage(status, 'This page is for the pod’s administrators.', 'error');
+    return;
+  }
+  $('#admin').hidden = false;
+  setupFriends();
+  await Promise.all([loadFriends(), loadUsers(user)]);
+}
+
+function setupFriends() {
+  const form = $('#friends-form');
+  const fstatus = $('#friends-status');
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const pods = form.pods.value.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+    const bad = pods.filter((p) => !safeURL(p) || !/^https?:\/\//i.test(p));
+    if (pods.length === 0 || bad.length) {
+      showMessage(fstatus, pods.length ? `Not a pod URL: ${bad.join(', ')}` : 'Name at least one pod URL.', 'error');
+      return;
+    }
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    showMessage(fstatus, `Contacting ${pods.length === 1 ? pods[0] : `${pods.length} pods`}…`);
+    try {
+      const res = await makeFriends(pods);
+      const friends = (res && res.friends) || [];
+      const errors = Object.entries((res && res.errors) || {});
+      clear(fstatus);
+      if (friends.length) {
+        fstatus.append(el('p', { class: 'message ok' },
+          `Now friends with ${friends.map((f) => f.name || f.url).join(', ')}.`));
+        form.pods.value = '';
+      }
+      if (errors.length) {
+        fstatus.append(el('div', { class: 'message error' },
+          el('p', {}, 'Some pods could not be friended:'),
+          el('ul', {}, errors.map(([url, why]) => el('li', {}, el('strong', {}, url), `: ${why}`)))));
+      }
+      if (!friends.length && !errors.length) showMessage(fstatus, 'Nothing changed.', '');
+    } catch (err) {
+      showError(fstatus, err, 'Making friends failed');
+    } finally {
+      button.disabled = false;
+      loadFriends();
+    }
+  });
+
+  const quit = $('#quit-friends');
+  quit.addEventListener('click', async () => {
+    if (!window.confirm('Quit every friend pod? Their videos leave this pod’s lists and they are told so.')) return;
+    quit.disabled = true;
+    try {
+      await quitFriends();
+      showMessage(fstatus, 'This pod has no friends any more.', 'ok');
+    } catch (err) {
+      showError(fstatus, err, 'Quitting friends failed');
+    } finally {
+      quit.disabled = false;
+      loadFriends();
+    }
+  });
+}
+
+async function loadFriends() {
+  const body = $('#friends-table tbody');
+  try {
+    const res = await listFriends();
+    const friends = (res && res.data) || [];
+    clear(body);
+    if (friends.length === 0) {
+      body.append(el('tr', {}, el('td', { colspan: 6, class: 'hint' }, 'No friends yet.')));
+      return;
+    }
+    for (const f of friends) {
+      const url = safeURL(f.url);
+      body.append(el('tr', { dataset: { url: f.url } },
+        el('td', {}, url ? el('a', { href: url, rel: 'noopener' }, f.url) : f.url),
+        el('td', {}, f.name || ''),
+        el('td', { class: 'num' }, String(f.score ?? '')),
+        el('td', {}, el('span', { class: `state ${/^[a-z]+$/.test(f.status) ? f.status : ''}` }, f.status || '')),
+        el('td', { title: formatDate(f.last_seen) }, timeAgo(f.last_seen) || '—'),
+        el('td', { class: 'num' }, String(f.pending_events ?? 0))));
+    }
+  } catch (err) {
+    showError($('#friends-status'), err, 'The friend list could not be loaded');
+  }
+}
+
+async function loadUsers(self) {
+  const body = $('#users-table tbody');
+  const ustatus = $('#users-status');
+  try {
+    const res = await listUsers();
+    clear(body);
+    for (const u of (res && res.data) || []) body.append(userRow(u, self, ustatus));
+  } catch (err) {
+    showError(ustatus, err, 'The users could not be loaded');
+  }
+}
+
+function userRow(u, self, ustatus) {
+  const boxes = RIGHTS.map((r) => el('input', {
+    type: 'checkbox', checked: (u.rights || []).includes(r), 'aria-label': `${r} right of ${u.username}`,
+    dataset: { right: r },
+    // An admin cannot take the admin right from themself here: it would lock them out.
+    disabled: r === 'admin' && u.username === self.username,
+  }));
+  const save = el('button', { type: 'button', class: 'button small', disabled: true }, 'Save');
+  save.setAttribute('aria-label', `Save the rights of ${u.username}`);
+  const original = () => JSON.stringify([...(u.rights || [])].sort());
+  const chosen = () => RIGHTS.filter((_, i) => boxes[i].checked).concat((u.rights || []).filter((r) => !RIGHTS.includes(r)));
+  for (const b of boxes) b.addEventListener('change', () => { save.disabled = JSON.stringify(chosen().sort()) === original(); });
+  save.addEventListener('click', async () => {
+    save.disabled = true;
+    try {
+      const updated = await setRights(u.username, chosen());
+      u.rights = (updated && updated.rights) || chosen();
+      showMessage(ustatus, `Saved the rights of ${u.username}.`, 'ok');
+    } catch (err) {
+      showError(ustatus, err, `The rights of ${u.username} could not be saved`);
+      save.disabled = false;
+    }
+  });
+  return el('tr', { dataset: { username: u.username } },
+    el('th', { scope: 'row' }, u.username),
+    el('td', {}, formatDate(u.created_at)),
+    el('td', {}, boxes[0]),
+    el('td', {}, boxes[1]),
+    el('td', {}, save));
+}
+
+main().catch((err) => showError(status, err));

@@ -1,0 +1,120 @@
+// Watch: the player, the video's details, live sharing stats and links for
+// BitTorrent clients. The video id is the last path segment: /videos/{id}.
+import { initLayout } from '../layout.js';
+import { getVideo, deleteVideo, hasRight } from '../api.js';
+import { el, $, clear, showError, showMessage, safeURL, formatBytes, formatRate, formatDate, podHost } from '../ui.js';
+import { openPlayer } from '../player.js';
+import { BytesChart } from '../chart.js';
+
+const id = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
+const status = $('#status');
+const playerBox = $('#player');
+
+async function main() {
+  const userP = initLayout();
+  let video;
+  try {
+    video = await getVideo(id);
+  } catch (err) {
+    playerBox.hidden = true;
+    showError(status, err, err.status === 404 ? 'This video does not exist or was removed' : 'The video could not be loaded');
+    return;
+  }
+  document.title = `${video.name} · Swarmtube`;
+  renderInfo(video);
+  renderLinks(video);
+  userP.then((user) => renderActions(video, user));
+
+  const session = await openPlayer(video, playerBox);
+  playerBox.setAttribute('aria-busy', 'false');
+  startStats(session);
+  window.addEventListener('pagehide', () => session.destroy(), { once: true });
+}
+
+function renderInfo(v) {
+  $('#video-title').textContent = v.name || 'Untitled';
+  const meta = $('#video-meta');
+  const pod = safeURL(v.pod);
+  append(meta, [
+    v.owner ? `By ${v.owner}` : '',
+    formatDate(v.created_at),
+    v.size ? formatBytes(v.size) : '',
+  ].filter(Boolean).join(' · '));
+  if (pod) {
+    meta.append(' · from ', el('a', { href: pod, rel: 'noopener' }, podHost(pod)));
+    if (v.local === false) meta.append(' ', el('span', { class: 'badge' }, 'friend pod'));
+  }
+  $('#video-description').textContent = v.description || '';
+  $('#video-info').hidden = false;
+}
+
+function append(node, text) {
+  if (text) node.append(text);
+}
+
+function renderLinks(v) {
+  const list = $('#bt-links');
+  clear(list);
+  const magnet = safeURL(v.magnet, ['magnet:']);
+  const torrent = safeURL(v.torrent_url);
+  const webseed = safeURL(v.webseed_url);
+  if (magnet) list.append(el('li', {}, el('a', { href: magnet, id: 'magnet-link' }, 'Magnet link')));
+  if (torrent) list.append(el('li', {}, el('a', { href: torrent, download: '', id: 'torrent-link' }, 'Torrent file (.torrent)')));
+  if (webseed) list.append(el('li', {}, el('a', { href: webseed, download: '', rel: 'noopener' }, 'Direct download (HTTP)')));
+  if (v.info_hash) list.append(el('li', { class: 'hint' }, 'Info hash: ', el('code', {}, v.info_hash)));
+}
+
+function renderActions(v, user) {
+  const box = $('#video-actions');
+  clear(box);
+  if (!user || v.local === false) return;
+  if (user.username !== v.owner && !hasRight(user, 'admin')) return;
+  const del = el('button', { type: 'button', class: 'button danger', id: 'delete-video' }, 'Remove this video');
+  del.addEventListener('click', async () => {
+    if (!window.confirm(`Remove “${v.name}” from the pod? Its file is deleted and seeding stops.`)) return;
+    del.disabled = true;
+    try {
+      await deleteVideo(v.id);
+      showMessage(status, 'The video was removed. ', 'ok', el('a', { href: '/' }, 'Back to the videos'));
+      playerBox.replaceChildren();
+      playerBox.hidden = true;
+      $('#video-info').hidden = true;
+    } catch (err) {
+      showError(status, err, 'The video could not be removed');
+      del.disabled = false;
+    }
+  });
+  box.append(del);
+}
+
+function startStats(session) {
+  const chart = new BytesChart($('#stats-chart'));
+  const set = (sel, text) => { $(sel).textContent = text; };
+  const tick = () => {
+    let s;
+    try {
+      s = session.stats();
+    } catch (err) {
+      console.warn('stats:', err);
+      return;
+    }
+    set('#stats-mode', s.note || '');
+    if (s.reason) $('#stats-mode').title = `Why: ${s.reason}`;
+    set('#stat-peers', String(s.peers));
+    set('#stat-down', formatRate(s.downloadSpeed));
+    set('#stat-up', formatRate(s.uploadSpeed));
+    set('#stat-progress', `${Math.round((s.progress || 0) * 100)}%`);
+    set('#stat-from-peers', formatBytes(s.fromPeers));
+    set('#stat-from-pod', formatBytes(s.fromPod));
+    const total = s.fromPeers + s.fromPod;
+    set('#stats-caption', total > 0
+      ? `${Math.round((s.fromPeers / total) * 100)}% of the bytes came from peers, ${Math.round((s.fromPod / total) * 100)}% from the pod.`
+      : 'Bytes received from peers and from the pod over time.');
+    chart.push(s.fromPeers, s.fromPod);
+  };
+  tick();
+  const timer = setInterval(tick, 1000);
+  window.addEventListener('pagehide', () => clearInterval(timer), { once: true });
+}
+
+main().catch((err) => showError(status, err));

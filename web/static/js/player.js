@@ -1,0 +1,136 @@
+// player.js: plays a video in a <video> element, peer to peer through the
+// WebAssembly engine (static/engine/) when it loads, otherwise straight from
+// the pod's web seed. Either way the caller gets a session with the same
+// stats() shape, so the watch page does not care which one runs.
+//
+//   stats() → {mode: 'p2p'|'http', peers, downloadSpeed, uploadSpeed,
+//              fromPeers, fromPod, progress (0..1), note, reason (why not p2p)}
+import { el, safeURL, podHost } from './ui.js';
+
+/** ENGINE_MODULE is the engine's loader (web/static/engine/, see its README). */
+export const ENGINE_MODULE = '/static/engine/engine.js';
+
+const ENGINE_TIMEOUT_MS = 12000;
+
+/**
+ * openPlayer puts a player for video into container and resolves to a
+ * session {video, stats(), destroy(), mode}. It never rejects for a missing
+ * engine: it falls back to HTTP and says why in stats().note.
+ */
+export async function openPlayer(video, container, { engine = true } = {}) {
+  const media = el('video', { controls: true, playsinline: true, preload: 'auto', id: 'video-player' });
+  media.setAttribute('aria-label', video.name || 'Video');
+  container.replaceChildren(media);
+  if (engine) {
+    let timedOut = false;
+    try {
+      return await withTimeout(openEngine(video, media, () => timedOut), ENGINE_TIMEOUT_MS,
+        'the peer-to-peer engine took too long to start', () => { timedOut = true; });
+    } catch (err) {
+      console.warn('engine unavailable, playing from the web seed:', err);
+      const from = video.local === false ? `from ${podHost(video.pod)}` : 'from the pod';
+      return openHTTP(video, media, `Peer-to-peer is not available in this browser right now; playing ${from}.`,
+        String((err && err.message) || err));
+    }
+  }
+  return openHTTP(video, media, 'Playing from the pod.', 'peer-to-peer turned off');
+}
+
+let enginePromise;
+
+/**
+ * loadEngine resolves to the loaded engine (engine.js's Engine: wasm peer
+ * plus Service Worker), once per page; it rejects when the engine cannot
+ * start, and a later call tries again.
+ */
+export function loadEngine() {
+  // The layout names the engine's files with content versions, so the
+  // browser may keep them for good and still sees every deploy.
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || undefined;
+  const opts = { wasmUrl: meta('swarmtube-wasm'), execUrl: meta('swarmtube-wasm-exec') };
+  enginePromise ??= import(ENGINE_MODULE).then((mod) => mod.loadEngine(opts)).catch((err) => {
+    enginePromise = undefined;
+    throw err;
+  });
+  return enginePromise;
+}
+
+async function openEngine(video, media, abandoned) {
+  const torrentURL = safeURL(video.torrent_url);
+  if (!torrentURL) throw new Error('this video has no .torrent');
+  const engine = await loadEngine();
+  if (!engine.serviceWorker) throw new Error('no Service Worker: the page needs https or localhost');
+  const torrent = await engine.open(torrentURL);
+  if (abandoned()) { // the fallback already took over: do not leak the swarm
+    torrent.close();
+    throw new Error('the engine started too late');
+  }
+  torrent.play(media);
+  let closed = false;
+  return {
+    mode: 'p2p',
+    media,
+    torrent,
+    stats() {
+      const s = torrent.stats();
+      // The pod's own seeder is a peer too; its bytes count as the pod's.
+      const podPeers = (s.peerList || []).filter((p) => p.server).length;
+      const fromServers = s.bytesFromServers || 0;
+      return {
+        mode: 'p2p',
+        peers: Math.max(0, (s.peers || 0) - podPeers),
+        downloadSpeed: s.downloadRate || 0,
+        uploadSpeed: s.uploadRate || 0,
+        fromPeers: Math.max(0, (s.bytesFromPeers || 0) - fromServers),
+        fromPod: fromServers + (s.bytesFromWebSeed || 0),
+        progress: s.pieces ? (s.piecesHave || 0) / s.pieces : 0,
+        note: `Peer to peer${podPeers ? ', with the pod’s seeder' : ''}: while this page is open you share what you have with other viewers.`,
+      };
+    },
+    destroy() {
+      if (closed) return;
+      closed = true;
+      torrent.close();
+    },
+  };
+}
+
+// openHTTP plays the web seed directly. The bytes from the pod are estimated
+// from the buffered time ranges (the browser does not expose media transfer
+// sizes), which is what the viewer has downloaded.
+function openHTTP(video, media, note, reason) {
+  const src = safeURL(video.webseed_url);
+  if (!src) throw new Error('this video has no playable address');
+  media.src = src;
+  let last = 0;
+  let lastAt = performance.now();
+  const buffered = () => {
+    const d = media.duration;
+    if (!Number.isFinite(d) || d <= 0) return 0;
+    let secs = 0;
+    for (let i = 0; i < media.buffered.length; i++) secs += media.buffered.end(i) - media.buffered.start(i);
+    return Math.min(1, secs / d);
+  };
+  return {
+    mode: 'http',
+    media,
+    stats() {
+      const progress = buffered();
+      const fromPod = Math.round(progress * (video.size || 0));
+      const now = performance.now();
+      const rate = Math.max(0, ((fromPod - last) * 1000) / Math.max(1, now - lastAt));
+      last = fromPod;
+      lastAt = now;
+      return { mode: 'http', peers: 0, downloadSpeed: rate, uploadSpeed: 0, fromPeers: 0, fromPod, progress, note, reason };
+    },
+    destroy() { media.removeAttribute('src'); media.load(); },
+  };
+}
+
+function withTimeout(p, ms, what, onTimeout) {
+  let t;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise((_, reject) => { t = setTimeout(() => { onTimeout(); reject(new Error(what)); }, ms); }),
+  ]);
+}

@@ -1,0 +1,166 @@
+// ui.js: DOM helpers. Text always goes in through textContent (el's string
+// children become Text nodes), so user-provided data can never become markup.
+
+/**
+ * el builds an element: el('a', {href: '/x', class: 'c'}, 'text', child).
+ * Attributes named on* are refused: handlers are attached with
+ * addEventListener, never from data.
+ */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (/^on/i.test(k)) throw new Error(`el: refusing event attribute ${k}`);
+    if (k === 'class') node.className = v;
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else if (k === 'style') for (const [p, pv] of Object.entries(v)) node.style.setProperty(p, pv);
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  append(node, ...children);
+  return node;
+}
+
+/** append adds children (nodes, strings as text, arrays, nullish skipped). */
+export function append(node, ...children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+/** clear removes every child of node. */
+export function clear(node) {
+  node.replaceChildren();
+  return node;
+}
+
+/** $ finds one element by CSS selector (throws when missing: a page bug). */
+export function $(sel, root = document) {
+  const n = root.querySelector(sel);
+  if (!n) throw new Error(`missing element ${sel}`);
+  return n;
+}
+
+/** svg builds an SVG element (namespaced). */
+export function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  for (const c of children) node.append(c);
+  return node;
+}
+
+/** showMessage puts a message in a status region; kind is 'error', 'ok' or ''. */
+export function showMessage(region, text, kind = '', ...extra) {
+  clear(region);
+  if (text) region.append(el('p', { class: `message ${kind}`.trim() }, text, ...extra));
+}
+
+/** showError shows err's message (ApiError messages are written for people). */
+export function showError(region, err, prefix = '') {
+  console.error(err);
+  const msg = (err && err.message) || String(err);
+  showMessage(region, prefix ? `${prefix}: ${msg}` : msg, 'error');
+}
+
+/** safeURL returns u when it is an http(s) URL (or one of extraSchemes), else ''. */
+export function safeURL(u, extraSchemes = []) {
+  try {
+    const p = new URL(u, location.href);
+    if (p.protocol === 'http:' || p.protocol === 'https:' || extraSchemes.includes(p.protocol)) return p.href;
+  } catch { /* not a URL */ }
+  return '';
+}
+
+const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+
+/** formatBytes: 1536 → "1.5 KB" (decimal units, as file managers show). */
+export function formatBytes(n) {
+  n = Number(n) || 0;
+  let i = 0;
+  while (Math.abs(n) >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${i === 0 ? Math.round(n) : n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** formatRate: bytes per second. */
+export const formatRate = (n) => `${formatBytes(n)}/s`;
+
+/** formatDate: a short local date, or '' for a missing/zero time. */
+export function formatDate(s) {
+  const d = new Date(s);
+  if (!s || Number.isNaN(d.getTime()) || d.getFullYear() < 2000) return '';
+  return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+}
+
+/** timeAgo: "3 minutes ago". */
+export function timeAgo(s) {
+  const d = new Date(s);
+  if (!s || Number.isNaN(d.getTime()) || d.getFullYear() < 2000) return '';
+  const secs = (d.getTime() - Date.now()) / 1000;
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  for (const [unit, size] of [['year', 31536000], ['month', 2592000], ['week', 604800], ['day', 86400], ['hour', 3600], ['minute', 60]]) {
+    if (Math.abs(secs) >= size) return rtf.format(Math.round(secs / size), unit);
+  }
+  return rtf.format(Math.round(secs), 'second');
+}
+
+/** podHost: "http://a.example:9000" → "a.example:9000". */
+export function podHost(u) {
+  try { return new URL(u).host; } catch { return String(u || ''); }
+}
+
+/** hue derives a stable colour from a string, for thumbnails. */
+function hue(s) {
+  let h = 0;
+  for (const ch of String(s)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return h % 360;
+}
+
+// initials: the first letter or digit of the first two words that have one.
+function initials(name) {
+  const firsts = [];
+  for (const w of String(name || '').split(/\s+/)) {
+    const m = w.match(/[\p{L}\p{N}]/u);
+    if (m) firsts.push(m[0]);
+    if (firsts.length === 2) break;
+  }
+  return (firsts.join('') || '?').toUpperCase();
+}
+
+/** videoCard renders one video of a list as a grid item linking to its page. */
+export function videoCard(v) {
+  const href = `/videos/${encodeURIComponent(v.id)}`;
+  const playIcon = svg('svg', { viewBox: '0 0 24 24', width: 18, height: 18, 'aria-hidden': 'true' },
+    svg('path', { fill: 'currentColor', d: 'M8 5v14l11-7z' }));
+  const meta = [v.owner, v.local === false ? podHost(v.pod) : '', timeAgo(v.created_at)].filter(Boolean).join(' · ');
+  return el('li', { class: 'video-card' },
+    el('a', { href },
+      el('div', { class: 'thumb', style: { '--hue': String(hue(v.info_hash || v.id)) }, 'aria-hidden': 'true' },
+        el('span', { class: 'initials' }, initials(v.name)),
+        v.size ? el('span', { class: 'size' }, formatBytes(v.size)) : null,
+        el('span', { class: 'play' }, playIcon)),
+      el('h2', {}, v.name || 'Untitled'),
+      el('p', { class: 'meta' }, meta)));
+}
+
+/** pager renders previous/next links for a list of total items. */
+export function renderPager(nav, { page, perPage, total, hrefFor }) {
+  clear(nav);
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  if (pages <= 1) return;
+  if (page > 1) nav.append(el('a', { class: 'button', href: hrefFor(page - 1), rel: 'prev' }, '← Previous'));
+  nav.append(el('span', { class: 'where' }, `Page ${page} of ${pages}`));
+  if (page < pages) nav.append(el('a', { class: 'button', href: hrefFor(page + 1), rel: 'next' }, 'Next →'));
+}
+
+/** pageParam reads a 1-based ?page= from the URL. */
+export function pageParam() {
+  const p = parseInt(new URLSearchParams(location.search).get('page') || '1', 10);
+  return Number.isFinite(p) && p > 0 ? p : 1;
+}
+
+/** safeNext returns a same-site path from ?next=, or '/'. */
+export function safeNext() {
+  const n = new URLSearchParams(location.search).get('next') || '';
+  return n.startsWith('/') && !n.startsWith('//') && !n.startsWith('/\\') ? n : '/';
+}

@@ -1,0 +1,262 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func testMux(t *testing.T, static fstest.MapFS) *http.ServeMux {
+	t.Helper()
+	mux := http.NewServeMux()
+	if static == nil {
+		Routes(mux)
+	} else {
+		newSite(static, templatesFS()).routes(mux)
+	}
+	return mux
+}
+
+func get(mux http.Handler, target string, header map[string]string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	for k, v := range header {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	return w
+}
+
+func TestPages(t *testing.T) {
+	mux := testMux(t, nil)
+	for _, p := range pages {
+		path := strings.TrimPrefix(p.pattern, "GET ")
+		path = strings.ReplaceAll(strings.ReplaceAll(path, "{$}", ""), "{id}", "abc")
+		t.Run(p.name, func(t *testing.T) {
+			w := get(mux, path, nil)
+			if w.Code != http.StatusOK {
+				t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
+			}
+			h := w.Header()
+			if got := h.Get("Content-Security-Policy"); got != ContentSecurityPolicy {
+				t.Errorf("CSP = %q", got)
+			}
+			if !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+				t.Errorf("Content-Type = %q", h.Get("Content-Type"))
+			}
+			body := w.Body.String()
+			if strings.Contains(body, "<script>") || regexp.MustCompile(`\son[a-z]+=`).MatchString(body) {
+				t.Errorf("inline script or handler in page:\n%s", body)
+			}
+			// Every asset the page names exists and is versioned by content.
+			want := `src="/static/js/pages/` + p.name + `.js?v=`
+			if !strings.Contains(body, want) {
+				t.Errorf("page does not load its module %s", want)
+			}
+			for _, m := range regexp.MustCompile(`(?:src|href|content)="(/static/[^"]+)"`).FindAllStringSubmatch(body, -1) {
+				aw := get(mux, strings.ReplaceAll(m[1], "&amp;", "&"), nil)
+				if aw.Code != http.StatusOK {
+					t.Errorf("asset %s: %d", m[1], aw.Code)
+				}
+				if !strings.Contains(aw.Header().Get("Cache-Control"), "immutable") {
+					t.Errorf("versioned asset %s not immutable: %q", m[1], aw.Header().Get("Cache-Control"))
+				}
+			}
+			// Revisits are 304s.
+			w2 := get(mux, path, map[string]string{"If-None-Match": h.Get("ETag")})
+			if w2.Code != http.StatusNotModified {
+				t.Errorf("revalidation: %d, want 304", w2.Code)
+			}
+		})
+	}
+}
+
+// TestModulesImportExisting checks every relative ES module import resolves
+// to an embedded file, since nothing else would notice a typo before a
+// browser does.
+func TestModulesImportExisting(t *testing.T) {
+	mux := testMux(t, nil)
+	importRE := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*from\s+'([^']+)'`)
+	var walk func(dir string)
+	seen := 0
+	walk = func(dir string) {
+		entries, err := files.ReadDir("static/js" + dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				walk(dir + "/" + e.Name())
+				continue
+			}
+			src, err := files.ReadFile("static/js" + dir + "/" + e.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if regexp.MustCompile(`\.innerHTML\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(`).Match(src) {
+				t.Errorf("%s%s/%s builds HTML from strings or evaluates code", "js", dir, e.Name())
+			}
+			for _, m := range importRE.FindAllSubmatch(src, -1) {
+				seen++
+				target := "/static/js" + dir + "/" + string(m[1])
+				target = cleanURLPath(target)
+				if w := get(mux, target, nil); w.Code != http.StatusOK {
+					t.Errorf("js%s/%s imports %s: %d", dir, e.Name(), m[1], w.Code)
+				}
+			}
+		}
+	}
+	walk("")
+	if seen == 0 {
+		t.Fatal("no imports found: the pattern is broken")
+	}
+}
+
+func cleanURLPath(p string) string {
+	var out []string
+	for _, s := range strings.Split(p, "/") {
+		switch s {
+		case ".", "":
+		case "..":
+			out = out[:len(out)-1]
+		default:
+			out = append(out, s)
+		}
+	}
+	return "/" + strings.Join(out, "/")
+}
+
+func TestStatic(t *testing.T) {
+	static := fstest.MapFS{
+		"client.wasm":    {Data: []byte("\x00asm raw wasm bytes")},
+		"client.wasm.gz": {Data: []byte("gzip bytes")},
+		"client.wasm.br": {Data: []byte("brotli bytes")},
+		"plain.wasm":     {Data: []byte("\x00asm only raw")},
+		"app.js":         {Data: []byte("export const x = 1;\n")},
+		"img/logo.svg":   {Data: []byte("<svg/>")},
+		"photo.png":      {Data: []byte("\x89PNG")},
+		"photo.png.gz":   {Data: []byte("not served: png is not compressible")},
+		"sw.js":          {Data: []byte("self.addEventListener('fetch', () => {});")},
+	}
+	mux := testMux(t, static)
+	site := newSite(static, templatesFS())
+	appVersion := site.digest("app.js")
+
+	tests := []struct {
+		name, target string
+		header       map[string]string
+		code         int
+		body         string
+		want         map[string]string // header → exact value ("" means absent)
+	}{
+		{"wasm brotli", "/static/client.wasm", map[string]string{"Accept-Encoding": "gzip, deflate, br"}, 200, "brotli bytes",
+			map[string]string{"Content-Type": "application/wasm", "Content-Encoding": "br", "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}},
+		{"wasm gzip", "/static/client.wasm", map[string]string{"Accept-Encoding": "gzip"}, 200, "gzip bytes",
+			map[string]string{"Content-Type": "application/wasm", "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}},
+		{"wasm br refused", "/static/client.wasm", map[string]string{"Accept-Encoding": "br;q=0, gzip;q=0.5"}, 200, "gzip bytes",
+			map[string]string{"Content-Encoding": "gzip"}},
+		{"wasm identity", "/static/client.wasm", nil, 200, "\x00asm raw wasm bytes",
+			map[string]string{"Content-Type": "application/wasm", "Content-Encoding": "", "Vary": "Accept-Encoding"}},
+		{"wasm without siblings", "/static/plain.wasm", map[string]string{"Accept-Encoding": "gzip, br"}, 200, "\x00asm only raw",
+			map[string]string{"Content-Encoding": "", "Vary": ""}},
+		{"js unversioned", "/static/app.js", nil, 200, "export const x = 1;\n",
+			map[string]string{"Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}},
+		{"js versioned", "/static/app.js?v=" + appVersion, nil, 200, "export const x = 1;\n",
+			map[string]string{"Cache-Control": "public, max-age=31536000, immutable"}},
+		{"js stale version", "/static/app.js?v=0123456789abcdef", nil, 200, "export const x = 1;\n",
+			map[string]string{"Cache-Control": "no-cache"}},
+		{"png not compressible", "/static/photo.png", map[string]string{"Accept-Encoding": "gzip"}, 200, "\x89PNG",
+			map[string]string{"Content-Encoding": "", "Content-Type": "image/png"}},
+		{"svg", "/static/img/logo.svg", nil, 200, "<svg/>", map[string]string{"Content-Type": "image/svg+xml"}},
+		{"service worker scope", "/static/sw.js", map[string]string{"Service-Worker": "script"}, 200, "",
+			map[string]string{"Service-Worker-Allowed": "/"}},
+		{"no sw header otherwise", "/static/app.js", nil, 200, "", map[string]string{"Service-Worker-Allowed": ""}},
+		{"missing", "/static/nope.js", nil, 404, "", nil},
+		{"directory", "/static/img/", nil, 404, "", nil},
+		{"directory no slash", "/static/img", nil, 404, "", nil},
+		{"range", "/static/app.js", map[string]string{"Range": "bytes=0-5"}, 206, "export", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := get(mux, tc.target, tc.header)
+			if w.Code != tc.code {
+				t.Fatalf("status %d, want %d (%s)", w.Code, tc.code, w.Body)
+			}
+			if tc.body != "" && w.Body.String() != tc.body {
+				t.Errorf("body %q, want %q", w.Body, tc.body)
+			}
+			for k, v := range tc.want {
+				if got := w.Header().Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+		})
+	}
+
+	t.Run("etag per encoding", func(t *testing.T) {
+		br := get(mux, "/static/client.wasm", map[string]string{"Accept-Encoding": "br"})
+		raw := get(mux, "/static/client.wasm", nil)
+		if br.Header().Get("ETag") == raw.Header().Get("ETag") || br.Header().Get("ETag") == "" {
+			t.Fatalf("ETags %q and %q must differ", br.Header().Get("ETag"), raw.Header().Get("ETag"))
+		}
+		nm := get(mux, "/static/client.wasm", map[string]string{"Accept-Encoding": "br", "If-None-Match": br.Header().Get("ETag")})
+		if nm.Code != http.StatusNotModified {
+			t.Fatalf("If-None-Match: %d, want 304", nm.Code)
+		}
+		cross := get(mux, "/static/client.wasm", map[string]string{"If-None-Match": br.Header().Get("ETag")})
+		if cross.Code != http.StatusOK {
+			t.Fatalf("brotli ETag must not validate the identity body: %d", cross.Code)
+		}
+	})
+}
+
+func TestAcceptsEncoding(t *testing.T) {
+	tests := []struct {
+		header, token string
+		want          bool
+	}{
+		{"gzip, deflate, br", "br", true},
+		{"gzip, deflate, br", "gzip", true},
+		{"gzip", "br", false},
+		{"", "gzip", false},
+		{"br;q=0", "br", false},
+		{"br; q=0.0, gzip", "br", false},
+		{"BR;q=0.5", "br", true},
+		{"*", "br", true},
+		{"*;q=0, gzip", "gzip", true},
+		{"*;q=0, gzip", "br", false},
+		{"*, br;q=0", "br", false},
+		{"br;q=garbage", "br", false},
+	}
+	for _, tc := range tests {
+		if got := acceptsEncoding(tc.header, tc.token); got != tc.want {
+			t.Errorf("acceptsEncoding(%q, %q) = %v, want %v", tc.header, tc.token, got, tc.want)
+		}
+	}
+}
+
+func FuzzAcceptsEncoding(f *testing.F) {
+	for _, s := range []string{"gzip, deflate, br", "br;q=0", "*;q=0, gzip", "br; q=0.0, gzip", ";;,,q=", "*"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		// Nothing accepts an encoding the header does not name, even by "*".
+		if acceptsEncoding(header, "br") && !strings.Contains(strings.ToLower(header), "br") && !strings.Contains(header, "*") {
+			t.Fatalf("%q accepted br", header)
+		}
+		// An explicit refusal at the end always wins.
+		if acceptsEncoding(header+", br;q=0", "br") {
+			t.Fatalf("explicit br;q=0 ignored after %q", header)
+		}
+	})
+}
+
+func TestFavicon(t *testing.T) {
+	w := get(testMux(t, nil), "/favicon.ico", nil)
+	if w.Code != http.StatusFound || !strings.HasPrefix(w.Header().Get("Location"), "/static/img/logo.svg?v=") {
+		t.Fatalf("favicon: %d %q", w.Code, w.Header().Get("Location"))
+	}
+}
