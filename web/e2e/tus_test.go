@@ -1,0 +1,164 @@
+package e2e_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tushandler "github.com/tus/tusd/v2/pkg/handler"
+	expslog "golang.org/x/exp/slog"
+
+	"github.com/swarmtube/swarmtube/web"
+)
+
+// TestTusClient drives static/js/tus.js in Chromium against tusd, the
+// reference tus server, with PATCH requests that fail on purpose: the
+// upload must retry, resume from the server's offset after a broken
+// connection and after abort(), and deliver the exact bytes.
+func TestTusClient(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	composer := tushandler.NewStoreComposer()
+	filestore.New(dir).UseIn(composer)
+	tus, err := tushandler.NewHandler(tushandler.Config{
+		BasePath:      "/api/v1/videos/uploads/",
+		StoreComposer: composer,
+		Logger:        expslog.New(expslog.NewTextHandler(io.Discard, nil)), // tusd logs every request
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patches, failures atomic.Int32
+	failEvery := int32(3) // every third PATCH fails: first a 503, then a cut connection
+	faulty := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch {
+			n := patches.Add(1)
+			if n%failEvery == 0 {
+				f := failures.Add(1)
+				if f%2 == 1 {
+					http.Error(w, "try again later", http.StatusServiceUnavailable)
+					return
+				}
+				// The connection breaks mid-chunk: tusd keeps the part it
+				// read, so the client must ask where it stands and go on
+				// from an offset that is not a chunk boundary.
+				r.Body = &breakingBody{r: r.Body, left: 300_000}
+				http.StripPrefix("/api/v1/videos/uploads/", tus).ServeHTTP(w, r)
+				return
+			}
+		}
+		http.StripPrefix("/api/v1/videos/uploads/", tus).ServeHTTP(w, r)
+	})
+	mux := http.NewServeMux()
+	web.Routes(mux)
+	mux.Handle("/api/v1/videos/uploads/", faulty)
+	base := newLoopbackServer(t, mux)
+
+	b := newBrowser(t)
+	b.do("open a page", 20*time.Second, chromedp.Navigate(base+"/login"))
+
+	const size = 5<<20 + 12345
+	const chunk = 1 << 20
+	script := fmt.Sprintf(`(async () => {
+		const { TusUpload } = await import('/static/js/tus.js');
+		const data = new Uint8Array(%d);
+		for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 11)) & 255;
+		const file = new File([data], 'clip “été”.mp4', { type: 'video/mp4', lastModified: 1700000000000 });
+		const events = { progress: [], retry: 0, resume: [] };
+		const mk = () => {
+			const u = new TusUpload(file, { endpoint: '/api/v1/videos/uploads/', chunkSize: %d, retryDelays: [0, 50, 100, 200, 400, 800],
+				metadata: { filename: file.name, name: 'Été', description: 'a <b>test</b>' } });
+			u.addEventListener('progress', (e) => events.progress.push(e.detail.loaded / e.detail.total));
+			u.addEventListener('retry', () => events.retry++);
+			u.addEventListener('resume', (e) => events.resume.push(e.detail.offset));
+			return u;
+		};
+		// First run: abort once two chunks are through, as a closed tab would.
+		const first = mk();
+		first.addEventListener('progress', (e) => { if (e.detail.loaded >= 2 * %d) first.abort(); });
+		let aborted = false;
+		try { await first.start(); } catch (err) { aborted = err.name === 'AbortError'; }
+		// Second run, a new object for the same file: resumes from the server's offset.
+		const second = mk();
+		const url = await second.start();
+		second.forget();
+		return JSON.stringify({ aborted, url, id: second.uploadID, same: first.url === second.url,
+			last: events.progress[events.progress.length - 1], retry: events.retry, resume: events.resume,
+			remembered: localStorage.length });
+	})()`, size, chunk, chunk)
+	res := eval[string](b, script)
+	t.Logf("result: %s (PATCHes %d, injected failures %d)", res, patches.Load(), failures.Load())
+	for _, want := range []string{`"aborted":true`, `"same":true`, `"last":1`, `"remembered":0`} {
+		if !strings.Contains(res, want) {
+			t.Errorf("result lacks %s", want)
+		}
+	}
+	if strings.Contains(res, `"retry":0`) || strings.Contains(res, `"retry":1,`) || strings.Contains(res, `"resume":[]`) {
+		t.Errorf("want two retries and a resume: %s", res)
+	}
+	if failures.Load() < 2 {
+		t.Errorf("only %d injected failures: the test did not exercise both kinds", failures.Load())
+	}
+
+	// The server holds exactly the bytes, and the metadata round-trips UTF-8.
+	want := make([]byte, size)
+	for i := range want {
+		want[i] = byte((i*7 + (i >> 11)) & 255)
+	}
+	id := between(res, `"id":"`, `"`)
+	got, err := os.ReadFile(filepath.Join(dir, id))
+	if err != nil {
+		t.Fatalf("uploaded file: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("uploaded %d bytes differ from the %d sent", len(got), len(want))
+	}
+	info, err := os.ReadFile(filepath.Join(dir, id+".info"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"name":"Été"`, `"filename":"clip “été”.mp4"`, `"description":"a \u003cb\u003etest\u003c/b\u003e"`} {
+		if !strings.Contains(string(info), want) {
+			t.Errorf("upload info lacks %s: %s", want, info)
+		}
+	}
+}
+
+// breakingBody fails after left bytes, as a cut connection would.
+type breakingBody struct {
+	r    io.ReadCloser
+	left int
+}
+
+func (b *breakingBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errors.New("connection reset (injected)")
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
+}
+
+func (b *breakingBody) Close() error { return b.r.Close() }
+
+func between(s, a, b string) string {
+	_, rest, ok := strings.Cut(s, a)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, b)
+	return v
+}
