@@ -57,6 +57,7 @@ type Config struct {
 	OpenRegistration bool
 	DefaultRights    []string      // rights of self-registered users
 	TokenTTL         time.Duration // default 30 days
+	CookieName       string        // session cookie name; default CookieName
 	// Argon2id cost; zero values mean the OWASP-recommended 19 MiB, 2 passes.
 	ArgonMemoryKiB uint32
 	ArgonTime      uint32
@@ -102,6 +103,9 @@ type Service struct {
 func New(st *store.Store, cfg Config, log *slog.Logger) (*Service, error) {
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = 30 * 24 * time.Hour
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = CookieName
 	}
 	if cfg.ArgonMemoryKiB == 0 {
 		cfg.ArgonMemoryKiB = 19 * 1024

@@ -253,7 +253,7 @@ func TestClosedRegistration(t *testing.T) {
 }
 
 func TestCookieSession(t *testing.T) {
-	_, ts := server(t, Config{OpenRegistration: true})
+	_, ts := server(t, Config{OpenRegistration: true, CookieName: CookieName + "_test"})
 	do(t, ts, call{method: "POST", path: "/api/v1/users", body: `{"username":"alice","password":"correct horse"}`, wantStatus: 201})
 	resp, err := http.Post(ts.URL+"/api/v1/users/token", "application/json", bytes.NewBufferString(`{"username":"alice","password":"correct horse"}`))
 	if err != nil {
@@ -262,7 +262,7 @@ func TestCookieSession(t *testing.T) {
 	resp.Body.Close()
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == CookieName {
+		if c.Name == CookieName+"_test" {
 			cookie = c
 		}
 	}

@@ -6,7 +6,9 @@
 //	                                      Open when registration is open; an admin may
 //	                                      always register users and also pass "rights".
 //	POST   /api/v1/users/token            log in {"username","password"} → {"token","expires_at"};
-//	                                      also sets the HttpOnly, SameSite=Lax session cookie.
+//	                                      also sets the HttpOnly, SameSite=Lax session cookie
+//	                                      (swarmtube_session, or swarmtube_session_<port> when the
+//	                                      pod's URL names a port: browsers share cookies across ports).
 //	DELETE /api/v1/users/token            log out: revokes the token used → 204
 //	GET    /api/v1/users/me               → {"username","rights","created_at"}
 //	GET    /api/v1/users                  (admin) → {"total","data":[user...]}

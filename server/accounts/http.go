@@ -12,7 +12,9 @@ import (
 	"github.com/swarmtube/swarmtube/shared/api"
 )
 
-// CookieName is the session cookie set at login for the web pages.
+// CookieName is the default name of the session cookie set at login for the
+// web pages. Browsers do not separate cookies by port, so pods sharing a
+// host (localhost:9001, :9002…) each need their own name: see Config.CookieName.
 const CookieName = "swarmtube_session"
 
 // maxBody bounds account request bodies: credentials are tiny.
@@ -38,7 +40,7 @@ func UserFrom(ctx context.Context) (User, bool) {
 func (s *Service) Middleware(log *slog.Logger) httpx.Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok, fromCookie := credentials(r)
+			tok, fromCookie := s.credentials(r)
 			if tok == "" {
 				next.ServeHTTP(w, r)
 				return
@@ -47,7 +49,7 @@ func (s *Service) Middleware(log *slog.Logger) httpx.Middleware {
 			if err != nil {
 				if fromCookie {
 					// A stale cookie must not lock a viewer out of public pages.
-					clearCookie(w, r)
+					s.clearCookie(w, r)
 					next.ServeHTTP(w, r)
 					return
 				}
@@ -65,14 +67,14 @@ func (s *Service) Middleware(log *slog.Logger) httpx.Middleware {
 	}
 }
 
-func credentials(r *http.Request) (token string, fromCookie bool) {
+func (s *Service) credentials(r *http.Request) (token string, fromCookie bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
 			return strings.TrimSpace(t), false
 		}
 		return "\x00invalid", false // present but not a bearer token: refuse, don't ignore
 	}
-	if c, err := r.Cookie(CookieName); err == nil {
+	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
 		return c.Value, true
 	}
 	return "", false
@@ -170,7 +172,7 @@ func (h handlers) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: tok.Token, Path: "/", Expires: tok.ExpiresAt,
+		Name: h.s.cfg.CookieName, Value: tok.Token, Path: "/", Expires: tok.ExpiresAt,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
 	})
 	httpx.WriteJSON(w, http.StatusOK, tok)
@@ -182,12 +184,12 @@ func (h handlers) logout(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, h.log, err)
 		return
 	}
-	clearCookie(w, r)
+	h.s.clearCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func clearCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", Expires: time.Unix(1, 0), MaxAge: -1,
+func (s *Service) clearCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: s.cfg.CookieName, Value: "", Path: "/", Expires: time.Unix(1, 0), MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 }
 

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -92,9 +93,14 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 	if p.id, err = identity.LoadOrCreate(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	cookie := accounts.CookieName
+	if u, err := url.Parse(p.cfg.URL); err == nil && u.Port() != "" {
+		cookie += "_" + u.Port() // pods on one host must not share a login
+	}
 	p.accounts, err = accounts.New(p.store, accounts.Config{
 		OpenRegistration: cfg.OpenRegistration,
 		DefaultRights:    cfg.DefaultRights,
+		CookieName:       cookie,
 	}, log.With("component", "accounts"))
 	if err != nil {
 		return nil, err
@@ -188,9 +194,24 @@ func (p *Pod) handler() http.Handler {
 	web.Routes(mux)
 	return httpx.Chain(mux,
 		httpx.Recover(log),
+		publicCORS,
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),
 		p.accounts.Middleware(log),
 	)
+}
+
+// publicCORS lets other pods' pages read this pod's public, anonymous data:
+// pod info, the video catalogue and .torrent files, which a viewer on a
+// friend pod needs to join this pod's swarm. "*" never carries credentials,
+// so no logged-in answer is exposed.
+func publicCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+			(r.URL.Path == "/api/v1/pod" || strings.HasPrefix(r.URL.Path, "/api/v1/videos")) {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (p *Pod) podInfo(w http.ResponseWriter, r *http.Request) {

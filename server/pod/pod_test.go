@@ -78,6 +78,32 @@ func TestPodInfoAndMetrics(t *testing.T) {
 	}
 }
 
+func TestPublicCORSAndPerPodCookie(t *testing.T) {
+	p := startInProcess(t)
+	for path, want := range map[string]string{
+		"/api/v1/pod": "*", "/api/v1/videos": "*", "/api/v1/videos/search?q=x": "*",
+		"/api/v1/users/me": "", "/metrics": "",
+	} {
+		resp, err := http.Get(p.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", path, got, want)
+		}
+	}
+	resp, err := http.Post(p.URL()+"/api/v1/users/token", "application/json", strings.NewReader(`{"username":"admin","password":"admin-password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, port, _ := net.SplitHostPort(p.Addr().String())
+	if c := resp.Cookies(); len(c) != 1 || c[0].Name != "swarmtube_session_"+port {
+		t.Fatalf("login cookies %v, want one named swarmtube_session_%s", c, port)
+	}
+}
+
 // TestCrashDuringRegistrationsLosesNothing kills a real pod process with
 // SIGKILL while clients register, restarts it on the same data dir and
 // checks that every registration that was answered 201 is still there.
