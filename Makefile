@@ -21,7 +21,7 @@ server: ## build the pod binary into bin/
 wasm: ## build the browser peer into web/static (client.wasm + compressed copies, wasm_exec.js)
 	@if [ -x scripts/build-wasm.sh ]; then scripts/build-wasm.sh; fi
 
-deps: ## install test dependencies that are missing (apt: chromium ffmpeg aria2 opentracker nodejs; npm: pinned peers)
+deps: ## install test dependencies that are missing (apt: chromium ffmpeg aria2 opentracker brotli nodejs; npm: pinned peers)
 	scripts/install-test-deps.sh
 
 vet: ## go vet, for native and wasm builds

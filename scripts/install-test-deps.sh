@@ -10,6 +10,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v aria2c >/dev/null || need+=(aria2)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v opentracker >/dev/null || need+=(opentracker)
+command -v brotli >/dev/null || need+=(brotli)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 if ((${#need[@]})); then

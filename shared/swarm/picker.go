@@ -1,0 +1,161 @@
+package swarm
+
+import (
+	"time"
+
+	"github.com/swarmtube/swarmtube/shared/peerwire"
+)
+
+// dupAfter is how long an urgent block waits on one peer before a second
+// peer is asked for it too.
+const dupAfter = time.Second
+
+// serverUrgentWindow is how many pieces after a stream position a server
+// peer is asked for even when a browser peer has them.
+const serverUrgentWindow = 2
+
+// fillRequestsLocked tops up p's request pipeline.
+func (t *Torrent) fillRequestsLocked(p *peer) {
+	if p.closed || p.peerChoking || !p.amInterested || len(p.reqs) >= t.cfg.MaxRequests {
+		return
+	}
+	now := time.Now()
+	urgent, dist := t.urgentLocked()
+	if p.server && t.cfg.ServerPeer != nil && t.browserPeersLocked() > 0 {
+		// Leave urgent pieces to browser peers that have them; the server
+		// helps with the nearest ones only once they have waited dupAfter.
+		keep := urgent[:0:0]
+		for k, i := range urgent {
+			stalled := dist[k] < serverUrgentWindow && !t.pieces[i].urgent.IsZero() && now.Sub(t.pieces[i].urgent) > dupAfter
+			if stalled || t.availBrowse[i] == 0 {
+				keep = append(keep, i)
+			}
+		}
+		urgent = keep
+	}
+	for len(p.reqs) < t.cfg.MaxRequests {
+		ref, ok := t.pickLocked(p, urgent, now)
+		if !ok {
+			return
+		}
+		t.requestLocked(p, ref, now)
+	}
+}
+
+func (t *Torrent) requestLocked(p *peer, ref blockRef, now time.Time) {
+	pc := &t.pieces[ref.piece]
+	if pc.state == pieceMissing {
+		t.startPieceLocked(ref.piece)
+	}
+	if len(pc.reqs[ref.block]) == 0 {
+		pc.reqAt[ref.block] = now
+	}
+	pc.reqs[ref.block] = append(pc.reqs[ref.block], p)
+	p.reqs[ref] = now
+	p.sendLocked(peerwire.Message{
+		Type: peerwire.Request, Index: uint32(ref.piece),
+		Begin: uint32(ref.block * peerwire.BlockSize), Length: uint32(t.blockSize(ref.piece, ref.block)),
+	})
+}
+
+func (t *Torrent) startPieceLocked(i int) {
+	pc := &t.pieces[i]
+	size := t.info.PieceSize(i)
+	nb := int((size + peerwire.BlockSize - 1) / peerwire.BlockSize)
+	pc.state = pieceDownloading
+	pc.buf = make([]byte, size)
+	pc.got = make([]bool, nb)
+	pc.reqs = make([][]*peer, nb)
+	pc.reqAt = make([]time.Time, nb)
+	pc.from = map[*peer]bool{}
+}
+
+// pickLocked chooses p's next block: urgent pieces nearest the playhead
+// first (asking a second peer for blocks the first is slow with), then
+// blocks of partial pieces, then the rarest piece p has. See the package
+// doc for how server peers are spared.
+func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time) (blockRef, bool) {
+	for _, i := range urgent {
+		if !p.has.Has(i) {
+			continue
+		}
+		if ref, ok := t.freeBlockLocked(p, i, now, true); ok {
+			return ref, true
+		}
+	}
+	if t.storeFullLocked() {
+		return blockRef{}, false
+	}
+	spare := p.server && t.cfg.ServerPeer != nil && t.browserPeersLocked() > 0
+	allowed := func(i int) bool {
+		return p.has.Has(i) && !(spare && t.availBrowse[i] > 0)
+	}
+	for i := range t.pieces {
+		if t.pieces[i].state == pieceDownloading && allowed(i) {
+			if ref, ok := t.freeBlockLocked(p, i, now, false); ok {
+				return ref, true
+			}
+		}
+	}
+	best, bestAvail, ties := -1, 0, 0
+	for i := range t.pieces {
+		pc := &t.pieces[i]
+		if pc.state != pieceMissing || pc.webseed || !allowed(i) {
+			continue
+		}
+		switch a := t.avail[i]; {
+		case best < 0 || a < bestAvail:
+			best, bestAvail, ties = i, a, 1
+		case a == bestAvail:
+			ties++
+			if randomPick(ties) == 0 {
+				best = i
+			}
+		}
+	}
+	if best < 0 {
+		return blockRef{}, false
+	}
+	return blockRef{best, 0}, true
+}
+
+// freeBlockLocked returns a block of piece i to request from p: one nobody
+// has been asked for, or, when dup is set, one asked of a single other peer
+// more than dupAfter ago.
+func (t *Torrent) freeBlockLocked(p *peer, i int, now time.Time, dup bool) (blockRef, bool) {
+	pc := &t.pieces[i]
+	switch pc.state {
+	case pieceMissing:
+		if pc.webseed {
+			return blockRef{}, false
+		}
+		return blockRef{i, 0}, true
+	case pieceDownloading:
+	default:
+		return blockRef{}, false
+	}
+	for b, got := range pc.got {
+		if !got && len(pc.reqs[b]) == 0 {
+			return blockRef{i, b}, true
+		}
+	}
+	if !dup {
+		return blockRef{}, false
+	}
+	for b, got := range pc.got {
+		if !got && len(pc.reqs[b]) == 1 && pc.reqs[b][0] != p && now.Sub(pc.reqAt[b]) > dupAfter {
+			return blockRef{i, b}, true
+		}
+	}
+	return blockRef{}, false
+}
+
+func (t *Torrent) browserPeersLocked() int {
+	n := 0
+	for q := range t.peers {
+		if !q.server && !q.peerChoking {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,600 @@
+package swarm
+
+import (
+	"context"
+	"crypto/sha1" //nolint:gosec // BitTorrent v1 piece hashes are SHA-1 by specification
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/swarmtube/swarmtube/shared/peerwire"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+// Hasher returns the SHA-1 of data. The browser build passes one backed by
+// SubtleCrypto, several times faster than Go's SHA-1 compiled to wasm.
+type Hasher func(ctx context.Context, data []byte) ([20]byte, error)
+
+// SHA1 is the default Hasher (crypto/sha1).
+func SHA1(_ context.Context, data []byte) ([20]byte, error) {
+	return sha1.Sum(data), nil //nolint:gosec // see import
+}
+
+// Config configures a Torrent. Zero values take the documented defaults.
+type Config struct {
+	Metainfo torrentfile.Metainfo
+	InfoHash [20]byte
+	// PeerID is this client's BitTorrent peer id.
+	PeerID [20]byte
+	Logger *slog.Logger
+	// Hasher verifies pieces; default SHA1.
+	Hasher Hasher
+	// HTTPClient fetches the web seed; default http.DefaultClient (Fetch
+	// under js).
+	HTTPClient *http.Client
+	// Source, when set, holds the whole file, already hashed by the caller
+	// (an uploader's File): the torrent starts complete and only seeds.
+	Source io.ReaderAt
+	// MemoryBudget bounds the bytes of verified pieces kept; default 512 MiB.
+	MemoryBudget int64
+	// ReadaheadBytes is the urgent window after a stream position; default
+	// 4 MiB, at least two pieces.
+	ReadaheadBytes int64
+	// WebSeedWindow is how many pieces after a stream position the web
+	// seed may fetch; default 2. Negative disables the web seed.
+	WebSeedWindow int
+	// WebSeedGrace is how long peers get to deliver an urgent piece they
+	// have before the web seed fetches it; default 1.5 s.
+	WebSeedGrace time.Duration
+	// MaxPeers bounds connected peers; default 30.
+	MaxPeers int
+	// MaxRequests is the request pipeline depth per peer; default 48.
+	MaxRequests int
+	// ServerPeer reports whether a peer id belongs to a server seeder (the
+	// pod) rather than a browser; see the package doc. Nil treats all
+	// peers alike.
+	ServerPeer func(peerID [20]byte) bool
+}
+
+type pieceState uint8
+
+const (
+	pieceMissing pieceState = iota
+	pieceDownloading
+	pieceVerifying
+	pieceHave
+)
+
+// piece is the download state of one piece; guarded by Torrent.mu.
+type piece struct {
+	state   pieceState
+	buf     []byte      // while downloading
+	got     []bool      // per block
+	reqs    [][]*peer   // per block: peers with an outstanding request
+	reqAt   []time.Time // per block: time of the first outstanding request
+	from    map[*peer]bool
+	webseed bool // a web seed fetch is in flight
+	urgent  time.Time
+}
+
+type stream struct {
+	pos  int64
+	used time.Time
+}
+
+// Torrent is one torrent's swarm. All methods are safe for concurrent use.
+type Torrent struct {
+	cfg       Config
+	log       *slog.Logger
+	info      torrentfile.Info
+	numPieces int
+	numBlocks int // blocks in a full piece
+	webSeeds  []string
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	mu          sync.Mutex // guards the following fields
+	pieces      []piece
+	have        peerwire.Bitfield
+	haveCount   int
+	store       map[int][]byte
+	storeBytes  int64
+	avail       []int // peers having each piece
+	availBrowse []int // browser peers having each piece
+	peers       map[*peer]bool
+	peerIDs     map[[20]byte]bool
+	banned      map[[20]byte]bool
+	streams     map[string]*stream
+	pieceDone   chan struct{} // closed and replaced when a piece is verified
+	webseedWake chan struct{}
+	webseedBusy int
+	bufferAhead float64 // seconds of playable media buffered; < 0 unknown
+	stats       counters
+	bad         int
+}
+
+type counters struct {
+	fromPeers, fromWebSeed, uploaded int64
+	fromServers                      int64 // part of fromPeers sent by server peers
+	downRate, upRate                 float64
+	lastDown, lastUp                 int64
+}
+
+// New validates cfg and returns a Torrent; call Run to start it.
+func New(cfg Config) (*Torrent, error) {
+	info := cfg.Metainfo.Info
+	if err := info.Validate(); err != nil {
+		return nil, fmt.Errorf("swarm: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = SHA1
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.MemoryBudget <= 0 {
+		cfg.MemoryBudget = 512 << 20
+	}
+	if cfg.ReadaheadBytes <= 0 {
+		cfg.ReadaheadBytes = 4 << 20
+	}
+	cfg.ReadaheadBytes = max(cfg.ReadaheadBytes, 2*info.PieceLength)
+	if cfg.WebSeedWindow == 0 {
+		cfg.WebSeedWindow = 2
+	}
+	if cfg.WebSeedGrace <= 0 {
+		cfg.WebSeedGrace = 1500 * time.Millisecond
+	}
+	if cfg.MaxPeers <= 0 {
+		cfg.MaxPeers = 30
+	}
+	if cfg.MaxRequests <= 0 {
+		cfg.MaxRequests = 48
+	}
+	n := info.NumPieces()
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &Torrent{
+		cfg:         cfg,
+		log:         cfg.Logger.With("infohash", fmt.Sprintf("%x", cfg.InfoHash)),
+		info:        info,
+		numPieces:   n,
+		numBlocks:   int((info.PieceLength + peerwire.BlockSize - 1) / peerwire.BlockSize),
+		ctx:         ctx,
+		cancel:      cancel,
+		pieces:      make([]piece, n),
+		have:        peerwire.NewBitfield(n),
+		store:       map[int][]byte{},
+		avail:       make([]int, n),
+		availBrowse: make([]int, n),
+		peers:       map[*peer]bool{},
+		peerIDs:     map[[20]byte]bool{},
+		banned:      map[[20]byte]bool{},
+		streams:     map[string]*stream{},
+		pieceDone:   make(chan struct{}),
+		webseedWake: make(chan struct{}, 1),
+		bufferAhead: -1,
+	}
+	if cfg.WebSeedWindow > 0 {
+		t.webSeeds = cfg.Metainfo.URLList
+	}
+	if cfg.Source != nil {
+		for i := range t.pieces {
+			t.pieces[i].state = pieceHave
+			t.have.Set(i)
+		}
+		t.haveCount = n
+	}
+	return t, nil
+}
+
+// Info returns the torrent's info dictionary.
+func (t *Torrent) Info() torrentfile.Info { return t.info }
+
+// Run runs the web seed and the periodic housekeeping (rates, request
+// timeouts) until ctx ends or Close is called, then closes every peer.
+func (t *Torrent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-t.ctx.Done():
+		}
+		cancel()
+	}()
+	if len(t.webSeeds) > 0 {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.webseedLoop(ctx)
+		}()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			t.Close()
+			return nil
+		case <-tick.C:
+			t.housekeeping()
+		}
+	}
+}
+
+// Close disconnects every peer, stops Run and waits for the goroutines the
+// Torrent owns. It is idempotent.
+func (t *Torrent) Close() {
+	t.closeOnce.Do(func() {
+		t.cancel()
+		t.mu.Lock()
+		for p := range t.peers {
+			p.closeLocked(ErrClosed)
+		}
+		t.mu.Unlock()
+		t.wg.Wait()
+	})
+}
+
+// housekeeping updates rates, expires stale requests and idle streams,
+// and refills request pipelines.
+func (t *Torrent) housekeeping() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := &t.stats
+	down := s.fromPeers + s.fromWebSeed
+	s.downRate = 0.6*s.downRate + 0.4*float64(down-s.lastDown)
+	s.upRate = 0.6*s.upRate + 0.4*float64(s.uploaded-s.lastUp)
+	s.lastDown, s.lastUp = down, s.uploaded
+	now := time.Now()
+	for id, st := range t.streams {
+		if now.Sub(st.used) > 30*time.Second {
+			delete(t.streams, id)
+		}
+	}
+	for p := range t.peers {
+		p.expireRequestsLocked(now, 20*time.Second)
+		t.fillRequestsLocked(p)
+	}
+}
+
+// Stats is a snapshot for the page.
+type Stats struct {
+	Peers          int         `json:"peers"`
+	PeerList       []PeerStats `json:"peerList"`
+	DownloadRate   float64     `json:"downloadRate"` // bytes/s
+	UploadRate     float64     `json:"uploadRate"`
+	BytesFromPeers int64       `json:"bytesFromPeers"`
+	// BytesFromServers is the part of BytesFromPeers that server peers
+	// (the pod's seeder, per Config.ServerPeer) sent.
+	BytesFromServers int64 `json:"bytesFromServers"`
+	BytesFromWebSeed int64 `json:"bytesFromWebSeed"`
+	BytesUploaded    int64 `json:"bytesUploaded"`
+	PiecesHave       int   `json:"piecesHave"`
+	Pieces           int   `json:"pieces"`
+	BytesStored      int64 `json:"bytesStored"`
+	Length           int64 `json:"length"`
+	BadPieces        int   `json:"badPieces"`
+}
+
+// PeerStats describes one connected peer.
+type PeerStats struct {
+	ID         string `json:"id"` // peer id, printable prefix then hex
+	Addr       string `json:"addr"`
+	Server     bool   `json:"server"`
+	Downloaded int64  `json:"downloaded"`
+	Uploaded   int64  `json:"uploaded"`
+	Pieces     int    `json:"pieces"`
+}
+
+// Stats returns current statistics.
+func (t *Torrent) Stats() Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := Stats{
+		Peers:            len(t.peers),
+		DownloadRate:     t.stats.downRate,
+		UploadRate:       t.stats.upRate,
+		BytesFromPeers:   t.stats.fromPeers,
+		BytesFromServers: t.stats.fromServers,
+		BytesFromWebSeed: t.stats.fromWebSeed,
+		BytesUploaded:    t.stats.uploaded,
+		PiecesHave:       t.haveCount,
+		Pieces:           t.numPieces,
+		BytesStored:      t.storeBytes,
+		Length:           t.info.Length,
+		BadPieces:        t.bad,
+	}
+	for p := range t.peers {
+		st.PeerList = append(st.PeerList, PeerStats{
+			ID: printableID(p.id), Addr: p.addr, Server: p.server,
+			Downloaded: p.downloaded, Uploaded: p.uploaded, Pieces: p.has.Count(t.numPieces),
+		})
+	}
+	return st
+}
+
+func printableID(id [20]byte) string {
+	n := 0
+	for n < 8 && id[n] >= 0x20 && id[n] < 0x7f {
+		n++
+	}
+	return fmt.Sprintf("%s%x", id[:n], id[n:])
+}
+
+// Complete reports whether every piece has been verified.
+func (t *Torrent) Complete() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.haveCount == t.numPieces
+}
+
+// ReadAt reads up to len(p) bytes at off, all from one piece, waiting until
+// that piece is verified. streamID names the reader (one per playing
+// <video> range request): its position steers the picker. It returns
+// io.EOF at the end of the file.
+func (t *Torrent) ReadAt(ctx context.Context, streamID string, p []byte, off int64) (int, error) {
+	if off >= t.info.Length {
+		return 0, io.EOF
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("swarm: negative offset %d", off)
+	}
+	i := int(off / t.info.PieceLength)
+	for {
+		t.mu.Lock()
+		st := t.streams[streamID]
+		if st == nil {
+			st = &stream{}
+			t.streams[streamID] = st
+		}
+		moved := st.pos != off || st.used.IsZero()
+		st.pos, st.used = off, time.Now()
+		if t.pieces[i].state == pieceHave {
+			if data, ok := t.store[i]; ok {
+				n := copyPiece(p, data, off-int64(i)*t.info.PieceLength)
+				t.mu.Unlock()
+				return n, nil
+			}
+			t.mu.Unlock()
+			return t.readSource(i, p, off)
+		}
+		if t.pieces[i].urgent.IsZero() {
+			t.pieces[i].urgent = time.Now()
+		}
+		if moved {
+			t.log.Debug("read waits", "stream", streamID, "piece", i, "offset", off, "buffer", t.bufferAhead)
+			t.reprioritizeLocked()
+		}
+		done := t.pieceDone
+		t.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-t.ctx.Done():
+			return 0, ErrClosed
+		}
+	}
+}
+
+// SetBufferAhead tells the engine how many seconds of media the player
+// has buffered ahead of its playhead (negative: unknown). The page's
+// player reads far ahead of the playhead, so read positions alone would
+// make every piece look urgent: while the buffer holds at least
+// HealthyBuffer, the web seed leaves a piece to peers until the buffer
+// would run dry (its age exceeds the buffer minus a safety margin).
+func (t *Torrent) SetBufferAhead(seconds float64) {
+	t.mu.Lock()
+	healthy := t.bufferAhead >= HealthyBuffer
+	t.bufferAhead = seconds
+	if healthy && seconds < HealthyBuffer {
+		select {
+		case t.webseedWake <- struct{}{}:
+		default:
+		}
+	}
+	t.mu.Unlock()
+}
+
+// CloseStream forgets a stream's position.
+func (t *Torrent) CloseStream(streamID string) {
+	t.mu.Lock()
+	delete(t.streams, streamID)
+	t.mu.Unlock()
+}
+
+// copyPiece copies piece data from offset rel on into p.
+func copyPiece(p, data []byte, rel int64) int { return copy(p, data[rel:]) }
+
+// readSource reads verified piece i from the uploader's file, off the lock
+// (a Blob read is asynchronous under js).
+func (t *Torrent) readSource(i int, p []byte, off int64) (int, error) {
+	if t.cfg.Source == nil {
+		return 0, fmt.Errorf("swarm: piece %d verified but not stored", i)
+	}
+	end := int64(i)*t.info.PieceLength + t.info.PieceSize(i)
+	n := int(min(int64(len(p)), end-off))
+	n, err := t.cfg.Source.ReadAt(p[:n], off)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// urgentLocked returns the urgent pieces not yet verified, nearest to a
+// stream position first, and for each its distance in pieces.
+func (t *Torrent) urgentLocked() (pieces []int, dist []int) {
+	seen := map[int]bool{}
+	maxAhead := int((t.cfg.ReadaheadBytes + t.info.PieceLength - 1) / t.info.PieceLength)
+	for d := 0; d < maxAhead; d++ {
+		for _, st := range t.streams {
+			i := int(st.pos/t.info.PieceLength) + d
+			if i >= t.numPieces || seen[i] {
+				continue
+			}
+			seen[i] = true
+			if t.pieces[i].state != pieceHave {
+				pieces = append(pieces, i)
+				dist = append(dist, d)
+			}
+		}
+	}
+	return pieces, dist
+}
+
+// reprioritizeLocked refills every peer's pipeline and wakes the web seed
+// after stream positions or piece states changed.
+func (t *Torrent) reprioritizeLocked() {
+	now := time.Now()
+	up, dist := t.urgentLocked()
+	for k, i := range up {
+		// A piece's clock starts when it comes within the web seed window
+		// of a read position: that is when a stall starts to threaten.
+		if dist[k] < max(t.cfg.WebSeedWindow, 1) && t.pieces[i].urgent.IsZero() {
+			t.pieces[i].urgent = now
+		}
+	}
+	for p := range t.peers {
+		t.fillRequestsLocked(p)
+	}
+	select {
+	case t.webseedWake <- struct{}{}:
+	default:
+	}
+}
+
+// pieceVerified stores a verified piece and tells everyone.
+func (t *Torrent) pieceVerifiedLocked(i int, data []byte) {
+	pc := &t.pieces[i]
+	for b, rs := range pc.reqs { // peers still fetching it (the web seed won the race)
+		for _, q := range append([]*peer(nil), rs...) {
+			q.releaseLocked(blockRef{i, b})
+			q.sendLocked(peerwire.Message{Type: peerwire.Cancel, Index: uint32(i),
+				Begin: uint32(b * peerwire.BlockSize), Length: uint32(t.blockSize(i, b))})
+		}
+	}
+	pc.state = pieceHave
+	pc.buf, pc.got, pc.reqs, pc.reqAt, pc.from = nil, nil, nil, nil, nil
+	pc.urgent = time.Time{}
+	t.store[i] = data
+	t.storeBytes += int64(len(data))
+	t.have.Set(i)
+	t.haveCount++
+	close(t.pieceDone)
+	t.pieceDone = make(chan struct{})
+	for p := range t.peers {
+		p.sendLocked(peerwire.Message{Type: peerwire.Have, Index: uint32(i)})
+		p.updateInterestLocked()
+	}
+	t.evictLocked()
+	t.reprioritizeLocked()
+}
+
+// evictLocked drops verified pieces farthest from every stream until the
+// store fits the budget.
+func (t *Torrent) evictLocked() {
+	for t.storeBytes > t.cfg.MemoryBudget {
+		keep := map[int]bool{}
+		ahead := int(t.cfg.ReadaheadBytes / t.info.PieceLength)
+		for _, st := range t.streams {
+			c := int(st.pos / t.info.PieceLength)
+			for i := c - 1; i <= c+ahead; i++ {
+				keep[i] = true
+			}
+		}
+		victim, worst := -1, -1
+		for i := range t.store {
+			if keep[i] {
+				continue
+			}
+			d := t.distanceLocked(i)
+			if d > worst || (d == worst && i > victim) {
+				victim, worst = i, d
+			}
+		}
+		if victim < 0 {
+			return
+		}
+		t.storeBytes -= int64(len(t.store[victim]))
+		delete(t.store, victim)
+		t.pieces[victim].state = pieceMissing
+		t.have.Clear(victim)
+		t.haveCount--
+	}
+}
+
+// distanceLocked is how far piece i is from the nearest stream position
+// (pieces behind a position count double: they are less likely re-read).
+func (t *Torrent) distanceLocked(i int) int {
+	best := i
+	if len(t.streams) == 0 {
+		return best
+	}
+	best = 1 << 30
+	for _, st := range t.streams {
+		c := int(st.pos / t.info.PieceLength)
+		d := i - c
+		if d < 0 {
+			d = -2 * d
+		}
+		best = min(best, d)
+	}
+	return best
+}
+
+// storeFullLocked reports whether non-urgent downloading must stop.
+func (t *Torrent) storeFullLocked() bool {
+	return t.storeBytes+t.info.PieceLength > t.cfg.MemoryBudget
+}
+
+// verify hashes a complete piece off the lock and records the result.
+// from are the peers that contributed to it.
+func (t *Torrent) verify(i int, data []byte, fromWebSeed bool) bool {
+	sum, err := t.cfg.Hasher(t.ctx, data)
+	ok := err == nil && sum == t.info.PieceHash(i)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	pc := &t.pieces[i]
+	if pc.state == pieceHave {
+		return ok // a racing source delivered it first
+	}
+	if ok {
+		if fromWebSeed {
+			t.stats.fromWebSeed += int64(len(data))
+		}
+		t.pieceVerifiedLocked(i, data)
+		return true
+	}
+	t.bad++
+	t.log.Warn("piece failed verification", "piece", i, "webseed", fromWebSeed, "err", err)
+	if fromWebSeed {
+		return false // peers' progress on the piece, if any, stands
+	}
+	from := pc.from
+	pc.state = pieceMissing
+	pc.buf, pc.got, pc.reqs, pc.reqAt, pc.from = nil, nil, nil, nil, nil
+	for p := range from {
+		// A sole contributor is certainly guilty. When several peers
+		// contributed, each gets a strike: the guilty one is in every bad
+		// piece and reaches the limit long before an honest one.
+		p.strikes++
+		if len(from) == 1 || p.strikes >= 3 {
+			t.banned[p.id] = true
+			p.closeLocked(ErrBadData)
+		}
+	}
+	t.reprioritizeLocked()
+	return false
+}
+
+func randomPick(n int) int { return rand.IntN(n) } //nolint:gosec // tie-breaking, not security

@@ -1,0 +1,180 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxWebSeedFetches bounds concurrent range requests per torrent.
+const maxWebSeedFetches = 2
+
+const (
+	// HealthyBuffer is the playback buffer (seconds) from which peers get
+	// time to deliver even pieces no peer offers yet; see SetBufferAhead.
+	HealthyBuffer = 2.0
+	// bufferMargin is kept in reserve when waiting for peers.
+	bufferMargin = 1500 * time.Millisecond
+	// For the first startupBytes, pieces no peer offers are fetched from
+	// the web seed at once; beyond, such a piece waits unofferedGrace
+	// (measured: raising the budget until the player starts costs the pod
+	// several MB per viewer, since a local web seed outruns the player's
+	// buffer reports).
+	startupBytes   = 1 << 20
+	unofferedGrace = 500 * time.Millisecond
+)
+
+// webseedInFlightLocked is the size of the pieces being fetched.
+func (t *Torrent) webseedInFlightLocked() int64 {
+	var n int64
+	for i := range t.pieces {
+		if t.pieces[i].webseed {
+			n += t.info.PieceSize(i)
+		}
+	}
+	return n
+}
+
+func (t *Torrent) webseedLoop(ctx context.Context) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-t.webseedWake:
+		}
+		for {
+			t.mu.Lock()
+			i, ok := t.webseedPickLocked(time.Now())
+			if ok {
+				t.pieces[i].webseed = true
+				t.webseedBusy++
+			}
+			t.mu.Unlock()
+			if !ok {
+				break
+			}
+			t.wg.Add(1)
+			go func() {
+				defer t.wg.Done()
+				t.webseedFetch(ctx, i)
+			}()
+		}
+	}
+}
+
+// webseedPickLocked returns the first urgent piece, within WebSeedWindow
+// of a stream position, that no unchoked peer offers or that peers have
+// not delivered within WebSeedGrace.
+func (t *Torrent) webseedPickLocked(now time.Time) (int, bool) {
+	if t.webseedBusy >= maxWebSeedFetches {
+		return 0, false
+	}
+	urgent, dist := t.urgentLocked()
+	healthy := t.bufferAhead >= HealthyBuffer
+	for k, i := range urgent {
+		pc := &t.pieces[i]
+		if dist[k] >= t.cfg.WebSeedWindow || pc.webseed || pc.state == pieceVerifying || pc.state == pieceHave {
+			continue
+		}
+		offered := t.offeredLocked(i)
+		var patience time.Duration
+		switch {
+		case healthy:
+			patience = max(t.cfg.WebSeedGrace, time.Duration(t.bufferAhead*float64(time.Second))-bufferMargin)
+		case offered:
+			patience = t.cfg.WebSeedGrace
+		case t.stats.fromWebSeed+t.webseedInFlightLocked() < startupBytes:
+			patience = 0 // start-up: as fast as plain HTTP
+		default:
+			patience = unofferedGrace // peers connect within this, typically
+		}
+		waited := !pc.urgent.IsZero() && now.Sub(pc.urgent) >= patience
+		if waited {
+			t.log.Debug("web seed fetch", "piece", i, "distance", dist[k], "buffer", t.bufferAhead,
+				"waited", waited, "state", pc.state, "peers", len(t.peers))
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// offeredLocked reports whether an unchoked peer has piece i.
+func (t *Torrent) offeredLocked(i int) bool {
+	for p := range t.peers {
+		if !p.peerChoking && p.has.Has(i) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Torrent) webseedFetch(ctx context.Context, i int) {
+	defer func() {
+		t.mu.Lock()
+		t.pieces[i].webseed = false
+		t.webseedBusy--
+		t.mu.Unlock()
+	}()
+	var lastErr error
+	for _, u := range t.webSeeds {
+		data, err := t.fetchRange(ctx, webseedURL(u, t.info.Name), int64(i)*t.info.PieceLength, t.info.PieceSize(i))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if t.verify(i, data, true) {
+			return
+		}
+		lastErr = fmt.Errorf("piece %d from %s failed verification", i, u)
+	}
+	t.log.Warn("web seed fetch failed", "piece", i, "err", lastErr)
+	// Back off a little so a broken web seed is not hammered.
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+	}
+}
+
+// webseedURL applies BEP 19: a URL ending in "/" names a directory holding
+// the file.
+func webseedURL(u, name string) string {
+	if strings.HasSuffix(u, "/") {
+		return u + url.PathEscape(name)
+	}
+	return u
+}
+
+func (t *Torrent) fetchRange(ctx context.Context, u string, off, n int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("web seed %s: %w", u, err)
+	}
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	resp, err := t.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("web seed %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body := io.Reader(resp.Body)
+	switch {
+	case resp.StatusCode == http.StatusPartialContent:
+	case resp.StatusCode == http.StatusOK && off == 0:
+		// A server ignoring Range sends the whole file; the start is ours.
+	default:
+		return nil, fmt.Errorf("web seed %s: status %s", u, resp.Status)
+	}
+	data := make([]byte, n)
+	if _, err := io.ReadFull(body, data); err != nil {
+		return nil, fmt.Errorf("web seed %s: read %d bytes at %d: %w", u, n, off, err)
+	}
+	return data, nil
+}

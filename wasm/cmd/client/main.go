@@ -1,0 +1,334 @@
+//go:build js && wasm
+
+// Command client is Swarmtube's browser peer, built with GOOS=js
+// GOARCH=wasm to web/static/client.wasm. It exports one global object,
+// globalThis.swarmtube, and blocks forever. Pages normally use it through
+// the ES module /static/engine/engine.js (see web/static/engine/README.md),
+// which loads it, registers the Service Worker and plays through it.
+//
+// # JavaScript API
+//
+// All byte arrays are Uint8Array; info hashes are 40 lower-case hex.
+//
+//	swarmtube.version                          string
+//	swarmtube.open(torrent, opts?)             Promise<Handle>   stream/download a .torrent's file
+//	swarmtube.seedFile(file, opts)             Promise<Handle>   hash a File and seed it at once
+//	swarmtube.hashBenchmark(mib)               Promise<{subtleMBps, subtleParallelMBps, goMBps}>
+//
+// opts (all optional): memoryBudget (bytes, default 512 MiB), trackers
+// (string[], replaces the announce-list), iceServers (RTCIceServer[]),
+// webSeed (false disables it), logLevel ("debug"|"info"|"warn"), hasher
+// ("go", the default, or "subtle" for SubtleCrypto).
+// seedFile also takes title (video title → torrentfile.FileName), name
+// (exact info.name instead), onProgress(hashedBytes, totalBytes); MP4s are
+// rewritten to faststart first (shared/media), as the pod does, so both
+// compute the same info hash.
+//
+//	Handle.infoHash, .name, .length, .pieceLength, .pieces, .peerId
+//	Handle.torrent                            Uint8Array of the .torrent (seedFile: built here)
+//	Handle.read(streamId, offset, maxLen)     Promise<Uint8Array>   ≤ maxLen bytes from one piece;
+//	                                          empty at end of file. streamId names the reader
+//	                                          whose position steers the piece picker.
+//	Handle.closeStream(streamId)
+//	Handle.setBufferAhead(seconds)            the player's buffered seconds ahead of the playhead
+//	                                          (engine.js reports it): while ≥ 2 s, peers get until
+//	                                          the buffer would run dry before the web seed steps in
+//	Handle.stats()                            {peers, peerList, downloadRate, uploadRate,
+//	                                          bytesFromPeers, bytesFromWebSeed, bytesUploaded,
+//	                                          piecesHave, pieces, bytesStored, length, badPieces}
+//	Handle.close()
+//
+// Reads are served while pieces arrive; everything verified is uploaded to
+// other peers until close.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1" //nolint:gosec // BitTorrent v1 is SHA-1
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/pion/webrtc/v3"
+
+	"github.com/swarmtube/swarmtube/shared/media"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+	"github.com/swarmtube/swarmtube/wasm/engine"
+	"github.com/swarmtube/swarmtube/wasm/jsutil"
+	"github.com/swarmtube/swarmtube/wasm/rtcpeer"
+)
+
+const version = "0.1.0"
+
+func main() {
+	api := js.Global().Get("Object").New()
+	api.Set("version", version)
+	api.Set("open", jsutil.Func(func(args []js.Value) any {
+		return jsutil.Promise(func() (any, error) { return open(args) })
+	}))
+	api.Set("seedFile", jsutil.Func(func(args []js.Value) any {
+		return jsutil.Promise(func() (any, error) { return seedFile(args) })
+	}))
+	api.Set("hashBenchmark", jsutil.Func(func(args []js.Value) any {
+		return jsutil.Promise(func() (any, error) { return hashBenchmark(args) })
+	}))
+	js.Global().Set("swarmtube", api)
+	if cb := js.Global().Get("__swarmtubeReady"); cb.Type() == js.TypeFunction {
+		cb.Invoke(api)
+	}
+	select {}
+}
+
+func arg(args []js.Value, i int) js.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return js.Undefined()
+}
+
+// options reads the opts object shared by open and seedFile.
+func options(o js.Value) engine.Options {
+	// Go's crypto/sha1 verifies pieces: measured in headless Chromium it
+	// is ~3× faster than SubtleCrypto called from Go (the promise round
+	// trip dominates); opts.hasher = "subtle" selects SubtleCrypto.
+	opt := engine.Options{}
+	level := slog.LevelWarn
+	if o.Type() != js.TypeObject {
+		opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		return opt
+	}
+	if v := o.Get("hasher"); v.Type() == js.TypeString && v.String() == "subtle" {
+		opt.Hasher = jsutil.SubtleSHA1
+	}
+	if v := o.Get("memoryBudget"); v.Type() == js.TypeNumber {
+		opt.MemoryBudget = int64(v.Float())
+	}
+	if v := o.Get("webSeed"); v.Type() == js.TypeBoolean && !v.Bool() {
+		opt.WebSeedWindow = -1
+	}
+	if v := o.Get("trackers"); v.Type() == js.TypeObject {
+		opt.Trackers = []string{}
+		for i := 0; i < v.Length(); i++ {
+			opt.Trackers = append(opt.Trackers, v.Index(i).String())
+		}
+	}
+	if v := o.Get("iceServers"); v.Type() == js.TypeObject {
+		var servers []webrtc.ICEServer
+		if err := json.Unmarshal([]byte(js.Global().Get("JSON").Call("stringify", v).String()), &servers); err == nil {
+			opt.RTC = rtcpeer.Config{ICEServers: servers}
+		}
+	}
+	if v := o.Get("logLevel"); v.Type() == js.TypeString {
+		_ = level.UnmarshalText([]byte(v.String()))
+	}
+	opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return opt
+}
+
+func open(args []js.Value) (any, error) {
+	tb := jsutil.Bytes(arg(args, 0))
+	if len(tb) == 0 {
+		return nil, errors.New("open: first argument must be the .torrent as a Uint8Array")
+	}
+	s, err := engine.Open(tb, options(arg(args, 1)))
+	if err != nil {
+		return nil, err
+	}
+	return handle(s, tb), nil
+}
+
+// seedFile hashes a File as the pod will (faststart rewrite, then
+// torrentfile) and seeds it.
+func seedFile(args []js.Value) (any, error) {
+	file, o := arg(args, 0), arg(args, 1)
+	if file.Type() != js.TypeObject || file.Get("size").Type() != js.TypeNumber {
+		return nil, errors.New("seedFile: first argument must be a File")
+	}
+	opt := options(o)
+	src := io.ReaderAt(jsutil.NewBlobReader(file))
+	size := int64(file.Get("size").Float())
+	head := make([]byte, min(size, 4096))
+	if _, err := src.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("seedFile: %w", err)
+	}
+	container, err := media.Sniff(head)
+	if err != nil {
+		return nil, fmt.Errorf("seedFile: %w", err)
+	}
+	if strings.EqualFold(container.Ext(), "mp4") {
+		layout, err := media.PlanFaststart(src, size)
+		if err != nil {
+			return nil, fmt.Errorf("seedFile: faststart: %w", err)
+		}
+		if layout.NeedsRewrite() {
+			// The rewritten file is only available as a stream; keep it in
+			// memory to seed it (uploads are bounded by the pod anyway).
+			data, err := io.ReadAll(layout.Reader())
+			if err != nil {
+				return nil, fmt.Errorf("seedFile: faststart: %w", err)
+			}
+			src, size = bytes.NewReader(data), int64(len(data))
+		}
+	}
+	name := ""
+	if o.Type() == js.TypeObject {
+		if v := o.Get("name"); v.Type() == js.TypeString {
+			name = v.String()
+		} else if v := o.Get("title"); v.Type() == js.TypeString {
+			name = torrentfile.FileName(v.String(), container.Ext())
+		}
+	}
+	if name == "" {
+		name = torrentfile.FileName(file.Get("name").String(), container.Ext())
+	}
+	var progress js.Value
+	if o.Type() == js.TypeObject {
+		progress = o.Get("onProgress")
+	}
+	last := time.Time{}
+	info, err := torrentfile.HashReader(context.Background(), io.NewSectionReader(src, 0, size), name, size,
+		torrentfile.PieceLength(size), func(done int64) {
+			if progress.Type() == js.TypeFunction && (time.Since(last) > 100*time.Millisecond || done == size) {
+				last = time.Now()
+				progress.Invoke(float64(done), float64(size))
+			}
+		})
+	if err != nil {
+		return nil, fmt.Errorf("seedFile: %w", err)
+	}
+	ih, err := info.InfoHash()
+	if err != nil {
+		return nil, err
+	}
+	mi := torrentfile.Metainfo{Info: info, CreatedBy: "Swarmtube " + version}
+	for _, u := range opt.Trackers {
+		mi.AnnounceList = append(mi.AnnounceList, []string{u})
+	}
+	tb, err := mi.Bencode()
+	if err != nil {
+		return nil, err
+	}
+	opt.Source = src
+	s, err := engine.Start(mi, ih, opt)
+	if err != nil {
+		return nil, err
+	}
+	return handle(s, tb), nil
+}
+
+// handle builds the JavaScript object for a session.
+func handle(s *engine.Session, torrentBytes []byte) js.Value {
+	h := js.Global().Get("Object").New()
+	info := s.Meta.Info
+	h.Set("infoHash", hex.EncodeToString(s.InfoHash[:]))
+	h.Set("name", info.Name)
+	h.Set("length", float64(info.Length))
+	h.Set("pieceLength", float64(info.PieceLength))
+	h.Set("pieces", info.NumPieces())
+	h.Set("peerId", string(s.PeerID[:8])+hex.EncodeToString(s.PeerID[8:]))
+	h.Set("torrent", jsutil.Uint8Array(torrentBytes))
+	var funcs []js.Func
+	set := func(name string, f func(args []js.Value) any) {
+		fn := jsutil.Func(f)
+		funcs = append(funcs, fn)
+		h.Set(name, fn)
+	}
+	set("read", func(args []js.Value) any {
+		id := arg(args, 0).String()
+		off := int64(arg(args, 1).Float())
+		n := arg(args, 2).Int()
+		return jsutil.Promise(func() (any, error) {
+			buf := make([]byte, max(0, min(n, 4<<20)))
+			k, err := s.Torrent.ReadAt(context.Background(), id, buf, off)
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, err
+			}
+			return jsutil.Uint8Array(buf[:k]), nil
+		})
+	})
+	set("setBufferAhead", func(args []js.Value) any {
+		s.Torrent.SetBufferAhead(arg(args, 0).Float())
+		return nil
+	})
+	set("closeStream", func(args []js.Value) any {
+		s.Torrent.CloseStream(arg(args, 0).String())
+		return nil
+	})
+	set("stats", func([]js.Value) any {
+		b, _ := json.Marshal(s.Torrent.Stats())
+		return js.Global().Get("JSON").Call("parse", string(b))
+	})
+	set("close", func([]js.Value) any {
+		go func() {
+			s.Close()
+			for _, f := range funcs {
+				f.Release()
+			}
+		}()
+		return nil
+	})
+	return h
+}
+
+// hashBenchmark measures piece verification speed in this browser:
+// SubtleCrypto (what the engine uses) and Go's crypto/sha1.
+func hashBenchmark(args []js.Value) (any, error) {
+	mib := 64
+	if v := arg(args, 0); v.Type() == js.TypeNumber {
+		mib = v.Int()
+	}
+	piece := make([]byte, 256<<10)
+	for i := range piece {
+		piece[i] = byte(i * 7)
+	}
+	n := mib * 4
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := jsutil.SubtleSHA1(context.Background(), piece); err != nil {
+			return nil, err
+		}
+	}
+	subtle := float64(mib) / time.Since(start).Seconds()
+	// The engine verifies pieces concurrently; SubtleCrypto runs off the
+	// main thread, so measure eight at a time too.
+	start = time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				if _, err := jsutil.SubtleSHA1(context.Background(), piece); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	parallel := float64(mib) / time.Since(start).Seconds()
+	start = time.Now()
+	for i := 0; i < n; i++ {
+		sha1.Sum(piece) //nolint:gosec // benchmark
+	}
+	goRate := float64(mib) / time.Since(start).Seconds()
+	o := js.Global().Get("Object").New()
+	o.Set("subtleMBps", subtle*1.048576)
+	o.Set("subtleParallelMBps", parallel*1.048576)
+	o.Set("goMBps", goRate*1.048576)
+	return o, nil
+}

@@ -1,0 +1,95 @@
+//go:build !js
+
+package e2e
+
+import (
+	"encoding/hex"
+	"testing"
+	"time"
+)
+
+// TestWatchFromSeederThenPeer: page A watches the video to the end (from
+// the web seed and the pod's seeder); page B then watches it, gets at
+// least half its bytes from A, plays, and seeks.
+func TestWatchFromSeederThenPeer(t *testing.T) {
+	p := startPod(t, true)
+	b := browser(t)
+	watch := p.URL + "/test/watch.html?log=debug&torrent=/t/video.torrent"
+	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
+
+	a, _ := tab(t, b, watch+"&rate=8")
+	waitJS(t, a, "window.__st.ready", "window.__st.err", dump, 60*time.Second)
+	waitJS(t, a, "window.__st.events.includes('ended')", "window.__st.err", dump, 60*time.Second)
+	waitJS(t, a, "(s => s.piecesHave === s.pieces)(window.__st.torrent.stats())", "window.__st.err", dump, 30*time.Second)
+	sa := pageStats(t, a)
+	t.Logf("A: %+v", sa)
+	if sa.BytesFromPeers == 0 {
+		t.Errorf("A got nothing from the pod's seeder over WebRTC: %+v", sa)
+	}
+
+	bt, _ := tab(t, b, watch)
+	waitJS(t, bt, "window.__st.events.includes('playing')", "window.__st.err", dump, 30*time.Second)
+	var t1, t2 float64
+	eval(t, bt, "document.getElementById('v').currentTime", &t1)
+	time.Sleep(1500 * time.Millisecond)
+	eval(t, bt, "document.getElementById('v').currentTime", &t2)
+	if t2 <= t1 {
+		t.Errorf("B's video does not advance: %.2f → %.2f", t1, t2)
+	}
+	var ok bool
+	eval(t, bt, "(v => { v.currentTime = 30; return true })(document.getElementById('v'))", &ok)
+	waitJS(t, bt, "window.__st.events.includes('seeked') && document.getElementById('v').currentTime > 30.3", "window.__st.err", dump, 30*time.Second)
+	waitJS(t, bt, "(s => s.piecesHave === s.pieces)(window.__st.torrent.stats())", "window.__st.err", dump, 60*time.Second)
+	sb := pageStats(t, bt)
+	t.Logf("B: %+v", sb)
+	fromA := sb.BytesFromPeers - sb.BytesFromServers
+	if fromA*2 < int64(len(p.Data)) {
+		t.Errorf("B got %d of %d bytes from A, want at least half (stats %+v)", fromA, len(p.Data), sb)
+	}
+	if sb.BadPieces != 0 {
+		t.Errorf("bad pieces: %+v", sb)
+	}
+}
+
+// TestUploadSeedAndWebTorrentInterop: a page hashes and seeds a file (same
+// info hash as the pod computes); the JavaScript webtorrent client
+// downloads it from that page only; then, with the uploader gone, our peer
+// downloads it from the webtorrent page only.
+func TestUploadSeedAndWebTorrentInterop(t *testing.T) {
+	p := startPod(t, false)
+	b := browser(t)
+	up, closeUp := tab(t, b, p.URL+"/test/upload.html?file=/webseed/clip.mp4&name=clip.mp4&tracker="+p.Tracker)
+	waitJS(t, up, "window.__st.ready", "window.__st.err", "window.__st", 30*time.Second)
+	var ih string
+	eval(t, up, "window.__st.infoHash", &ih)
+	if ih != hex.EncodeToString(p.InfoHash[:]) {
+		t.Fatalf("page hashed info hash %s, pod %x", ih, p.InfoHash)
+	}
+	var progressCalls int
+	eval(t, up, "window.__st.progress.length", &progressCalls)
+	if progressCalls == 0 {
+		t.Error("no hashing progress reported")
+	}
+
+	wt, _ := tab(t, b, p.URL+"/test/webtorrent.html?torrent=/t/noseed.torrent")
+	waitJS(t, wt, "window.__wt.done", "window.__wt.err", "window.__wt", 60*time.Second)
+	su := pageStats(t, up)
+	if su.BytesUploaded < int64(len(p.Data)) {
+		t.Errorf("uploader sent %d bytes, want ≥ %d", su.BytesUploaded, len(p.Data))
+	}
+	closeUp()
+
+	d, _ := tab(t, b, p.URL+"/test/watch.html?torrent=/t/noseed.torrent&webseed=0&rate=4")
+	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats()}"
+	waitJS(t, d, "window.__st.events.includes('playing')", "window.__st.err", dump, 60*time.Second)
+	waitJS(t, d, "(s => s.piecesHave === s.pieces)(window.__st.torrent.stats())", "window.__st.err", dump, 60*time.Second)
+	sd := pageStats(t, d)
+	if sd.BytesFromPeers < int64(len(p.Data)) || sd.BytesFromWebSeed != 0 {
+		t.Errorf("downloader stats %+v, want all %d bytes from the webtorrent peer", sd, len(p.Data))
+	}
+	var wtUp float64
+	eval(t, wt, "window.__wt.uploaded", &wtUp)
+	if wtUp < float64(len(p.Data)) {
+		t.Errorf("webtorrent page uploaded %.0f bytes", wtUp)
+	}
+}

@@ -1,0 +1,319 @@
+//go:build !js
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/server/seeder"
+	"github.com/swarmtube/swarmtube/server/tracker"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+var (
+	buildOnce sync.Once
+	wasmDir   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if wasmDir != "" {
+		os.RemoveAll(wasmDir)
+	}
+	os.Exit(code)
+}
+
+// buildWasm builds client.wasm and copies wasm_exec.js once per test binary.
+func buildWasm(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root := testenv.RepoRoot(t)
+		dir, err := os.MkdirTemp("", "swarmtube-wasm-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		wasmDir = dir
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "client.wasm"), "./wasm/cmd/client")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build wasm: %v\n%s", err, out)
+			return
+		}
+		goroot, err := exec.Command("go", "env", "GOROOT").Output()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		execJS, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"))
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildErr = os.WriteFile(filepath.Join(dir, "wasm_exec.js"), execJS, 0o644)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return wasmDir
+}
+
+// makeVideo encodes a 40 s faststart H.264/AAC MP4 of about 5 MB.
+func makeVideo(t *testing.T) (string, []byte) {
+	t.Helper()
+	ffmpeg := testenv.LookPath(t, "ffmpeg")
+	path := filepath.Join(t.TempDir(), "clip.mp4")
+	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error",
+		"-f", "lavfi", "-i", "testsrc2=duration=40:size=320x240:rate=25",
+		"-f", "lavfi", "-i", "sine=duration=40", "-shortest",
+		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1000k", "-minrate", "1000k", "-maxrate", "1000k", "-bufsize", "500k", "-x264-params", "nal-hrd=cbr",
+		"-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", "-threads", "1", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
+// pod is the in-test stand-in for a pod: static files with the engine, a
+// video's .torrent (with and without web seed), the web seed, the pod's
+// WebSocket tracker (server/tracker) and optionally its anacrolix seeder.
+type pod struct {
+	URL       string
+	Tracker   string
+	Data      []byte
+	InfoHash  [20]byte
+	Torrent   []byte // announce + web seed
+	NoWebSeed []byte // announce only
+	Seeder    *seeder.Seeder
+}
+
+func startPod(t *testing.T, withSeeder bool) *pod {
+	t.Helper()
+	root := testenv.RepoRoot(t)
+	testenv.Chromium(t)
+	wasm := buildWasm(t)
+	testenv.NodeModules(t) // the webtorrent reference client
+	p := &pod{}
+	path, data := makeVideo(t)
+	p.Data = data
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	tr, err := tracker.New(tracker.Config{}, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	mux.Handle("/tracker/socket", tr.WebSocketHandler())
+	p.Tracker = "ws" + strings.TrimPrefix(srv.URL, "http") + "/tracker/socket"
+
+	info, err := torrentfile.HashReader(context.Background(), bytes.NewReader(data), "clip.mp4",
+		int64(len(data)), torrentfile.PieceLength(int64(len(data))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.InfoHash, err = info.InfoHash(); err != nil {
+		t.Fatal(err)
+	}
+	mi := torrentfile.Metainfo{Info: info, AnnounceList: [][]string{{p.Tracker}}}
+	if p.NoWebSeed, err = mi.Bencode(); err != nil {
+		t.Fatal(err)
+	}
+	mi.URLList = []string{srv.URL + "/webseed/clip.mp4"}
+	if p.Torrent, err = mi.Bencode(); err != nil {
+		t.Fatal(err)
+	}
+
+	static := http.FileServer(http.Dir(filepath.Join(root, "web", "static")))
+	mux.Handle("/static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "client.wasm", "wasm_exec.js":
+			if strings.HasSuffix(r.URL.Path, ".wasm") {
+				w.Header().Set("Content-Type", "application/wasm")
+			}
+			http.ServeFile(w, r, filepath.Join(wasm, r.URL.Path))
+			return
+		case "engine/sw.js":
+			w.Header().Set("Service-Worker-Allowed", "/")
+		}
+		static.ServeHTTP(w, r)
+	})))
+	testdata := http.FileServer(http.Dir("testdata"))
+	mux.Handle("/test/", http.StripPrefix("/test/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "webtorrent.min.js" {
+			http.ServeFile(w, r, filepath.Join(testenv.NodeModules(t), "webtorrent", "dist", "webtorrent.min.js"))
+			return
+		}
+		testdata.ServeHTTP(w, r)
+	})))
+	mux.HandleFunc("/t/video.torrent", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-bittorrent")
+		w.Write(p.Torrent)
+	})
+	mux.HandleFunc("/t/noseed.torrent", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-bittorrent")
+		w.Write(p.NoWebSeed)
+	})
+	mux.HandleFunc("/webseed/clip.mp4", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "clip.mp4", time.Time{}, bytes.NewReader(data))
+	})
+
+	if withSeeder {
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		s, err := seeder.New(seeder.Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1", WebRTC: true}, log, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.Seed(ctx, p.Torrent, path); err != nil {
+			t.Fatal(err)
+		}
+		p.Seeder = s
+	}
+	return p
+}
+
+// browser starts a headless Chromium for the test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(testenv.Chromium(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		// Background tabs must keep playing and seeding.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	if err := chromedp.Do(bctx); err != nil {
+		cancelB()
+		cancelA()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		cancelB()
+		cancelA()
+	})
+	return bctx
+}
+
+// tab opens url in a new tab of the browser; cancel closes the tab.
+func tab(t *testing.T, bctx context.Context, url string) (context.Context, context.CancelFunc) {
+	t.Helper()
+	var opts []chromedp.ContextOption
+	if os.Getenv("SWARMTUBE_E2E_CONSOLE") != "" { // debugging aid: page console in the test log
+		name := url[strings.LastIndex(url, "/")+1:]
+		opts = append(opts, chromedp.WithListener(func(ev any) {
+			if e, ok := ev.(*cdpruntime.EventConsoleAPICalled); ok {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, strings.Trim(string(a.Value), `"`)+a.Description)
+				}
+				t.Logf("[%s] %s", name, strings.Join(parts, " "))
+			}
+		}))
+	}
+	ctx, cancel := chromedp.NewContext(bctx, opts...)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	return ctx, cancel
+}
+
+// eval evaluates a JavaScript expression (awaiting a promise) into out.
+func eval[T any](t *testing.T, ctx context.Context, expr string, out *T) {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("eval %s: %v", expr, err)
+	}
+	*out = v
+}
+
+// waitJS polls a boolean expression until it holds; errExpr (a string
+// expression) is reported and fails the test early when non-empty.
+func waitJS(t *testing.T, ctx context.Context, cond, errExpr, dump string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var ok bool
+		eval(t, ctx, "!!("+cond+")", &ok)
+		if ok {
+			return
+		}
+		var e string
+		eval(t, ctx, "String("+errExpr+" || '')", &e)
+		if e != "" {
+			t.Fatalf("page error while waiting for %s: %s", cond, e)
+		}
+		if time.Now().After(deadline) {
+			var state string
+			eval(t, ctx, "JSON.stringify("+dump+")", &state)
+			t.Fatalf("timed out waiting for %s; state: %s", cond, state)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// stats returns a page's engine stats.
+type stats struct {
+	Peers            int     `json:"peers"`
+	DownloadRate     float64 `json:"downloadRate"`
+	BytesFromPeers   int64   `json:"bytesFromPeers"`
+	BytesFromServers int64   `json:"bytesFromServers"`
+	BytesFromWebSeed int64   `json:"bytesFromWebSeed"`
+	BytesUploaded    int64   `json:"bytesUploaded"`
+	PiecesHave       int     `json:"piecesHave"`
+	Pieces           int     `json:"pieces"`
+	BadPieces        int     `json:"badPieces"`
+}
+
+func pageStats(t *testing.T, ctx context.Context) stats {
+	t.Helper()
+	var raw string
+	eval(t, ctx, "JSON.stringify(window.__st.torrent.stats())", &raw)
+	var s stats
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		t.Fatalf("stats %q: %v", raw, err)
+	}
+	return s
+}

@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/swarmtube/swarmtube/shared/swarm"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+	"github.com/swarmtube/swarmtube/wasm/rtcpeer"
+	"github.com/swarmtube/swarmtube/wasm/trackerclient"
+)
+
+// PeerIDPrefix starts every peer id this engine uses.
+const PeerIDPrefix = "-ST0001-"
+
+// Options configure a Session. Zero values take swarm's defaults.
+type Options struct {
+	Logger       *slog.Logger
+	HTTPClient   *http.Client
+	Hasher       swarm.Hasher
+	RTC          rtcpeer.Config
+	MemoryBudget int64
+	// Source, when set, is the complete file: the session only seeds.
+	Source io.ReaderAt
+	// WebSeedWindow < 0 disables the web seed.
+	WebSeedWindow int
+	// NoServerPreference treats the pod's seeder like any other peer.
+	NoServerPreference bool
+	// Trackers, if set, replaces the torrent's announce-list.
+	Trackers []string
+}
+
+// Session is one torrent being streamed or seeded. Its methods are safe
+// for concurrent use.
+type Session struct {
+	Torrent  *swarm.Torrent
+	InfoHash [20]byte
+	Meta     torrentfile.Metainfo
+	PeerID   [20]byte
+
+	log      *slog.Logger
+	trackers []*trackerclient.Client
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// NewPeerID returns a random peer id with PeerIDPrefix.
+func NewPeerID() [20]byte {
+	var id [20]byte
+	copy(id[:], PeerIDPrefix)
+	rand.Read(id[len(PeerIDPrefix):])
+	return id
+}
+
+// IsServerPeer reports whether a peer id is neither ours nor WebTorrent's.
+func IsServerPeer(id [20]byte) bool {
+	s := string(id[:3])
+	return s != "-ST" && s != "-WW"
+}
+
+// Open parses torrentBytes and starts the session: the swarm, and one
+// tracker client per ws:// tracker. It runs until Close.
+func Open(torrentBytes []byte, opt Options) (*Session, error) {
+	mi, ih, err := torrentfile.Parse(torrentBytes)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return Start(mi, ih, opt)
+}
+
+// Start is Open for an already parsed torrent.
+func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Session{InfoHash: ih, Meta: mi, PeerID: NewPeerID(), log: opt.Logger}
+	cfg := swarm.Config{
+		Metainfo: mi, InfoHash: ih, PeerID: s.PeerID, Logger: opt.Logger,
+		Hasher: opt.Hasher, HTTPClient: opt.HTTPClient, Source: opt.Source,
+		MemoryBudget: opt.MemoryBudget, WebSeedWindow: opt.WebSeedWindow,
+	}
+	if !opt.NoServerPreference {
+		cfg.ServerPeer = IsServerPeer
+	}
+	t, err := swarm.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	s.Torrent = t
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t.Run(ctx)
+	}()
+	urls := opt.Trackers
+	if urls == nil {
+		for _, tier := range mi.AnnounceList {
+			urls = append(urls, tier...)
+		}
+	}
+	for _, u := range urls {
+		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
+			continue
+		}
+		tc := trackerclient.New(trackerclient.Config{
+			URL: u, InfoHash: ih, PeerID: s.PeerID, Logger: opt.Logger, RTC: opt.RTC,
+			Progress: func() (int64, int64, int64) {
+				st := t.Stats()
+				left := st.Length - int64(st.PiecesHave)*mi.Info.PieceLength
+				return st.BytesUploaded, st.BytesFromPeers + st.BytesFromWebSeed, max(left, 0)
+			},
+			WantPeers: func() bool { return t.Stats().Peers < 4 },
+			OnConn: func(conn io.ReadWriteCloser, peerID [20]byte) {
+				s.wg.Add(1)
+				defer s.wg.Done()
+				err := t.AddConn(ctx, conn, fmt.Sprintf("webrtc:%x", peerID[:]))
+				s.log.Debug("peer ended", "err", err)
+			},
+		})
+		s.trackers = append(s.trackers, tc)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			tc.Run(ctx)
+		}()
+	}
+	return s, nil
+}
+
+// Close stops the trackers and the swarm and waits for them. Idempotent.
+func (s *Session) Close() {
+	s.once.Do(func() {
+		s.cancel()
+		s.Torrent.Close()
+		s.wg.Wait()
+	})
+}
