@@ -81,6 +81,16 @@ func TestAdmin(t *testing.T) {
 	// friend's, and plays there.
 	apiCall(t, bpod.URL, "", "POST", "/api/v1/users", `{"username":"frank","password":"frank's password"}`, http.StatusCreated)
 	uploadMultipart(t, bpod.URL, apiLogin(t, bpod.URL, "frank", "frank's password"), makeClip(t, 4), "From the friend pod", "")
+	// Federation delivers asynchronously (a friend still finishing its side
+	// of the introduction is retried a second later): wait until pod A has
+	// the video before loading a page that shows it.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(string(apiCall(t, a.URL, "", "GET", "/api/v1/videos", "", http.StatusOK)), "From the friend pod") {
+		if time.Now().After(deadline) {
+			t.Fatal("pod A never received the friend's video")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	b.do("home of pod A", 20*time.Second, chromedp.Navigate(a.URL+"/"))
 	b.waitJS("friend's video listed", `[...document.querySelectorAll(".video-card")].some((c) => c.textContent.includes("From the friend pod"))`, 30*time.Second)
 	if meta := b.text(".video-card .meta"); !strings.Contains(meta, strings.TrimPrefix(bpod.PodURL, "http://")) {
