@@ -125,6 +125,14 @@ func (w *wsClient) next(d time.Duration) ([]byte, error) {
 		return m, nil
 	case err := <-w.err:
 		w.err <- err
+		// The reader queues every message before its final error, but
+		// select picks at random among ready cases: hand out what was
+		// received before the connection ended first.
+		select {
+		case m := <-w.msgs:
+			return m, nil
+		default:
+		}
 		return nil, err
 	case <-time.After(d):
 		return nil, errTimeout
