@@ -344,16 +344,8 @@ func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error
 	var rec *record
 	err := s.st.Update(func(tx *bolt.Tx) error {
 		var err error
-		rec, err = getTx(tx, id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return ErrNotFound
-		case err != nil:
+		if rec, err = ownedTx(tx, id, user, admin); err != nil {
 			return err
-		case rec.Origin != "":
-			return ErrRemote
-		case rec.Video.Owner != user && !admin:
-			return ErrNotOwner
 		}
 		if err := deleteTx(tx, rec); err != nil {
 			return err
@@ -405,16 +397,9 @@ func (s *Service) Update(ctx context.Context, id, user string, admin bool, name,
 	}
 	var out api.Video
 	err = s.st.Update(func(tx *bolt.Tx) error {
-		rec, err := getTx(tx, id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return ErrNotFound
-		case err != nil:
+		rec, err := ownedTx(tx, id, user, admin)
+		if err != nil {
 			return err
-		case rec.Origin != "":
-			return ErrRemote
-		case rec.Video.Owner != user && !admin:
-			return ErrNotOwner
 		}
 		if err := deleteTx(tx, rec); err != nil {
 			return err
@@ -437,4 +422,21 @@ func (s *Service) Update(ctx context.Context, id, user string, admin bool, name,
 		return nil
 	})
 	return out, err
+}
+
+// ownedTx loads local video id for a change by user: only its owner or an
+// admin may change it, and friends' videos are changed only by their origin.
+func ownedTx(tx *bolt.Tx, id, user string, admin bool) (*record, error) {
+	rec, err := getTx(tx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, err
+	case rec.Origin != "":
+		return nil, ErrRemote
+	case rec.Video.Owner != user && !admin:
+		return nil, ErrNotOwner
+	}
+	return rec, nil
 }
