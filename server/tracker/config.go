@@ -56,6 +56,10 @@ type Config struct {
 	// private-network clients (a seeder announcing its public address), so
 	// strangers cannot make the tracker advertise a third party's address.
 	TrustIPParam bool
+
+	// noEventLoop serves every WebSocket with a reader and a writer
+	// goroutine, as on systems without the event loop (tests).
+	noEventLoop bool
 }
 
 func (c Config) withDefaults() Config {

@@ -59,15 +59,16 @@
 // # Concurrency and performance
 //
 // Swarms live in a 64-way sharded map; each swarm has its own mutex, held
-// only to update counts and pick targets. A WebSocket's reader runs in its
-// HTTP handler goroutine and decodes messages without reflection
-// (trackerproto); output is framed into a per-connection queue that one
-// writer goroutine flushes, so many relayed offers to a peer leave in one
-// write. The WebSocket framing uses github.com/gobwas/ws rather than
-// nhooyr.io/websocket: nhooyr passes every frame's context to a
-// per-connection timeout goroutine twice (two channel hand-offs) and
-// flushes each message with its own write system call, with no way to
-// coalesce messages; gobwas lets the tracker frame messages itself and
-// write a burst of them at once.
+// only to update counts and pick targets. Messages are decoded without
+// reflection (trackerproto) and framed into a per-connection output queue.
+// On Linux, WebSockets are served by event loops (one per GOMAXPROCS, epoll,
+// loop_linux.go): a loop reads every ready socket and handles its messages,
+// then writes each connection's queue once, so under load the reply and the
+// offers relayed to a peer in that round share one write system call, and
+// an idle connection costs no goroutine. Elsewhere (and for connections
+// that are not TCP sockets) each connection has a reader and a writer
+// goroutine. Both drivers parse frames with the same code (feed). The
+// upgrade and the framing use github.com/gobwas/ws rather than
+// nhooyr.io/websocket, whose one-write-per-message API cannot coalesce.
 // Buffers come from pools, so idle connections hold no buffers.
 package tracker

@@ -100,20 +100,35 @@ func FuzzWebSocketFrames(f *testing.F) {
 		b, _ := ws.CompileFrame(fr)
 		return b
 	}
-	f.Add(mask(ws.OpText, true, `{"action":"scrape"}`))
-	f.Add(append(mask(ws.OpText, false, `{"action":`), mask(ws.OpContinuation, true, `"scrape"}`)...))
-	f.Add(mask(ws.OpPing, true, "hi"))
-	f.Add(mask(ws.OpClose, true, "\x03\xe8bye"))
-	f.Add([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}) // unmasked
-	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, stream []byte) {
+	f.Add(mask(ws.OpText, true, `{"action":"scrape"}`), uint16(3))
+	f.Add(append(mask(ws.OpText, false, `{"action":`), mask(ws.OpContinuation, true, `"scrape"}`)...), uint16(17))
+	f.Add(mask(ws.OpPing, true, "hi"), uint16(0))
+	f.Add(mask(ws.OpClose, true, "\x03\xe8bye"), uint16(1))
+	f.Add([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}, uint16(2)) // unmasked
+	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, uint16(5))
+	f.Add(mask(ws.OpText, true, strings.Repeat("x", 300)), uint16(3)) // 16-bit length, split in the header
+	f.Fuzz(func(t *testing.T, stream []byte, split uint16) {
 		s, err := New(Config{AnnouncesPerSecond: -1, MaxMessageBytes: 1024}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := newPipeConn(s)
-		p.c.br = bufio.NewReader(strings.NewReader(string(stream)))
-		_ = p.c.readLoop()
+		// The stream arrives in two reads split anywhere, as the event
+		// loop and the reader goroutine see it: feed must keep an
+		// incomplete frame for the next read.
+		cut := int(split) % (len(stream) + 1)
+		var buf []byte
+		for _, part := range [][]byte{stream[:cut], stream[cut:]} {
+			buf = append(buf, part...)
+			used, ok := p.c.feed(buf)
+			if used < 0 || used > len(buf) {
+				t.Fatalf("feed used %d of %d bytes", used, len(buf))
+			}
+			buf = buf[used:]
+			if !ok {
+				break
+			}
+		}
 		p.close(t)
 		if st := s.Stats(); st.WSPeers != 0 || st.Swarms != 0 {
 			t.Fatalf("after close: %+v", st)

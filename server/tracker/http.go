@@ -189,25 +189,28 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 	x.peers = x.peers[:0]
 	complete, incomplete := 0, 0
 	if sw := s.reg.lockSwarm(a.infoHash, !stopped); sw != nil {
-		p := sw.httpByAddr[addr]
-		present := p != nil
-		comp := present && p.complete
+		i, present := sw.httpByAddr[addr]
+		comp := present && sw.http[i].complete
 		added, removed := applyEvent(sw, a.event, a.left, present, &comp)
 		now := time.Now().Unix()
+		self := -1 // the announcer's index, skipped when picking peers
 		switch {
 		case added:
-			sw.addHTTP(&httpPeer{id: a.peerID, addr: addr, complete: comp, seen: now})
+			self = sw.addHTTP(httpPeer{id: a.peerID, addr: addr, complete: comp, seen: now})
 			s.m.httpPeers.Add(1)
 		case removed:
-			sw.removeHTTP(p)
+			sw.removeHTTP(i)
 			s.m.httpPeers.Add(-1)
 		case present:
+			p := &sw.http[i]
 			p.complete, p.seen, p.id = comp, now, a.peerID
+			self = i
 		}
 		if !stopped {
-			x.idx = pickIndexes(len(sw.http), numWant, func(j int) bool { return sw.http[j].addr == addr }, x.idx[:0])
+			x.idx = pickIndexes(len(sw.http), numWant, func(j int) bool { return j == self }, x.idx[:0])
 			for _, j := range x.idx {
-				x.peers = append(x.peers, peerAddr{id: sw.http[j].id, addr: sw.http[j].addr})
+				p := &sw.http[j]
+				x.peers = append(x.peers, peerAddr{id: p.id, addr: p.addr})
 			}
 		}
 		complete, incomplete = sw.complete, sw.incomplete

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -24,7 +25,12 @@ type Server struct {
 	reg        *registry
 	wsInterval int // seconds, told to WebSocket peers
 
-	connDone sync.WaitGroup // one per WebSocket handler that got a connection
+	connDone sync.WaitGroup // one per WebSocket connection served
+
+	loopsMu     sync.Mutex // guards loops and closedLoops
+	loops       []*loop    // event loops serving WebSocket connections, started on the first
+	closedLoops bool       // Close stopped the loops: start no more
+	loopRR      atomic.Uint32
 
 	connsMu sync.Mutex // guards the following fields
 	conns   map[*wsConn]struct{}
@@ -105,8 +111,8 @@ func (s *Server) sweep(now time.Time) {
 				}
 			}
 			for i := len(sw.http) - 1; i >= 0; i-- {
-				if p := sw.http[i]; p.seen < deadline {
-					sw.removeHTTP(p)
+				if sw.http[i].seen < deadline {
+					sw.removeHTTP(i)
 					s.m.httpPeers.Add(-1)
 				}
 			}
@@ -138,22 +144,26 @@ func (s *Server) Close() error {
 	case <-done:
 	case <-time.After(s.cfg.WriteTimeout):
 		for _, c := range conns {
-			c.nc.Close()
+			c.kill()
 		}
 		<-done
 	}
+	s.stopLoops()
 	return nil
 }
 
 // register adds c to the open connections; false if the server is closed.
-// Every call is matched by connDone.Done when the handler returns.
+// Every true is matched by connDone.Done when the connection is done.
 func (s *Server) register(c *wsConn) bool {
-	s.connDone.Add(1)
 	s.connsMu.Lock()
 	defer s.connsMu.Unlock()
+	if s.closed {
+		return false // Close may be waiting on connDone: no Add now
+	}
+	s.connDone.Add(1)
 	s.conns[c] = struct{}{}
 	s.m.conns.Add(1)
-	return !s.closed
+	return true
 }
 
 func (s *Server) unregister(c *wsConn) {

@@ -108,8 +108,8 @@ type swarm struct {
 	dead       bool // removed from the registry
 	ws         []*wsPeer
 	wsByID     map[id]*wsPeer
-	http       []*httpPeer
-	httpByAddr map[netip.AddrPort]*httpPeer
+	http       []httpPeer             // by value: picking reads one entry, not a pointer and a peer
+	httpByAddr map[netip.AddrPort]int // index in http
 	complete   int
 	incomplete int
 	downloaded int // completed events seen
@@ -128,7 +128,6 @@ type httpPeer struct {
 	addr     netip.AddrPort
 	complete bool
 	seen     int64
-	idx      int
 }
 
 func (sw *swarm) empty() bool { return len(sw.ws) == 0 && len(sw.http) == 0 }
@@ -188,21 +187,27 @@ func (sw *swarm) removeWS(p *wsPeer) {
 	sw.count(p.complete, -1)
 }
 
-func (sw *swarm) addHTTP(p *httpPeer) {
+// addHTTP adds p and returns its index in sw.http.
+func (sw *swarm) addHTTP(p httpPeer) int {
 	if sw.httpByAddr == nil {
-		sw.httpByAddr = make(map[netip.AddrPort]*httpPeer)
+		sw.httpByAddr = make(map[netip.AddrPort]int)
 	}
-	p.idx = len(sw.http)
+	i := len(sw.http)
 	sw.http = append(sw.http, p)
-	sw.httpByAddr[p.addr] = p
+	sw.httpByAddr[p.addr] = i
+	return i
 }
 
-func (sw *swarm) removeHTTP(p *httpPeer) {
-	last := sw.http[len(sw.http)-1]
-	sw.http[p.idx] = last
-	last.idx = p.idx
-	sw.http[len(sw.http)-1] = nil
-	sw.http = sw.http[:len(sw.http)-1]
+// removeHTTP removes sw.http[i]; the last peer takes its index.
+func (sw *swarm) removeHTTP(i int) {
+	p := sw.http[i]
+	last := len(sw.http) - 1
+	if i != last {
+		sw.http[i] = sw.http[last]
+		sw.httpByAddr[sw.http[i].addr] = i
+	}
+	sw.http[last] = httpPeer{} // drop the address's handle reference
+	sw.http = sw.http[:last]
 	delete(sw.httpByAddr, p.addr)
 	sw.count(p.complete, -1)
 }

@@ -31,8 +31,13 @@ func (tt *testTracker) wsURL() string {
 	return "ws" + strings.TrimPrefix(tt.http.URL, "http") + "/tracker/socket"
 }
 
+// goroutineDriver makes newTestTracker serve WebSockets with goroutines
+// instead of the event loop (TestGoroutineDriver).
+var goroutineDriver bool
+
 func newTestTracker(t *testing.T, cfg Config) *testTracker {
 	t.Helper()
+	cfg.noEventLoop = goroutineDriver
 	reg := prometheus.NewRegistry()
 	s, err := New(cfg, nil, reg)
 	if err != nil {

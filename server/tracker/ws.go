@@ -1,13 +1,16 @@
 package tracker
 
 import (
-	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,21 +25,28 @@ import (
 // which a connection is closed.
 const floodLimit = 100
 
-// wsConn is one WebSocket peer connection. Its reader runs in the HTTP
-// handler's goroutine; its writer goroutine drains the out buffer, so a
-// burst of messages to one peer leaves in one write.
+// wsConn is one WebSocket peer connection. Its input is parsed by feed and
+// its output framed into the out queue, by one of two drivers: on Linux an
+// event loop (loop_linux.go) serves many connections from one goroutine,
+// reading every ready socket and then writing each connection's queue once;
+// elsewhere, and for connections without a socket (tests), a reader
+// goroutine and a writer goroutine per connection (readLoop, writeLoop).
 type wsConn struct {
 	srv  *Server
-	nc   net.Conn
-	br   *bufio.Reader
+	nc   net.Conn // goroutine-driven connections only
+	lp   *loop    // the event loop serving the connection, or nil
 	ip   netip.Addr
 	lim  *rate.Limiter // nil when unlimited
-	wake chan struct{}
+	wake chan struct{} // goroutine driver: output is queued
 	done chan struct{}
 	once sync.Once
 
-	flood     int         // consecutive rate-limited messages; reader goroutine only
-	closeSent atomic.Bool // a close frame is queued: stop extending the read deadline
+	// Reader state: only the reader (goroutine or loop) touches these.
+	flood int     // consecutive rate-limited messages
+	msg   *[]byte // fragments of a message not complete yet
+	inMsg bool    // a fragmented message is in progress
+
+	closeSent atomic.Bool // a close frame is queued: input is only drained now
 
 	outMu   sync.Mutex // guards the following fields
 	out     *[]byte    // framed messages waiting for the writer
@@ -45,6 +55,8 @@ type wsConn struct {
 	mu      sync.Mutex // guards the following fields; taken after a swarm's lock, never before
 	members []member
 	gone    bool
+
+	ev loopState // event loop driver's state
 }
 
 // member is a swarm entry owned by the connection.
@@ -71,22 +83,34 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("tracker: websocket upgrade", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	c := &wsConn{srv: s, nc: nc, ip: ip, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	// net/http's 4 KiB hijack buffer is dropped for a small one when empty:
-	// payloads are read straight into message buffers, bypassing it.
-	c.br = rw.Reader
-	if c.br.Buffered() == 0 {
-		c.br = bufio.NewReaderSize(nc, 256)
-	}
+	c := &wsConn{srv: s, ip: ip, done: make(chan struct{})}
 	if s.cfg.AnnouncesPerSecond > 0 {
 		c.lim = rate.NewLimiter(rate.Limit(s.cfg.AnnouncesPerSecond), max(1, int(2*s.cfg.AnnouncesPerSecond)))
 	}
-	if !s.register(c) {
-		c.closeWith(ws.StatusGoingAway, "tracker shutting down")
+	// Bytes the client sent right after its upgrade request.
+	early, _ := rw.Reader.Peek(rw.Reader.Buffered())
+	if err := s.attach(c, nc); err != nil {
+		s.log.Debug("tracker: event loop refused a connection, serving it with goroutines", "err", err)
+	}
+	if c.lp == nil {
+		c.nc, c.wake = nc, make(chan struct{}, 1)
+	}
+	if !s.register(c) { // Close ran since acquireIP
+		s.detach(c)
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = ws.WriteFrame(nc, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "tracker shutting down")))
+		nc.Close()
+		s.releaseIP(ip)
+		return
+	}
+	if c.lp != nil {
+		nc.Close() // the loop has its own descriptor of the socket
+		c.lp.add(c, early)
+		return
 	}
 	defer s.connDone.Done()
 	go c.writeLoop()
-	err = c.readLoop()
+	err = c.readLoop(early)
 	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
 		s.log.Debug("tracker: websocket closed", "remote", r.RemoteAddr, "err", err)
 	}
@@ -101,86 +125,153 @@ func clientIP(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// readLoop reads frames until the connection fails or closes.
-func (c *wsConn) readLoop() error {
-	s := c.srv
-	var (
-		msgp  *[]byte
-		inMsg bool
-		ctl   [125]byte
-	)
-	defer func() {
-		if msgp != nil {
-			putBuf(msgp)
-		}
-	}()
+// readLoop reads and handles input until the connection fails or closes;
+// early is input already read from the connection.
+func (c *wsConn) readLoop(early []byte) error {
+	bp := getBuf()
+	defer putBuf(bp)
+	buf := append((*bp)[:0], early...)
 	for {
+		used, ok := c.feed(buf)
+		buf = buf[:copy(buf, buf[used:])]
+		if !ok {
+			return c.linger()
+		}
+		if cap(buf)-len(buf) < 1024 {
+			buf = slices.Grow(buf, len(buf)+4096)
+		}
 		if !c.closeSent.Load() {
-			if err := c.nc.SetReadDeadline(time.Now().Add(s.cfg.PeerTimeout)); err != nil {
+			if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.PeerTimeout)); err != nil {
 				return err
 			}
 		}
-		h, err := ws.ReadHeader(c.br)
+		n, err := c.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
 		if err != nil {
+			if n > 0 {
+				if _, ok := c.feed(buf); !ok {
+					return c.linger()
+				}
+			}
 			return err
+		}
+		*bp = buf
+	}
+}
+
+// feed handles the complete frames at the start of data (unmasking them in
+// place) and returns how many bytes it used; the rest is an incomplete
+// frame to be fed again with more input. ok false means a close frame is
+// queued: the connection only drains its input from now on.
+func (c *wsConn) feed(data []byte) (used int, ok bool) {
+	s := c.srv
+	if c.closeSent.Load() {
+		return len(data), false
+	}
+	for {
+		h, hn := parseFrameHeader(data[used:])
+		if hn == 0 {
+			return used, true
 		}
 		if h.Rsv != 0 || !h.Masked {
 			c.closeWith(ws.StatusProtocolError, "unmasked frame or reserved bits set")
-			return c.linger()
+			return len(data), false
 		}
 		if h.OpCode.IsControl() {
-			if h.Length > int64(len(ctl)) || !h.Fin {
+			if h.Length > 125 || !h.Fin {
 				c.closeWith(ws.StatusProtocolError, "invalid control frame")
-				return c.linger()
+				return len(data), false
 			}
-			p := ctl[:h.Length]
-			if _, err := io.ReadFull(c.br, p); err != nil {
-				return err
+		} else {
+			switch {
+			case h.OpCode == ws.OpContinuation && !c.inMsg, h.OpCode != ws.OpContinuation && c.inMsg:
+				c.closeWith(ws.StatusProtocolError, "unexpected continuation frame")
+				return len(data), false
+			case h.OpCode != ws.OpContinuation && h.OpCode != ws.OpText && h.OpCode != ws.OpBinary:
+				c.closeWith(ws.StatusProtocolError, "unknown opcode")
+				return len(data), false
 			}
-			ws.Cipher(p, h.Mask, 0)
-			switch h.OpCode {
-			case ws.OpPing:
-				c.sendFrame(ws.OpPong, p, false)
-			case ws.OpClose:
-				c.sendFrame(ws.OpClose, p[:min(len(p), 2)], true)
-				return nil
+			have := 0
+			if c.msg != nil {
+				have = len(*c.msg)
 			}
-			continue
+			if h.Length > int64(s.cfg.MaxMessageBytes-have) {
+				s.m.reject(rejectTooBig)
+				c.closeWith(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes", s.cfg.MaxMessageBytes))
+				return len(data), false
+			}
 		}
+		if int64(len(data)-used-hn) < h.Length {
+			return used, true // wait for the rest of the payload
+		}
+		p := data[used+hn : used+hn+int(h.Length)]
+		used += hn + int(h.Length)
+		ws.Cipher(p, h.Mask, 0)
 		switch {
-		case h.OpCode == ws.OpContinuation && !inMsg, h.OpCode != ws.OpContinuation && inMsg:
-			c.closeWith(ws.StatusProtocolError, "unexpected continuation frame")
-			return c.linger()
-		case h.OpCode != ws.OpContinuation && h.OpCode != ws.OpText && h.OpCode != ws.OpBinary:
-			c.closeWith(ws.StatusProtocolError, "unknown opcode")
-			return c.linger()
+		case h.OpCode == ws.OpPing:
+			c.sendFrame(ws.OpPong, p, false)
+		case h.OpCode == ws.OpClose:
+			// Echo the status; the peer closes the connection once it reads it.
+			if c.sendFrame(ws.OpClose, p[:min(len(p), 2)], true) {
+				c.closeSent.Store(true)
+			}
+			return len(data), false
+		case h.OpCode == ws.OpPong:
+		case h.Fin && !c.inMsg:
+			if !c.handle(p) { // the common case: one frame, handled in place
+				return len(data), false
+			}
+		default:
+			if c.msg == nil {
+				c.msg = getBuf()
+			}
+			*c.msg = append(*c.msg, p...)
+			c.inMsg = !h.Fin
+			if h.Fin {
+				keep := c.handle(*c.msg)
+				putBuf(c.msg)
+				c.msg = nil
+				if !keep {
+					return len(data), false
+				}
+			}
 		}
-		if msgp == nil {
-			msgp = getBuf()
-		}
-		n := len(*msgp)
-		if h.Length > int64(s.cfg.MaxMessageBytes-n) {
-			s.m.reject(rejectTooBig)
-			c.closeWith(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes", s.cfg.MaxMessageBytes))
-			return c.linger()
-		}
-		msg := grow(*msgp, int(h.Length))
-		*msgp = msg
-		if _, err := io.ReadFull(c.br, msg[n:]); err != nil {
-			return err
-		}
-		ws.Cipher(msg[n:], h.Mask, 0)
-		if !h.Fin {
-			inMsg = true
-			continue
-		}
-		inMsg = false
-		if !c.handle(msg) {
-			return c.linger()
-		}
-		putBuf(msgp)
-		msgp = nil
 	}
+}
+
+// parseFrameHeader parses the frame header (RFC 6455 5.2) at the start of
+// b; n is its length, 0 while b holds only part of it.
+func parseFrameHeader(b []byte) (h ws.Header, n int) {
+	if len(b) < 2 {
+		return h, 0
+	}
+	h.Fin = b[0]&0x80 != 0
+	h.Rsv = (b[0] >> 4) & 7
+	h.OpCode = ws.OpCode(b[0] & 0x0f)
+	h.Masked = b[1]&0x80 != 0
+	n = 2
+	switch l := b[1] & 0x7f; l {
+	case 126:
+		if len(b) < 4 {
+			return h, 0
+		}
+		h.Length, n = int64(binary.BigEndian.Uint16(b[2:])), 4
+	case 127:
+		if len(b) < 10 {
+			return h, 0
+		}
+		h.Length, n = int64(min(binary.BigEndian.Uint64(b[2:]), math.MaxInt64)), 10
+	default:
+		h.Length = int64(l)
+	}
+	if h.Masked {
+		if len(b) < n+4 {
+			return h, 0
+		}
+		copy(h.Mask[:], b[n:n+4])
+		n += 4
+	}
+	return h, n
 }
 
 // closeLinger is how long a closing connection is drained, so that the
@@ -191,24 +282,15 @@ const closeLinger = 2 * time.Second
 // linger discards input until the peer closes or closeLinger passes.
 func (c *wsConn) linger() error {
 	_ = c.nc.SetReadDeadline(time.Now().Add(closeLinger))
-	_, _ = io.Copy(io.Discard, io.LimitReader(c.br, int64(c.srv.cfg.MaxQueuedBytes)))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.nc, int64(c.srv.cfg.MaxQueuedBytes)))
 	return nil
-}
-
-// grow extends b by n bytes.
-func grow(b []byte, n int) []byte {
-	if cap(b)-len(b) < n {
-		nb := make([]byte, len(b), len(b)+n+len(b)/2)
-		copy(nb, b)
-		b = nb
-	}
-	return b[:len(b)+n]
 }
 
 // work is the per-message scratch space, pooled so idle connections hold none.
 type work struct {
 	req     trackerproto.Request
 	enc     []byte
+	tail    trackerproto.RelayTail
 	targets []*wsConn
 	idx     []int
 	files   []trackerproto.ScrapeFile
@@ -328,9 +410,13 @@ func (c *wsConn) announce(w *work) {
 		} else if !stopped && len(req.Offers) > 0 {
 			// Only the announcer itself is skipped: clients share one socket
 			// between torrents and peer ids (bittorrent-tracker's socket pool).
-			w.idx = pickIndexes(len(sw.ws), len(req.Offers), func(j int) bool {
-				return sw.ws[j].id == req.PeerID
-			}, w.idx[:0])
+			// The announcer is in sw.ws (just added or updated) unless it
+			// could not join; skipping by index spares a load per probe.
+			self := -1
+			if q := sw.wsByID[req.PeerID]; q != nil {
+				self = q.idx
+			}
+			w.idx = pickIndexes(len(sw.ws), len(req.Offers), func(j int) bool { return j == self }, w.idx[:0])
 			for _, j := range w.idx {
 				w.targets = append(w.targets, sw.ws[j].conn)
 			}
@@ -353,9 +439,12 @@ func (c *wsConn) announce(w *work) {
 	}
 	w.enc = trackerproto.AppendAnnounceReply(w.enc[:0], ih, complete, incomplete, s.wsInterval)
 	c.send(w.enc)
+	if len(w.targets) > 0 {
+		w.tail = trackerproto.AppendRelayTail(w.tail[:0], ih, req.PeerID)
+	}
 	for i, t := range w.targets {
 		o := &req.Offers[i]
-		w.enc = trackerproto.AppendOfferRelay(w.enc[:0], ih, req.PeerID, o.ID, o.SDP)
+		w.enc = trackerproto.AppendOfferRelayTail(w.enc[:0], o.ID, o.SDP, w.tail)
 		if t.send(w.enc) {
 			s.m.offers.Inc()
 		}
@@ -415,7 +504,7 @@ func (c *wsConn) sendFrame(op ws.OpCode, p []byte, last bool) bool {
 		c.closing = true
 		c.outMu.Unlock()
 		c.srv.m.reject(rejectSlow)
-		c.nc.Close()
+		c.kill()
 		return false
 	}
 	out = appendFrameHeader(out, op, len(p))
@@ -423,12 +512,31 @@ func (c *wsConn) sendFrame(op ws.OpCode, p []byte, last bool) bool {
 	c.closing = last
 	c.outMu.Unlock()
 	if wasEmpty {
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+		c.notify()
 	}
 	return true
+}
+
+// notify tells the connection's writer that output is queued.
+func (c *wsConn) notify() {
+	if c.lp != nil {
+		c.lp.markDirty(c)
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// kill drops the connection without a goodbye.
+func (c *wsConn) kill() {
+	if c.lp != nil {
+		c.ev.killed.Store(true)
+		c.lp.markDirty(c)
+		return
+	}
+	c.nc.Close()
 }
 
 // appendFrameHeader appends an unmasked, final frame header (RFC 6455 5.2).
@@ -453,8 +561,11 @@ func (c *wsConn) closeWith(code ws.StatusCode, reason string) {
 		return
 	}
 	c.closeSent.Store(true)
-	// The reader waits at most closeLinger for the peer's close frame.
-	_ = c.nc.SetReadDeadline(time.Now().Add(closeLinger))
+	if c.nc != nil {
+		// The reader waits at most closeLinger for the peer's close frame
+		// (the event loop keeps its own deadline).
+		_ = c.nc.SetReadDeadline(time.Now().Add(closeLinger))
+	}
 }
 
 func (c *wsConn) writeLoop() {
@@ -464,6 +575,11 @@ func (c *wsConn) writeLoop() {
 		case <-c.done:
 			return
 		}
+		// Let the goroutines already runnable (other peers' readers, which
+		// may be relaying offers to this peer) run first, so that their
+		// messages leave in this write: under load this turns several
+		// write system calls per peer into one; when idle it returns at once.
+		runtime.Gosched()
 		c.outMu.Lock()
 		bp := c.out
 		c.out = nil
@@ -516,8 +632,14 @@ func (c *wsConn) shutdown() {
 			c.out = nil
 		}
 		c.outMu.Unlock()
+		if c.msg != nil {
+			putBuf(c.msg)
+			c.msg = nil
+		}
 		close(c.done)
-		c.nc.Close()
+		if c.nc != nil {
+			c.nc.Close()
+		}
 		s.unregister(c)
 		s.releaseIP(c.ip)
 	})

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Limits the decoder enforces whatever the tracker's own policy, so that a
@@ -370,11 +371,16 @@ func readIDInto(s *scanner, id *ID) (idState, error) {
 		_, err := s.skipValue()
 		return idInvalid, err
 	}
-	raw, esc, err := s.readString()
+	// decodeBinaryString takes only code points up to U+00FF, so it
+	// rejects invalid UTF-8 too: check it only then, to tell the errors apart.
+	raw, esc, nonASCII, err := s.readStringBytes()
 	if err != nil {
 		return idInvalid, err
 	}
 	if !decodeBinaryString(raw, esc, id) {
+		if nonASCII && !utf8.Valid(raw) {
+			return idInvalid, s.utf8Err()
+		}
 		return idInvalid, nil
 	}
 	return idValid, nil

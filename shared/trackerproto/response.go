@@ -66,6 +66,28 @@ func AppendOfferRelay(dst []byte, infoHash, peerID, offerID ID, offer []byte) []
 	return appendRelayTail(append(dst, offer...), infoHash, peerID, offerID)
 }
 
+// RelayTail is the end of the offer relays of one announce (its peer_id
+// and info_hash), encoded once for all its offers.
+type RelayTail []byte
+
+// AppendRelayTail appends the tail shared by the relays of peerID's offers.
+func AppendRelayTail(dst []byte, infoHash, peerID ID) RelayTail {
+	dst = append(dst, `,"peer_id":`...)
+	dst = peerID.AppendJSON(dst)
+	dst = append(dst, `,"info_hash":`...)
+	dst = infoHash.AppendJSON(dst)
+	return append(dst, '}')
+}
+
+// AppendOfferRelayTail is AppendOfferRelay with the tail encoded already.
+func AppendOfferRelayTail(dst []byte, offerID ID, offer []byte, tail RelayTail) []byte {
+	dst = append(dst, `{"action":"announce","offer":`...)
+	dst = append(dst, offer...)
+	dst = append(dst, `,"offer_id":`...)
+	dst = offerID.AppendJSON(dst)
+	return append(dst, tail...)
+}
+
 // AppendAnswerRelay appends the message relaying answer (raw JSON) from
 // peer peerID to the peer that made the offer offerID.
 func AppendAnswerRelay(dst []byte, infoHash, peerID, offerID ID, answer []byte) []byte {
@@ -76,11 +98,7 @@ func AppendAnswerRelay(dst []byte, infoHash, peerID, offerID ID, answer []byte) 
 func appendRelayTail(dst []byte, infoHash, peerID, offerID ID) []byte {
 	dst = append(dst, `,"offer_id":`...)
 	dst = offerID.AppendJSON(dst)
-	dst = append(dst, `,"peer_id":`...)
-	dst = peerID.AppendJSON(dst)
-	dst = append(dst, `,"info_hash":`...)
-	dst = infoHash.AppendJSON(dst)
-	return append(dst, '}')
+	return AppendRelayTail(dst, infoHash, peerID)
 }
 
 // AppendFailure appends a failure message. With ActionNone (a message that

@@ -1,6 +1,7 @@
 package trackerproto
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -47,26 +48,44 @@ func (s *scanner) peek() byte {
 // readString reads the JSON string at s.pos and returns its raw content
 // (without quotes) and whether it contains escapes.
 func (s *scanner) readString() (raw []byte, esc bool, err error) {
+	raw, esc, nonASCII, err := s.readStringBytes()
+	if err == nil && nonASCII && !utf8.Valid(raw) {
+		return nil, false, s.utf8Err()
+	}
+	return raw, esc, err
+}
+
+func (s *scanner) utf8Err() error { return s.syntaxErr("invalid UTF-8 in string") }
+
+// readStringBytes is readString without the UTF-8 check of non-ASCII
+// content, for callers that decode the content themselves.
+func (s *scanner) readStringBytes() (raw []byte, esc, nonASCII bool, err error) {
 	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
-		return nil, false, s.syntaxErr("expected string")
+		return nil, false, false, s.syntaxErr("expected string")
 	}
 	start := s.pos + 1
-	nonASCII := false
 	for i := start; i < len(s.data); i++ {
+		// Fast paths over plain ASCII (most of an SDP): eight bytes at a
+		// time, then one table load per byte.
+		for i+8 <= len(s.data) && plain8(binary.LittleEndian.Uint64(s.data[i:])) {
+			i += 8
+		}
+		for i < len(s.data) && plainStringByte[s.data[i]] {
+			i++
+		}
+		if i == len(s.data) {
+			break
+		}
 		c := s.data[i]
 		switch {
 		case c == '"':
 			s.pos = i + 1
-			raw = s.data[start:i]
-			if nonASCII && !utf8.Valid(raw) {
-				return nil, false, s.syntaxErr("invalid UTF-8 in string")
-			}
-			return raw, esc, nil
+			return s.data[start:i], esc, nonASCII, nil
 		case c == '\\':
 			esc = true
 			if i+1 >= len(s.data) {
 				s.pos = i
-				return nil, false, s.syntaxErr("unterminated string")
+				return nil, false, false, s.syntaxErr("unterminated string")
 			}
 			switch s.data[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -75,22 +94,22 @@ func (s *scanner) readString() (raw []byte, esc bool, err error) {
 				if i+5 >= len(s.data) || hexVal(s.data[i+2]) < 0 || hexVal(s.data[i+3]) < 0 ||
 					hexVal(s.data[i+4]) < 0 || hexVal(s.data[i+5]) < 0 {
 					s.pos = i
-					return nil, false, s.syntaxErr(`invalid \u escape`)
+					return nil, false, false, s.syntaxErr(`invalid \u escape`)
 				}
 				i += 5
 			default:
 				s.pos = i
-				return nil, false, s.syntaxErr("invalid escape")
+				return nil, false, false, s.syntaxErr("invalid escape")
 			}
 		case c < 0x20:
 			s.pos = i
-			return nil, false, s.syntaxErr("control character in string")
+			return nil, false, false, s.syntaxErr("control character in string")
 		case c >= 0x80:
 			nonASCII = true
 		}
 	}
 	s.pos = len(s.data)
-	return nil, false, s.syntaxErr("unterminated string")
+	return nil, false, false, s.syntaxErr("unterminated string")
 }
 
 // readNumber reads a JSON number and returns its text.
@@ -347,4 +366,25 @@ func truthy(raw []byte) bool {
 		return err != nil || f != 0
 	}
 	return true
+}
+
+// plainStringByte marks the bytes readString passes over without a
+// second look: printable ASCII other than '"' and '\\'.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plain8 reports whether the eight bytes packed in x are all plain string
+// bytes (plainStringByte), with the zero-byte test of "Bit Twiddling
+// Hacks": a byte b of x is below n iff (x - n*lo) & ^x has b's top bit set.
+func plain8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	quote, bslash := x^(lo*'"'), x^(lo*'\\')
+	special := (x - lo*0x20) & ^x // a control character
+	special |= (quote - lo) & ^quote
+	special |= (bslash - lo) & ^bslash
+	return (special|x)&hi == 0 // x's top bits: non-ASCII
 }

@@ -2,8 +2,10 @@ package trackerproto
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -221,6 +223,19 @@ func TestResponsesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestOfferRelayTail checks that relays built with a shared tail are the
+// messages AppendOfferRelay builds.
+func TestOfferRelayTail(t *testing.T) {
+	tail := AppendRelayTail(nil, peer, other)
+	for _, o := range []ID{offer1, id("\x00\\\"\xff-offer-id-000000")} {
+		sdp := []byte(`{"type":"offer","sdp":"v=0\r\n"}`)
+		got, want := AppendOfferRelayTail(nil, o, sdp, tail), AppendOfferRelay(nil, peer, other, o, sdp)
+		if string(got) != string(want) {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+}
+
 func TestDecodeRequestAllocs(t *testing.T) {
 	msg := []byte(`{"action":"announce","info_hash":` + jsBin(string(ih[:])) + `,"peer_id":` + jsBin(string(peer[:])) + `,"left":5,"event":"started","numwant":5,"offers":[` +
 		strings.Repeat(`{"offer":{"type":"offer","sdp":"v=0\r\n"},"offer_id":`+jsBin(string(offer1[:]))+`},`, 4) + `{"offer":{"type":"offer","sdp":"v=0"},"offer_id":` + jsBin(string(offer1[:])) + `}]}`)
@@ -339,6 +354,39 @@ func BenchmarkDecodeRequest(b *testing.B) {
 	for b.Loop() {
 		if err := DecodeRequest(msg, &r); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestPlain8 checks the eight-byte test against the byte table for every
+// byte value in every position.
+func TestPlain8(t *testing.T) {
+	base := []byte("a=candid")
+	for pos := range 8 {
+		for c := range 256 {
+			b := append([]byte(nil), base...)
+			b[pos] = byte(c)
+			want := true
+			for _, x := range b {
+				want = want && plainStringByte[x]
+			}
+			if got := plain8(binary.LittleEndian.Uint64(b)); got != want {
+				t.Fatalf("plain8(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+	// Several special bytes at once (borrows between bytes).
+	pick := []byte{0, 1, 0x1f, 0x20, 0x21, '"', '#', '\\', ']', 0x7f, 0x80, 0xff, 'a'}
+	r := rand.New(rand.NewPCG(1, 2))
+	var b [8]byte
+	for range 200000 {
+		want := true
+		for i := range b {
+			b[i] = pick[r.IntN(len(pick))]
+			want = want && plainStringByte[b[i]]
+		}
+		if got := plain8(binary.LittleEndian.Uint64(b[:])); got != want {
+			t.Fatalf("plain8(%q) = %v, want %v", b, got, want)
 		}
 	}
 }

@@ -36,7 +36,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 
 	"github.com/swarmtube/swarmtube/shared/trackerproto"
 )
@@ -269,24 +268,49 @@ func wsPeer(ctx context.Context, target string, ih trackerproto.ID, nOffers int,
 		return
 	}
 	defer conn.Close()
-	go func() { <-ctx.Done(); conn.Close() }()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	select {
 	case <-start:
 	case <-ctx.Done():
 		return
 	}
-	replies := make(chan struct{}, 1)
-	go func() {
-		// Classify frames by their first bytes and skip the rest: the
-		// generator must stay much cheaper than the server it loads.
-		rd := bufio.NewReaderSize(conn, 32<<10)
-		if br != nil && br.Buffered() > 0 {
-			rd = bufio.NewReaderSize(io.MultiReader(br, conn), 32<<10)
+	// One goroutine per connection sends an announce, then reads frames
+	// (offers relayed to it meanwhile, counted) until the announce's reply.
+	// The frames are encoded once, with a zero mask key (valid, and the
+	// server cannot tell): the generator must stay much cheaper than the
+	// servers it loads, and the servers parse every announce in full anyway.
+	rd := bufio.NewReaderSize(conn, 16<<10)
+	if br != nil && br.Buffered() > 0 {
+		rd = bufio.NewReaderSize(io.MultiReader(br, conn), 16<<10)
+	}
+	req := trackerproto.Request{Action: trackerproto.ActionAnnounce, InfoHash: ih, PeerID: randID(), Left: 1000,
+		Event: trackerproto.EventStarted, NumWant: nOffers}
+	for range nOffers {
+		req.Offers = append(req.Offers, trackerproto.Offer{ID: randID(), SDP: []byte(sdp)})
+	}
+	started := clientFrame(req.AppendJSON(nil))
+	req.Event = trackerproto.EventUpdate
+	update := clientFrame(req.AppendJSON(nil))
+	frame := started
+	fail := func() {
+		if ctx.Err() == nil {
+			st.errors.Add(1)
 		}
+	}
+	for {
+		t0 := time.Now()
+		_ = conn.SetDeadline(t0.Add(30 * time.Second))
+		if _, err := conn.Write(frame); err != nil {
+			fail()
+			return
+		}
+		frame = update
+	read:
 		for {
 			kind, err := readKind(rd)
 			if err != nil {
-				close(replies)
+				fail()
 				return
 			}
 			switch kind {
@@ -295,45 +319,22 @@ func wsPeer(ctx context.Context, target string, ih trackerproto.ID, nOffers int,
 					st.relayed.Add(1)
 				}
 			case kindReply:
-				replies <- struct{}{}
+				break read
 			case kindFailure:
 				st.errors.Add(1)
 			}
 		}
-	}()
-	req := trackerproto.Request{Action: trackerproto.ActionAnnounce, InfoHash: ih, PeerID: randID(), Left: 1000,
-		Event: trackerproto.EventStarted, NumWant: nOffers}
-	for range nOffers {
-		req.Offers = append(req.Offers, trackerproto.Offer{ID: randID(), SDP: []byte(sdp)})
-	}
-	var buf []byte
-	for {
-		buf = req.AppendJSON(buf[:0])
-		t0 := time.Now()
-		if err := wsutil.WriteClientText(conn, buf); err != nil {
-			if ctx.Err() == nil {
-				st.errors.Add(1)
-			}
-			return
-		}
-		select {
-		case _, ok := <-replies:
-			if !ok {
-				if ctx.Err() == nil {
-					st.errors.Add(1)
-				}
-				return
-			}
-		case <-time.After(30 * time.Second):
-			st.errors.Add(1)
-			return
-		}
 		st.record(time.Since(t0))
-		req.Event = trackerproto.EventUpdate
-		for i := range req.Offers {
-			req.Offers[i].ID[0]++
-		}
 	}
+}
+
+// clientFrame frames payload as a masked text frame with mask key zero.
+func clientFrame(payload []byte) []byte {
+	h := ws.Header{Fin: true, OpCode: ws.OpText, Masked: true, Length: int64(len(payload))}
+	var b bytes.Buffer
+	_ = ws.WriteHeader(&b, h)
+	b.Write(payload)
+	return b.Bytes()
 }
 
 const (
