@@ -11,9 +11,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/swarmtube/swarmtube/internal/rawio"
 )
 
 // An event loop serves many WebSocket connections from one goroutine:
@@ -309,7 +310,7 @@ func (l *loop) wait(events []unix.EpollEvent, busy bool, deadline time.Time) (in
 	var n int
 	var werr error
 	poll := func(fd uintptr) bool {
-		n, werr = rawEpollPoll(int(fd), events)
+		n, werr = rawio.EpollPoll(int(fd), events)
 		return n > 0 || (werr != nil && werr != unix.EINTR)
 	}
 	if busy {
@@ -363,14 +364,14 @@ func (l *loop) read(c *wsConn, now time.Time) {
 			copy(b, *in)
 			*in = b
 		}
-		n, err := rawRead(c.ev.fd, (*in)[len(*in):cap(*in)])
+		n, err := rawio.Read(c.ev.fd, (*in)[len(*in):cap(*in)])
 		if l.readFailed(c, n, err) {
 			return
 		}
 		*in = (*in)[:len(*in)+n]
 		data = *in
 	} else {
-		n, err := rawRead(c.ev.fd, l.buf)
+		n, err := rawio.Read(c.ev.fd, l.buf)
 		if l.readFailed(c, n, err) {
 			return
 		}
@@ -435,7 +436,7 @@ func (l *loop) write(c *wsConn, now time.Time) {
 			}
 		}
 		p := (*c.ev.pending)[c.ev.woff:]
-		n, err := rawWrite(c.ev.fd, p)
+		n, err := rawio.Write(c.ev.fd, p)
 		if n > 0 {
 			c.ev.woff += n
 		}
@@ -518,41 +519,4 @@ func (l *loop) finish(c *wsConn) {
 	}
 	c.shutdown()
 	l.srv.connDone.Done()
-}
-
-// The loop's sockets and epoll waits never block, so their system calls
-// skip the runtime's syscall bookkeeping (RawSyscall): with it, a write
-// that takes longer than the scheduler's 20 µs threshold lets sysmon hand
-// the loop's P to another thread, and the loop must then queue for it
-// again, which cost 7% of a loaded tracker's CPU.
-
-func rawRead(fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-func rawWrite(fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-// rawEpollPoll is epoll_wait with a zero timeout.
-func rawEpollPoll(epfd int, events []unix.EpollEvent) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
 }

@@ -1,11 +1,9 @@
 package tracker
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -18,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 	"golang.org/x/time/rate"
 
+	"github.com/swarmtube/swarmtube/internal/wsframe"
 	"github.com/swarmtube/swarmtube/shared/trackerproto"
 )
 
@@ -169,7 +168,7 @@ func (c *wsConn) feed(data []byte) (used int, ok bool) {
 		return len(data), false
 	}
 	for {
-		h, hn := parseFrameHeader(data[used:])
+		h, hn := wsframe.ParseHeader(data[used:])
 		if hn == 0 {
 			return used, true
 		}
@@ -237,41 +236,6 @@ func (c *wsConn) feed(data []byte) (used int, ok bool) {
 			}
 		}
 	}
-}
-
-// parseFrameHeader parses the frame header (RFC 6455 5.2) at the start of
-// b; n is its length, 0 while b holds only part of it.
-func parseFrameHeader(b []byte) (h ws.Header, n int) {
-	if len(b) < 2 {
-		return h, 0
-	}
-	h.Fin = b[0]&0x80 != 0
-	h.Rsv = (b[0] >> 4) & 7
-	h.OpCode = ws.OpCode(b[0] & 0x0f)
-	h.Masked = b[1]&0x80 != 0
-	n = 2
-	switch l := b[1] & 0x7f; l {
-	case 126:
-		if len(b) < 4 {
-			return h, 0
-		}
-		h.Length, n = int64(binary.BigEndian.Uint16(b[2:])), 4
-	case 127:
-		if len(b) < 10 {
-			return h, 0
-		}
-		h.Length, n = int64(min(binary.BigEndian.Uint64(b[2:]), math.MaxInt64)), 10
-	default:
-		h.Length = int64(l)
-	}
-	if h.Masked {
-		if len(b) < n+4 {
-			return h, 0
-		}
-		copy(h.Mask[:], b[n:n+4])
-		n += 4
-	}
-	return h, n
 }
 
 // closeLinger is how long a closing connection is drained, so that the
@@ -507,7 +471,7 @@ func (c *wsConn) sendFrame(op ws.OpCode, p []byte, last bool) bool {
 		c.kill()
 		return false
 	}
-	out = appendFrameHeader(out, op, len(p))
+	out = wsframe.AppendHeader(out, op, len(p))
 	*c.out = append(out, p...)
 	c.closing = last
 	c.outMu.Unlock()
@@ -537,18 +501,6 @@ func (c *wsConn) kill() {
 		return
 	}
 	c.nc.Close()
-}
-
-// appendFrameHeader appends an unmasked, final frame header (RFC 6455 5.2).
-func appendFrameHeader(b []byte, op ws.OpCode, n int) []byte {
-	b = append(b, 0x80|byte(op))
-	switch {
-	case n < 126:
-		return append(b, byte(n))
-	case n < 1<<16:
-		return append(b, 126, byte(n>>8), byte(n))
-	}
-	return append(b, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
 // closeWith queues a close frame with a status and reason; the writer

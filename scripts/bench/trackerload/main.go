@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,17 +43,18 @@ import (
 
 func main() {
 	var (
-		mode      = flag.String("mode", "ws", "ws or http")
-		target    = flag.String("url", "ws://127.0.0.1:8000/tracker/socket", "tracker URL (socket or announce)")
-		conns     = flag.Int("conns", 100, "connections (ws) or workers (http)")
-		hashes    = flag.Int("hashes", 10, "distinct info hashes")
-		offers    = flag.Int("offers", 5, "offers per announce (ws)")
-		sdpBytes  = flag.Int("sdp", 600, "bytes of SDP per offer (ws)")
-		duration  = flag.Duration("duration", 10*time.Second, "measured time")
-		warmup    = flag.Duration("warmup", 2*time.Second, "time before measuring")
-		pid       = flag.Int("pid", 0, "server process whose peak RSS to report")
-		keepAlive = flag.Bool("keepalive", false, "reuse HTTP connections (http)")
-		hashFile  = flag.String("hashfile", "", "file of hex info hashes to use instead of -hashes random ones")
+		mode       = flag.String("mode", "ws", "ws or http")
+		target     = flag.String("url", "ws://127.0.0.1:8000/tracker/socket", "tracker URL (socket or announce)")
+		conns      = flag.Int("conns", 100, "connections (ws) or workers (http)")
+		hashes     = flag.Int("hashes", 10, "distinct info hashes")
+		offers     = flag.Int("offers", 5, "offers per announce (ws)")
+		sdpBytes   = flag.Int("sdp", 600, "bytes of SDP per offer (ws)")
+		duration   = flag.Duration("duration", 10*time.Second, "measured time")
+		warmup     = flag.Duration("warmup", 2*time.Second, "time before measuring")
+		pid        = flag.Int("pid", 0, "server process whose peak RSS to report")
+		keepAlive  = flag.Bool("keepalive", false, "reuse HTTP connections (http)")
+		hashFile   = flag.String("hashfile", "", "file of hex info hashes to use instead of -hashes random ones")
+		goroutines = flag.Bool("goroutines", runtime.GOOS != "linux", "ws: a goroutine per connection instead of one epoll loop (Linux)")
 	)
 	flag.Parse()
 	ihs, err := infoHashes(*hashes, *hashFile)
@@ -62,7 +64,11 @@ func main() {
 	}
 	switch *mode {
 	case "ws":
-		err = runWS(*target, *conns, ihs, *offers, *sdpBytes, *warmup, *duration, *pid)
+		if *goroutines {
+			err = runWS(*target, *conns, ihs, *offers, *sdpBytes, *warmup, *duration, *pid)
+		} else {
+			err = runWSEpoll(*target, *conns, ihs, *offers, *sdpBytes, *warmup, *duration, *pid)
+		}
 	case "http":
 		err = runHTTP(*target, *conns, ihs, *keepAlive, *warmup, *duration, *pid)
 	default:
@@ -203,8 +209,7 @@ func infoHashes(n int, file string) ([]trackerproto.ID, error) {
 }
 
 func runWS(target string, conns int, hashes []trackerproto.ID, nOffers, sdpBytes int, warmup, dur time.Duration, pid int) error {
-	sdp := `{"type":"offer","sdp":"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n` +
-		strings.Repeat("a=x", max(0, sdpBytes/3)) + `\r\n"}`
+	sdp := offerSDP(sdpBytes)
 	var st stats
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -244,6 +249,12 @@ func runWS(target string, conns int, hashes []trackerproto.ID, nOffers, sdpBytes
 	cancel()
 	wg.Wait()
 	return nil
+}
+
+// offerSDP returns an offer of about n bytes of SDP, as JSON.
+func offerSDP(n int) string {
+	return `{"type":"offer","sdp":"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n` +
+		strings.Repeat("a=x", max(0, n/3)) + `\r\n"}`
 }
 
 // wsPeer announces in a closed loop until ctx ends.
@@ -364,17 +375,23 @@ func readKind(rd *bufio.Reader) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	kind := kindOther
-	switch {
-	case bytes.HasPrefix(head, prefixReply):
-		kind = kindReply
-	case bytes.HasPrefix(head, prefixOffer):
-		kind = kindOffer
-	case bytes.HasPrefix(head, prefixFailure), bytes.Contains(head, []byte(`"failure reason"`)):
-		kind = kindFailure
-	}
+	kind := classify(head)
 	_, err = rd.Discard(int(h.Length))
 	return kind, err
+}
+
+// classify says what a server message is from its first bytes.
+func classify(head []byte) int {
+	head = head[:min(len(head), 64)]
+	switch {
+	case bytes.HasPrefix(head, prefixReply):
+		return kindReply
+	case bytes.HasPrefix(head, prefixOffer):
+		return kindOffer
+	case bytes.HasPrefix(head, prefixFailure), bytes.Contains(head, []byte(`"failure reason"`)):
+		return kindFailure
+	}
+	return kindOther
 }
 
 // escape percent-encodes every byte but the unreserved ones (RFC 3986), as
