@@ -44,6 +44,9 @@
 //     the buffer would run dry (its wait exceeds the buffer minus 1.5 s).
 //
 // So playback starts as fast as plain HTTP and the rest comes from peers.
+// Bytes the page read from the web seed before the engine ran are handed
+// over with [Torrent.AddWebSeedData]: they count towards the 1 MiB
+// start-up allowance and their whole pieces are stored, not fetched again.
 //
 // # Memory
 //

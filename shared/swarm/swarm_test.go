@@ -294,3 +294,66 @@ func TestServerPeerFillsWhatBrowsersLack(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+func TestAddWebSeedData(t *testing.T) {
+	fx := newFixture(t, 6*pieceLen)
+	var mu sync.Mutex
+	var ranges []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ranges = append(ranges, r.Header.Get("Range"))
+		mu.Unlock()
+		http.ServeContent(w, r, "video.mp4", time.Time{}, bytes.NewReader(fx.data))
+	}))
+	t.Cleanup(srv.Close)
+	mi := fx.mi
+	mi.URLList = []string{srv.URL + "/"}
+	bad := append([]byte(nil), fx.data[4*pieceLen:6*pieceLen]...)
+	bad[pieceLen+5] ^= 0xff
+	tests := []struct {
+		name       string
+		off        int64
+		data       []byte
+		wantPieces int
+		wantHave   []int
+	}{
+		{"whole pieces and a partial one", 0, fx.data[:2*pieceLen+100], 2, []int{0, 1}},
+		{"unaligned start", pieceLen / 2, fx.data[pieceLen/2 : 3*pieceLen], 2, []int{1, 2}},
+		{"corrupt second piece", 4 * pieceLen, bad, 1, []int{4}},
+		{"past the end", 6 * pieceLen, fx.data[:10], 0, nil},
+		{"shorter than a piece", 0, fx.data[:pieceLen-1], 0, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
+			if got := leech.AddWebSeedData(context.Background(), tc.off, tc.data); got != tc.wantPieces {
+				t.Fatalf("stored %d pieces, want %d", got, tc.wantPieces)
+			}
+			st := leech.Stats()
+			wantBytes := int64(len(tc.data))
+			if tc.off >= int64(len(fx.data)) {
+				wantBytes = 0
+			}
+			if st.PiecesHave != tc.wantPieces || st.BytesFromWebSeed != wantBytes {
+				t.Fatalf("stats %+v, want %d pieces, %d web seed bytes", st, tc.wantPieces, wantBytes)
+			}
+			mu.Lock()
+			before := len(ranges)
+			mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			buf := make([]byte, 100)
+			for _, i := range tc.wantHave {
+				off := int64(i)*pieceLen + 3
+				if _, err := leech.ReadAt(ctx, "s", buf, off); err != nil || !bytes.Equal(buf, fx.data[off:off+100]) {
+					t.Fatalf("read piece %d: %v", i, err)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(ranges) != before {
+				t.Fatalf("pieces given were fetched again: %v", ranges[before:])
+			}
+		})
+	}
+}

@@ -178,3 +178,43 @@ func (t *Torrent) fetchRange(ctx context.Context, u string, off, n int64) ([]byt
 	}
 	return data, nil
 }
+
+// AddWebSeedData hands the torrent bytes at off that the page already read
+// from the web seed before the engine ran (the Service Worker's start-up
+// reads, see web/static/engine/sw.js). All of them count in
+// BytesFromWebSeed, since the pod served them; every whole piece among
+// them that passes SHA-1 is stored as if the engine had fetched it, so it
+// is fetched again from neither the web seed nor the pod's seeder, and
+// other viewers can get it from this one. Partial pieces at either end
+// are dropped. It returns how many pieces it stored.
+func (t *Torrent) AddWebSeedData(ctx context.Context, off int64, data []byte) int {
+	if off < 0 || off >= t.info.Length || len(data) == 0 {
+		return 0
+	}
+	data = data[:min(int64(len(data)), t.info.Length-off)]
+	t.mu.Lock()
+	t.stats.fromWebSeed += int64(len(data))
+	t.mu.Unlock()
+	stored := 0
+	pl := t.info.PieceLength
+	for i := int((off + pl - 1) / pl); i < t.numPieces; i++ {
+		begin := int64(i)*pl - off
+		size := t.info.PieceSize(i)
+		if begin+size > int64(len(data)) {
+			break
+		}
+		piece := append([]byte(nil), data[begin:begin+size]...)
+		sum, err := t.cfg.Hasher(ctx, piece)
+		if err != nil || sum != t.info.PieceHash(i) {
+			t.log.Warn("early web seed piece failed verification", "piece", i, "err", err)
+			continue
+		}
+		t.mu.Lock()
+		if t.pieces[i].state != pieceHave {
+			t.pieceVerifiedLocked(i, piece)
+			stored++
+		}
+		t.mu.Unlock()
+	}
+	return stored
+}

@@ -4,8 +4,12 @@ package e2e
 
 import (
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
 // TestWatchFromSeederThenPeer: page A watches the video to the end (from
@@ -48,6 +52,60 @@ func TestWatchFromSeederThenPeer(t *testing.T) {
 	}
 	if sb.BadPieces != 0 {
 		t.Errorf("bad pieces: %+v", sb)
+	}
+}
+
+// earlyBudget is web/static/engine/sw.js's EARLY_BUDGET.
+const earlyBudget = 1 << 20
+
+// TestPlayEarlyHandsOverWebSeedBytes: the watch page's fast start. The
+// video plays on the Service Worker's reads from the web seed before the
+// engine runs; on open the engine is given those bytes (its first pieces,
+// counted in its stats) and fetches none of them again.
+func TestPlayEarlyHandsOverWebSeedBytes(t *testing.T) {
+	p := startPod(t, false)
+	b := browser(t)
+	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
+	pg, _ := tab(t, b, p.URL+"/test/watch.html?torrent=/t/video.torrent&early="+hex.EncodeToString(p.InfoHash[:]))
+	waitJS(t, pg, "window.__st.ready && window.__st.events.includes('playing')", "window.__st.err", dump, 60*time.Second)
+	var early bool
+	eval(t, pg, "window.__st.early === true", &early)
+	if !early {
+		t.Fatal("playEarly did not start the video (no Service Worker?)")
+	}
+	var raw string
+	eval(t, pg, "JSON.stringify(window.__st.openStats)", &raw)
+	var open stats
+	if err := json.Unmarshal([]byte(raw), &open); err != nil {
+		t.Fatal(err)
+	}
+	pieceLen := torrentfile.PieceLength(int64(len(p.Data)))
+	if want := int(earlyBudget / pieceLen); open.PiecesHave < want || open.BytesFromWebSeed < earlyBudget {
+		t.Errorf("at open the engine has %d pieces, %d bytes from the web seed; want the Service Worker's %d pieces, %d bytes",
+			open.PiecesHave, open.BytesFromWebSeed, want, earlyBudget)
+	}
+	// Play on well past the early bytes.
+	waitJS(t, pg, "document.getElementById('v').currentTime > 4", "window.__st.err", dump, 30*time.Second)
+	seen := map[int64]int{}
+	for _, r := range p.WebSeedRanges() {
+		var from, to int64
+		if _, err := fmt.Sscanf(r, "bytes=%d-%d", &from, &to); err != nil {
+			t.Fatalf("web seed range %q: %v", r, err)
+		}
+		if from < earlyBudget {
+			seen[from]++
+		}
+	}
+	for off, n := range seen {
+		if n > 1 {
+			t.Errorf("web seed bytes at %d fetched %d times (ranges %v)", off, n, p.WebSeedRanges())
+		}
+	}
+	if len(seen) == 0 {
+		t.Errorf("the Service Worker read nothing from the web seed (ranges %v)", p.WebSeedRanges())
+	}
+	if st := pageStats(t, pg); st.BadPieces != 0 {
+		t.Errorf("bad pieces: %+v", st)
 	}
 }
 

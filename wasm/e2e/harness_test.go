@@ -110,6 +110,16 @@ type pod struct {
 	Torrent   []byte // announce + web seed
 	NoWebSeed []byte // announce only
 	Seeder    *seeder.Seeder
+
+	mu     sync.Mutex
+	ranges []string // Range headers the web seed answered, in order
+}
+
+// WebSeedRanges returns the Range headers the web seed has answered.
+func (p *pod) WebSeedRanges() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.ranges...)
 }
 
 func startPod(t *testing.T, withSeeder bool) *pod {
@@ -181,6 +191,9 @@ func startPod(t *testing.T, withSeeder bool) *pod {
 		w.Write(p.NoWebSeed)
 	})
 	mux.HandleFunc("/webseed/clip.mp4", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.ranges = append(p.ranges, r.Header.Get("Range"))
+		p.mu.Unlock()
 		http.ServeContent(w, r, "clip.mp4", time.Time{}, bytes.NewReader(data))
 	})
 

@@ -7,7 +7,10 @@
 //     Viewers are native builds of the browser engine (wasm/engine, the same
 //     code as client.wasm) with a simulated player that reads ahead like
 //     Chromium and reports its buffer, because 2 cores cannot hold 8
-//     Chromium instances.
+//     Chromium instances. Each viewer starts like the watch page: the
+//     Service Worker's early reads from the web seed (sw.js EARLY_BUDGET in
+//     EARLY_CHUNK range requests) fill the player's buffer, the engine opens
+//     -engine-delay later and is given those bytes (engine.js giveEarly).
 //   - startup: time from navigation to the first "playing" event in
 //     headless Chromium, for a plain <video src=webseed>, our engine, and the
 //     JavaScript webtorrent client on the same file, interleaved, fresh
@@ -32,7 +35,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,7 +60,11 @@ var (
 	bitrate  = flag.Float64("bitrate", 4e6, "offload: video bitrate in bit/s")
 	runs     = flag.Int("runs", 3, "startup: runs per client")
 	chromium = flag.String("chromium", "chromium", "Chromium binary")
-	debug    = flag.Bool("debug", false, "offload: engine debug logs on stderr")
+	debug    = flag.Bool("debug", false, "offload: engine debug logs on stderr; startup: web seed ranges and the ours page's trace")
+	early    = flag.Int64("early", -1, "offload: bytes each viewer reads from the web seed before its engine runs, like sw.js (-1: sw.js EARLY_BUDGET, 0: none)")
+	earlyCh  = flag.Int64("early-chunk", -1, "offload: size of those range requests (-1: sw.js EARLY_CHUNK)")
+	engDelay = flag.Duration("engine-delay", 1850*time.Millisecond,
+		"offload: time from a viewer's start to its engine opening the torrent (measured in Chromium: video on the stream → torrent open, median)")
 )
 
 func main() {
@@ -199,7 +208,18 @@ func newPod(path string, withSeeder bool) *pod {
 		})
 	}
 	mux.HandleFunc("/t/video.torrent", func(w http.ResponseWriter, r *http.Request) { w.Write(p.torrent) })
+	ih, err := info.InfoHash()
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux.HandleFunc("/t/video.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"info_hash":"%x","torrent_url":"/t/video.torrent","webseed_url":"/webseed/video.mp4"}`, ih)
+	})
 	mux.HandleFunc("/webseed/video.mp4", func(w http.ResponseWriter, r *http.Request) {
+		if *debug {
+			log.Printf("%s web seed %s %q", time.Now().Format("15:04:05.000"), r.Header.Get("User-Agent")[:min(10, len(r.Header.Get("User-Agent")))], r.Header.Get("Range"))
+		}
 		http.ServeContent(countingWriter{w, &p.webseedOut}, r, "video.mp4", time.Time{}, bytes.NewReader(data))
 	})
 	if withSeeder {
@@ -216,6 +236,25 @@ func newPod(path string, withSeeder bool) *pod {
 		p.seeder = s
 	}
 	return p
+}
+
+// swConst reads `const NAME = A << B;` (or `= N;`) from sw.js, so the
+// benchmark's viewers start exactly like the Service Worker does.
+func swConst(name string) int64 {
+	src, err := os.ReadFile(filepath.Join(*root, "web", "static", "engine", "sw.js"))
+	if err != nil {
+		log.Fatalf("sw.js: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^const ` + name + ` = (\d+)(?: << (\d+))?;`).FindSubmatch(src)
+	if m == nil {
+		log.Fatalf("sw.js: no %s constant", name)
+	}
+	v, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	if len(m[2]) > 0 {
+		sh, _ := strconv.Atoi(string(m[2]))
+		v <<= sh
+	}
+	return v
 }
 
 func exists(path string) bool { _, err := os.Stat(path); return err == nil }
@@ -247,7 +286,33 @@ var pages = map[string]string{
 	"plain.html": `<!doctype html><video id=v muted autoplay src="/webseed/video.mp4"></video>
 <script>const v = document.getElementById('v'); window.__st = {};
 v.addEventListener('playing', () => { window.__st.playingMs = performance.now(); }, { once: true });</script>`,
+	// ours: like the watch page — prepare (Service Worker registration), the
+	// video's metadata (API call), then playEarly (the Service Worker reads
+	// the web seed until the engine runs; the wasm loads, compiles and starts
+	// once the video plays) while the .torrent loads.
 	"ours.html": `<!doctype html><video id=v muted autoplay></video>
+<script type=module>
+import { loadEngine, playEarly, prepare } from '/static/engine/engine.js';
+const st = window.__st = {};
+const v = document.getElementById('v');
+v.addEventListener('playing', () => { st.playingMs = performance.now(); }, { once: true });
+try {
+  prepare();
+  const meta = await (await fetch('/t/video.json')).json();
+  const tb = fetch(meta.torrent_url).then((r) => r.arrayBuffer());
+  st.early = await playEarly(v, { infoHash: meta.info_hash, webSeed: meta.webseed_url, name: 'video.mp4' }); st.earlyMs = performance.now();
+  const e = await loadEngine(); st.engineMs = performance.now(); st.engine = e;
+  const t = await e.open(new Uint8Array(await tb)); st.openMs = performance.now(); st.torrent = t; t.play(v);
+  // For -debug: what the engine saw after open.
+  st.trace = [];
+  const tick = () => { const s = t.stats(); const b = v.buffered;
+    st.trace.push([Math.round(performance.now()), v.readyState, v.paused, +v.currentTime.toFixed(2), b.length ? +b.end(b.length - 1).toFixed(2) : 0,
+      s.peers, s.piecesHave, s.bytesFromWebSeed, s.bytesFromPeers]); };
+  tick(); setInterval(tick, 250);
+} catch (err) { st.err = String(err); }
+</script>`,
+	// ours-late: the engine alone serves the Service Worker (no playEarly).
+	"ours-late.html": `<!doctype html><video id=v muted autoplay></video>
 <script type=module>
 import { loadEngine } from '/static/engine/engine.js';
 const st = window.__st = {};
@@ -300,7 +365,7 @@ func evalJS[T any](ctx context.Context, expr string) (T, error) {
 }
 
 func waitPlaying(ctx context.Context) (float64, error) {
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		ms, err := evalJS[float64](ctx, "window.__st && window.__st.playingMs || 0")
 		if err == nil && ms > 0 {
@@ -311,21 +376,37 @@ func waitPlaying(ctx context.Context) (float64, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return 0, fmt.Errorf("no playing event in 60 s")
+	state, _ := evalJS[string](ctx, `(() => { const v = document.getElementById('v'); const st = window.__st || {};
+		const b = []; for (let i = 0; i < v.buffered.length; i++) b.push([v.buffered.start(i), v.buffered.end(i)]);
+		return JSON.stringify({ src: v.src, readyState: v.readyState, networkState: v.networkState, paused: v.paused, t: v.currentTime,
+			buffered: b, error: v.error && v.error.message, early: st.early, engineMs: st.engineMs, openMs: st.openMs,
+			stats: st.torrent ? st.torrent.stats() : null }); })()`)
+	return 0, fmt.Errorf("no playing event in 20 s: %s", state)
 }
 
 func startup(p *pod) {
 	results := map[string][]float64{}
-	clients := []string{"plain", "ours", "webtorrent"}
-	var engineMs, openMs []float64
+	clients := []string{"plain", "ours", "ours-late", "webtorrent"}
+	var engineMs, openMs, earlyMs []float64
+	webseed := map[string][]float64{}
+	podWebSeed, podSeeder := map[string][]float64{}, map[string][]float64{}
 	for r := 0; r < *runs; r++ {
 		for _, c := range clients {
 			bctx, stop := newBrowser()
+			ws0, sd0 := p.webseedOut.Load(), p.seeder.UploadedBytes()
 			ms, phases, err := waitPage(bctx, p.srv.URL+"/bench/"+c+".html")
+			podWebSeed[c] = append(podWebSeed[c], float64(p.webseedOut.Load()-ws0)/1e6)
+			podSeeder[c] = append(podSeeder[c], float64(p.seeder.UploadedBytes()-sd0)/1e6)
 			if err != nil {
 				log.Printf("startup %s run %d: %v", c, r, err)
 			} else {
 				results[c] = append(results[c], ms)
+			}
+			if strings.HasPrefix(c, "ours") {
+				webseed[c] = append(webseed[c], phases["webseedMB"])
+			}
+			if c == "ours" {
+				earlyMs = append(earlyMs, phases["earlyMs"])
 			}
 			if c == "ours" && phases["engineMs"] > 0 {
 				engineMs = append(engineMs, phases["engineMs"])
@@ -338,10 +419,15 @@ func startup(p *pod) {
 	base := median(results["plain"])
 	for _, c := range clients {
 		m := median(results[c])
-		fmt.Printf("  %-10s %7.0f ms  (%.2f× plain)  runs %v\n", c, m, m/base, round(results[c]))
+		fmt.Printf("  %-11s %7.0f ms  (%.2f× plain)  runs %v\n", c, m, m/base, round(results[c]))
 	}
-	fmt.Printf("  ours, phases (ms since navigation, medians): engine ready (wasm + Service Worker) %.0f, torrent open %.0f\n",
-		median(engineMs), median(openMs))
+	fmt.Printf("  ours, phases (ms since navigation, medians): video on the stream (Service Worker controls; -1: no playEarly) %.0f, engine ready (wasm + Service Worker) %.0f, torrent open %.0f\n",
+		median(earlyMs), median(engineMs), median(openMs))
+	fmt.Printf("  MB from the web seed 2 s after open (page stats: Service Worker + engine, median): ours %.2f, ours-late %.2f\n",
+		median(webseed["ours"]), median(webseed["ours-late"]))
+	fmt.Printf("  pod upload per run (web seed + seeder MB, median; ours/ours-late: until 2 s after open): plain %.2f + %.2f, ours %.2f + %.2f, ours-late %.2f + %.2f\n",
+		median(podWebSeed["plain"]), median(podSeeder["plain"]), median(podWebSeed["ours"]), median(podSeeder["ours"]),
+		median(podWebSeed["ours-late"]), median(podSeeder["ours-late"]))
 }
 
 func waitPage(bctx context.Context, url string) (float64, map[string]float64, error) {
@@ -351,7 +437,22 @@ func waitPage(bctx context.Context, url string) (float64, map[string]float64, er
 		return 0, nil, err
 	}
 	ms, err := waitPlaying(ctx)
-	phases, _ := evalJS[map[string]float64](ctx, "({engineMs: window.__st.engineMs || 0, openMs: window.__st.openMs || 0})")
+	if err == nil && strings.Contains(url, "/ours") {
+		// The pod's cost of the start: web seed bytes 2 s after the engine opened the torrent.
+		for i := 0; i < 200; i++ {
+			if ok, _ := evalJS[bool](ctx, "!!window.__st.torrent"); ok {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if *debug && strings.Contains(url, "/ours.html") {
+		trace, _ := evalJS[string](ctx, `JSON.stringify({openMs: window.__st.openMs, playingMs: window.__st.playingMs, trace: window.__st.trace})`)
+		log.Printf("ours trace [ms, readyState, paused, currentTime, bufferedEnd, peers, piecesHave, webseed, fromPeers]: %s", trace)
+	}
+	phases, _ := evalJS[map[string]float64](ctx, `({engineMs: window.__st.engineMs || 0, openMs: window.__st.openMs || 0, earlyMs: window.__st.early ? window.__st.earlyMs : -1,
+		webseedMB: (window.__st.torrent ? window.__st.torrent.stats().bytesFromWebSeed : 0) / 1e6})`)
 	return ms, phases, err
 }
 
@@ -394,6 +495,16 @@ func round(v []float64) []int {
 
 // offload runs N native viewers against one pod.
 func offload() {
+	budget, chunk := *early, *earlyCh
+	if budget < 0 {
+		budget = swConst("EARLY_BUDGET")
+	}
+	if chunk < 0 {
+		chunk = swConst("EARLY_CHUNK")
+	}
+	if chunk <= 0 {
+		log.Fatalf("early chunk %d", chunk)
+	}
 	dir, err := os.MkdirTemp("", "wasmbench-offload-")
 	if err != nil {
 		log.Fatal(err)
@@ -414,16 +525,10 @@ func offload() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	byteRate := *bitrate / 8
+	vs := make([]*viewer, *viewers)
 	var wg sync.WaitGroup
-	type result struct {
-		startup, firstPeer time.Duration
-		stalls             int
-	}
-	results := make([]result, *viewers)
-	sessions := make([]*engine.Session, *viewers)
 	start := time.Now()
-	for v := 0; v < *viewers; v++ {
+	for v := range vs {
 		if v > 0 {
 			time.Sleep(*join)
 		}
@@ -431,55 +536,129 @@ func offload() {
 		if *debug {
 			opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("viewer", v)
 		}
-		s, err := engine.Start(mi, ih, opt)
-		if err != nil {
-			log.Fatal(err)
+		vs[v] = &viewer{
+			webSeed: p.srv.URL + "/webseed/video.mp4", size: p.size, byteRate: *bitrate / 8,
+			early: min(budget, p.size), chunk: chunk, engineDelay: *engDelay,
+			open: func() (*engine.Session, error) { return engine.Start(mi, ih, opt) },
 		}
-		sessions[v] = s
 		wg.Add(1)
-		go func(v int) {
+		go func() {
 			defer wg.Done()
-			su, fp, stalls := play(s, p.size, byteRate)
-			results[v] = result{startup: su, firstPeer: fp, stalls: stalls}
-		}(v)
+			vs[v].play()
+		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	podBytes := p.seeder.UploadedBytes() + p.webseedOut.Load()
 	fmt.Printf("offload: %d native viewers joining %v apart, %d MiB video at %.1f Mbit/s, %v total\n",
 		*viewers, *join, *sizeMB, *bitrate/1e6, elapsed.Round(time.Second))
-	for v, s := range sessions {
-		st := s.Torrent.Stats()
-		fmt.Printf("  viewer %d: start %4d ms, first peer %5d ms, stalls %d, from viewers %5.1f MB, from seeder %5.1f MB, web seed %5.1f MB, uploaded %5.1f MB\n",
-			v, results[v].startup.Milliseconds(), results[v].firstPeer.Milliseconds(), results[v].stalls, float64(st.BytesFromPeers-st.BytesFromServers)/1e6,
-			float64(st.BytesFromServers)/1e6, float64(st.BytesFromWebSeed)/1e6, float64(st.BytesUploaded)/1e6)
+	fmt.Printf("  each viewer: %.2f MiB from the web seed in %d KiB range requests before its engine runs (sw.js), engine opens after %v\n",
+		float64(budget)/(1<<20), chunk>>10, *engDelay)
+	for v, w := range vs {
+		if w.err != nil {
+			fmt.Printf("  viewer %d: %v\n", v, w.err)
+			continue
+		}
+		st := w.session.Torrent.Stats()
+		fmt.Printf("  viewer %d: start %4d ms, first peer %5d ms, stalls %d (%4d ms), from viewers %5.1f MB, from seeder %5.1f MB, web seed %5.1f MB (early %.1f + engine %.1f), uploaded %5.1f MB\n",
+			v, w.startup.Milliseconds(), w.firstPeer.Milliseconds(), w.stalls, w.stalledFor.Milliseconds(), float64(st.BytesFromPeers-st.BytesFromServers)/1e6,
+			float64(st.BytesFromServers)/1e6, float64(st.BytesFromWebSeed)/1e6, float64(w.earlyRead)/1e6,
+			float64(st.BytesFromWebSeed-w.earlyRead)/1e6, float64(st.BytesUploaded)/1e6)
 	}
-	for _, s := range sessions {
-		s.Close()
+	for _, w := range vs {
+		if w.session != nil {
+			w.session.Close()
+		}
 	}
 	fmt.Printf("  pod upload: seeder %.1f MB + web seed %.1f MB = %.1f MB; ÷ (N × size) = %.3f (target ≤ 0.25, limit 1/N = %.3f)\n",
 		float64(p.seeder.UploadedBytes())/1e6, float64(p.webseedOut.Load())/1e6, float64(podBytes)/1e6,
 		float64(podBytes)/float64(int64(*viewers)*p.size), 1/float64(*viewers))
 }
 
-// play simulates a browser player: it reads ahead of the playhead up to
-// 10 s (as Chromium's media buffer does), starts once 1 s is buffered,
-// advances the playhead at the bitrate and reports its buffer to the
-// engine. It returns the start-up time, the time to the first peer and
-// the number of stalls.
-func play(s *engine.Session, size int64, byteRate float64) (startup, firstPeer time.Duration, stalls int) {
+// viewer simulates one watch page: a player that reads ahead of the
+// playhead up to 10 s (as Chromium's media buffer does), starts once 1 s
+// is buffered and advances at the bitrate; first fed by the Service
+// Worker's early web seed reads, then, from engineDelay on, by the engine,
+// which is given those early bytes and told the player's buffer.
+type viewer struct {
+	webSeed     string
+	size, early int64
+	chunk       int64
+	byteRate    float64
+	engineDelay time.Duration
+	open        func() (*engine.Session, error)
+	session     *engine.Session // set once play returns
+	startup     time.Duration   // start → playing
+	firstPeer   time.Duration   // start → first peer connected
+	stalls      int
+	stalledFor  time.Duration // total time stalled after the start
+	earlyRead   int64
+	err         error
+}
+
+// readEarly reads the first v.early bytes from the web seed as sw.js does:
+// one whole range request of v.chunk bytes after the other.
+func (v *viewer) readEarly(ctx context.Context, buffered *atomic.Int64) ([]byte, error) {
+	out := make([]byte, 0, v.early)
+	for off := int64(0); off < v.early; {
+		n := min(v.chunk, v.early-off)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.webSeed, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("early web seed read at %d: %w", off, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusPartialContent || int64(len(b)) != n {
+			return nil, fmt.Errorf("early web seed read at %d: status %d, %d bytes, %v", off, resp.StatusCode, len(b), err)
+		}
+		out = append(out, b...)
+		off += n
+		buffered.Add(n)
+	}
+	return out, nil
+}
+
+func (v *viewer) play() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	begin := time.Now()
 	var buffered, pos atomic.Int64
+	var sess atomic.Pointer[engine.Session]
+	failed := make(chan error, 1)
 	go func() {
+		earlyData, err := v.readEarly(ctx, &buffered)
+		if err != nil {
+			failed <- err
+			return
+		}
+		v.earlyRead = int64(len(earlyData))
+		select {
+		case <-time.After(time.Until(begin.Add(v.engineDelay))):
+		case <-ctx.Done():
+			return
+		}
+		s, err := v.open()
+		if err != nil {
+			failed <- err
+			return
+		}
+		// engine.js on open: the early bytes first, then play() reports the
+		// buffer at once.
+		s.Torrent.AddWebSeedData(ctx, 0, earlyData)
+		s.Torrent.SetBufferAhead(float64(buffered.Load()-pos.Load()) / v.byteRate)
+		sess.Store(s)
 		buf := make([]byte, 1<<20)
 		for {
 			b := buffered.Load()
-			if b >= size {
+			if b >= v.size {
 				return
 			}
-			if float64(b) > float64(pos.Load())+10*byteRate {
+			if float64(b) > float64(pos.Load())+10*v.byteRate {
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
@@ -490,35 +669,48 @@ func play(s *engine.Session, size int64, byteRate float64) (startup, firstPeer t
 			buffered.Add(int64(n))
 		}
 	}()
+	defer func() { v.session = sess.Load() }()
+	report := func(sec float64) {
+		if s := sess.Load(); s != nil {
+			s.Torrent.SetBufferAhead(sec)
+		}
+	}
 	started, stalled := false, false
 	last := time.Now()
-	for pos.Load() < size {
-		time.Sleep(50 * time.Millisecond)
+	for pos.Load() < v.size {
+		select {
+		case v.err = <-failed:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
 		now := time.Now()
 		dt := now.Sub(last).Seconds()
+		prev := last
 		last = now
 		b, p := buffered.Load(), pos.Load()
-		if firstPeer == 0 && s.Torrent.Stats().Peers > 0 {
-			firstPeer = time.Since(begin)
+		if s := sess.Load(); s != nil && v.firstPeer == 0 && s.Torrent.Stats().Peers > 0 {
+			v.firstPeer = time.Since(begin)
 		}
 		if !started {
-			if b < min(size, int64(byteRate)) {
-				s.Torrent.SetBufferAhead(float64(b) / byteRate)
+			if b < min(v.size, int64(v.byteRate)) {
+				report(float64(b) / v.byteRate)
 				continue
 			}
-			started, startup = true, time.Since(begin)
+			started, v.startup = true, time.Since(begin)
 		}
-		np := min(b, p+int64(dt*byteRate))
+		np := min(b, p+int64(dt*v.byteRate))
+		if stalled {
+			v.stalledFor += now.Sub(prev)
+		}
 		switch {
-		case np == b && b < size && !stalled:
-			stalls++
+		case np == b && b < v.size && !stalled:
+			v.stalls++
 			stalled = true
 		case np < b:
 			stalled = false
 		}
 		pos.Store(np)
-		s.Torrent.SetBufferAhead(float64(b-np) / byteRate)
+		report(float64(b-np) / v.byteRate)
 	}
-	s.Torrent.SetBufferAhead(1e9)
-	return startup, firstPeer, stalls
+	report(1e9)
 }

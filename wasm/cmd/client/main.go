@@ -30,6 +30,10 @@
 //	                                          empty at end of file. streamId names the reader
 //	                                          whose position steers the piece picker.
 //	Handle.closeStream(streamId)
+//	Handle.addWebSeedData(offset, bytes)      Promise<number>   bytes the page read from the web seed
+//	                                          before the engine ran (engine.js playEarly): counted in
+//	                                          bytesFromWebSeed; whole pieces that verify are stored
+//	                                          and not fetched again; resolves to their count
 //	Handle.setBufferAhead(seconds)            the player's buffered seconds ahead of the playhead
 //	                                          (engine.js reports it): while ≥ 2 s, peers get until
 //	                                          the buffer would run dry before the web seed steps in
@@ -258,6 +262,13 @@ func handle(s *engine.Session, torrentBytes []byte) js.Value {
 	set("setBufferAhead", func(args []js.Value) any {
 		s.Torrent.SetBufferAhead(arg(args, 0).Float())
 		return nil
+	})
+	set("addWebSeedData", func(args []js.Value) any {
+		off := int64(arg(args, 0).Float())
+		data := jsutil.Bytes(arg(args, 1))
+		return jsutil.Promise(func() (any, error) {
+			return s.Torrent.AddWebSeedData(context.Background(), off, data), nil
+		})
 	})
 	set("closeStream", func(args []js.Value) any {
 		s.Torrent.CloseStream(arg(args, 0).String())

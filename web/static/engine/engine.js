@@ -44,25 +44,120 @@ async function load({
   swScope = '/',
 } = {}) {
   const t0 = performance.now();
-  const swReady = serviceWorker ? setupServiceWorker(swScope) : Promise.resolve(false);
-  if (!globalThis.Go) await loadScript(execUrl);
+  const swReady = serviceWorker ? startServiceWorker(swScope) : Promise.resolve(false);
+  // Downloading and compiling the wasm (CPU) and starting Go (about a second
+  // of the page's main thread) compete with a player that playEarly started:
+  // measured on 2 cores, even the download alone delays its start, so all
+  // of it waits until the video plays.
+  if (startGate) await startGate;
+  const resp = fetch(wasmUrl);
+  const exec = globalThis.Go ? null : loadScript(execUrl);
+  const module = await compile(wasmUrl, resp);
+  await exec;
   const go = new globalThis.Go();
   const ready = new Promise((resolve) => { globalThis.__swarmtubeReady = resolve; });
-  let result;
-  try {
-    result = await WebAssembly.instantiateStreaming(fetch(wasmUrl), go.importObject);
-  } catch (e) {
-    // A server without the application/wasm type: compile from bytes.
-    const buf = await (await fetch(wasmUrl)).arrayBuffer();
-    result = await WebAssembly.instantiate(buf, go.importObject);
-  }
-  go.run(result.instance);
+  go.run(await WebAssembly.instantiate(module, go.importObject));
   const api = await ready;
   const startMs = performance.now() - t0;
   return new Engine(api, await swReady, startMs);
 }
 
+/**
+ * prepare registers the Service Worker (the slow part of playEarly on a
+ * first visit) without loading the wasm, so a page can call it first thing.
+ * opts: swScope (as loadEngine).
+ */
+export function prepare({ swScope = '/' } = {}) {
+  startServiceWorker(swScope);
+}
+
+async function compile(wasmUrl, resp) {
+  try {
+    return await WebAssembly.compileStreaming(resp);
+  } catch (e) {
+    // A server without the application/wasm type: compile from bytes.
+    const again = await fetch(wasmUrl);
+    if (!again.ok) throw new Error(`fetch ${wasmUrl}: ${again.status}`);
+    return WebAssembly.compile(await again.arrayBuffer());
+  }
+}
+
+// startGate, once playEarly started a video, settles when it plays (or
+// after EARLY_HOLD_MS): the engine's start waits for it.
+let startGate = null;
+const EARLY_HOLD_MS = 2500;
+
 const handles = new Map(); // infoHash → wasm handle, for the Service Worker
+const expected = new Map(); // infoHash → {promise, resolve} of a torrent playEarly announced
+// infoHash → [{offset, data}] the Service Worker read from the web seed
+// for this page before it opened the torrent; handed to the engine on open.
+const earlyWebSeed = new Map();
+const EXPECT_WAIT_MS = 30000;
+
+let swSetup = null;
+
+// startServiceWorker registers the Service Worker once per page and
+// resolves to whether it controls the page.
+function startServiceWorker(scope = '/') {
+  if (!swSetup) swSetup = setupServiceWorker(scope);
+  return swSetup;
+}
+
+/**
+ * playEarly starts <video> on a torrent's stream before the engine has
+ * loaded: until the page opens the torrent, the Service Worker reads the
+ * first bytes (≤ 1 MiB, sw.js EARLY_BUDGET) from the same-origin web seed
+ * (the video's webseed_url), then the engine takes over; open() hands it
+ * those bytes (see giveEarly). meta: {infoHash (40 hex),
+ * webSeed, name}. The wasm's download, compilation and the start of Go
+ * (CPU, main thread) then wait until the video plays, autoplay is refused,
+ * the video fails or 2.5 s pass, if loadEngine has not got that far yet.
+ * Resolves to false (and leaves the video alone) when no Service Worker
+ * controls the page. Later, torrent.play(video) keeps the running stream.
+ */
+export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { swScope = '/' } = {}) {
+  const ih = String(infoHash || '').toLowerCase();
+  if (!/^[0-9a-f]{40}$/.test(ih)) return false;
+  if (!(await startServiceWorker(swScope))) return false;
+  expect(ih);
+  let release;
+  startGate ??= new Promise((resolve) => {
+    release = resolve;
+    video.addEventListener('playing', resolve, { once: true });
+    video.addEventListener('error', resolve, { once: true });
+    setTimeout(resolve, EARLY_HOLD_MS);
+  });
+  const u = new URL(`${ih}/${encodeURIComponent(name)}`, STREAM_BASE);
+  if (webSeed) u.searchParams.set('webseed', new URL(webSeed, location.href).href);
+  video.src = u.href;
+  // Autoplay may be refused (the page shows controls): then nothing plays
+  // soon, so the engine need not wait.
+  video.play().catch(() => release && release());
+  return true;
+}
+
+function expect(infoHash) {
+  if (handles.has(infoHash) || expected.has(infoHash)) return;
+  let resolve;
+  const promise = new Promise((r) => { resolve = r; });
+  expected.set(infoHash, { promise, resolve });
+}
+
+// handleFor resolves to the open torrent's handle, waiting a while for one
+// that playEarly announced; null when the page does not open it.
+async function handleFor(infoHash) {
+  const h = handles.get(infoHash);
+  if (h) return h;
+  const e = expected.get(infoHash);
+  if (!e) return null;
+  let t;
+  const timeout = new Promise((r) => { t = setTimeout(() => r(null), EXPECT_WAIT_MS); });
+  try {
+    return await Promise.race([e.promise, timeout]);
+  } finally {
+    clearTimeout(t);
+  }
+}
 
 async function setupServiceWorker(scope) {
   if (!('serviceWorker' in navigator)) return false;
@@ -85,17 +180,58 @@ async function setupServiceWorker(scope) {
 function onWorkerMessage(ev) {
   const msg = ev.data;
   if (!msg || typeof msg !== 'object' || !String(msg.type).startsWith('swarmtube-')) return;
-  const h = handles.get(msg.infoHash);
   const port = ev.ports[0];
   if (msg.type === 'swarmtube-close') {
+    const h = handles.get(msg.infoHash);
     if (h) h.closeStream(msg.streamId);
     return;
   }
-  if (!port) return;
-  if (!h) {
-    port.postMessage({ error: `torrent ${msg.infoHash} is not open in this page` });
+  if (msg.type === 'swarmtube-webseed') {
+    if (!(msg.data instanceof ArrayBuffer) || !Number.isSafeInteger(msg.offset)) return;
+    const chunk = { offset: msg.offset, data: new Uint8Array(msg.data) };
+    const h = handles.get(msg.infoHash);
+    if (h) {
+      giveEarly(h, [chunk]);
+    } else {
+      if (!earlyWebSeed.has(msg.infoHash)) earlyWebSeed.set(msg.infoHash, []);
+      earlyWebSeed.get(msg.infoHash).push(chunk);
+    }
     return;
   }
+  if (!port) return;
+  handleFor(msg.infoHash).then((h) => {
+    if (!h) {
+      port.postMessage({ error: `torrent ${msg.infoHash} is not open in this page` });
+      return;
+    }
+    readFor(h, msg, port);
+  });
+}
+
+// giveEarly hands the engine bytes the Service Worker read from the web
+// seed (merged into contiguous runs, since a piece may span reads): it
+// counts them in bytesFromWebSeed and keeps the whole pieces, so it does
+// not fetch them again and can share them with other viewers.
+function giveEarly(h, chunks) {
+  const runs = [];
+  for (const c of [...chunks].sort((a, b) => a.offset - b.offset)) {
+    const last = runs[runs.length - 1];
+    if (last && last.offset + last.length === c.offset) {
+      last.parts.push(c.data);
+      last.length += c.data.byteLength;
+    } else {
+      runs.push({ offset: c.offset, length: c.data.byteLength, parts: [c.data] });
+    }
+  }
+  return Promise.all(runs.map((r) => {
+    const buf = new Uint8Array(r.length);
+    let n = 0;
+    for (const p of r.parts) { buf.set(p, n); n += p.byteLength; }
+    return h.addWebSeedData(r.offset, buf).catch((err) => console.warn('swarmtube: early web seed data', err));
+  }));
+}
+
+function readFor(h, msg, port) {
   h.read(msg.streamId, msg.offset, Math.min(msg.length || READ_CHUNK, READ_CHUNK)).then(
     (data) => port.postMessage({ data: data.buffer, length: h.length, mime: mimeOf(h.name) }, [data.buffer]),
     (err) => port.postMessage({ error: String(err && err.message || err) }),
@@ -142,11 +278,28 @@ export class Engine {
   /** hashBenchmark measures SHA-1 speed: {subtleMBps, goMBps}. */
   hashBenchmark(mib = 64) { return this.api.hashBenchmark(mib); }
 
-  #wrap(h) {
+  async #wrap(h) {
     const t = new Torrent(h, this);
+    // Before any read reaches the engine: what the Service Worker already
+    // read from the web seed (more may arrive meanwhile), so the engine
+    // fetches none of it again.
+    for (let early; (early = earlyWebSeed.get(h.infoHash));) {
+      earlyWebSeed.delete(h.infoHash);
+      await giveEarly(h, early);
+    }
     handles.set(h.infoHash, h);
+    expected.get(h.infoHash)?.resolve(h);
+    expected.delete(h.infoHash);
+    tellWorker('swarmtube-opened', h.infoHash);
     return t;
   }
+}
+
+// tellWorker tells the controlling Service Worker which torrents this page
+// has open (it reads from the web seed only before that, see sw.js).
+function tellWorker(type, infoHash) {
+  const c = typeof navigator !== 'undefined' && navigator.serviceWorker && navigator.serviceWorker.controller;
+  if (c) c.postMessage({ type, infoHash });
 }
 
 function defaultTracker() {
@@ -161,8 +314,12 @@ function bufferAhead(video) {
   if (video.ended) return 1e9;
   // Until the player itself thinks it can play through (it waits for that
   // before starting, and again after a stall), it is starving whatever it
-  // holds.
-  if (video.readyState < HTMLMediaElement.HAVE_ENOUGH_DATA) return 0;
+  // holds; unless it is playing already: a video playEarly started never
+  // reaches "enough" while its download waits for the engine, though it
+  // holds seconds of the early bytes, which peers should get to beat.
+  const playing = video.currentTime > 0 && !video.paused && !video.seeking &&
+    video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA;
+  if (video.readyState < HTMLMediaElement.HAVE_ENOUGH_DATA && !playing) return 0;
   const t = video.currentTime;
   const b = video.buffered;
   for (let i = 0; i < b.length; i++) {
@@ -194,8 +351,12 @@ export class Torrent {
    */
   play(video) {
     if (!this.engine.serviceWorker) throw new Error('swarmtube: no Service Worker controls this page');
-    video.src = this.streamURL;
+    // Keep a stream playEarly started (same torrent, maybe another name).
+    if (!video.src.startsWith(new URL(`${this.infoHash}/`, STREAM_BASE).href)) video.src = this.streamURL;
     clearInterval(this.bufferTimer);
+    // At once too: a video playEarly started may hold seconds already, which
+    // decides whether the engine's first pieces wait for peers.
+    this.handle.setBufferAhead(bufferAhead(video));
     this.bufferTimer = setInterval(() => this.handle.setBufferAhead(bufferAhead(video)), 250);
     return video.play().catch(() => {}); // autoplay may be refused; the page shows controls
   }
@@ -209,6 +370,9 @@ export class Torrent {
   close() {
     clearInterval(this.bufferTimer);
     handles.delete(this.infoHash);
+    expected.delete(this.infoHash);
+    earlyWebSeed.delete(this.infoHash);
+    tellWorker('swarmtube-closed', this.infoHash);
     this.handle.close();
   }
 }

@@ -2,9 +2,64 @@
 // /static/engine/stream/<infohash>/<name> from the wasm engine running in
 // the requesting page (see engine.js), so any browser-playable file plays
 // without remuxing while its pieces come from peers.
+//
+// Start-up: a stream URL may carry ?webseed=<same-origin URL of the file>
+// (engine.js's playEarly sets it before the wasm has loaded). While the page
+// has not opened the torrent yet, the first EARLY_BUDGET bytes of each page's
+// view of that torrent are read from that web seed with plain range
+// requests, so playback starts like a plain HTTP <video>; every later chunk
+// comes from the engine (which waits for the torrent to open). Reads are
+// 256 KiB range requests, each read whole (passing the web seed's body on
+// as it arrived made Chromium fail some starts with a format error, not
+// understood yet). Each read is also posted to the page, which hands it to
+// its engine on open: the engine counts it in its stats and keeps the whole
+// pieces instead of fetching them again (from the web seed or the pod's
+// seeder). The budget is 1 MiB: every byte of it is pod upload per viewer
+// (8 viewers: 0.19 of 8 copies vs 0.255 with 2 MiB), and the player still
+// starts at 1.1-1.2x plain HTTP (BENCHMARKS.md).
 
 const STREAM_PATH = new URL('stream/', self.location).pathname;
 const CHUNK = 1 << 20;
+const EARLY_CHUNK = 256 << 10;
+const EARLY_BUDGET = 1 << 20;
+const earlySpent = new Map(); // clientId + infoHash → web seed bytes served before the engine was ready
+// clientId + infoHash of torrents pages have opened (engine.js tells us), so
+// the early reads need no round trip to a page whose main thread is busy
+// starting the wasm.
+const opened = new Set();
+
+// forgetGone drops the entries of pages that no longer exist (closed, or
+// navigated away without closing their torrents); run whenever an entry is
+// added, so both stay as small as the open pages.
+let pruning = null;
+function forgetGone() {
+  pruning ??= (async () => {
+    const ids = new Set();
+    for (const key of [...earlySpent.keys(), ...opened]) ids.add(key.slice(0, key.indexOf(' ')));
+    for (const id of ids) {
+      if (await self.clients.get(id)) continue;
+      const prefix = `${id} `;
+      for (const key of [...earlySpent.keys()]) if (key.startsWith(prefix)) earlySpent.delete(key);
+      for (const key of [...opened]) if (key.startsWith(prefix)) opened.delete(key);
+    }
+  })().finally(() => { pruning = null; });
+  return pruning;
+}
+
+self.addEventListener('message', (event) => {
+  const msg = event.data;
+  const id = event.source && event.source.id;
+  if (!id || !msg || typeof msg !== 'object') return;
+  const key = `${id} ${msg.infoHash}`;
+  if (msg.type === 'swarmtube-opened' && !opened.has(key)) {
+    opened.add(key);
+    forgetGone();
+  }
+  if (msg.type === 'swarmtube-closed') {
+    opened.delete(key);
+    earlySpent.delete(key);
+  }
+});
 
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
@@ -42,20 +97,72 @@ function parseRange(h) {
   return { start: Number(m[1]), end: m[2] === '' ? undefined : Number(m[2]) };
 }
 
+// webSeedOf returns the stream URL's same-origin web seed, if any (a
+// cross-origin one would need CORS for range reads; the engine covers it).
+function webSeedOf(url) {
+  const ws = url.searchParams.get('webseed');
+  if (!ws) return null;
+  try {
+    const u = new URL(ws, self.location);
+    return u.origin === self.location.origin ? u.href : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+// readEarly reads [offset, offset+length) from the web seed: {data, length
+// (of the file), mime} like the page's answer, or null when the web seed
+// cannot serve it.
+async function readEarly(webSeed, offset, length) {
+  let resp;
+  try {
+    resp = await fetch(webSeed, { headers: { Range: `bytes=${offset}-${offset + length - 1}` }, cache: 'no-store' });
+    const m = /\/(\d+)$/.exec(resp.headers.get('content-range') || '');
+    if (resp.status !== 206 || !m) {
+      resp.body?.cancel();
+      return null;
+    }
+    const data = await resp.arrayBuffer();
+    return { data, length: Number(m[1]), mime: resp.headers.get('content-type') || 'application/octet-stream' };
+  } catch (e) {
+    return null;
+  }
+}
+
 async function serve(event, url) {
   const infoHash = url.pathname.slice(STREAM_PATH.length).split('/')[0];
   const client = await findClient(event);
   if (!client) return new Response('no page runs the engine', { status: 503 });
   const streamId = `${event.clientId || 'c'}-${Math.random().toString(36).slice(2)}`;
   const range = parseRange(event.request.headers.get('range'));
+  const webSeed = webSeedOf(url);
+  const earlyKey = `${client.id} ${infoHash}`;
+  // read asks the page's engine, or, before the page has opened the torrent,
+  // the web seed within the budget.
+  const read = async (offset, length) => {
+    const spent = earlySpent.get(earlyKey) || 0;
+    const n = Math.min(length, EARLY_CHUNK, EARLY_BUDGET - spent);
+    if (webSeed && n > 0 && !opened.has(earlyKey)) {
+      if (!earlySpent.has(earlyKey)) forgetGone();
+      earlySpent.set(earlyKey, spent + n);
+      const early = await readEarly(webSeed, offset, n);
+      if (early) {
+        // A copy for the page's engine (the original goes to the player).
+        const copy = early.data.slice(0);
+        client.postMessage({ type: 'swarmtube-webseed', infoHash, offset, data: copy }, [copy]);
+        return early;
+      }
+    }
+    return ask(client, { type: 'swarmtube-read', infoHash, streamId, offset, length });
+  };
   // The first read also tells the file length; suffix ranges need it first.
   let start = range && range.start !== undefined ? range.start : 0;
-  let first = await ask(client, { type: 'swarmtube-read', infoHash, streamId, offset: start, length: CHUNK });
+  let first = await read(start, CHUNK);
   if (first.error) return new Response(first.error, { status: 404 });
   const length = first.length;
   if (range && range.suffix !== undefined) {
     start = Math.max(0, length - range.suffix);
-    first = await ask(client, { type: 'swarmtube-read', infoHash, streamId, offset: start, length: CHUNK });
+    first = await read(start, CHUNK);
     if (first.error) return new Response(first.error, { status: 500 });
   }
   if (start >= length) {
@@ -71,7 +178,7 @@ async function serve(event, url) {
       let data = pending;
       pending = null;
       if (!data) {
-        const r = await ask(client, { type: 'swarmtube-read', infoHash, streamId, offset: pos, length: Math.min(CHUNK, end - pos + 1) });
+        const r = await read(pos, Math.min(CHUNK, end - pos + 1));
         if (r.error) { ctrl.error(new Error(r.error)); done(); return; }
         data = r.data;
       }

@@ -37,6 +37,32 @@ export async function openPlayer(video, container, { engine = true } = {}) {
 }
 
 let enginePromise;
+let engineModule;
+
+// engineOpts names the engine's files: the layout gives them content
+// versions, so the browser may keep them for good and still sees every
+// deploy.
+function engineOpts() {
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || undefined;
+  return { wasmUrl: meta('swarmtube-wasm'), execUrl: meta('swarmtube-wasm-exec') };
+}
+
+function importEngine() {
+  engineModule ??= import(ENGINE_MODULE).catch((err) => {
+    engineModule = undefined;
+    throw err;
+  });
+  return engineModule;
+}
+
+/**
+ * prepareEngine registers the engine's Service Worker (engine.js prepare)
+ * so a page can do it before its own API calls; the wasm loads later, once
+ * the video plays. Failures surface later in openPlayer.
+ */
+export function prepareEngine() {
+  importEngine().then((mod) => mod.prepare()).catch(() => {});
+}
 
 /**
  * loadEngine resolves to the loaded engine (engine.js's Engine: wasm peer
@@ -44,11 +70,7 @@ let enginePromise;
  * start, and a later call tries again.
  */
 export function loadEngine() {
-  // The layout names the engine's files with content versions, so the
-  // browser may keep them for good and still sees every deploy.
-  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || undefined;
-  const opts = { wasmUrl: meta('swarmtube-wasm'), execUrl: meta('swarmtube-wasm-exec') };
-  enginePromise ??= import(ENGINE_MODULE).then((mod) => mod.loadEngine(opts)).catch((err) => {
+  enginePromise ??= importEngine().then((mod) => mod.loadEngine(engineOpts())).catch((err) => {
     enginePromise = undefined;
     throw err;
   });
@@ -58,9 +80,23 @@ export function loadEngine() {
 async function openEngine(video, media, abandoned) {
   const torrentURL = safeURL(video.torrent_url);
   if (!torrentURL) throw new Error('this video has no .torrent');
+  const torrentBytes = fetch(torrentURL).then(async (resp) => {
+    if (!resp.ok) throw new Error(`fetch ${torrentURL}: ${resp.status}`);
+    return new Uint8Array(await resp.arrayBuffer());
+  });
+  torrentBytes.catch(() => {}); // reported by the await below
+  // Start the video at once: the Service Worker reads its first bytes from
+  // the web seed while the engine compiles and starts (engine.js playEarly).
+  const mod = await importEngine();
+  const webSeed = safeURL(video.webseed_url);
+  if (video.info_hash && webSeed) {
+    await mod.playEarly(media, { infoHash: video.info_hash, webSeed, name: video.name || 'video' }, {}).catch((err) => {
+      console.warn('early start failed, waiting for the engine:', err);
+    });
+  }
   const engine = await loadEngine();
   if (!engine.serviceWorker) throw new Error('no Service Worker: the page needs https or localhost');
-  const torrent = await engine.open(torrentURL);
+  const torrent = await engine.open(await torrentBytes);
   if (abandoned()) { // the fallback already took over: do not leak the swarm
     torrent.close();
     throw new Error('the engine started too late');

@@ -3,7 +3,7 @@
 import { initLayout } from '../layout.js';
 import { getVideo, deleteVideo, hasRight } from '../api.js';
 import { el, $, clear, showError, showMessage, safeURL, formatBytes, formatRate, formatDate, podHost } from '../ui.js';
-import { openPlayer } from '../player.js';
+import { openPlayer, prepareEngine } from '../player.js';
 import { BytesChart } from '../chart.js';
 
 const id = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
@@ -11,6 +11,7 @@ const status = $('#status');
 const playerBox = $('#player');
 
 async function main() {
+  prepareEngine(); // Service Worker registration in parallel with the API call
   const userP = initLayout();
   let video;
   try {
