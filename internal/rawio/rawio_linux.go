@@ -7,23 +7,16 @@ import (
 )
 
 // Read reads from the non-blocking descriptor fd.
-func Read(fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
+func Read(fd int, p []byte) (int, error) { return readWrite(unix.SYS_READ, fd, p) }
 
 // Write writes to the non-blocking descriptor fd.
-func Write(fd int, p []byte) (int, error) {
+func Write(fd int, p []byte) (int, error) { return readWrite(unix.SYS_WRITE, fd, p) }
+
+func readWrite(trap uintptr, fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	if e != 0 {
 		return 0, e
 	}

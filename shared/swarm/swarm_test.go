@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -178,8 +179,9 @@ func TestCorruptPeerIsDropped(t *testing.T) {
 	}
 }
 
-func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
-	fx := newFixture(t, 6*pieceLen)
+// recordingWebSeed serves fx's data as a web seed and returns fx's
+// metainfo pointing at it, and a function listing the Range headers served.
+func recordingWebSeed(t *testing.T, fx fixture) (torrentfile.Metainfo, func() []string) {
 	var mu sync.Mutex
 	var ranges []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -191,13 +193,21 @@ func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
 	t.Cleanup(srv.Close)
 	mi := fx.mi
 	mi.URLList = []string{srv.URL + "/"}
+	return mi, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(ranges)
+	}
+}
+
+func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
+	fx := newFixture(t, 6*pieceLen)
+	mi, ranges := recordingWebSeed(t, fx)
 	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
 	time.Sleep(500 * time.Millisecond)
-	mu.Lock()
-	if len(ranges) != 0 {
-		t.Fatalf("web seed used with no reader: %v", ranges)
+	if r := ranges(); len(r) != 0 {
+		t.Fatalf("web seed used with no reader: %v", r)
 	}
-	mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	buf := make([]byte, 100)
@@ -212,7 +222,7 @@ func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	st := leech.Stats()
 	if st.BytesFromWebSeed != 2*pieceLen || st.PiecesHave != 2 {
-		t.Fatalf("web seed fetched beyond its window: %+v, ranges %v", st, ranges)
+		t.Fatalf("web seed fetched beyond its window: %+v, ranges %v", st, ranges())
 	}
 }
 
@@ -297,17 +307,7 @@ func TestServerPeerFillsWhatBrowsersLack(t *testing.T) {
 
 func TestAddWebSeedData(t *testing.T) {
 	fx := newFixture(t, 6*pieceLen)
-	var mu sync.Mutex
-	var ranges []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		ranges = append(ranges, r.Header.Get("Range"))
-		mu.Unlock()
-		http.ServeContent(w, r, "video.mp4", time.Time{}, bytes.NewReader(fx.data))
-	}))
-	t.Cleanup(srv.Close)
-	mi := fx.mi
-	mi.URLList = []string{srv.URL + "/"}
+	mi, ranges := recordingWebSeed(t, fx)
 	bad := append([]byte(nil), fx.data[4*pieceLen:6*pieceLen]...)
 	bad[pieceLen+5] ^= 0xff
 	tests := []struct {
@@ -337,9 +337,7 @@ func TestAddWebSeedData(t *testing.T) {
 			if st.PiecesHave != tc.wantPieces || st.BytesFromWebSeed != wantBytes {
 				t.Fatalf("stats %+v, want %d pieces, %d web seed bytes", st, tc.wantPieces, wantBytes)
 			}
-			mu.Lock()
-			before := len(ranges)
-			mu.Unlock()
+			before := len(ranges())
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			buf := make([]byte, 100)
@@ -349,10 +347,8 @@ func TestAddWebSeedData(t *testing.T) {
 					t.Fatalf("read piece %d: %v", i, err)
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(ranges) != before {
-				t.Fatalf("pieces given were fetched again: %v", ranges[before:])
+			if r := ranges(); len(r) != before {
+				t.Fatalf("pieces given were fetched again: %v", r[before:])
 			}
 		})
 	}
