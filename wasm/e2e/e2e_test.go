@@ -3,11 +3,16 @@
 package e2e
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/serviceworker"
+	"github.com/chromedp/chromedp"
 
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
@@ -86,6 +91,29 @@ func TestPlayEarlyHandsOverWebSeedBytes(t *testing.T) {
 	}
 	// Play on well past the early bytes.
 	waitJS(t, pg, "document.getElementById('v').currentTime > 4", "window.__st.err", dump, 30*time.Second)
+	// The browser may stop an idle Service Worker, which forgets what it
+	// knew; the restarted one must learn from the page that the torrent is
+	// open rather than read the start from the web seed again.
+	stopWorkers := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, tg, serviceworker.Enable, cdp.Empty{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err := cdp.Call(ctx, tg, serviceworker.StopAllWorkers, cdp.Empty{})
+		return chromedp.Void{}, err
+	}
+	if _, err := chromedp.Run(pg, chromedp.Action[chromedp.Void](stopWorkers)); err != nil {
+		t.Fatalf("stop the Service Worker: %v", err)
+	}
+	var reloaded bool
+	eval(t, pg, `(() => {
+		const v = document.getElementById('v');
+		// A new URL (the same torrent), so that Chromium does not reuse its
+		// media cache: a new request from byte 0, through a new worker.
+		v.src = v.src + '&again=1';
+		v.play().catch(() => {});
+		return true;
+	})()`, &reloaded)
+	waitJS(t, pg, "document.getElementById('v').currentTime > 1", "window.__st.err", dump, 30*time.Second)
 	seen := map[int64]int{}
 	for _, r := range p.WebSeedRanges() {
 		var from, to int64

@@ -22,6 +22,7 @@ const STREAM_PATH = new URL('stream/', self.location).pathname;
 const CHUNK = 1 << 20;
 const EARLY_CHUNK = 256 << 10;
 const EARLY_BUDGET = 1 << 20;
+const STATUS_WAIT_MS = 250;
 const earlySpent = new Map(); // clientId + infoHash → web seed bytes served before the engine was ready
 // clientId + infoHash of torrents pages have opened (engine.js tells us), so
 // the early reads need no round trip to a page whose main thread is busy
@@ -90,6 +91,18 @@ function ask(client, msg) {
   });
 }
 
+// pageOpened asks a page this worker knows nothing about (its first
+// stream, or the browser restarted the worker, which forgets `opened`)
+// whether it has the torrent open. Only then: while the wasm starts, the
+// page's main thread may be too busy to answer soon, so the answer may not
+// be waited for long (no answer: not open).
+function pageOpened(client, infoHash) {
+  return Promise.race([
+    ask(client, { type: 'swarmtube-status', infoHash }).then((r) => !!(r && r.opened)),
+    new Promise((resolve) => setTimeout(() => resolve(false), STATUS_WAIT_MS)),
+  ]);
+}
+
 function parseRange(h) {
   const m = /^bytes=(\d*)-(\d*)$/.exec((h || '').trim());
   if (!m || (m[1] === '' && m[2] === '')) return null;
@@ -140,6 +153,10 @@ async function serve(event, url) {
   // read asks the page's engine, or, before the page has opened the torrent,
   // the web seed within the budget.
   const read = async (offset, length) => {
+    if (webSeed && !opened.has(earlyKey) && !earlySpent.has(earlyKey) && await pageOpened(client, infoHash)) {
+      opened.add(earlyKey); // this worker was restarted after the page opened the torrent
+      forgetGone();
+    }
     const spent = earlySpent.get(earlyKey) || 0;
     const n = Math.min(length, EARLY_CHUNK, EARLY_BUDGET - spent);
     if (webSeed && n > 0 && !opened.has(earlyKey)) {
