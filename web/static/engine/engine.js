@@ -199,10 +199,6 @@ function onWorkerMessage(ev) {
     return;
   }
   if (!port) return;
-  if (msg.type === 'swarmtube-status') {
-    port.postMessage({ opened: handles.has(msg.infoHash) });
-    return;
-  }
   handleFor(msg.infoHash).then((h) => {
     if (!h) {
       port.postMessage({ error: `torrent ${msg.infoHash} is not open in this page` });

@@ -22,28 +22,67 @@ const STREAM_PATH = new URL('stream/', self.location).pathname;
 const CHUNK = 1 << 20;
 const EARLY_CHUNK = 256 << 10;
 const EARLY_BUDGET = 1 << 20;
-const STATUS_WAIT_MS = 250;
 const earlySpent = new Map(); // clientId + infoHash → web seed bytes served before the engine was ready
 // clientId + infoHash of torrents pages have opened (engine.js tells us), so
 // the early reads need no round trip to a page whose main thread is busy
-// starting the wasm.
+// starting the wasm. Also kept in Cache Storage: the browser stops an idle
+// worker whenever it likes, and a restarted one that forgot would read up to
+// EARLY_BUDGET more from the web seed for a page playing long since.
 const opened = new Set();
+const OPENED_CACHE = 'swarmtube-opened-v1';
+const openedURL = (key) => new URL(`opened/${encodeURIComponent(key)}`, self.registration.scope).href;
+
+async function openedStore() {
+  try {
+    return await caches.open(OPENED_CACHE);
+  } catch (e) {
+    return null; // no Cache Storage (e.g. private mode): memory only
+  }
+}
+
+function markOpened(key) {
+  opened.add(key);
+  forgetGone();
+  openedStore().then((c) => c?.put(openedURL(key), new Response(''))).catch(() => {});
+}
+
+function unmarkOpened(key) {
+  opened.delete(key);
+  openedStore().then((c) => c?.delete(openedURL(key))).catch(() => {});
+}
+
+// wasOpened reports whether the page of key has opened its torrent, as this
+// worker or an earlier run of it was told.
+async function wasOpened(key) {
+  if (opened.has(key)) return true;
+  const c = await openedStore();
+  if (c && (await c.match(openedURL(key)).catch(() => null))) {
+    opened.add(key);
+    return true;
+  }
+  return false;
+}
 
 // forgetGone drops the entries of pages that no longer exist (closed, or
-// navigated away without closing their torrents); run whenever an entry is
-// added, so both stay as small as the open pages.
+// navigated away without closing their torrents), in memory and in Cache
+// Storage; run whenever an entry is added, so both stay as small as the
+// open pages.
 let pruning = null;
 function forgetGone() {
   pruning ??= (async () => {
-    const ids = new Set();
-    for (const key of [...earlySpent.keys(), ...opened]) ids.add(key.slice(0, key.indexOf(' ')));
+    const c = await openedStore();
+    const stored = c ? (await c.keys()).map((r) => decodeURIComponent(r.url.slice(r.url.lastIndexOf('/') + 1))) : [];
+    const keys = [...earlySpent.keys(), ...opened, ...stored];
+    const ids = new Set(keys.map((key) => key.slice(0, key.indexOf(' '))));
     for (const id of ids) {
       if (await self.clients.get(id)) continue;
-      const prefix = `${id} `;
-      for (const key of [...earlySpent.keys()]) if (key.startsWith(prefix)) earlySpent.delete(key);
-      for (const key of [...opened]) if (key.startsWith(prefix)) opened.delete(key);
+      for (const key of keys) {
+        if (!key.startsWith(`${id} `)) continue;
+        earlySpent.delete(key);
+        unmarkOpened(key);
+      }
     }
-  })().finally(() => { pruning = null; });
+  })().catch(() => {}).finally(() => { pruning = null; });
   return pruning;
 }
 
@@ -52,12 +91,9 @@ self.addEventListener('message', (event) => {
   const id = event.source && event.source.id;
   if (!id || !msg || typeof msg !== 'object') return;
   const key = `${id} ${msg.infoHash}`;
-  if (msg.type === 'swarmtube-opened' && !opened.has(key)) {
-    opened.add(key);
-    forgetGone();
-  }
+  if (msg.type === 'swarmtube-opened' && !opened.has(key)) markOpened(key);
   if (msg.type === 'swarmtube-closed') {
-    opened.delete(key);
+    unmarkOpened(key);
     earlySpent.delete(key);
   }
 });
@@ -89,18 +125,6 @@ function ask(client, msg) {
     ch.port1.onmessage = (ev) => { ch.port1.close(); resolve(ev.data); };
     client.postMessage(msg, [ch.port2]);
   });
-}
-
-// pageOpened asks a page this worker knows nothing about (its first
-// stream, or the browser restarted the worker, which forgets `opened`)
-// whether it has the torrent open. Only then: while the wasm starts, the
-// page's main thread may be too busy to answer soon, so the answer may not
-// be waited for long (no answer: not open).
-function pageOpened(client, infoHash) {
-  return Promise.race([
-    ask(client, { type: 'swarmtube-status', infoHash }).then((r) => !!(r && r.opened)),
-    new Promise((resolve) => setTimeout(() => resolve(false), STATUS_WAIT_MS)),
-  ]);
 }
 
 function parseRange(h) {
@@ -153,13 +177,9 @@ async function serve(event, url) {
   // read asks the page's engine, or, before the page has opened the torrent,
   // the web seed within the budget.
   const read = async (offset, length) => {
-    if (webSeed && !opened.has(earlyKey) && !earlySpent.has(earlyKey) && await pageOpened(client, infoHash)) {
-      opened.add(earlyKey); // this worker was restarted after the page opened the torrent
-      forgetGone();
-    }
     const spent = earlySpent.get(earlyKey) || 0;
     const n = Math.min(length, EARLY_CHUNK, EARLY_BUDGET - spent);
-    if (webSeed && n > 0 && !opened.has(earlyKey)) {
+    if (webSeed && n > 0 && !(await wasOpened(earlyKey))) {
       if (!earlySpent.has(earlyKey)) forgetGone();
       earlySpent.set(earlyKey, spent + n);
       const early = await readEarly(webSeed, offset, n);
