@@ -97,7 +97,8 @@ func (s *Server) attach(c *wsConn, nc net.Conn) error {
 		return fmt.Errorf("tracker connection: %w", err)
 	}
 	fd := -1
-	cerr := raw.Control(func(sfd uintptr) { fd, err = unix.Dup(int(sfd)) })
+	// F_DUPFD_CLOEXEC: a child process started meanwhile must not inherit it.
+	cerr := raw.Control(func(sfd uintptr) { fd, err = unix.FcntlInt(sfd, unix.F_DUPFD_CLOEXEC, 0) })
 	if err = errors.Join(cerr, err); err != nil {
 		return fmt.Errorf("tracker connection: dup: %w", err)
 	}
@@ -105,7 +106,6 @@ func (s *Server) attach(c *wsConn, nc net.Conn) error {
 		unix.Close(fd)
 		return fmt.Errorf("tracker connection: %w", err)
 	}
-	unix.CloseOnExec(fd)
 	// The caller closes tc once c is registered (detach undoes this).
 	c.lp, c.ev.fd = lp, fd
 	return nil
