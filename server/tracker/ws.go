@@ -20,6 +20,10 @@ import (
 	"github.com/swarmtube/swarmtube/shared/trackerproto"
 )
 
+// wsKeepAlive is the TCP keep-alive of WebSocket connections (the pod's
+// listener sets none).
+var wsKeepAlive = net.KeepAliveConfig{Enable: true, Idle: time.Minute, Interval: 15 * time.Second, Count: 4}
+
 // floodLimit is the number of consecutive rate-limited messages after
 // which a connection is closed.
 const floodLimit = 100
@@ -81,6 +85,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.releaseIP(ip)
 		s.log.Debug("tracker: websocket upgrade", "remote", r.RemoteAddr, "err", err)
 		return
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		// A peer whose network vanished sends no FIN: probes find it in
+		// about two minutes, where PeerTimeout would take twenty.
+		_ = tc.SetKeepAliveConfig(wsKeepAlive)
 	}
 	c := &wsConn{srv: s, ip: ip, done: make(chan struct{})}
 	if s.cfg.AnnouncesPerSecond > 0 {

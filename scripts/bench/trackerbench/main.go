@@ -54,10 +54,10 @@ func run(listen string, log *slog.Logger) error {
 	hs := &http.Server{Addr: listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.Run(ctx) }()
 	errc := make(chan error, 1)
-	// No TCP keep-alive probes on accepted connections: Go's default
-	// (15 s) costs four setsockopt calls per accept, ~12% of the CPU of a
-	// no-keep-alive HTTP announce, for connections that live one request.
-	// (opentracker sets none either.) The pod's listener can do the same.
+	// No TCP keep-alive probes on accepted connections, as the pod's
+	// listener (server/pod): they cost four setsockopt calls per accept,
+	// ~12% of the CPU of a no-keep-alive HTTP announce. The tracker turns
+	// them on for WebSockets itself.
 	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, "tcp", listen)
 	if err != nil {
