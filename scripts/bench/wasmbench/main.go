@@ -4,10 +4,12 @@
 //   - offload: one pod (anacrolix seeder over WebRTC + web seed + WebSocket
 //     tracker) and N viewers joining a few seconds apart, each playing the
 //     video at its bitrate; prints pod upload bytes ÷ (N × video size).
-//     Viewers are native builds of the browser engine (wasm/engine, the same
+//     -browsers of the viewers (default 2) are headless Chromium pages
+//     running the watch page's flow with client.wasm on a real MP4; the
+//     others are native builds of the browser engine (wasm/engine, the same
 //     code as client.wasm) with a simulated player that reads ahead like
 //     Chromium and reports its buffer, because 2 cores cannot hold 8
-//     Chromium instances. Each viewer starts like the watch page: the
+//     Chromium instances. Each native viewer starts like the watch page: the
 //     Service Worker's early reads from the web seed (sw.js EARLY_BUDGET in
 //     EARLY_CHUNK range requests) fill the player's buffer, the engine opens
 //     -engine-delay later and is given those bytes (engine.js giveEarly).
@@ -24,11 +26,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -59,6 +63,7 @@ var (
 	sizeMB   = flag.Int("size", 16, "offload: video size in MiB")
 	bitrate  = flag.Float64("bitrate", 4e6, "offload: video bitrate in bit/s")
 	runs     = flag.Int("runs", 3, "startup: runs per client")
+	browsers = flag.Int("browsers", 2, "offload: how many of the viewers are Chromium pages running client.wasm (the others: native builds of the same engine); with any, the video is a real MP4")
 	chromium = flag.String("chromium", "chromium", "Chromium binary")
 	debug    = flag.Bool("debug", false, "offload: engine debug logs on stderr; startup: web seed ranges and the ours page's trace")
 	early    = flag.Int64("early", -1, "offload: bytes each viewer reads from the web seed before its engine runs, like sw.js (-1: sw.js EARLY_BUDGET, 0: none)")
@@ -103,17 +108,21 @@ func sizes() {
 }
 
 // videoFile encodes a 60 s 1.5 Mbit/s faststart MP4 for the start-up runs.
-func videoFile() string {
+func videoFile() string { return encodeVideo(60, 1500) }
+
+// encodeVideo encodes a faststart H.264/AAC MP4 of seconds at kbps video.
+func encodeVideo(seconds, kbps int) string {
 	dir, err := os.MkdirTemp("", "wasmbench-")
 	if err != nil {
 		log.Fatal(err)
 	}
 	path := filepath.Join(dir, "video.mp4")
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", "testsrc2=duration=60:size=640x360:rate=25",
-		"-f", "lavfi", "-i", "sine=duration=60", "-shortest",
-		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1500k", "-minrate", "1500k", "-maxrate", "1500k",
-		"-bufsize", "750k", "-x264-params", "nal-hrd=cbr", "-pix_fmt", "yuv420p", "-c:a", "aac",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=duration=%d:size=640x360:rate=25", seconds),
+		"-f", "lavfi", "-i", fmt.Sprintf("sine=duration=%d", seconds), "-shortest",
+		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", fmt.Sprintf("%dk", kbps), "-minrate", fmt.Sprintf("%dk", kbps),
+		"-maxrate", fmt.Sprintf("%dk", kbps), "-bufsize", fmt.Sprintf("%dk", kbps/2), "-x264-params", "nal-hrd=cbr",
+		"-pix_fmt", "yuv420p", "-c:a", "aac",
 		"-movflags", "+faststart", "-threads", "2", path).CombinedOutput()
 	if err != nil {
 		log.Fatalf("ffmpeg: %v\n%s", err, out)
@@ -511,13 +520,27 @@ func offload() {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "video.mp4")
-	data := make([]byte, *sizeMB<<20)
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range data {
-		data[i] = byte(r.Uint32())
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		log.Fatal(err)
+	byteRate := *bitrate / 8
+	nBrowsers := min(max(*browsers, 0), *viewers)
+	if nBrowsers > 0 {
+		// Browsers must play it: a real video of about the size and bitrate asked.
+		seconds := int(math.Ceil(float64(*sizeMB<<20) / byteRate))
+		path = encodeVideo(seconds, int(*bitrate/1000)-128) // 128 kbit/s of AAC on top
+		defer os.RemoveAll(filepath.Dir(path))
+		fi, err := os.Stat(path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		byteRate = float64(fi.Size()) / float64(seconds)
+	} else {
+		data := make([]byte, *sizeMB<<20)
+		r := rand.New(rand.NewPCG(1, 2))
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			log.Fatal(err)
+		}
 	}
 	p := newPod(path, true)
 	defer p.close()
@@ -526,18 +549,30 @@ func offload() {
 		log.Fatal(err)
 	}
 	vs := make([]*viewer, *viewers)
+	bs := make([]*browserViewer, *viewers)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for v := range vs {
 		if v > 0 {
 			time.Sleep(*join)
 		}
+		// Browsers at evenly spread places, from the second viewer on: each
+		// gets from earlier viewers and serves later ones.
+		if nBrowsers > 0 && v%(*viewers/nBrowsers) == min(1, *viewers/nBrowsers-1) && countBrowsers(bs) < nBrowsers {
+			bs[v] = &browserViewer{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bs[v].watch(p.srv.URL+"/bench/ours.html", time.Duration(float64(p.size)/byteRate*float64(time.Second)))
+			}()
+			continue
+		}
 		opt := engine.Options{}
 		if *debug {
 			opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("viewer", v)
 		}
 		vs[v] = &viewer{
-			webSeed: p.srv.URL + "/webseed/video.mp4", size: p.size, byteRate: *bitrate / 8,
+			webSeed: p.srv.URL + "/webseed/video.mp4", size: p.size, byteRate: byteRate,
 			early: min(budget, p.size), chunk: chunk, engineDelay: *engDelay,
 			open: func() (*engine.Session, error) { return engine.Start(mi, ih, opt) },
 		}
@@ -550,11 +585,19 @@ func offload() {
 	wg.Wait()
 	elapsed := time.Since(start)
 	podBytes := p.seeder.UploadedBytes() + p.webseedOut.Load()
-	fmt.Printf("offload: %d native viewers joining %v apart, %d MiB video at %.1f Mbit/s, %v total\n",
-		*viewers, *join, *sizeMB, *bitrate/1e6, elapsed.Round(time.Second))
+	kind := "random bytes"
+	if nBrowsers > 0 {
+		kind = "H.264/AAC MP4"
+	}
+	fmt.Printf("offload: %d viewers (%d Chromium pages with client.wasm, %d native) joining %v apart, %.1f MB %s at %.1f Mbit/s, %v total\n",
+		*viewers, nBrowsers, *viewers-nBrowsers, *join, float64(p.size)/1e6, kind, byteRate*8/1e6, elapsed.Round(time.Second))
 	fmt.Printf("  each viewer: %.2f MiB from the web seed in %d KiB range requests before its engine runs (sw.js), engine opens after %v\n",
 		float64(budget)/(1<<20), chunk>>10, *engDelay)
 	for v, w := range vs {
+		if b := bs[v]; b != nil {
+			b.report(v)
+			continue
+		}
 		if w.err != nil {
 			fmt.Printf("  viewer %d: %v\n", v, w.err)
 			continue
@@ -565,14 +608,86 @@ func offload() {
 			float64(st.BytesFromServers)/1e6, float64(st.BytesFromWebSeed)/1e6, float64(w.earlyRead)/1e6,
 			float64(st.BytesFromWebSeed-w.earlyRead)/1e6, float64(st.BytesUploaded)/1e6)
 	}
-	for _, w := range vs {
-		if w.session != nil {
+	for v, w := range vs {
+		if w != nil && w.session != nil {
 			w.session.Close()
+		}
+		if b := bs[v]; b != nil && b.stop != nil {
+			b.stop()
 		}
 	}
 	fmt.Printf("  pod upload: seeder %.1f MB + web seed %.1f MB = %.1f MB; ÷ (N × size) = %.3f (target ≤ 0.25, limit 1/N = %.3f)\n",
 		float64(p.seeder.UploadedBytes())/1e6, float64(p.webseedOut.Load())/1e6, float64(podBytes)/1e6,
 		float64(podBytes)/float64(int64(*viewers)*p.size), 1/float64(*viewers))
+}
+
+func countBrowsers(bs []*browserViewer) int {
+	n := 0
+	for _, b := range bs {
+		if b != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// browserViewer is a viewer in headless Chromium: the watch page's flow
+// (ours.html: playEarly, then client.wasm) playing the video to its end,
+// its page left open until the run ends, so that it serves later viewers.
+type browserViewer struct {
+	startup time.Duration // navigation → playing
+	stalls  int           // waiting events after the start
+	st      struct {
+		BytesFromPeers, BytesFromServers, BytesFromWebSeed, BytesUploaded float64
+		Peers                                                             int
+	}
+	err  error
+	stop func()
+}
+
+func (b *browserViewer) watch(url string, length time.Duration) {
+	bctx, stopBrowser := newBrowser()
+	ctx, cancel := chromedp.NewContext(bctx)
+	b.stop = func() { cancel(); stopBrowser() }
+	begin := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		b.err = err
+		return
+	}
+	_, _ = evalJS[bool](ctx, `(() => { const v = document.getElementById('v'); window.__waits = 0;
+		v.addEventListener('waiting', () => { if (window.__st.playingMs) window.__waits++; }); return true; })()`)
+	if _, err := waitPlaying(ctx); err != nil {
+		b.err = err
+		return
+	}
+	b.startup = time.Since(begin)
+	deadline := time.Now().Add(2*length + 30*time.Second)
+	for time.Now().Before(deadline) {
+		if ended, _ := evalJS[bool](ctx, "document.getElementById('v').ended"); ended {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if ended, _ := evalJS[bool](ctx, "document.getElementById('v').ended"); !ended {
+		b.err = fmt.Errorf("the video did not end within %v", 2*length+30*time.Second)
+	}
+	b.stalls, _ = evalJS[int](ctx, "window.__waits")
+	raw, err := evalJS[string](ctx, "JSON.stringify(window.__st.torrent.stats())")
+	if err == nil {
+		err = json.Unmarshal([]byte(raw), &b.st)
+	}
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+}
+
+func (b *browserViewer) report(v int) {
+	if b.err != nil {
+		fmt.Printf("  viewer %d (Chromium): %v\n", v, b.err)
+	}
+	fmt.Printf("  viewer %d (Chromium): start %4d ms, stalls %d, from viewers %5.1f MB, from seeder %5.1f MB, web seed %5.1f MB, uploaded %5.1f MB\n",
+		v, b.startup.Milliseconds(), b.stalls, (b.st.BytesFromPeers-b.st.BytesFromServers)/1e6, b.st.BytesFromServers/1e6,
+		b.st.BytesFromWebSeed/1e6, b.st.BytesUploaded/1e6)
 }
 
 // viewer simulates one watch page: a player that reads ahead of the
