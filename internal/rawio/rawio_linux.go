@@ -1,6 +1,8 @@
 package rawio
 
 import (
+	"errors"
+	"net"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -33,4 +35,25 @@ func EpollPoll(epfd int, events []unix.EpollEvent) (int, error) {
 		return 0, e
 	}
 	return int(n), nil
+}
+
+// DupNonblock returns a non-blocking, close-on-exec duplicate of tc's
+// socket, for an event loop to own: once the caller closes tc (which takes
+// it out of Go's poller), the socket lives on through the duplicate.
+func DupNonblock(tc *net.TCPConn) (int, error) {
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	// F_DUPFD_CLOEXEC: a child process started meanwhile must not inherit it.
+	cerr := raw.Control(func(s uintptr) { fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) })
+	if err = errors.Join(cerr, err); err != nil {
+		return -1, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }

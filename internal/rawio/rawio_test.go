@@ -3,7 +3,10 @@
 package rawio
 
 import (
+	"io"
+	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,5 +45,44 @@ func TestReadWritePoll(t *testing.T) {
 	}
 	if _, err := Write(-1, []byte("x")); err != unix.EBADF {
 		t.Fatalf("write to a bad descriptor: %v", err)
+	}
+}
+
+// TestDupNonblock checks that the duplicate outlives the closed net.Conn
+// and does not block.
+func TestDupNonblock(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := DupNonblock(server.(*net.TCPConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	server.Close()
+	if _, err := Read(fd, make([]byte, 8)); err != unix.EAGAIN {
+		t.Fatalf("read with nothing sent: %v, want EAGAIN", err)
+	}
+	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
+		t.Fatalf("close-on-exec not set: %#x, %v", flags, err)
+	}
+	if n, err := Write(fd, []byte("hi")); n != 2 || err != nil {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+	buf := make([]byte, 2)
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "hi" {
+		t.Fatalf("client read %q, %v", buf, err)
 	}
 }

@@ -92,18 +92,8 @@ func (s *Server) attach(c *wsConn, nc net.Conn) error {
 	if err != nil || lp == nil {
 		return err
 	}
-	raw, err := tc.SyscallConn()
+	fd, err := rawio.DupNonblock(tc)
 	if err != nil {
-		return fmt.Errorf("tracker connection: %w", err)
-	}
-	fd := -1
-	// F_DUPFD_CLOEXEC: a child process started meanwhile must not inherit it.
-	cerr := raw.Control(func(sfd uintptr) { fd, err = unix.FcntlInt(sfd, unix.F_DUPFD_CLOEXEC, 0) })
-	if err = errors.Join(cerr, err); err != nil {
-		return fmt.Errorf("tracker connection: dup: %w", err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
 		return fmt.Errorf("tracker connection: %w", err)
 	}
 	// The caller closes tc once c is registered (detach undoes this).

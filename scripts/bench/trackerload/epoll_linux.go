@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -142,49 +141,20 @@ func runWSEpoll(target string, conns int, hashes []trackerproto.ID, nOffers, sdp
 
 // dialEpollPeer connects, and takes the socket out of Go's poller.
 func dialEpollPeer(target string, ih trackerproto.ID, nOffers int, sdp string) (*epollPeer, error) {
-	var (
-		conn net.Conn
-		err  error
-	)
-	for attempt := range 5 { // a server's accept backlog can overflow while thousands connect
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		var br *bufio.Reader
-		conn, br, _, err = ws.Dial(ctx, target)
-		cancel()
-		if err == nil && br != nil && br.Buffered() > 0 {
-			conn.Close()
-			return nil, errors.New("server sent data before the first announce")
-		}
-		if err == nil {
-			break
-		}
-		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
-	}
+	conn, br, err := dialWS(context.Background(), target)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close() // the duplicate below keeps the socket
-	raw, err := conn.(*net.TCPConn).SyscallConn()
+	if br != nil && br.Buffered() > 0 {
+		return nil, errors.New("server sent data before the first announce")
+	}
+	fd, err := rawio.DupNonblock(conn.(*net.TCPConn))
 	if err != nil {
 		return nil, err
 	}
-	fd := -1
-	if cerr := raw.Control(func(s uintptr) { fd, err = unix.Dup(int(s)) }); cerr != nil || err != nil {
-		return nil, errors.Join(cerr, err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	req := trackerproto.Request{Action: trackerproto.ActionAnnounce, InfoHash: ih, PeerID: randID(), Left: 1000,
-		Event: trackerproto.EventStarted, NumWant: nOffers}
-	for range nOffers {
-		req.Offers = append(req.Offers, trackerproto.Offer{ID: randID(), SDP: []byte(sdp)})
-	}
-	p := &epollPeer{fd: fd, started: clientFrame(req.AppendJSON(nil))}
-	req.Event = trackerproto.EventUpdate
-	p.update = clientFrame(req.AppendJSON(nil))
-	return p, nil
+	started, update := announceFrames(ih, nOffers, sdp)
+	return &epollPeer{fd: fd, started: started, update: update}, nil
 }
 
 // send starts the next announce.

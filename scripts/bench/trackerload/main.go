@@ -236,16 +236,7 @@ func runWS(target string, conns int, hashes []trackerproto.ID, nOffers, sdpBytes
 	// Announcing starts when every connection is up, so that a slow
 	// server's accept queue is not starved by early peers.
 	close(start)
-	time.Sleep(warmup)
-	var win window
-	win.begin(pid)
-	st.measuring.Store(true)
-	t0 := time.Now()
-	time.Sleep(dur)
-	st.measuring.Store(false)
-	elapsed := time.Since(t0)
-	win.end(elapsed)
-	st.report("ws", conns, elapsed, pid, &win)
+	measure(&st, "ws", conns, warmup, dur, pid)
 	cancel()
 	wg.Wait()
 	return nil
@@ -259,21 +250,7 @@ func offerSDP(n int) string {
 
 // wsPeer announces in a closed loop until ctx ends.
 func wsPeer(ctx context.Context, target string, ih trackerproto.ID, nOffers int, sdp string, st *stats, ready chan<- error, start <-chan struct{}) {
-	var (
-		conn net.Conn
-		br   *bufio.Reader
-		err  error
-	)
-	// A server's accept backlog can overflow while thousands connect: retry.
-	for attempt := range 5 {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		conn, br, _, err = ws.Dial(dctx, target)
-		cancel()
-		if err == nil || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
-	}
+	conn, br, err := dialWS(ctx, target)
 	ready <- err
 	if err != nil {
 		return
@@ -295,15 +272,7 @@ func wsPeer(ctx context.Context, target string, ih trackerproto.ID, nOffers int,
 	if br != nil && br.Buffered() > 0 {
 		rd = bufio.NewReaderSize(io.MultiReader(br, conn), 16<<10)
 	}
-	req := trackerproto.Request{Action: trackerproto.ActionAnnounce, InfoHash: ih, PeerID: randID(), Left: 1000,
-		Event: trackerproto.EventStarted, NumWant: nOffers}
-	for range nOffers {
-		req.Offers = append(req.Offers, trackerproto.Offer{ID: randID(), SDP: []byte(sdp)})
-	}
-	started := clientFrame(req.AppendJSON(nil))
-	req.Event = trackerproto.EventUpdate
-	update := clientFrame(req.AppendJSON(nil))
-	frame := started
+	frame, update := announceFrames(ih, nOffers, sdp)
 	fail := func() {
 		if ctx.Err() == nil {
 			st.errors.Add(1)
@@ -337,6 +306,50 @@ func wsPeer(ctx context.Context, target string, ih trackerproto.ID, nOffers int,
 		}
 		st.record(time.Since(t0))
 	}
+}
+
+// dialWS connects to the WebSocket tracker, retrying: a server's accept
+// backlog can overflow while thousands connect. br holds what the server
+// sent after its handshake, if anything.
+func dialWS(ctx context.Context, target string) (conn net.Conn, br *bufio.Reader, err error) {
+	for attempt := range 5 {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		conn, br, _, err = ws.Dial(dctx, target)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
+	}
+	return conn, br, err
+}
+
+// announceFrames returns a new peer's first announce (event started) and
+// the ones after it (update), framed: nOffers offers of sdp, random ids.
+func announceFrames(ih trackerproto.ID, nOffers int, sdp string) (started, update []byte) {
+	req := trackerproto.Request{Action: trackerproto.ActionAnnounce, InfoHash: ih, PeerID: randID(), Left: 1000,
+		Event: trackerproto.EventStarted, NumWant: nOffers}
+	for range nOffers {
+		req.Offers = append(req.Offers, trackerproto.Offer{ID: randID(), SDP: []byte(sdp)})
+	}
+	started = clientFrame(req.AppendJSON(nil))
+	req.Event = trackerproto.EventUpdate
+	return started, clientFrame(req.AppendJSON(nil))
+}
+
+// measure waits out the warm-up, then measures st and the CPU use of pid
+// and of this process for dur, and prints the report line.
+func measure(st *stats, mode string, conns int, warmup, dur time.Duration, pid int) {
+	time.Sleep(warmup)
+	var win window
+	win.begin(pid)
+	st.measuring.Store(true)
+	t0 := time.Now()
+	time.Sleep(dur)
+	st.measuring.Store(false)
+	elapsed := time.Since(t0)
+	win.end(elapsed)
+	st.report(mode, conns, elapsed, pid, &win)
 }
 
 // clientFrame frames payload as a masked text frame with mask key zero.
@@ -460,16 +473,7 @@ func runHTTP(target string, workers int, hashes []trackerproto.ID, keepAlive boo
 			}
 		}()
 	}
-	time.Sleep(warmup)
-	var win window
-	win.begin(pid)
-	st.measuring.Store(true)
-	start := time.Now()
-	time.Sleep(dur)
-	st.measuring.Store(false)
-	elapsed := time.Since(start)
-	win.end(elapsed)
-	st.report("http", workers, elapsed, pid, &win)
+	measure(&st, "http", workers, warmup, dur, pid)
 	cancel()
 	wg.Wait()
 	return nil
