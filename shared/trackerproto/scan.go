@@ -205,21 +205,7 @@ func (s *scanner) skipValue() ([]byte, error) {
 // eachMember reads an object, calling member for each key with s positioned
 // at the member's value; member must consume the value.
 func (s *scanner) eachMember(member func(key []byte, esc bool) error) error {
-	if s.peek() != '{' {
-		return s.syntaxErr("expected object")
-	}
-	s.depth++
-	if s.depth > maxDepth {
-		return s.syntaxErr("nesting too deep")
-	}
-	s.pos++
-	if s.peek() == '}' {
-		s.pos++
-		s.depth--
-		return nil
-	}
-	for {
-		s.skipWS()
+	return s.eachItem('{', '}', "expected object", func() error {
 		key, esc, err := s.readString()
 		if err != nil {
 			return err
@@ -229,51 +215,46 @@ func (s *scanner) eachMember(member func(key []byte, esc bool) error) error {
 		}
 		s.pos++
 		s.skipWS()
-		if err := member(key, esc); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return s.syntaxErr("expected ',' or '}'")
-		}
-	}
+		return member(key, esc)
+	})
 }
 
 // eachElement reads an array, calling elem with s positioned at each element.
 func (s *scanner) eachElement(elem func() error) error {
-	if s.peek() != '[' {
-		return s.syntaxErr("expected array")
+	return s.eachItem('[', ']', "expected array", elem)
+}
+
+// eachItem reads an object or an array, delimited by open and close,
+// calling item with s positioned at each item; notOpen is the error text
+// when the value is not one.
+func (s *scanner) eachItem(open, close byte, notOpen string, item func() error) error {
+	if s.peek() != open {
+		return s.syntaxErr(notOpen)
 	}
 	s.depth++
 	if s.depth > maxDepth {
 		return s.syntaxErr("nesting too deep")
 	}
 	s.pos++
-	if s.peek() == ']' {
+	if s.peek() == close {
 		s.pos++
 		s.depth--
 		return nil
 	}
 	for {
 		s.skipWS()
-		if err := elem(); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		switch s.peek() {
 		case ',':
 			s.pos++
-		case ']':
+		case close:
 			s.pos++
 			s.depth--
 			return nil
 		default:
-			return s.syntaxErr("expected ',' or ']'")
+			return s.syntaxErr("expected ',' or '" + string(close) + "'")
 		}
 	}
 }
