@@ -1,6 +1,6 @@
 // Package repotest holds checks on the repository as a whole: every package
-// is documented, and shared/ stays buildable for the browser by never
-// importing server-only modules.
+// is documented, shared/ stays buildable for the browser by never importing
+// server-only modules, and the three sides keep their layout (TestLayout).
 package repotest
 
 import (
@@ -65,6 +65,47 @@ func TestSharedStaysPortable(t *testing.T) {
 					t.Errorf("%s (GOOS=js) imports %s", p.ImportPath, d)
 				}
 			}
+		}
+	}
+}
+
+const module = "github.com/swarmtube/swarmtube/"
+
+// TestLayout enforces where packages live, both ways:
+//   - shared/ holds only what both sides compile: each of its packages is a
+//     dependency of the pod binary and of the browser peer (GOOS=js);
+//   - the pod never imports wasm/, and the browser peer never imports server/.
+func TestLayout(t *testing.T) {
+	testenv.LookPath(t, "go")
+	js := []string{"GOOS=js", "GOARCH=wasm"}
+	deps := func(env []string, patterns ...string) map[string]bool {
+		set := map[string]bool{}
+		for _, p := range list(t, env, patterns...) {
+			set[p.ImportPath] = true
+			for _, d := range p.Deps {
+				set[d] = true
+			}
+		}
+		return set
+	}
+	pod := deps(nil, "./server/cmd/swarmtube")
+	browser := deps(js, "./wasm/cmd/client")
+	for _, p := range list(t, js, "./shared/...") {
+		if !pod[p.ImportPath] {
+			t.Errorf("%s is in shared/ but the pod does not compile it: move it under wasm/", p.ImportPath)
+		}
+		if !browser[p.ImportPath] {
+			t.Errorf("%s is in shared/ but the browser peer does not compile it: move it under server/", p.ImportPath)
+		}
+	}
+	for d := range deps(nil, "./server/...") {
+		if strings.HasPrefix(d, module+"wasm/") {
+			t.Errorf("a server package imports %s", d)
+		}
+	}
+	for d := range deps(js, "./wasm/...") {
+		if strings.HasPrefix(d, module+"server/") {
+			t.Errorf("a wasm package imports %s", d)
 		}
 	}
 }

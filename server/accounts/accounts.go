@@ -19,9 +19,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/argon2"
 
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 const (

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 func newService(t *testing.T, cfg Config) *Service {

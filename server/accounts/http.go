@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 // CookieName is the default name of the session cookie set at login for the

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/server/api"
 )
 
 // Config is everything a pod needs to start.

@@ -9,8 +9,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/swarmtube/swarmtube/shared/api"
-	"github.com/swarmtube/swarmtube/shared/fedproto"
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 )
 
 // countingCatalog counts videos stored and signals when a target is met.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/go-fed/httpsig"
 
-	"github.com/swarmtube/swarmtube/shared/api"
-	"github.com/swarmtube/swarmtube/shared/fedproto"
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 )
 
 // remoteError is a non-2xx answer from another pod.

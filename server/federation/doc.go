@@ -2,7 +2,7 @@
 // catalogue exchange, the durable per-friend outbox of video events and
 // its delivery worker, the signed pod-to-pod routes, friend scores and
 // ejection, and per-pod rate limits. Message shapes and the signature
-// scheme are in shared/fedproto.
+// scheme are in server/federation/fedproto.
 //
 // # Admin routes (API.md; bearer token of a user with the admin right)
 //
@@ -21,7 +21,7 @@
 //
 // # Pod-to-pod routes
 //
-// All are POST with a JSON body, signed as shared/fedproto describes:
+// All are POST with a JSON body, signed as server/federation/fedproto describes:
 // Signature over "(request-target) host date digest" with the sender's
 // RSA key, keyId = the sender's pod URL, Digest = SHA-256 of the body,
 // Date within 5 minutes, Host = the receiver's own URL host. Every body

@@ -11,9 +11,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/httpx"
-	"github.com/swarmtube/swarmtube/shared/api"
-	"github.com/swarmtube/swarmtube/shared/fedproto"
 )
 
 // MakeFriends introduces this pod to each of pods and then to each of

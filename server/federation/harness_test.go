@@ -23,11 +23,11 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/identity"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
-	"github.com/swarmtube/swarmtube/shared/fedproto"
 )
 
 // keyPool hands out pre-generated RSA keys: generating one per test pod

@@ -5,9 +5,9 @@ import (
 	"net/http"
 
 	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/httpx"
-	"github.com/swarmtube/swarmtube/shared/api"
-	"github.com/swarmtube/swarmtube/shared/fedproto"
 )
 
 // maxAdminBody bounds POST /api/v1/pods/makefriends.

@@ -16,10 +16,10 @@ import (
 	"github.com/go-fed/httpsig"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
-	"github.com/swarmtube/swarmtube/shared/fedproto"
 )
 
 // refusal builds a protocol error from a sentinel with a precise message.

@@ -16,10 +16,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/time/rate"
 
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/identity"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
-	"github.com/swarmtube/swarmtube/shared/fedproto"
 )
 
 // Catalog is what federation needs from the video catalogue

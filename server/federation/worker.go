@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/swarmtube/swarmtube/shared/fedproto"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	bolt "go.etcd.io/bbolt"
 )
 

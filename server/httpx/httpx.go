@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/server/api"
 )
 
 // Error is an error with an HTTP status and a machine code. Its Message is

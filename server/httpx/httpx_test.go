@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/server/api"
 )
 
 type payload struct {

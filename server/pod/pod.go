@@ -29,6 +29,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/config"
 	"github.com/swarmtube/swarmtube/server/federation"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -38,7 +39,6 @@ import (
 	"github.com/swarmtube/swarmtube/server/tracker"
 	"github.com/swarmtube/swarmtube/server/videos"
 	"github.com/swarmtube/swarmtube/server/webseed"
-	"github.com/swarmtube/swarmtube/shared/api"
 	"github.com/swarmtube/swarmtube/web"
 )
 

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/config"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 // startInProcess runs a pod on a free port until the test ends.

@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 // The search benchmark indexes benchVideos synthetic videos once per test

@@ -13,8 +13,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 // Buckets owned by this package:

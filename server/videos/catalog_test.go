@@ -16,7 +16,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 

@@ -23,9 +23,9 @@ import (
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 // fakeSeeder records what the service asks of a seeder.

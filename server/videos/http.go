@@ -16,9 +16,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 // Paging and form limits.

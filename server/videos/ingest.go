@@ -15,9 +15,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
 	"github.com/swarmtube/swarmtube/shared/media"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )

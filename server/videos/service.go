@@ -16,8 +16,8 @@ import (
 	tushandler "github.com/tus/tusd/v2/pkg/handler"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/store"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 // Seeder seeds local videos over BitTorrent (server/seeder implements it).

@@ -18,8 +18,8 @@ import (
 	expslog "golang.org/x/exp/slog"
 
 	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 // UploadsPath is where the tus resumable upload endpoint is mounted.

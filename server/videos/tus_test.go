@@ -14,7 +14,7 @@ import (
 
 	tushandler "github.com/tus/tusd/v2/pkg/handler"
 
-	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/server/api"
 )
 
 func tusMeta(kv ...string) string {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/shared/media"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )

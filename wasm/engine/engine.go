@@ -10,9 +10,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/swarmtube/swarmtube/shared/swarm"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/rtcpeer"
+	"github.com/swarmtube/swarmtube/wasm/swarm"
 	"github.com/swarmtube/swarmtube/wasm/trackerclient"
 )
 

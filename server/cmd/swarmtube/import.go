@@ -16,7 +16,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/server/api"
 )
 
 // importOptions are the arguments of `swarmtube import`.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmtube/swarmtube/shared/api"
-	"github.com/swarmtube/swarmtube/shared/fedproto"
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 )
 
 const wait = 20 * time.Second

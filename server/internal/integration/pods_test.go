@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/identity"
-	"github.com/swarmtube/swarmtube/shared/api"
 )
 
 // binary is the pod binary TestMain built.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmtube/swarmtube/shared/api"
+	"github.com/swarmtube/swarmtube/server/api"
 )
 
 var (

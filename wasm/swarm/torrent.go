@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/swarmtube/swarmtube/shared/peerwire"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
+	"github.com/swarmtube/swarmtube/wasm/peerwire"
 )
 
 // Hasher returns the SHA-1 of data. The browser build passes one backed by

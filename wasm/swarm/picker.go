@@ -3,7 +3,7 @@ package swarm
 import (
 	"time"
 
-	"github.com/swarmtube/swarmtube/shared/peerwire"
+	"github.com/swarmtube/swarmtube/wasm/peerwire"
 )
 
 // dupAfter is how long an urgent block waits on one peer before a second

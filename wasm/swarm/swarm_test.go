@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmtube/swarmtube/shared/peerwire"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
+	"github.com/swarmtube/swarmtube/wasm/peerwire"
 )
 
 const pieceLen = 256 << 10

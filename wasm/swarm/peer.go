@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/swarmtube/swarmtube/shared/peerwire"
+	"github.com/swarmtube/swarmtube/wasm/peerwire"
 )
 
 // maxQueuedUploads bounds the requests a peer may have queued with us;

@@ -3,7 +3,7 @@
 // that authenticates every request. It is shared by the pod
 // (server/federation) and anything else that speaks to pods, builds for
 // GOOS=js as well as natively, and imports only the standard library and
-// shared/api.
+// server/api.
 //
 // # Signatures
 //
