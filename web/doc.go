@@ -1,7 +1,7 @@
 // Package web is the pod's own front end: HTML pages, CSS and ES modules
 // (and, under static/engine/, the WebAssembly peer), embedded in the binary.
 //
-// The pages use only the public REST API (shared/API.md) from the browser,
+// The pages use only the public REST API (docs/API.md) from the browser,
 // so another front end could replace this one. The server renders each page
 // once from templates/ (a shared layout plus the page's skeleton); no
 // user-provided text ever passes through the server-side templates, and the

@@ -13,8 +13,10 @@
 //	videos_by_hash, search,
 //	videos_by_origin,
 //	videos_by_doc             videos
-//	friends, outbox, seen,
-//	remote_videos             federation
+//	fed_friends, fed_outbox,
+//	fed_meta, fed_ejected     federation
+//
+// (Friends' videos live in the videos buckets, marked by their origin.)
 //
 // The schema version is recorded in meta at creation and checked at every
 // open: a newer file than this binary knows is refused rather than
