@@ -174,7 +174,7 @@ func TestUploadSeedAndWebTorrentInterop(t *testing.T) {
 		t.Errorf("downloader stats %+v, want all %d bytes from the webtorrent peer", sd, len(p.Data))
 	}
 	var wtUp float64
-	eval(t, wt, "window.__wt.uploaded", &wtUp)
+	eval(t, wt, "window.__wt.live().uploaded", &wtUp)
 	if wtUp < float64(len(p.Data)) {
 		t.Errorf("webtorrent page uploaded %.0f bytes", wtUp)
 	}
