@@ -227,8 +227,20 @@ func stringList(raw []byte) ([]string, error) {
 	return out, nil
 }
 
-// encoder appends canonical bencode. Supported values: int, int64, string,
-// []byte, []string, [][]string, []any and map[string]any.
+// AppendBencode appends the canonical bencoding (BEP 3: dictionary keys
+// sorted bytewise, integers without leading zeros) of v to buf. Supported
+// values: int, int64, string, []byte, []string, [][]string, []any and
+// map[string]any, nested freely; anything else is an error and buf is
+// returned unchanged.
+func AppendBencode(buf []byte, v any) ([]byte, error) {
+	out, err := encode(buf, v)
+	if err != nil {
+		return buf, err
+	}
+	return out, nil
+}
+
+// encode appends canonical bencode; see AppendBencode.
 func encode(buf []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case int:

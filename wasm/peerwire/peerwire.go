@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
-	"strings"
+
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
 // Protocol is the handshake's protocol string.
@@ -340,25 +340,23 @@ type ExtendedHandshake struct {
 	Reqq int
 }
 
-// Encode returns the bencoded dictionary (keys sorted, as bencode requires).
+// Encode returns the bencoded dictionary (keys sorted, as bencode requires),
+// written by the same encoder as the torrents (torrentfile.AppendBencode).
 func (h ExtendedHandshake) Encode() []byte {
-	var sb strings.Builder
-	sb.WriteString("d1:md")
-	keys := make([]string, 0, len(h.M))
-	for k := range h.M {
-		keys = append(keys, k)
+	m := make(map[string]any, len(h.M))
+	for k, id := range h.M {
+		m[k] = id
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&sb, "%d:%si%de", len(k), k, h.M[k])
-	}
-	sb.WriteString("e")
+	d := map[string]any{"m": m}
 	if h.Reqq > 0 {
-		fmt.Fprintf(&sb, "4:reqqi%de", h.Reqq)
+		d["reqq"] = h.Reqq
 	}
 	if h.V != "" {
-		fmt.Fprintf(&sb, "1:v%d:%s", len(h.V), h.V)
+		d["v"] = h.V
 	}
-	sb.WriteString("e")
-	return []byte(sb.String())
+	b, err := torrentfile.AppendBencode(nil, d)
+	if err != nil {
+		panic(err) // unreachable: only ints, strings and maps of them
+	}
+	return b
 }
