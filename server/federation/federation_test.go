@@ -1,7 +1,14 @@
 package federation
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -410,5 +417,58 @@ func TestSeeds(t *testing.T) {
 	eventually(t, wait, "A to befriend its seed", func() bool { return a.friends()[b.url].Status == StatusActive })
 	if _, ok := b.friends()[a.url]; !ok {
 		t.Fatalf("B does not know A: %v", b.friends())
+	}
+}
+
+// signWithDigest signs r (body already set) like fedproto.SignRequest,
+// but with the given Digest header value, as other federated software
+// sends it.
+func signWithDigest(t *testing.T, r *http.Request, digest, keyID string, key *rsa.PrivateKey) {
+	t.Helper()
+	r.Header.Set("Host", r.URL.Host)
+	r.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	r.Header.Set("Digest", digest)
+	ss, err := fedproto.SigningString(r.Method, r.URL.Path, r.URL.Host, r.Header, fedproto.RequiredHeaders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(ss))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Signature", fedproto.SignatureParams{KeyID: keyID, Headers: fedproto.RequiredHeaders, Signature: sig}.String())
+}
+
+// TestDigestList (issue 14, bug C): a signed request whose Digest lists
+// SHA-256 and SHA-512 is accepted when SHA-256 matches, and refused when
+// SHA-256 does not match even though another algorithm is listed.
+func TestDigestList(t *testing.T) {
+	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
+	makeFriends(t, a, b)
+	sum512 := sha512.Sum512([]byte("anything"))
+	other := "SHA-512=" + base64.StdEncoding.EncodeToString(sum512[:])
+	for _, tc := range []struct {
+		name   string
+		digest func(body []byte) string
+		status int
+	}{
+		{"sha-256 and sha-512", func(body []byte) string { return fedproto.Digest(body) + ", " + other }, http.StatusOK},
+		{"sha-512 first", func(body []byte) string { return other + "," + fedproto.Digest(body) }, http.StatusOK},
+		{"wrong sha-256 beside sha-512", func(body []byte) string { return fedproto.Digest([]byte("x")) + ", " + other }, http.StatusUnauthorized},
+		{"sha-512 only", func([]byte) string { return other }, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []byte(`{"nonce":"` + fedproto.NewNonce() + `","events":[]}`)
+			r, err := http.NewRequest(http.MethodPost, b.url+fedproto.PathEvents, bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			signWithDigest(t, r, tc.digest(body), a.url, a.key)
+			code, ae, data := send(t, r)
+			if code != tc.status || code != http.StatusOK && ae.Error != ErrBadDigest.Code {
+				t.Fatalf("got %d %s, want %d", code, data, tc.status)
+			}
+		})
 	}
 }

@@ -71,7 +71,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		}
 		return nil, httpx.Errorf(http.StatusBadRequest, "bad_body", "could not read the request body")
 	}
-	if err := fedproto.CheckDigest(r.Header.Get("Digest"), body); err != nil {
+	if err := fedproto.CheckDigest(fedproto.DigestHeader(r.Header), body); err != nil {
 		return nil, refusal(ErrBadDigest, err)
 	}
 	return body, nil

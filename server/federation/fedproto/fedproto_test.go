@@ -96,16 +96,89 @@ func TestCheckCovers(t *testing.T) {
 	}
 }
 
-func TestDigestAndDate(t *testing.T) {
-	body := []byte(`{"events":[]}`)
-	if err := CheckDigest(Digest(body), body); err != nil {
-		t.Fatal(err)
+var (
+	digestBody = []byte(`{"events":[]}`)
+	digestGood = Digest(digestBody)[len("SHA-256="):]
+	digestBad  = Digest([]byte("other"))[len("SHA-256="):]
+	// sha512 is a well-formed SHA-512 member; its value is never checked.
+	sha512 = "SHA-512=z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="
+)
+
+// digestCases: the Digest header is a list (RFC 3230); unknown algorithms
+// are skipped; SHA-256 decides (issue 14, interop bug C).
+var digestCases = []struct {
+	name   string
+	header string
+	ok     bool
+}{
+	{"sha-256 alone", "SHA-256=" + digestGood, true},
+	{"lower-case algorithm", "sha-256=" + digestGood, true},
+	{"sha-256 then sha-512", "SHA-256=" + digestGood + ", " + sha512, true},
+	{"sha-512 then sha-256", sha512 + ",SHA-256=" + digestGood, true},
+	{"unknown algorithms skipped", "UNIXsum=30637, MD5=HUXZLQLMuI/KZ5KDcJPcOA==, SHA-256=" + digestGood, true},
+	{"rfc 9530 byte sequence", "sha-256=:" + digestGood + ":", true},
+	{"spaces around", "  SHA-256 = " + digestGood + " ", true},
+	{"malformed member skipped", "garbage, SHA-256=" + digestGood, true},
+	{"short sha-512 value", "SHA-512=x, SHA-256=" + digestGood, true},
+	{"empty", "", false},
+	{"sha-256 without value", "SHA-256=", false},
+	{"only md5", "MD5=" + digestGood, false},
+	{"only sha-512", sha512, false},
+	{"sha-256 mismatch", "SHA-256=" + digestBad, false},
+	{"sha-256 mismatch beside sha-512", sha512 + ", SHA-256=" + digestBad, false},
+	{"one of two sha-256 mismatches", "SHA-256=" + digestGood + ", SHA-256=" + digestBad, false},
+	{"sha-256 match, then a mismatch", "SHA-256=" + digestBad + ", SHA-256=" + digestGood, false},
+	{"only commas", ",,,", false},
+}
+
+func TestCheckDigest(t *testing.T) {
+	for _, tc := range digestCases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckDigest(tc.header, digestBody)
+			if tc.ok && err != nil || !tc.ok && !errors.Is(err, ErrBadDigest) {
+				t.Fatalf("CheckDigest(%q) = %v, want ok=%v", tc.header, err, tc.ok)
+			}
+		})
 	}
-	for _, bad := range []string{"", "SHA-256=", "MD5=" + Digest(body)[8:], Digest([]byte("other"))} {
-		if err := CheckDigest(bad, body); !errors.Is(err, ErrBadDigest) {
-			t.Errorf("CheckDigest(%q) = %v", bad, err)
+	// Several Digest lines form one list.
+	h := http.Header{}
+	h.Add("Digest", sha512)
+	h.Add("Digest", "SHA-256="+digestGood)
+	if err := CheckDigest(DigestHeader(h), digestBody); err != nil {
+		t.Fatalf("two Digest lines: %v", err)
+	}
+}
+
+// FuzzCheckDigest: a Digest list is accepted only if it holds a SHA-256
+// member with the body's digest and no SHA-256 member with another value.
+func FuzzCheckDigest(f *testing.F) {
+	for _, tc := range digestCases {
+		f.Add(tc.header, digestBody)
+	}
+	f.Fuzz(func(t *testing.T, header string, body []byte) {
+		if CheckDigest(header, body) != nil {
+			return
 		}
-	}
+		want := Digest(body)[len("SHA-256="):]
+		found := false
+		for m := range strings.SplitSeq(header, ",") {
+			alg, val, ok := strings.Cut(strings.TrimSpace(m), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(alg), "sha-256") {
+				continue
+			}
+			val = strings.Trim(strings.TrimSpace(val), ":")
+			if val != want {
+				t.Fatalf("accepted %q with a wrong SHA-256 member %q", header, val)
+			}
+			found = true
+		}
+		if !found {
+			t.Fatalf("accepted %q without a SHA-256 member", header)
+		}
+	})
+}
+
+func TestDate(t *testing.T) {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, tc := range []struct {
 		date string

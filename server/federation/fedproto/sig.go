@@ -211,18 +211,44 @@ func Digest(body []byte) string {
 	return "SHA-256=" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// CheckDigest verifies a Digest header value (one SHA-256 digest) against
-// body.
+// CheckDigest verifies the Digest header of a request against body. The
+// header is a list (RFC 3230 section 4.3.2: instance-digest values
+// separated by commas; several header lines are one list, see
+// DigestHeader): each member is "<algorithm>=<base64>", the algorithm
+// case-insensitive, and the value may also be written as an RFC 9530
+// byte sequence ":<base64>:". Members with algorithms other than SHA-256
+// (SHA-512, MD5, unknown names) and malformed members are skipped. The
+// body is accepted when at least one SHA-256 member is present and every
+// SHA-256 member matches; a mismatching SHA-256 member, or none usable, is
+// ErrBadDigest.
 func CheckDigest(header string, body []byte) error {
-	alg, val, ok := strings.Cut(header, "=")
-	if !ok || !strings.EqualFold(alg, "SHA-256") {
+	want := Digest(body)[len("SHA-256="):]
+	matched := false
+	for member := range strings.SplitSeq(header, ",") {
+		alg, val, ok := strings.Cut(strings.TrimSpace(member), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(alg), "SHA-256") {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == ':' && val[len(val)-1] == ':' {
+			val = val[1 : len(val)-1]
+		}
+		if subtle.ConstantTimeCompare([]byte(val), []byte(want)) != 1 {
+			return fmt.Errorf("%w: the body does not match its SHA-256 digest", ErrBadDigest)
+		}
+		matched = true
+	}
+	if !matched {
 		return fmt.Errorf("%w: want a SHA-256 digest", ErrBadDigest)
 	}
-	want := Digest(body)[len("SHA-256="):]
-	if subtle.ConstantTimeCompare([]byte(val), []byte(want)) != 1 {
-		return fmt.Errorf("%w: the body does not match its digest", ErrBadDigest)
-	}
 	return nil
+}
+
+// DigestHeader returns the Digest of h as one list: several Digest header
+// lines are one comma-separated list (RFC 9110 section 5.3), as the
+// signing string also joins them.
+func DigestHeader(h http.Header) string {
+	return strings.Join(h.Values("Digest"), ", ")
 }
 
 // CheckDate verifies that a Date header value is an HTTP date within
@@ -288,7 +314,7 @@ func VerifyRequest(r *http.Request, body []byte, now time.Time, keyFor func(keyI
 	if err := CheckDate(r.Header.Get("Date"), now); err != nil {
 		return p, err
 	}
-	if err := CheckDigest(r.Header.Get("Digest"), body); err != nil {
+	if err := CheckDigest(DigestHeader(r.Header), body); err != nil {
 		return p, err
 	}
 	pub, err := keyFor(p.KeyID)
