@@ -190,6 +190,7 @@ func (p *Pod) handler() http.Handler {
 	p.videos.Routes(mux, log)
 	p.fed.Routes(mux, log)
 	mux.Handle("GET /static/webseed/{file}", p.webseed)
+	mux.Handle("OPTIONS /static/webseed/{file}", p.webseed) // CORS preflight
 	mux.Handle("GET /tracker/socket", p.tracker.WebSocketHandler())
 	mux.Handle("GET /tracker/announce", p.tracker.AnnounceHandler())
 	mux.Handle("GET /tracker/scrape", p.tracker.ScrapeHandler())

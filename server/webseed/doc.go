@@ -18,6 +18,13 @@
 //     application/octet-stream) with nosniff; Access-Control-Allow-Origin: *
 //     and exposed Content-Range/Content-Length/Accept-Ranges/ETag, because
 //     browsers on other pods' pages fetch friends' videos cross-origin.
+//   - CORS preflight: OPTIONS answers 204 with Allow-Origin "*",
+//     Allow-Methods GET, HEAD, Allow-Headers echoing the requested header
+//     names plus Range, If-Range, If-None-Match, If-Modified-Since,
+//     Cache-Control and Pragma, the same exposed headers and Max-Age 86400.
+//     A page that sends Range with a suffix or several ranges, If-Range or
+//     Cache-Control (WebTorrent JS does) is not a "simple" CORS request and
+//     needs this before its GET.
 //   - 404 (API error JSON) for a name the resolver does not know or that is
 //     not a plain file name.
 //   - Bytes of response bodies are counted: ServedBytes and the Prometheus

@@ -70,8 +70,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = path.Base(r.URL.Path)
 	}
+	if r.Method == http.MethodOptions {
+		preflight(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
 		httpx.WriteError(w, r, h.log, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use GET or HEAD"))
 		return
 	}
@@ -109,9 +113,76 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
 	hdr.Set("ETag", fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano()))
 	hdr.Set("Access-Control-Allow-Origin", "*")
-	hdr.Set("Access-Control-Expose-Headers", "Content-Range, Content-Length, Accept-Ranges, ETag")
+	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
 	// ServeContent implements ranges, conditional requests and HEAD.
 	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+// CORS for the web seed (Fetch standard, "CORS protocol"). Any page may
+// read the files: they are public and no credentials are involved ("*").
+const (
+	exposedHeaders = "Content-Range, Content-Length, Accept-Ranges, ETag"
+	// alwaysAllowed are the request headers a range-reading client sends
+	// (WebTorrent JS: Range with suffix or multiple ranges, If-Range, and
+	// Cache-Control/Pragma when it bypasses the HTTP cache); they are
+	// allowed even when a preflight does not list them.
+	alwaysAllowed        = "Range, If-Range, If-None-Match, If-Modified-Since, Cache-Control, Pragma"
+	maxRequestedHeaders  = 1024 // bytes of Access-Control-Request-Headers echoed back
+	preflightCacheSecond = "86400"
+)
+
+// preflight answers a CORS preflight (OPTIONS with
+// Access-Control-Request-Method) for a web seed file: GET and HEAD from any
+// origin, with the headers the browser asks for. The file is not looked up,
+// so a preflight costs nothing and says nothing about which files exist.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Allow", "GET, HEAD, OPTIONS")
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	hdr.Set("Access-Control-Allow-Methods", "GET, HEAD")
+	allowed := alwaysAllowed
+	if req := r.Header.Values("Access-Control-Request-Headers"); len(req) > 0 {
+		if names, ok := headerNames(strings.Join(req, ",")); ok && names != "" {
+			allowed = names + ", " + alwaysAllowed
+		}
+	}
+	hdr.Set("Access-Control-Allow-Headers", allowed)
+	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
+	hdr.Set("Access-Control-Max-Age", preflightCacheSecond)
+	hdr.Set("Vary", "Access-Control-Request-Headers")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// headerNames checks a comma-separated list of header names (RFC 9110
+// tokens) of bounded length and returns it normalised ("a, b"); ok is false
+// for anything else, which is then not echoed.
+func headerNames(list string) (string, bool) {
+	if len(list) > maxRequestedHeaders {
+		return "", false
+	}
+	var names []string
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		for i := 0; i < len(n); i++ {
+			if !isTokenChar(n[i]) {
+				return "", false
+			}
+		}
+		names = append(names, n)
+	}
+	return strings.Join(names, ", "), true
+}
+
+// isTokenChar reports whether c may appear in an RFC 9110 token.
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // ContentType returns the Content-Type served for a file name.

@@ -50,6 +50,7 @@ func setup(t *testing.T) (*Handler, *httptest.Server, []byte, *prometheus.Regist
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/webseed/{file}", h) // as the pod mounts it
+	mux.Handle("OPTIONS /static/webseed/{file}", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return h, srv, data, reg
@@ -188,7 +189,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	h, _, _, _ := setup(t)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/static/webseed/clip.mp4", nil))
-	if rec.Code != 405 || rec.Header().Get("Allow") != "GET, HEAD" {
+	if rec.Code != 405 || rec.Header().Get("Allow") != "GET, HEAD, OPTIONS" {
 		t.Fatalf("POST: %d %v", rec.Code, rec.Header())
 	}
 }
