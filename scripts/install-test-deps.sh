@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine, only what is
 # missing: the real peers we test against (Chromium, aria2, opentracker),
+# iproute2 and nftables for the network-namespace lab (internal/netlab),
 # ffmpeg to make test clips, Node.js, and the pinned npm reference peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ command -v opentracker >/dev/null || need+=(opentracker)
 command -v brotli >/dev/null || need+=(brotli)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+command -v ip >/dev/null || need+=(iproute2)
+command -v nft >/dev/null || need+=(nftables)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
