@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/clientaddr"
 )
 
 // Config is everything a pod needs to start.
@@ -44,6 +46,15 @@ type Config struct {
 	// federation requests accepted from each friend.
 	FederationRate  float64
 	FederationBurst int
+	// TrustedProxies are the peers whose X-Forwarded-For,
+	// X-Forwarded-Proto and Forwarded headers are believed (see
+	// server/clientaddr); empty: none.
+	TrustedProxies []netip.Prefix
+	// TrackerMaxConnsPerIP bounds tracker WebSockets per client address;
+	// TrackerRate is the WebSocket messages per second allowed per
+	// connection (burst twice that). Negative disables either.
+	TrackerMaxConnsPerIP int
+	TrackerRate          float64
 }
 
 // Parse reads flags from args (without the program name) and the
@@ -51,7 +62,7 @@ type Config struct {
 func Parse(args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("swarmtube", flag.ContinueOnError)
-	var rights, friends, level string
+	var rights, friends, level, proxies string
 	var maxUpload int64
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9000", "HTTP listen address")
 	fs.StringVar(&c.URL, "url", "", "public base URL of the pod (default http://<listen>)")
@@ -71,6 +82,9 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.FriendCheckInterval, "friend-check-interval", 5*time.Minute, "heartbeat to friends with nothing to deliver")
 	fs.Float64Var(&c.FederationRate, "federation-rate", 20, "federation requests per second accepted from each friend")
 	fs.IntVar(&c.FederationBurst, "federation-burst", 40, "burst of federation requests accepted from each friend")
+	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDR prefixes or addresses of reverse proxies whose X-Forwarded-For, X-Forwarded-Proto and Forwarded headers are believed")
+	fs.IntVar(&c.TrackerMaxConnsPerIP, "tracker-max-conns-per-ip", 128, "tracker WebSockets allowed per client address (-1: no limit)")
+	fs.Float64Var(&c.TrackerRate, "tracker-rate", 10, "tracker WebSocket messages per second allowed per connection, burst twice that (-1: no limit)")
 
 	// Environment first, so explicit flags override it.
 	var envErr error
@@ -96,6 +110,10 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	c.MaxUploadBytes = maxUpload << 20
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("--log-level: %w", err)
+	}
+	var err error
+	if c.TrustedProxies, err = clientaddr.ParsePrefixes(proxies); err != nil {
+		return c, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	return c, c.finish()
 }
@@ -139,6 +157,9 @@ func (c *Config) finish() error {
 	}
 	if c.FriendRetryMax <= 0 || c.FriendCheckInterval <= 0 || c.FederationRate <= 0 || c.FederationBurst <= 0 {
 		return errors.New("--friend-retry-max, --friend-check-interval, --federation-rate and --federation-burst must be positive")
+	}
+	if c.TrackerMaxConnsPerIP == 0 || c.TrackerRate == 0 {
+		return errors.New("--tracker-max-conns-per-ip and --tracker-rate must be positive, or -1 for no limit")
 	}
 	if c.DataDir == "" {
 		return errors.New("--data must not be empty")

@@ -35,6 +35,14 @@ func TestParse(t *testing.T) {
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{name: "trusted proxies and tracker limits", args: []string{"--trusted-proxies", "10.0.0.0/8, ::1", "--tracker-max-conns-per-ip", "-1", "--tracker-rate", "2.5"},
+			check: func(t *testing.T, c Config) {
+				if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "::1/128" || c.TrackerMaxConnsPerIP != -1 || c.TrackerRate != 2.5 {
+					t.Errorf("got %+v", c)
+				}
+			}},
+		{name: "bad trusted proxy", args: []string{"--trusted-proxies", "proxy.example"}, wantErr: true},
+		{name: "zero tracker cap", args: []string{"--tracker-max-conns-per-ip", "0"}, wantErr: true},
 		{name: "bad listen", args: []string{"--listen", "nope"}, wantErr: true},
 		{name: "bad url", args: []string{"--url", "ftp://x"}, wantErr: true},
 		{name: "url with path", args: []string{"--url", "http://x/y"}, wantErr: true},

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/clientaddr"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
@@ -86,13 +86,9 @@ func (s *Service) remember(p fedproto.SignatureParams, now time.Time) error {
 	return nil
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP keys the per-address limits: the peer, or the client a trusted
+// reverse proxy names (server/clientaddr).
+func clientIP(r *http.Request) string { return clientaddr.Addr(r).String() }
 
 // authFriend authenticates a request from a friend and returns the
 // friend and the verified body (at most limit bytes). Requests that do not

@@ -30,6 +30,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/server/accounts"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/clientaddr"
 	"github.com/swarmtube/swarmtube/server/config"
 	"github.com/swarmtube/swarmtube/server/federation"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -155,7 +156,11 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 		return nil, err
 	}
 	p.videos.SetOutbox(p.fed)
-	tcfg := tracker.Config{Allow: p.videos.Known}
+	tcfg := tracker.Config{
+		Allow:              p.videos.Known,
+		MaxConnsPerIP:      cfg.TrackerMaxConnsPerIP,
+		AnnouncesPerSecond: cfg.TrackerRate,
+	}
 	if cfg.OpenTracker {
 		tcfg.Allow = nil
 	}
@@ -201,6 +206,7 @@ func (p *Pod) handler() http.Handler {
 	web.Routes(mux)
 	return httpx.Chain(mux,
 		httpx.Recover(log),
+		clientaddr.NewResolver(p.cfg.TrustedProxies).Middleware,
 		publicCORS,
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),
 		p.accounts.Middleware(log),

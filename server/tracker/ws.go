@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/swarmtube/swarmtube/internal/wsframe"
+	"github.com/swarmtube/swarmtube/server/clientaddr"
 	"github.com/swarmtube/swarmtube/shared/trackerproto"
 )
 
@@ -125,13 +126,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.shutdown()
 }
 
-func clientIP(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
-}
+// clientIP is the key of the per-address limits and the address an HTTP
+// announce is tracked under: the peer, or the client a trusted reverse
+// proxy names (server/clientaddr).
+func clientIP(r *http.Request) netip.Addr { return clientaddr.Addr(r) }
 
 // readLoop reads and handles input until the connection fails or closes;
 // early is input already read from the connection.
