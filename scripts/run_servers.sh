@@ -28,7 +28,7 @@ trap stop INT TERM EXIT
 for n in 1 2 3; do
 	port=900$n
 	bin/swarmtube --listen "127.0.0.1:$port" --url "http://localhost:$port" --data "./data/pod$port" \
-		--admin-password admin-password --bt-port 0 --name "pod$n" "$@" >"./data/pod$port.log" 2>&1 &
+		--admin-password admin-password --bt-port 0 --turn-listen "127.0.0.1:$((port + 1000))" --name "pod$n" "$@" >"./data/pod$port.log" 2>&1 &
 	pids="$pids $!"
 done
 

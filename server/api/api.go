@@ -107,3 +107,20 @@ type MakeFriendsResult struct {
 	Friends []Friend          `json:"friends"`
 	Errors  map[string]string `json:"errors,omitempty"` // pod URL → reason
 }
+
+// ICEServer is a WebRTC RTCIceServer dictionary (W3C WebRTC section 4.2.4),
+// as pages pass it to RTCPeerConnection and pion's webrtc.ICEServer decodes
+// it: urls are stun:, stuns:, turn: or turns: URIs (RFC 7064, RFC 7065).
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// ICEServers answers GET /api/v1/webrtc/ice-servers: the servers a page
+// should give RTCPeerConnection, and for how many seconds their
+// credentials stay valid (0: no credentials expire).
+type ICEServers struct {
+	ICEServers []ICEServer `json:"ice_servers"`
+	TTL        int64       `json:"ttl"`
+}

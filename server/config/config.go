@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +57,20 @@ type Config struct {
 	// connection (burst twice that). Negative disables either.
 	TrackerMaxConnsPerIP int
 	TrackerRate          float64
+
+	// TURN is the embedded STUN/TURN server (server/turn); ICEServers,
+	// when not nil, replaces it with external servers.
+	TURN       TURNConfig
+	ICEServers []api.ICEServer
+}
+
+// TURNConfig configures the embedded STUN/TURN server.
+type TURNConfig struct {
+	Listen       string  // host:port, UDP and TCP; "" when off
+	PublicIP     net.IP  // advertised relay address; nil: guessed (see turn.Config)
+	RelayMinPort int     // relay port range, inclusive; 0-0 for any port
+	RelayMaxPort int     //
+	MaxMbps      float64 // total relay budget, megabits per second
 }
 
 // Parse reads flags from args (without the program name) and the
@@ -62,7 +78,7 @@ type Config struct {
 func Parse(args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("swarmtube", flag.ContinueOnError)
-	var rights, friends, level, proxies string
+	var rights, friends, level, proxies, turnIP, relayPorts, iceServers string
 	var maxUpload int64
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9000", "HTTP listen address")
 	fs.StringVar(&c.URL, "url", "", "public base URL of the pod (default http://<listen>)")
@@ -85,6 +101,11 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDR prefixes or addresses of reverse proxies whose X-Forwarded-For, X-Forwarded-Proto and Forwarded headers are believed")
 	fs.IntVar(&c.TrackerMaxConnsPerIP, "tracker-max-conns-per-ip", 128, "tracker WebSockets allowed per client address (-1: no limit)")
 	fs.Float64Var(&c.TrackerRate, "tracker-rate", 10, "tracker WebSocket messages per second allowed per connection, burst twice that (-1: no limit)")
+	fs.StringVar(&c.TURN.Listen, "turn-listen", ":3478", `STUN/TURN listen address, UDP and TCP ("off" to disable)`)
+	fs.StringVar(&turnIP, "turn-public-ip", "", "IPv4 address advertised for STUN/TURN and relays (default: the --turn-listen host, else the first global address)")
+	fs.StringVar(&relayPorts, "turn-relay-ports", "", "TURN relay UDP port range MIN-MAX (default: any free port)")
+	fs.Float64Var(&c.TURN.MaxMbps, "turn-max-mbps", 50, "total TURN relay budget in megabits per second (relayed bytes are pod egress)")
+	fs.StringVar(&iceServers, "ice-servers", "", `JSON array of RTCIceServer objects ({"urls","username","credential"}) used instead of the embedded STUN/TURN server`)
 
 	// Environment first, so explicit flags override it.
 	var envErr error
@@ -114,6 +135,14 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	var err error
 	if c.TrustedProxies, err = clientaddr.ParsePrefixes(proxies); err != nil {
 		return c, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if err := c.TURN.parse(turnIP, relayPorts); err != nil {
+		return c, err
+	}
+	if iceServers != "" {
+		if c.ICEServers, err = ParseICEServers(iceServers); err != nil {
+			return c, fmt.Errorf("--ice-servers: %w", err)
+		}
 	}
 	return c, c.finish()
 }
@@ -165,6 +194,69 @@ func (c *Config) finish() error {
 		return errors.New("--data must not be empty")
 	}
 	return nil
+}
+
+func (t *TURNConfig) parse(ip, ports string) error {
+	if strings.EqualFold(t.Listen, "off") {
+		t.Listen = ""
+	} else if _, _, err := net.SplitHostPort(t.Listen); err != nil {
+		return fmt.Errorf("--turn-listen %q: want host:port or off", t.Listen)
+	}
+	if ip != "" {
+		if t.PublicIP = net.ParseIP(ip).To4(); t.PublicIP == nil {
+			return fmt.Errorf("--turn-public-ip %q: want an IPv4 address", ip)
+		}
+	}
+	if ports != "" {
+		lo, hi, ok := strings.Cut(ports, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if !ok || err1 != nil || err2 != nil || a < 1 || b > 65535 || a > b {
+			return fmt.Errorf("--turn-relay-ports %q: want MIN-MAX within 1-65535", ports)
+		}
+		t.RelayMinPort, t.RelayMaxPort = a, b
+	}
+	if !(t.MaxMbps > 0) {
+		return errors.New("--turn-max-mbps must be positive")
+	}
+	return nil
+}
+
+// ParseICEServers reads a JSON array of RTCIceServer dictionaries; "urls"
+// may be one string or an array, each a stun:, stuns:, turn: or turns: URI.
+// An empty array is valid: no ICE servers at all.
+func ParseICEServers(s string) ([]api.ICEServer, error) {
+	var raw []struct {
+		URLs       json.RawMessage `json:"urls"`
+		Username   string          `json:"username"`
+		Credential string          `json:"credential"`
+	}
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return nil, fmt.Errorf("not a JSON array of ICE servers: %w", err)
+	}
+	out := make([]api.ICEServer, 0, len(raw))
+	for _, r := range raw {
+		var urls []string
+		var one string
+		if err := json.Unmarshal(r.URLs, &one); err == nil {
+			urls = []string{one}
+		} else if err := json.Unmarshal(r.URLs, &urls); err != nil || len(urls) == 0 {
+			return nil, errors.New(`each server needs "urls": a string or an array of strings`)
+		}
+		for _, u := range urls {
+			scheme, _, _ := strings.Cut(u, ":")
+			switch scheme {
+			case "stun", "stuns", "turn", "turns":
+			default:
+				return nil, fmt.Errorf("%q is not a stun:, stuns:, turn: or turns: URI", u)
+			}
+			if (scheme == "turn" || scheme == "turns") && (r.Username == "" || r.Credential == "") {
+				return nil, fmt.Errorf("%q needs a username and a credential", u)
+			}
+		}
+		out = append(out, api.ICEServer{URLs: urls, Username: r.Username, Credential: r.Credential})
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {

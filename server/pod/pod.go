@@ -38,6 +38,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/seeder"
 	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/server/tracker"
+	"github.com/swarmtube/swarmtube/server/turn"
 	"github.com/swarmtube/swarmtube/server/videos"
 	"github.com/swarmtube/swarmtube/server/webseed"
 	"github.com/swarmtube/swarmtube/web"
@@ -59,6 +60,8 @@ type Pod struct {
 	fed      *federation.Service
 	webseed  *webseed.Handler
 	tracker  *tracker.Server
+	turn     *turn.Server // nil when off or replaced by --ice-servers
+	ice      turn.ICE
 	reg      *prometheus.Registry
 	ln       net.Listener
 	srv      *http.Server
@@ -121,6 +124,9 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 			"username", accounts.AdminUsername, "password", generated)
 	}
 
+	if err := p.startTURN(); err != nil {
+		return nil, err
+	}
 	host, _, _ := net.SplitHostPort(p.ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = ""
@@ -130,6 +136,7 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 		ListenAddr: host, // the seeder listens where the HTTP server does: loopback stays loopback
 		Port:       cfg.BTPort,
 		WebRTC:     true,
+		ICEServers: p.ice.SeederServers(),
 	}, log.With("component", "seeder"), p.reg)
 	if err != nil {
 		return nil, err
@@ -178,6 +185,26 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 	return p, nil
 }
 
+// startTURN binds the embedded STUN/TURN server unless it is off or
+// --ice-servers replaces it, and decides the ICE servers of pages and seeder.
+func (p *Pod) startTURN() error {
+	p.ice.External = p.cfg.ICEServers
+	if p.cfg.TURN.Listen == "" || p.cfg.ICEServers != nil {
+		return nil
+	}
+	secret, err := turn.LoadSecret(turn.SecretPath(p.cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	t := p.cfg.TURN
+	p.turn, err = turn.New(turn.Config{
+		Listen: t.Listen, PublicIP: t.PublicIP, RelayMinPort: t.RelayMinPort, RelayMaxPort: t.RelayMaxPort,
+		MaxBitsPerSecond: t.MaxMbps * 1e6, Realm: p.cfg.Name, Secret: secret,
+	}, p.log.With("component", "turn"), p.reg)
+	p.ice.Server = p.turn
+	return err
+}
+
 // URL is the pod's public base URL.
 func (p *Pod) URL() string { return p.cfg.URL }
 
@@ -199,6 +226,7 @@ func (p *Pod) handler() http.Handler {
 	mux.Handle("GET /tracker/socket", p.tracker.WebSocketHandler())
 	mux.Handle("GET /tracker/announce", p.tracker.AnnounceHandler())
 	mux.Handle("GET /tracker/scrape", p.tracker.ScrapeHandler())
+	mux.Handle("GET /api/v1/webrtc/ice-servers", p.ice)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
@@ -247,6 +275,9 @@ func (p *Pod) Run(ctx context.Context) error {
 	g.Go(func() error { return p.videos.Run(gctx) })
 	g.Go(func() error { return p.tracker.Run(gctx) })
 	g.Go(func() error { return p.fed.Run(gctx) })
+	if p.turn != nil {
+		g.Go(func() error { return p.turn.Run(gctx) })
+	}
 	g.Go(func() error {
 		p.log.Info("pod listening", "url", p.cfg.URL, "addr", p.ln.Addr().String(), "data", p.cfg.DataDir)
 		if err := p.srv.Serve(p.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -281,6 +312,11 @@ func (p *Pod) Close() {
 			_ = p.srv.Close()
 		} else if p.ln != nil {
 			_ = p.ln.Close()
+		}
+		if p.turn != nil {
+			if err := p.turn.Close(); err != nil {
+				p.log.Warn("turn close", "err", err)
+			}
 		}
 		if p.seeder != nil {
 			if err := p.seeder.Close(); err != nil {

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	pionturn "github.com/pion/turn/v2"
+
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/config"
@@ -27,7 +29,7 @@ import (
 // startInProcess runs a pod on a free port until the test ends.
 func startInProcess(t *testing.T, args ...string) *Pod {
 	t.Helper()
-	cfg, err := config.Parse(append([]string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--admin-password", "admin-password"}, args...), func(string) string { return "" })
+	cfg, err := config.Parse(append([]string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--admin-password", "admin-password", "--turn-listen", "127.0.0.1:0"}, args...), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestCrashDuringRegistrationsLosesNothing(t *testing.T) {
 	base := "http://" + addr
 
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--listen", addr, "--data", data, "--admin-password", "admin-password", "--log-level", "warn")
+		cmd := exec.Command(bin, "--listen", addr, "--data", data, "--admin-password", "admin-password", "--log-level", "warn", "--turn-listen", "127.0.0.1:0")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -239,4 +241,85 @@ func loginHTTP(t *testing.T, base, user, pass string) string {
 		t.Fatalf("login %s: %d %v", user, resp.StatusCode, err)
 	}
 	return tok.Token
+}
+
+// TestICEServers: the route hands out the embedded server's URLs with
+// credentials that really allocate a relay on it, or the configured
+// external servers instead, or nothing when TURN is off.
+func TestICEServers(t *testing.T) {
+	get := func(t *testing.T, p *Pod) api.ICEServers {
+		t.Helper()
+		resp, err := http.Get(p.URL() + "/api/v1/webrtc/ice-servers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("status %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+		}
+		var out api.ICEServers
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Run("embedded", func(t *testing.T) {
+		p := startInProcess(t, "--name", "turnpod")
+		got := get(t, p)
+		if got.TTL < 3600 || len(got.ICEServers) != 2 {
+			t.Fatalf("got %+v", got)
+		}
+		stun, relay := got.ICEServers[0], got.ICEServers[1]
+		hostport := strings.TrimPrefix(stun.URLs[0], "stun:")
+		if !strings.HasPrefix(stun.URLs[0], "stun:127.0.0.1:") || relay.Username == "" || relay.Credential == "" ||
+			len(relay.URLs) != 2 || relay.URLs[0] != "turn:"+hostport+"?transport=udp" || relay.URLs[1] != "turn:"+hostport+"?transport=tcp" {
+			t.Fatalf("servers %+v", got.ICEServers)
+		}
+		if again := get(t, p); again.ICEServers[1].Username == relay.Username {
+			t.Error("two callers got the same username")
+		}
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		c, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: hostport, TURNServerAddr: hostport, Conn: conn,
+			Username: relay.Username, Password: relay.Credential, Realm: "turnpod"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := c.Allocate()
+		if err != nil {
+			t.Fatalf("allocate with the route's credentials: %v", err)
+		}
+		rc.Close()
+		resp, err := http.Get(p.URL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(body, []byte("swarmtube_turn_allocations_total 1")) {
+			t.Error("metrics do not count the allocation")
+		}
+	})
+	t.Run("external", func(t *testing.T) {
+		p := startInProcess(t, "--ice-servers", `[{"urls":"stun:stun.example.org"}]`)
+		if got := get(t, p); got.TTL != 0 || len(got.ICEServers) != 1 || got.ICEServers[0].URLs[0] != "stun:stun.example.org" {
+			t.Fatalf("got %+v", got)
+		}
+		if p.turn != nil {
+			t.Error("the embedded server runs although external servers replace it")
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		p := startInProcess(t, "--turn-listen", "off")
+		if got := get(t, p); got.ICEServers == nil || len(got.ICEServers) != 0 {
+			t.Fatalf("got %+v, want an empty list", got)
+		}
+	})
 }

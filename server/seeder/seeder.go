@@ -15,6 +15,7 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
+	"github.com/pion/webrtc/v3"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	// WebRTC enables WebTorrent: announcing to ws:// trackers and exchanging
 	// pieces with browsers over WebRTC data channels.
 	WebRTC bool
+	// ICEServers are the STUN/TURN servers of its WebRTC peer connections
+	// (anacrolix ClientConfig.ICEServerList); fixed for the client's life.
+	ICEServers []webrtc.ICEServer
 	// MaxConnsPerTorrent bounds established peer connections per torrent;
 	// 0 means 128.
 	MaxConnsPerTorrent int
@@ -113,6 +117,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Seeder, erro
 	cc.NoDefaultPortForwarding = true
 	cc.DisableWebseeds = true // a seeder has nothing to fetch
 	cc.DisableWebtorrent = !cfg.WebRTC
+	cc.ICEServerList = cfg.ICEServers
 	cc.Seed = true
 	// Accept both plain and obfuscated handshakes but prefer plain: on a
 	// seeder RC4 only costs CPU per byte uploaded.

@@ -61,6 +61,7 @@ func startPodAt(t *testing.T, name, host string) *testPod {
 		"--admin-password", adminPassword,
 		"--default-rights", "upload",
 		"--log-level", logLevel.String(),
+		"--turn-listen", "127.0.0.1:0",
 	}, func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -105,7 +105,7 @@ func (p *pod) start() {
 	t := p.t
 	t.Helper()
 	args := append([]string{"--listen", p.addr, "--url", p.url, "--data", p.data, "--name", p.name,
-		"--bt-port", "0", "--admin-password", "admin-password", "--log-level", "debug"}, p.flags...)
+		"--bt-port", "0", "--admin-password", "admin-password", "--log-level", "debug", "--turn-listen", "off"}, p.flags...)
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
