@@ -71,4 +71,26 @@
 // upgrade and the framing use github.com/gobwas/ws rather than
 // nhooyr.io/websocket, whose one-write-per-message API cannot coalesce.
 // Buffers come from pools, so idle connections hold no buffers.
+//
+// # Connection lifecycle
+//
+// A WebSocket connection has one state (connState), which only moves
+// forward; both drivers and every goroutine that queues output go through
+// it:
+//
+//	open ──close frame queued──▶ closeQueued ──frame written, write side shut──▶ draining
+//	 │ │                             │    │                                       │
+//	 │ │ kill: queue overflow,       │    │ kill                                  │ peer EOF or
+//	 │ │ write error, timeout        │    ▼                                       │ linger over
+//	 │ └──────────────────────────────▶ dropping ──socket closed──▶ finished ◀────┘
+//	 │                               │                                ▲
+//	 └── peer EOF, read error ───────┴────────────────────────────────┘
+//
+// finished is where the connection leaves its swarms and the server, once
+// (shutdown, or the event loop's finish). Closes come from feed (a
+// protocol error, a flood, the peer's own close) and from Server.Close.
+//
+// The locks: a swarm's mutex may be held while taking a connection's
+// member lock (join, leave), never the other way round; a connection's
+// output lock is taken alone.
 package tracker

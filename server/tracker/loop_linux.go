@@ -34,23 +34,29 @@ import (
 // up to this, so a whole announce (~4 KiB with 5 offers) is one read.
 const loopReadSize = 64 << 10
 
-// loopState is a connection's state in its event loop; the loop's
-// goroutine alone touches it, but for killed.
+// loopState is what the event loop keeps of a connection besides its
+// connState; the loop's goroutine alone touches it.
 type loopState struct {
-	fd       int
-	killed   atomic.Bool // drop the connection (another goroutine asks)
-	added    bool        // the loop has it in its epoll set
-	finished bool
+	fd    int
+	added bool // the loop has it in its epoll set
 
 	in      *[]byte // the start of a frame waiting for more input
 	pending *[]byte // output taken from the queue, not fully written
 	woff    int     // bytes of pending written
-	last    bool    // pending ends with the close frame: half-close after it
 	wantOut bool    // waiting for the socket to be writable
 
-	lastRead    time.Time // for PeerTimeout
-	stalled     time.Time // output has waited since
-	lingerUntil time.Time // closing: drop the connection at this time
+	lastRead time.Time // for PeerTimeout
+	stalled  time.Time // output has waited since
+	drainBy  time.Time // from closeQueued on: drop the connection at this time
+}
+
+// drainDeadline returns when a closing connection is dropped, starting
+// its closeLinger the first time the loop sees it closing.
+func (c *wsConn) drainDeadline(now time.Time) time.Time {
+	if c.ev.drainBy.IsZero() {
+		c.ev.drainBy = now.Add(closeLinger)
+	}
+	return c.ev.drainBy
 }
 
 type loop struct {
@@ -258,7 +264,7 @@ func (l *loop) run() {
 			l.start(a.c, a.early, now)
 		}
 		for _, c := range dirty {
-			if c.ev.added && !c.ev.finished {
+			if c.ev.added && c.state() != stateFinished {
 				l.write(c, now)
 			}
 		}
@@ -288,7 +294,7 @@ func (l *loop) handle(events []unix.EpollEvent, now time.Time) {
 		if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 			l.read(c, now)
 		}
-		if ev.Events&unix.EPOLLOUT != 0 && !c.ev.finished {
+		if ev.Events&unix.EPOLLOUT != 0 && c.state() != stateFinished {
 			l.write(c, now)
 		}
 	}
@@ -328,7 +334,6 @@ func (l *loop) start(c *wsConn, early []byte, now time.Time) {
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}); err != nil {
 		l.srv.log.Warn("tracker: event loop add", "err", err)
 		unix.Close(fd)
-		c.ev.finished = true
 		c.shutdown()
 		l.srv.connDone.Done()
 		return
@@ -338,7 +343,7 @@ func (l *loop) start(c *wsConn, early []byte, now time.Time) {
 	if len(early) > 0 {
 		l.consume(c, early, now)
 	}
-	if !c.ev.finished {
+	if c.state() != stateFinished {
 		l.write(c, now) // a close frame may be queued already
 	}
 }
@@ -387,12 +392,13 @@ func (l *loop) readFailed(c *wsConn, n int, err error) bool {
 // consume feeds data (the loop's buffer or c.ev.in) to c and keeps an
 // incomplete frame's bytes in c.ev.in.
 func (l *loop) consume(c *wsConn, data []byte, now time.Time) {
-	if !c.ev.lingerUntil.IsZero() {
-		return // closing: input is drained unread
+	if c.state() >= stateCloseQueued {
+		c.drainDeadline(now) // closing: input is drained unread
+		return
 	}
 	used, ok := c.feed(data)
-	if !ok && c.ev.lingerUntil.IsZero() {
-		c.ev.lingerUntil = now.Add(closeLinger)
+	if !ok {
+		c.drainDeadline(now)
 	}
 	rest := data[used:]
 	switch in := c.ev.in; {
@@ -410,7 +416,7 @@ func (l *loop) consume(c *wsConn, data []byte, now time.Time) {
 
 // write writes c's queued output until done or the socket is full.
 func (l *loop) write(c *wsConn, now time.Time) {
-	if c.ev.killed.Load() {
+	if c.state() == stateDropping {
 		l.finish(c)
 		return
 	}
@@ -418,7 +424,6 @@ func (l *loop) write(c *wsConn, now time.Time) {
 		if c.ev.pending == nil {
 			c.outMu.Lock()
 			c.ev.pending, c.out = c.out, nil
-			c.ev.last = c.closing
 			c.outMu.Unlock()
 			c.ev.woff = 0
 			if c.ev.pending == nil {
@@ -446,13 +451,11 @@ func (l *loop) write(c *wsConn, now time.Time) {
 		}
 		putBuf(c.ev.pending)
 		c.ev.pending = nil
-		if c.ev.last {
+		if c.closeFrameWritten() && c.advance(stateDraining) {
 			// Half-close: the peer reads our close frame, then EOF; we
 			// drain its input until it closes or closeLinger passes.
 			_ = unix.Shutdown(c.ev.fd, unix.SHUT_WR)
-			if c.ev.lingerUntil.IsZero() {
-				c.ev.lingerUntil = now.Add(closeLinger)
-			}
+			c.drainDeadline(now)
 			break
 		}
 	}
@@ -474,15 +477,12 @@ func (l *loop) interest(c *wsConn, events uint32) {
 func (l *loop) sweep(now time.Time) {
 	cfg := &l.srv.cfg
 	for _, c := range l.conns {
-		switch {
-		case c.ev.killed.Load():
-		case !c.ev.lingerUntil.IsZero():
-			if now.Before(c.ev.lingerUntil) {
+		switch st := c.state(); {
+		case st == stateDropping:
+		case st >= stateCloseQueued: // closeQueued or draining
+			if now.Before(c.drainDeadline(now)) {
 				continue
 			}
-		case c.closeSent.Load():
-			c.ev.lingerUntil = now.Add(closeLinger) // a close queued by another goroutine
-			continue
 		case c.ev.wantOut && now.Sub(c.ev.stalled) > cfg.WriteTimeout:
 		case now.Sub(c.ev.lastRead) > cfg.PeerTimeout:
 		default:
@@ -494,10 +494,9 @@ func (l *loop) sweep(now time.Time) {
 
 // finish closes the socket and removes the connection from its swarms.
 func (l *loop) finish(c *wsConn) {
-	if c.ev.finished {
+	if !c.advance(stateFinished) {
 		return
 	}
-	c.ev.finished = true
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.ev.fd, nil)
 	delete(l.conns, int32(c.ev.fd))
 	unix.Close(c.ev.fd)
@@ -507,6 +506,6 @@ func (l *loop) finish(c *wsConn) {
 			*b = nil
 		}
 	}
-	c.shutdown()
+	c.release()
 	l.srv.connDone.Done()
 }

@@ -2,17 +2,12 @@
 
 package tracker
 
-import (
-	"net"
-	"sync/atomic"
-)
+import "net"
 
 // Without epoll every WebSocket is served by its own reader and writer
 // goroutines; these stand in for the Linux event loop (loop_linux.go).
 
-type loopState struct {
-	killed atomic.Bool
-}
+type loopState struct{}
 
 type loop struct{}
 

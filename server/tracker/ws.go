@@ -43,22 +43,20 @@ type wsConn struct {
 	lim  *rate.Limiter // nil when unlimited
 	wake chan struct{} // goroutine driver: output is queued
 	done chan struct{}
-	once sync.Once
+	st   atomic.Int32 // connState: where the connection is in its life (connstate.go)
 
 	// Reader state: only the reader (goroutine or loop) touches these.
 	flood int     // consecutive rate-limited messages
 	msg   *[]byte // fragments of a message not complete yet
 	inMsg bool    // a fragmented message is in progress
 
-	closeSent atomic.Bool // a close frame is queued: input is only drained now
+	outMu sync.Mutex // guards out, and the moves to closeQueued that end it
+	out   *[]byte    // framed messages waiting for the writer
 
-	outMu   sync.Mutex // guards the following fields
-	out     *[]byte    // framed messages waiting for the writer
-	closing bool       // a close frame is queued (or the queue overflowed): accept nothing more
-
-	mu      sync.Mutex // guards the following fields; taken after a swarm's lock, never before
+	// mu guards members. Lock order: a swarm's lock, then mu; never the
+	// other way round (join and leave run under the swarm's lock).
+	mu      sync.Mutex
 	members []member
-	gone    bool
 
 	ev loopState // event loop driver's state
 }
@@ -146,7 +144,7 @@ func (c *wsConn) readLoop(early []byte) error {
 		if cap(buf)-len(buf) < 1024 {
 			buf = slices.Grow(buf, len(buf)+4096)
 		}
-		if !c.closeSent.Load() {
+		if c.state() < stateCloseQueued {
 			if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.PeerTimeout)); err != nil {
 				return err
 			}
@@ -171,7 +169,7 @@ func (c *wsConn) readLoop(early []byte) error {
 // queued: the connection only drains its input from now on.
 func (c *wsConn) feed(data []byte) (used int, ok bool) {
 	s := c.srv
-	if c.closeSent.Load() {
+	if c.state() >= stateCloseQueued {
 		return len(data), false
 	}
 	for {
@@ -179,24 +177,18 @@ func (c *wsConn) feed(data []byte) (used int, ok bool) {
 		if hn == 0 {
 			return used, true
 		}
-		if h.Rsv != 0 || !h.Masked {
-			c.closeWith(ws.StatusProtocolError, "unmasked frame or reserved bits set")
+		// RFC 6455 5.2-5.5 as gobwas checks it: masked, no reserved bits
+		// or opcodes, short and final control frames, continuations only
+		// inside a fragmented message.
+		st := ws.StateServerSide
+		if c.inMsg {
+			st = st.Set(ws.StateFragmented)
+		}
+		if err := ws.CheckHeader(h, st); err != nil {
+			c.closeWith(ws.StatusProtocolError, err.Error())
 			return len(data), false
 		}
-		if h.OpCode.IsControl() {
-			if h.Length > 125 || !h.Fin {
-				c.closeWith(ws.StatusProtocolError, "invalid control frame")
-				return len(data), false
-			}
-		} else {
-			switch {
-			case h.OpCode == ws.OpContinuation && !c.inMsg, h.OpCode != ws.OpContinuation && c.inMsg:
-				c.closeWith(ws.StatusProtocolError, "unexpected continuation frame")
-				return len(data), false
-			case h.OpCode != ws.OpContinuation && h.OpCode != ws.OpText && h.OpCode != ws.OpBinary:
-				c.closeWith(ws.StatusProtocolError, "unknown opcode")
-				return len(data), false
-			}
+		if !h.OpCode.IsControl() {
 			have := 0
 			if c.msg != nil {
 				have = len(*c.msg)
@@ -218,9 +210,7 @@ func (c *wsConn) feed(data []byte) (used int, ok bool) {
 			c.sendFrame(ws.OpPong, p, false)
 		case h.OpCode == ws.OpClose:
 			// Echo the status; the peer closes the connection once it reads it.
-			if c.sendFrame(ws.OpClose, p[:min(len(p), 2)], true) {
-				c.closeSent.Store(true)
-			}
+			c.sendFrame(ws.OpClose, p[:min(len(p), 2)], true)
 			return len(data), false
 		case h.OpCode == ws.OpPong:
 		case h.Fin && !c.inMsg:
@@ -313,7 +303,8 @@ func (c *wsConn) scrape(w *work) {
 }
 
 // announce handles an announce, with offers or an answer, the way
-// bittorrent-tracker's server.js does.
+// bittorrent-tracker's server.js does: checks, then the swarm update under
+// the swarm's lock, then the replies and relays with no lock held.
 func (c *wsConn) announce(w *work) {
 	s := c.srv
 	req := &w.req
@@ -333,82 +324,111 @@ func (c *wsConn) announce(w *work) {
 		c.fail(w, trackerproto.ActionAnnounce, ErrInvalidEvent.Error(), &ih)
 		return
 	}
+	u, err := c.updateSwarm(w)
+	switch {
+	case errors.Is(err, ErrTooManySwarms):
+		s.m.reject(rejectSwarms)
+		c.fail(w, trackerproto.ActionAnnounce, err.Error(), &ih)
+		return
+	case err != nil: // the connection is finished: nobody to answer
+		return
+	}
+	c.relay(w, u)
+}
+
+// swarmUpdate is what an announce's swarm update decided, for the relay
+// step: the counts for the reply, the connection an answer goes to, and
+// (in w.targets) the connections that get one offer each.
+type swarmUpdate struct {
+	complete, incomplete int
+	answerTo             *wsConn
+}
+
+// updateSwarm applies the announce in w to its swarm under the swarm's
+// lock and picks where its answer or offers go. It sends nothing. The
+// error is ErrTooManySwarms, or net.ErrClosed when c finished meanwhile.
+func (c *wsConn) updateSwarm(w *work) (swarmUpdate, error) {
+	s := c.srv
+	req := &w.req
 	stopped := req.Event == trackerproto.EventStopped
 	w.targets = w.targets[:0]
-	var answerTo *wsConn
-	complete, incomplete := 0, 0
-	if sw := s.reg.lockSwarm(ih, !stopped); sw != nil {
-		p := sw.wsByID[req.PeerID]
-		present := p != nil
-		comp := present && p.complete
-		added, removed := applyEvent(sw, req.Event, req.Left, present, &comp)
-		switch {
-		case added:
-			p = &wsPeer{id: req.PeerID, conn: c, complete: comp, seen: time.Now().Unix()}
-			if err := c.join(sw, p); err != nil {
-				sw.count(comp, -1)
-				s.reg.unlock(sw)
-				if errors.Is(err, ErrTooManySwarms) {
-					s.m.reject(rejectSwarms)
-					c.fail(w, trackerproto.ActionAnnounce, err.Error(), &ih)
-				}
-				return
-			}
-			sw.addWS(p)
-			s.m.wsPeers.Add(1)
-		case removed:
-			sw.removeWS(p)
-			p.conn.leave(p)
-			s.m.wsPeers.Add(-1)
-		case present:
-			p.complete = comp
-			p.seen = time.Now().Unix()
-			if p.conn != c {
-				// The peer id reconnected: offers now go to the new connection.
-				p.conn.leave(p)
-				if err := c.join(sw, p); err != nil {
-					sw.removeWS(p)
-					s.m.wsPeers.Add(-1)
-				} else {
-					p.conn = c
-				}
-			}
-		}
-		if req.IsAnswer() {
-			if to := sw.wsByID[req.ToPeerID]; to != nil {
-				answerTo = to.conn
-			}
-		} else if !stopped && len(req.Offers) > 0 {
-			// Only the announcer itself is skipped: clients share one socket
-			// between torrents and peer ids (bittorrent-tracker's socket pool).
-			// The announcer is in sw.ws (just added or updated) unless it
-			// could not join; skipping by index spares a load per probe.
-			self := -1
-			if q := sw.wsByID[req.PeerID]; q != nil {
-				self = q.idx
-			}
-			w.idx = pickIndexes(len(sw.ws), len(req.Offers), func(j int) bool { return j == self }, w.idx[:0])
-			for _, j := range w.idx {
-				w.targets = append(w.targets, sw.ws[j].conn)
-			}
-		}
-		complete, incomplete = sw.complete, sw.incomplete
-		s.reg.unlock(sw)
+	var u swarmUpdate
+	sw := s.reg.lockSwarm(req.InfoHash, !stopped)
+	if sw == nil {
+		return u, nil // stopped in a swarm that does not exist
 	}
-
+	defer s.reg.unlock(sw)
+	p := sw.wsByID[req.PeerID]
+	present := p != nil
+	comp := present && p.complete
+	added, removed := applyEvent(sw, req.Event, req.Left, present, &comp)
+	switch {
+	case added:
+		p = &wsPeer{id: req.PeerID, conn: c, complete: comp, seen: time.Now().Unix()}
+		if err := c.join(sw, p); err != nil {
+			sw.count(comp, -1)
+			return u, err
+		}
+		sw.addWS(p)
+		s.m.wsPeers.Add(1)
+	case removed:
+		sw.removeWS(p)
+		p.conn.leave(p)
+		s.m.wsPeers.Add(-1)
+	case present:
+		p.complete = comp
+		p.seen = time.Now().Unix()
+		if p.conn != c {
+			// The peer id reconnected: offers now go to the new connection.
+			p.conn.leave(p)
+			if err := c.join(sw, p); err != nil {
+				sw.removeWS(p)
+				s.m.wsPeers.Add(-1)
+			} else {
+				p.conn = c
+			}
+		}
+	}
 	if req.IsAnswer() {
-		// bittorrent-tracker sends no reply to an answer, only the relay.
-		if answerTo == nil {
+		if to := sw.wsByID[req.ToPeerID]; to != nil {
+			u.answerTo = to.conn
+		}
+	} else if !stopped && len(req.Offers) > 0 {
+		// Only the announcer itself is skipped: clients share one socket
+		// between torrents and peer ids (bittorrent-tracker's socket pool).
+		// The announcer is in sw.ws (just added or updated) unless it
+		// could not join; skipping by index spares a load per probe.
+		self := -1
+		if q := sw.wsByID[req.PeerID]; q != nil {
+			self = q.idx
+		}
+		w.idx = pickIndexes(len(sw.ws), len(req.Offers), func(j int) bool { return j == self }, w.idx[:0])
+		for _, j := range w.idx {
+			w.targets = append(w.targets, sw.ws[j].conn)
+		}
+	}
+	u.complete, u.incomplete = sw.complete, sw.incomplete
+	return u, nil
+}
+
+// relay sends what updateSwarm decided: an answer to its offerer (and no
+// reply, as bittorrent-tracker), or the reply and one offer per target.
+func (c *wsConn) relay(w *work, u swarmUpdate) {
+	s := c.srv
+	req := &w.req
+	ih := req.InfoHash
+	if req.IsAnswer() {
+		if u.answerTo == nil {
 			s.m.lostAnswer.Inc()
 			return
 		}
 		w.enc = trackerproto.AppendAnswerRelay(w.enc[:0], ih, req.PeerID, req.OfferID, req.Answer)
-		if answerTo.send(w.enc) {
+		if u.answerTo.send(w.enc) {
 			s.m.answers.Inc()
 		}
 		return
 	}
-	w.enc = trackerproto.AppendAnnounceReply(w.enc[:0], ih, complete, incomplete, s.wsInterval)
+	w.enc = trackerproto.AppendAnnounceReply(w.enc[:0], ih, u.complete, u.incomplete, s.wsInterval)
 	c.send(w.enc)
 	if len(w.targets) > 0 {
 		w.tail = trackerproto.AppendRelayTail(w.tail[:0], ih, req.PeerID)
@@ -427,7 +447,7 @@ func (c *wsConn) announce(w *work) {
 func (c *wsConn) join(sw *swarm, p *wsPeer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gone {
+	if c.state() == stateFinished { // shutdown has taken, or will see, members
 		return net.ErrClosed
 	}
 	if len(c.members) >= c.srv.cfg.MaxSwarmsPerConn {
@@ -456,11 +476,12 @@ func (c *wsConn) leave(p *wsPeer) {
 // closing.
 func (c *wsConn) send(p []byte) bool { return c.sendFrame(ws.OpText, p, false) }
 
-// sendFrame queues a frame. last marks the final frame (a close): the writer
-// closes the connection after writing it.
+// sendFrame queues a frame. last marks the final frame (a close): the
+// connection moves to closeQueued and the writer half-closes it once the
+// frame is written.
 func (c *wsConn) sendFrame(op ws.OpCode, p []byte, last bool) bool {
 	c.outMu.Lock()
-	if c.closing {
+	if c.state() >= stateCloseQueued {
 		c.outMu.Unlock()
 		return false
 	}
@@ -472,7 +493,6 @@ func (c *wsConn) sendFrame(op ws.OpCode, p []byte, last bool) bool {
 	if len(out)+len(p) > c.srv.cfg.MaxQueuedBytes {
 		// The peer reads slower than the swarm talks to it: drop it rather
 		// than buffer without bound.
-		c.closing = true
 		c.outMu.Unlock()
 		c.srv.m.reject(rejectSlow)
 		c.kill()
@@ -480,7 +500,9 @@ func (c *wsConn) sendFrame(op ws.OpCode, p []byte, last bool) bool {
 	}
 	out = wsframe.AppendHeader(out, op, len(p))
 	*c.out = append(out, p...)
-	c.closing = last
+	if last {
+		c.advance(stateCloseQueued)
+	}
 	c.outMu.Unlock()
 	if wasEmpty {
 		c.notify()
@@ -500,26 +522,38 @@ func (c *wsConn) notify() {
 	}
 }
 
-// kill drops the connection without a goodbye.
+// kill drops the connection without a goodbye: it moves to dropping, and
+// the driver that owns the socket closes it.
 func (c *wsConn) kill() {
+	if !c.advance(stateDropping) {
+		return
+	}
 	if c.lp != nil {
-		c.ev.killed.Store(true)
 		c.lp.markDirty(c)
 		return
 	}
 	c.nc.Close()
 }
 
+// closeFrameWritten reports whether the writer has written everything up
+// to and including the close frame: the connection is closeQueued (so the
+// close frame was the last thing queued) and nothing is left in the queue.
+// The writer calls it once its pending output is fully written.
+func (c *wsConn) closeFrameWritten() bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return c.out == nil && c.state() == stateCloseQueued
+}
+
 // closeWith queues a close frame with a status and reason; the writer
 // closes the connection once it is sent.
 func (c *wsConn) closeWith(code ws.StatusCode, reason string) {
-	var b [125]byte
-	body := append(b[:0], byte(code>>8), byte(code))
-	body = append(body, reason[:min(len(reason), len(b)-2)]...)
-	if !c.sendFrame(ws.OpClose, body, true) {
+	var b [ws.MaxControlFramePayloadSize]byte
+	n := min(2+len(reason), len(b))
+	ws.PutCloseFrameBody(b[:n], code, reason[:n-2])
+	if !c.sendFrame(ws.OpClose, b[:n], true) {
 		return
 	}
-	c.closeSent.Store(true)
 	if c.nc != nil {
 		// The reader waits at most closeLinger for the peer's close frame
 		// (the event loop keeps its own deadline).
@@ -539,21 +573,23 @@ func (c *wsConn) writeLoop() {
 		// messages leave in this write: under load this turns several
 		// write system calls per peer into one; when idle it returns at once.
 		runtime.Gosched()
+		if c.state() >= stateDropping {
+			return // the socket is closed; the reader cleans up
+		}
 		c.outMu.Lock()
 		bp := c.out
 		c.out = nil
-		last := c.closing
 		c.outMu.Unlock()
 		if bp != nil {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 			_, err := c.nc.Write(*bp)
 			putBuf(bp)
 			if err != nil {
-				c.nc.Close() // the reader sees the error and cleans up
+				c.kill() // the reader sees the error and cleans up
 				return
 			}
 		}
-		if last {
+		if c.closeFrameWritten() && c.advance(stateDraining) {
 			// Half-close: the peer sees our close frame, then EOF; the
 			// reader finishes the close when the peer answers.
 			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
@@ -566,42 +602,46 @@ func (c *wsConn) writeLoop() {
 	}
 }
 
-// shutdown removes the connection from its swarms and the server; it runs
-// once, in the reader's goroutine, after the read loop ends.
+// shutdown moves the connection to finished and releases it; of several
+// calls only the first does anything. The goroutine driver calls it in the
+// reader's goroutine after the read loop ends; the event loop from finish.
 func (c *wsConn) shutdown() {
-	c.once.Do(func() {
-		s := c.srv
-		c.mu.Lock()
-		c.gone = true
-		members := c.members
-		c.members = nil
-		c.mu.Unlock()
-		for _, m := range members {
-			m.sw.mu.Lock()
-			if !m.sw.dead && m.sw.wsByID[m.peer.id] == m.peer && m.peer.conn == c {
-				m.sw.removeWS(m.peer)
-				s.m.wsPeers.Add(-1)
-			}
-			s.reg.unlock(m.sw)
+	if c.advance(stateFinished) {
+		c.release()
+	}
+}
+
+// release removes a finished connection from its swarms and the server.
+func (c *wsConn) release() {
+	s := c.srv
+	c.mu.Lock()
+	members := c.members
+	c.members = nil
+	c.mu.Unlock()
+	for _, m := range members {
+		m.sw.mu.Lock()
+		if !m.sw.dead && m.sw.wsByID[m.peer.id] == m.peer && m.peer.conn == c {
+			m.sw.removeWS(m.peer)
+			s.m.wsPeers.Add(-1)
 		}
-		c.outMu.Lock()
-		c.closing = true
-		if c.out != nil {
-			putBuf(c.out)
-			c.out = nil
-		}
-		c.outMu.Unlock()
-		if c.msg != nil {
-			putBuf(c.msg)
-			c.msg = nil
-		}
-		close(c.done)
-		if c.nc != nil {
-			c.nc.Close()
-		}
-		s.unregister(c)
-		s.releaseIP(c.ip)
-	})
+		s.reg.unlock(m.sw)
+	}
+	c.outMu.Lock()
+	if c.out != nil {
+		putBuf(c.out)
+		c.out = nil
+	}
+	c.outMu.Unlock()
+	if c.msg != nil {
+		putBuf(c.msg)
+		c.msg = nil
+	}
+	close(c.done)
+	if c.nc != nil {
+		c.nc.Close()
+	}
+	s.unregister(c)
+	s.releaseIP(c.ip)
 }
 
 // Buffers for messages in and out, pooled so that idle connections hold
