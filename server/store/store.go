@@ -13,7 +13,11 @@ import (
 )
 
 // SchemaVersion is the layout this binary reads and writes.
-const SchemaVersion = 1
+//
+//	1  first layout
+//	2  search words folded by shared/textfold (NFKD, marks dropped, a table
+//	   for letters without decomposition): the search index is rebuilt
+const SchemaVersion = 2
 
 var (
 	bucketMeta       = []byte("meta")
@@ -32,9 +36,42 @@ type Migration struct {
 	Run  func(tx *bolt.Tx) error
 }
 
-// Migrations run in order at open for stores older than SchemaVersion.
-// Empty while there is only one layout; a future change adds its step here.
-var Migrations []Migration
+// Migrations run in order at open for stores older than SchemaVersion, in
+// the transaction that records the new version.
+var Migrations = []Migration{
+	{From: 1, Run: RequestRebuild(IndexSearch)},
+}
+
+// Derived indexes that a migration may ask their owner to rebuild.
+const (
+	// IndexSearch is server/videos' search index.
+	IndexSearch = "search"
+)
+
+// keyRebuild prefixes the meta keys that mark an index for rebuilding.
+const keyRebuild = "rebuild:"
+
+// RequestRebuild returns a migration step that marks the derived index name
+// for rebuilding. The store cannot rebuild what another package derives
+// (the search words come from server/videos), so the owner checks
+// NeedsRebuild when it opens its buckets and calls DoneRebuild in the
+// transaction that rebuilds: a crash in between leaves the mark, and the
+// rebuild runs again at the next start.
+func RequestRebuild(name string) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte(keyRebuild+name), []byte{1})
+	}
+}
+
+// NeedsRebuild reports whether a migration marked index name for rebuilding.
+func NeedsRebuild(tx *bolt.Tx, name string) bool {
+	return tx.Bucket(bucketMeta).Get([]byte(keyRebuild+name)) != nil
+}
+
+// DoneRebuild clears the mark of index name, in the rebuild's transaction.
+func DoneRebuild(tx *bolt.Tx, name string) error {
+	return tx.Bucket(bucketMeta).Delete([]byte(keyRebuild + name))
+}
 
 // Store is the opened database. It is safe for concurrent use.
 type Store struct {
@@ -69,6 +106,7 @@ func (s *Store) checkSchema() error {
 		}
 		v := meta.Get(keySchemaVersion)
 		if v == nil {
+			// A new store: every index is built by its owner as it goes.
 			return meta.Put(keySchemaVersion, Uint64Key(SchemaVersion))
 		}
 		if len(v) != 8 {

@@ -131,6 +131,11 @@ func putTx(tx *bolt.Tx, rec *record) error {
 	if err := tx.Bucket([]byte(bucketByDoc)).Put(binary.BigEndian.AppendUint32(nil, rec.Doc), []byte(id)); err != nil {
 		return fmt.Errorf("videos: index document: %w", err)
 	}
+	return indexTx(sb, rec)
+}
+
+// indexTx writes the search entries of rec (whose Doc is set) into sb.
+func indexTx(sb *bolt.Bucket, rec *record) error {
 	created := uint64(max(rec.Video.CreatedAt.UnixNano(), 0))
 	for w, flags := range indexWords(&rec.Video) {
 		// bbolt keeps the value slice until commit: one per entry.
@@ -140,6 +145,38 @@ func putTx(tx *bolt.Tx, rec *record) error {
 		}
 	}
 	return nil
+}
+
+// rebuildSearchTx replaces the whole search index with entries computed by
+// the current folding, keeping every video's document number and the
+// bucket's sequence (the last number handed out). It runs when a store
+// migration asked for it (store.IndexSearch): entries written under other
+// folding rules would never match a query again, nor be found to delete.
+func rebuildSearchTx(tx *bolt.Tx) (int, error) {
+	seq := tx.Bucket([]byte(bucketSearch)).Sequence()
+	if err := tx.DeleteBucket([]byte(bucketSearch)); err != nil {
+		return 0, fmt.Errorf("videos: drop search index: %w", err)
+	}
+	sb, err := tx.CreateBucket([]byte(bucketSearch))
+	if err != nil {
+		return 0, fmt.Errorf("videos: create search index: %w", err)
+	}
+	if err := sb.SetSequence(seq); err != nil {
+		return 0, fmt.Errorf("videos: search index sequence: %w", err)
+	}
+	n := 0
+	err = tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
+		rec, err := getTx(tx, string(k))
+		if err != nil {
+			return err
+		}
+		n++
+		return indexTx(sb, rec)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, store.DoneRebuild(tx, store.IndexSearch)
 }
 
 // deleteTx removes rec and all its index entries.

@@ -149,7 +149,7 @@ func TestSearch(t *testing.T) {
 		{"restor", "CAFE RACER build"},
 		{"東京", "東京の夜 Tokyo night"},
 		{"ネオン", "東京の夜 Tokyo night"},
-		{"strasse", ""},
+		{"strasse", "Straße und Weg"}, // ß has no decomposition: textfold spells it ss
 		{"straße", "Straße und Weg"},
 		{"!!!", ""},
 		{"a", "Garden tour|Crème Brûlée at the Café"}, // one letter: whole words only

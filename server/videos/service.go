@@ -126,6 +126,18 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketSearch); err != nil {
 		return nil, err
 	}
+	if err := st.Update(func(tx *bolt.Tx) error {
+		if !store.NeedsRebuild(tx, store.IndexSearch) {
+			return nil
+		}
+		n, err := rebuildSearchTx(tx)
+		if err == nil {
+			log.Info("search index rebuilt for the new folding rules", "videos", n)
+		}
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("videos: rebuild search index: %w", err)
+	}
 	if err := st.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketVideos)).ForEach(func(k, v []byte) error {
 			rec, err := getTx(tx, string(k))

@@ -6,9 +6,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
-
 	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/shared/textfold"
 )
 
 // Limits on the text of a video.
@@ -90,26 +89,13 @@ const (
 	minPrefixRunes = 2    // shorter terms match whole words only
 )
 
-// fold maps s to its search form: decomposed (NFD), combining marks
-// removed, lower-cased, so "Élan", "ELAN" and "elan" are the same word.
-func fold(s string) string {
-	d := norm.NFD.String(s)
-	var b strings.Builder
-	b.Grow(len(d))
-	for _, r := range d {
-		if unicode.Is(unicode.Mn, r) {
-			continue
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
-}
-
 // words splits text into its distinct search words, in order of first
-// appearance: runs of letters and digits after folding, each cut to
+// appearance: runs of letters, digits and spacing marks after folding
+// (textfold.Fold, the one folding of the index, the queries and the file
+// names, so "Straße" is found by "strasse" and "Łódź" by "lodz"), each cut to
 // maxTermBytes at a character boundary, at most limit of them.
 func words(text string, limit int) []string {
-	f := fold(text)
+	f := textfold.Fold(text)
 	seen := make(map[string]struct{})
 	var out []string
 	start := -1
@@ -133,7 +119,7 @@ func words(text string, limit int) []string {
 		out = append(out, w)
 	}
 	for i, r := range f {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mc, r) {
 			if start < 0 {
 				start = i
 			}
