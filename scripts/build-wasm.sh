@@ -2,14 +2,28 @@
 # Builds the browser peer: web/static/client.wasm (+ .gz, and .br when the
 # brotli tool is installed) and copies the toolchain's wasm_exec.js next to
 # it. Usage: scripts/build-wasm.sh [outdir]   (default web/static)
+#
+# The Go build is cached and reproducible (-trimpath), so it is always run;
+# the compression (brotli -q 11 takes ~25 s) runs only when the wasm's bytes
+# changed, so `make build` with nothing changed does nothing costly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-web/static}"
 mkdir -p "$out"
-GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o "$out/client.wasm" ./wasm/cmd/client
+tmp="$out/client.wasm.new"
+trap 'rm -f "$tmp"' EXIT
+GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o "$tmp" ./wasm/cmd/client
 cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$out/wasm_exec.js"
+want_br=0
+command -v brotli >/dev/null && want_br=1
+if cmp -s "$tmp" "$out/client.wasm" && [ -f "$out/client.wasm.gz" ] &&
+	{ [ "$want_br" = 0 ] || [ -f "$out/client.wasm.br" ]; }; then
+	echo "client.wasm is up to date"
+	exit 0
+fi
+mv "$tmp" "$out/client.wasm"
 gzip -9 -n -k -f "$out/client.wasm"
-if command -v brotli >/dev/null; then
+if [ "$want_br" = 1 ]; then
 	brotli -q 11 -f -o "$out/client.wasm.br" "$out/client.wasm"
 fi
 ls -l "$out"/client.wasm*

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Starts three pods on http://localhost:9001, :9002 and :9003 with clean
 # data (scripts/clean_test.sh), admin password "admin-password", logs in
-# ./data/podN.log. Ctrl-C (or SIGTERM) stops all three. Extra arguments
+# ./data/pod900N.log. Ctrl-C (or SIGTERM) stops all three. Extra arguments
 # are passed to every pod (e.g. --friend-retry-max 2s).
 #
 # Then make them friends and watch a video travel (README, "Federation"):
