@@ -5,7 +5,10 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +17,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +66,27 @@ type Config struct {
 	// when not nil, replaces it with external servers.
 	TURN       TURNConfig
 	ICEServers []api.ICEServer
+
+	// HTTPS served by the pod itself (see package podtls). TLSCert and
+	// TLSKey are PEM files, checked at Parse; ACMEDomains are the names to
+	// obtain certificates for from the ACME CA at ACMEDirectory (empty:
+	// Let's Encrypt), whose own HTTPS is verified with ACMECARoots (a PEM
+	// file; empty: the system roots). HTTPListen is the plain-HTTP
+	// listener answering ACME HTTP-01 challenges and redirecting the rest
+	// to https (":80" by default with ACME, none otherwise). HSTS is the
+	// Strict-Transport-Security max-age sent on https answers (0: none).
+	TLSCert, TLSKey string
+	ACMEDomains     []string
+	ACMEDirectory   string
+	ACMEEmail       string
+	ACMECARoots     string
+	HTTPListen      string
+	HSTS            time.Duration
 }
+
+// ServesTLS reports whether the pod terminates TLS itself (a certificate
+// from files or from ACME), rather than serving plain HTTP.
+func (c *Config) ServesTLS() bool { return c.TLSCert != "" || len(c.ACMEDomains) > 0 }
 
 // TURNConfig configures the embedded STUN/TURN server.
 type TURNConfig struct {
@@ -78,7 +102,7 @@ type TURNConfig struct {
 func Parse(args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("swarmtube", flag.ContinueOnError)
-	var rights, friends, level, proxies, turnIP, relayPorts, iceServers string
+	var rights, friends, level, proxies, turnIP, relayPorts, iceServers, acmeDomains string
 	var maxUpload int64
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9000", "HTTP listen address")
 	fs.StringVar(&c.URL, "url", "", "public base URL of the pod (default http://<listen>)")
@@ -106,6 +130,14 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&relayPorts, "turn-relay-ports", "", "TURN relay UDP port range MIN-MAX (default: any free port)")
 	fs.Float64Var(&c.TURN.MaxMbps, "turn-max-mbps", 50, "total TURN relay budget in megabits per second (relayed bytes are pod egress)")
 	fs.StringVar(&iceServers, "ice-servers", "", `JSON array of RTCIceServer objects ({"urls","username","credential"}) used instead of the embedded STUN/TURN server`)
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&acmeDomains, "acme-domain", "", "comma-separated host names: serve HTTPS with certificates obtained automatically from an ACME CA")
+	fs.StringVar(&c.ACMEDirectory, "acme-directory", "", "ACME directory URL (default: Let's Encrypt)")
+	fs.StringVar(&c.ACMEEmail, "acme-email", "", "contact address given to the ACME CA (expiry warnings)")
+	fs.StringVar(&c.ACMECARoots, "acme-ca-roots", "", "PEM file of the roots to trust for the ACME server's own HTTPS (a private CA; default: the system's)")
+	fs.StringVar(&c.HTTPListen, "http-listen", "", `plain-HTTP listen address answering ACME challenges and redirecting to https (default ":80" with --acme-domain)`)
+	fs.DurationVar(&c.HSTS, "hsts", 0, "send Strict-Transport-Security with this max-age on https answers (e.g. 8760h; 0: off)")
 
 	// Environment first, so explicit flags override it.
 	var envErr error
@@ -128,6 +160,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	}
 	c.DefaultRights = splitList(rights)
 	c.Friends = splitList(friends)
+	c.ACMEDomains = splitList(acmeDomains)
 	c.MaxUploadBytes = maxUpload << 20
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("--log-level: %w", err)
@@ -152,16 +185,39 @@ func (c *Config) finish() error {
 	if err != nil {
 		return fmt.Errorf("--listen %q: %w", c.Listen, err)
 	}
+	if err := c.finishTLS(); err != nil {
+		return err
+	}
 	if c.URL == "" {
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
 		}
-		c.URL = "http://" + net.JoinHostPort(host, port)
+		switch {
+		case len(c.ACMEDomains) > 0 && port == "443":
+			c.URL = "https://" + c.ACMEDomains[0]
+		case len(c.ACMEDomains) > 0:
+			c.URL = "https://" + net.JoinHostPort(c.ACMEDomains[0], port)
+		case c.ServesTLS() && port == "443":
+			c.URL = "https://" + host
+		case c.ServesTLS():
+			c.URL = "https://" + net.JoinHostPort(host, port)
+		default:
+			c.URL = "http://" + net.JoinHostPort(host, port)
+		}
 	}
 	c.URL = strings.TrimRight(c.URL, "/")
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 		return fmt.Errorf("--url %q: want http(s)://host[:port] with no path", c.URL)
+	}
+	if c.ServesTLS() && u.Scheme != "https" {
+		return fmt.Errorf("--url %q: the pod serves HTTPS itself, so its public URL starts with https://", c.URL)
+	}
+	if len(c.ACMEDomains) > 0 && !slices.Contains(c.ACMEDomains, u.Hostname()) {
+		return fmt.Errorf("--url %q: its host is not one of --acme-domain %s, so no certificate would cover it", c.URL, strings.Join(c.ACMEDomains, ","))
+	}
+	if c.HSTS != 0 && u.Scheme != "https" {
+		return errors.New("--hsts needs an https:// --url (served by the pod itself or by a proxy in front of it)")
 	}
 	if c.Name == "" {
 		c.Name = u.Host
@@ -257,6 +313,106 @@ func ParseICEServers(s string) ([]api.ICEServer, error) {
 		out = append(out, api.ICEServer{URLs: urls, Username: r.Username, Credential: r.Credential})
 	}
 	return out, nil
+}
+
+// finishTLS checks the HTTPS flags. Certificate files are read and matched
+// here, so a wrong path, a permission problem or a key of another
+// certificate stops the pod before it opens anything.
+func (c *Config) finishTLS() error {
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("--tls-cert and --tls-key go together: give both files")
+	case c.TLSCert != "" && len(c.ACMEDomains) > 0:
+		return errors.New("--tls-cert and --acme-domain exclude each other: use certificate files or ACME, not both")
+	case c.HSTS < 0:
+		return errors.New("--hsts must not be negative")
+	}
+	if c.TLSCert != "" {
+		if err := checkKeyPair(c.TLSCert, c.TLSKey); err != nil {
+			return err
+		}
+	}
+	for i, d := range c.ACMEDomains {
+		d = strings.ToLower(d)
+		if !isDNSName(d) {
+			return fmt.Errorf("--acme-domain %q: want a host name such as pod.example.org (no scheme, port or IP address)", d)
+		}
+		c.ACMEDomains[i] = d
+	}
+	if len(c.ACMEDomains) == 0 && (c.ACMEDirectory != "" || c.ACMEEmail != "" || c.ACMECARoots != "") {
+		return errors.New("--acme-directory, --acme-email and --acme-ca-roots need --acme-domain")
+	}
+	if c.ACMEDirectory != "" {
+		if u, err := url.Parse(c.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("--acme-directory %q: want an https:// URL", c.ACMEDirectory)
+		}
+	}
+	if c.ACMECARoots != "" {
+		pem, err := os.ReadFile(c.ACMECARoots)
+		if err != nil {
+			return fmt.Errorf("--acme-ca-roots: cannot read %s: %w", c.ACMECARoots, errors.Unwrap(err))
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--acme-ca-roots: %s holds no PEM certificate", c.ACMECARoots)
+		}
+	}
+	if c.HTTPListen == "" && len(c.ACMEDomains) > 0 {
+		c.HTTPListen = ":80"
+	}
+	if c.HTTPListen != "" {
+		if !c.ServesTLS() {
+			return errors.New("--http-listen redirects to the pod's https address: it needs --tls-cert or --acme-domain")
+		}
+		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
+			return fmt.Errorf("--http-listen %q: %w", c.HTTPListen, err)
+		}
+	}
+	return nil
+}
+
+// checkKeyPair reads a PEM certificate chain and its key, and says in plain
+// words what is wrong with them.
+func checkKeyPair(certFile, keyFile string) error {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return fmt.Errorf("--tls-cert: cannot read %s: %w", certFile, errors.Unwrap(err))
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return fmt.Errorf("--tls-key: cannot read %s: %w", keyFile, errors.Unwrap(err))
+	}
+	if b, _ := pem.Decode(certPEM); b == nil || b.Type != "CERTIFICATE" {
+		return fmt.Errorf("--tls-cert: %s is not a PEM certificate (it should begin with -----BEGIN CERTIFICATE-----)", certFile)
+	}
+	if b, _ := pem.Decode(keyPEM); b == nil || !strings.HasSuffix(b.Type, "PRIVATE KEY") {
+		return fmt.Errorf("--tls-key: %s is not a PEM private key (it should begin with -----BEGIN ... PRIVATE KEY-----)", keyFile)
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		if strings.Contains(err.Error(), "does not match") {
+			return fmt.Errorf("--tls-key: the key in %s is not the key of the certificate in %s", keyFile, certFile)
+		}
+		return fmt.Errorf("--tls-cert and --tls-key: %s and %s do not make a usable certificate: %w", certFile, keyFile, err)
+	}
+	return nil
+}
+
+// isDNSName reports whether s is a plain host name: dot-separated labels
+// of letters, digits and hyphens, not an IP address.
+func isDNSName(s string) bool {
+	if s == "" || len(s) > 253 || net.ParseIP(s) != nil {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, ch := range l {
+			if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func splitList(s string) []string {

@@ -1,7 +1,13 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/swarmtube/swarmtube/internal/testcert"
 )
 
 func TestParse(t *testing.T) {
@@ -116,4 +122,88 @@ func FuzzParseICEServers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseTLS checks the HTTPS flags: files are read and matched at Parse,
+// so a pod with a wrong certificate refuses to start, in plain words.
+func TestParseTLS(t *testing.T) {
+	ca := testcert.NewCA(t)
+	a := ca.Issue(t, "a", time.Time{}, "pod.example.org")
+	b := ca.Issue(t, "b", time.Time{}, "other.example.org")
+	dir := t.TempDir()
+	unreadable := filepath.Join(dir, "unreadable.key")
+	keyBytes, _ := os.ReadFile(a.KeyFile)
+	if err := os.WriteFile(unreadable, keyBytes, 0o000); err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(dir, "cert.der")
+	os.WriteFile(notPEM, []byte("hello"), 0o600)
+	canReadAnything := os.Geteuid() == 0 // root ignores file modes
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // substring; "" for success
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "files give an https url", args: []string{"--listen", ":8443", "--tls-cert", a.CertFile, "--tls-key", a.KeyFile}, check: func(t *testing.T, c Config) {
+			if c.URL != "https://localhost:8443" || !c.ServesTLS() || c.HTTPListen != "" {
+				t.Errorf("got url %q tls %v http %q", c.URL, c.ServesTLS(), c.HTTPListen)
+			}
+		}},
+		{name: "port 443 is left out", args: []string{"--listen", "pod.example.org:443", "--tls-cert", a.CertFile, "--tls-key", a.KeyFile}, check: func(t *testing.T, c Config) {
+			if c.URL != "https://pod.example.org" {
+				t.Errorf("url %q", c.URL)
+			}
+		}},
+		{name: "acme defaults", args: []string{"--listen", ":443", "--acme-domain", "Pod.Example.org,www.example.org", "--hsts", "8760h"}, check: func(t *testing.T, c Config) {
+			if c.URL != "https://pod.example.org" || c.HTTPListen != ":80" || len(c.ACMEDomains) != 2 || c.ACMEDomains[0] != "pod.example.org" || c.HSTS == 0 {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "acme on another port", args: []string{"--listen", "127.0.0.1:0", "--acme-domain", "pod.example.org", "--http-listen", "127.0.0.1:0"}, check: func(t *testing.T, c Config) {
+			if c.URL != "https://pod.example.org:0" || c.HTTPListen != "127.0.0.1:0" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "https url behind a proxy", args: []string{"--url", "https://pod.example.org", "--hsts", "1h"}, check: func(t *testing.T, c Config) {
+			if c.ServesTLS() || c.HSTS.Hours() != 1 {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "key without cert", args: []string{"--tls-key", a.KeyFile}, wantErr: "go together"},
+		{name: "missing file", args: []string{"--tls-cert", filepath.Join(dir, "nope.pem"), "--tls-key", a.KeyFile}, wantErr: "--tls-cert: cannot read " + filepath.Join(dir, "nope.pem") + ": no such file or directory"},
+		{name: "unreadable key", args: []string{"--tls-cert", a.CertFile, "--tls-key", unreadable}, wantErr: "--tls-key: cannot read " + unreadable + ": permission denied"},
+		{name: "key is a directory", args: []string{"--tls-cert", a.CertFile, "--tls-key", dir}, wantErr: "--tls-key: cannot read " + dir + ": is a directory"},
+		{name: "not PEM", args: []string{"--tls-cert", notPEM, "--tls-key", a.KeyFile}, wantErr: "is not a PEM certificate"},
+		{name: "key and cert swapped", args: []string{"--tls-cert", a.KeyFile, "--tls-key", a.CertFile}, wantErr: "is not a PEM certificate"},
+		{name: "key of another certificate", args: []string{"--tls-cert", a.CertFile, "--tls-key", b.KeyFile}, wantErr: "is not the key of the certificate in " + a.CertFile},
+		{name: "files and acme", args: []string{"--tls-cert", a.CertFile, "--tls-key", a.KeyFile, "--acme-domain", "pod.example.org"}, wantErr: "exclude each other"},
+		{name: "http url with own tls", args: []string{"--url", "http://pod.example.org", "--tls-cert", a.CertFile, "--tls-key", a.KeyFile}, wantErr: "starts with https://"},
+		{name: "url not among acme domains", args: []string{"--url", "https://other.example.org", "--acme-domain", "pod.example.org"}, wantErr: "not one of --acme-domain"},
+		{name: "acme domain with scheme", args: []string{"--acme-domain", "https://pod.example.org"}, wantErr: "want a host name"},
+		{name: "acme ip", args: []string{"--acme-domain", "192.0.2.1"}, wantErr: "want a host name"},
+		{name: "acme directory over http", args: []string{"--acme-domain", "pod.example.org", "--acme-directory", "http://ca.example/dir"}, wantErr: "want an https:// URL"},
+		{name: "acme options without a domain", args: []string{"--acme-email", "me@example.org"}, wantErr: "need --acme-domain"},
+		{name: "acme roots not PEM", args: []string{"--acme-domain", "pod.example.org", "--acme-ca-roots", notPEM}, wantErr: "holds no PEM certificate"},
+		{name: "http listener without tls", args: []string{"--http-listen", ":80"}, wantErr: "needs --tls-cert or --acme-domain"},
+		{name: "hsts over http", args: []string{"--hsts", "1h"}, wantErr: "--hsts needs an https://"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "unreadable key" && canReadAnything {
+				t.Skip("running as root: file modes do not stop reading")
+			}
+			c, err := Parse(tc.args, func(string) string { return "" })
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+			if tc.check != nil && err == nil {
+				tc.check(t, c)
+			}
+		})
+	}
 }

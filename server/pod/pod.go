@@ -11,12 +11,14 @@ package pod
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,6 +37,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/federation"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/identity"
+	"github.com/swarmtube/swarmtube/server/podtls"
 	"github.com/swarmtube/swarmtube/server/seeder"
 	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/server/tracker"
@@ -65,6 +68,9 @@ type Pod struct {
 	reg      *prometheus.Registry
 	ln       net.Listener
 	srv      *http.Server
+	tls      *podtls.Provider // nil: plain HTTP (a proxy may terminate TLS in front)
+	plainLn  net.Listener     // --http-listen: ACME challenges and redirects to https
+	plainSrv *http.Server
 
 	closeOnce sync.Once
 }
@@ -92,9 +98,12 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 	if strings.HasSuffix(p.cfg.URL, ":0") { // port 0 asked for a free port: publish the real one
 		_, port, _ := net.SplitHostPort(p.ln.Addr().String())
 		p.cfg.URL = strings.TrimSuffix(p.cfg.URL, "0") + port
-		if p.cfg.Name == strings.TrimPrefix(cfg.URL, "http://") {
-			p.cfg.Name = strings.TrimPrefix(p.cfg.URL, "http://")
+		if u, err := url.Parse(cfg.URL); err == nil && p.cfg.Name == u.Host {
+			p.cfg.Name = strings.TrimSuffix(u.Host, "0") + port
 		}
+	}
+	if err := p.openTLS(); err != nil {
+		return nil, err
 	}
 
 	if p.store, err = store.Open(filepath.Join(cfg.DataDir, "swarmtube.db")); err != nil {
@@ -178,9 +187,12 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 
 	p.srv = &http.Server{
 		Handler:           p.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second, // also bounds the TLS handshake
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	if p.tls != nil {
+		p.srv.TLSConfig = p.tls.TLSConfig()
 	}
 	return p, nil
 }
@@ -205,11 +217,61 @@ func (p *Pod) startTURN() error {
 	return err
 }
 
+// openTLS prepares HTTPS when the pod serves it itself, and binds the
+// plain-HTTP listener of --http-listen.
+func (p *Pod) openTLS() error {
+	cfg := p.cfg
+	if !cfg.ServesTLS() {
+		return nil
+	}
+	tc := podtls.Config{
+		CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
+		ACMEDomains: cfg.ACMEDomains, ACMEDirectory: cfg.ACMEDirectory, ACMEEmail: cfg.ACMEEmail,
+		CacheDir:  filepath.Join(cfg.DataDir, "acme"),
+		PublicURL: cfg.URL,
+	}
+	if cfg.ACMECARoots != "" {
+		pemBytes, err := os.ReadFile(cfg.ACMECARoots)
+		if err != nil {
+			return fmt.Errorf("pod: --acme-ca-roots: %w", err)
+		}
+		tc.ACMERoots = x509.NewCertPool()
+		tc.ACMERoots.AppendCertsFromPEM(pemBytes)
+	}
+	var err error
+	if p.tls, err = podtls.New(tc, p.log.With("component", "tls"), p.reg); err != nil {
+		return err
+	}
+	if cfg.HTTPListen == "" {
+		return nil
+	}
+	if p.plainLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+		return fmt.Errorf("pod: listen %s (--http-listen): %w", cfg.HTTPListen, err)
+	}
+	p.plainSrv = &http.Server{
+		Handler:           p.tls.HTTPHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+	return nil
+}
+
 // URL is the pod's public base URL.
 func (p *Pod) URL() string { return p.cfg.URL }
 
-// Addr is the bound HTTP address.
+// Addr is the bound HTTP (or HTTPS) address.
 func (p *Pod) Addr() net.Addr { return p.ln.Addr() }
+
+// HTTPAddr is the bound address of --http-listen, nil without it.
+func (p *Pod) HTTPAddr() net.Addr {
+	if p.plainLn == nil {
+		return nil
+	}
+	return p.plainLn.Addr()
+}
 
 // Accounts gives tests and the CLI access to the account service.
 func (p *Pod) Accounts() *accounts.Service { return p.accounts }
@@ -232,7 +294,12 @@ func (p *Pod) handler() http.Handler {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
 	})
 	web.Routes(mux)
+	hsts := func(next http.Handler) http.Handler { return next }
+	if p.cfg.HSTS > 0 {
+		hsts = podtls.HSTS(p.cfg.HSTS, isHTTPS)
+	}
 	return httpx.Chain(mux,
+		hsts,
 		httpx.Recover(log),
 		clientaddr.NewResolver(p.cfg.TrustedProxies).Middleware,
 		publicCORS,
@@ -240,6 +307,9 @@ func (p *Pod) handler() http.Handler {
 		p.accounts.Middleware(log),
 	)
 }
+
+// isHTTPS reports whether a request reached the pod over https.
+func isHTTPS(r *http.Request) bool { return r.TLS != nil }
 
 // publicCORS lets other pods' pages read this pod's public, anonymous data:
 // pod info, the video catalogue and .torrent files, which a viewer on a
@@ -279,12 +349,26 @@ func (p *Pod) Run(ctx context.Context) error {
 		g.Go(func() error { return p.turn.Run(gctx) })
 	}
 	g.Go(func() error {
-		p.log.Info("pod listening", "url", p.cfg.URL, "addr", p.ln.Addr().String(), "data", p.cfg.DataDir)
-		if err := p.srv.Serve(p.ln); !errors.Is(err, http.ErrServerClosed) {
+		p.log.Info("pod listening", "url", p.cfg.URL, "addr", p.ln.Addr().String(), "tls", p.tls != nil, "data", p.cfg.DataDir)
+		serve := p.srv.Serve
+		if p.tls != nil {
+			// ServeTLS adds h2 and http/1.1 to the provider's NextProtos.
+			serve = func(ln net.Listener) error { return p.srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(p.ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("pod: serve: %w", err)
 		}
 		return nil
 	})
+	if p.plainSrv != nil {
+		g.Go(func() error {
+			p.log.Info("plain HTTP listening: ACME challenges and redirects to https", "addr", p.plainLn.Addr().String())
+			if err := p.plainSrv.Serve(p.plainLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("pod: serve plain HTTP: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
@@ -292,6 +376,11 @@ func (p *Pod) Run(ctx context.Context) error {
 		p.log.Info("shutting down")
 		if err := p.srv.Shutdown(sctx); err != nil {
 			p.log.Warn("http shutdown", "err", err)
+		}
+		if p.plainSrv != nil {
+			if err := p.plainSrv.Shutdown(sctx); err != nil {
+				p.log.Warn("plain http shutdown", "err", err)
+			}
 		}
 		// Shutdown does not close hijacked connections: the tracker's
 		// WebSockets are closed here, with a going-away status.
@@ -308,10 +397,17 @@ func (p *Pod) Run(ctx context.Context) error {
 // Close releases everything New opened; it is idempotent and safe after Run.
 func (p *Pod) Close() {
 	p.closeOnce.Do(func() {
-		if p.srv != nil {
-			_ = p.srv.Close()
-		} else if p.ln != nil {
-			_ = p.ln.Close()
+		// Server.Close closes only listeners Serve was given: after a New
+		// without Run they are closed here.
+		for _, srv := range []*http.Server{p.srv, p.plainSrv} {
+			if srv != nil {
+				_ = srv.Close()
+			}
+		}
+		for _, ln := range []net.Listener{p.ln, p.plainLn} {
+			if ln != nil {
+				_ = ln.Close()
+			}
 		}
 		if p.turn != nil {
 			if err := p.turn.Close(); err != nil {

@@ -85,7 +85,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("tracker: websocket upgrade", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	if tc, ok := tcpConn(nc); ok {
 		// A peer whose network vanished sends no FIN: probes find it in
 		// about two minutes, where PeerTimeout would take twenty.
 		_ = tc.SetKeepAliveConfig(wsKeepAlive)
@@ -122,6 +122,16 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("tracker: websocket closed", "remote", r.RemoteAddr, "err", err)
 	}
 	c.shutdown()
+}
+
+// tcpConn finds the TCP socket under nc, which is a *tls.Conn when the
+// pod serves HTTPS itself.
+func tcpConn(nc net.Conn) (*net.TCPConn, bool) {
+	if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
+		nc = u.NetConn()
+	}
+	tc, ok := nc.(*net.TCPConn)
+	return tc, ok
 }
 
 // clientIP is the key of the per-address limits and the address an HTTP

@@ -1,0 +1,142 @@
+package pod
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anacrolix/torrent/metainfo"
+	"nhooyr.io/websocket"
+
+	"github.com/swarmtube/swarmtube/internal/testcert"
+	"github.com/swarmtube/swarmtube/server/api"
+)
+
+// webmHeader is an EBML header with DocType "webm": enough for the pod to
+// take the bytes after it as a WebM video.
+const webmHeader = "\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm\x42\x87\x81\x04\x42\x85\x81\x02"
+
+// TestServesHTTPS runs a pod with certificate files and checks that
+// everything it publishes points at https and wss, that its session cookie
+// is Secure, HSTS is sent, the WebSocket tracker works over TLS and the
+// plain listener redirects.
+func TestServesHTTPS(t *testing.T) {
+	ca := testcert.NewCA(t)
+	leaf := ca.Issue(t, "pod", time.Time{}, "127.0.0.1", "localhost")
+	p := startInProcess(t, "--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile, "--http-listen", "127.0.0.1:0", "--hsts", "8760h")
+	base := p.URL()
+	if !strings.HasPrefix(base, "https://127.0.0.1:") {
+		t.Fatalf("pod URL %q, want https://127.0.0.1:<port>", base)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	resp, err := client.Get(base + "/api/v1/pod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info api.PodInfo
+	json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if info.URL != base || resp.Header.Get("Strict-Transport-Security") != "max-age=31536000" {
+		t.Fatalf("pod info url %q, HSTS %q", info.URL, resp.Header.Get("Strict-Transport-Security"))
+	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("served over %s, want HTTP/2 on TLS", resp.Proto)
+	}
+
+	resp, err = client.Post(base+"/api/v1/users/token", "application/json", strings.NewReader(`{"username":"admin","password":"admin-password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok api.Token
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if c := resp.Cookies(); len(c) != 1 || !c[0].Secure || !c[0].HttpOnly {
+		t.Fatalf("login cookies %+v, want one Secure HttpOnly session cookie", c)
+	}
+
+	// A video published over https names https and wss everywhere.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("name", "over tls")
+	fw, _ := mw.CreateFormFile("file", "clip.webm")
+	fw.Write([]byte(webmHeader))
+	io.CopyN(fw, rand.Reader, 300<<10)
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+"/api/v1/videos", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v api.Video
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(data, &v) != nil {
+		t.Fatalf("upload: %d %s", resp.StatusCode, data)
+	}
+	wss := "wss" + strings.TrimPrefix(base, "https") + "/tracker/socket"
+	announce := base + "/tracker/announce"
+	if !strings.HasPrefix(v.TorrentURL, base+"/") || !strings.HasPrefix(v.WebseedURL, base+"/") || v.Pod != base {
+		t.Errorf("video URLs %q %q %q, want them under %s", v.TorrentURL, v.WebseedURL, v.Pod, base)
+	}
+	mag, err := metainfo.ParseMagnetUri(v.Magnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(mag.Trackers, " ") != wss+" "+announce || !strings.Contains(v.Magnet, "ws="+url.QueryEscape(v.WebseedURL)) {
+		t.Errorf("magnet %s: trackers %v, want %s and %s and ws= the https web seed", v.Magnet, mag.Trackers, wss, announce)
+	}
+	resp, err = client.Get(v.TorrentURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi, err := metainfo.Load(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mi.UpvertedAnnounceList(); len(got) != 2 || got[0][0] != wss || got[1][0] != announce || len(mi.UrlList) != 1 || mi.UrlList[0] != v.WebseedURL {
+		t.Errorf("torrent announce-list %v, url-list %v", got, mi.UrlList)
+	}
+
+	// The WebSocket tracker answers over TLS.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	wsTr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}
+	defer wsTr.CloseIdleConnections()
+	c, _, err := websocket.Dial(ctx, wss, &websocket.DialOptions{HTTPClient: &http.Client{Transport: wsTr}})
+	if err != nil {
+		t.Fatalf("wss tracker: %v", err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"action":"scrape"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.Read(ctx); err != nil || !bytes.Contains(msg, []byte(`"scrape"`)) {
+		t.Fatalf("scrape over wss: %s %v", msg, err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+
+	// The plain listener sends browsers to https.
+	resp, err = client.Get("http://" + p.HTTPAddr().String() + "/videos/" + v.ID + "?t=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := base + "/videos/" + v.ID + "?t=3"; resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
+		t.Errorf("plain HTTP: %d %q, want 301 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+}
