@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/clientaddr"
 	"github.com/swarmtube/swarmtube/server/httpx"
 )
 
@@ -173,7 +174,7 @@ func (h handlers) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: h.s.cfg.CookieName, Value: tok.Token, Path: "/", Expires: tok.ExpiresAt,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: clientaddr.Secure(r),
 	})
 	httpx.WriteJSON(w, http.StatusOK, tok)
 }
@@ -190,7 +191,7 @@ func (h handlers) logout(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) clearCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: s.cfg.CookieName, Value: "", Path: "/", Expires: time.Unix(1, 0), MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: clientaddr.Secure(r)})
 }
 
 func (h handlers) me(w http.ResponseWriter, r *http.Request) {

@@ -296,20 +296,17 @@ func (p *Pod) handler() http.Handler {
 	web.Routes(mux)
 	hsts := func(next http.Handler) http.Handler { return next }
 	if p.cfg.HSTS > 0 {
-		hsts = podtls.HSTS(p.cfg.HSTS, isHTTPS)
+		hsts = podtls.HSTS(p.cfg.HSTS, clientaddr.Secure)
 	}
 	return httpx.Chain(mux,
-		hsts,
 		httpx.Recover(log),
 		clientaddr.NewResolver(p.cfg.TrustedProxies).Middleware,
+		hsts, // after clientaddr: https may have been a trusted proxy's
 		publicCORS,
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),
 		p.accounts.Middleware(log),
 	)
 }
-
-// isHTTPS reports whether a request reached the pod over https.
-func isHTTPS(r *http.Request) bool { return r.TLS != nil }
 
 // publicCORS lets other pods' pages read this pod's public, anonymous data:
 // pod info, the video catalogue and .torrent files, which a viewer on a

@@ -140,3 +140,40 @@ func TestServesHTTPS(t *testing.T) {
 		t.Errorf("plain HTTP: %d %q, want 301 %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 }
+
+// TestSecureBehindTrustedProxy: behind a TLS proxy the pod speaks plain
+// HTTP; the session cookie is Secure and HSTS is sent when, and only when,
+// a trusted proxy says the client used https.
+func TestSecureBehindTrustedProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted string
+		proto   string
+		secure  bool
+	}{
+		{"trusted proxy, https", "127.0.0.1/32", "https", true},
+		{"trusted proxy, http", "127.0.0.1/32", "http", false},
+		{"untrusted peer claims https", "192.0.2.0/24", "https", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startInProcess(t, "--url", "https://pod.example.org", "--trusted-proxies", tc.trusted, "--hsts", "1h")
+			base := "http://" + p.Addr().String()
+			req, _ := http.NewRequest("POST", base+"/api/v1/users/token", strings.NewReader(`{"username":"admin","password":"admin-password"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-Proto", tc.proto)
+			req.Header.Set("X-Forwarded-For", "198.51.100.7")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			c := resp.Cookies()
+			if len(c) != 1 || c[0].Secure != tc.secure {
+				t.Fatalf("cookies %+v, want one with Secure=%v", c, tc.secure)
+			}
+			if got := resp.Header.Get("Strict-Transport-Security") != ""; got != tc.secure {
+				t.Fatalf("HSTS sent: %v, want %v", got, tc.secure)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,28 @@ type tusRoutes struct {
 	post, head, patch, del, options http.Handler
 }
 
+// relativeLocation turns the absolute Location of a created upload into a
+// path. tusd builds it from the request's own scheme and Host, so behind a
+// TLS reverse proxy it says http:// and a page on https would be sent to
+// mixed content; tus 1.0.0 lets the URL be relative, and clients resolve it
+// against the creation URL, which the client knows is right.
+func relativeLocation(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(relLocWriter{w}, r)
+	})
+}
+
+type relLocWriter struct{ http.ResponseWriter }
+
+func (w relLocWriter) WriteHeader(code int) {
+	if u, err := url.Parse(w.Header().Get("Location")); err == nil && u.IsAbs() {
+		w.Header().Set("Location", u.RequestURI())
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w relLocWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (s *Service) setupTus() error {
 	s.tusStore = filestore.New(s.uploadDir)
 	s.tusStore.DirModePerm, s.tusStore.FileModePerm = 0o700, 0o600
@@ -64,7 +87,7 @@ func (s *Service) setupTus() error {
 	}
 	s.tus = h
 	s.tusRoutes = tusRoutes{
-		post: h.Middleware(http.HandlerFunc(h.PostFile)),
+		post: relativeLocation(h.Middleware(http.HandlerFunc(h.PostFile))), // outside: tusd keeps the writer Middleware saw
 		// tusd takes the upload id from the path after its base path.
 		head:    h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.HeadFile))),
 		patch:   h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.PatchFile))),

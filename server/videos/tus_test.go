@@ -32,7 +32,12 @@ func (p *pod) tusCreate(user string, length int, meta string) (*http.Response, s
 		"Tus-Resumable": "1.0.0", "Upload-Length": strconv.Itoa(length), "Upload-Metadata": meta,
 	})
 	loc := resp.Header.Get("Location")
-	return resp, strings.TrimPrefix(loc, p.srv.URL)
+	if loc != "" && !strings.HasPrefix(loc, UploadsPath) {
+		// Absolute, it would name the scheme and host the pod saw, which
+		// behind a TLS proxy are not the client's.
+		p.t.Errorf("Location %q, want a path under %s", loc, UploadsPath)
+	}
+	return resp, loc
 }
 
 func (p *pod) tusOffset(user, path string) (int, int) {
