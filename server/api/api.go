@@ -74,6 +74,30 @@ type Video struct {
 	ContentType string    `json:"content_type,omitempty"`
 	PieceLength int64     `json:"piece_length,omitempty"`
 	Local       bool      `json:"local"` // true when this pod is the origin
+
+	// Video pipeline (API.md). State is StatePublished, StateProcessing or
+	// StateFailed; a video that is not published is seen by its owner (and
+	// admins) only, and its torrent fields are empty.
+	State      string      `json:"state"`
+	Processing *Processing `json:"processing,omitempty"` // while processing
+	Failure    string      `json:"failure,omitempty"`    // why processing failed, for a person
+	Duration   float64     `json:"duration,omitempty"`   // seconds; 0 when unknown
+	Width      int         `json:"width,omitempty"`      // of the best file, as displayed
+	Height     int         `json:"height,omitempty"`
+}
+
+// Video states.
+const (
+	StatePublished  = "published"
+	StateProcessing = "processing"
+	StateFailed     = "failed"
+)
+
+// Processing is a processing video's progress: Progress from 0 to 1 over
+// the whole job, Step a word for people ("queued", "transcoding 720p").
+type Processing struct {
+	Progress float64 `json:"progress"`
+	Step     string  `json:"step"`
 }
 
 // VideoList answers listing and search.

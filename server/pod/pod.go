@@ -35,6 +35,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/clientaddr"
 	"github.com/swarmtube/swarmtube/server/config"
 	"github.com/swarmtube/swarmtube/server/federation"
+	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/identity"
 	"github.com/swarmtube/swarmtube/server/podtls"
@@ -150,10 +151,15 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 	if err != nil {
 		return nil, err
 	}
+	tools := ffmpeg.Find()
+	if !tools.Available() {
+		log.Warn("ffmpeg/ffprobe not found: uploads are not probed or transcoded; only MP4, WebM and Ogg files are accepted, as they are (install Debian's ffmpeg package)")
+	}
 	p.videos, err = videos.New(videos.Config{
 		PodURL:         p.cfg.URL,
 		DataDir:        cfg.DataDir,
 		MaxUploadBytes: cfg.MaxUploadBytes,
+		FFmpeg:         tools,
 	}, p.store, p.seeder, log.With("component", "videos"), p.reg)
 	if err != nil {
 		return nil, err

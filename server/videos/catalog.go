@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/store"
 )
 
@@ -56,6 +57,9 @@ type record struct {
 	OriginID string `json:"origin_id,omitempty"`
 	// Doc is the video's document number in the search index.
 	Doc uint32 `json:"doc"`
+	// Probe is what ffprobe found in the uploaded file (local videos, when
+	// the pod has ffprobe).
+	Probe *ffmpeg.Info `json:"probe,omitempty"`
 }
 
 func (r *record) infoHash() ([20]byte, error) {
@@ -230,6 +234,9 @@ func getTx(tx *bolt.Tx, id string) (*record, error) {
 	var rec record
 	if err := store.GetJSON(tx.Bucket([]byte(bucketVideos)), []byte(id), &rec); err != nil {
 		return nil, err
+	}
+	if rec.Video.State == "" { // stored before the pipeline had states
+		rec.Video.State = api.StatePublished
 	}
 	return &rec, nil
 }

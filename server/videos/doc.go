@@ -26,8 +26,11 @@
 // Upload errors: 400 empty_file, missing_file, invalid_form, invalid_name,
 // invalid_description; 413 too_large (above the pod's MaxUploadBytes, see
 // max_upload_bytes in GET /api/v1/pod); 415 not_a_video (not MP4, WebM or
-// Ogg by content: names are ignored) or invalid_video (an MP4 whose box
-// structure is broken); 409 duplicate_video (the same bytes and name are
+// Ogg by content: names are ignored; judged from the first media.SniffLen
+// bytes, so a multipart upload is refused as soon as its head has arrived
+// and a resumable one by the PATCH that completes its head, which also
+// deletes it) or invalid_video (an MP4 whose box structure is broken, or a
+// file ffprobe cannot decode); 409 duplicate_video (the same bytes and name are
 // already published here). A refused upload leaves nothing on disk.
 //
 // Names are 1-120 characters, descriptions at most 5000; both must be

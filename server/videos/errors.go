@@ -16,6 +16,9 @@ var (
 	// ErrNotVideo: the upload is not an MP4, WebM or Ogg file.
 	ErrNotVideo = &httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "not_a_video",
 		Message: "the file is not a video this pod accepts: send an MP4, WebM or Ogg file (the content is checked, not the name)"}
+	// ErrUndecodable: ffprobe cannot read the upload (truncated, damaged).
+	ErrUndecodable = &httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_video",
+		Message: "the file looks like a video but cannot be decoded: it may be truncated or damaged"}
 	// ErrEmptyFile: the upload has no bytes.
 	ErrEmptyFile = &httpx.Error{Status: http.StatusBadRequest, Code: "empty_file", Message: "the file is empty"}
 	// ErrMissingFile: a multipart upload without a "file" part.

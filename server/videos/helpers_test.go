@@ -24,6 +24,7 @@ import (
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/accounts"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
 )
@@ -110,7 +111,8 @@ type pod struct {
 	srv     *httptest.Server
 	tokens  map[string]string // username → bearer token
 	maxSize int64
-	addr    string // the HTTP address, kept across restarts
+	tools   ffmpeg.Tools // found in PATH unless withoutFFmpeg
+	addr    string       // the HTTP address, kept across restarts
 }
 
 const testPassword = "correct horse battery"
@@ -119,9 +121,12 @@ type podOption func(*pod)
 
 func withMaxSize(n int64) podOption { return func(p *pod) { p.maxSize = n } }
 
+// withoutFFmpeg starts the pod as if ffmpeg were not installed.
+func withoutFFmpeg() podOption { return func(p *pod) { p.tools = ffmpeg.Tools{} } }
+
 func newPod(t *testing.T, opts ...podOption) *pod {
 	t.Helper()
-	p := &pod{t: t, dir: t.TempDir(), seeder: &fakeSeeder{}, outbox: &fakeOutbox{}, tokens: map[string]string{}, maxSize: 64 << 20}
+	p := &pod{t: t, dir: t.TempDir(), seeder: &fakeSeeder{}, outbox: &fakeOutbox{}, tokens: map[string]string{}, maxSize: 64 << 20, tools: ffmpeg.Find()}
 	for _, o := range opts {
 		o(p)
 	}
@@ -173,7 +178,7 @@ func (p *pod) open(seeder Seeder) {
 		}
 	}
 	url := "http://" + p.addr
-	p.svc, err = New(Config{PodURL: url, DataDir: p.dir, MaxUploadBytes: p.maxSize}, p.st, seeder, log, prometheus.NewRegistry())
+	p.svc, err = New(Config{PodURL: url, DataDir: p.dir, MaxUploadBytes: p.maxSize, FFmpeg: p.tools}, p.st, seeder, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

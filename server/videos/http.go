@@ -19,6 +19,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/media"
 )
 
 // Paging and form limits.
@@ -337,7 +338,24 @@ func (s *Service) receiveFile(form *uploadForm, p *multipart.Part) error {
 	}
 	defer f.Close()
 	src := &readErrors{r: io.LimitReader(p, s.cfg.MaxUploadBytes+1)}
+	// The container is checked as soon as its head has arrived, so a file
+	// that is not a video is refused before the rest is received.
+	head := make([]byte, media.SniffLen)
+	hn, err := io.ReadFull(src, head)
+	if src.err != nil {
+		return formError(src.err)
+	}
+	if hn == 0 {
+		return nil // empty: Publish answers empty_file
+	}
+	if c, err := media.Sniff(head[:hn]); err != nil || !s.accepts(c) {
+		return ErrNotVideo
+	}
+	if _, err := f.Write(head[:hn]); err != nil {
+		return fmt.Errorf("videos: write upload file: %w", err)
+	}
 	n, err := io.Copy(f, src)
+	n += int64(hn)
 	if src.err != nil {
 		return formError(src.err)
 	}

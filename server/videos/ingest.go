@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/shared/media"
@@ -113,8 +114,12 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 		return api.Video{}, fmt.Errorf("videos: read upload: %w", err)
 	}
 	container, err := media.Sniff(head[:n])
-	if err != nil {
+	if err != nil || !s.accepts(container) {
 		return api.Video{}, ErrNotVideo
+	}
+	probe, err := s.probe(ctx, up.Path)
+	if err != nil {
+		return api.Video{}, err
 	}
 
 	id := newVideoID()
@@ -182,7 +187,14 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 		ContentType: container.ContentType(),
 		PieceLength: info.PieceLength,
 		Local:       true,
-	}}
+		State:       api.StatePublished,
+	}, Probe: probe}
+	if probe != nil {
+		rec.Video.Duration = probe.Duration
+		if probe.Video != nil {
+			rec.Video.Width, rec.Video.Height = probe.Video.Width, probe.Video.Height
+		}
+	}
 	err = s.st.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketByHash)).Cursor()
 		for k, _ := c.Seek(ih[:]); k != nil && bytes.HasPrefix(k, ih[:]); k, _ = c.Next() {
@@ -220,6 +232,33 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 		}
 	}
 	return rec.Video, nil
+}
+
+// accepts reports whether uploads in container c are taken: those browsers
+// play, and the others when this pod can transcode them.
+func (s *Service) accepts(c media.Container) bool {
+	return c.Browser() || (c != media.Unknown && s.canTranscode())
+}
+
+// canTranscode reports whether files that are not web-playable can be
+// turned into ones that are.
+func (s *Service) canTranscode() bool { return false }
+
+// probe describes the upload at path with ffprobe; nil when the pod has no
+// ffprobe. A file ffprobe cannot decode is refused (415 invalid_video).
+func (s *Service) probe(ctx context.Context, path string) (*ffmpeg.Info, error) {
+	if !s.cfg.FFmpeg.Available() {
+		return nil, nil
+	}
+	info, err := s.cfg.FFmpeg.Probe(ctx, path)
+	if errors.Is(err, ffmpeg.ErrUndecodable) {
+		s.log.Info("upload refused by ffprobe", "err", err)
+		return nil, ErrUndecodable
+	}
+	if err != nil {
+		return nil, fmt.Errorf("videos: probe: %w", err)
+	}
+	return &info, nil
 }
 
 // verifiedSeeder is a Seeder that can skip verifying a file whose pieces

@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/store"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	// MaxConcurrentIngests bounds uploads processed (rewritten, hashed) at
 	// once; others wait (default 2).
 	MaxConcurrentIngests int
+	// FFmpeg locates ffprobe and ffmpeg. Without them (the zero value) the
+	// pod cannot probe: it accepts MP4, WebM and Ogg files as they are.
+	FFmpeg ffmpeg.Tools
 }
 
 // Service is the video catalogue: uploads, storage, the search index and

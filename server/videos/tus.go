@@ -1,15 +1,18 @@
 package videos
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/accounts"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/shared/media"
 )
 
 // UploadsPath is where the tus resumable upload endpoint is mounted.
@@ -189,7 +193,8 @@ func (s *Service) serveTus(w http.ResponseWriter, r *http.Request) {
 		s.tusRoutes.options.ServeHTTP(w, r)
 		return
 	}
-	if _, err := s.ownUpload(r.Context(), rest); err != nil {
+	info, err := s.ownUpload(r.Context(), rest)
+	if err != nil {
 		httpx.WriteError(w, r, s.log, err)
 		return
 	}
@@ -197,6 +202,10 @@ func (s *Service) serveTus(w http.ResponseWriter, r *http.Request) {
 	case http.MethodHead:
 		s.tusRoutes.head.ServeHTTP(w, r)
 	case http.MethodPatch:
+		if err := s.sniffPatch(r, info); err != nil {
+			httpx.WriteError(w, r, s.log, err)
+			return
+		}
 		s.tusRoutes.patch.ServeHTTP(w, r)
 	case http.MethodDelete:
 		s.tusRoutes.del.ServeHTTP(w, r)
@@ -228,6 +237,53 @@ func (s *Service) ownUpload(ctx context.Context, id string) (tushandler.FileInfo
 		return tushandler.FileInfo{}, httpx.Errorf(http.StatusForbidden, "forbidden", "this upload belongs to another user")
 	}
 	return info, nil
+}
+
+// sniffPatch checks the container of an upload as soon as its first
+// media.SniffLen bytes (or all of a smaller file) are known: the bytes
+// already stored plus the head of this PATCH. A file that is not an
+// accepted video is terminated and ErrNotVideo returned, so a client learns
+// it on its first PATCH instead of after sending everything. The body bytes
+// read are put back in front of r.Body for tusd.
+func (s *Service) sniffPatch(r *http.Request, info tushandler.FileInfo) error {
+	need := min(int64(media.SniffLen), info.Size)
+	if info.Offset >= need || r.Header.Get("Upload-Offset") != strconv.FormatInt(info.Offset, 10) {
+		return nil // decided already, or tusd will refuse the offset
+	}
+	head := make([]byte, need)
+	if info.Offset > 0 {
+		f, err := os.Open(filepath.Join(s.uploadDir, info.ID))
+		if err != nil {
+			return fmt.Errorf("videos: read upload head: %w", err)
+		}
+		_, err = io.ReadFull(f, head[:info.Offset])
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("videos: read upload head: %w", err)
+		}
+	}
+	n, err := io.ReadFull(r.Body, head[info.Offset:])
+	got := head[info.Offset : info.Offset+int64(n)]
+	r.Body = readCloser{io.MultiReader(bytes.NewReader(got), r.Body), r.Body}
+	if err != nil {
+		return nil // a short chunk: the next PATCH decides
+	}
+	if c, err := media.Sniff(head); err == nil && s.accepts(c) {
+		return nil
+	}
+	s.log.Info("resumable upload refused: not a video", "upload", info.ID)
+	if up, err := s.tusStore.GetUpload(r.Context(), info.ID); err == nil {
+		if err := s.tusStore.AsTerminatableUpload(up).Terminate(r.Context()); err != nil {
+			s.log.Warn("terminate refused upload", "upload", info.ID, "err", err)
+		}
+	}
+	return ErrNotVideo
+}
+
+// readCloser reads from one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // finishRequest is the optional body of POST .../uploads/{id}/finish.

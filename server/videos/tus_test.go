@@ -193,13 +193,13 @@ func TestTusRefused(t *testing.T) {
 		})
 	}
 
-	// A complete upload of a text file is refused at finish and deleted.
+	// A text file is refused by its first PATCH and deleted.
 	text := []byte("this is a text file named video.mp4")
 	_, path := p.tusCreate("alice", len(text), tusMeta("name", "x", "filename", "video.mp4"))
-	if r := p.tusPatch("alice", path, 0, text); r.StatusCode != http.StatusNoContent {
+	if r := p.tusPatch("alice", path, 0, text); r.StatusCode != http.StatusUnsupportedMediaType {
 		t.Fatalf("patch: %d", r.StatusCode)
 	}
-	if s, _, code := p.tusFinish("alice", path, ""); s != http.StatusUnsupportedMediaType || code != "not_a_video" {
+	if s, _, code := p.tusFinish("alice", path, ""); s != http.StatusNotFound || code != "upload_not_found" {
 		t.Fatalf("finish text: %d %s", s, code)
 	}
 	if f := p.files("uploads"); len(f) != 0 {

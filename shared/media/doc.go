@@ -15,6 +15,10 @@
 //   - Ogg: a first page "OggS", version 0, with the beginning-of-stream flag,
 //     whose first packet starts with a known codec header (Theora, Vorbis,
 //     Opus, FLAC, Speex, Skeleton).
+//   - QuickTime (ftyp major brand "qt  "), Matroska (EBML DocType
+//     "matroska"), AVI ("RIFF" + "AVI ") and ASF/WMV (its header GUID):
+//     recognised so a pod with ffmpeg can transcode them; browsers do not
+//     play these containers (Container.Browser reports false).
 //
 // # MP4 faststart
 //

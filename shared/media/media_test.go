@@ -74,7 +74,13 @@ var sniffCases = []struct {
 	{"ftyp too big", append([]byte{0, 1, 0, 0}, []byte("ftypisom\x00\x00\x00\x00")...), Unknown},
 	{"ftyp odd size", box("ftyp", []byte("isom\x00\x00\x00\x00ab")), Unknown},
 	{"webm", []byte("\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm\x42\x87\x81\x04\x42\x85\x81\x02"), WebM},
-	{"matroska", []byte("\x1a\x45\xdf\xa3\x93\x42\x82\x88matroska\x42\x87\x81\x04\x42\x85\x81\x02"), Unknown},
+	{"matroska", []byte("\x1a\x45\xdf\xa3\x93\x42\x82\x88matroska\x42\x87\x81\x04\x42\x85\x81\x02"), Matroska},
+	{"ebml other doctype", []byte("\x1a\x45\xdf\xa3\x87\x42\x82\x84abcd"), Unknown},
+	{"quicktime", box("ftyp", []byte("qt  \x00\x00\x02\x00qt  ")), QuickTime},
+	{"m4a", box("ftyp", []byte("M4A \x00\x00\x02\x00M4A mp42isom")), MP4},
+	{"avi", []byte("RIFF\x00\x10\x00\x00AVI LIST"), AVI},
+	{"wav is not avi", []byte("RIFF\x00\x10\x00\x00WAVEfmt "), Unknown},
+	{"asf", []byte("\x30\x26\xB2\x75\x8E\x66\xCF\x11\xA6\xD9\x00\xAA\x00\x62\xCE\x6C\x00"), ASF},
 	{"ebml truncated", []byte("\x1a\x45\xdf\xa3\x9f\x42\x82\x84we"), Unknown},
 	{"ogg theora", oggPage("\x80theora"), Ogg},
 	{"ogg opus", oggPage("OpusHead"), Ogg},
@@ -106,7 +112,7 @@ func TestSniff(t *testing.T) {
 			}
 		})
 	}
-	for _, c := range []Container{MP4, WebM, Ogg} {
+	for _, c := range []Container{MP4, WebM, Ogg, QuickTime, Matroska, AVI, ASF} {
 		if c.Ext() == "" || !strings.HasPrefix(c.ContentType(), "video/") || c.String() == "unknown" {
 			t.Errorf("%d: incomplete description", c)
 		}

@@ -13,13 +13,23 @@ const SniffLen = 512
 // Container is a recognised video container.
 type Container int
 
-// The containers a pod accepts.
+// The containers Sniff recognises. MP4, WebM and Ogg are published as
+// they are when their codecs are web-playable; QuickTime, Matroska, AVI and
+// ASF are recognised so that a pod with ffmpeg can transcode them.
 const (
 	Unknown Container = iota
 	MP4
 	WebM
 	Ogg
+	QuickTime
+	Matroska
+	AVI
+	ASF
 )
+
+// Browser reports whether browsers play the container itself (MP4, WebM,
+// Ogg); the others must be transcoded whatever their codecs.
+func (c Container) Browser() bool { return c == MP4 || c == WebM || c == Ogg }
 
 // String returns the container's name.
 func (c Container) String() string {
@@ -30,6 +40,14 @@ func (c Container) String() string {
 		return "WebM"
 	case Ogg:
 		return "Ogg"
+	case QuickTime:
+		return "QuickTime"
+	case Matroska:
+		return "Matroska"
+	case AVI:
+		return "AVI"
+	case ASF:
+		return "ASF"
 	}
 	return "unknown"
 }
@@ -45,6 +63,14 @@ func (c Container) Ext() string {
 		return "webm"
 	case Ogg:
 		return "ogv"
+	case QuickTime:
+		return "mov"
+	case Matroska:
+		return "mkv"
+	case AVI:
+		return "avi"
+	case ASF:
+		return "wmv"
 	}
 	return ""
 }
@@ -58,6 +84,14 @@ func (c Container) ContentType() string {
 		return "video/webm"
 	case Ogg:
 		return "video/ogg"
+	case QuickTime:
+		return "video/quicktime"
+	case Matroska:
+		return "video/x-matroska"
+	case AVI:
+		return "video/x-msvideo"
+	case ASF:
+		return "video/x-ms-asf"
 	}
 	return "application/octet-stream"
 }
@@ -70,11 +104,20 @@ func Sniff(head []byte) (Container, error) {
 	case len(head) == 0:
 		return Unknown, fmt.Errorf("%w: the file is empty", ErrUnknownContainer)
 	case isMP4(head):
+		if string(head[8:12]) == "qt  " {
+			return QuickTime, nil
+		}
 		return MP4, nil
-	case isWebM(head):
+	case isEBML(head, "webm"):
 		return WebM, nil
+	case isEBML(head, "matroska"):
+		return Matroska, nil
 	case isOgg(head):
 		return Ogg, nil
+	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "AVI ":
+		return AVI, nil
+	case bytes.HasPrefix(head, asfHeader):
+		return ASF, nil
 	}
 	return Unknown, ErrUnknownContainer
 }
@@ -112,7 +155,12 @@ const (
 	ebmlDocType  = 0x4282
 )
 
-func isWebM(b []byte) bool {
+// asfHeader is the GUID of an ASF (WMV, WMA) Header Object.
+var asfHeader = []byte{0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C}
+
+// isEBML reports whether b starts with an EBML header of the given DocType
+// ("webm" or "matroska").
+func isEBML(b []byte, docType string) bool {
 	id, n, ok := ebmlID(b)
 	if !ok || id != ebmlHeaderID {
 		return false
@@ -138,7 +186,7 @@ func isWebM(b []byte) bool {
 		}
 		b = b[n:]
 		if id == ebmlDocType {
-			return string(bytes.TrimRight(b[:size], "\x00")) == "webm"
+			return string(bytes.TrimRight(b[:size], "\x00")) == docType
 		}
 		b = b[size:]
 	}

@@ -1,0 +1,40 @@
+// Package ffmpeg runs Debian's ffprobe and ffmpeg for the video pipeline:
+// Probe reads what a file holds (container, duration, codecs, size,
+// rotation), Info.WebPlayable decides whether browsers play it as it is,
+// and Transcode and Images make H.264/AAC MP4 renditions and poster images.
+//
+// # Probing
+//
+// Probe runs
+//
+//	ffprobe -v error -print_format json -show_format -show_streams <file>
+//
+// and keeps the first video stream that is not an attached picture (cover
+// art) and the first audio stream. A file ffprobe cannot open, or with
+// neither a video nor an audio stream, is ErrUndecodable. Width and height
+// are the displayed ones: a stream with a 90° or 270° rotation (display
+// matrix side data, or the older "rotate" tag) has them swapped.
+//
+// # Web-playable
+//
+// A file is web-playable, and published without transcoding, when browsers
+// play it as it is everywhere: MP4 with H.264, AV1 or VP9 video and AAC or
+// Opus audio (or none); or WebM with VP8, VP9 or AV1 and Opus or Vorbis; the
+// video 8-bit 4:2:0 (yuv420p), not rotated, and at most 1920×1080 (either
+// orientation). Everything else (HEVC, ProRes, MPEG-4 Part 2, Theora,
+// 10-bit or 4:4:4 H.264, QuickTime, Matroska, AVI, ASF, audio only) is
+// transcoded.
+//
+// # Transcoding
+//
+// Transcode writes one H.264 (libx264, preset veryfast, CRF 23, yuv420p,
+// High profile) + AAC (128 kb/s, 48 kHz stereo) MP4 with +faststart per
+// call, scaled to a target height with even dimensions (rotation is applied
+// by ffmpeg's autorotate, so the output is upright and unrotated). Audio-only
+// input becomes a video of a still image (a dark frame with the waveform's
+// average colour: the showwavespic filter is not used, to keep the cost of a
+// long podcast at one tiny frame per second). ffmpeg runs under nice -n 10,
+// so viewers' requests keep priority, with ctx's deadline as its time limit;
+// progress is read from -progress pipe:1 (out_time_us against the probed
+// duration).
+package ffmpeg
