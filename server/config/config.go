@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -97,11 +98,30 @@ type TURNConfig struct {
 	MaxMbps      float64 // total relay budget, megabits per second
 }
 
+// Help is Parse's answer to -h or --help (errors.Is(err, flag.ErrHelp)):
+// Text is the usage to print, and the command should exit 0.
+type Help struct{ Text string }
+
+func (*Help) Error() string { return "help requested" }
+func (*Help) Unwrap() error { return flag.ErrHelp }
+
 // Parse reads flags from args (without the program name) and the
-// environment, validates them and fills derived defaults.
+// environment, validates them and fills derived defaults. Nothing is
+// opened: every error is about a value, one line naming the flag. For -h
+// or --help it returns a *Help.
 func Parse(args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("swarmtube", flag.ContinueOnError)
+	// flag prints errors with the whole usage; ours are returned as one
+	// line, and the usage is written only for -h.
+	var usage strings.Builder
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		usage.WriteString(synopsis)
+		fs.SetOutput(&usage)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
 	var rights, friends, level, proxies, turnIP, relayPorts, iceServers, acmeDomains string
 	var maxUpload int64
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9000", "HTTP listen address")
@@ -153,6 +173,9 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		return c, envErr
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, &Help{Text: usage.String()}
+		}
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -161,9 +184,12 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	c.DefaultRights = splitList(rights)
 	c.Friends = splitList(friends)
 	c.ACMEDomains = splitList(acmeDomains)
+	if maxUpload <= 0 || maxUpload > 1<<30 {
+		return c, fmt.Errorf("--max-upload-mb %d: want a size in MiB above 0", maxUpload)
+	}
 	c.MaxUploadBytes = maxUpload << 20
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
-		return c, fmt.Errorf("--log-level: %w", err)
+		return c, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	var err error
 	if c.TrustedProxies, err = clientaddr.ParsePrefixes(proxies); err != nil {
@@ -225,8 +251,11 @@ func (c *Config) finish() error {
 	if c.BTPort < 0 || c.BTPort > 65535 {
 		return fmt.Errorf("--bt-port %d out of range", c.BTPort)
 	}
-	if c.MaxUploadBytes <= 0 {
-		return errors.New("--max-upload-mb must be positive")
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("--shutdown-timeout %v must not be negative", c.ShutdownTimeout)
+	}
+	if c.FriendScoreMin < 0 || c.FriendScoreMin > 100 {
+		return fmt.Errorf("--friend-score-min %d: want a score from 0 to 100", c.FriendScoreMin)
 	}
 	for _, r := range c.DefaultRights {
 		if r != api.RightUpload && r != api.RightAdmin {
@@ -414,6 +443,15 @@ func isDNSName(s string) bool {
 	}
 	return true
 }
+
+// synopsis heads the usage: every subcommand, then the pod's flags.
+const synopsis = `usage:
+  swarmtube [flags]                run a pod
+  swarmtube import [flags] FILE    upload a video file to a running pod (swarmtube import --help)
+
+Each flag may also be set as SWARMTUBE_<FLAG> (upper case, '-' as '_'); the
+command line wins. Flags of the pod:
+`
 
 func splitList(s string) []string {
 	var out []string

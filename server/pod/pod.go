@@ -20,13 +20,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
@@ -34,6 +37,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/clientaddr"
 	"github.com/swarmtube/swarmtube/server/config"
+	"github.com/swarmtube/swarmtube/server/datadir"
 	"github.com/swarmtube/swarmtube/server/federation"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -72,18 +76,33 @@ type Pod struct {
 	tls      *podtls.Provider // nil: plain HTTP (a proxy may terminate TLS in front)
 	plainLn  net.Listener     // --http-listen: ACME challenges and redirects to https
 	plainSrv *http.Server
+	lock     *datadir.Lock
 
 	closeOnce sync.Once
 }
 
-// New opens the store and every component and binds the HTTP listener.
-func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
-	p = &Pod{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
-	defer func() {
-		if err != nil {
-			p.Close()
-		}
-	}()
+// New locks the data directory, binds the HTTP listener and opens the
+// store and every component. On failure it closes whatever it had opened
+// (listener, store, seeder, lock) and returns an error that is one plain
+// sentence naming the cause and the remedy, fit to show a pod host as is.
+func New(cfg config.Config, log *slog.Logger) (*Pod, error) {
+	p := &Pod{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	if err := p.open(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// open does New's work, leaving each resource in p as soon as it exists so
+// that Close can release exactly what was opened.
+func (p *Pod) open() (err error) {
+	cfg, log := p.cfg, p.log
+	// The data directory first: a second pod on it must say so, not fail
+	// on whatever it happens to open next.
+	if p.lock, err = datadir.Acquire(cfg.DataDir); err != nil {
+		return err
+	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// No TCP keep-alive probes by default: Go's cost four setsockopt calls
@@ -94,7 +113,7 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 	lc := net.ListenConfig{KeepAlive: -1}
 	p.ln, err = lc.Listen(context.Background(), "tcp", cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("pod: listen %s: %w", cfg.Listen, err)
+		return listenError("--listen", cfg.Listen, err)
 	}
 	if strings.HasSuffix(p.cfg.URL, ":0") { // port 0 asked for a free port: publish the real one
 		_, port, _ := net.SplitHostPort(p.ln.Addr().String())
@@ -104,14 +123,17 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 		}
 	}
 	if err := p.openTLS(); err != nil {
-		return nil, err
+		return err
 	}
 
 	if p.store, err = store.Open(filepath.Join(cfg.DataDir, "swarmtube.db")); err != nil {
-		return nil, err
+		if errors.Is(err, bolt.ErrTimeout) {
+			return fmt.Errorf("the database in data directory %s is locked by another process: stop it first, or give this pod another --data", cfg.DataDir)
+		}
+		return err
 	}
 	if p.id, err = identity.LoadOrCreate(cfg.DataDir); err != nil {
-		return nil, err
+		return err
 	}
 	cookie := accounts.CookieName
 	if u, err := url.Parse(p.cfg.URL); err == nil && u.Port() != "" {
@@ -123,11 +145,11 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 		CookieName:       cookie,
 	}, log.With("component", "accounts"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	generated, err := p.accounts.EnsureAdmin(context.Background(), cfg.AdminPassword)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if generated != "" {
 		log.Warn("created the admin account with a random password; note it now, it is shown only once",
@@ -135,7 +157,10 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 	}
 
 	if err := p.startTURN(); err != nil {
-		return nil, err
+		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) {
+			return listenError("--turn-listen", cfg.TURN.Listen, err)
+		}
+		return err
 	}
 	host, _, _ := net.SplitHostPort(p.ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
@@ -149,7 +174,10 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 		ICEServers: p.ice.SeederServers(),
 	}, log.With("component", "seeder"), p.reg)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) {
+			return listenError("--bt-port", net.JoinHostPort(host, strconv.Itoa(cfg.BTPort)), err)
+		}
+		return err
 	}
 	tools := ffmpeg.Find()
 	if !tools.Available() {
@@ -162,7 +190,7 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 		FFmpeg:         tools,
 	}, p.store, p.seeder, log.With("component", "videos"), p.reg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.fed, err = federation.New(federation.Config{
 		SelfURL:        p.cfg.URL,
@@ -175,7 +203,7 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 		Burst:          cfg.FederationBurst,
 	}, p.store, p.id, p.videos, log.With("component", "federation"), p.reg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.videos.SetOutbox(p.fed)
 	tcfg := tracker.Config{
@@ -187,7 +215,7 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 		tcfg.Allow = nil
 	}
 	if p.tracker, err = tracker.New(tcfg, log.With("component", "tracker"), p.reg); err != nil {
-		return nil, err
+		return err
 	}
 	p.webseed = webseed.New(p.videos.ResolveWebseed, log.With("component", "webseed"), p.reg)
 
@@ -200,7 +228,7 @@ func New(cfg config.Config, log *slog.Logger) (p *Pod, err error) {
 	if p.tls != nil {
 		p.srv.TLSConfig = p.tls.TLSConfig()
 	}
-	return p, nil
+	return nil
 }
 
 // startTURN binds the embedded STUN/TURN server unless it is off or
@@ -252,7 +280,7 @@ func (p *Pod) openTLS() error {
 		return nil
 	}
 	if p.plainLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
-		return fmt.Errorf("pod: listen %s (--http-listen): %w", cfg.HTTPListen, err)
+		return listenError("--http-listen", cfg.HTTPListen, err)
 	}
 	p.plainSrv = &http.Server{
 		Handler:           p.tls.HTTPHandler(),
@@ -397,7 +425,22 @@ func (p *Pod) Run(ctx context.Context) error {
 	return err
 }
 
-// Close releases everything New opened; it is idempotent and safe after Run.
+// listenError says in one sentence why binding addr (given by flag) failed.
+func listenError(flag, addr string, err error) error {
+	_, port, _ := net.SplitHostPort(addr)
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("port %s is already in use (%s %s): stop the program holding it, or choose another port", port, flag, addr)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("not allowed to listen on port %s (%s %s): ports below 1024 need root or CAP_NET_BIND_SERVICE", port, flag, addr)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s (%s): this machine has no such address", addr, flag)
+	}
+	return fmt.Errorf("cannot listen on %s (%s): %w", addr, flag, err)
+}
+
+// Close releases everything New opened; it is idempotent and safe after Run
+// and on a Pod whose New failed part way.
 func (p *Pod) Close() {
 	p.closeOnce.Do(func() {
 		// Server.Close closes only listeners Serve was given: after a New
@@ -426,6 +469,9 @@ func (p *Pod) Close() {
 			if err := p.store.Close(); err != nil {
 				p.log.Warn("store close", "err", err)
 			}
+		}
+		if err := p.lock.Release(); err != nil {
+			p.log.Warn("data directory unlock", "err", err)
 		}
 	})
 }

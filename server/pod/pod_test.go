@@ -323,3 +323,33 @@ func TestICEServers(t *testing.T) {
 		}
 	})
 }
+
+// TestNewFailureReleasesEverything: a New that fails after it opened the
+// data dir lock, the listener, the store and the seeder (here: the videos
+// directory is a file) releases all of them, so the same New succeeds once
+// the cause is gone. Before, New's deferred Close ran on a nil *Pod and
+// panicked (issue 15).
+func TestNewFailureReleasesEverything(t *testing.T) {
+	data := t.TempDir()
+	listen, bt := freeAddr(t), freeAddr(t)
+	_, btPort, _ := net.SplitHostPort(bt)
+	cfg, err := config.Parse([]string{"--listen", listen, "--data", data, "--bt-port", btPort, "--admin-password", "admin-password", "--turn-listen", "off"},
+		func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocker := filepath.Join(data, "videos")
+	if err := os.WriteFile(blocker, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := New(cfg, slog.New(slog.DiscardHandler)); err == nil {
+		p.Close()
+		t.Fatal("New succeeded with a file where the videos directory goes")
+	}
+	os.Remove(blocker)
+	p, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("New after a failed New on the same dir and ports: %v", err)
+	}
+	p.Close()
+}
