@@ -9,6 +9,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/go-fed/httpsig v1.1.0
 	github.com/gobwas/ws v1.4.0
+	github.com/klauspost/compress v1.20.1
 	github.com/pion/logging v0.2.2
 	github.com/pion/turn/v2 v2.1.6
 	github.com/pion/webrtc/v3 v3.3.6

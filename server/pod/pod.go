@@ -338,6 +338,7 @@ func (p *Pod) handler() http.Handler {
 		hsts, // after clientaddr: https may have been a trusted proxy's
 		publicCORS,
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),
+		httpx.Compress("/static/webseed/", "/tracker/"),
 		p.accounts.Middleware(log),
 	)
 }

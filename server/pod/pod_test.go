@@ -353,3 +353,21 @@ func TestNewFailureReleasesEverything(t *testing.T) {
 	}
 	p.Close()
 }
+
+// TestPagesAndAssetsCompressed: pages, styles and scripts go out compressed
+// to browsers that accept it (issue 17 item 22).
+func TestPagesAndAssetsCompressed(t *testing.T) {
+	p := startInProcess(t)
+	for _, path := range []string{"/", "/upload", "/static/css/style.css", "/static/js/ui.js"} {
+		req, _ := http.NewRequest("GET", p.URL()+path, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("GET %s: %s, Content-Encoding %q, want 200 gzip", path, resp.Status, resp.Header.Get("Content-Encoding"))
+		}
+	}
+}
