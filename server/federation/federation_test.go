@@ -380,6 +380,10 @@ func TestMakeFriendsErrors(t *testing.T) {
 			if err == nil || !strings.Contains(res.Errors[tc.pod], tc.want) {
 				t.Fatalf("MakeFriends(%s) = %v, errors %v; want %q", tc.pod, err, res.Errors, tc.want)
 			}
+			// Reasons are for people: no dial errors (issue 17.7).
+			if why := res.Errors[tc.pod]; strings.Contains(why, "dial tcp") || strings.Contains(why, "connect:") {
+				t.Errorf("reason shows internals: %q", why)
+			}
 		})
 	}
 	if len(a.friends()) != 0 {

@@ -58,7 +58,8 @@ func (s *Service) MakeFriends(ctx context.Context, pods []string) (api.MakeFrien
 		it := queue[i]
 		hr, canonical, err := s.introduce(ctx, it.url)
 		if err != nil {
-			res.Errors[it.given] = err.Error()
+			s.log.Info("makefriends: introduction failed", "pod", it.url, "err", err)
+			res.Errors[it.given] = httpx.UserText(err) // no dial errors or addresses for the client
 			continue
 		}
 		seen[canonical] = true

@@ -14,14 +14,34 @@ import (
 )
 
 // Error is an error with an HTTP status and a machine code. Its Message is
-// shown to people, so it must say what is wrong and never leak internals.
+// shown to people, so it must say what is wrong and never leak internals:
+// build it from fixed words and the client's own input only. What went
+// wrong inside (a parser's offsets, a path, a dial error) goes in Cause,
+// which WriteError logs and never sends.
 type Error struct {
 	Status  int
 	Code    string
 	Message string
+	Cause   error // logged, never shown; may be nil
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return e.Code + ": " + e.Message + ": " + e.Cause.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap returns the cause, so errors.Is sees through a client error to
+// what caused it.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Because returns a copy of e with cause attached (logged, never shown).
+func (e *Error) Because(cause error) *Error {
+	c := *e
+	c.Cause = cause
+	return &c
+}
 
 // Is makes errors.Is match two *Error values by status and code, so a
 // sentinel can be compared after being re-created with a different message.
@@ -37,10 +57,17 @@ func Errorf(status int, code, format string, args ...any) *Error {
 
 // Common errors shared by every handler.
 var (
-	ErrUnauthorized = &Error{http.StatusUnauthorized, "unauthorized", "log in first: send a bearer token or a session cookie"}
-	ErrForbidden    = &Error{http.StatusForbidden, "forbidden", "you do not have the right to do this"}
-	ErrNotFound     = &Error{http.StatusNotFound, "not_found", "no such resource"}
-	ErrTooLarge     = &Error{http.StatusRequestEntityTooLarge, "too_large", "the request body is too large"}
+	ErrUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "log in first: send a bearer token or a session cookie"}
+	ErrForbidden    = &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "you do not have the right to do this"}
+	ErrNotFound     = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such resource"}
+	ErrTooLarge     = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the request body is too large"}
+	// ErrInsufficientStorage: the pod's disk has no room (ENOSPC, EDQUOT, or
+	// the free-space check before an upload). RFC 4918 §11.5.
+	ErrInsufficientStorage = &Error{Status: http.StatusInsufficientStorage, Code: "insufficient_storage",
+		Message: "the pod has no room for this right now; try again later or tell its admin"}
+	// ErrInternal is what every unexpected failure looks like from outside.
+	ErrInternal = &Error{Status: http.StatusInternalServerError, Code: "internal",
+		Message: "the server failed to handle this request; it has been logged"}
 )
 
 // WriteJSON answers with v as JSON.
@@ -53,20 +80,23 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client may have gone; nothing left to tell it
 }
 
-// WriteError answers with err in the API's error shape. Errors that are not
-// *Error are logged and answered as a generic 500.
+// WriteError answers with err in the API's error shape, as Public maps it,
+// and logs what the client does not see.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var he *Error
-	if !errors.As(err, &he) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			he = Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %d bytes", mbe.Limit)
-		} else {
-			log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-			he = &Error{http.StatusInternalServerError, "internal", "the server failed to handle this request; it has been logged"}
-		}
-	}
+	he := Public(err)
+	LogError(r, log, err, he)
 	WriteJSON(w, he.Status, api.Error{Error: he.Code, Message: he.Message})
+}
+
+// LogError logs err, answered as he: server faults as errors (they need a
+// person), causes behind client errors at debug.
+func LogError(r *http.Request, log *slog.Logger, err error, he *Error) {
+	switch {
+	case he.Status >= 500:
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", he.Status, "err", err)
+	case errors.Unwrap(err) != nil || he.Cause != nil:
+		log.DebugContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", he.Status, "err", err)
+	}
 }
 
 // DecodeJSON reads a JSON body of at most maxBytes into v, refusing unknown

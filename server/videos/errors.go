@@ -44,10 +44,12 @@ func errTooLarge(limit int64) error {
 	return httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the video is larger than this pod accepts (%d MiB)", limit>>20)
 }
 
-// errInvalidVideo wraps a structural problem found in a file that looked like a video.
+// errInvalidVideo wraps a structural problem found in a file that looked
+// like a video. The parser's words (box names, offsets, sizes) are the
+// cause: logged for the host, never shown.
 func errInvalidVideo(err error) error {
-	return &httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_video",
-		Message: "the file looks like a video but its structure is broken (" + err.Error() + ")"}
+	return (&httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_video",
+		Message: "the file looks like a video but is damaged or cut short; export or download it again and retry"}).Because(err)
 }
 
 // errDuplicate is answered when the same bytes were already published under the same name.

@@ -378,7 +378,7 @@ func formError(err error) error {
 	if errors.As(err, &mbe) {
 		return err
 	}
-	return httpx.Errorf(http.StatusBadRequest, "invalid_form", "malformed or truncated multipart form: %v", err)
+	return httpx.Errorf(http.StatusBadRequest, "invalid_form", "the upload form is malformed or was cut short").Because(err)
 }
 
 // readErrors remembers the read error of r, to tell the client's faults

@@ -73,8 +73,9 @@ func (s *Service) setupTus() error {
 	s.tusStore = filestore.New(s.uploadDir)
 	s.tusStore.DirModePerm, s.tusStore.FileModePerm = 0o700, 0o600
 	composer := tushandler.NewStoreComposer()
-	composer.UseCore(s.tusStore)
-	composer.UseTerminater(s.tusStore)
+	public := publicStore{fs: &s.tusStore, log: s.log.With("component", "tus")}
+	composer.UseCore(public)
+	composer.UseTerminater(public)
 	composer.UseLocker(memorylocker.New())
 	h, err := tushandler.NewUnroutedHandler(tushandler.Config{
 		StoreComposer:           composer,
