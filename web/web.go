@@ -55,15 +55,15 @@ const ContentSecurityPolicy = "default-src 'self'; " +
 // data comes from the public API, fetched by the page's ES module, so the
 // server never puts user-provided text into HTML.
 var pages = []struct {
-	pattern, name, title string
+	pattern, name, title, description string
 }{
-	{"GET /{$}", "home", "Newest videos"},
-	{"GET /search", "search", "Search"},
-	{"GET /videos/{id}", "watch", "Watch"},
-	{"GET /upload", "upload", "Upload a video"},
-	{"GET /login", "login", "Log in"},
-	{"GET /register", "register", "Create an account"},
-	{"GET /admin", "admin", "Administration"},
+	{"GET /{$}", "home", "Newest videos", "The newest videos of this Swarmtube pod and its friends, streamed peer to peer by their viewers."},
+	{"GET /search", "search", "Search", "Search the videos of this Swarmtube pod and its friends by name."},
+	{"GET /videos/{id}", "watch", "Watch", "Watch a video on Swarmtube: it streams from other viewers, peer to peer, and from the pod."},
+	{"GET /upload", "upload", "Upload a video", "Upload a video to this Swarmtube pod, resumable, and seed it from your browser."},
+	{"GET /login", "login", "Log in", "Log in to your account on this Swarmtube pod."},
+	{"GET /register", "register", "Create an account", "Create an account on this Swarmtube pod."},
+	{"GET /admin", "admin", "Administration", "Administer this Swarmtube pod: friends and users' rights."},
 }
 
 // Routes registers the pages and the static files on mux:
@@ -108,7 +108,7 @@ func newSite(static, tmpl fs.FS) *site {
 
 func (s *site) routes(mux *http.ServeMux) {
 	for _, p := range pages {
-		mux.HandleFunc(p.pattern, s.page(p.name, p.title))
+		mux.HandleFunc(p.pattern, s.page(p.name, p.title, p.description))
 	}
 	mux.HandleFunc("GET /static/{path...}", s.serveStatic)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
@@ -157,10 +157,10 @@ func (s *site) optionalAsset(name string) string {
 }
 
 type pageData struct {
-	Name, Title string
+	Name, Title, Description string
 }
 
-func (s *site) render(name, title string) renderedPage {
+func (s *site) render(name, title, description string) renderedPage {
 	s.mu.Lock()
 	rp, ok := s.rendered[name]
 	s.mu.Unlock()
@@ -171,7 +171,7 @@ func (s *site) render(name, title string) renderedPage {
 		ParseFS(s.tmpl, "layout.html", name+".html")
 	if err == nil {
 		var buf bytes.Buffer
-		if err = t.Execute(&buf, pageData{Name: name, Title: title}); err == nil {
+		if err = t.Execute(&buf, pageData{Name: name, Title: title, Description: description}); err == nil {
 			sum := sha256.Sum256(buf.Bytes())
 			rp = renderedPage{body: buf.Bytes(), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 		}
@@ -185,9 +185,9 @@ func (s *site) render(name, title string) renderedPage {
 	return rp
 }
 
-func (s *site) page(name, title string) http.HandlerFunc {
+func (s *site) page(name, title, description string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rp := s.render(name, title)
+		rp := s.render(name, title, description)
 		if rp.err != nil {
 			// Only a broken build gets here; say so rather than serve half a page.
 			http.Error(w, rp.err.Error(), http.StatusInternalServerError)

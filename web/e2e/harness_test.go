@@ -53,7 +53,13 @@ func startPod(t *testing.T, name string) *testPod {
 // pods a browser logs in to need different host names, as real pods have.
 func startPodAt(t *testing.T, name, host string) *testPod {
 	t.Helper()
-	cfg, err := config.Parse([]string{
+	return startPodWith(t, name, host)
+}
+
+// startPodWith is startPodAt with extra pod flags (later flags win).
+func startPodWith(t *testing.T, name, host string, extra ...string) *testPod {
+	t.Helper()
+	cfg, err := config.Parse(append([]string{
 		"--listen", "127.0.0.1:0",
 		"--url", "http://" + host + ":0",
 		"--data", t.TempDir(),
@@ -62,7 +68,7 @@ func startPodAt(t *testing.T, name, host string) *testPod {
 		"--default-rights", "upload",
 		"--log-level", logLevel.String(),
 		"--turn-listen", "127.0.0.1:0",
-	}, func(string) string { return "" })
+	}, extra...), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -13,10 +13,11 @@ export async function initLayout() {
   const search = document.getElementById('site-search');
   if (search && q && document.body.dataset.page === 'search') search.value = q;
 
-  pod().then((info) => {
+  const podInfo = pod().catch(() => null);
+  podInfo.then((info) => {
     const span = document.getElementById('pod-name');
     if (span && info && info.name) span.textContent = `This pod: ${info.name}.`;
-  }).catch(() => {});
+  });
 
   const menu = document.getElementById('user-menu');
   let user = null;
@@ -30,9 +31,12 @@ export async function initLayout() {
   const here = encodeURIComponent(location.pathname + location.search);
   if (!user) {
     const onAuthPage = ['login', 'register'].includes(document.body.dataset.page);
-    menu.append(
+    // A pod that takes no new accounts offers no way to register.
+    const info = await podInfo;
+    const open = !info || info.open_registration !== false;
+    append(menu,
       el('a', { class: 'button', href: onAuthPage ? '/login' : `/login?next=${here}`, id: 'nav-login' }, 'Log in'),
-      el('a', { class: 'button', href: '/register', id: 'nav-register' }, 'Register'));
+      open ? el('a', { class: 'button', href: '/register', id: 'nav-register' }, 'Register') : null);
     return null;
   }
   const out = el('button', { class: 'button', type: 'button', id: 'nav-logout', title: `Log out ${user.username}` }, 'Log out');

@@ -147,6 +147,12 @@ export function videoCard(v) {
 export function renderPager(nav, { page, perPage, total, hrefFor }) {
   clear(nav);
   const pages = Math.max(1, Math.ceil(total / perPage));
+  if (page > pages) {
+    // A stale or hand-made link: say so and offer the last real page.
+    nav.append(el('span', { class: 'where' }, `There is no page ${page}: this list has ${pages} ${pages === 1 ? 'page' : 'pages'}.`),
+      el('a', { class: 'button', href: hrefFor(pages), rel: 'prev' }, pages === 1 ? 'Back to the list' : `Go to page ${pages}`));
+    return;
+  }
   if (pages <= 1) return;
   if (page > 1) nav.append(el('a', { class: 'button', href: hrefFor(page - 1), rel: 'prev' }, '← Previous'));
   nav.append(el('span', { class: 'where' }, `Page ${page} of ${pages}`));

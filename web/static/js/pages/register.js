@@ -1,11 +1,19 @@
 // Register: create the account, log in at once, and go on.
 import { initLayout } from '../layout.js';
-import { register, login } from '../api.js';
+import { register, login, pod } from '../api.js';
 import { showError, showMessage, safeNext } from '../ui.js';
 
 initLayout();
 const form = document.getElementById('register-form');
 const status = document.getElementById('status');
+// Say at once when the pod takes no new accounts, rather than after the
+// visitor filled the form in.
+pod().then((info) => {
+  if (info && info.open_registration === false) {
+    form.hidden = true;
+    showMessage(status, 'This pod does not take new accounts. Ask its administrator to create one for you.', 'error');
+  }
+}).catch(() => {});
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   showMessage(status, '');

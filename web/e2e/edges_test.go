@@ -1,0 +1,121 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// TestRoughEdges covers rough edges a first-time host hit (issue 17): each
+// subtest failed before its fix.
+func TestRoughEdges(t *testing.T) {
+	closed := startPodWith(t, "closed", "127.0.0.1", "--open-registration=false")
+	b := newBrowser(t)
+
+	t.Run("closed registration offers no form", func(t *testing.T) { // item 3
+		b.do("home", 20*time.Second, chromedp.Navigate(closed.URL+"/"))
+		b.waitJS("menu", `!!document.querySelector("#nav-login")`, 15*time.Second)
+		if eval[bool](b, `!!document.querySelector("#nav-register")`) {
+			t.Error(`the header offers "Register" on a pod with registration closed`)
+		}
+		b.do("register", 20*time.Second, chromedp.Navigate(closed.URL+"/register"))
+		b.waitJS("closed notice", `document.querySelector("#register-form").hidden`, 15*time.Second)
+		if msg := b.text("#status"); !strings.Contains(msg, "does not take new accounts") {
+			t.Errorf("register page says %q", msg)
+		}
+	})
+
+	t.Run("a page past the last says so", func(t *testing.T) { // item 9
+		b.do("page 99", 20*time.Second, chromedp.Navigate(closed.URL+"/?page=99"))
+		b.waitJS("pager", `document.querySelector("#pager").textContent.trim() !== ""`, 15*time.Second)
+		if got := b.text("#pager"); strings.Contains(got, "Page 99 of") || !strings.Contains(got, "no page 99") {
+			t.Errorf("pager shows %q", got)
+		}
+	})
+
+	t.Run("every page has a meta description", func(t *testing.T) { // item 24
+		for _, path := range []string{"/", "/search?q=x", "/videos/aaaaaaaaaaaaaaaa", "/upload", "/login", "/register", "/admin"} {
+			body := string(get(t, closed.URL+path))
+			if !strings.Contains(body, `<meta name="description" content="`) {
+				t.Errorf("%s has no meta description", path)
+			}
+		}
+	})
+
+	t.Run("phone header links keep their names", func(t *testing.T) { // item 20
+		b.do("phone", 20*time.Second,
+			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)),
+			chromedp.Navigate(closed.URL+"/"))
+		defer b.do("desktop", 10*time.Second, chromedp.EmulateViewport(1280, 800))
+		b.waitJS("menu", `!!document.querySelector("#nav-login")`, 15*time.Second)
+		if got := axName(t, b, "#nav-upload"); got != "Upload" {
+			t.Errorf("at 390 px the upload link's accessible name is %q, want \"Upload\"", got)
+		}
+	})
+
+	t.Run("dark theme accent has AA contrast", func(t *testing.T) { // item 21
+		b.do("dark", 20*time.Second,
+			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+				})
+				return err
+			}),
+			chromedp.Navigate(closed.URL+"/"))
+		ratio := eval[float64](b, contrastJS("#nav-upload"))
+		if ratio < 4.5 {
+			t.Errorf("upload link text contrast %.2f:1 in the dark theme, want at least 4.5:1", ratio)
+		}
+	})
+}
+
+// axName is the accessible name Chromium computes for the element sel.
+func axName(t *testing.T, b *browser, sel string) string {
+	t.Helper()
+	var name string
+	b.do("accessible name of "+sel, 10*time.Second, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		res, err := chromedp.Call(ctx, runtime.Evaluate, runtime.EvaluateParams{Expression: fmt.Sprintf("document.querySelector(%q)", sel)})
+		if err != nil {
+			return err
+		}
+		if res.Result == nil || res.Result.ObjectID == "" {
+			return fmt.Errorf("no element %s", sel)
+		}
+		ax, err := chromedp.Call(ctx, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{ObjectID: res.Result.ObjectID, Role: "link"})
+		if err != nil {
+			return err
+		}
+		for _, n := range ax.Nodes {
+			if n.Name != nil && !n.Ignored {
+				return json.Unmarshal(n.Name.Value, &name)
+			}
+		}
+		return nil
+	}))
+	return name
+}
+
+// contrastJS computes the WCAG 2 contrast ratio of an element's text
+// colour against its background colour (both opaque rgb in this style).
+func contrastJS(sel string) string {
+	return fmt.Sprintf(`(() => {
+		const cs = getComputedStyle(document.querySelector(%q));
+		const lum = (c) => {
+			const [r, g, b] = c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number).map((v) => {
+				v /= 255;
+				return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+			});
+			return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+		};
+		const a = lum(cs.color), b = lum(cs.backgroundColor);
+		return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+	})()`, sel)
+}
