@@ -3,13 +3,15 @@ package pod
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +20,26 @@ import (
 	"nhooyr.io/websocket"
 
 	"github.com/swarmtube/swarmtube/internal/testcert"
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 )
 
-// webmHeader is an EBML header with DocType "webm": enough for the pod to
-// take the bytes after it as a WebM video.
-const webmHeader = "\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm\x42\x87\x81\x04\x42\x85\x81\x02"
+// smallClip is a 1 s MP4 made by ffmpeg.
+func smallClip(t *testing.T) []byte {
+	t.Helper()
+	ffmpeg := testenv.LookPath(t, "ffmpeg")
+	out := filepath.Join(t.TempDir(), "clip.mp4")
+	b, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10",
+		"-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, b)
+	}
+	clip, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clip
+}
 
 // TestServesHTTPS runs a pod with certificate files and checks that
 // everything it publishes points at https and wss, that its session cookie
@@ -70,9 +86,8 @@ func TestServesHTTPS(t *testing.T) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	mw.WriteField("name", "over tls")
-	fw, _ := mw.CreateFormFile("file", "clip.webm")
-	fw.Write([]byte(webmHeader))
-	io.CopyN(fw, rand.Reader, 300<<10)
+	fw, _ := mw.CreateFormFile("file", "clip.mp4")
+	fw.Write(smallClip(t))
 	mw.Close()
 	req, _ := http.NewRequest("POST", base+"/api/v1/videos", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
