@@ -49,6 +49,10 @@ type Session struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	once     sync.Once
+
+	mu          sync.Mutex // guards the following fields
+	conns       map[relayer]bool
+	unreachable map[[20]byte]bool // browser peers whose connection failed, none since
 }
 
 // NewPeerID returns a random peer id with PeerIDPrefix.
@@ -80,7 +84,8 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Session{InfoHash: ih, Meta: mi, PeerID: NewPeerID(), log: opt.Logger}
+	s := &Session{InfoHash: ih, Meta: mi, PeerID: NewPeerID(), log: opt.Logger,
+		conns: map[relayer]bool{}, unreachable: map[[20]byte]bool{}}
 	cfg := swarm.Config{
 		Metainfo: mi, InfoHash: ih, PeerID: s.PeerID, Logger: opt.Logger,
 		Hasher: opt.Hasher, HTTPClient: opt.HTTPClient, Source: opt.Source,
@@ -119,9 +124,18 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 				return st.BytesUploaded, st.BytesFromPeers + st.BytesFromWebSeed, max(left, 0)
 			},
 			WantPeers: func() bool { return t.Stats().Peers < 4 },
+			OnFail: func(peerID [20]byte) {
+				if IsServerPeer(peerID) {
+					return
+				}
+				s.mu.Lock()
+				s.unreachable[peerID] = true
+				s.mu.Unlock()
+			},
 			OnConn: func(conn io.ReadWriteCloser, peerID [20]byte) {
 				s.wg.Add(1)
 				defer s.wg.Done()
+				defer s.track(conn, peerID)()
 				err := t.AddConn(ctx, conn, fmt.Sprintf("webrtc:%x", peerID[:]))
 				s.log.Debug("peer ended", "err", err)
 			},
@@ -134,6 +148,42 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 		}()
 	}
 	return s, nil
+}
+
+// relayer is a connection that knows whether it goes through a TURN relay
+// (rtcpeer.Conn).
+type relayer interface{ Relayed() bool }
+
+// track counts a connection while it lives; the returned func forgets it.
+func (s *Session) track(conn io.ReadWriteCloser, peerID [20]byte) func() {
+	r, ok := conn.(relayer)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.unreachable, peerID)
+	if !ok {
+		return func() {}
+	}
+	s.conns[r] = true
+	return func() {
+		s.mu.Lock()
+		delete(s.conns, r)
+		s.mu.Unlock()
+	}
+}
+
+// Routes returns how many open peer connections go through a TURN relay,
+// and how many browser peers could not be reached at all (their
+// connections failed ICE and none has succeeded since): with none
+// connected, that is the sign that no ICE path exists from here.
+func (s *Session) Routes() (relayed, unreachable int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.Relayed() {
+			relayed++
+		}
+	}
+	return relayed, len(s.unreachable)
 }
 
 // Close stops the trackers and the swarm and waits for them. Idempotent.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v3"
@@ -29,6 +30,18 @@ var ErrClosed = net.ErrClosed
 type Config struct {
 	// ICEServers are STUN/TURN servers; none are needed on one machine.
 	ICEServers []webrtc.ICEServer
+	// RelayOnly sets the ICE transport policy "relay": only TURN relayed
+	// candidates are used. For tests and relay measurements; pages leave
+	// it off so ICE prefers direct paths.
+	RelayOnly bool
+}
+
+func (c Config) configuration() webrtc.Configuration {
+	conf := webrtc.Configuration{ICEServers: c.ICEServers}
+	if c.RelayOnly {
+		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	return conf
 }
 
 // sender is the platform's data channel.
@@ -45,6 +58,9 @@ type Conn struct {
 	lowc    chan struct{} // signalled on bufferedamountlow
 	wmu     sync.Mutex    // serialises writers
 	closeMu sync.Once
+
+	relayed atomic.Bool // the selected candidate pair uses a TURN relay (see watchRoute)
+	watch   sync.Once
 
 	mu     sync.Mutex // guards the following fields
 	rbuf   []byte
@@ -144,6 +160,38 @@ func (c *Conn) Close() error {
 	return nil
 }
 
+// Relayed reports whether the connection's selected ICE candidate pair
+// goes through a TURN relay on either side (candidate type "relay", RFC
+// 8445 section 5.1.1.1), as last read; false until it is known.
+func (c *Conn) Relayed() bool { return c.relayed.Load() }
+
+// routeEvery is how often watchRoute reads the selected pair again: ICE may
+// switch pairs after connecting (a relay first, a direct path later).
+const routeEvery = 5 * time.Second
+
+// watchRoute keeps Relayed current until the connection closes.
+func (c *Conn) watchRoute() {
+	c.watch.Do(func() {
+		go func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { <-c.done; cancel() }()
+			t := time.NewTicker(routeEvery)
+			defer t.Stop()
+			for {
+				if relayed, err := selectedRelay(ctx, c.pc); err == nil {
+					c.relayed.Store(relayed)
+				}
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	})
+}
+
 // markClosed is called when the channel or the connection goes away.
 func (c *Conn) markClosed() { c.Close() }
 
@@ -174,6 +222,7 @@ func (p *Pending) SetAnswer(sdp string) error {
 func (p *Pending) Wait(ctx context.Context) (*Conn, error) {
 	select {
 	case <-p.open:
+		p.conn.watchRoute()
 		return p.conn, nil
 	case <-p.fail:
 		p.Close()

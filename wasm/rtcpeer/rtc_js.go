@@ -3,14 +3,18 @@
 package rtcpeer
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"syscall/js"
 
 	"github.com/pion/webrtc/v3"
+
+	"github.com/swarmtube/swarmtube/wasm/jsutil"
 )
 
 func newPeerConnection(cfg Config) (*webrtc.PeerConnection, error) {
-	return webrtc.NewPeerConnection(webrtc.Configuration{ICEServers: cfg.ICEServers})
+	return webrtc.NewPeerConnection(cfg.configuration())
 }
 
 // jsChannel is the browser's RTCDataChannel, used directly: pion's js
@@ -104,4 +108,59 @@ func acceptChannel(p *Pending) {
 		p.pc.JSValue().Set("ondatachannel", js.Null())
 		fn.Release()
 	}()
+}
+
+// selectedRelay reads the selected candidate pair from the browser's
+// getStats (W3C webrtc-stats): the transport's selectedCandidatePairId,
+// else a nominated pair that succeeded (Firefox has no transport stats),
+// and the candidateType of its two candidates.
+func selectedRelay(ctx context.Context, pc *webrtc.PeerConnection) (relayed bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("rtcpeer: getStats: %v", r)
+		}
+	}()
+	report, err := jsutil.Await(ctx, pc.JSValue().Call("getStats"))
+	if err != nil {
+		return false, err
+	}
+	stats := map[string]js.Value{}
+	collect := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) > 0 && args[0].Get("id").Type() == js.TypeString {
+			stats[args[0].Get("id").String()] = args[0]
+		}
+		return nil
+	})
+	report.Call("forEach", collect)
+	collect.Release()
+	str := func(v js.Value, k string) string {
+		if f := v.Get(k); f.Type() == js.TypeString {
+			return f.String()
+		}
+		return ""
+	}
+	var pair js.Value
+	for _, s := range stats {
+		if str(s, "type") == "transport" {
+			if p, ok := stats[str(s, "selectedCandidatePairId")]; ok {
+				pair = p
+			}
+		}
+	}
+	if pair.IsUndefined() {
+		for _, s := range stats {
+			if str(s, "type") == "candidate-pair" && str(s, "state") == "succeeded" &&
+				(s.Get("nominated").Truthy() || s.Get("selected").Truthy()) {
+				pair = s
+			}
+		}
+	}
+	if pair.IsUndefined() {
+		return false, errors.New("rtcpeer: no selected candidate pair")
+	}
+	local, remote := stats[str(pair, "localCandidateId")], stats[str(pair, "remoteCandidateId")]
+	if local.IsUndefined() || remote.IsUndefined() {
+		return false, errors.New("rtcpeer: selected pair without candidates")
+	}
+	return str(local, "candidateType") == "relay" || str(remote, "candidateType") == "relay", nil
 }

@@ -3,6 +3,9 @@
 package rtcpeer
 
 import (
+	"context"
+	"errors"
+
 	"github.com/pion/webrtc/v3"
 )
 
@@ -13,7 +16,7 @@ func newPeerConnection(cfg Config) (*webrtc.PeerConnection, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
-	return api.NewPeerConnection(webrtc.Configuration{ICEServers: cfg.ICEServers})
+	return api.NewPeerConnection(cfg.configuration())
 }
 
 type pionChannel struct{ dc *webrtc.DataChannel }
@@ -48,4 +51,17 @@ func createChannel(p *Pending) error {
 
 func acceptChannel(p *Pending) {
 	p.pc.OnDataChannel(func(dc *webrtc.DataChannel) { bind(p, dc) })
+}
+
+// selectedRelay reads the selected candidate pair from pion's ICE transport.
+func selectedRelay(_ context.Context, pc *webrtc.PeerConnection) (bool, error) {
+	sctp := pc.SCTP()
+	if sctp == nil {
+		return false, errors.New("rtcpeer: no SCTP transport")
+	}
+	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return false, errors.New("rtcpeer: no selected candidate pair")
+	}
+	return pair.Local.Typ == webrtc.ICECandidateTypeRelay || pair.Remote.Typ == webrtc.ICECandidateTypeRelay, nil
 }

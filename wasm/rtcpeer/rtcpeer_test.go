@@ -5,8 +5,12 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
+	"net"
 	"testing"
 	"time"
+
+	pionturn "github.com/pion/turn/v2"
+	"github.com/pion/webrtc/v3"
 )
 
 func TestOfferAnswerStream(t *testing.T) {
@@ -75,4 +79,89 @@ func TestOfferAnswerStream(t *testing.T) {
 	if _, err := io.ReadFull(b, make([]byte, 1)); err == nil {
 		t.Fatal("read after remote close succeeded")
 	}
+}
+
+// TestRelayedRoute connects two peers through a real TURN server (pion's,
+// on loopback) with the offerer on relay candidates only: both ends must
+// report the route as relayed; a direct connection must not.
+func TestRelayedRoute(t *testing.T) {
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := pionturn.NewServer(pionturn.ServerConfig{
+		Realm: "test",
+		AuthHandler: func(user, realm string, _ net.Addr) ([]byte, bool) {
+			return pionturn.GenerateAuthKey(user, realm, "pass"), user == "user"
+		},
+		PacketConnConfigs: []pionturn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: &pionturn.RelayAddressGeneratorStatic{
+			RelayAddress: net.ParseIP("127.0.0.1"), Address: "127.0.0.1"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	servers := []webrtc.ICEServer{{URLs: []string{"turn:" + udp.LocalAddr().String()}, Username: "user", Credential: "pass"}}
+
+	connect := func(t *testing.T, offerCfg, answerCfg Config) (*Conn, *Conn) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		off, err := NewOffer(ctx, offerCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ans, err := NewAnswer(ctx, answerCfg, off.SDP())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := off.SetAnswer(ans.SDP()); err != nil {
+			t.Fatal(err)
+		}
+		a, err := off.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ans.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return a, b
+	}
+	// The route is read when the connection opens, then every routeEvery.
+	eventually := func(t *testing.T, what string, f func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(3 * routeEvery)
+		for !f() {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Run("relay", func(t *testing.T) {
+		a, b := connect(t, Config{ICEServers: servers, RelayOnly: true}, Config{})
+		eventually(t, "offerer does not see its relay", a.Relayed)
+		eventually(t, "answerer does not see the remote relay", b.Relayed)
+		if _, err := a.Write([]byte("through the relay")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 17)
+		if _, err := io.ReadFull(b, buf); err != nil || string(buf) != "through the relay" {
+			t.Fatalf("read %q, %v", buf, err)
+		}
+	})
+	t.Run("direct", func(t *testing.T) {
+		a, b := connect(t, Config{ICEServers: servers}, Config{ICEServers: servers})
+		if _, err := a.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(b, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // the first route read has happened
+		if a.Relayed() || b.Relayed() {
+			t.Error("a loopback connection with host candidates reports a relay")
+		}
+	})
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// OnConn receives each open data channel, with the remote peer id;
 	// it owns the connection. It is called on its own goroutine.
 	OnConn func(conn io.ReadWriteCloser, peerID [20]byte)
+	// OnFail, if set, learns of each negotiated connection whose ICE
+	// checks failed or timed out (not of those abandoned at shutdown):
+	// the peer answered, but no path between the two was found.
+	OnFail func(peerID [20]byte)
 }
 
 // Client is one tracker connection for one torrent.
@@ -199,6 +203,9 @@ func (c *Client) await(ctx context.Context, p *rtcpeer.Pending, peerID [20]byte)
 	conn, err := p.Wait(wctx)
 	if err != nil {
 		c.log.Debug("peer connection failed", "err", err)
+		if ctx.Err() == nil && c.cfg.OnFail != nil {
+			c.cfg.OnFail(peerID)
+		}
 		return
 	}
 	c.cfg.OnConn(conn, peerID)

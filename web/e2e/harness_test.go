@@ -39,6 +39,7 @@ var logLevel = func() slog.Level {
 type testPod struct {
 	URL    string // where the browser goes
 	PodURL string // the pod's own URL (what other pods call it); the same here
+	Addr   string // http://127.0.0.1:port: where Go reaches it, whatever URL names
 }
 
 // startPod starts a pod on a free loopback port with a fresh data dir and
@@ -78,7 +79,7 @@ func startPodWith(t *testing.T, name, host string, extra ...string) *testPod {
 		t.Fatalf("pod.New: %v", err)
 	}
 	runPod(t, name, p)
-	return &testPod{URL: p.URL(), PodURL: p.URL()}
+	return &testPod{URL: p.URL(), PodURL: p.URL(), Addr: "http://" + p.Addr().String()}
 }
 
 // runPod runs p until the test ends or stop is called, and waits for it.
@@ -102,7 +103,7 @@ func runPod(t *testing.T, name string, p *pod.Pod) (stop func()) {
 		})
 	}
 	t.Cleanup(stop)
-	waitHTTP(t, p.URL()+"/api/v1/pod")
+	waitHTTP(t, "http://"+p.Addr().String()+"/api/v1/pod")
 	return stop
 }
 
@@ -152,10 +153,10 @@ type browser struct {
 }
 
 // newBrowser starts Chromium (skipped locally when missing, failed in CI).
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	exe := testenv.Chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+	opts := append(append(chromedp.DefaultExecAllocatorOptions[:], extra...),
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
 		chromedp.NoSandbox,

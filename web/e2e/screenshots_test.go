@@ -85,7 +85,7 @@ func TestScreenshots(t *testing.T) {
 	}
 	b.do("watch", 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+watchID))
 	b.waitJS("player", `!!document.querySelector("#player video")`, 15*time.Second)
-	eval[chromedp.Void](b, `(async () => { const v = document.querySelector("#player video"); v.muted = true; await v.play(); })()`)
+	eval[chromedp.Void](b, `(async () => { const v = document.querySelector("#player video"); v.muted = true; await v.play().catch(() => {}); })()`)
 	b.waitJS("playing", `document.querySelector("#player video").currentTime > 3`, 30*time.Second)
 	time.Sleep(6 * time.Second) // a few stats ticks for the chart
 	t.Logf("watch: viewers %s, from peers %s, from pod %s", b.text("#stat-peers"), b.text("#stat-from-peers"), b.text("#stat-from-pod"))
@@ -136,7 +136,7 @@ func TestScreenshots(t *testing.T) {
 		chromedp.Navigate(p.URL+"/videos/"+watchID),
 	)
 	b.waitJS("player", `!!document.querySelector("#player video")`, 15*time.Second)
-	eval[chromedp.Void](b, `(async () => { const v = document.querySelector("#player video"); v.muted = true; await v.play(); })()`)
+	eval[chromedp.Void](b, `(async () => { const v = document.querySelector("#player video"); v.muted = true; await v.play().catch(() => {}); })()`)
 	b.waitJS("playing", `document.querySelector("#player video").currentTime > 2`, 30*time.Second)
 	b.screenshot("watch-dark")
 

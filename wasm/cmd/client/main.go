@@ -16,7 +16,9 @@
 //	swarmtube.hashBenchmark(mib)               Promise<{subtleMBps, subtleParallelMBps, goMBps}>
 //
 // opts (all optional): memoryBudget (bytes, default 512 MiB), trackers
-// (string[], replaces the announce-list), iceServers (RTCIceServer[]),
+// (string[], replaces the announce-list), iceServers (RTCIceServer[];
+// engine.js fetches the pod's from /api/v1/webrtc/ice-servers), relayOnly
+// (ICE transport policy "relay": for measurements only),
 // webSeed (false disables it), logLevel ("debug"|"info"|"warn"), hasher
 // ("go", the default, or "subtle" for SubtleCrypto).
 // seedFile also takes title (video title → torrentfile.FileName), name
@@ -39,7 +41,9 @@
 //	                                          the buffer would run dry before the web seed steps in
 //	Handle.stats()                            {peers, peerList, downloadRate, uploadRate,
 //	                                          bytesFromPeers, bytesFromWebSeed, bytesUploaded,
-//	                                          piecesHave, pieces, bytesStored, length, badPieces}
+//	                                          piecesHave, pieces, bytesStored, length, badPieces,
+//	                                          relayedPeers (connections through a TURN relay),
+//	                                          unreachablePeers (browser peers no ICE path reached)}
 //	Handle.close()
 //
 // Reads are served while pieces arrive; everything verified is uploaded to
@@ -68,7 +72,6 @@ import (
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/engine"
 	"github.com/swarmtube/swarmtube/wasm/jsutil"
-	"github.com/swarmtube/swarmtube/wasm/rtcpeer"
 )
 
 const version = "0.1.0"
@@ -128,8 +131,11 @@ func options(o js.Value) engine.Options {
 	if v := o.Get("iceServers"); v.Type() == js.TypeObject {
 		var servers []webrtc.ICEServer
 		if err := json.Unmarshal([]byte(js.Global().Get("JSON").Call("stringify", v).String()), &servers); err == nil {
-			opt.RTC = rtcpeer.Config{ICEServers: servers}
+			opt.RTC.ICEServers = servers
 		}
+	}
+	if v := o.Get("relayOnly"); v.Type() == js.TypeBoolean {
+		opt.RTC.RelayOnly = v.Bool()
 	}
 	if v := o.Get("logLevel"); v.Type() == js.TypeString {
 		_ = level.UnmarshalText([]byte(v.String()))
@@ -276,7 +282,11 @@ func handle(s *engine.Session, torrentBytes []byte) js.Value {
 	})
 	set("stats", func([]js.Value) any {
 		b, _ := json.Marshal(s.Torrent.Stats())
-		return js.Global().Get("JSON").Call("parse", string(b))
+		st := js.Global().Get("JSON").Call("parse", string(b))
+		relayed, unreachable := s.Routes()
+		st.Set("relayedPeers", relayed)
+		st.Set("unreachablePeers", unreachable)
+		return st
 	})
 	set("close", func([]js.Value) any {
 		go func() {

@@ -252,7 +252,8 @@ export class Engine {
   /**
    * open streams a video: torrent is a .torrent URL (e.g. the API's
    * torrent_url) or its bytes. opts: see wasm/cmd/client (memoryBudget,
-   * trackers, iceServers, webSeed, logLevel).
+   * trackers, iceServers, webSeed, logLevel). Without opts.iceServers the
+   * page's pod gives them (iceServers()).
    */
   async open(torrent, opts = {}) {
     let bytes = torrent;
@@ -261,7 +262,8 @@ export class Engine {
       if (!resp.ok) throw new Error(`fetch ${torrent}: ${resp.status}`);
       bytes = new Uint8Array(await resp.arrayBuffer());
     }
-    return this.#wrap(await this.api.open(bytes, opts));
+    const iceServers = opts.iceServers ?? await podIceServers();
+    return this.#wrap(await this.api.open(bytes, { ...opts, iceServers }));
   }
 
   /**
@@ -272,7 +274,8 @@ export class Engine {
    */
   async seedFile(file, opts = {}) {
     const trackers = opts.trackers || [defaultTracker()];
-    return this.#wrap(await this.api.seedFile(file, { ...opts, trackers }));
+    const iceServers = opts.iceServers ?? await podIceServers();
+    return this.#wrap(await this.api.seedFile(file, { ...opts, trackers, iceServers }));
   }
 
   /** hashBenchmark measures SHA-1 speed: {subtleMBps, goMBps}. */
@@ -300,6 +303,32 @@ export class Engine {
 function tellWorker(type, infoHash) {
   const c = typeof navigator !== 'undefined' && navigator.serviceWorker && navigator.serviceWorker.controller;
   if (c) c.postMessage({ type, infoHash });
+}
+
+let iceCache = null; // {servers, until}
+
+/**
+ * podIceServers resolves to the STUN/TURN servers this page's pod hands out
+ * (GET /api/v1/webrtc/ice-servers: its own, with credentials valid for
+ * "ttl" seconds, or the external ones it is configured with), kept for half
+ * their lifetime. They go to RTCPeerConnection as they are, so ICE prefers
+ * direct paths and relays only when nothing else works. On any failure:
+ * none (peers on one network still connect).
+ */
+export async function podIceServers() {
+  if (iceCache && performance.now() < iceCache.until) return iceCache.servers;
+  try {
+    const resp = await fetch(new URL('/api/v1/webrtc/ice-servers', location.href), { cache: 'no-store' });
+    if (!resp.ok) throw new Error(`status ${resp.status}`);
+    const body = await resp.json();
+    const servers = Array.isArray(body.ice_servers) ? body.ice_servers : [];
+    const ttl = Number(body.ttl) > 0 ? Number(body.ttl) : 3600;
+    iceCache = { servers, until: performance.now() + (ttl * 1000) / 2 };
+    return servers;
+  } catch (err) {
+    console.warn('swarmtube: no ICE servers from the pod', err);
+    return [];
+  }
 }
 
 function defaultTracker() {

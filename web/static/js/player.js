@@ -3,8 +3,14 @@
 // the pod's web seed. Either way the caller gets a session with the same
 // stats() shape, so the watch page does not care which one runs.
 //
-//   stats() → {mode: 'p2p'|'http', peers, downloadSpeed, uploadSpeed,
-//              fromPeers, fromPod, progress (0..1), note, reason (why not p2p)}
+//   stats() → {mode: 'p2p'|'http', peers, relayed (peers through a TURN
+//              relay), downloadSpeed, uploadSpeed, fromPeers, fromPod,
+//              progress (0..1), note, reason (why not p2p)}
+//
+// When peer to peer cannot run, note is one plain sentence saying why
+// (insecure origin, no WebRTC, no engine, no ICE path to any viewer) and
+// the video still plays, from the web seed, starting by itself as the
+// peer-to-peer player does.
 import { el, safeURL, podHost } from './ui.js';
 
 /** ENGINE_MODULE is the engine's loader (web/static/engine/, see its README). */
@@ -21,19 +27,30 @@ export async function openPlayer(video, container, { engine = true } = {}) {
   const media = el('video', { controls: true, playsinline: true, preload: 'auto', id: 'video-player' });
   media.setAttribute('aria-label', video.name || 'Video');
   container.replaceChildren(media);
-  if (engine) {
-    let timedOut = false;
-    try {
-      return await withTimeout(openEngine(video, media, () => timedOut), ENGINE_TIMEOUT_MS,
-        'the peer-to-peer engine took too long to start', () => { timedOut = true; });
-    } catch (err) {
-      console.warn('engine unavailable, playing from the web seed:', err);
-      const from = video.local === false ? `from ${podHost(video.pod)}` : 'from the pod';
-      return openHTTP(video, media, `Peer-to-peer is not available in this browser right now; playing ${from}.`,
-        String((err && err.message) || err));
-    }
+  const from = video.local === false ? podHost(video.pod) : 'the pod';
+  if (!engine) return openHTTP(video, media, `Playing from ${from}.`, 'peer-to-peer turned off');
+  // What the browser lacks is known at once: say so and play, rather than
+  // load an engine that cannot run.
+  if (!window.isSecureContext) {
+    return openHTTP(video, media,
+      `Peer-to-peer needs a secure (https) connection to this pod, so this video plays straight from ${from}.`,
+      'insecure origin: no Service Worker');
   }
-  return openHTTP(video, media, 'Playing from the pod.', 'peer-to-peer turned off');
+  if (typeof RTCPeerConnection === 'undefined' || !('serviceWorker' in navigator)) {
+    return openHTTP(video, media,
+      `This browser cannot share video with other viewers (no WebRTC or Service Worker), so this video plays straight from ${from}.`,
+      'no WebRTC or Service Worker');
+  }
+  let timedOut = false;
+  try {
+    return await withTimeout(openEngine(video, media, () => timedOut, from), ENGINE_TIMEOUT_MS,
+      'the peer-to-peer engine took too long to start', () => { timedOut = true; });
+  } catch (err) {
+    console.warn('engine unavailable, playing from the web seed:', err);
+    return openHTTP(video, media,
+      `Peer-to-peer could not start in this browser, so this video plays straight from ${from}.`,
+      String((err && err.message) || err));
+  }
 }
 
 let enginePromise;
@@ -77,7 +94,7 @@ export function loadEngine() {
   return enginePromise;
 }
 
-async function openEngine(video, media, abandoned) {
+async function openEngine(video, media, abandoned, from) {
   const torrentURL = safeURL(video.torrent_url);
   if (!torrentURL) throw new Error('this video has no .torrent');
   const torrentBytes = fetch(torrentURL).then(async (resp) => {
@@ -112,15 +129,28 @@ async function openEngine(video, media, abandoned) {
       // The pod's own seeder is a peer too; its bytes count as the pod's.
       const podPeers = (s.peerList || []).filter((p) => p.server).length;
       const fromServers = s.bytesFromServers || 0;
+      const viewers = Math.max(0, (s.peers || 0) - podPeers);
+      const relayed = s.relayedPeers || 0;
+      let note = `Peer to peer${podPeers ? ', with the pod’s seeder' : ''}: while this page is open you share what you have with other viewers.`;
+      let reason;
+      if (viewers === 0 && (s.unreachablePeers || 0) > 0) {
+        // Viewers answered but every connection failed its ICE checks.
+        note = `Other viewers are watching, but none can be reached from your network, so this video plays from ${from}.`;
+        reason = 'no ICE path to any viewer';
+      } else if (relayed > 0) {
+        note += ` ${relayed === 1 ? 'One connection goes' : `${relayed} connections go`} through the pod’s relay (TURN), as no direct path was found.`;
+      }
       return {
         mode: 'p2p',
-        peers: Math.max(0, (s.peers || 0) - podPeers),
+        peers: viewers,
+        relayed,
+        reason,
         downloadSpeed: s.downloadRate || 0,
         uploadSpeed: s.uploadRate || 0,
         fromPeers: Math.max(0, (s.bytesFromPeers || 0) - fromServers),
         fromPod: fromServers + (s.bytesFromWebSeed || 0),
         progress: s.pieces ? (s.piecesHave || 0) / s.pieces : 0,
-        note: `Peer to peer${podPeers ? ', with the pod’s seeder' : ''}: while this page is open you share what you have with other viewers.`,
+        note,
       };
     },
     destroy() {
@@ -138,6 +168,9 @@ function openHTTP(video, media, note, reason) {
   const src = safeURL(video.webseed_url);
   if (!src) throw new Error('this video has no playable address');
   media.src = src;
+  // Start by itself as the peer-to-peer player does; a browser that
+  // refuses autoplay leaves the controls to the viewer.
+  media.play().catch(() => {});
   let last = 0;
   let lastAt = performance.now();
   const buffered = () => {

@@ -101,7 +101,7 @@ function startStats(session) {
     }
     set('#stats-mode', s.note || '');
     if (s.reason) $('#stats-mode').title = `Why: ${s.reason}`;
-    set('#stat-peers', String(s.peers));
+    set('#stat-peers', s.relayed ? `${s.peers} (${s.relayed} relayed)` : String(s.peers));
     set('#stat-down', formatRate(s.downloadSpeed));
     set('#stat-up', formatRate(s.uploadSpeed));
     set('#stat-progress', `${Math.round((s.progress || 0) * 100)}%`);
