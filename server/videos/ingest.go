@@ -138,12 +138,12 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 		}
 	}()
 
-	name := torrentfile.FileName(up.Name, container.Ext())
 	log := s.log.With("video", id, "bytes", size, "container", container.String())
-	info, size, err := s.storeFile(ctx, log, src, size, container, name, filepath.Join(s.videoDir, tmpVideo), final)
+	info, size, err := s.storeFile(ctx, log, src, size, up.Name, filepath.Join(s.videoDir, tmpVideo), final)
 	if err != nil {
 		return api.Video{}, err
 	}
+	name := info.Name
 	if err := src.Close(); err != nil {
 		return api.Video{}, fmt.Errorf("videos: close upload: %w", err)
 	}
@@ -274,25 +274,25 @@ func isClientError(err error) bool {
 	return errors.As(err, &he) && he.Status < 500
 }
 
-// storeFile puts the upload at final, rewritten for faststart if it is an
-// MP4 with moov last, and hashes it in the same pass. It returns the info
-// dictionary and the stored size.
-func (s *Service) storeFile(ctx context.Context, log *slog.Logger, src *os.File, size int64, c media.Container, name, tmp, final string) (torrentfile.Info, int64, error) {
-	var layout *media.Layout
-	if c == media.MP4 {
-		var err error
-		if layout, err = media.PlanFaststart(src, size); err != nil {
-			if errors.Is(err, media.ErrMalformed) || errors.Is(err, media.ErrTooLarge) {
-				return torrentfile.Info{}, 0, errInvalidVideo(err)
-			}
-			return torrentfile.Info{}, 0, fmt.Errorf("videos: read MP4: %w", err)
-		}
+// storeFile puts the upload at final as its torrent covers it
+// (media.Prepare: rewritten for faststart if it is an MP4 with moov last),
+// hashed in the same pass. It returns the info dictionary and the stored size.
+func (s *Service) storeFile(ctx context.Context, log *slog.Logger, src *os.File, size int64, title, tmp, final string) (torrentfile.Info, int64, error) {
+	prep, err := media.Prepare(src, size)
+	switch {
+	case errors.Is(err, media.ErrUnknownContainer):
+		return torrentfile.Info{}, 0, ErrNotVideo
+	case errors.Is(err, media.ErrMalformed) || errors.Is(err, media.ErrTooLarge):
+		return torrentfile.Info{}, 0, errInvalidVideo(err)
+	case err != nil:
+		return torrentfile.Info{}, 0, fmt.Errorf("videos: read upload: %w", err)
 	}
+	name := prep.FileName(title)
 	progress := progressLogger(log, size)
-	if layout == nil || !layout.NeedsRewrite() {
-		info, err := torrentfile.HashReader(ctx, io.NewSectionReader(src, 0, size), name, size, torrentfile.PieceLength(size), progress)
+	if !prep.Rewritten() {
+		info, err := prep.Hash(ctx, name, nil, progress)
 		if err != nil {
-			return info, 0, fmt.Errorf("videos: hash: %w", err)
+			return info, 0, fmt.Errorf("videos: %w", err)
 		}
 		if err := src.Sync(); err != nil {
 			return info, 0, fmt.Errorf("videos: sync upload: %w", err)
@@ -302,16 +302,15 @@ func (s *Service) storeFile(ctx context.Context, log *slog.Logger, src *os.File,
 		}
 		return info, size, syncDir(filepath.Dir(final))
 	}
-	log.Info("moving moov to the front (faststart)", "new_bytes", layout.Size())
+	log.Info("moving moov to the front (faststart)", "new_bytes", prep.Size())
 	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return torrentfile.Info{}, 0, fmt.Errorf("videos: create: %w", err)
 	}
 	defer out.Close()
-	newSize := layout.Size()
-	info, err := torrentfile.HashReader(ctx, io.TeeReader(layout.Reader(), out), name, newSize, torrentfile.PieceLength(newSize), progress)
+	info, err := prep.Hash(ctx, name, out, progress)
 	if err != nil {
-		return info, 0, fmt.Errorf("videos: faststart and hash: %w", err)
+		return info, 0, fmt.Errorf("videos: faststart and %w", err)
 	}
 	if err := out.Sync(); err != nil {
 		return info, 0, fmt.Errorf("videos: sync: %w", err)
@@ -322,7 +321,7 @@ func (s *Service) storeFile(ctx context.Context, log *slog.Logger, src *os.File,
 	if err := os.Rename(tmp, final); err != nil {
 		return info, 0, fmt.Errorf("videos: move: %w", err)
 	}
-	return info, newSize, syncDir(filepath.Dir(final))
+	return info, prep.Size(), syncDir(filepath.Dir(final))
 }
 
 // progressLogger logs hashing progress of big files about every 10 s.

@@ -51,7 +51,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // BitTorrent v1 is SHA-1
 	"encoding/hex"
@@ -61,15 +60,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"syscall/js"
 	"time"
 
 	"github.com/pion/webrtc/v3"
 
-	"github.com/swarmtube/swarmtube/shared/media"
-	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/engine"
 	"github.com/swarmtube/swarmtube/wasm/jsutil"
 )
@@ -156,8 +152,9 @@ func open(args []js.Value) (any, error) {
 	return handle(s, tb), nil
 }
 
-// seedFile hashes a File as the pod will (faststart rewrite, then
-// torrentfile) and seeds it.
+// seedFile hashes a File as the pod will (engine.PrepareUpload, around
+// the shared media.Prepare) and seeds it. Containers the pod transcodes are
+// refused: their torrent covers other bytes.
 func seedFile(args []js.Value) (any, error) {
 	file, o := arg(args, 0), arg(args, 1)
 	if file.Type() != js.TypeObject || file.Get("size").Type() != js.TypeNumber {
@@ -166,68 +163,32 @@ func seedFile(args []js.Value) (any, error) {
 	opt := options(o)
 	src := io.ReaderAt(jsutil.NewBlobReader(file))
 	size := int64(file.Get("size").Float())
-	head := make([]byte, min(size, 4096))
-	if _, err := src.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("seedFile: %w", err)
-	}
-	container, err := media.Sniff(head)
-	if err != nil {
-		return nil, fmt.Errorf("seedFile: %w", err)
-	}
-	if strings.EqualFold(container.Ext(), "mp4") {
-		layout, err := media.PlanFaststart(src, size)
-		if err != nil {
-			return nil, fmt.Errorf("seedFile: faststart: %w", err)
-		}
-		if layout.NeedsRewrite() {
-			// The rewritten file is only available as a stream; keep it in
-			// memory to seed it (uploads are bounded by the pod anyway).
-			data, err := io.ReadAll(layout.Reader())
-			if err != nil {
-				return nil, fmt.Errorf("seedFile: faststart: %w", err)
-			}
-			src, size = bytes.NewReader(data), int64(len(data))
-		}
-	}
-	name := ""
+	name, title := "", file.Get("name").String()
+	var progress js.Value
 	if o.Type() == js.TypeObject {
 		if v := o.Get("name"); v.Type() == js.TypeString {
 			name = v.String()
 		} else if v := o.Get("title"); v.Type() == js.TypeString {
-			name = torrentfile.FileName(v.String(), container.Ext())
+			title = v.String()
 		}
-	}
-	if name == "" {
-		name = torrentfile.FileName(file.Get("name").String(), container.Ext())
-	}
-	var progress js.Value
-	if o.Type() == js.TypeObject {
 		progress = o.Get("onProgress")
 	}
 	last := time.Time{}
-	info, err := torrentfile.HashReader(context.Background(), io.NewSectionReader(src, 0, size), name, size,
-		torrentfile.PieceLength(size), func(done int64) {
-			if progress.Type() == js.TypeFunction && (time.Since(last) > 100*time.Millisecond || done == size) {
-				last = time.Now()
-				progress.Invoke(float64(done), float64(size))
-			}
-		})
+	up, err := engine.PrepareUpload(context.Background(), src, size, name, title, opt.Trackers, "Swarmtube "+version, func(done int64) {
+		if progress.Type() == js.TypeFunction && (time.Since(last) > 100*time.Millisecond || done == size) {
+			last = time.Now()
+			progress.Invoke(float64(done), float64(size))
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("seedFile: %w", err)
 	}
-	ih, err := info.InfoHash()
-	if err != nil {
-		return nil, err
-	}
-	mi := torrentfile.Metainfo{Info: info, CreatedBy: "Swarmtube " + version}
-	for _, u := range opt.Trackers {
-		mi.AnnounceList = append(mi.AnnounceList, []string{u})
-	}
+	mi, ih := up.Meta, up.InfoHash
 	tb, err := mi.Bencode()
 	if err != nil {
 		return nil, err
 	}
-	opt.Source = src
+	opt.Source = up.Source
 	s, err := engine.Start(mi, ih, opt)
 	if err != nil {
 		return nil, err

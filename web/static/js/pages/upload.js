@@ -14,7 +14,6 @@ const drop = $('#dropzone');
 const submit = $('#upload-submit');
 const cancel = $('#upload-cancel');
 const done = $('#upload-done');
-const ACCEPTED = /\.(mp4|m4v|webm|ogv|ogg)$/i;
 
 let file = null;
 let maxBytes = 0;
@@ -76,7 +75,8 @@ function setProgress(which, fraction) {
 function validate() {
   if (!file) return 'Choose a video file first.';
   if (file.size === 0) return 'This file is empty.';
-  if (!ACCEPTED.test(file.name) && !/^video\//.test(file.type)) return 'Choose an MP4, WebM or Ogg video.';
+  // The type is not judged here, by name: the pod checks the content from
+  // the first bytes (and refuses a non-video at the first chunk).
   if (maxBytes && file.size > maxBytes) return `This file is larger than the pod accepts (${formatBytes(maxBytes)}).`;
   if (!$('#name').value.trim()) return 'Give the video a name.';
   return '';
