@@ -66,6 +66,14 @@ var pages = []struct {
 	{"GET /admin", "admin", "Administration", "Administer this Swarmtube pod: friends and users' rights."},
 }
 
+// Options are what the pages need to know from the rest of the pod.
+type Options struct {
+	// VideoExists reports whether the video of a watch page exists, so an
+	// unknown id gets the 404 page rather than a player that never loads.
+	// Nil serves every watch page.
+	VideoExists func(id string) bool
+}
+
 // Routes registers the pages and the static files on mux:
 //
 //	GET /{$}            home: newest videos, paging
@@ -77,11 +85,16 @@ var pages = []struct {
 //	GET /admin          friends and users' rights (admins)
 //	GET /favicon.ico    the logo
 //	GET /static/        embedded assets (ETag; immutable when ?v=<version>)
+//	/                   anything else: the 404 page
 //
 // Pages carry a Content-Security-Policy header. GET patterns also answer
-// HEAD. Routes panics if a pattern conflicts with one already registered.
-func Routes(mux *http.ServeMux) {
-	newSite(Static(), templatesFS()).routes(mux)
+// HEAD. Every error a person can meet on a page (404 for an unknown route
+// or video, 500 for a broken build) is the one error page, in the site's
+// style. Routes panics if a pattern conflicts with one already registered.
+func Routes(mux *http.ServeMux, opts Options) {
+	s := newSite(Static(), templatesFS())
+	s.opts = opts
+	s.routes(mux)
 }
 
 // site serves pages rendered once from templates and static files with
@@ -90,6 +103,7 @@ func Routes(mux *http.ServeMux) {
 type site struct {
 	static fs.FS
 	tmpl   fs.FS
+	opts   Options
 
 	mu       sync.Mutex // guards the following fields
 	digests  map[string]string
@@ -111,6 +125,9 @@ func (s *site) routes(mux *http.ServeMux) {
 		mux.HandleFunc(p.pattern, s.page(p.name, p.title, p.description))
 	}
 	mux.HandleFunc("GET /static/{path...}", s.serveStatic)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address. It may have moved, or the link may be mistyped.")
+	})
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, s.asset("img/logo.svg"), http.StatusFound) // not 301: the target changes with the logo
 	})
@@ -158,6 +175,8 @@ func (s *site) optionalAsset(name string) string {
 
 type pageData struct {
 	Name, Title, Description string
+	Status                   int    // error page only
+	Message                  string // error page only
 }
 
 func (s *site) render(name, title, description string) renderedPage {
@@ -187,22 +206,52 @@ func (s *site) render(name, title, description string) renderedPage {
 
 func (s *site) page(name, title, description string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if name == "watch" && s.opts.VideoExists != nil && !s.opts.VideoExists(r.PathValue("id")) {
+			s.errorPage(w, r, http.StatusNotFound, "Video not found", "This video does not exist, or it was removed.")
+			return
+		}
 		rp := s.render(name, title, description)
 		if rp.err != nil {
-			// Only a broken build gets here; say so rather than serve half a page.
-			http.Error(w, rp.err.Error(), http.StatusInternalServerError)
+			// Only a broken build gets here (TestPages renders every
+			// page): say so in plain words, not with the template error.
+			s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "This page cannot be shown right now. Please try again later.")
 			return
 		}
 		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
+		pageHeaders(h)
 		// Pages are tiny and name versioned assets: revalidate every time so a
 		// deploy is seen at once, and let the ETag make that a 304.
 		h.Set("Cache-Control", "no-cache")
 		h.Set("ETag", rp.etag)
 		http.ServeContent(w, r, name+".html", time.Time{}, bytes.NewReader(rp.body))
+	}
+}
+
+func pageHeaders(h http.Header) {
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+}
+
+// errorPage answers status with the site's error page. It is rendered per
+// call (errors are rare, and the message varies), never cached.
+func (s *site) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	pageHeaders(w.Header())
+	w.Header().Set("Cache-Control", "no-store")
+	t, err := template.New("layout.html").Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": func(string) string { return "" }}).
+		ParseFS(s.tmpl, "layout.html", "error.html")
+	var buf bytes.Buffer
+	if err == nil {
+		err = t.Execute(&buf, pageData{Name: "error", Title: heading, Description: message, Status: status, Message: message})
+	}
+	if err != nil { // a broken build: plain text is all that is left
+		http.Error(w, heading+". "+message, status)
+		return
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
 	}
 }
 

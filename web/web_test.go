@@ -13,7 +13,7 @@ func testMux(t *testing.T, static fstest.MapFS) *http.ServeMux {
 	t.Helper()
 	mux := http.NewServeMux()
 	if static == nil {
-		Routes(mux)
+		Routes(mux, Options{})
 	} else {
 		newSite(static, templatesFS()).routes(mux)
 	}
@@ -258,5 +258,40 @@ func TestFavicon(t *testing.T) {
 	w := get(testMux(t, nil), "/favicon.ico", nil)
 	if w.Code != http.StatusFound || !strings.HasPrefix(w.Header().Get("Location"), "/static/img/logo.svg?v=") {
 		t.Fatalf("favicon: %d %q", w.Code, w.Header().Get("Location"))
+	}
+}
+
+// TestErrorPages: unknown routes and unknown videos get the site's 404
+// page, not net/http's plain "404 page not found" or a player that never
+// loads (issue 17 items 4 and 27).
+func TestErrorPages(t *testing.T) {
+	mux := http.NewServeMux()
+	Routes(mux, Options{VideoExists: func(id string) bool { return id == "aaaaaaaaaaaaaaaa" }})
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/no/such/page", http.StatusNotFound, "Page not found"},
+		{"/videos/bbbbbbbbbbbbbbbb", http.StatusNotFound, "Video not found"},
+		{"/videos/not-an-id", http.StatusNotFound, "Video not found"},
+		{"/videos/aaaaaaaaaaaaaaaa", http.StatusOK, `id="player"`},
+	} {
+		w := get(mux, tc.path, nil)
+		body := w.Body.String()
+		if w.Code != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("GET %s: %d, want %d with %q", tc.path, w.Code, tc.status, tc.want)
+			continue
+		}
+		if tc.status != http.StatusOK {
+			if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+				t.Errorf("GET %s: Content-Type %q", tc.path, ct)
+			}
+			for _, part := range []string{`class="site-header"`, `href="/"`, "Content-Security-Policy"} {
+				if !strings.Contains(body, part) && w.Header().Get(part) == "" {
+					t.Errorf("GET %s: the error page lacks %s", tc.path, part)
+				}
+			}
+		}
 	}
 }

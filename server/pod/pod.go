@@ -327,7 +327,10 @@ func (p *Pod) handler() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
 	})
-	web.Routes(mux)
+	web.Routes(mux, web.Options{VideoExists: func(id string) bool {
+		_, err := p.videos.Get(id)
+		return !errors.Is(err, videos.ErrNotFound) && !errors.Is(err, videos.ErrBadID)
+	}})
 	hsts := func(next http.Handler) http.Handler { return next }
 	if p.cfg.HSTS > 0 {
 		hsts = podtls.HSTS(p.cfg.HSTS, clientaddr.Secure)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -42,11 +43,32 @@ func TestRoughEdges(t *testing.T) {
 	})
 
 	t.Run("every page has a meta description", func(t *testing.T) { // item 24
-		for _, path := range []string{"/", "/search?q=x", "/videos/aaaaaaaaaaaaaaaa", "/upload", "/login", "/register", "/admin"} {
+		for _, path := range []string{"/", "/search?q=x", "/upload", "/login", "/register", "/admin"} {
 			body := string(get(t, closed.URL+path))
 			if !strings.Contains(body, `<meta name="description" content="`) {
 				t.Errorf("%s has no meta description", path)
 			}
+		}
+	})
+
+	t.Run("an unknown video or route gets the 404 page", func(t *testing.T) { // items 4, 27
+		for _, path := range []string{"/videos/aaaaaaaaaaaaaaaa", "/videos/<bad id>", "/no/such/page"} {
+			resp, err := http.Get(closed.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+				t.Errorf("GET %s: %s %q, want a 404 page", path, resp.Status, resp.Header.Get("Content-Type"))
+			}
+		}
+		b.do("unknown video", 20*time.Second, chromedp.Navigate(closed.URL+"/videos/aaaaaaaaaaaaaaaa"))
+		b.waitJS("menu", `!!document.querySelector("#nav-login")`, 15*time.Second)
+		if h1 := b.text("h1"); h1 != "Video not found" {
+			t.Errorf("unknown video page heading %q", h1)
+		}
+		if eval[bool](b, `!!document.querySelector("#stats")`) {
+			t.Error("the unknown video's page still shows a stats panel")
 		}
 	})
 

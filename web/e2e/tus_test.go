@@ -60,7 +60,7 @@ func TestTusClient(t *testing.T) {
 		http.StripPrefix("/api/v1/videos/uploads/", tus).ServeHTTP(w, r)
 	})
 	mux := http.NewServeMux()
-	web.Routes(mux)
+	web.Routes(mux, web.Options{})
 	mux.Handle("/api/v1/videos/uploads/", faulty)
 	base := newLoopbackServer(t, mux)
 
