@@ -75,20 +75,7 @@ func randomFile(t *testing.T, n int, seed uint64) (string, []byte) {
 // ffmpegClip makes a real 3 s H.264/AAC MP4.
 func ffmpegClip(t *testing.T) (string, []byte) {
 	t.Helper()
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	path := filepath.Join(t.TempDir(), "upload-0001.mp4")
-	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", "testsrc=duration=3:size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine", "-shortest",
-		"-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-threads", "1", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, data
+	return testenv.MakeClip(t, testenv.Clip{Seconds: 3, Width: 320, Height: 240, Rate: 25, Audio: true})
 }
 
 // makeTorrent builds the torrent as the pod does, with the given trackers

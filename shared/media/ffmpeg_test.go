@@ -15,13 +15,7 @@ import (
 func TestFaststartRealClip(t *testing.T) {
 	ffmpeg := testenv.LookPath(t, "ffmpeg")
 	dir := t.TempDir()
-	in := filepath.Join(dir, "in.mp4")
-	run(t, ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=160x120:rate=25",
-		"-f", "lavfi", "-i", "sine", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", in)
-	data, err := os.ReadFile(in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, data := testenv.MakeClip(t, testenv.Clip{Seconds: 2, Rate: 25, Audio: true})
 	sniffed, err := Sniff(data[:min(len(data), SniffLen)])
 	if err != nil || sniffed != MP4 {
 		t.Fatalf("sniff: %v %v", sniffed, err)

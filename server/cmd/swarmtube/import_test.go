@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,13 +20,8 @@ import (
 )
 
 func TestImport(t *testing.T) {
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
 	dir := t.TempDir()
-	clip := filepath.Join(dir, "clip.mp4")
-	if out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10",
-		"-c:v", "libx264", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v %s", err, out)
-	}
+	clip, _ := testenv.MakeClip(t, testenv.Clip{})
 	text := filepath.Join(dir, "notes.mp4")
 	os.WriteFile(text, []byte("not a video"), 0o600)
 

@@ -1,0 +1,100 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Clip describes a test video made with ffmpeg from its lavfi test sources:
+// a test pattern (testsrc) and, with Audio, a sine tone, encoded as H.264
+// (yuv420p) and AAC in an MP4 unless Args say otherwise.
+type Clip struct {
+	Seconds       int    // length; default 1
+	Width, Height int    // default 160x120
+	Rate          int    // frames per second; default 10
+	Audio         bool   // add an AAC sine tone
+	Pattern       string // lavfi video source; default "testsrc"
+	Faststart     bool   // moov before mdat (-movflags +faststart)
+	Ext           string // container by extension; default ".mp4"
+	// Args replace the default codec arguments (everything after the
+	// inputs), for clips of other codecs or bitrates.
+	Args []string
+}
+
+var (
+	clipMu    sync.Mutex // guards clipCache
+	clipCache = map[string][]byte{}
+)
+
+// MakeClip writes the clip c into a new file in t's temporary directory
+// and returns its path and bytes. Clips are made once per test binary and
+// the bytes reused, since several tests of a package want the same one;
+// ffmpeg runs single-threaded, at most 2 minutes. A missing ffmpeg skips
+// the test (fails it in CI).
+func MakeClip(t testing.TB, c Clip) (path string, data []byte) {
+	t.Helper()
+	ff := LookPath(t, "ffmpeg")
+	if c.Seconds == 0 {
+		c.Seconds = 1
+	}
+	if c.Width == 0 || c.Height == 0 {
+		c.Width, c.Height = 160, 120
+	}
+	if c.Rate == 0 {
+		c.Rate = 10
+	}
+	if c.Pattern == "" {
+		c.Pattern = "testsrc"
+	}
+	if c.Ext == "" {
+		c.Ext = ".mp4"
+	}
+	d := strconv.Itoa(c.Seconds)
+	args := []string{"-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("%s=duration=%s:size=%dx%d:rate=%d", c.Pattern, d, c.Width, c.Height, c.Rate)}
+	if c.Audio {
+		args = append(args, "-f", "lavfi", "-i", "sine=duration="+d)
+	}
+	codec := c.Args
+	if codec == nil {
+		codec = []string{"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}
+		if c.Audio {
+			codec = append(codec, "-c:a", "aac")
+		}
+	}
+	args = append(args, codec...)
+	args = append(args, "-threads", "1")
+	if c.Faststart {
+		args = append(args, "-movflags", "+faststart")
+	}
+	key := strings.Join(args, "\x00") + "\x00" + c.Ext
+	path = filepath.Join(t.TempDir(), "clip"+c.Ext)
+
+	clipMu.Lock()
+	defer clipMu.Unlock()
+	if data, ok := clipCache[key]; ok {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path, data
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, ff, append(args, path)...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clipCache[key] = data
+	return path, data
+}
