@@ -1,8 +1,11 @@
 #!/bin/sh
 # Starts three pods on http://localhost:9001, :9002 and :9003 with clean
 # data (scripts/clean_test.sh), admin password "admin-password", logs in
-# ./data/pod900N.log. Ctrl-C (or SIGTERM) stops all three. Extra arguments
-# are passed to every pod (e.g. --friend-retry-max 2s).
+# ./data/pod900N.log. Ctrl-C (or SIGTERM) stops all three. They form a test
+# network: each accepts every introduction (--federation-accept open) and
+# may reach the others on localhost (--federation-allow-private). Extra
+# arguments are passed to every pod and win (e.g. --friend-retry-max 2s,
+# or --federation-accept manual to try consent).
 #
 # Then make them friends and watch a video travel (README, "Federation"):
 #   TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' localhost:9002/api/v1/users/token \
@@ -28,7 +31,8 @@ trap stop INT TERM EXIT
 for n in 1 2 3; do
 	port=900$n
 	bin/swarmtube --listen "127.0.0.1:$port" --url "http://localhost:$port" --data "./data/pod$port" \
-		--admin-password admin-password --bt-port 0 --turn-listen "127.0.0.1:$((port + 1000))" --name "pod$n" "$@" >"./data/pod$port.log" 2>&1 &
+		--admin-password admin-password --bt-port 0 --turn-listen "127.0.0.1:$((port + 1000))" --name "pod$n" \
+		--federation-accept open --federation-allow-private "$@" >"./data/pod$port.log" 2>&1 &
 	pids="$pids $!"
 done
 

@@ -106,14 +106,20 @@ type VideoList struct {
 	Data  []Video `json:"data"`
 }
 
-// Friend is one entry of GET /api/v1/pods.
+// Friend is one entry of GET /api/v1/pods: a friend, an introduction
+// waiting for this pod's admin, or an ejected pod.
 type Friend struct {
-	URL      string    `json:"url"`
-	Name     string    `json:"name"`
-	Score    int       `json:"score"`
-	Status   string    `json:"status"` // "active", "unreachable", "ejected"
-	LastSeen time.Time `json:"last_seen,omitempty"`
-	Pending  int       `json:"pending_events"`
+	URL   string `json:"url"`
+	Name  string `json:"name"`
+	Score int    `json:"score"`
+	// Status is "pending" (an introduction waiting for this pod's admin),
+	// "refused", "requested" (waiting for the other pod's admin),
+	// "syncing", "active", "unreachable" or "ejected".
+	Status      string    `json:"status"`
+	LastSeen    time.Time `json:"last_seen,omitempty"`
+	RequestedAt time.Time `json:"requested_at,omitzero"` // pending and refused
+	Pending     int       `json:"pending_events"`
+	Videos      int       `json:"videos"` // the friend's videos kept here
 }
 
 // FriendList answers GET /api/v1/pods.
@@ -128,8 +134,11 @@ type MakeFriends struct {
 
 // MakeFriendsResult reports, per named pod, whether friendship was set up.
 type MakeFriendsResult struct {
-	Friends []Friend          `json:"friends"`
-	Errors  map[string]string `json:"errors,omitempty"` // pod URL → reason
+	Friends []Friend `json:"friends"`
+	// Requested lists pods that keep the introduction until their admin
+	// accepts it.
+	Requested []string          `json:"requested,omitempty"`
+	Errors    map[string]string `json:"errors,omitempty"` // pod URL → reason
 }
 
 // ICEServer is a WebRTC RTCIceServer dictionary (W3C WebRTC section 4.2.4),

@@ -83,6 +83,21 @@ type Config struct {
 	ACMECARoots     string
 	HTTPListen      string
 	HSTS            time.Duration
+	// FederationAccept is the policy for introductions this pod did not
+	// ask for: "manual" (an admin accepts or refuses each), "allowlist"
+	// (pods on FederationAllowlist are accepted, others wait for an admin)
+	// or "open" (test networks). FederationAllowlist holds pod URLs and
+	// domains.
+	FederationAccept    string
+	FederationAllowlist []string
+	// FederationAllowPrivate lets fetches made on someone else's behalf
+	// reach loopback, private and link-local addresses (test networks).
+	FederationAllowPrivate bool
+	// Caps: friends (any state), videos kept per friend, introductions
+	// learnt from one friend.
+	FederationMaxFriends       int
+	FederationMaxVideos        int
+	FederationMaxIntroductions int
 }
 
 // ServesTLS reports whether the pod terminates TLS itself (a certificate
@@ -122,7 +137,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}
-	var rights, friends, level, proxies, turnIP, relayPorts, iceServers, acmeDomains string
+	var rights, friends, level, proxies, turnIP, relayPorts, iceServers, acmeDomains, allowlist string
 	var maxUpload int64
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9000", "HTTP listen address")
 	fs.StringVar(&c.URL, "url", "", "public base URL of the pod (default http://<listen>)")
@@ -158,6 +173,12 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.ACMECARoots, "acme-ca-roots", "", "PEM file of the roots to trust for the ACME server's own HTTPS (a private CA; default: the system's)")
 	fs.StringVar(&c.HTTPListen, "http-listen", "", `plain-HTTP listen address answering ACME challenges and redirecting to https (default ":80" with --acme-domain)`)
 	fs.DurationVar(&c.HSTS, "hsts", 0, "send Strict-Transport-Security with this max-age on https answers (e.g. 8760h; 0: off)")
+	fs.StringVar(&c.FederationAccept, "federation-accept", "manual", "introductions this pod did not ask for: manual (an admin accepts each), allowlist (--federation-allowlist accepted, others wait), open (test networks)")
+	fs.StringVar(&allowlist, "federation-allowlist", "", "comma-separated pod URLs and domains accepted at once with --federation-accept allowlist")
+	fs.BoolVar(&c.FederationAllowPrivate, "federation-allow-private", false, "let federation fetch loopback, private and link-local addresses (test networks only)")
+	fs.IntVar(&c.FederationMaxFriends, "federation-max-friends", 64, "most friends (in any state) this pod keeps")
+	fs.IntVar(&c.FederationMaxVideos, "federation-max-videos", 50000, "most videos kept per friend")
+	fs.IntVar(&c.FederationMaxIntroductions, "federation-max-introductions", 20, "most friends learnt from one friend that this pod introduces itself to")
 
 	// Environment first, so explicit flags override it.
 	var envErr error
@@ -187,6 +208,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	if maxUpload <= 0 || maxUpload > 1<<30 {
 		return c, fmt.Errorf("--max-upload-mb %d: want a size in MiB above 0", maxUpload)
 	}
+	c.FederationAllowlist = splitList(allowlist)
 	c.MaxUploadBytes = maxUpload << 20
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
@@ -274,6 +296,18 @@ func (c *Config) finish() error {
 	}
 	if c.TrackerMaxConnsPerIP == 0 || c.TrackerRate == 0 {
 		return errors.New("--tracker-max-conns-per-ip and --tracker-rate must be positive, or -1 for no limit")
+	}
+	switch c.FederationAccept {
+	case "manual", "open":
+	case "allowlist":
+		if len(c.FederationAllowlist) == 0 {
+			return errors.New("--federation-accept allowlist needs --federation-allowlist")
+		}
+	default:
+		return fmt.Errorf("--federation-accept %q: want manual, allowlist or open", c.FederationAccept)
+	}
+	if c.FederationMaxFriends <= 0 || c.FederationMaxVideos <= 0 || c.FederationMaxIntroductions <= 0 {
+		return errors.New("--federation-max-friends, --federation-max-videos and --federation-max-introductions must be positive")
 	}
 	if c.DataDir == "" {
 		return errors.New("--data must not be empty")

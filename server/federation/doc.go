@@ -4,92 +4,147 @@
 // ejection, and per-pod rate limits. Message shapes and the signature
 // scheme are in server/federation/fedproto.
 //
+// # Friendship by consent
+//
+// A friendship needs the consent of both admins. An admin naming a pod
+// (makefriends, or --friends) is this pod's consent; accepting a request
+// is too. The other pod answers an introduction by its policy
+// (--federation-accept): "manual" (the default) keeps every introduction
+// it did not ask for as a request until its admin accepts or refuses it,
+// "allowlist" accepts pods on --federation-allowlist (URLs, or domains
+// with their subdomains) and keeps the others, "open" accepts every pod
+// whose key it confirmed (test networks). A pod it asked itself, or
+// already a friend, is always accepted: so an admin accepting a request
+// simply introduces this pod back, and the requester, which asked
+// first, accepts at once. Until both consented, nothing moves: no
+// events are queued, no catalogue is paged, and the requester's signed
+// requests are refused (403 not_friend).
+//
+// One friend record, one state field (friendRecord.State):
+//
+//	             admin: makefriends / accept
+//	(none) ─────────────────────────────► introducing ──Hello 202──► requested
+//	  │                                        │                         │
+//	  │ their Hello, and the policy            │ Hello 200               │ their Hello
+//	  │ consents (200)                         ▼                         │ (their admin accepted)
+//	  └─────────────────────────────────► syncing ◄──────────────────────┘
+//	                                           │ catalogue paged (last page,
+//	                                           │ or MaxFriendVideos received)
+//	                                           ▼
+//	                                        active ──score < ScoreMin──► ejected tombstone
+//	                                           │
+//	                                           └──quit (either side) / quitfriends──► (none)
+//
+// Introductions this pod did not consent to live apart, as requests
+// (bucket fed_requests, at most MaxRequests): listed "pending", accepted
+// (→ introducing, as above) or refused (listed "refused"; the pod is told
+// with a signed quit, and its further Hellos get 403 friendship_refused
+// until an admin accepts it or names it). A Hello failing in introducing
+// restores the previous state. Records left introducing by a crash are
+// paged like syncing ones after 2×HelloTimeout.
+//
+// Caps (flags): MaxFriends records in any state (64), MaxFriendVideos
+// videos kept per friend (50,000; beyond it pages are cut and adding
+// events refused), MaxIntroductions friends learnt from one friend's
+// answer (20). Introductions an admin asked for run concurrently, each
+// within HelloTimeout; learnt ones concurrently, each within IntroTimeout
+// (10 s). No lock is held across the network.
+//
+// # Fetches on someone else's behalf
+//
+// Confirming an introduction's key, makefriends, learnt introductions and
+// deliveries all go through one HTTP client whose dialer refuses
+// loopback, private, link-local, multicast, unspecified and other
+// non-public addresses after DNS resolution (guard.go), unless
+// --federation-allow-private. It follows no redirects and ignores proxy
+// settings. The key confirmation of an introduction this pod did not ask
+// for is limited per client IP (FetchRate, FetchBurst), and every way it
+// can fail (refused address, closed port, silence, not a pod, another
+// key) is answered alike: 403 key_unconfirmed with one message, once
+// ConfirmTimeout (5 s) has passed, so the answer is no port scanner.
+//
 // # Admin routes (API.md; bearer token of a user with the admin right)
 //
 //	POST /api/v1/pods/makefriends {"pods": ["http://host:port", ...]}
-//	     → 200 {"friends": [friend...], "errors": {"<pod>": "<reason>"}}
-//	       introduces this pod to each named pod and to each of their
-//	       friends; errors lists the pods that failed and why (unreachable,
-//	       "no common API version: ...", refused introduction, ...).
+//	     → 200 {"friends": [friend...], "requested": ["<pod>"...],
+//	            "errors": {"<pod>": "<reason>"}}
+//	       introduces this pod to each named pod and to at most
+//	       MaxIntroductions friends of each that accepted; requested lists
+//	       pods whose admin must still accept; errors lists the pods that
+//	       failed and why (unreachable, "no common API version: ...",
+//	       refused introduction, not a public address, ...).
 //	     → 400 invalid_pods (no usable URL), 502 makefriends_failed (no
-//	       named pod could be befriended; the message lists the reasons)
+//	       named pod could be befriended or asked)
+//	POST /api/v1/pods/accept {"pods": [...]} → 200 as makefriends:
+//	       accepts pending (or refused) introductions; 404 no_request when
+//	       none of the pods asked, 502 accept_failed when none succeeded
+//	POST /api/v1/pods/refuse {"pods": [...]} → 204; 404 no_request
 //	POST /api/v1/pods/quitfriends → 204: every friend is told, then
-//	       forgotten with its videos
+//	       forgotten with its videos; requests and tombstones go too
 //	GET  /api/v1/pods → 200 {"data": [{"url", "name", "score", "status",
-//	       "last_seen", "pending_events"}]}; status is pending, active,
+//	       "last_seen", "requested_at", "pending_events", "videos"}]};
+//	       status is pending, refused, requested, syncing, active,
 //	       unreachable (its last deliveries failed) or ejected
 //
 // # Pod-to-pod routes
 //
 // All are POST with a JSON body, signed as server/federation/fedproto describes:
 // Signature over "(request-target) host date digest" with the sender's
-// RSA key, keyId = the sender's pod URL, Digest = SHA-256 of the body,
-// Date within 5 minutes, Host = the receiver's own URL host. Every body
-// carries a random "nonce", so no two requests share a signature. Errors
-// are {"error": code, "message": reason}:
+// RSA key, keyId = the sender's pod URL, Digest listing a SHA-256 of the
+// body (other algorithms in the list are ignored), Date within 5
+// minutes, Host = the receiver's own URL host. Every body carries a
+// random "nonce", so no two requests share a signature. Except for the
+// Hello, the signature is verified with the stored key before the body
+// is read. Errors are {"error": code, "message": reason}:
 //
 //	401 bad_signature     Signature missing, malformed, not covering the four
 //	                      headers, not rsa-sha256, or not verifying with the key
 //	                      stored for keyId
-//	401 bad_digest        Digest missing or not matching the body
+//	401 bad_digest        Digest without a SHA-256 member, or one not matching
+//	                      the body
 //	401 clock_skew        Date missing or more than 5 minutes off
 //	401 wrong_host        signed for another pod
 //	401 replayed_request  a signature already received (kept 10 minutes)
 //	403 not_friend        keyId is not a friend (any route but hello)
-//	403 friendship_pending this pod is still finishing its introduction to
-//	                      the sender; retry shortly (no penalty)
+//	403 friendship_pending the friendship with the sender is still being set
+//	                      up (introducing or syncing); retry shortly (no penalty)
 //	413 too_large         body above the route's limit
 //	429 rate_limited      above the per-friend token bucket (Retry-After: 1);
 //	                      requests not from a friend share a per-IP bucket
 //
 // POST /api/v1/federation/hello — the introduction, the only request
-// accepted from a pod that is not a friend yet (at most 16 MiB):
+// accepted from a pod that is not a friend; at most 64 KiB, read before
+// the key is known (videos never travel in it):
 //
 //	{"nonce", "pod": {"url", "name", "api_versions", "public_key"},
-//	 "seq": <sender's last event sequence>, "videos": [video...]}
+//	 "seq": <sender's last event sequence>}
 //
-// The signature is checked with the key in the body, and the receiver then
+// The signature is checked with the key in the body; unless the receiver
+// already holds that key for the URL (a request or a friend), it then
 // reads GET <url>/api/v1/pod and requires the same URL and key there
-// (403 key_mismatch otherwise, 502 unreachable if it cannot). No common
-// version in api_versions is 400 incompatible_api. On success the sender
-// is a friend (a previous friendship with it is replaced: its videos and
-// the events queued for it give way to this exchange), its videos are
-// stored (invalid ones skipped), and the answer is 200
+// (403 key_unconfirmed otherwise, see above). No common version in
+// api_versions is 400 incompatible_api; a refused pod gets 403
+// friendship_refused, a full pod 403 friend_limit, a full request list
+// 503 too_many_requests. Then:
 //
-//	{"pod": {...receiver...}, "seq": <receiver's last event sequence>,
-//	 "friends": [<receiver's other friends' URLs>], "videos": [video...]}
+//	202 {"status": "requested", "pod": {...receiver...}}
+//	    kept for the receiver's admin
+//	200 {"status": "accepted", "pod": {...}, "seq": <receiver's last event
+//	     sequence>, "friends": [<receiver's other active friends' URLs>]}
+//	    both are friends (a previous friendship with the sender is
+//	    replaced: its videos and the events queued for it give way)
 //
-// Both "seq" values are taken in the same transaction that starts queuing
-// events for the new friend, so the snapshot plus the events that follow
-// are exactly the catalogue. The introducing side records the friend as
-// pending until the answer is stored, and answers the friend's requests
-// 403 friendship_pending meanwhile.
+// Each side's "seq" is taken in the transaction that starts queuing
+// events for the other; each then pages the other's catalogue, which is
+// read later, so the pages plus the events after "seq" are exactly the
+// catalogue. Until its paging is done a side answers the other's events
+// 403 friendship_pending.
 //
-// POST /api/v1/federation/events — a batch of the sender's events, in
-// sequence order, at most 100 and 2 MiB; an empty batch is a heartbeat:
-//
-//	{"nonce", "events": [{"origin", "seq", "type": "add"|"update"|"remove",
-//	                      "video": {...} | "video_id": "<id on origin>"}]}
-//	→ 200 {"last_seq", "applied", "duplicates", "rejected": [{"seq", "reason"}]}
-//	→ 409 replayed_event {"error", "message", "last_seq"} when every event was
-//	      already applied
-//
-// The receiver applies the batch in one transaction: events at or below
-// the highest sequence it applied from the sender are duplicates (never
-// applied twice); events that fail validation (fedproto.CheckEvent: the
-// video's id and info hash of fixed format, text bounded, torrent and web
-// seed URLs http(s) on the origin's host) are skipped, reported in
-// "rejected" and cost the sender score. A store failure is 500 and
-// nothing is applied. The sender forgets its queued events up to
-// "last_seq" (from a 200 or a 409).
-//
-// POST /api/v1/federation/quit {"nonce"} → 204: the sender leaves; the
-// receiver forgets it, its queue and its videos.
-//
-// POST /api/v1/federation/eject {"nonce", "pod": "<url>"} → 204: the sender
-// ejected pod. The receiver does not eject on hearsay: it lowers that
-// friend's score by ReportPenalty (once per reporter and hour) and checks
-// it at once, so a healthy pod earns the points back.
+// POST /api/v1/federation/catalog {"nonce", "after": "<video id>" | ""}
+// → 200 {"videos": [video...], "next": "<id>" | ""}: the receiver's own
+// videos with ids above "after", in id order, at most 500 and about 2 MiB
+// a page; "next" is the last id when more may follow. Served to
+// introducing, syncing and active friends.
 //
 // # Outbox and delivery
 //

@@ -17,12 +17,24 @@ var (
 	ErrWrongHost      = &httpx.Error{Status: http.StatusUnauthorized, Code: "wrong_host", Message: "the request was signed for another pod"}
 	ErrNotFriend      = &httpx.Error{Status: http.StatusForbidden, Code: "not_friend", Message: "the signing pod is not a friend of this pod"}
 	ErrPending        = &httpx.Error{Status: http.StatusForbidden, Code: "friendship_pending", Message: "the friendship with the signing pod is still being set up; retry shortly"}
-	ErrKeyMismatch    = &httpx.Error{Status: http.StatusForbidden, Code: "key_mismatch", Message: "the signing key is not the key the pod publishes"}
 	ErrRateLimited    = &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many federation requests; retry later"}
 	ErrIncompatible   = &httpx.Error{Status: http.StatusBadRequest, Code: "incompatible_api", Message: "the pods share no API version"}
 	ErrInvalidMessage = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_message", Message: "the federation message is invalid"}
 	ErrReplayedEvent  = &httpx.Error{Status: http.StatusConflict, Code: "replayed_event", Message: "every event of this batch was already applied"}
+	// ErrKeyUnconfirmed answers an introduction whose key could not be
+	// confirmed at the pod's URL, for whatever reason (refused address,
+	// nothing listening, no answer, not a pod, another key): one code, one
+	// message and the same delay for all, so the answer tells nothing
+	// about the target (no port scanning through a pod).
+	ErrKeyUnconfirmed = &httpx.Error{Status: http.StatusForbidden, Code: "key_unconfirmed", Message: "could not confirm that the introduced pod publishes the signing key"}
+	ErrRefused        = &httpx.Error{Status: http.StatusForbidden, Code: "friendship_refused", Message: "this pod's admin refused the friendship"}
+	ErrFriendLimit    = &httpx.Error{Status: http.StatusForbidden, Code: "friend_limit", Message: "this pod has as many friends as it accepts"}
+	ErrRequestsFull   = &httpx.Error{Status: http.StatusServiceUnavailable, Code: "too_many_requests", Message: "this pod holds too many friendship requests; retry later"}
 )
+
+// errPrivateAddress refuses a fetch on someone else's behalf to an
+// address that is not public (see publicAddr).
+var errPrivateAddress = errors.New("federation: the address is not public (loopback, private, link-local, multicast or unspecified); --federation-allow-private lifts this on test networks")
 
 // isRefusal reports whether a catalogue error refuses one video (a 4xx
 // *httpx.Error) rather than failing the store.

@@ -39,6 +39,8 @@ func makeFriends(t *testing.T, p *testPod, others ...*testPod) api.MakeFriendsRe
 	if len(res.Errors) > 0 {
 		t.Fatalf("MakeFriends(%v) errors: %v", urls, res.Errors)
 	}
+	// The named pods page this pod's catalogue in the background.
+	settled(t, append(others, p)...)
 	return res
 }
 
@@ -66,6 +68,7 @@ func TestThreePods(t *testing.T) {
 			t.Fatalf("%s has %d friends, want 2: %v", p.url, n, p.friends())
 		}
 	}
+	settled(t, a, b, c) // C pages A's catalogue in the background
 	// Catalogues were exchanged both ways at introduction.
 	for _, p := range []*testPod{a, b} {
 		if vids := p.cat.videos(t); !has(vids, old.ID+":before friendship") {
@@ -398,9 +401,9 @@ func TestHelloImpersonation(t *testing.T) {
 	mallory := testKey(t, true)
 	ref := a.fed.Self()
 	ref.PublicKey = pemOf(t, mallory)
-	body, _ := json.Marshal(fedproto.Hello{Pod: ref, Videos: []api.Video{}})
+	body, _ := json.Marshal(fedproto.Hello{Pod: ref})
 	code, ae, data := send(t, signedRequest(t, b.url, fedproto.PathHello, a.url, mallory, body, time.Now()))
-	if code != http.StatusForbidden || ae.Error != ErrKeyMismatch.Code {
+	if code != http.StatusForbidden || ae.Error != ErrKeyUnconfirmed.Code {
 		t.Fatalf("impersonation: %d %s", code, data)
 	}
 	if len(b.friends()) != 0 {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -16,23 +18,25 @@ import (
 	"github.com/swarmtube/swarmtube/server/httpx"
 )
 
-// MakeFriends introduces this pod to each of pods and then to each of
-// their friends, exchanging catalogues with every one. The result lists
-// all friends afterwards and, per pod URL as given (or as learnt from a
-// friend), why it failed. The error is an *httpx.Error when no named pod
-// could be befriended (400 for bad input, 502 otherwise).
+// MakeFriends introduces this pod to each of pods and then to friends
+// they name (at most MaxIntroductions from each), exchanging catalogues
+// with every one that consents. An admin naming a pod is this pod's
+// consent; the other pod answers by its own policy: it accepts at once
+// (both become friends and page each other's catalogue) or keeps the
+// introduction until its admin accepts it (listed in Requested). Named
+// pods are introduced concurrently, each within HelloTimeout; learnt
+// ones concurrently, each within IntroTimeout. No lock is held over the
+// network. The result lists all friends afterwards and, per pod URL as
+// given (or as learnt), why it failed. The error is an *httpx.Error when
+// no named pod could be befriended or asked (400 for bad input, 502
+// otherwise).
 func (s *Service) MakeFriends(ctx context.Context, pods []string) (api.MakeFriendsResult, error) {
-	s.adminMu.Lock()
-	defer s.adminMu.Unlock()
 	res := api.MakeFriendsResult{Errors: map[string]string{}}
 	if len(pods) == 0 || len(pods) > 100 {
 		return res, httpx.Errorf(http.StatusBadRequest, "invalid_pods", "name 1 to 100 pod URLs in \"pods\"")
 	}
-	type item struct {
-		url, given string
-		named      bool
-	}
-	var queue []item
+	var named []string
+	given := map[string]string{}
 	seen := map[string]bool{s.cfg.SelfURL: true}
 	for _, p := range pods {
 		n, err := fedproto.NormalizePodURL(p)
@@ -43,39 +47,60 @@ func (s *Service) MakeFriends(ctx context.Context, pods []string) (api.MakeFrien
 			res.Errors[p] = "that is this pod"
 		case !seen[n]:
 			seen[n] = true
-			queue = append(queue, item{n, p, true})
+			given[n] = p
+			named = append(named, n)
 		}
 	}
-	if len(queue) == 0 {
+	if len(named) == 0 {
 		return res, httpx.Errorf(http.StatusBadRequest, "invalid_pods", "no pod to befriend: %s", joinErrors(res.Errors))
 	}
-	known, err := s.friendURLs()
+	known, err := s.knownURLs()
 	if err != nil {
 		return res, err
 	}
+	var mu sync.Mutex // guards res, seen, learnt and namedOK
+	var learnt []string
 	namedOK := 0
-	for i := 0; i < len(queue); i++ {
-		it := queue[i]
-		hr, canonical, err := s.introduce(ctx, it.url)
+	s.introduceAll(ctx, named, s.cfg.HelloTimeout, func(target string, hr fedproto.HelloResult, canonical string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
-			s.log.Info("makefriends: introduction failed", "pod", it.url, "err", err)
-			res.Errors[it.given] = httpx.UserText(err) // no dial errors or addresses for the client
-			continue
-		}
-		seen[canonical] = true
-		if !it.named {
-			continue
+			s.log.Info("makefriends: introduction failed", "pod", target, "err", err)
+			res.Errors[given[target]] = httpx.UserText(err) // no dial errors or addresses for the client
+			return
 		}
 		namedOK++
+		seen[canonical] = true
+		if hr.Status == fedproto.HelloRequested {
+			res.Requested = append(res.Requested, canonical)
+			return
+		}
+		taken := 0
 		for _, f := range hr.Friends {
+			if taken >= s.cfg.MaxIntroductions {
+				break
+			}
 			n, err := fedproto.NormalizePodURL(f)
-			if err != nil || seen[n] || slices.Contains(known, n) {
+			if err != nil || seen[n] || known[n] {
 				continue
 			}
 			seen[n] = true
-			queue = append(queue, item{n, n, false})
+			learnt = append(learnt, n)
+			taken++
 		}
-	}
+	})
+	s.introduceAll(ctx, learnt, s.cfg.IntroTimeout, func(target string, hr fedproto.HelloResult, canonical string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			s.log.Info("makefriends: introduction failed", "pod", target, "err", err)
+			res.Errors[target] = httpx.UserText(err)
+		case hr.Status == fedproto.HelloRequested:
+			res.Requested = append(res.Requested, canonical)
+		}
+	})
+	slices.Sort(res.Requested)
 	if res.Friends, err = s.Friends(); err != nil {
 		return res, err
 	}
@@ -83,6 +108,29 @@ func (s *Service) MakeFriends(ctx context.Context, pods []string) (api.MakeFrien
 		return res, httpx.Errorf(http.StatusBadGateway, "makefriends_failed", "no friendship was set up: %s", joinErrors(res.Errors))
 	}
 	return res, nil
+}
+
+// introduceAll introduces this pod to every one of targets at once, each
+// within timeout, and calls done for each as it ends.
+func (s *Service) introduceAll(ctx context.Context, targets []string, timeout time.Duration, done func(target string, hr fedproto.HelloResult, canonical string, err error)) {
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Go(func() {
+			ictx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			hr, canonical, err := s.introduce(ictx, t)
+			s.metrics.introductions.WithLabelValues(introResult(hr, err)).Inc()
+			done(t, hr, canonical, err)
+		})
+	}
+	wg.Wait()
+}
+
+func introResult(hr fedproto.HelloResult, err error) string {
+	if err != nil {
+		return "failed"
+	}
+	return hr.Status
 }
 
 func joinErrors(m map[string]string) string {
@@ -94,12 +142,24 @@ func joinErrors(m map[string]string) string {
 	return strings.Join(parts, "; ")
 }
 
-// friendURLs lists current (not pending) friends.
-func (s *Service) friendURLs() ([]string, error) {
+// knownURLs is the set of pods with a friend record in any state.
+func (s *Service) knownURLs() (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.st.View(func(tx *bolt.Tx) error {
+		return forEachFriend(tx, func(f *friendRecord) error {
+			out[f.URL] = true
+			return nil
+		})
+	})
+	return out, err
+}
+
+// activeURLs lists active friends.
+func (s *Service) activeURLs() ([]string, error) {
 	var out []string
 	err := s.st.View(func(tx *bolt.Tx) error {
 		return forEachFriend(tx, func(f *friendRecord) error {
-			if !f.Pending {
+			if f.State == stateActive {
 				out = append(out, f.URL)
 			}
 			return nil
@@ -108,18 +168,19 @@ func (s *Service) friendURLs() ([]string, error) {
 	return out, err
 }
 
-// introduce befriends the pod at target: it reads the pod's info (common
-// API version, key, canonical URL), records it as a pending friend in the
-// same transaction as this pod's catalogue snapshot, posts the Hello, and
-// on success stores the pod's catalogue and activates it. It returns the
-// pod's answer and canonical URL.
+// introduce asks the pod at target for friendship, this pod consenting:
+// it reads the pod's info (common API version, key, canonical URL),
+// records it as introducing in the same transaction that starts queuing
+// events for it, and posts the Hello. If the pod accepts, both are
+// friends: this pod pages its catalogue at once (the worker finishes the
+// paging if ctx ends first). If the pod keeps the Hello as a request, the
+// record waits as requested. It returns the pod's answer and canonical
+// URL.
 func (s *Service) introduce(ctx context.Context, target string) (fedproto.HelloResult, string, error) {
 	var hr fedproto.HelloResult
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.HelloTimeout)
-	defer cancel()
 	info, err := s.fetchPodInfo(ctx, target)
 	if err != nil {
-		return hr, "", fmt.Errorf("cannot read its pod info: %w", err)
+		return hr, "", fmt.Errorf("cannot read its pod info: %s", fetchReason(err))
 	}
 	ref := fedproto.PodRef{URL: info.URL, Name: info.Name, APIVersions: info.APIVersions, PublicKey: info.PublicKey}
 	if err := fedproto.CheckPodRef(ref); err != nil {
@@ -137,11 +198,15 @@ func (s *Service) introduce(ctx context.Context, target string) (fedproto.HelloR
 	if _, err := s.publicKey(info.PublicKey); err != nil {
 		return hr, "", fmt.Errorf("its public key is unusable: %w", err)
 	}
+	if !s.claim(canonical) {
+		return hr, "", errors.New("an introduction to it is already under way")
+	}
+	defer s.release(canonical)
 
 	var hello fedproto.Hello
 	var prev *friendRecord
 	now := s.cfg.Now()
-	if _, err := s.withSnapshot(func(tx *bolt.Tx, videos []api.Video, seq uint64) (any, error) {
+	if err := s.st.Update(func(tx *bolt.Tx) error {
 		f, err := getFriend(tx, canonical)
 		switch {
 		case err == nil:
@@ -149,42 +214,64 @@ func (s *Service) introduce(ctx context.Context, target string) (fedproto.HelloR
 			prev = &old
 		case errors.Is(err, errNoFriend):
 			prev = nil
+			if countFriends(tx) >= s.cfg.MaxFriends {
+				return fmt.Errorf("this pod already has %d friends (--federation-max-friends)", s.cfg.MaxFriends)
+			}
 			f = &friendRecord{URL: canonical, Score: ScoreInitial, AddedAt: now}
 		default:
-			return nil, err
+			return err
 		}
-		f.Pending, f.Name, f.PublicKey, f.APIVersion = true, info.Name, info.PublicKey, version
+		f.setState(stateIntroducing, now)
+		f.Name, f.PublicKey, f.APIVersion = info.Name, info.PublicKey, version
 		if _, err := outboxOf(tx, canonical, true); err != nil {
-			return nil, err
+			return err
 		}
-		hello = fedproto.Hello{Nonce: fedproto.NewNonce(), Pod: s.Self(), Seq: seq, Videos: videos}
-		return nil, putFriend(tx, f)
+		// The admin asked: a request from it, or an earlier refusal, is
+		// answered by this introduction.
+		if err := deleteRequest(tx, canonical); err != nil {
+			return err
+		}
+		hello = fedproto.Hello{Nonce: fedproto.NewNonce(), Pod: s.Self(), Seq: lastSeq(tx)}
+		return putFriend(tx, f)
 	}); err != nil {
 		return hr, "", err
 	}
 	body, err := json.Marshal(hello)
 	if err == nil {
-		err = s.post(ctx, canonical, fedproto.PathHello, body, fedproto.MaxHelloBody, &hr)
+		err = s.post(ctx, canonical, fedproto.PathHello, body, fedproto.MaxHelloAnswer, &hr)
 	}
 	if err == nil {
 		err = checkHelloResult(hr, canonical, info.PublicKey)
 	}
 	if err != nil {
-		s.undoPending(canonical, prev)
+		s.undoIntroducing(canonical, prev)
 		if re, ok := asRemote(err); ok && re.Message != "" {
 			return hr, "", fmt.Errorf("it refused the introduction (%d %s): %s", re.Status, re.Code, re.Message)
 		}
-		return hr, "", err
+		return hr, "", fmt.Errorf("the introduction failed: %s", fetchReason(err))
 	}
 	err = s.st.Update(func(tx *bolt.Tx) error {
 		f, err := getFriend(tx, canonical)
 		if err != nil {
 			return errors.New("it was removed while being introduced")
 		}
-		f.Pending, f.Name, f.LastSeq, f.LastSeen = false, hr.Pod.Name, hr.Seq, now
-		f.Failures, f.NextAttempt, f.LastError = 0, now, ""
+		if f.State != stateIntroducing {
+			return nil // it introduced itself meanwhile: that exchange stands
+		}
+		f.Name = hr.Pod.Name
+		if hr.Status == fedproto.HelloRequested {
+			f.setState(stateRequested, now)
+			if err := deleteOutbox(tx, canonical); err != nil {
+				return err
+			}
+			return putFriend(tx, f)
+		}
+		f.setState(stateSyncing, now)
+		f.LastSeq, f.LastSeen, f.Cursor, f.Received, f.Videos = hr.Seq, now, "", 0, 0
+		f.Failures, f.NextAttempt, f.LastError = 0, time.Time{}, ""
 		if ob, _ := outboxOf(tx, canonical, false); ob != nil {
-			// It now holds our snapshot: events up to its sequence are moot.
+			// It pages our catalogue as of now or later: events up to
+			// the sequence it was told are moot.
 			c := ob.Cursor()
 			for k, _ := c.First(); k != nil && bytesToSeq(k) <= hello.Seq; k, _ = c.First() {
 				if err := c.Delete(); err != nil {
@@ -192,41 +279,72 @@ func (s *Service) introduce(ctx context.Context, target string) (fedproto.HelloR
 				}
 			}
 		}
-		if _, err := s.applySnapshotTx(tx, canonical, hr.Videos); err != nil {
+		if err := s.cat.DropPodTx(tx, canonical); err != nil {
 			return err
 		}
 		return putFriend(tx, f)
 	})
 	if err != nil {
-		return hr, "", fmt.Errorf("store its catalogue: %w", err)
+		return hr, "", fmt.Errorf("store the friendship: %w", err)
 	}
-	s.log.Info("made friends", "friend", canonical, "their_videos", len(hr.Videos), "their_friends", len(hr.Friends))
+	if hr.Status == fedproto.HelloRequested {
+		s.log.Info("asked a pod for friendship; waiting for its admin", "pod", canonical)
+		return hr, canonical, nil
+	}
+	if err := s.pullCatalog(ctx, canonical); err != nil {
+		s.log.Info("paging a new friend's catalogue; the worker will resume", "friend", canonical, "err", err)
+	}
+	s.log.Info("made friends", "friend", canonical, "their_friends", len(hr.Friends))
 	s.signal()
 	return hr, canonical, nil
+}
+
+// fetchReason says in plain words why a fetch failed, without dial
+// errors or addresses.
+func fetchReason(err error) string {
+	var re *remoteError
+	switch {
+	case errors.Is(err, errPrivateAddress):
+		return "its address is not public (loopback, private, link-local or multicast); --federation-allow-private lifts this on test networks"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "it did not answer in time"
+	case errors.As(err, &re):
+		return re.Error()
+	}
+	return "it is unreachable or not a pod"
 }
 
 func checkHelloResult(hr fedproto.HelloResult, canonical, key string) error {
 	if err := fedproto.CheckPodRef(hr.Pod); err != nil {
 		return fmt.Errorf("its answer is invalid: %w", err)
 	}
-	if u, _ := fedproto.NormalizePodURL(hr.Pod.URL); u != canonical || strings.TrimSpace(hr.Pod.PublicKey) != strings.TrimSpace(key) {
+	if u, _ := fedproto.NormalizePodURL(hr.Pod.URL); u != canonical || !sameKey(hr.Pod.PublicKey, key) {
 		return errors.New("its answer names another pod or key than its pod info")
 	}
-	if len(hr.Videos) > fedproto.MaxHelloVideos || len(hr.Friends) > fedproto.MaxHelloFriends {
+	if hr.Status != fedproto.HelloAccepted && hr.Status != fedproto.HelloRequested {
+		return fmt.Errorf("its answer has an unknown status %q", hr.Status)
+	}
+	if len(hr.Friends) > fedproto.MaxHelloFriends {
 		return errors.New("its answer is too large")
 	}
 	return nil
 }
 
-// undoPending reverts a failed introduction: a new friend is forgotten,
-// an existing one gets its previous record back (its queue was kept).
-func (s *Service) undoPending(u string, prev *friendRecord) {
+// undoIntroducing reverts a failed introduction: a new record is
+// forgotten, an existing one gets its previous state back (its queue was
+// kept).
+func (s *Service) undoIntroducing(u string, prev *friendRecord) {
 	err := s.st.Update(func(tx *bolt.Tx) error {
 		f, err := getFriend(tx, u)
-		if err != nil || !f.Pending {
+		if err != nil || f.State != stateIntroducing {
 			return nil // changed meanwhile (e.g. it introduced itself)
 		}
 		if prev != nil {
+			if prev.State == stateRequested {
+				if err := deleteOutbox(tx, u); err != nil {
+					return err
+				}
+			}
 			return putFriend(tx, prev)
 		}
 		return s.removeFriendTx(tx, u)
@@ -236,11 +354,113 @@ func (s *Service) undoPending(u string, prev *friendRecord) {
 	}
 }
 
+// Accept accepts introductions waiting for this pod's admin (or refused
+// earlier): this pod introduces itself back to each, which counts as
+// consent on both sides. The result is MakeFriends'; the error is an
+// *httpx.Error when no named pod could be accepted (404 no_request when
+// none of them asked).
+func (s *Service) Accept(ctx context.Context, pods []string) (api.MakeFriendsResult, error) {
+	res := api.MakeFriendsResult{Errors: map[string]string{}}
+	if len(pods) == 0 || len(pods) > 100 {
+		return res, httpx.Errorf(http.StatusBadRequest, "invalid_pods", "name 1 to 100 pod URLs in \"pods\"")
+	}
+	var todo []string
+	given := map[string]string{}
+	err := s.st.View(func(tx *bolt.Tx) error {
+		for _, p := range pods {
+			n, err := fedproto.NormalizePodURL(p)
+			if err != nil {
+				res.Errors[p] = err.Error()
+				continue
+			}
+			if _, err := getRequest(tx, n); err != nil {
+				res.Errors[p] = "this pod holds no introduction from it"
+				continue
+			}
+			if given[n] == "" {
+				given[n] = p
+				todo = append(todo, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if len(todo) == 0 {
+		return res, httpx.Errorf(http.StatusNotFound, "no_request", "no introduction to accept: %s", joinErrors(res.Errors))
+	}
+	ok := 0
+	var mu sync.Mutex
+	s.introduceAll(ctx, todo, s.cfg.HelloTimeout, func(target string, hr fedproto.HelloResult, canonical string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			s.log.Info("accept: introduction failed", "pod", target, "err", err)
+			res.Errors[given[target]] = httpx.UserText(err)
+		case hr.Status == fedproto.HelloRequested:
+			ok++
+			res.Requested = append(res.Requested, canonical)
+		default:
+			ok++
+		}
+	})
+	if res.Friends, err = s.Friends(); err != nil {
+		return res, err
+	}
+	if ok == 0 {
+		return res, httpx.Errorf(http.StatusBadGateway, "accept_failed", "no introduction could be accepted: %s", joinErrors(res.Errors))
+	}
+	return res, nil
+}
+
+// Refuse refuses introductions waiting for this pod's admin: each stays
+// listed as refused (its further introductions get 403
+// friendship_refused until an admin accepts it or makes friends with
+// it), and is told, best effort, so that it forgets its request. The
+// error is a 404 *httpx.Error when none of pods asked.
+func (s *Service) Refuse(ctx context.Context, pods []string) error {
+	if len(pods) == 0 || len(pods) > 100 {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_pods", "name 1 to 100 pod URLs in \"pods\"")
+	}
+	var refused []string
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		refused = refused[:0]
+		for _, p := range pods {
+			n, err := fedproto.NormalizePodURL(p)
+			if err != nil {
+				continue
+			}
+			rq, err := getRequest(tx, n)
+			if err != nil {
+				continue
+			}
+			if !rq.Refused {
+				refused = append(refused, n)
+			}
+			rq.Refused = true
+			if err := putRequest(tx, n, rq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("federation: refuse: %w", err)
+	}
+	if len(refused) == 0 {
+		return httpx.Errorf(http.StatusNotFound, "no_request", "this pod holds no introduction from %s", strings.Join(pods, ", "))
+	}
+	quit, _ := json.Marshal(fedproto.Quit{Nonce: fedproto.NewNonce()})
+	s.background(func(ctx context.Context) { s.broadcast(ctx, refused, fedproto.PathQuit, quit) })
+	return nil
+}
+
 // QuitFriends tells every friend this pod leaves (best effort, each
-// bounded by RequestTimeout), then forgets them all and their videos.
+// bounded by RequestTimeout), then forgets them all and their videos,
+// the introductions waiting for the admin and the ejected pods.
 func (s *Service) QuitFriends(ctx context.Context) error {
-	s.adminMu.Lock()
-	defer s.adminMu.Unlock()
 	var all []string
 	if err := s.st.View(func(tx *bolt.Tx) error {
 		return forEachFriend(tx, func(f *friendRecord) error {
@@ -250,25 +470,16 @@ func (s *Service) QuitFriends(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("federation: list friends: %w", err)
 	}
-	active, err := s.friendURLs()
-	if err != nil {
-		return fmt.Errorf("federation: list friends: %w", err)
-	}
 	quit, _ := json.Marshal(fedproto.Quit{Nonce: fedproto.NewNonce()})
-	s.broadcast(ctx, active, fedproto.PathQuit, quit)
-	err = s.st.Update(func(tx *bolt.Tx) error {
+	s.broadcast(ctx, all, fedproto.PathQuit, quit)
+	err := s.st.Update(func(tx *bolt.Tx) error {
 		for _, u := range all {
 			if err := s.removeFriendTx(tx, u); err != nil {
 				return err
 			}
 		}
-		b := tx.Bucket([]byte(bucketEjected))
-		var dead [][]byte
-		if err := b.ForEach(func(k, _ []byte) error { dead = append(dead, append([]byte(nil), k...)); return nil }); err != nil {
-			return err
-		}
-		for _, k := range dead {
-			if err := b.Delete(k); err != nil {
+		for _, name := range []string{bucketEjected, bucketRequests} {
+			if err := clearBucket(tx, name); err != nil {
 				return err
 			}
 		}
@@ -278,5 +489,19 @@ func (s *Service) QuitFriends(ctx context.Context) error {
 		return fmt.Errorf("federation: quit friends: %w", err)
 	}
 	s.log.Info("quit all friends", "count", len(all))
+	return nil
+}
+
+func clearBucket(tx *bolt.Tx, name string) error {
+	b := tx.Bucket([]byte(name))
+	var keys [][]byte
+	if err := b.ForEach(func(k, _ []byte) error { keys = append(keys, append([]byte(nil), k...)); return nil }); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -67,7 +67,7 @@ const bucketFake = "fake_videos"
 
 func fakeKey(origin, id string) []byte { return []byte(origin + "\x00" + id) }
 
-func (c *fakeCatalog) LocalVideos() ([]api.Video, error) {
+func (c *fakeCatalog) LocalVideosAfter(after string, n int) ([]api.Video, error) {
 	out := []api.Video{}
 	err := c.st.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketFake)).ForEach(func(k, v []byte) error {
@@ -75,13 +75,18 @@ func (c *fakeCatalog) LocalVideos() ([]api.Video, error) {
 			if err := json.Unmarshal(v, &vid); err != nil {
 				return err
 			}
-			if vid.Local {
+			if vid.Local && vid.ID > after {
 				out = append(out, vid)
 			}
 			return nil
 		})
 	})
-	return out, err
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out[:min(n, len(out))], err
+}
+
+func (c *fakeCatalog) HasRemoteTx(tx *bolt.Tx, origin, id string) bool {
+	return tx.Bucket([]byte(bucketFake)).Get(fakeKey(origin, id)) != nil
 }
 
 func (c *fakeCatalog) PutRemoteTx(tx *bolt.Tx, origin string, v api.Video) error {
@@ -179,10 +184,14 @@ type testPod struct {
 	cfg  Config
 }
 
+// fastConfig retries quickly, accepts every introduction and lets pods
+// on loopback reach each other (tests of consent and of the address guard
+// set Accept and AllowPrivate themselves).
 func fastConfig() Config {
 	return Config{
 		RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		HealthInterval: time.Hour, RequestTimeout: 2 * time.Second, HelloTimeout: 5 * time.Second,
+		Accept: AcceptOpen, AllowPrivate: true, ConfirmTimeout: 2 * time.Second,
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/httpx"
 )
 
-// maxAdminBody bounds POST /api/v1/pods/makefriends.
+// maxAdminBody bounds POST /api/v1/pods/makefriends, accept and refuse.
 const maxAdminBody = 64 << 10
 
 // Routes mounts the admin routes of API.md and the signed pod-to-pod
@@ -29,6 +29,31 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 		}
 		httpx.WriteJSON(w, http.StatusOK, res)
 	}))
+	mux.Handle("POST /api/"+api.Version+"/pods/accept", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
+		var req api.MakeFriends
+		if err := httpx.DecodeJSON(w, r, maxAdminBody, &req); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		res, err := s.Accept(r.Context(), req.Pods)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, res)
+	}))
+	mux.Handle("POST /api/"+api.Version+"/pods/refuse", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
+		var req api.MakeFriends
+		if err := httpx.DecodeJSON(w, r, maxAdminBody, &req); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		if err := s.Refuse(r.Context(), req.Pods); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
 	mux.Handle("POST /api/"+api.Version+"/pods/quitfriends", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
 		if err := s.QuitFriends(r.Context()); err != nil {
 			httpx.WriteError(w, r, log, err)
@@ -45,6 +70,7 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 		httpx.WriteJSON(w, http.StatusOK, api.FriendList{Data: friends})
 	}))
 	mux.HandleFunc("POST "+fedproto.PathHello, s.handleHello(log))
+	mux.HandleFunc("POST "+fedproto.PathCatalog, s.handleCatalog(log))
 	mux.HandleFunc("POST "+fedproto.PathEvents, s.handleEvents(log))
 	mux.HandleFunc("POST "+fedproto.PathQuit, s.handleQuit(log))
 	mux.HandleFunc("POST "+fedproto.PathEject, s.handleEject(log))

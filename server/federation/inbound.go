@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,10 +92,13 @@ func (s *Service) remember(p fedproto.SignatureParams, now time.Time) error {
 func clientIP(r *http.Request) string { return clientaddr.Addr(r).String() }
 
 // authFriend authenticates a request from a friend and returns the
-// friend and the verified body (at most limit bytes). Requests that do not
-// come from a friend are charged to the client IP's bucket, so junk cannot
-// starve friends.
-func (s *Service) authFriend(w http.ResponseWriter, r *http.Request, limit int64) (*friendRecord, []byte, error) {
+// friend and the verified body (at most limit bytes). The signature is
+// checked with the stored key before the body is read. states lists the
+// friend states the route serves; a friend still introducing or syncing
+// gets ErrPending (retry shortly), any other ErrNotFriend. Requests that
+// do not come from a friend are charged to the client IP's bucket, so
+// junk cannot starve friends.
+func (s *Service) authFriend(w http.ResponseWriter, r *http.Request, limit int64, states ...string) (*friendRecord, []byte, error) {
 	now := s.cfg.Now()
 	unauth := func(err error) error {
 		if !s.unauthLimits.allow(clientIP(r), now) {
@@ -120,8 +124,11 @@ func (s *Service) authFriend(w http.ResponseWriter, r *http.Request, limit int64
 		}
 		return nil, nil, err
 	}
-	if f.Pending {
-		return nil, nil, unauth(ErrPending)
+	if !slices.Contains(states, f.State) {
+		if f.State == stateIntroducing || f.State == stateSyncing {
+			return nil, nil, unauth(ErrPending)
+		}
+		return nil, nil, unauth(ErrNotFriend)
 	}
 	pub, err := s.publicKey(f.PublicKey)
 	if err != nil {
@@ -174,7 +181,7 @@ func keyIDOf(r *http.Request) string {
 func (s *Service) handleEvents(log *slog.Logger) http.HandlerFunc {
 	const route = "events"
 	return func(w http.ResponseWriter, r *http.Request) {
-		f, body, err := s.authFriend(w, r, fedproto.MaxEventsBody)
+		f, body, err := s.authFriend(w, r, fedproto.MaxEventsBody, stateActive)
 		if err != nil {
 			s.fail(w, r, log, route, err)
 			return
@@ -241,7 +248,7 @@ func (s *Service) applyBatch(origin string, events []fedproto.Event) (fedproto.B
 				res.Duplicates++
 				continue
 			}
-			if err := s.applyEventTx(tx, origin, e); err != nil {
+			if err := s.applyEventTx(tx, f, e); err != nil {
 				if !errors.Is(err, fedproto.ErrInvalid) && !isRefusal(err) {
 					return fmt.Errorf("federation: apply %s: %w", e.ID(), err)
 				}
@@ -271,16 +278,14 @@ func (s *Service) applyBatch(origin string, events []fedproto.Event) (fedproto.B
 	return res, nil
 }
 
-func (s *Service) applyEventTx(tx *bolt.Tx, origin string, e fedproto.Event) error {
-	if err := fedproto.CheckEvent(origin, e); err != nil {
+func (s *Service) applyEventTx(tx *bolt.Tx, f *friendRecord, e fedproto.Event) error {
+	if err := fedproto.CheckEvent(f.URL, e); err != nil {
 		return err
 	}
 	if e.Type == fedproto.EventRemove {
-		return s.cat.RemoveRemoteTx(tx, origin, e.VideoID)
+		return s.removeVideoTx(tx, f, e.VideoID)
 	}
-	v := *e.Video
-	v.Pod = origin
-	return s.cat.PutRemoteTx(tx, origin, v)
+	return s.putVideoTx(tx, f, *e.Video)
 }
 
 func (s *Service) handleHello(log *slog.Logger) http.HandlerFunc {
@@ -291,164 +296,253 @@ func (s *Service) handleHello(log *slog.Logger) http.HandlerFunc {
 			s.fail(w, r, log, route, err)
 			return
 		}
-		log.Info("a pod introduced itself; now friends", "friend", origin, "their_videos", res.skippedNote)
-		s.metrics.inbound.WithLabelValues(route, "ok").Inc()
-		httpx.WriteJSON(w, http.StatusOK, res.HelloResult)
+		status := http.StatusOK
+		if res.Status == fedproto.HelloRequested {
+			status = http.StatusAccepted
+			log.Info("a pod asks to be friends; waiting for an admin", "pod", origin)
+		} else {
+			log.Info("a pod introduced itself; now friends", "friend", origin)
+		}
+		s.metrics.inbound.WithLabelValues(route, res.Status).Inc()
+		httpx.WriteJSON(w, status, res)
 	}
 }
 
-type helloAnswer struct {
-	fedproto.HelloResult
-	skippedNote string
-}
-
-// acceptHello authenticates an introduction with the key it carries,
-// confirms that key is the one the pod publishes at its URL, and makes
-// the pod a friend, exchanging catalogues.
-func (s *Service) acceptHello(w http.ResponseWriter, r *http.Request) (helloAnswer, string, error) {
-	var ans helloAnswer
+// acceptHello handles an introduction. Its body is small (MaxHelloBody)
+// and read before anything is known of the sender; it is checked, its
+// signature verified with the key it carries, and that key confirmed
+// against the sender's published pod info (confirmKey). Then the policy
+// decides: a pod this pod asked, already knows as a friend, or that the
+// policy admits becomes a friend at once (HelloAccepted); any other is
+// kept as a request for the admin (HelloRequested).
+func (s *Service) acceptHello(w http.ResponseWriter, r *http.Request) (fedproto.HelloResult, string, error) {
+	var res fedproto.HelloResult
 	now := s.cfg.Now()
+	ip := clientIP(r)
 	// Introductions come from pods not yet known: they share the per-IP
 	// bucket, before any expensive work.
-	if !s.unauthLimits.allow(clientIP(r), now) {
-		return ans, "", ErrRateLimited
+	if !s.unauthLimits.allow(ip, now) {
+		return res, "", ErrRateLimited
 	}
 	p, err := s.checkHeaders(r, now)
 	if err != nil {
-		return ans, "", err
+		return res, "", err
 	}
 	body, err := readBody(w, r, fedproto.MaxHelloBody)
 	if err != nil {
-		return ans, "", err
+		return res, "", err
 	}
 	var h fedproto.Hello
 	if err := json.Unmarshal(body, &h); err != nil {
-		return ans, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "malformed introduction")
+		return res, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "malformed introduction")
 	}
 	if err := fedproto.CheckPodRef(h.Pod); err != nil {
-		return ans, "", refusal(ErrInvalidMessage, err)
+		return res, "", refusal(ErrInvalidMessage, err)
 	}
 	origin, _ := fedproto.NormalizePodURL(h.Pod.URL)
 	if kid, err := fedproto.NormalizePodURL(p.KeyID); err != nil || kid != origin {
-		return ans, "", httpx.Errorf(http.StatusUnauthorized, ErrBadSignature.Code, "keyId %q is not the introduced pod %s", p.KeyID, origin)
+		return res, "", httpx.Errorf(http.StatusUnauthorized, ErrBadSignature.Code, "keyId %q is not the introduced pod %s", p.KeyID, origin)
 	}
 	if origin == s.cfg.SelfURL {
-		return ans, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "a pod cannot befriend itself")
+		return res, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "a pod cannot befriend itself")
 	}
 	version := fedproto.CommonVersion(s.Self().APIVersions, h.Pod.APIVersions)
 	if version == "" {
-		return ans, "", httpx.Errorf(http.StatusBadRequest, ErrIncompatible.Code,
+		return res, "", httpx.Errorf(http.StatusBadRequest, ErrIncompatible.Code,
 			"no common API version: %s speaks %v, this pod speaks %v", origin, h.Pod.APIVersions, s.Self().APIVersions)
-	}
-	if len(h.Videos) > fedproto.MaxHelloVideos {
-		return ans, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "at most %d videos per introduction", fedproto.MaxHelloVideos)
 	}
 	pub, err := s.publicKey(h.Pod.PublicKey)
 	if err != nil {
-		return ans, "", refusal(ErrInvalidMessage, err)
+		return res, "", refusal(ErrInvalidMessage, err)
 	}
 	if err := verify(r, pub); err != nil {
-		return ans, "", err
+		return res, "", err
 	}
 	if err := s.remember(p, now); err != nil {
-		return ans, "", err
-	}
-	// Anyone can sign with a key of their own and claim a URL: the key
-	// must be the one that URL publishes.
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	info, err := s.fetchPodInfo(ctx, origin)
-	cancel()
-	if err != nil {
-		return ans, "", httpx.Errorf(http.StatusBadGateway, "unreachable", "could not read the pod info of %s to confirm its key", origin)
-	}
-	if u, _ := fedproto.NormalizePodURL(info.URL); u != origin || strings.TrimSpace(info.PublicKey) != strings.TrimSpace(h.Pod.PublicKey) {
-		return ans, "", ErrKeyMismatch
+		return res, "", err
 	}
 
-	snap, err := s.withSnapshot(func(tx *bolt.Tx, videos []api.Video, seq uint64) (any, error) {
-		if err := tx.Bucket([]byte(bucketEjected)).Delete([]byte(origin)); err != nil {
-			return nil, err
+	// What this pod already knows of the sender decides whether its key
+	// needs confirming and whether it consents.
+	var consent, known bool
+	err = s.st.View(func(tx *bolt.Tx) error {
+		if rq, err := getRequest(tx, origin); err == nil {
+			if rq.Refused {
+				return ErrRefused
+			}
+			known = sameKey(rq.PublicKey, h.Pod.PublicKey)
 		}
+		if f, err := getFriend(tx, origin); err == nil {
+			consent = true // this pod asked it, or it is a friend introducing itself again
+			known = sameKey(f.PublicKey, h.Pod.PublicKey)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, "", err
+	}
+	consent = consent || s.cfg.Accept == AcceptOpen || s.cfg.Accept == AcceptAllowlist && s.allowlisted(origin)
+	if !known {
+		// Anyone can sign with a key of their own and claim a URL: the key
+		// must be the one that URL publishes. That fetch is made on the
+		// sender's behalf: limited per source, and guarded (newClient).
+		if !s.fetchLimits.allow(ip, now) {
+			return res, "", ErrRateLimited
+		}
+		if err := s.confirmKey(r.Context(), origin, h.Pod.PublicKey); err != nil {
+			return res, "", err
+		}
+	}
+	if !consent {
+		return s.storeRequest(origin, h.Pod, version, now)
+	}
+	res, err = s.befriendTx(origin, h.Pod, version, h.Seq, now)
+	if err != nil {
+		return res, "", err
+	}
+	s.wakeFriend(origin) // page its catalogue now
+	return res, origin, nil
+}
+
+func sameKey(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }
+
+// confirmKey reads the pod info at origin and requires origin's URL and
+// key there. Every failure is ErrKeyUnconfirmed, answered once
+// ConfirmTimeout has passed since the fetch began: a refused address, a
+// closed port, a hanging service and a pod with another key look alike
+// from outside, in code, message and time.
+func (s *Service) confirmKey(ctx context.Context, origin, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConfirmTimeout)
+	defer cancel()
+	info, err := s.fetchPodInfo(ctx, origin)
+	if err == nil {
+		if u, _ := fedproto.NormalizePodURL(info.URL); u == origin && sameKey(info.PublicKey, key) {
+			return nil
+		}
+	}
+	s.log.Debug("could not confirm an introduction's key", "pod", origin, "err", err)
+	<-ctx.Done()
+	return ErrKeyUnconfirmed
+}
+
+// storeRequest keeps an introduction for the admin (at most MaxRequests).
+func (s *Service) storeRequest(origin string, ref fedproto.PodRef, version string, now time.Time) (fedproto.HelloResult, string, error) {
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketRequests))
+		if b.Get([]byte(origin)) == nil && b.Stats().KeyN >= s.cfg.MaxRequests {
+			return ErrRequestsFull
+		}
+		return putRequest(tx, origin, &requestRecord{Name: ref.Name, PublicKey: ref.PublicKey, APIVersion: version, At: now})
+	})
+	if err != nil {
+		return fedproto.HelloResult{}, "", err
+	}
+	return fedproto.HelloResult{Status: fedproto.HelloRequested, Pod: s.Self()}, origin, nil
+}
+
+// befriendTx makes origin a friend that both sides consented to: in one
+// transaction its record enters syncing (the worker pages its catalogue;
+// videos it had here are dropped first), events for it are queued from
+// this pod's current sequence on, and its request and tombstone go. It
+// returns the accepting answer, with this pod's sequence and other
+// friends.
+func (s *Service) befriendTx(origin string, ref fedproto.PodRef, version string, theirSeq uint64, now time.Time) (fedproto.HelloResult, error) {
+	var res fedproto.HelloResult
+	err := s.st.Update(func(tx *bolt.Tx) error {
 		f, err := getFriend(tx, origin)
 		switch {
 		case errors.Is(err, errNoFriend):
+			if countFriends(tx) >= s.cfg.MaxFriends {
+				return ErrFriendLimit
+			}
 			f = &friendRecord{URL: origin, Score: ScoreInitial, AddedAt: now}
 		case err != nil:
-			return nil, err
+			return err
 		}
-		f.Name, f.PublicKey, f.APIVersion = h.Pod.Name, h.Pod.PublicKey, version
-		f.Pending, f.LastSeq, f.LastSeen = false, h.Seq, now
+		f.Name, f.PublicKey, f.APIVersion = ref.Name, ref.PublicKey, version
+		f.setState(stateSyncing, now)
+		f.LastSeq, f.LastSeen, f.Cursor, f.Received, f.Videos = theirSeq, now, "", 0, 0
 		f.Failures, f.NextAttempt, f.LastError = 0, time.Time{}, ""
+		if err := deleteRequest(tx, origin); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte(bucketEjected)).Delete([]byte(origin)); err != nil {
+			return err
+		}
 		if err := resetOutbox(tx, origin); err != nil {
-			return nil, err
+			return err
 		}
-		skipped, err := s.applySnapshotTx(tx, origin, h.Videos)
-		if err != nil {
-			return nil, err
+		if err := s.cat.DropPodTx(tx, origin); err != nil {
+			return fmt.Errorf("federation: drop videos of %s: %w", origin, err)
 		}
-		res := helloAnswer{HelloResult: fedproto.HelloResult{Pod: s.Self(), Seq: seq, Videos: videos, Friends: []string{}},
-			skippedNote: fmt.Sprintf("%d received, %d refused", len(h.Videos), skipped)}
+		res = fedproto.HelloResult{Status: fedproto.HelloAccepted, Pod: s.Self(), Seq: lastSeq(tx)}
 		if err := forEachFriend(tx, func(o *friendRecord) error {
-			if o.URL != origin && !o.Pending && len(res.Friends) < fedproto.MaxHelloFriends {
+			if o.URL != origin && o.State == stateActive && len(res.Friends) < fedproto.MaxHelloFriends {
 				res.Friends = append(res.Friends, o.URL)
 			}
 			return nil
 		}); err != nil {
-			return nil, err
+			return err
 		}
-		return res, putFriend(tx, f)
+		return putFriend(tx, f)
 	})
-	if err != nil {
-		return ans, "", err
-	}
-	s.signal()
-	return snap.(helloAnswer), origin, nil
+	return res, err
 }
 
-// withSnapshot runs fn in a write transaction together with this pod's
-// catalogue and last event sequence as of that transaction, so that every
-// later change is an event queued for whoever fn adds as a friend. The
-// catalogue is read just before the transaction; if an event was queued
-// in between, it is read again.
-func (s *Service) withSnapshot(fn func(tx *bolt.Tx, videos []api.Video, seq uint64) (any, error)) (any, error) {
-	for range 8 {
-		var before uint64
-		if err := s.st.View(func(tx *bolt.Tx) error { before = lastSeq(tx); return nil }); err != nil {
-			return nil, err
-		}
-		videos, err := s.cat.LocalVideos()
+func (s *Service) handleCatalog(log *slog.Logger) http.HandlerFunc {
+	const route = "catalog"
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, body, err := s.authFriend(w, r, fedproto.MaxSmallBody, stateIntroducing, stateSyncing, stateActive)
 		if err != nil {
-			return nil, fmt.Errorf("federation: list local videos: %w", err)
+			s.fail(w, r, log, route, err)
+			return
 		}
-		if len(videos) > fedproto.MaxHelloVideos {
-			return nil, fmt.Errorf("federation: %d local videos exceed the %d an introduction carries", len(videos), fedproto.MaxHelloVideos)
+		var req fedproto.CatalogRequest
+		if err := json.Unmarshal(body, &req); err != nil || req.After != "" && !fedproto.ValidVideoID(req.After) {
+			s.fail(w, r, log, route, httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "the body must be {\"after\": \"<video id>\" or \"\"}"))
+			return
 		}
-		for i := range videos {
-			videos[i].Pod, videos[i].Local = s.cfg.SelfURL, false
+		page, err := s.catalogPage(req.After)
+		if err != nil {
+			s.fail(w, r, log, route, err)
+			return
 		}
-		var out any
-		errChanged := errors.New("catalogue changed")
-		err = s.st.Update(func(tx *bolt.Tx) error {
-			seq := lastSeq(tx)
-			if seq != before {
-				return errChanged
-			}
-			var err error
-			out, err = fn(tx, videos, seq)
-			return err
-		})
-		if errors.Is(err, errChanged) {
-			continue
-		}
-		return out, err
+		s.metrics.inbound.WithLabelValues(route, "ok").Inc()
+		httpx.WriteJSON(w, http.StatusOK, page)
 	}
-	return nil, errors.New("federation: the catalogue keeps changing; try again")
+}
+
+// catalogPage returns this pod's videos after id after: at most
+// MaxCatalogVideos and, encoded, at most half of MaxCatalogPage.
+func (s *Service) catalogPage(after string) (fedproto.CatalogPage, error) {
+	page := fedproto.CatalogPage{Videos: []api.Video{}}
+	vids, err := s.cat.LocalVideosAfter(after, fedproto.MaxCatalogVideos)
+	if err != nil {
+		return page, fmt.Errorf("federation: list local videos: %w", err)
+	}
+	size := 0
+	for i, v := range vids {
+		v.Pod, v.Local = s.cfg.SelfURL, false
+		b, err := json.Marshal(v)
+		if err != nil {
+			return page, fmt.Errorf("federation: encode video %s: %w", v.ID, err)
+		}
+		if size += len(b) + 1; size > fedproto.MaxCatalogPage/2 && i > 0 {
+			page.Next = page.Videos[len(page.Videos)-1].ID
+			return page, nil
+		}
+		page.Videos = append(page.Videos, v)
+	}
+	if len(vids) == fedproto.MaxCatalogVideos {
+		page.Next = vids[len(vids)-1].ID
+	}
+	return page, nil
 }
 
 func (s *Service) handleQuit(log *slog.Logger) http.HandlerFunc {
 	const route = "quit"
 	return func(w http.ResponseWriter, r *http.Request) {
-		f, _, err := s.authFriend(w, r, fedproto.MaxSmallBody)
+		f, _, err := s.authFriend(w, r, fedproto.MaxSmallBody, stateRequested, stateIntroducing, stateSyncing, stateActive)
 		if err != nil {
 			s.fail(w, r, log, route, err)
 			return
@@ -466,7 +560,7 @@ func (s *Service) handleQuit(log *slog.Logger) http.HandlerFunc {
 func (s *Service) handleEject(log *slog.Logger) http.HandlerFunc {
 	const route = "eject"
 	return func(w http.ResponseWriter, r *http.Request) {
-		f, body, err := s.authFriend(w, r, fedproto.MaxSmallBody)
+		f, body, err := s.authFriend(w, r, fedproto.MaxSmallBody, stateActive)
 		if err != nil {
 			s.fail(w, r, log, route, err)
 			return

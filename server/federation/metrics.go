@@ -9,13 +9,14 @@ import (
 
 // metrics are what a pod host watches about federation.
 type metrics struct {
-	enqueued     prometheus.Counter
-	delivered    prometheus.Counter
-	applied      prometheus.Counter
-	failures     prometheus.Counter
-	ejections    prometheus.Counter
-	inbound      *prometheus.CounterVec
-	deliveryTime prometheus.Histogram
+	enqueued      prometheus.Counter
+	delivered     prometheus.Counter
+	applied       prometheus.Counter
+	failures      prometheus.Counter
+	ejections     prometheus.Counter
+	inbound       *prometheus.CounterVec
+	introductions *prometheus.CounterVec
+	deliveryTime  prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
@@ -38,6 +39,9 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "swarmtube_federation_requests_total", Help: "Pod-to-pod requests received, by route and result code (ok, rate_limited, bad_signature, ...).",
 		}, []string{"route", "result"}),
+		introductions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swarmtube_federation_introductions_total", Help: "Introductions this pod made, by result (accepted, requested, failed).",
+		}, []string{"result"}),
 		deliveryTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "swarmtube_federation_delivery_seconds", Help: "Time of one delivery request to a friend.",
 			Buckets: prometheus.DefBuckets,
@@ -55,7 +59,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		})
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{m.enqueued, m.delivered, m.applied, m.failures, m.ejections, m.inbound, m.deliveryTime, pending} {
+	for _, c := range []prometheus.Collector{m.enqueued, m.delivered, m.applied, m.failures, m.ejections, m.inbound, m.introductions, m.deliveryTime, pending} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("federation: metrics: %w", err)
 		}

@@ -13,7 +13,8 @@ import (
 
 // EnqueueTx records, inside the caller's write transaction, the change of
 // local video v as the next event of this pod and queues it for every
-// friend (pending ones included: they get what follows their snapshot).
+// friend (introducing and syncing ones included: they get what follows
+// the sequence they were told; requested ones are not friends yet).
 // kind is "add", "update" or "remove". The worker is woken when tx
 // commits; if tx rolls back, neither the change nor the event exists.
 func (s *Service) EnqueueTx(tx *bolt.Tx, kind string, v api.Video) error {
@@ -38,6 +39,9 @@ func (s *Service) EnqueueTx(tx *bolt.Tx, kind string, v api.Video) error {
 	}
 	n := 0
 	if err := forEachFriend(tx, func(f *friendRecord) error {
+		if f.State == stateRequested {
+			return nil // no consent yet: it gets a fresh catalogue if it comes
+		}
 		b, err := outboxOf(tx, f.URL, true)
 		if err != nil {
 			return err

@@ -18,13 +18,23 @@ import (
 // sent, so a friend's queue is read in order with a cursor and dropped
 // whole when the friend goes.
 const (
-	bucketFriends = "fed_friends" // friend URL → friendRecord JSON
-	bucketOutbox  = "fed_outbox"  // friend URL → {seq → event JSON}
-	bucketMeta    = "fed_meta"    // "seq" → last event sequence of this pod
-	bucketEjected = "fed_ejected" // pod URL → ejectedRecord JSON
+	bucketFriends  = "fed_friends"  // friend URL → friendRecord JSON
+	bucketOutbox   = "fed_outbox"   // friend URL → {seq → event JSON}
+	bucketMeta     = "fed_meta"     // "seq" → last event sequence of this pod
+	bucketEjected  = "fed_ejected"  // pod URL → ejectedRecord JSON
+	bucketRequests = "fed_requests" // pod URL → requestRecord JSON (introductions waiting for the admin)
 )
 
 var keySeq = []byte("seq")
+
+// Friend states (friendRecord.State); the package documentation draws
+// the transitions.
+const (
+	stateRequested   = "requested"   // we asked; the other pod's admin has not consented yet
+	stateIntroducing = "introducing" // our Hello is under way
+	stateSyncing     = "syncing"     // both consented; we page its catalogue
+	stateActive      = "active"      // friends: events flow both ways
+)
 
 // friendRecord is what this pod knows of a friend.
 type friendRecord struct {
@@ -32,11 +42,21 @@ type friendRecord struct {
 	Name       string `json:"name"`
 	PublicKey  string `json:"public_key"`
 	APIVersion string `json:"api_version"`
-	Pending    bool   `json:"pending,omitempty"` // our introduction is under way
-	Score      int    `json:"score"`
+	State      string `json:"state"`
+	// Pending is the introducing flag of records written before State
+	// existed; read only.
+	Pending bool      `json:"pending,omitempty"`
+	Since   time.Time `json:"since,omitzero"` // when State was entered
+	Score   int       `json:"score"`
 	// LastSeq is the friend's highest event sequence applied here: events
 	// at or below it are duplicates.
-	LastSeq     uint64    `json:"last_seq"`
+	LastSeq uint64 `json:"last_seq"`
+	// Cursor is the last video id of the friend's catalogue paged so far
+	// (syncing); Received counts the videos received while paging.
+	Cursor   string `json:"cursor,omitempty"`
+	Received int    `json:"received,omitempty"`
+	// Videos counts the friend's videos stored here (Config.MaxFriendVideos).
+	Videos      int       `json:"videos,omitempty"`
 	AddedAt     time.Time `json:"added_at"`
 	LastSeen    time.Time `json:"last_seen,omitzero"`    // last successful contact either way
 	LastAttempt time.Time `json:"last_attempt,omitzero"` // last outbound delivery attempt
@@ -47,12 +67,29 @@ type friendRecord struct {
 
 func (f *friendRecord) status() string {
 	switch {
-	case f.Pending:
-		return StatusPending
+	case f.State == stateRequested:
+		return StatusRequested
+	case f.State == stateIntroducing || f.State == stateSyncing:
+		return StatusSyncing
 	case f.Failures > 0:
 		return StatusUnreachable
 	}
 	return StatusActive
+}
+
+// setState moves f to state at now.
+func (f *friendRecord) setState(state string, now time.Time) {
+	f.State, f.Since = state, now
+}
+
+// requestRecord is an introduction waiting for this pod's admin, or one
+// the admin refused.
+type requestRecord struct {
+	Name       string    `json:"name"`
+	PublicKey  string    `json:"public_key"`
+	APIVersion string    `json:"api_version"`
+	At         time.Time `json:"at"`
+	Refused    bool      `json:"refused,omitempty"`
 }
 
 // ejectedRecord is the tombstone of an ejected friend, for the listing.
@@ -75,7 +112,41 @@ func getFriend(tx *bolt.Tx, u string) (*friendRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.upgrade()
 	return &f, nil
+}
+
+// upgrade fills State in records written before it existed.
+func (f *friendRecord) upgrade() {
+	if f.State != "" {
+		return
+	}
+	f.State = stateActive
+	if f.Pending {
+		f.State = stateIntroducing
+	}
+	f.Pending = false
+}
+
+func getRequest(tx *bolt.Tx, u string) (*requestRecord, error) {
+	var r requestRecord
+	if err := store.GetJSON(tx.Bucket([]byte(bucketRequests)), []byte(u), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func putRequest(tx *bolt.Tx, u string, r *requestRecord) error {
+	return store.PutJSON(tx.Bucket([]byte(bucketRequests)), []byte(u), r)
+}
+
+func deleteRequest(tx *bolt.Tx, u string) error {
+	return tx.Bucket([]byte(bucketRequests)).Delete([]byte(u))
+}
+
+// countFriends counts friend records in any state.
+func countFriends(tx *bolt.Tx) int {
+	return tx.Bucket([]byte(bucketFriends)).Stats().KeyN
 }
 
 func putFriend(tx *bolt.Tx, f *friendRecord) error {
@@ -89,6 +160,7 @@ func forEachFriend(tx *bolt.Tx, fn func(f *friendRecord) error) error {
 		if err := store.GetJSON(b, k, &f); err != nil {
 			return err
 		}
+		f.upgrade()
 		return fn(&f)
 	})
 }
@@ -153,25 +225,35 @@ func (s *Service) removeFriendTx(tx *bolt.Tx, u string) error {
 	return tx.Bucket([]byte(bucketFriends)).Delete([]byte(u))
 }
 
-// applySnapshotTx replaces the videos of friend origin with videos, as
-// received in an introduction. Videos this pod refuses are skipped and
-// counted: one bad record must not cost the friendship.
-func (s *Service) applySnapshotTx(tx *bolt.Tx, origin string, videos []api.Video) (skipped int, err error) {
-	if err := s.cat.DropPodTx(tx, origin); err != nil {
-		return 0, fmt.Errorf("federation: drop videos of %s: %w", origin, err)
+// putVideoTx stores video v of friend f (checked, counted against
+// MaxFriendVideos). A video this pod refuses is an error wrapping
+// fedproto.ErrInvalid or a 4xx *httpx.Error; a store failure is any other.
+func (s *Service) putVideoTx(tx *bolt.Tx, f *friendRecord, v api.Video) error {
+	if err := fedproto.CheckVideo(f.URL, v); err != nil {
+		return err
 	}
-	for _, v := range videos {
-		if fedproto.CheckVideo(origin, v) != nil {
-			skipped++
-			continue
-		}
-		if err := s.cat.PutRemoteTx(tx, origin, v); err != nil {
-			if isRefusal(err) {
-				skipped++
-				continue
-			}
-			return skipped, fmt.Errorf("federation: store video %s of %s: %w", v.ID, origin, err)
-		}
+	known := s.cat.HasRemoteTx(tx, f.URL, v.ID)
+	if !known && f.Videos >= s.cfg.MaxFriendVideos {
+		return fmt.Errorf("%w: this pod keeps at most %d videos per friend", fedproto.ErrInvalid, s.cfg.MaxFriendVideos)
 	}
-	return skipped, nil
+	v.Pod = f.URL
+	if err := s.cat.PutRemoteTx(tx, f.URL, v); err != nil {
+		return err
+	}
+	if !known {
+		f.Videos++
+	}
+	return nil
+}
+
+// removeVideoTx removes video id of friend f.
+func (s *Service) removeVideoTx(tx *bolt.Tx, f *friendRecord, id string) error {
+	known := s.cat.HasRemoteTx(tx, f.URL, id)
+	if err := s.cat.RemoveRemoteTx(tx, f.URL, id); err != nil {
+		return err
+	}
+	if known && f.Videos > 0 {
+		f.Videos--
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,8 +29,11 @@ import (
 // together; they return an *httpx.Error with a 4xx status for a video they
 // refuse, which federation reports to the sender and skips.
 type Catalog interface {
-	// LocalVideos lists the videos this pod is the origin of.
-	LocalVideos() ([]api.Video, error)
+	// LocalVideosAfter lists at most n videos this pod is the origin of,
+	// in increasing id order, with ids above after ("" for the first).
+	LocalVideosAfter(after string, n int) ([]api.Video, error)
+	// HasRemoteTx reports whether video id of origin is stored.
+	HasRemoteTx(tx *bolt.Tx, origin, id string) bool
 	// PutRemoteTx inserts or replaces video v (v.ID as on origin) of the
 	// friend at origin.
 	PutRemoteTx(tx *bolt.Tx, origin string, v api.Video) error
@@ -39,6 +43,14 @@ type Catalog interface {
 	DropPodTx(tx *bolt.Tx, origin string) error
 }
 
+// Accept policies for introductions this pod did not ask for
+// (Config.Accept, --federation-accept).
+const (
+	AcceptManual    = "manual"    // each waits for an admin (the default)
+	AcceptAllowlist = "allowlist" // pods in Config.Allowlist are accepted, others wait
+	AcceptOpen      = "open"      // every confirmed pod is accepted (test networks)
+)
+
 // Scores. A friend starts at ScoreInitial; Config.Penalty is taken for
 // each failed delivery or refused event and Config.Reward given for each
 // success, up to ScoreMax. Below Config.ScoreMin it is ejected.
@@ -47,9 +59,12 @@ const (
 	ScoreMax     = 100
 )
 
-// Friend statuses, as listed by GET /api/v1/pods.
+// Statuses, as listed by GET /api/v1/pods.
 const (
-	StatusPending     = "pending"     // introduction under way
+	StatusPending     = "pending"     // an introduction waiting for this pod's admin
+	StatusRefused     = "refused"     // an introduction this pod's admin refused
+	StatusRequested   = "requested"   // this pod asked; waiting for the other pod's admin
+	StatusSyncing     = "syncing"     // both consented; catalogues are being paged
 	StatusActive      = "active"      // last contact succeeded
 	StatusUnreachable = "unreachable" // the last deliveries failed
 	StatusEjected     = "ejected"     // removed for a low score
@@ -65,6 +80,25 @@ type Config struct {
 	// Run retries them until each succeeds or has a permanent error.
 	Seeds []string
 
+	// Accept is the policy for introductions this pod did not ask for:
+	// AcceptManual (default), AcceptAllowlist or AcceptOpen. Allowlist
+	// holds pod URLs (scheme, host and port must match) and domains (the
+	// host or any subdomain of it).
+	Accept    string
+	Allowlist []string
+	// AllowPrivate lets fetches made on someone else's behalf reach
+	// loopback, private and link-local addresses (test networks only).
+	AllowPrivate bool
+	// MaxFriends bounds friend records in any state (64); MaxFriendVideos
+	// the videos kept per friend (50,000); MaxIntroductions the friends
+	// learnt from one friend's answer that this pod introduces itself to
+	// (20).
+	MaxFriends       int
+	MaxFriendVideos  int
+	MaxIntroductions int
+	// MaxRequests bounds introductions waiting for the admin (256).
+	MaxRequests int
+
 	Penalty int // score taken per failed delivery or refused event (2)
 	Reward  int // score given per successful delivery (1)
 	// ReportPenalty is taken from a friend another friend reports as
@@ -76,8 +110,14 @@ type Config struct {
 	RetryMax       time.Duration // longest retry delay (5 min)
 	HealthInterval time.Duration // heartbeat to friends with nothing to deliver (5 min)
 	RequestTimeout time.Duration // per outbound request (10 s)
-	HelloTimeout   time.Duration // per introduction, which carries catalogues (60 s)
-	MaxParallel    int           // deliveries in flight at once (16)
+	HelloTimeout   time.Duration // per introduction an admin asked for, catalogue included (60 s)
+	// IntroTimeout bounds each introduction learnt from a friend (10 s);
+	// they run concurrently.
+	IntroTimeout time.Duration
+	// ConfirmTimeout bounds the fetch confirming an introduction's key,
+	// and every failure to confirm is answered when it has passed (5 s).
+	ConfirmTimeout time.Duration
+	MaxParallel    int // deliveries in flight at once (16)
 
 	// Rate is the sustained rate of federation requests accepted from one
 	// friend, Burst its bucket (20/s, 40).
@@ -87,9 +127,14 @@ type Config struct {
 	// come from a friend: introductions and refused ones (1/s, 10).
 	UnauthRate  rate.Limit
 	UnauthBurst int
+	// FetchRate and FetchBurst limit, per client IP, the fetches this pod
+	// makes on behalf of introductions it did not ask for (0.2/s, 5).
+	FetchRate  rate.Limit
+	FetchBurst int
 
-	// HTTPClient sends pod-to-pod requests (default: a client with its
-	// own transport; timeouts come from contexts).
+	// HTTPClient sends pod-to-pod requests (default: newClient, which
+	// refuses non-public addresses unless AllowPrivate; timeouts come from
+	// contexts). A client given here is used as is.
 	HTTPClient *http.Client
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
@@ -115,16 +160,41 @@ func (c *Config) defaults() error {
 	setDefault(&c.HealthInterval, 5*time.Minute)
 	setDefault(&c.RequestTimeout, 10*time.Second)
 	setDefault(&c.HelloTimeout, 60*time.Second)
+	setDefault(&c.IntroTimeout, 10*time.Second)
+	setDefault(&c.ConfirmTimeout, 5*time.Second)
+	setDefault(&c.FetchRate, 0.2)
+	setDefault(&c.FetchBurst, 5)
+	setDefault(&c.MaxFriends, 64)
+	setDefault(&c.MaxFriendVideos, 50_000)
+	setDefault(&c.MaxIntroductions, 20)
+	setDefault(&c.MaxRequests, 256)
+	switch c.Accept {
+	case "":
+		c.Accept = AcceptManual
+	case AcceptManual, AcceptAllowlist, AcceptOpen:
+	default:
+		return fmt.Errorf("federation: accept policy %q is not manual, allowlist or open", c.Accept)
+	}
+	for i, a := range c.Allowlist {
+		if strings.Contains(a, "://") {
+			n, err := fedproto.NormalizePodURL(a)
+			if err != nil {
+				return fmt.Errorf("federation: allowlist: %w", err)
+			}
+			c.Allowlist[i] = n
+		} else if a = strings.ToLower(strings.Trim(strings.TrimSpace(a), ".")); a == "" || strings.ContainsAny(a, "/:@") {
+			return fmt.Errorf("federation: allowlist: %q is neither a pod URL nor a domain", c.Allowlist[i])
+		} else {
+			c.Allowlist[i] = a
+		}
+	}
 	setDefault(&c.MaxParallel, 16)
 	setDefault(&c.Rate, 20)
 	setDefault(&c.Burst, 40)
 	setDefault(&c.UnauthRate, 1)
 	setDefault(&c.UnauthBurst, 10)
 	if c.HTTPClient == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 4
-		// Pods never follow redirects: a signed request is for one URL.
-		c.HTTPClient = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		c.HTTPClient = newClient(c.AllowPrivate)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -151,10 +221,10 @@ type Service struct {
 
 	podLimits    *limiters // per friend, after authentication
 	unauthLimits *limiters // per client IP, for everything else
+	fetchLimits  *limiters // per client IP, fetches made for introductions
 	replays      *replayCache
 	kick         chan struct{} // wakes the delivery worker; capacity 1
 
-	adminMu  sync.Mutex    // serializes MakeFriends and QuitFriends
 	logLimit *rate.Limiter // samples logs of refused requests
 
 	// Background work started by handlers (telling friends of an
@@ -173,6 +243,9 @@ type Service struct {
 	wake map[string]bool
 	// reports remembers (reporter, target) ejection reports for an hour.
 	reports map[[2]string]time.Time
+	// busy holds pods an introduction is under way with; the worker
+	// leaves them alone and a second introduction waits its turn.
+	busy map[string]bool
 }
 
 // New opens federation's buckets. Call Routes to serve, Run to deliver.
@@ -186,7 +259,7 @@ func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, log *s
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	if err := st.Buckets(bucketFriends, bucketOutbox, bucketMeta, bucketEjected); err != nil {
+	if err := st.Buckets(bucketFriends, bucketOutbox, bucketMeta, bucketEjected, bucketRequests); err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(cfg.SelfURL) // validated by defaults
@@ -199,12 +272,14 @@ func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, log *s
 		host:         u.Host,
 		podLimits:    newLimiters(cfg.Rate, cfg.Burst),
 		unauthLimits: newLimiters(cfg.UnauthRate, cfg.UnauthBurst),
+		fetchLimits:  newLimiters(cfg.FetchRate, cfg.FetchBurst),
 		replays:      newReplayCache(100_000),
 		logLimit:     rate.NewLimiter(2, 20),
 		kick:         make(chan struct{}, 1),
 		keys:         make(map[string]*rsa.PublicKey),
 		wake:         make(map[string]bool),
 		reports:      make(map[[2]string]time.Time),
+		busy:         make(map[string]bool),
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	m, err := newMetrics(reg, s)
@@ -257,7 +332,9 @@ func (s *Service) wakeFriend(friend string) {
 	s.signal()
 }
 
-// Friends lists friends (pending, active, unreachable) and ejected pods.
+// Friends lists friends (requested, syncing, active, unreachable),
+// introductions waiting for the admin (pending) or refused, and ejected
+// pods: friends first, then requests, then ejected, each by URL.
 func (s *Service) Friends() ([]api.Friend, error) {
 	out := []api.Friend{}
 	err := s.st.View(func(tx *bolt.Tx) error {
@@ -265,15 +342,31 @@ func (s *Service) Friends() ([]api.Friend, error) {
 		if err := forEachFriend(tx, func(f *friendRecord) error {
 			out = append(out, api.Friend{
 				URL: f.URL, Name: f.Name, Score: f.Score, Status: f.status(),
-				LastSeen: f.LastSeen, Pending: pendingCount(tx, f.URL),
+				LastSeen: f.LastSeen, Pending: pendingCount(tx, f.URL), Videos: f.Videos,
 			})
 			return nil
 		}); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte(bucketEjected)).ForEach(func(k, v []byte) error {
+		rb := tx.Bucket([]byte(bucketRequests))
+		if err := rb.ForEach(func(k, _ []byte) error {
+			var r requestRecord
+			if err := store.GetJSON(rb, k, &r); err != nil {
+				return err
+			}
+			st := StatusPending
+			if r.Refused {
+				st = StatusRefused
+			}
+			out = append(out, api.Friend{URL: string(k), Name: r.Name, Status: st, RequestedAt: r.At})
+			return nil
+		}); err != nil {
+			return err
+		}
+		eb := tx.Bucket([]byte(bucketEjected))
+		return eb.ForEach(func(k, v []byte) error {
 			var e ejectedRecord
-			if err := store.GetJSON(tx.Bucket([]byte(bucketEjected)), k, &e); err != nil {
+			if err := store.GetJSON(eb, k, &e); err != nil {
 				return err
 			}
 			out = append(out, api.Friend{URL: string(k), Name: e.Name, Score: e.Score, Status: StatusEjected, LastSeen: e.LastSeen})
@@ -283,19 +376,59 @@ func (s *Service) Friends() ([]api.Friend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("federation: list friends: %w", err)
 	}
-	slices.SortFunc(out, func(a, b api.Friend) int {
-		if (a.Status == StatusEjected) != (b.Status == StatusEjected) {
-			if a.Status == StatusEjected {
-				return 1
-			}
-			return -1
+	rank := func(st string) int {
+		switch st {
+		case StatusPending, StatusRefused:
+			return 1
+		case StatusEjected:
+			return 2
 		}
-		if a.URL < b.URL {
-			return -1
+		return 0
+	}
+	slices.SortStableFunc(out, func(a, b api.Friend) int {
+		if d := rank(a.Status) - rank(b.Status); d != 0 {
+			return d
 		}
-		return 1
+		return strings.Compare(a.URL, b.URL)
 	})
 	return out, nil
+}
+
+// allowlisted reports whether pod (normalized) is on Config.Allowlist:
+// the same URL, or a host equal to or under a listed domain.
+func (s *Service) allowlisted(pod string) bool {
+	u, err := url.Parse(pod)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, a := range s.cfg.Allowlist {
+		if strings.Contains(a, "://") {
+			if a == pod {
+				return true
+			}
+		} else if host == a || strings.HasSuffix(host, "."+a) {
+			return true
+		}
+	}
+	return false
+}
+
+// claim marks an introduction with pod under way; false if one is.
+func (s *Service) claim(pod string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[pod] {
+		return false
+	}
+	s.busy[pod] = true
+	return true
+}
+
+func (s *Service) release(pod string) {
+	s.mu.Lock()
+	delete(s.busy, pod)
+	s.mu.Unlock()
 }
 
 // Run delivers queued events and checks friends' health until ctx is

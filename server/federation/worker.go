@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -51,7 +52,7 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 			}
 			inflight[f] = true
 			wg.Go(func() {
-				s.deliver(ctx, f)
+				s.contact(ctx, f)
 				done <- f
 			})
 		}
@@ -66,26 +67,42 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 	}
 }
 
-// dueFriends lists friends to contact now: not pending, not in flight,
-// past their backoff, and with events queued or no contact for a
-// HealthInterval (the heartbeat), or woken explicitly.
+// dueFriends lists friends to contact now: active ones with events
+// queued or no contact for a HealthInterval (the heartbeat), and syncing
+// ones (their catalogue is paged), each past its backoff, or woken
+// explicitly; never one in flight or with an introduction under way.
+// Requested friends wait for the other admin. A record left introducing
+// by a crash is paged like a syncing one after 2×HelloTimeout.
 func (s *Service) dueFriends(inflight map[string]bool) ([]string, error) {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	woken := s.wake
 	s.wake = make(map[string]bool)
+	busy := maps.Clone(s.busy)
 	s.mu.Unlock()
 	var due []string
 	err := s.st.View(func(tx *bolt.Tx) error {
 		return forEachFriend(tx, func(f *friendRecord) error {
-			if f.Pending || inflight[f.URL] {
+			if inflight[f.URL] || busy[f.URL] {
 				return nil
+			}
+			switch f.State {
+			case stateRequested:
+				return nil
+			case stateIntroducing:
+				if now.Sub(f.Since) < 2*s.cfg.HelloTimeout {
+					return nil
+				}
 			}
 			if woken[f.URL] {
 				due = append(due, f.URL)
 				return nil
 			}
 			if now.Before(f.NextAttempt) {
+				return nil
+			}
+			if f.State != stateActive {
+				due = append(due, f.URL)
 				return nil
 			}
 			ob, _ := outboxOf(tx, f.URL, false)
@@ -100,13 +117,112 @@ func (s *Service) dueFriends(inflight map[string]bool) ([]string, error) {
 	if len(woken) > 0 {
 		s.mu.Lock()
 		for f := range woken {
-			if inflight[f] {
+			if inflight[f] || busy[f] {
 				s.wake[f] = true
 			}
 		}
 		s.mu.Unlock()
 	}
 	return due, err
+}
+
+// contact does what friend needs: paging its catalogue while syncing,
+// else one delivery.
+func (s *Service) contact(ctx context.Context, friend string) {
+	var state string
+	_ = s.st.View(func(tx *bolt.Tx) error {
+		if f, err := getFriend(tx, friend); err == nil {
+			state = f.State
+		}
+		return nil
+	})
+	switch state {
+	case stateActive:
+		s.deliver(ctx, friend)
+	case stateSyncing, stateIntroducing:
+		if !s.claim(friend) {
+			return
+		}
+		defer s.release(friend)
+		if err := s.pullCatalog(ctx, friend); err != nil && ctx.Err() == nil {
+			s.failed(friend, err)
+		}
+	}
+}
+
+// pullCatalog pages friend's catalogue into the store, from its cursor
+// on, each page in its own transaction and request (RequestTimeout), until
+// the last page or MaxFriendVideos videos received; the friend is then
+// active. Videos this pod refuses are skipped. It returns nil at once if
+// the friend is no longer introducing or syncing.
+func (s *Service) pullCatalog(ctx context.Context, friend string) error {
+	for {
+		var cursor string
+		var received int
+		var state string
+		if err := s.st.View(func(tx *bolt.Tx) error {
+			f, err := getFriend(tx, friend)
+			if err != nil {
+				return err
+			}
+			cursor, received, state = f.Cursor, f.Received, f.State
+			return nil
+		}); err != nil {
+			return nil // gone
+		}
+		if state != stateSyncing && state != stateIntroducing {
+			return nil
+		}
+		var page fedproto.CatalogPage
+		if received < s.cfg.MaxFriendVideos {
+			body, _ := json.Marshal(fedproto.CatalogRequest{Nonce: fedproto.NewNonce(), After: cursor})
+			rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+			err := s.post(rctx, friend, fedproto.PathCatalog, body, fedproto.MaxCatalogPage, &page)
+			cancel()
+			if err == nil {
+				err = fedproto.CheckPage(cursor, page)
+			}
+			if err != nil {
+				return fmt.Errorf("page the catalogue: %w", err)
+			}
+		}
+		now := s.cfg.Now()
+		done, skipped := false, 0
+		err := s.st.Update(func(tx *bolt.Tx) error {
+			f, err := getFriend(tx, friend)
+			if err != nil || f.Cursor != cursor || f.State != state {
+				return nil // changed meanwhile; the next round sees it
+			}
+			skipped = 0
+			for _, v := range page.Videos {
+				f.Received++
+				if err := s.putVideoTx(tx, f, v); err != nil {
+					if !errors.Is(err, fedproto.ErrInvalid) && !isRefusal(err) {
+						return err
+					}
+					skipped++
+				}
+			}
+			f.Cursor, f.LastSeen = page.Next, now
+			done = page.Next == "" || f.Received >= s.cfg.MaxFriendVideos
+			if done {
+				f.setState(stateActive, now)
+				f.Cursor, f.Failures, f.NextAttempt, f.LastError = "", 0, time.Time{}, ""
+			}
+			return putFriend(tx, f)
+		})
+		if err != nil {
+			return fmt.Errorf("federation: store the catalogue of %s: %w", friend, err)
+		}
+		if skipped > 0 {
+			s.log.Info("skipped videos of a friend's catalogue", "friend", friend, "skipped", skipped)
+		}
+		if done {
+			s.log.Info("paged a friend's catalogue; now active", "friend", friend)
+			s.wakeFriend(friend) // deliver what we hold for it
+			return nil
+		}
+	}
 }
 
 // deliver sends one batch of friend's queue (possibly empty: a
@@ -267,7 +383,7 @@ func (s *Service) afterEject(ejected string) {
 	var others []string
 	_ = s.st.View(func(tx *bolt.Tx) error {
 		return forEachFriend(tx, func(f *friendRecord) error {
-			if !f.Pending {
+			if f.State == stateActive {
 				others = append(others, f.URL)
 			}
 			return nil
@@ -301,13 +417,13 @@ func (s *Service) broadcast(ctx context.Context, pods []string, path string, bod
 // reason that may pass (the other pod not up yet) with backoff.
 func (s *Service) seed(ctx context.Context) {
 	// Seeds already friends (from an earlier run) need no new introduction.
-	known, err := s.friendURLs()
+	known, err := s.knownURLs()
 	if err != nil {
 		s.log.Error("federation: list friends", "err", err)
 	}
 	var todo []string
 	for _, p := range s.cfg.Seeds {
-		if n, err := fedproto.NormalizePodURL(p); err != nil || !slices.Contains(known, n) {
+		if n, err := fedproto.NormalizePodURL(p); err != nil || !known[n] {
 			todo = append(todo, p)
 		}
 	}

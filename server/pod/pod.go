@@ -201,6 +201,13 @@ func (p *Pod) open() (err error) {
 		HealthInterval: cfg.FriendCheckInterval,
 		Rate:           rate.Limit(cfg.FederationRate),
 		Burst:          cfg.FederationBurst,
+
+		Accept:           cfg.FederationAccept,
+		Allowlist:        cfg.FederationAllowlist,
+		AllowPrivate:     cfg.FederationAllowPrivate,
+		MaxFriends:       cfg.FederationMaxFriends,
+		MaxFriendVideos:  cfg.FederationMaxVideos,
+		MaxIntroductions: cfg.FederationMaxIntroductions,
 	}, p.store, p.id, p.videos, log.With("component", "federation"), p.reg)
 	if err != nil {
 		return err

@@ -142,6 +142,16 @@ func (s *Service) PutRemoteTx(tx *bolt.Tx, origin string, v api.Video) error {
 	return nil
 }
 
+// HasRemoteTx reports whether the video id of the friend pod at origin
+// is stored.
+func (s *Service) HasRemoteTx(tx *bolt.Tx, origin, id string) bool {
+	origin, err := normalizeOrigin(origin)
+	if err != nil || !validLocalID(id) {
+		return false
+	}
+	return tx.Bucket([]byte(bucketVideos)).Get([]byte(remoteKey(origin, id))) != nil
+}
+
 // RemoveRemoteTx removes, inside the caller's transaction, the video id of
 // the friend pod at origin. Removing an unknown video is not an error, so
 // replayed events are harmless.

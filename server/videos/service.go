@@ -292,6 +292,32 @@ func (s *Service) LocalVideos() ([]api.Video, error) {
 	return out, err
 }
 
+// LocalVideosAfter lists at most n videos this pod is the origin of, in
+// increasing id order, with ids above after ("" for the first page): the
+// pages of federation's catalogue exchange. Local ids are idLen
+// characters and friends' keys idLen+1, so the scan skips friends'
+// videos without decoding them.
+func (s *Service) LocalVideosAfter(after string, n int) ([]api.Video, error) {
+	out := []api.Video{}
+	err := s.st.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bucketVideos)).Cursor()
+		for k, _ := c.Seek([]byte(after)); k != nil && len(out) < n; k, _ = c.Next() {
+			if len(k) != idLen || string(k) <= after {
+				continue
+			}
+			rec, err := getTx(tx, string(k))
+			if err != nil {
+				return err
+			}
+			if rec.Origin == "" {
+				out = append(out, rec.Video)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // localRecords returns the records of every local video.
 func (s *Service) localRecords() ([]record, error) {
 	var out []record

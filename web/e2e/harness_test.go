@@ -69,6 +69,8 @@ func startPodWith(t *testing.T, name, host string, extra ...string) *testPod {
 		"--default-rights", "upload",
 		"--log-level", logLevel.String(),
 		"--turn-listen", "127.0.0.1:0",
+		// Pods on loopback that befriend each other at once, as on a test network.
+		"--federation-accept", "open", "--federation-allow-private",
 	}, extra...), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -25,23 +25,31 @@ const Version = api.Version
 const (
 	PathPodInfo = "/api/v1/pod"
 
-	PathPrefix = "/api/" + Version + "/federation"
-	PathHello  = PathPrefix + "/hello"
-	PathEvents = PathPrefix + "/events"
-	PathQuit   = PathPrefix + "/quit"
-	PathEject  = PathPrefix + "/eject"
+	PathPrefix  = "/api/" + Version + "/federation"
+	PathHello   = PathPrefix + "/hello"
+	PathCatalog = PathPrefix + "/catalog"
+	PathEvents  = PathPrefix + "/events"
+	PathQuit    = PathPrefix + "/quit"
+	PathEject   = PathPrefix + "/eject"
 )
 
 // Limits every pod enforces on what it receives.
 const (
-	MaxBatchEvents  = 100      // events in one Batch
-	MaxEventsBody   = 2 << 20  // bytes of a Batch
-	MaxHelloBody    = 16 << 20 // bytes of a Hello or HelloResult
-	MaxHelloVideos  = 10000    // videos in a Hello or HelloResult
-	MaxHelloFriends = 1000     // friends in a HelloResult
-	MaxSmallBody    = 16 << 10 // bytes of Quit, Eject and answers other than HelloResult
-	MaxURLLen       = 2048     // bytes of any URL
-	MaxClockSkew    = 5 * time.Minute
+	MaxBatchEvents = 100     // events in one Batch
+	MaxEventsBody  = 2 << 20 // bytes of a Batch
+	// MaxHelloBody bounds a Hello: it comes from a key the receiver may
+	// not know yet, so it is read before anything is verified and must
+	// stay small. It carries no videos (they are paged with Catalog).
+	MaxHelloBody = 64 << 10
+	// MaxHelloAnswer bounds a HelloResult (its friends list).
+	MaxHelloAnswer  = 2 << 20
+	MaxHelloFriends = 1000 // friends in a HelloResult
+	// MaxCatalogVideos and MaxCatalogPage bound one CatalogPage.
+	MaxCatalogVideos = 500
+	MaxCatalogPage   = 4 << 20
+	MaxSmallBody     = 16 << 10 // bytes of Quit, Eject, CatalogRequest and answers other than HelloResult and CatalogPage
+	MaxURLLen        = 2048     // bytes of any URL
+	MaxClockSkew     = 5 * time.Minute
 )
 
 // Event types.
@@ -102,20 +110,66 @@ type PodRef struct {
 }
 
 // Hello is the body of POST PathHello, the introduction: "I'm new, talk
-// to me too", with the sender's catalogue.
+// to me too". It names the sender and its last event sequence; the
+// catalogues follow, paged with PathCatalog, once both sides consented.
 type Hello struct {
-	Nonce  string      `json:"nonce,omitempty"`
-	Pod    PodRef      `json:"pod"`
-	Seq    uint64      `json:"seq"`    // sender's last event sequence when Videos was read
-	Videos []api.Video `json:"videos"` // every video the sender owns
+	Nonce string `json:"nonce,omitempty"`
+	Pod   PodRef `json:"pod"`
+	Seq   uint64 `json:"seq"` // sender's last event sequence when it started queuing events for the receiver
 }
+
+// Hello answer statuses.
+const (
+	// HelloAccepted (HTTP 200): the receiver consents; both are friends
+	// and page each other's catalogue.
+	HelloAccepted = "accepted"
+	// HelloRequested (HTTP 202): the receiver keeps the introduction as a
+	// request until its admin accepts or refuses it.
+	HelloRequested = "requested"
+)
 
 // HelloResult answers a Hello with the receiver's side of the exchange.
 type HelloResult struct {
-	Pod     PodRef      `json:"pod"`
-	Seq     uint64      `json:"seq"`
-	Friends []string    `json:"friends"` // the receiver's other friends
-	Videos  []api.Video `json:"videos"`
+	Status  string   `json:"status"` // HelloAccepted or HelloRequested
+	Pod     PodRef   `json:"pod"`
+	Seq     uint64   `json:"seq"`               // accepted: receiver's last event sequence
+	Friends []string `json:"friends,omitempty"` // accepted: the receiver's other friends
+}
+
+// CatalogRequest is the body of POST PathCatalog: the next page of the
+// receiver's own videos, in id order, after the id After ("" for the
+// first page).
+type CatalogRequest struct {
+	Nonce string `json:"nonce,omitempty"`
+	After string `json:"after"`
+}
+
+// CatalogPage answers a CatalogRequest: at most MaxCatalogVideos videos
+// with ids above the request's After, in increasing id order, and Next,
+// the After of the following page ("" when this was the last).
+type CatalogPage struct {
+	Videos []api.Video `json:"videos"`
+	Next   string      `json:"next"`
+}
+
+// CheckPage validates a page answering after: ids strictly increasing
+// above after, at most MaxCatalogVideos, and Next either "" or the last
+// id (so paging always advances and ends).
+func CheckPage(after string, p CatalogPage) error {
+	if len(p.Videos) > MaxCatalogVideos {
+		return fmt.Errorf("%w: a catalogue page holds at most %d videos", ErrInvalid, MaxCatalogVideos)
+	}
+	prev := after
+	for _, v := range p.Videos {
+		if v.ID <= prev {
+			return fmt.Errorf("%w: catalogue ids must increase (%q after %q)", ErrInvalid, v.ID, prev)
+		}
+		prev = v.ID
+	}
+	if p.Next != "" && (len(p.Videos) == 0 || p.Next != prev) {
+		return fmt.Errorf("%w: next must be the last id of the page", ErrInvalid)
+	}
+	return nil
 }
 
 // Eject is the body of POST PathEject: the sender ejected Pod.

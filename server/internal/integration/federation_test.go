@@ -20,9 +20,12 @@ import (
 const wait = 20 * time.Second
 
 // fast makes failed deliveries retry and heartbeats run within a second,
-// and limits each friend to a few requests a second so a flood shows.
+// and limits each friend to a few requests a second so a flood shows. The
+// pods accept every introduction and reach each other on loopback, as
+// scripts/run_servers.sh's pods do.
 var fast = []string{"--friend-retry-max", "300ms", "--friend-check-interval", "1s",
-	"--federation-rate", "5", "--federation-burst", "20"}
+	"--federation-rate", "5", "--federation-burst", "20",
+	"--federation-accept", "open", "--federation-allow-private"}
 
 // TestFederation runs the README scenario on three real pods, then
 // removal, refused requests, a flood, and a pod killed with SIGKILL that
