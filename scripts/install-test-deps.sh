@@ -2,6 +2,7 @@
 # Installs what the tests need on a fresh Debian machine, only what is
 # missing: the real peers we test against (Chromium, aria2, opentracker),
 # iproute2 and nftables for the network-namespace lab (internal/netlab),
+# Caddy and nginx for the reverse-proxy tests (server/internal/deploy),
 # ffmpeg to make test clips, Node.js, and the pinned npm reference peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +17,20 @@ command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
+command -v caddy >/dev/null || need+=(caddy)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  # caddy and nginx ship services that would start on ports 80 and 443;
+  # the tests run their own instances on free ports, so keep them stopped
+  # (policy-rc.d, honoured by invoke-rc.d and deb-systemd-invoke), removing
+  # the policy afterwards only if it is ours.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
