@@ -17,16 +17,17 @@ import (
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
-// TestWatchFromSeederThenPeer: page A watches the video to the end (from
-// the web seed and the pod's seeder); page B then watches it, gets at
-// least half its bytes from A, plays, and seeks.
+// TestWatchFromSeederThenPeer: page A watches the video to the end from
+// the pod's seeder over WebRTC (its torrent has no web seed, which the
+// engine would prefer); page B then watches it, gets at least half its
+// bytes from A, plays, and seeks.
 func TestWatchFromSeederThenPeer(t *testing.T) {
 	p := startPod(t, true)
 	b := browser(t)
 	watch := p.URL + "/test/watch.html?log=debug&torrent=/t/video.torrent"
 	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
 
-	a, _ := tab(t, b, watch+"&rate=8")
+	a, _ := tab(t, b, p.URL+"/test/watch.html?log=debug&torrent=/t/noseed.torrent&rate=8")
 	waitJS(t, a, "window.__st.ready", "window.__st.err", dump, 60*time.Second)
 	waitJS(t, a, "window.__st.events.includes('ended')", "window.__st.err", dump, 60*time.Second)
 	waitJS(t, a, "(s => s.piecesHave === s.pieces)(window.__st.torrent.stats())", "window.__st.err", dump, 30*time.Second)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,10 +23,12 @@ import (
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/seeder"
 	"github.com/swarmtube/swarmtube/server/tracker"
+	"github.com/swarmtube/swarmtube/server/webseed"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
@@ -79,15 +82,27 @@ func buildWasm(t *testing.T) string {
 	return wasmDir
 }
 
+// clip is an encoded test video.
+type clip struct {
+	Path string
+	Data []byte
+}
+
 // makeVideo encodes a 40 s faststart H.264/AAC MP4 of about 5 MB.
-func makeVideo(t *testing.T) (string, []byte) {
+func makeVideo(t *testing.T) clip { return makeClip(t, 40, 1000) }
+
+// makeClip encodes a faststart H.264/AAC MP4 of seconds at a constant
+// kbps of video (x264 CBR with filler, so bytes track time).
+func makeClip(t *testing.T, seconds, kbps int) clip {
 	t.Helper()
 	ffmpeg := testenv.LookPath(t, "ffmpeg")
 	path := filepath.Join(t.TempDir(), "clip.mp4")
+	rate := fmt.Sprintf("%dk", kbps)
 	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", "testsrc2=duration=40:size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=duration=40", "-shortest",
-		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1000k", "-minrate", "1000k", "-maxrate", "1000k", "-bufsize", "500k", "-x264-params", "nal-hrd=cbr",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=duration=%d:size=320x240:rate=25", seconds),
+		"-f", "lavfi", "-i", fmt.Sprintf("sine=duration=%d", seconds), "-shortest",
+		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", rate, "-minrate", rate, "-maxrate", rate,
+		"-bufsize", fmt.Sprintf("%dk", kbps/2), "-x264-params", "nal-hrd=cbr",
 		"-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", "-threads", "1", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
@@ -96,12 +111,14 @@ func makeVideo(t *testing.T) (string, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return path, data
+	return clip{path, data}
 }
 
 // pod is the in-test stand-in for a pod: static files with the engine, a
-// video's .torrent (with and without web seed), the web seed, the pod's
-// WebSocket tracker (server/tracker) and optionally its anacrolix seeder.
+// video's .torrent (with and without web seed), the web seed
+// (server/webseed), the pod's WebSocket tracker (server/tracker),
+// optionally its anacrolix seeder (server/seeder), and /metrics with the
+// seeder's and web seed's counters, as the pod serves them.
 type pod struct {
 	URL       string
 	Tracker   string
@@ -124,13 +141,21 @@ func (p *pod) WebSeedRanges() []string {
 
 func startPod(t *testing.T, withSeeder bool) *pod {
 	t.Helper()
+	testenv.Chromium(t)
+	return startPodWith(t, withSeeder, makeVideo(t))
+}
+
+// startPodWith is startPod serving c.
+func startPodWith(t *testing.T, withSeeder bool, c clip) *pod {
+	t.Helper()
 	root := testenv.RepoRoot(t)
 	testenv.Chromium(t)
 	wasm := buildWasm(t)
 	testenv.NodeModules(t) // the webtorrent reference client
 	p := &pod{}
-	path, data := makeVideo(t)
+	path, data := c.Path, c.Data
 	p.Data = data
+	reg := prometheus.NewRegistry()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -190,16 +215,18 @@ func startPod(t *testing.T, withSeeder bool) *pod {
 		w.Header().Set("Content-Type", "application/x-bittorrent")
 		w.Write(p.NoWebSeed)
 	})
-	mux.HandleFunc("/webseed/clip.mp4", func(w http.ResponseWriter, r *http.Request) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ws := webseed.New(func(name string) (string, bool) { return path, name == "clip.mp4" }, quiet, reg)
+	mux.HandleFunc("GET /webseed/{file}", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.ranges = append(p.ranges, r.Header.Get("Range"))
 		p.mu.Unlock()
-		http.ServeContent(w, r, "clip.mp4", time.Time{}, bytes.NewReader(data))
+		ws.ServeHTTP(w, r)
 	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	if withSeeder {
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		s, err := seeder.New(seeder.Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1", WebRTC: true}, log, nil)
+		s, err := seeder.New(seeder.Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1", WebRTC: true}, quiet, reg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,6 +239,36 @@ func startPod(t *testing.T, withSeeder bool) *pod {
 		p.Seeder = s
 	}
 	return p
+}
+
+// Egress returns what the pod has sent, read from its /metrics: the
+// seeder's uploaded bytes and the web seed's served bytes.
+func (p *pod) Egress(t *testing.T) (seeder, webseed int64) {
+	t.Helper()
+	res, err := http.Get(p.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(val, 64)
+		switch {
+		case err != nil:
+		case name == "swarmtube_seeder_uploaded_bytes_total":
+			seeder = int64(f)
+		case name == "swarmtube_webseed_served_bytes_total":
+			webseed = int64(f)
+		}
+	}
+	return seeder, webseed
 }
 
 // browser starts a headless Chromium for the test.

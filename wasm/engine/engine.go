@@ -28,10 +28,8 @@ type Options struct {
 	MemoryBudget int64
 	// Source, when set, is the complete file: the session only seeds.
 	Source io.ReaderAt
-	// WebSeedWindow < 0 disables the web seed.
-	WebSeedWindow int
-	// NoServerPreference treats the pod's seeder like any other peer.
-	NoServerPreference bool
+	// NoWebSeed ignores the torrent's url-list.
+	NoWebSeed bool
 	// Trackers, if set, replaces the torrent's announce-list.
 	Trackers []string
 }
@@ -63,7 +61,14 @@ func NewPeerID() [20]byte {
 	return id
 }
 
-// IsServerPeer reports whether a peer id is neither ours nor WebTorrent's.
+// IsServerPeer reports whether a peer id is neither ours nor WebTorrent's:
+// the pod's seeder (anacrolix, -GT…) or any other non-browser client. It
+// is decided by who is known to be a browser, not by the pod's prefix:
+// the pod pays for every byte a non-browser peer sends (its seeder, a
+// friend pod's, a classic client bridged by the pod), so an unknown
+// client is budgeted like the pod. Misjudging a browser as the pod only
+// costs offload; misjudging the pod as a browser would lift its budget.
+// A forged browser prefix gains a peer nothing but more requests.
 func IsServerPeer(id [20]byte) bool {
 	s := string(id[:3])
 	return s != "-ST" && s != "-WW"
@@ -89,10 +94,18 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 	cfg := swarm.Config{
 		Metainfo: mi, InfoHash: ih, PeerID: s.PeerID, Logger: opt.Logger,
 		Hasher: opt.Hasher, HTTPClient: opt.HTTPClient, Source: opt.Source,
-		MemoryBudget: opt.MemoryBudget, WebSeedWindow: opt.WebSeedWindow,
+		MemoryBudget: opt.MemoryBudget, NoWebSeed: opt.NoWebSeed,
+		ServerPeer: IsServerPeer,
 	}
-	if !opt.NoServerPreference {
-		cfg.ServerPeer = IsServerPeer
+	for _, u := range opt.Trackers {
+		cfg.AwaitPeers = cfg.AwaitPeers || isWebSocket(u)
+	}
+	if opt.Trackers == nil {
+		for _, tier := range mi.AnnounceList {
+			for _, u := range tier {
+				cfg.AwaitPeers = cfg.AwaitPeers || isWebSocket(u)
+			}
+		}
 	}
 	t, err := swarm.New(cfg)
 	if err != nil {
@@ -113,7 +126,7 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 		}
 	}
 	for _, u := range urls {
-		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
+		if !isWebSocket(u) {
 			continue
 		}
 		tc := trackerclient.New(trackerclient.Config{
@@ -132,6 +145,10 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 				s.unreachable[peerID] = true
 				s.mu.Unlock()
 			},
+			// The counts include us and, as a seeder, the pod's seeder:
+			// the rest are other viewers, worth waiting for a moment
+			// rather than paying the pod for what they hold.
+			OnCounts: func(complete, incomplete int) { t.ExpectPeers(complete + incomplete - 2) },
 			OnConn: func(conn io.ReadWriteCloser, peerID [20]byte) {
 				s.wg.Add(1)
 				defer s.wg.Done()
@@ -184,6 +201,10 @@ func (s *Session) Routes() (relayed, unreachable int) {
 		}
 	}
 	return relayed, len(s.unreachable)
+}
+
+func isWebSocket(u string) bool {
+	return strings.HasPrefix(u, "ws://") || strings.HasPrefix(u, "wss://")
 }
 
 // Close stops the trackers and the swarm and waits for them. Idempotent.

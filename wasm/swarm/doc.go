@@ -18,35 +18,46 @@
 // the page is open). Requests are 16 KiB blocks; a peer sending data that
 // fails its piece's SHA-1 is disconnected and its peer id banned.
 //
-// # Picking
+// # The pod budget
 //
-// Reads ([Torrent.ReadAt]) mark streams; each stream's position makes the
-// next ReadaheadBytes of pieces urgent, nearest first (a seek moves the
-// window with the next read). Urgent blocks may be requested from a second
-// peer when the first is slow. Beyond the window the picker finishes
-// partial pieces, then goes rarest first. When ServerPeer identifies the
-// pod's seeder, non-urgent pieces are taken from it only when no browser
-// peer has them, so the pod sends little more than one copy per swarm.
+// The pod pays for every byte its web seed and its seeder peers
+// (Config.ServerPeer) send, so both are one source, "the pod", asked only
+// for pieces within the horizon: PodHorizon seconds of media after the
+// playhead, converted to bytes with the file's mean bitrate (Length ÷
+// duration). The page reports the playhead, duration, rate, pause and
+// buffer with [Torrent.SetPlayback]; until it has, the horizon is
+// ReadaheadBytes after each read position. Inside the horizon a piece goes
+// to the pod
 //
-// # Web seed
+//   - when no unchoked browser peer offers it: at once if the player
+//     needs it within podLead (wall time, from its distance to the
+//     playhead and the playback rate), else after it waited podFillDelay
+//     in the horizon for a browser peer to appear;
+//   - when a browser peer offers it, only once it is needed within
+//     podLead and podGrace passed without a block of it arriving: browser
+//     peers get it first, the pod only when they cannot deliver before
+//     the buffer runs dry.
 //
-// The web seed (url-list) is fetched with one HTTP range request per piece,
-// at most two at a time, and only for the WebSeedWindow pieces after a
-// stream position. The page reports its player's buffer
-// ([Torrent.SetBufferAhead]); a piece there is fetched
+// While paused nothing is needed soon, so once the horizon is full the
+// pod sends nothing. A starving player's waiting reads count as in the
+// horizon (a seek the page has not reported yet). While the tracker
+// reports other viewers ([Torrent.ExpectPeers]) and none is connected, a
+// piece no browser peer offers waits up to peerWait for them. Of the two
+// pod sources
+// the web seed is used (HTTP ranges end on piece boundaries and are cheap
+// for the pod); seeder peers are asked when there is no web seed, while it
+// fails, and for pieces needed within a second while its slots are busy.
 //
-//   - at once while the buffer is under HealthyBuffer, no unchoked peer
-//     offers it and the web seed has sent less than 1 MiB (start-up: as
-//     fast as plain HTTP);
-//   - after 0.5 s while starving and no peer offers it, after WebSeedGrace
-//     when one does;
-//   - with a healthy buffer, only when peers have not delivered it before
-//     the buffer would run dry (its wait exceeds the buffer minus 1.5 s).
+// # Browser peers
 //
-// So playback starts as fast as plain HTTP and the rest comes from peers.
-// Bytes the page read from the web seed before the engine ran are handed
-// over with [Torrent.AddWebSeedData]: they count towards the 1 MiB
-// start-up allowance and their whole pieces are stored, not fetched again.
+// Reads ([Torrent.ReadAt]) mark streams. Browser peers are asked first
+// for the horizon's pieces and the next ReadaheadBytes after each read
+// position, nearest first; a block waiting on one peer for a second is
+// asked of a second peer. Beyond that they finish partial pieces, then
+// prefetch rarest first: everything beyond the horizon comes from browser
+// peers only. Bytes the page read from the web seed before the engine ran
+// are handed over with [Torrent.AddWebSeedData]: they count as web seed
+// bytes and their whole pieces are stored, not fetched again.
 //
 // # Memory
 //

@@ -391,12 +391,15 @@ func (p *peer) onPieceLocked(m peerwire.Message) error {
 	}
 	copy(pc.buf[m.Begin:], m.Block)
 	pc.got[b] = true
+	pc.gotAt = time.Now()
 	pc.from[p] = true
 	n := int64(len(m.Block))
 	p.downloaded += n
 	t.stats.fromPeers += n
 	if p.server {
 		t.stats.fromServers += n
+	} else {
+		t.browserGotAt = pc.gotAt
 	}
 	for _, q := range append([]*peer(nil), pc.reqs[b]...) {
 		q.releaseLocked(ref)

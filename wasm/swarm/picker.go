@@ -10,31 +10,37 @@ import (
 // peer is asked for it too.
 const dupAfter = time.Second
 
-// serverUrgentWindow is how many pieces after a stream position a server
-// peer is asked for even when a browser peer has them.
-const serverUrgentWindow = 2
-
-// fillRequestsLocked tops up p's request pipeline.
+// fillRequestsLocked tops up p's request pipeline: a browser peer from
+// the urgent pieces, then any piece it has; a seeder peer of the pod only
+// from what the pod may send now (podWantLocked).
 func (t *Torrent) fillRequestsLocked(p *peer) {
 	if p.closed || p.peerChoking || !p.amInterested || len(p.reqs) >= t.cfg.MaxRequests {
 		return
 	}
 	now := time.Now()
-	urgent, dist := t.urgentLocked()
-	if p.server && t.cfg.ServerPeer != nil && t.browserPeersLocked() > 0 {
-		// Leave urgent pieces to browser peers that have them; the server
-		// helps with the nearest ones only once they have waited dupAfter.
-		keep := urgent[:0:0]
-		for k, i := range urgent {
-			stalled := dist[k] < serverUrgentWindow && !t.pieces[i].urgent.IsZero() && now.Sub(t.pieces[i].urgent) > dupAfter
-			if stalled || t.availBrowse[i] == 0 {
-				keep = append(keep, i)
+	if p.server {
+		var want []int
+		webseed := t.webseedUsableLocked(now)
+		for _, pp := range t.podWantLocked(now) {
+			// The web seed sends the pod's share when it can; the seeder
+			// helps with pieces needed within a second while its slots
+			// are busy (two sources for one piece waste the pod's bytes).
+			if !webseed || (pp.need < podGrace && t.webseedBusy >= maxWebSeedFetches) {
+				want = append(want, pp.piece)
 			}
 		}
-		urgent = keep
+		for len(p.reqs) < t.cfg.MaxRequests {
+			ref, ok := t.pickLocked(p, want, now, false)
+			if !ok {
+				return
+			}
+			t.requestLocked(p, ref, now)
+		}
+		return
 	}
+	urgent, _ := t.urgentLocked()
 	for len(p.reqs) < t.cfg.MaxRequests {
-		ref, ok := t.pickLocked(p, urgent, now)
+		ref, ok := t.pickLocked(p, urgent, now, true)
 		if !ok {
 			return
 		}
@@ -71,10 +77,9 @@ func (t *Torrent) startPieceLocked(i int) {
 }
 
 // pickLocked chooses p's next block: urgent pieces nearest the playhead
-// first (asking a second peer for blocks the first is slow with), then
-// blocks of partial pieces, then the rarest piece p has. See the package
-// doc for how server peers are spared.
-func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time) (blockRef, bool) {
+// first (asking a second peer for blocks the first is slow with), then,
+// when more is set, blocks of partial pieces, then the rarest piece p has.
+func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time, more bool) (blockRef, bool) {
 	for _, i := range urgent {
 		if !p.has.Has(i) {
 			continue
@@ -83,15 +88,11 @@ func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time) (blockRef, bo
 			return ref, true
 		}
 	}
-	if t.storeFullLocked() {
+	if !more || t.storeFullLocked() {
 		return blockRef{}, false
 	}
-	spare := p.server && t.cfg.ServerPeer != nil && t.browserPeersLocked() > 0
-	allowed := func(i int) bool {
-		return p.has.Has(i) && !(spare && t.availBrowse[i] > 0)
-	}
 	for i := range t.pieces {
-		if t.pieces[i].state == pieceDownloading && allowed(i) {
+		if t.pieces[i].state == pieceDownloading && p.has.Has(i) {
 			if ref, ok := t.freeBlockLocked(p, i, now, false); ok {
 				return ref, true
 			}
@@ -100,7 +101,7 @@ func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time) (blockRef, bo
 	best, bestAvail, ties := -1, 0, 0
 	for i := range t.pieces {
 		pc := &t.pieces[i]
-		if pc.state != pieceMissing || pc.webseed || !allowed(i) {
+		if pc.state != pieceMissing || pc.webseed || !p.has.Has(i) {
 			continue
 		}
 		switch a := t.avail[i]; {
@@ -124,6 +125,9 @@ func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time) (blockRef, bo
 // more than dupAfter ago.
 func (t *Torrent) freeBlockLocked(p *peer, i int, now time.Time, dup bool) (blockRef, bool) {
 	pc := &t.pieces[i]
+	if pc.webseed && p.server {
+		return blockRef{}, false // the pod sends it already
+	}
 	switch pc.state {
 	case pieceMissing:
 		if pc.webseed {
@@ -148,14 +152,4 @@ func (t *Torrent) freeBlockLocked(p *peer, i int, now time.Time, dup bool) (bloc
 		}
 	}
 	return blockRef{}, false
-}
-
-func (t *Torrent) browserPeersLocked() int {
-	n := 0
-	for q := range t.peers {
-		if !q.server && !q.peerChoking {
-			n++
-		}
-	}
-	return n
 }

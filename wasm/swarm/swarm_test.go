@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -201,9 +202,13 @@ func recordingWebSeed(t *testing.T, fx fixture) (torrentfile.Metainfo, func() []
 }
 
 func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
+	// Without playback reports, the pod horizon is ReadaheadBytes after
+	// each read position.
 	fx := newFixture(t, 6*pieceLen)
 	mi, ranges := recordingWebSeed(t, fx)
-	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
+	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ReadaheadBytes: 2 * pieceLen})
+	// Bytes 3×pieceLen+7 on: at most 3 pieces, 2 of them only for the
+	// horizon.
 	time.Sleep(500 * time.Millisecond)
 	if r := ranges(); len(r) != 0 {
 		t.Fatalf("web seed used with no reader: %v", r)
@@ -218,10 +223,11 @@ func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
 	if !bytes.Equal(buf, fx.data[off:off+100]) {
 		t.Fatal("web seed data differs")
 	}
-	waitFor(t, func() bool { return leech.Stats().BytesFromWebSeed == 2*pieceLen })
+	// Pieces 3, 4 and 5 hold the two pieces' worth of bytes after off.
+	waitFor(t, func() bool { return leech.Stats().BytesFromWebSeed == 3*pieceLen })
 	time.Sleep(300 * time.Millisecond)
 	st := leech.Stats()
-	if st.BytesFromWebSeed != 2*pieceLen || st.PiecesHave != 2 {
+	if st.BytesFromWebSeed != 3*pieceLen || st.PiecesHave != 3 {
 		t.Fatalf("web seed fetched beyond its window: %+v, ranges %v", st, ranges())
 	}
 }
@@ -269,8 +275,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-var _ = peerwire.BlockSize
-
 func isServer(id [20]byte) bool { return string(id[:3]) != "-ST" }
 
 func TestServerPeerSpared(t *testing.T) {
@@ -293,15 +297,186 @@ func TestServerPeerSpared(t *testing.T) {
 	}
 }
 
-func TestServerPeerFillsWhatBrowsersLack(t *testing.T) {
-	// Without browser peers, the server is used like any peer.
+func TestServerPeerServesTheReader(t *testing.T) {
+	// Without browser peers, the pod's seeder sends what a reader reads.
 	fx := newFixture(t, 4*pieceLen)
 	serverSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
 	leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
 	connect(t, leech, serverSeed)
-	waitFor(t, leech.Complete)
+	if got := readAll(t, leech, len(fx.data)); !bytes.Equal(got, fx.data) {
+		t.Fatal("data differs")
+	}
 	if st := leech.Stats(); st.BytesFromServers != int64(len(fx.data)) {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// podBytes is what the pod sent a torrent: its seeder peers and web seed.
+func podBytes(tor *Torrent) int64 {
+	st := tor.Stats()
+	return st.BytesFromServers + st.BytesFromWebSeed
+}
+
+// readAhead reads the file from off on in the background like a player's
+// range request, until the test ends.
+func readAhead(t *testing.T, tor *Torrent, off int64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := tor.ReadAt(ctx, "player", buf, off)
+			if err != nil {
+				return
+			}
+			off += int64(n)
+		}
+	}()
+}
+
+// steady waits until f stops changing for a second longer than pieces
+// wait in the horizon for a browser peer (at most 20 s) and returns its
+// value.
+func steady(t *testing.T, f func() int64) int64 {
+	t.Helper()
+	v, since := f(), time.Now()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if w := f(); w != v {
+			v, since = w, time.Now()
+		} else if time.Since(since) > podFillDelay+time.Second {
+			return v
+		}
+	}
+	t.Fatalf("still changing after 20 s: %d", v)
+	return 0
+}
+
+func TestPodSeederBoundedWithoutBrowserPeers(t *testing.T) {
+	// Only the pod's seeder in the swarm, a player reading the start and
+	// reporting nothing: the pod sends the pieces within ReadaheadBytes of
+	// the read, not the whole file (before the pod budget the picker took
+	// everything from it, rarest first).
+	fx := newFixture(t, 24*pieceLen)
+	serverSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
+	leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, ReadaheadBytes: 4 * pieceLen})
+	connect(t, leech, serverSeed)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := leech.ReadAt(ctx, "s", make([]byte, 100), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := steady(t, func() int64 { return podBytes(leech) }); got > 4*pieceLen {
+		t.Fatalf("the pod sent %d bytes (%d pieces) for a read at 0 with a 4-piece horizon", got, got/pieceLen)
+	}
+}
+
+func TestPodHorizonPaused(t *testing.T) {
+	// A paused player that reads ahead as far as it may: the pod (web seed
+	// and seeder together, no duplicates) fills the horizon after the
+	// playhead, PodHorizon seconds of media at the file's bitrate, then
+	// sends nothing more; moving the playhead moves the horizon.
+	const n = 40
+	fx := newFixture(t, n*pieceLen)
+	mi, ranges := recordingWebSeed(t, fx)
+	serverSeed := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
+	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
+	connect(t, leech, serverSeed)
+	// One piece per second of media: the horizon is 8 pieces.
+	leech.SetPlayback(Playback{Position: 0, Duration: n, Paused: true, Buffer: 0})
+	readAhead(t, leech, 0)
+	if got := steady(t, func() int64 { return podBytes(leech) }); got != 8*pieceLen {
+		t.Fatalf("paused at 0 s with an 8 s horizon the pod sent %d bytes (%.1f pieces), want 8 pieces; web seed ranges %v, stats %+v",
+			got, float64(got)/pieceLen, ranges(), leech.Stats())
+	}
+	if st := leech.Stats(); st.PiecesHave != 8 {
+		t.Fatalf("have %d pieces, want the 8 of the horizon", st.PiecesHave)
+	}
+	leech.SetPlayback(Playback{Position: 3, Duration: n, Paused: true, Buffer: 0})
+	if got := steady(t, func() int64 { return podBytes(leech) }); got != 11*pieceLen {
+		t.Fatalf("paused at 3 s the pod sent %d bytes (%.1f pieces), want 11", got, float64(got)/pieceLen)
+	}
+}
+
+func TestBrowserPeersBeyondHorizon(t *testing.T) {
+	// Prefetching beyond the horizon (rarest first) is from browser peers
+	// only, and they are asked first inside it too.
+	const n = 24
+	fx := newFixture(t, n*pieceLen)
+	mi, _ := recordingWebSeed(t, fx)
+	browserSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-browser"), Source: bytes.NewReader(fx.data)})
+	serverSeed := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
+	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
+	connect(t, leech, serverSeed)
+	connect(t, leech, browserSeed)
+	waitFor(t, func() bool { return leech.Stats().Peers == 2 })
+	leech.SetPlayback(Playback{Position: 0, Duration: n, Paused: true, Buffer: 0})
+	readAhead(t, leech, 0)
+	waitFor(t, leech.Complete)
+	// The piece under the playhead is needed now: the pod may send it
+	// if the browser peer has not within podGrace.
+	if got := podBytes(leech); got > pieceLen {
+		t.Fatalf("the pod sent %d bytes with a browser peer holding everything: %+v", got, leech.Stats())
+	}
+}
+
+// stallingPeer connects to tor as a browser peer that has every piece and
+// unchokes, but never sends a block.
+func stallingPeer(t *testing.T, tor *Torrent, fx fixture) {
+	t.Helper()
+	a, b := net.Pipe()
+	go tor.AddConn(context.Background(), a, "stalling")
+	done := make(chan struct{})
+	t.Cleanup(func() { b.Close(); <-done })
+	go func() {
+		defer close(done)
+		hs := peerwire.Handshake{InfoHash: fx.ih, PeerID: peerID("-ST0001-stall")}
+		bf := peerwire.NewBitfield(tor.Info().NumPieces())
+		for i := 0; i < tor.Info().NumPieces(); i++ {
+			bf.Set(i)
+		}
+		out := hs.AppendBinary(nil)
+		out = peerwire.Message{Type: peerwire.BitfieldMsg, Bitfield: bf}.AppendBinary(out)
+		out = peerwire.Message{Type: peerwire.Unchoke}.AppendBinary(out)
+		go b.Write(out) // one write: its parts stay in order
+		if _, err := peerwire.ReadHandshake(b); err != nil {
+			return
+		}
+		io.Copy(io.Discard, b)
+	}()
+}
+
+func TestPodOnlyWhenPeersCannotDeliverInTime(t *testing.T) {
+	// A browser peer offers every piece but never delivers. Playing at
+	// 1 s of media per piece, the pod sends a piece only once it is needed
+	// within podLead (and podGrace passed), never the horizon's far end.
+	const n = 40
+	fx := newFixture(t, n*pieceLen)
+	mi, _ := recordingWebSeed(t, fx)
+	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
+	stallingPeer(t, leech, fx)
+	waitFor(t, func() bool { return leech.Stats().Peers == 1 })
+	if got := leech.AddWebSeedData(context.Background(), 0, fx.data[:4*pieceLen]); got != 4 {
+		t.Fatalf("stored %d early pieces", got)
+	}
+	readAhead(t, leech, 0)
+	begin := time.Now()
+	for time.Since(begin) < 4*time.Second {
+		pos := time.Since(begin).Seconds()
+		leech.SetPlayback(Playback{Position: pos, Duration: n, Buffer: 4 - pos})
+		time.Sleep(100 * time.Millisecond)
+		// Pieces the pod may have sent by now: those needed within
+		// podLead of the playhead; the early 4 pieces count too.
+		limit := int64(math.Ceil(time.Since(begin).Seconds()+podLead.Seconds())+1) * pieceLen
+		if got := podBytes(leech); got > limit {
+			t.Fatalf("at %.1f s the pod sent %d bytes (%.1f pieces), want ≤ %d pieces: it may only help with pieces needed within %v",
+				pos, got, float64(got)/pieceLen, limit/pieceLen, podLead)
+		}
+	}
+	// The player kept playing: everything it needed came from the pod.
+	if st := leech.Stats(); st.PiecesHave < 6 {
+		t.Fatalf("after 4 s of play the pod has not stepped in for the stalled peer: %+v", st)
 	}
 }
 

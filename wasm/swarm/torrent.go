@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -42,21 +43,29 @@ type Config struct {
 	// MemoryBudget bounds the bytes of verified pieces kept; default 512 MiB.
 	MemoryBudget int64
 	// ReadaheadBytes is the urgent window after a stream position; default
-	// 4 MiB, at least two pieces.
+	// 4 MiB, at least two pieces. It is also the pod horizon (in bytes,
+	// after each stream position) while the page has not reported its
+	// playhead and the media's duration (SetPlayback).
 	ReadaheadBytes int64
-	// WebSeedWindow is how many pieces after a stream position the web
-	// seed may fetch; default 2. Negative disables the web seed.
-	WebSeedWindow int
-	// WebSeedGrace is how long peers get to deliver an urgent piece they
-	// have before the web seed fetches it; default 1.5 s.
-	WebSeedGrace time.Duration
+	// PodHorizon is how far ahead of the playhead, in seconds of media,
+	// the pod (its web seed and its seeder peers) may be asked for
+	// pieces; default 30 s, about what a plain <video> buffers. Seconds
+	// become bytes with the file's mean bitrate (Length ÷ the duration
+	// the page reports).
+	PodHorizon time.Duration
+	// NoWebSeed ignores the torrent's url-list.
+	NoWebSeed bool
 	// MaxPeers bounds connected peers; default 30.
 	MaxPeers int
 	// MaxRequests is the request pipeline depth per peer; default 48.
 	MaxRequests int
+	// AwaitPeers: the torrent has trackers that will report the swarm
+	// (ExpectPeers); until the first report, for peerWait at most, the pod
+	// sends no piece that no browser peer offers.
+	AwaitPeers bool
 	// ServerPeer reports whether a peer id belongs to a server seeder (the
-	// pod) rather than a browser; see the package doc. Nil treats all
-	// peers alike.
+	// pod) rather than a browser: such peers share the pod's budget with
+	// the web seed (see the package doc). Nil: every peer is a browser.
 	ServerPeer func(peerID [20]byte) bool
 }
 
@@ -78,7 +87,11 @@ type piece struct {
 	reqAt   []time.Time // per block: time of the first outstanding request
 	from    map[*peer]bool
 	webseed bool // a web seed fetch is in flight
-	urgent  time.Time
+	readers int  // ReadAt calls waiting for it
+	// horizonAt is when the piece entered the pod horizon, needAt when it
+	// was first needed within podLead, gotAt when a block last arrived
+	// (zero: not yet).
+	horizonAt, needAt, gotAt time.Time
 }
 
 type stream struct {
@@ -99,31 +112,43 @@ type Torrent struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	mu          sync.Mutex // guards the following fields
-	pieces      []piece
-	have        peerwire.Bitfield
-	haveCount   int
-	store       map[int][]byte
-	storeBytes  int64
-	avail       []int // peers having each piece
-	availBrowse []int // browser peers having each piece
-	peers       map[*peer]bool
-	peerIDs     map[[20]byte]bool
-	banned      map[[20]byte]bool
-	streams     map[string]*stream
-	pieceDone   chan struct{} // closed and replaced when a piece is verified
-	webseedWake chan struct{}
-	webseedBusy int
-	bufferAhead float64 // seconds of playable media buffered; < 0 unknown
-	stats       counters
-	bad         int
+	mu             sync.Mutex // guards the following fields
+	pieces         []piece
+	have           peerwire.Bitfield
+	haveCount      int
+	store          map[int][]byte
+	storeBytes     int64
+	avail          []int // peers having each piece
+	availBrowse    []int // browser peers having each piece
+	peers          map[*peer]bool
+	peerIDs        map[[20]byte]bool
+	banned         map[[20]byte]bool
+	streams        map[string]*stream
+	pieceDone      chan struct{} // closed and replaced when a piece is verified
+	webseedWake    chan struct{}
+	webseedBusy    int
+	webseedDown    time.Time // the last web seed fetch failed; retry after this
+	playback       Playback  // as the page last reported it
+	hasPlayback    bool      // SetPlayback was called
+	expectPeers    int       // other viewers the tracker reports (ExpectPeers)
+	expectSince    time.Time // first report of some
+	expectReported bool      // ExpectPeers was called
+	started        time.Time // New
+	browserGotAt   time.Time // when a block last came from a browser peer
+	stats          counters
+	bad            int
 }
+
+// rateWindow is how many one-second samples the reported rates average:
+// a rate is 0 once nothing moved for that long.
+const rateWindow = 3
 
 type counters struct {
 	fromPeers, fromWebSeed, uploaded int64
 	fromServers                      int64 // part of fromPeers sent by server peers
-	downRate, upRate                 float64
-	lastDown, lastUp                 int64
+	// downs, ups and browsers (bytes from browser peers) are the byte
+	// totals at the last rateWindow+1 ticks.
+	downs, ups, browsers []int64
 }
 
 // New validates cfg and returns a Torrent; call Run to start it.
@@ -148,11 +173,8 @@ func New(cfg Config) (*Torrent, error) {
 		cfg.ReadaheadBytes = 4 << 20
 	}
 	cfg.ReadaheadBytes = max(cfg.ReadaheadBytes, 2*info.PieceLength)
-	if cfg.WebSeedWindow == 0 {
-		cfg.WebSeedWindow = 2
-	}
-	if cfg.WebSeedGrace <= 0 {
-		cfg.WebSeedGrace = 1500 * time.Millisecond
+	if cfg.PodHorizon <= 0 {
+		cfg.PodHorizon = 30 * time.Second
 	}
 	if cfg.MaxPeers <= 0 {
 		cfg.MaxPeers = 30
@@ -181,9 +203,10 @@ func New(cfg Config) (*Torrent, error) {
 		streams:     map[string]*stream{},
 		pieceDone:   make(chan struct{}),
 		webseedWake: make(chan struct{}, 1),
-		bufferAhead: -1,
+		playback:    Playback{Buffer: -1},
+		started:     time.Now(),
 	}
-	if cfg.WebSeedWindow > 0 {
+	if !cfg.NoWebSeed {
 		t.webSeeds = cfg.Metainfo.URLList
 	}
 	if cfg.Source != nil {
@@ -251,10 +274,9 @@ func (t *Torrent) housekeeping() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := &t.stats
-	down := s.fromPeers + s.fromWebSeed
-	s.downRate = 0.6*s.downRate + 0.4*float64(down-s.lastDown)
-	s.upRate = 0.6*s.upRate + 0.4*float64(s.uploaded-s.lastUp)
-	s.lastDown, s.lastUp = down, s.uploaded
+	s.downs = appendWindow(s.downs, s.fromPeers+s.fromWebSeed)
+	s.ups = appendWindow(s.ups, s.uploaded)
+	s.browsers = appendWindow(s.browsers, s.fromPeers-s.fromServers)
 	now := time.Now()
 	for id, st := range t.streams {
 		if now.Sub(st.used) > 30*time.Second {
@@ -267,13 +289,32 @@ func (t *Torrent) housekeeping() {
 	}
 }
 
+// appendWindow keeps the last rateWindow+1 totals.
+func appendWindow(w []int64, total int64) []int64 {
+	w = append(w, total)
+	if len(w) > rateWindow+1 {
+		w = w[len(w)-rateWindow-1:]
+	}
+	return w
+}
+
+// windowRate is the mean rate (per second) over the window.
+func windowRate(w []int64) float64 {
+	if len(w) < 2 {
+		return 0
+	}
+	return float64(w[len(w)-1]-w[0]) / float64(len(w)-1)
+}
+
 // Stats is a snapshot for the page.
 type Stats struct {
-	Peers          int         `json:"peers"`
-	PeerList       []PeerStats `json:"peerList"`
-	DownloadRate   float64     `json:"downloadRate"` // bytes/s
-	UploadRate     float64     `json:"uploadRate"`
-	BytesFromPeers int64       `json:"bytesFromPeers"`
+	Peers    int         `json:"peers"`
+	PeerList []PeerStats `json:"peerList"`
+	// DownloadRate and UploadRate are bytes/s over the last few seconds
+	// (rateWindow): 0 when nothing moved in that time.
+	DownloadRate   float64 `json:"downloadRate"`
+	UploadRate     float64 `json:"uploadRate"`
+	BytesFromPeers int64   `json:"bytesFromPeers"`
 	// BytesFromServers is the part of BytesFromPeers that server peers
 	// (the pod's seeder, per Config.ServerPeer) sent.
 	BytesFromServers int64 `json:"bytesFromServers"`
@@ -302,8 +343,8 @@ func (t *Torrent) Stats() Stats {
 	defer t.mu.Unlock()
 	st := Stats{
 		Peers:            len(t.peers),
-		DownloadRate:     t.stats.downRate,
-		UploadRate:       t.stats.upRate,
+		DownloadRate:     windowRate(t.stats.downs),
+		UploadRate:       windowRate(t.stats.ups),
 		BytesFromPeers:   t.stats.fromPeers,
 		BytesFromServers: t.stats.fromServers,
 		BytesFromWebSeed: t.stats.fromWebSeed,
@@ -368,42 +409,77 @@ func (t *Torrent) ReadAt(ctx context.Context, streamID string, p []byte, off int
 			t.mu.Unlock()
 			return t.readSource(i, p, off)
 		}
-		if t.pieces[i].urgent.IsZero() {
-			t.pieces[i].urgent = time.Now()
-		}
+		t.pieces[i].readers++
 		if moved {
-			t.log.Debug("read waits", "stream", streamID, "piece", i, "offset", off, "buffer", t.bufferAhead)
+			t.log.Debug("read waits", "stream", streamID, "piece", i, "offset", off, "playback", t.playback)
 			t.reprioritizeLocked()
 		}
 		done := t.pieceDone
 		t.mu.Unlock()
+		var err error
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			err = ctx.Err()
 		case <-t.ctx.Done():
-			return 0, ErrClosed
+			err = ErrClosed
+		}
+		t.mu.Lock()
+		t.pieces[i].readers--
+		t.mu.Unlock()
+		if err != nil {
+			return 0, err
 		}
 	}
 }
 
-// SetBufferAhead tells the engine how many seconds of media the player
-// has buffered ahead of its playhead (negative: unknown). The page's
-// player reads far ahead of the playhead, so read positions alone would
-// make every piece look urgent: while the buffer holds at least
-// HealthyBuffer, the web seed leaves a piece to peers until the buffer
-// would run dry (its age exceeds the buffer minus a safety margin).
+// Playback is the state of the page's player, which decides what the pod
+// is asked for (see the package doc). Times are seconds of media.
+type Playback struct {
+	// Position is the playhead.
+	Position float64 `json:"position"`
+	// Duration of the media; 0 (or not finite) while unknown.
+	Duration float64 `json:"duration"`
+	// Rate is the playback rate; 0 means 1.
+	Rate float64 `json:"rate"`
+	// Paused: the playhead does not move, so nothing is needed soon.
+	Paused bool `json:"paused"`
+	// Buffer is how much the player holds after the playhead, < 0 unknown.
+	// A player counts as starving while it holds less than HealthyBuffer.
+	Buffer float64 `json:"buffer"`
+}
+
+// SetPlayback tells the engine where the page's player is (engine.js
+// reports it every 250 ms). With the duration known, the pod horizon is
+// PodHorizon seconds of media after Position, converted to bytes with the
+// file's mean bitrate.
+func (t *Torrent) SetPlayback(pb Playback) {
+	if !(pb.Duration > 0) || math.IsInf(pb.Duration, 0) {
+		pb.Duration = 0
+	}
+	if !(pb.Rate > 0) || math.IsInf(pb.Rate, 0) {
+		pb.Rate = 1
+	}
+	if math.IsNaN(pb.Position) || pb.Position < 0 {
+		pb.Position = 0
+	}
+	if math.IsNaN(pb.Buffer) {
+		pb.Buffer = -1
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.playback, t.hasPlayback = pb, true
+	t.reprioritizeLocked()
+}
+
+// SetBufferAhead reports only the player's buffer (seconds after its
+// playhead, negative: unknown), for players that know nothing else; see
+// SetPlayback.
 func (t *Torrent) SetBufferAhead(seconds float64) {
 	t.mu.Lock()
-	healthy := t.bufferAhead >= HealthyBuffer
-	t.bufferAhead = seconds
-	if healthy && seconds < HealthyBuffer {
-		select {
-		case t.webseedWake <- struct{}{}:
-		default:
-		}
-	}
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	t.playback.Buffer = seconds
+	t.reprioritizeLocked()
 }
 
 // CloseStream forgets a stream's position.
@@ -431,14 +507,32 @@ func (t *Torrent) readSource(i int, p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// urgentLocked returns the urgent pieces not yet verified, nearest to a
-// stream position first, and for each its distance in pieces.
+// urgentLocked returns the pieces browser peers are asked for first,
+// nearest first: the pod horizon after the playhead (podAnchorsLocked)
+// and ReadaheadBytes after each stream position, with, for each, its
+// distance in pieces from where it is needed.
 func (t *Torrent) urgentLocked() (pieces []int, dist []int) {
-	seen := map[int]bool{}
-	maxAhead := int((t.cfg.ReadaheadBytes + t.info.PieceLength - 1) / t.info.PieceLength)
-	for d := 0; d < maxAhead; d++ {
+	type window struct{ first, n int }
+	var ws []window
+	pl := t.info.PieceLength
+	anchors, span := t.podAnchorsLocked()
+	for _, a := range anchors {
+		ws = append(ws, window{int(a / pl), int((a%pl + span + pl - 1) / pl)})
+	}
+	if t.hasPlayback && t.byteRateLocked() > 0 {
 		for _, st := range t.streams {
-			i := int(st.pos/t.info.PieceLength) + d
+			ws = append(ws, window{int(st.pos / pl), int((st.pos%pl + t.cfg.ReadaheadBytes + pl - 1) / pl)})
+		}
+	}
+	seen := map[int]bool{}
+	for d := 0; ; d++ {
+		more := false
+		for _, w := range ws {
+			if d >= w.n {
+				continue
+			}
+			more = true
+			i := w.first + d
 			if i >= t.numPieces || seen[i] {
 				continue
 			}
@@ -448,22 +542,15 @@ func (t *Torrent) urgentLocked() (pieces []int, dist []int) {
 				dist = append(dist, d)
 			}
 		}
+		if !more {
+			return pieces, dist
+		}
 	}
-	return pieces, dist
 }
 
 // reprioritizeLocked refills every peer's pipeline and wakes the web seed
-// after stream positions or piece states changed.
+// after stream positions, the playback or piece states changed.
 func (t *Torrent) reprioritizeLocked() {
-	now := time.Now()
-	up, dist := t.urgentLocked()
-	for k, i := range up {
-		// A piece's clock starts when it comes within the web seed window
-		// of a read position: that is when a stall starts to threaten.
-		if dist[k] < max(t.cfg.WebSeedWindow, 1) && t.pieces[i].urgent.IsZero() {
-			t.pieces[i].urgent = now
-		}
-	}
 	for p := range t.peers {
 		t.fillRequestsLocked(p)
 	}
@@ -485,7 +572,7 @@ func (t *Torrent) pieceVerifiedLocked(i int, data []byte) {
 	}
 	pc.state = pieceHave
 	pc.buf, pc.got, pc.reqs, pc.reqAt, pc.from = nil, nil, nil, nil, nil
-	pc.urgent = time.Time{}
+	pc.horizonAt, pc.needAt, pc.gotAt = time.Time{}, time.Time{}, time.Time{}
 	t.store[i] = data
 	t.storeBytes += int64(len(data))
 	t.have.Set(i)
@@ -565,13 +652,13 @@ func (t *Torrent) verify(i int, data []byte, fromWebSeed bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	pc := &t.pieces[i]
+	if ok && fromWebSeed {
+		t.stats.fromWebSeed += int64(len(data)) // the pod sent it, needed or not
+	}
 	if pc.state == pieceHave {
 		return ok // a racing source delivered it first
 	}
 	if ok {
-		if fromWebSeed {
-			t.stats.fromWebSeed += int64(len(data))
-		}
 		t.pieceVerifiedLocked(i, data)
 		return true
 	}

@@ -13,32 +13,6 @@ import (
 // maxWebSeedFetches bounds concurrent range requests per torrent.
 const maxWebSeedFetches = 2
 
-const (
-	// HealthyBuffer is the playback buffer (seconds) from which peers get
-	// time to deliver even pieces no peer offers yet; see SetBufferAhead.
-	HealthyBuffer = 2.0
-	// bufferMargin is kept in reserve when waiting for peers.
-	bufferMargin = 1500 * time.Millisecond
-	// For the first startupBytes, pieces no peer offers are fetched from
-	// the web seed at once; beyond, such a piece waits unofferedGrace
-	// (measured: raising the budget until the player starts costs the pod
-	// several MB per viewer, since a local web seed outruns the player's
-	// buffer reports).
-	startupBytes   = 1 << 20
-	unofferedGrace = 500 * time.Millisecond
-)
-
-// webseedInFlightLocked is the size of the pieces being fetched.
-func (t *Torrent) webseedInFlightLocked() int64 {
-	var n int64
-	for i := range t.pieces {
-		if t.pieces[i].webseed {
-			n += t.info.PieceSize(i)
-		}
-	}
-	return n
-}
-
 func (t *Torrent) webseedLoop(ctx context.Context) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -69,50 +43,22 @@ func (t *Torrent) webseedLoop(ctx context.Context) {
 	}
 }
 
-// webseedPickLocked returns the first urgent piece, within WebSeedWindow
-// of a stream position, that no unchoked peer offers or that peers have
-// not delivered within WebSeedGrace.
+// webseedPickLocked returns the first piece the pod may send now
+// (podWantLocked) that is not being fetched already: by the web seed, or by
+// a seeder peer of the pod that is not stalled.
 func (t *Torrent) webseedPickLocked(now time.Time) (int, bool) {
-	if t.webseedBusy >= maxWebSeedFetches {
+	if t.webseedBusy >= maxWebSeedFetches || !now.After(t.webseedDown) {
 		return 0, false
 	}
-	urgent, dist := t.urgentLocked()
-	healthy := t.bufferAhead >= HealthyBuffer
-	for k, i := range urgent {
-		pc := &t.pieces[i]
-		if dist[k] >= t.cfg.WebSeedWindow || pc.webseed || pc.state == pieceVerifying || pc.state == pieceHave {
+	for _, pp := range t.podWantLocked(now) {
+		pc := &t.pieces[pp.piece]
+		if pc.webseed || t.serverFetchingLocked(pp.piece, now) {
 			continue
 		}
-		offered := t.offeredLocked(i)
-		var patience time.Duration
-		switch {
-		case healthy:
-			patience = max(t.cfg.WebSeedGrace, time.Duration(t.bufferAhead*float64(time.Second))-bufferMargin)
-		case offered:
-			patience = t.cfg.WebSeedGrace
-		case t.stats.fromWebSeed+t.webseedInFlightLocked() < startupBytes:
-			patience = 0 // start-up: as fast as plain HTTP
-		default:
-			patience = unofferedGrace // peers connect within this, typically
-		}
-		waited := !pc.urgent.IsZero() && now.Sub(pc.urgent) >= patience
-		if waited {
-			t.log.Debug("web seed fetch", "piece", i, "distance", dist[k], "buffer", t.bufferAhead,
-				"waited", waited, "state", pc.state, "peers", len(t.peers))
-			return i, true
-		}
+		t.log.Debug("web seed fetch", "piece", pp.piece, "need", pp.need, "playback", t.playback, "peers", len(t.peers))
+		return pp.piece, true
 	}
 	return 0, false
-}
-
-// offeredLocked reports whether an unchoked peer has piece i.
-func (t *Torrent) offeredLocked(i int) bool {
-	for p := range t.peers {
-		if !p.peerChoking && p.has.Has(i) {
-			return true
-		}
-	}
-	return false
 }
 
 func (t *Torrent) webseedFetch(ctx context.Context, i int) {
@@ -135,12 +81,16 @@ func (t *Torrent) webseedFetch(ctx context.Context, i int) {
 		lastErr = fmt.Errorf("piece %d from %s failed verification", i, u)
 	}
 	t.log.Warn("web seed fetch failed", "piece", i, "err", lastErr)
-	// Back off a little so a broken web seed is not hammered.
-	select {
-	case <-ctx.Done():
-	case <-time.After(time.Second):
-	}
+	// The pod's seeder peers take over for a while (webseedUsableLocked),
+	// and a broken web seed is not hammered.
+	t.mu.Lock()
+	t.webseedDown = time.Now().Add(webseedRetry)
+	t.reprioritizeLocked()
+	t.mu.Unlock()
 }
+
+// webseedRetry is how long the web seed rests after a failed fetch.
+const webseedRetry = 10 * time.Second
 
 // webseedURL applies BEP 19: a URL ending in "/" names a directory holding
 // the file.

@@ -43,6 +43,9 @@ type Config struct {
 	// checks failed or timed out (not of those abandoned at shutdown):
 	// the peer answered, but no path between the two was found.
 	OnFail func(peerID [20]byte)
+	// OnCounts, if set, receives each announce reply's swarm counts
+	// (seeders, leechers; ourselves included). It must not block.
+	OnCounts func(complete, incomplete int)
 }
 
 // Client is one tracker connection for one torrent.
@@ -189,7 +192,13 @@ func (c *Client) handle(ctx context.Context, m *trackerproto.Response, announces
 			defer c.wg.Done()
 			c.await(ctx, p, peerID)
 		}()
-	case m.HasCounts && m.Interval > 0:
+	case m.HasCounts:
+		if c.cfg.OnCounts != nil {
+			c.cfg.OnCounts(m.Complete, m.Incomplete)
+		}
+		if m.Interval <= 0 {
+			return
+		}
 		select {
 		case announces <- time.Duration(m.Interval) * time.Second:
 		default:

@@ -52,6 +52,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/seeder"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/engine"
+	"github.com/swarmtube/swarmtube/wasm/swarm"
 )
 
 var (
@@ -765,7 +766,7 @@ func (v *viewer) play() {
 		// engine.js on open: the early bytes first, then play() reports the
 		// buffer at once.
 		s.Torrent.AddWebSeedData(ctx, 0, earlyData)
-		s.Torrent.SetBufferAhead(float64(buffered.Load()-pos.Load()) / v.byteRate)
+		s.Torrent.SetPlayback(v.playback(pos.Load(), buffered.Load()))
 		sess.Store(s)
 		buf := make([]byte, 1<<20)
 		for {
@@ -785,9 +786,9 @@ func (v *viewer) play() {
 		}
 	}()
 	defer func() { v.session = sess.Load() }()
-	report := func(sec float64) {
+	report := func() {
 		if s := sess.Load(); s != nil {
-			s.Torrent.SetBufferAhead(sec)
+			s.Torrent.SetPlayback(v.playback(pos.Load(), buffered.Load()))
 		}
 	}
 	started, stalled := false, false
@@ -808,7 +809,7 @@ func (v *viewer) play() {
 		}
 		if !started {
 			if b < min(v.size, int64(v.byteRate)) {
-				report(float64(b) / v.byteRate)
+				report()
 				continue
 			}
 			started, v.startup = true, time.Since(begin)
@@ -825,7 +826,16 @@ func (v *viewer) play() {
 			stalled = false
 		}
 		pos.Store(np)
-		report(float64(b-np) / v.byteRate)
+		report()
 	}
-	report(1e9)
+}
+
+// playback is what engine.js reports for a player at byte pos holding
+// bytes up to buffered.
+func (v *viewer) playback(pos, buffered int64) swarm.Playback {
+	buf := float64(buffered-pos) / v.byteRate
+	if buffered >= v.size {
+		buf = 1e9
+	}
+	return swarm.Playback{Position: float64(pos) / v.byteRate, Duration: float64(v.size) / v.byteRate, Rate: 1, Buffer: buf}
 }

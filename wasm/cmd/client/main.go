@@ -36,9 +36,10 @@
 //	                                          before the engine ran (engine.js playEarly): counted in
 //	                                          bytesFromWebSeed; whole pieces that verify are stored
 //	                                          and not fetched again; resolves to their count
-//	Handle.setBufferAhead(seconds)            the player's buffered seconds ahead of the playhead
-//	                                          (engine.js reports it): while ≥ 2 s, peers get until
-//	                                          the buffer would run dry before the web seed steps in
+//	Handle.setPlayback({position, duration,   the player's state (engine.js reports it every 250 ms):
+//	    rate, paused, buffer})                seconds of media; the pod is asked only for pieces within
+//	                                          30 s of media after position (bitrate = length ÷ duration)
+//	Handle.setBufferAhead(seconds)            only the buffer, for players that know nothing else
 //	Handle.stats()                            {peers, peerList, downloadRate, uploadRate,
 //	                                          bytesFromPeers, bytesFromWebSeed, bytesUploaded,
 //	                                          piecesHave, pieces, bytesStored, length, badPieces,
@@ -68,6 +69,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/wasm/engine"
 	"github.com/swarmtube/swarmtube/wasm/jsutil"
+	"github.com/swarmtube/swarmtube/wasm/swarm"
 )
 
 const version = "0.1.0"
@@ -116,7 +118,7 @@ func options(o js.Value) engine.Options {
 		opt.MemoryBudget = int64(v.Float())
 	}
 	if v := o.Get("webSeed"); v.Type() == js.TypeBoolean && !v.Bool() {
-		opt.WebSeedWindow = -1
+		opt.NoWebSeed = true
 	}
 	if v := o.Get("trackers"); v.Type() == js.TypeObject {
 		opt.Trackers = []string{}
@@ -225,6 +227,23 @@ func handle(s *engine.Session, torrentBytes []byte) js.Value {
 			}
 			return jsutil.Uint8Array(buf[:k]), nil
 		})
+	})
+	set("setPlayback", func(args []js.Value) any {
+		o := arg(args, 0)
+		if o.Type() != js.TypeObject {
+			return nil
+		}
+		num := func(k string, def float64) float64 {
+			if v := o.Get(k); v.Type() == js.TypeNumber {
+				return v.Float()
+			}
+			return def
+		}
+		s.Torrent.SetPlayback(swarm.Playback{
+			Position: num("position", 0), Duration: num("duration", 0), Rate: num("rate", 1),
+			Paused: o.Get("paused").Truthy(), Buffer: num("buffer", -1),
+		})
+		return nil
 	})
 	set("setBufferAhead", func(args []js.Value) any {
 		s.Torrent.SetBufferAhead(arg(args, 0).Float())

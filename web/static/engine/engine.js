@@ -357,6 +357,20 @@ function bufferAhead(video) {
   return 0;
 }
 
+// playback is what the engine needs of the player (swarm.Playback): the
+// playhead and duration decide the pod horizon (30 s of media; the
+// engine converts with length ÷ duration), the rest when a piece is due.
+function playback(video) {
+  const d = video.duration;
+  return {
+    position: video.currentTime,
+    duration: Number.isFinite(d) ? d : 0,
+    rate: video.playbackRate || 1,
+    paused: video.paused && !video.seeking,
+    buffer: bufferAhead(video),
+  };
+}
+
 /** Torrent is one open video. */
 export class Torrent {
   constructor(h, engine) {
@@ -375,8 +389,9 @@ export class Torrent {
 
   /**
    * play points a <video> at the stream and keeps the engine informed of
-   * the playback buffer (which decides how long peers get before the web
-   * seed steps in).
+   * the playback (playhead, duration, rate, pause, buffer): the pod is
+   * asked only for pieces within 30 s of media after the playhead, and for
+   * those only when other viewers cannot deliver them in time.
    */
   play(video) {
     if (!this.engine.serviceWorker) throw new Error('swarmtube: no Service Worker controls this page');
@@ -385,8 +400,9 @@ export class Torrent {
     clearInterval(this.bufferTimer);
     // At once too: a video playEarly started may hold seconds already, which
     // decides whether the engine's first pieces wait for peers.
-    this.handle.setBufferAhead(bufferAhead(video));
-    this.bufferTimer = setInterval(() => this.handle.setBufferAhead(bufferAhead(video)), 250);
+    const report = () => this.handle.setPlayback(playback(video));
+    report();
+    this.bufferTimer = setInterval(report, 250);
     return video.play().catch(() => {}); // autoplay may be refused; the page shows controls
   }
 
