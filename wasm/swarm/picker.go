@@ -10,6 +10,10 @@ import (
 // peer is asked for it too.
 const dupAfter = time.Second
 
+// serverPipeline bounds the requests outstanding with a seeder peer of
+// the pod: one 256 KiB piece.
+const serverPipeline = 16
+
 // fillRequestsLocked tops up p's request pipeline: a browser peer from
 // the urgent pieces, then any piece it has; a seeder peer of the pod only
 // from what the pod may send now (podWantLocked).
@@ -29,7 +33,10 @@ func (t *Torrent) fillRequestsLocked(p *peer) {
 				want = append(want, pp.piece)
 			}
 		}
-		for len(p.reqs) < t.cfg.MaxRequests {
+		// A short pipeline and no second requests for blocks another peer
+		// was asked for: whatever the pod sends after a piece arrived from
+		// elsewhere (cancels come too late) is paid for and wasted.
+		for len(p.reqs) < min(t.cfg.MaxRequests, serverPipeline) {
 			ref, ok := t.pickLocked(p, want, now, false)
 			if !ok {
 				return
@@ -84,7 +91,7 @@ func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time, more bool) (b
 		if !p.has.Has(i) {
 			continue
 		}
-		if ref, ok := t.freeBlockLocked(p, i, now, true); ok {
+		if ref, ok := t.freeBlockLocked(p, i, now, !p.server); ok {
 			return ref, true
 		}
 	}

@@ -100,8 +100,9 @@ func (t *Torrent) starvingLocked() bool {
 
 // podPick is a piece the pod may be asked for and when it is needed.
 type podPick struct {
-	piece int
-	need  time.Duration
+	piece   int
+	need    time.Duration
+	offered bool // a browser peer offers it (and is judged too slow)
 }
 
 // podWantLocked returns the pieces the pod may be asked for now, nearest
@@ -147,7 +148,7 @@ func (t *Torrent) podWantLocked(now time.Time) []podPick {
 			ok = need < podLead && now.Sub(pc.needAt) >= podGrace && now.Sub(pc.gotAt) >= podGrace && late
 		}
 		if ok {
-			out = append(out, podPick{i, need})
+			out = append(out, podPick{i, need, offeredAhead > 0 && t.browserOfferedLocked(i)})
 		}
 	}
 	pl := t.info.PieceLength

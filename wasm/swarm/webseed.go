@@ -55,7 +55,7 @@ func (t *Torrent) webseedPickLocked(now time.Time) (int, bool) {
 		if pc.webseed || t.serverFetchingLocked(pp.piece, now) {
 			continue
 		}
-		t.log.Debug("web seed fetch", "piece", pp.piece, "need", pp.need, "playback", t.playback, "peers", len(t.peers))
+		t.log.Debug("web seed fetch", "piece", pp.piece, "need", pp.need, "offered", pp.offered, "browserRate", windowRate(t.stats.browsers), "playback", t.playback, "peers", len(t.peers))
 		return pp.piece, true
 	}
 	return 0, false
