@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -26,6 +27,8 @@ import (
 //	videos_by_hash    info hash (20 bytes) + id → empty
 //	videos_by_origin  origin URL + 0x00 + origin id → id (friends' videos)
 //	videos_by_doc     document number (4 bytes) → id
+//	videos_by_owner   owner + 0x00 + created (8 bytes) + id → empty (local
+//	                  videos: a user's page and feed)
 //	search            word + 0x00 + document number (4 bytes) → flags (1 byte)
 //	                  + created (8 bytes); its bucket sequence is the last
 //	                  document number handed out
@@ -38,8 +41,78 @@ const (
 	bucketByHash   = "videos_by_hash"
 	bucketByOrigin = "videos_by_origin"
 	bucketByDoc    = "videos_by_doc"
+	bucketByOwner  = "videos_by_owner"
 	bucketSearch   = "search"
 )
+
+// keyIndex is a secondary index holding at most one entry per video,
+// computed from its record. putTx and deleteTx both walk keyIndexes, so an
+// index added to the list is written and removed on every path. A counted
+// index keeps the number of its entries as its bucket sequence.
+type keyIndex struct {
+	bucket  string
+	counted bool
+	// entry gives rec's key and value in the index; ok false: no entry.
+	entry func(rec *record, ih [20]byte) (key, value []byte, ok bool)
+}
+
+var keyIndexes = []keyIndex{
+	{bucketByTime, true, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
+		return timeKey(rec.Video.CreatedAt, rec.Video.ID), nil, true
+	}},
+	{bucketByHash, false, func(rec *record, ih [20]byte) ([]byte, []byte, bool) {
+		return hashKey(ih, rec.Video.ID), nil, true
+	}},
+	{bucketByOrigin, false, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
+		return originKey(rec.Origin, rec.OriginID), []byte(rec.Video.ID), rec.Origin != ""
+	}},
+	{bucketByDoc, false, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
+		return binary.BigEndian.AppendUint32(nil, rec.Doc), []byte(rec.Video.ID), true
+	}},
+	{bucketByOwner, false, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
+		return ownerKey(rec.Video.Owner, rec.Video.CreatedAt, rec.Video.ID), nil, rec.Origin == "" && rec.Video.Owner != ""
+	}},
+}
+
+// putIndexTx writes rec's entry in ix, if it has one.
+func (ix keyIndex) putTx(tx *bolt.Tx, rec *record, ih [20]byte) error {
+	k, v, ok := ix.entry(rec, ih)
+	if !ok {
+		return nil
+	}
+	b := tx.Bucket([]byte(ix.bucket))
+	if err := b.Put(k, v); err != nil {
+		return fmt.Errorf("videos: index %s: %w", ix.bucket, err)
+	}
+	if ix.counted {
+		if err := b.SetSequence(b.Sequence() + 1); err != nil {
+			return fmt.Errorf("videos: count %s: %w", ix.bucket, err)
+		}
+	}
+	return nil
+}
+
+// deleteTx removes rec's entry from ix; an entry that is missing (an index
+// built after the record) is not an error and is not counted.
+func (ix keyIndex) deleteTx(tx *bolt.Tx, rec *record, ih [20]byte) error {
+	k, _, ok := ix.entry(rec, ih)
+	if !ok {
+		return nil
+	}
+	b := tx.Bucket([]byte(ix.bucket))
+	if !keyExists(b, k) {
+		return nil
+	}
+	if err := b.Delete(k); err != nil {
+		return fmt.Errorf("videos: unindex %s: %w", ix.bucket, err)
+	}
+	if n := b.Sequence(); ix.counted && n > 0 {
+		if err := b.SetSequence(n - 1); err != nil {
+			return fmt.Errorf("videos: count %s: %w", ix.bucket, err)
+		}
+	}
+	return nil
+}
 
 // Where a search word occurs.
 const (
@@ -82,6 +155,12 @@ func hashKey(ih [20]byte, id string) []byte { return append(ih[:], id...) }
 
 func originKey(origin, originID string) []byte { return []byte(origin + "\x00" + originID) }
 
+// ownerKey sorts a user's videos by creation under the prefix owner+0x00
+// (usernames never contain 0x00).
+func ownerKey(owner string, created time.Time, id string) []byte {
+	return append(append([]byte(owner), 0), timeKey(created, id)...)
+}
+
 func searchKey(word string, doc uint32) []byte {
 	return binary.BigEndian.AppendUint32(append([]byte(word), 0), doc)
 }
@@ -107,33 +186,19 @@ func putTx(tx *bolt.Tx, rec *record) error {
 	if err != nil {
 		return err
 	}
-	id := rec.Video.ID
-	bt := tx.Bucket([]byte(bucketByTime))
-	if err := bt.Put(timeKey(rec.Video.CreatedAt, id), nil); err != nil {
-		return fmt.Errorf("videos: index time: %w", err)
-	}
-	if err := bt.SetSequence(bt.Sequence() + 1); err != nil {
-		return fmt.Errorf("videos: count: %w", err)
-	}
-	if err := tx.Bucket([]byte(bucketByHash)).Put(hashKey(ih, id), nil); err != nil {
-		return fmt.Errorf("videos: index hash: %w", err)
-	}
-	if rec.Origin != "" {
-		if err := tx.Bucket([]byte(bucketByOrigin)).Put(originKey(rec.Origin, rec.OriginID), []byte(id)); err != nil {
-			return fmt.Errorf("videos: index origin: %w", err)
-		}
-	}
 	sb := tx.Bucket([]byte(bucketSearch))
 	seq, err := sb.NextSequence()
 	if err != nil || seq > math.MaxUint32 {
 		return fmt.Errorf("videos: document number %d: %v", seq, err)
 	}
 	rec.Doc = uint32(seq)
-	if err := store.PutJSON(tx.Bucket([]byte(bucketVideos)), []byte(id), rec); err != nil {
+	if err := store.PutJSON(tx.Bucket([]byte(bucketVideos)), []byte(rec.Video.ID), rec); err != nil {
 		return err
 	}
-	if err := tx.Bucket([]byte(bucketByDoc)).Put(binary.BigEndian.AppendUint32(nil, rec.Doc), []byte(id)); err != nil {
-		return fmt.Errorf("videos: index document: %w", err)
+	for _, ix := range keyIndexes {
+		if err := ix.putTx(tx, rec, ih); err != nil {
+			return err
+		}
 	}
 	return indexTx(sb, rec)
 }
@@ -193,27 +258,10 @@ func deleteTx(tx *bolt.Tx, rec *record) error {
 	if err := tx.Bucket([]byte(bucketVideos)).Delete([]byte(id)); err != nil {
 		return fmt.Errorf("videos: delete %s: %w", id, err)
 	}
-	bt := tx.Bucket([]byte(bucketByTime))
-	if keyExists(bt, timeKey(rec.Video.CreatedAt, id)) {
-		if err := bt.Delete(timeKey(rec.Video.CreatedAt, id)); err != nil {
-			return fmt.Errorf("videos: unindex time: %w", err)
+	for _, ix := range keyIndexes {
+		if err := ix.deleteTx(tx, rec, ih); err != nil {
+			return err
 		}
-		if n := bt.Sequence(); n > 0 {
-			if err := bt.SetSequence(n - 1); err != nil {
-				return fmt.Errorf("videos: count: %w", err)
-			}
-		}
-	}
-	if err := tx.Bucket([]byte(bucketByHash)).Delete(hashKey(ih, id)); err != nil {
-		return fmt.Errorf("videos: unindex hash: %w", err)
-	}
-	if rec.Origin != "" {
-		if err := tx.Bucket([]byte(bucketByOrigin)).Delete(originKey(rec.Origin, rec.OriginID)); err != nil {
-			return fmt.Errorf("videos: unindex origin: %w", err)
-		}
-	}
-	if err := tx.Bucket([]byte(bucketByDoc)).Delete(binary.BigEndian.AppendUint32(nil, rec.Doc)); err != nil {
-		return fmt.Errorf("videos: unindex document: %w", err)
 	}
 	sb := tx.Bucket([]byte(bucketSearch))
 	for w := range indexWords(&rec.Video) {
@@ -261,6 +309,57 @@ func listTx(tx *bolt.Tx, start, count int) ([]api.Video, int, error) {
 		out = append(out, rec.Video)
 	}
 	return out, total, nil
+}
+
+// listOwnerTx returns count of owner's local videos, newest first, after
+// skipping start, and how many there are (a walk over that user's index
+// keys only).
+func listOwnerTx(tx *bolt.Tx, owner string, start, count int) ([]api.Video, int, error) {
+	prefix := append([]byte(owner), 0)
+	c := tx.Bucket([]byte(bucketByOwner)).Cursor()
+	out := []api.Video{}
+	total := 0
+	// The last key of the prefix: seek past it (0x01 follows the 0x00
+	// separator), then step back.
+	k, _ := c.Seek(append([]byte(owner), 1))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		total++
+		if total <= start || len(out) >= count {
+			continue
+		}
+		id := string(k[len(prefix)+8:])
+		rec, err := getTx(tx, id)
+		if err != nil {
+			return nil, 0, fmt.Errorf("videos: list %s: %s: %w", owner, id, err)
+		}
+		out = append(out, rec.Video)
+	}
+	return out, total, nil
+}
+
+// buildOwnerIndexTx fills videos_by_owner from the videos, for stores
+// written before the index existed.
+func buildOwnerIndexTx(tx *bolt.Tx) (int, error) {
+	ix := keyIndexes[slices.IndexFunc(keyIndexes, func(ix keyIndex) bool { return ix.bucket == bucketByOwner })]
+	n := 0
+	err := tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
+		rec, err := getTx(tx, string(k))
+		if err != nil {
+			return err
+		}
+		ih, err := rec.infoHash()
+		if err != nil {
+			return err
+		}
+		n++
+		return ix.putTx(tx, rec, ih)
+	})
+	return n, err
 }
 
 // searcher gathers search candidates in arrays indexed by document

@@ -99,13 +99,25 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	out, err := h.s.List(start, count)
+	var out api.VideoList
+	if owner := r.URL.Query().Get("owner"); owner != "" {
+		if len(owner) > maxOwnerLen {
+			h.fail(w, r, httpx.Errorf(http.StatusBadRequest, "bad_owner", "owner must be a username of at most %d characters", maxOwnerLen))
+			return
+		}
+		out, err = h.s.ListByOwner(strings.ToLower(owner), start, count)
+	} else {
+		out, err = h.s.List(start, count)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
+
+// maxOwnerLen bounds the owner filter (usernames are at most 32 bytes).
+const maxOwnerLen = 64
 
 func (h handlers) search(w http.ResponseWriter, r *http.Request) {
 	start, count, err := parsePaging(r)

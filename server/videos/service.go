@@ -127,8 +127,26 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 			return nil, fmt.Errorf("videos: create %s: %w", d, err)
 		}
 	}
-	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketSearch); err != nil {
+	var ownerIndexMissing bool
+	if err := st.View(func(tx *bolt.Tx) error {
+		ownerIndexMissing = tx.Bucket([]byte(bucketVideos)) != nil && tx.Bucket([]byte(bucketByOwner)) == nil
+		return nil
+	}); err != nil {
 		return nil, err
+	}
+	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketByOwner, bucketSearch); err != nil {
+		return nil, err
+	}
+	if ownerIndexMissing {
+		if err := st.Update(func(tx *bolt.Tx) error {
+			n, err := buildOwnerIndexTx(tx)
+			if err == nil {
+				log.Info("built the index of videos by owner", "videos", n)
+			}
+			return err
+		}); err != nil {
+			return nil, err
+		}
 	}
 	if err := st.Update(func(tx *bolt.Tx) error {
 		if !store.NeedsRebuild(tx, store.IndexSearch) {
@@ -249,6 +267,18 @@ func (s *Service) List(start, count int) (api.VideoList, error) {
 	err := s.st.View(func(tx *bolt.Tx) error {
 		var err error
 		out.Data, out.Total, err = listTx(tx, start, count)
+		return err
+	})
+	return out, err
+}
+
+// ListByOwner returns count of the local videos uploaded by owner, newest
+// first, after skipping start, with how many owner has.
+func (s *Service) ListByOwner(owner string, start, count int) (api.VideoList, error) {
+	var out api.VideoList
+	err := s.st.View(func(tx *bolt.Tx) error {
+		var err error
+		out.Data, out.Total, err = listOwnerTx(tx, owner, start, count)
 		return err
 	})
 	return out, err
