@@ -528,3 +528,16 @@ func TestAddWebSeedData(t *testing.T) {
 		})
 	}
 }
+
+func TestRatesFallToZero(t *testing.T) {
+	// Rates are over a sliding window: once nothing moves they read 0,
+	// not a decaying remainder.
+	fx := newFixture(t, 8*pieceLen)
+	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
+	leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
+	connect(t, leech, seed)
+	waitFor(t, leech.Complete)
+	waitFor(t, func() bool { return leech.Stats().DownloadRate > 0 && seed.Stats().UploadRate > 0 })
+	time.Sleep(rateWindow * time.Second)
+	waitFor(t, func() bool { return leech.Stats().DownloadRate == 0 && seed.Stats().UploadRate == 0 })
+}

@@ -205,6 +205,8 @@ func New(cfg Config) (*Torrent, error) {
 		webseedWake: make(chan struct{}, 1),
 		playback:    Playback{Buffer: -1},
 		started:     time.Now(),
+		// Rates count from 0 at New, so the first tick has a window.
+		stats: counters{downs: []int64{0}, ups: []int64{0}, browsers: []int64{0}},
 	}
 	if !cfg.NoWebSeed {
 		t.webSeeds = cfg.Metainfo.URLList

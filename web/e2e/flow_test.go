@@ -130,8 +130,16 @@ func TestUploadWatchRemove(t *testing.T) {
 		const n = (s) => document.querySelector(s).textContent;
 		return n("#stat-progress") !== "0%" && (n("#stat-from-pod") !== "0 B" || n("#stat-from-peers") !== "0 B");
 	})()`, 15*time.Second)
-	t.Logf("stats: mode %q, peers %s, from peers %s, from pod %s, progress %s", b.text("#stats-mode"),
-		b.text("#stat-peers"), b.text("#stat-from-peers"), b.text("#stat-from-pod"), b.text("#stat-progress"))
+	t.Logf("stats: mode %q, peers %s, from peers %s, from pod %s (web seed %s, seeder %s), saved the pod %s, progress %s", b.text("#stats-mode"),
+		b.text("#stat-peers"), b.text("#stat-from-peers"), b.text("#stat-from-pod"), b.text("#stat-from-webseed"),
+		b.text("#stat-from-seeder"), b.text("#stat-saved"), b.text("#stat-progress"))
+	// Paused with the clip fetched, nothing moves: the speeds read 0 (they
+	// are sliding-window rates, not a decaying average).
+	eval[chromedp.Void](b, `document.querySelector("#player video").pause()`)
+	b.waitJS("speeds fall to 0", `(() => {
+		const n = (s) => document.querySelector(s).textContent;
+		return n("#stat-down") === "0 B/s" && n("#stat-up") === "0 B/s";
+	})()`, 20*time.Second)
 	for _, link := range []string{"#magnet-link", "#torrent-link"} {
 		href := eval[string](b, fmt.Sprintf(`document.querySelector(%q)?.href || ""`, link))
 		if href == "" {
@@ -144,6 +152,14 @@ func TestUploadWatchRemove(t *testing.T) {
 	// Remove it: confirm() is accepted by the harness.
 	b.do("remove", 10*time.Second, chromedp.Click(chromedp.CSS("#delete-video")))
 	b.waitJS("removed", `document.querySelector("#status .message.ok") !== null`, 15*time.Second)
+	// The panel stops with the video: it says so and its chart stands still.
+	b.waitJS("panel stopped", `document.querySelector("#stats-mode").textContent.includes("Sharing stopped")`, 5*time.Second)
+	chart := `document.querySelector("#stats-chart path.area-pod").getAttribute("d")`
+	before := eval[string](b, chart)
+	time.Sleep(2500 * time.Millisecond)
+	if after := eval[string](b, chart); after != before {
+		t.Errorf("the stats chart still moves after the video was removed")
+	}
 	res, err := http.Get(p.URL + "/api/v1/videos/" + url.PathEscape(id))
 	if err != nil {
 		t.Fatal(err)

@@ -147,8 +147,11 @@ async function openEngine(video, media, abandoned, from) {
         reason,
         downloadSpeed: s.downloadRate || 0,
         uploadSpeed: s.uploadRate || 0,
+        // Bytes from other viewers: what the pod did not have to send.
         fromPeers: Math.max(0, (s.bytesFromPeers || 0) - fromServers),
         fromPod: fromServers + (s.bytesFromWebSeed || 0),
+        fromWebSeed: s.bytesFromWebSeed || 0,
+        fromSeeder: fromServers,
         progress: s.pieces ? (s.piecesHave || 0) / s.pieces : 0,
         note,
       };
@@ -190,7 +193,7 @@ function openHTTP(video, media, note, reason) {
       const rate = Math.max(0, ((fromPod - last) * 1000) / Math.max(1, now - lastAt));
       last = fromPod;
       lastAt = now;
-      return { mode: 'http', peers: 0, downloadSpeed: rate, uploadSpeed: 0, fromPeers: 0, fromPod, progress, note, reason };
+      return { mode: 'http', peers: 0, downloadSpeed: rate, uploadSpeed: 0, fromPeers: 0, fromPod, fromWebSeed: fromPod, fromSeeder: 0, progress, note, reason };
     },
     destroy() { media.removeAttribute('src'); media.load(); },
   };

@@ -28,9 +28,13 @@ async function main() {
 
   const session = await openPlayer(video, playerBox);
   playerBox.setAttribute('aria-busy', 'false');
-  startStats(session);
+  stopStats = startStats(session);
   window.addEventListener('pagehide', () => session.destroy(), { once: true });
 }
+
+// stopStats stops the stats panel and the player's session (set once the
+// player runs).
+let stopStats = () => {};
 
 function renderInfo(v) {
   $('#video-title').textContent = v.name || 'Untitled';
@@ -77,6 +81,7 @@ function renderActions(v, user) {
     try {
       await deleteVideo(v.id);
       showMessage(status, 'The video was removed. ', 'ok', el('a', { href: '/' }, 'Back to the videos'));
+      stopStats('Sharing stopped: the video was removed.');
       playerBox.replaceChildren();
       playerBox.hidden = true;
       $('#video-info').hidden = true;
@@ -88,10 +93,27 @@ function renderActions(v, user) {
   box.append(del);
 }
 
+// startStats updates the panel every second from session.stats() until the
+// player's video leaves the page or the returned stop(note) is called,
+// which also ends the session (no more downloading or sharing).
 function startStats(session) {
   const chart = new BytesChart($('#stats-chart'));
   const set = (sel, text) => { $(sel).textContent = text; };
+  let timer;
+  const stop = (note) => {
+    if (timer === undefined) return;
+    clearInterval(timer);
+    timer = undefined;
+    session.destroy();
+    set('#stat-down', formatRate(0));
+    set('#stat-up', formatRate(0));
+    set('#stats-mode', note || 'Sharing stopped.');
+  };
   const tick = () => {
+    if (session.media && !session.media.isConnected) {
+      stop('Sharing stopped: the video left the page.');
+      return;
+    }
     let s;
     try {
       s = session.stats();
@@ -107,6 +129,9 @@ function startStats(session) {
     set('#stat-progress', `${Math.round((s.progress || 0) * 100)}%`);
     set('#stat-from-peers', formatBytes(s.fromPeers));
     set('#stat-from-pod', formatBytes(s.fromPod));
+    set('#stat-from-webseed', formatBytes(s.fromWebSeed || 0));
+    set('#stat-from-seeder', formatBytes(s.fromSeeder || 0));
+    set('#stat-saved', formatBytes(s.fromPeers));
     const total = s.fromPeers + s.fromPod;
     set('#stats-caption', total > 0
       ? `${Math.round((s.fromPeers / total) * 100)}% of the bytes came from peers, ${Math.round((s.fromPod / total) * 100)}% from the pod.`
@@ -114,8 +139,9 @@ function startStats(session) {
     chart.push(s.fromPeers, s.fromPod);
   };
   tick();
-  const timer = setInterval(tick, 1000);
-  window.addEventListener('pagehide', () => clearInterval(timer), { once: true });
+  timer = setInterval(tick, 1000);
+  window.addEventListener('pagehide', () => stop(), { once: true });
+  return stop;
 }
 
 main().catch((err) => showError(status, err));
