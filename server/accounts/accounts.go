@@ -58,6 +58,11 @@ type Config struct {
 	DefaultRights    []string      // rights of self-registered users
 	TokenTTL         time.Duration // default 30 days
 	CookieName       string        // session cookie name; default CookieName
+	// Video quotas of users with no figure of their own, in bytes: the
+	// total size of their videos and of what they upload in 24 hours.
+	// Zero (the zero Config) or negative means unlimited; to keep users
+	// from uploading, do not give them the upload right (see quota.go).
+	DefaultVideoQuota, DefaultVideoQuotaDaily int64
 	// Argon2id cost; zero values mean the OWASP-recommended 19 MiB, 2 passes.
 	ArgonMemoryKiB uint32
 	ArgonTime      uint32
@@ -69,6 +74,10 @@ type User struct {
 	PasswordHash string    `json:"password_hash"`
 	Rights       []string  `json:"rights"`
 	CreatedAt    time.Time `json:"created_at"`
+	// VideoQuota and VideoQuotaDaily are this user's own quotas in bytes
+	// (-1 unlimited); nil means the pod's default (Config).
+	VideoQuota      *int64 `json:"video_quota,omitempty"`
+	VideoQuotaDaily *int64 `json:"video_quota_daily,omitempty"`
 }
 
 // Has reports whether the user holds right.

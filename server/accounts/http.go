@@ -120,6 +120,7 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.Handle("GET /api/v1/users/me", Require(log, "", h.me))
 	mux.Handle("GET /api/v1/users", Require(log, api.RightAdmin, h.list))
 	mux.Handle("PUT /api/v1/users/{username}/rights", Require(log, api.RightAdmin, h.setRights))
+	mux.Handle("PUT /api/v1/users/{username}/quota", Require(log, api.RightAdmin, h.setQuota))
 }
 
 type handlers struct {
@@ -158,7 +159,7 @@ func (h handlers) register(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, h.log, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusCreated, u.Public())
+	httpx.WriteJSON(w, http.StatusCreated, h.s.public(u))
 }
 
 func (h handlers) login(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +197,7 @@ func (s *Service) clearCookie(w http.ResponseWriter, r *http.Request) {
 
 func (h handlers) me(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserFrom(r.Context())
-	httpx.WriteJSON(w, http.StatusOK, u.Public())
+	httpx.WriteJSON(w, http.StatusOK, h.s.public(u))
 }
 
 func (h handlers) list(w http.ResponseWriter, r *http.Request) {
@@ -207,7 +208,7 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := api.UserList{Total: len(users), Data: make([]api.User, 0, len(users))}
 	for _, u := range users {
-		out.Data = append(out.Data, u.Public())
+		out.Data = append(out.Data, h.s.public(u))
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
@@ -227,5 +228,5 @@ func (h handlers) setRights(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, h.log, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, u.Public())
+	httpx.WriteJSON(w, http.StatusOK, h.s.public(u))
 }

@@ -45,6 +45,33 @@ type User struct {
 	Username  string    `json:"username"`
 	Rights    []string  `json:"rights"`
 	CreatedAt time.Time `json:"created_at"`
+	// VideoQuota is the total size in bytes the user's videos may take, and
+	// VideoQuotaDaily what they may upload in any 24 hours; -1 means
+	// unlimited. These are the figures in force: the user's own, else the
+	// pod's defaults.
+	VideoQuota      int64 `json:"video_quota"`
+	VideoQuotaDaily int64 `json:"video_quota_daily"`
+}
+
+// Quota is the body of PUT /api/v1/users/{username}/quota (admin): bytes,
+// -1 for unlimited, null (or absent) to go back to the pod's default.
+type Quota struct {
+	VideoQuota      *int64 `json:"video_quota"`
+	VideoQuotaDaily *int64 `json:"video_quota_daily"`
+}
+
+// QuotaUsage answers GET /api/v1/users/me/quota: the quotas in force
+// (bytes, -1 unlimited), what the user's videos take, what they uploaded in
+// the last 24 hours, and their unfinished resumable uploads (counted
+// against both quotas with their full length).
+type QuotaUsage struct {
+	VideoQuota      int64 `json:"video_quota"`
+	VideoQuotaDaily int64 `json:"video_quota_daily"`
+	Used            int64 `json:"video_quota_used"`
+	UsedDaily       int64 `json:"video_quota_used_daily"`
+	OpenUploads     int   `json:"open_uploads"`
+	OpenUploadBytes int64 `json:"open_upload_bytes"`
+	MaxOpenUploads  int   `json:"max_open_uploads"`
 }
 
 // Rights is the body of PUT /api/v1/users/{username}/rights.

@@ -38,10 +38,18 @@ type Config struct {
 	OpenRegistration bool     // anyone may register
 	DefaultRights    []string // rights of self-registered users
 	MaxUploadBytes   int64    // largest accepted video
-	OpenTracker      bool     // track any info hash, not only known videos
-	Friends          []string // pods to make friends with at start
-	LogLevel         slog.Level
-	ShutdownTimeout  time.Duration
+	// Quotas and room for uploads (server/videos quota.go): the default
+	// total and daily video quotas per user in bytes (-1 unlimited), the
+	// unfinished resumable uploads allowed per user, how long one is kept
+	// without progress, and the free disk space uploads must leave.
+	UserQuotaBytes, UserDailyQuotaBytes int64
+	MaxOpenUploads                      int
+	UploadExpiry                        time.Duration
+	MinFreeBytes                        int64
+	OpenTracker                         bool     // track any info hash, not only known videos
+	Friends                             []string // pods to make friends with at start
+	LogLevel                            slog.Level
+	ShutdownTimeout                     time.Duration
 	// FriendScoreMin is the score below which a friend is ejected.
 	FriendScoreMin int
 	// FriendRetryMax is the longest wait between deliveries to a friend
@@ -138,7 +146,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		fs.SetOutput(io.Discard)
 	}
 	var rights, friends, level, proxies, turnIP, relayPorts, iceServers, acmeDomains, allowlist string
-	var maxUpload int64
+	var maxUpload, userQuota, userDailyQuota, minFree int64
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9000", "HTTP listen address")
 	fs.StringVar(&c.URL, "url", "", "public base URL of the pod (default http://<listen>)")
 	fs.StringVar(&c.DataDir, "data", "./data", "data directory (store, keys, videos)")
@@ -148,6 +156,11 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&c.OpenRegistration, "open-registration", true, "let anyone register")
 	fs.StringVar(&rights, "default-rights", "", `comma-separated rights of self-registered users ("upload")`)
 	fs.Int64Var(&maxUpload, "max-upload-mb", 4096, "largest accepted video, in MiB")
+	fs.Int64Var(&userQuota, "user-quota-mb", -1, "default total size of a user's videos, in MiB (-1: unlimited); an admin sets each user's own")
+	fs.Int64Var(&userDailyQuota, "user-daily-quota-mb", -1, "default size a user may upload in 24 hours, in MiB (-1: unlimited)")
+	fs.IntVar(&c.MaxOpenUploads, "max-open-uploads", 4, "unfinished resumable uploads allowed per user")
+	fs.DurationVar(&c.UploadExpiry, "upload-expiry", 6*time.Hour, "an unfinished resumable upload with no progress for this long is removed")
+	fs.Int64Var(&minFree, "min-free-mb", 512, "free disk space, in MiB, that uploads must leave; beyond it they are refused with 507")
 	fs.BoolVar(&c.OpenTracker, "open-tracker", false, "track any info hash, not only this pod's and its friends' videos")
 	fs.StringVar(&friends, "friends", "", "comma-separated pod URLs to make friends with at start")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
@@ -210,6 +223,26 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	}
 	c.FederationAllowlist = splitList(allowlist)
 	c.MaxUploadBytes = maxUpload << 20
+	for _, q := range []struct {
+		flag string
+		mb   int64
+		to   *int64
+	}{{"user-quota-mb", userQuota, &c.UserQuotaBytes}, {"user-daily-quota-mb", userDailyQuota, &c.UserDailyQuotaBytes}} {
+		if q.mb < -1 || q.mb == 0 || q.mb > 1<<40 {
+			return c, fmt.Errorf("--%s %d: want a size in MiB above 0, or -1 for unlimited", q.flag, q.mb)
+		}
+		*q.to = max(q.mb<<20, -1)
+	}
+	if c.MaxOpenUploads < 1 || c.MaxOpenUploads > 1000 {
+		return c, fmt.Errorf("--max-open-uploads %d: want 1 to 1000", c.MaxOpenUploads)
+	}
+	if c.UploadExpiry < time.Minute {
+		return c, fmt.Errorf("--upload-expiry %v: want at least 1m", c.UploadExpiry)
+	}
+	if minFree < 0 || minFree > 1<<40 {
+		return c, fmt.Errorf("--min-free-mb %d: want a size in MiB, 0 or more", minFree)
+	}
+	c.MinFreeBytes = minFree << 20
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}

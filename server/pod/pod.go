@@ -143,6 +143,9 @@ func (p *Pod) open() (err error) {
 		OpenRegistration: cfg.OpenRegistration,
 		DefaultRights:    cfg.DefaultRights,
 		CookieName:       cookie,
+		// Quotas: server/videos enforces what accounts keeps.
+		DefaultVideoQuota:      cfg.UserQuotaBytes,
+		DefaultVideoQuotaDaily: cfg.UserDailyQuotaBytes,
 	}, log.With("component", "accounts"))
 	if err != nil {
 		return err
@@ -188,6 +191,11 @@ func (p *Pod) open() (err error) {
 		DataDir:        cfg.DataDir,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		FFmpeg:         tools,
+		Quota:          p.accounts.Quotas,
+		MaxOpenUploads: cfg.MaxOpenUploads,
+		UploadExpiry:   cfg.UploadExpiry,
+		FreeSpace:      videos.DiskFree,
+		MinFreeBytes:   cfg.MinFreeBytes,
 	}, p.store, p.seeder, log.With("component", "videos"), p.reg)
 	if err != nil {
 		return err

@@ -111,8 +111,9 @@ type pod struct {
 	srv     *httptest.Server
 	tokens  map[string]string // username → bearer token
 	maxSize int64
-	tools   ffmpeg.Tools // found in PATH unless withoutFFmpeg
-	addr    string       // the HTTP address, kept across restarts
+	tune    func(*Config) // changes the service's config at every open
+	tools   ffmpeg.Tools  // found in PATH unless withoutFFmpeg
+	addr    string        // the HTTP address, kept across restarts
 }
 
 const testPassword = "correct horse battery"
@@ -120,6 +121,23 @@ const testPassword = "correct horse battery"
 type podOption func(*pod)
 
 func withMaxSize(n int64) podOption { return func(p *pod) { p.maxSize = n } }
+
+// withConfig changes the video service's config (quotas, free space).
+// Options compose: each runs after the ones before it.
+func withConfig(f func(*Config)) podOption {
+	return func(p *pod) {
+		prev := p.tune
+		p.tune = func(c *Config) {
+			if prev != nil {
+				prev(c)
+			}
+			f(c)
+		}
+	}
+}
+
+// withDir puts the pod's data in dir (a small file system, for a full disk).
+func withDir(dir string) podOption { return func(p *pod) { p.dir = dir } }
 
 // withoutFFmpeg starts the pod as if ffmpeg were not installed.
 func withoutFFmpeg() podOption { return func(p *pod) { p.tools = ffmpeg.Tools{} } }
@@ -178,7 +196,11 @@ func (p *pod) open(seeder Seeder) {
 		}
 	}
 	url := "http://" + p.addr
-	p.svc, err = New(Config{PodURL: url, DataDir: p.dir, MaxUploadBytes: p.maxSize, FFmpeg: p.tools}, p.st, seeder, log, prometheus.NewRegistry())
+	cfg := Config{PodURL: url, DataDir: p.dir, MaxUploadBytes: p.maxSize, FFmpeg: p.tools}
+	if p.tune != nil {
+		p.tune(&cfg)
+	}
+	p.svc, err = New(cfg, p.st, seeder, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.Handle("POST /api/v1/videos", accounts.Require(log, api.RightUpload, h.upload))
 	mux.HandleFunc("GET /api/v1/videos", h.list)
 	mux.HandleFunc("GET /api/v1/videos/search", h.search)
+	mux.Handle("GET /api/v1/users/me/quota", accounts.Require(log, "", h.quota))
 	mux.HandleFunc("GET /api/v1/videos/{id}", h.get)
 	mux.Handle("PATCH /api/v1/videos/{id}", accounts.Require(log, "", h.update))
 	mux.Handle("DELETE /api/v1/videos/{id}", accounts.Require(log, "", h.remove))
@@ -246,6 +247,15 @@ func (h handlers) upload(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errTooLarge(limit))
 		return
 	}
+	// Room is reserved for the whole body (a few KiB of fields more than
+	// the file) before reading it; with no Content-Length, for the file
+	// once received.
+	release, err := h.s.reserveRoom(u, max(r.ContentLength, 0), "form-"+randomID(uploadIDLen), false)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer func() { release() }()
 	r.Body = http.MaxBytesReader(w, r.Body, limit+formOverhead)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -258,6 +268,19 @@ func (h handlers) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer form.cleanup()
+	if r.ContentLength <= 0 {
+		st, err := os.Stat(form.path)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		release()
+		if release, err = h.s.reserveRoom(u, st.Size(), "form-"+randomID(uploadIDLen), false); err != nil {
+			release = func() {}
+			h.fail(w, r, err)
+			return
+		}
+	}
 	v, err := h.s.Publish(r.Context(), Upload{Path: form.path, Name: form.name, Description: form.description, Owner: u.Username})
 	if err != nil {
 		h.fail(w, r, err)

@@ -16,6 +16,7 @@ import (
 	tushandler "github.com/tus/tusd/v2/pkg/handler"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/server/accounts"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/store"
@@ -53,6 +54,16 @@ type Config struct {
 	// UploadExpiry is how long an unfinished resumable upload is kept after
 	// its last write (default 24 h).
 	UploadExpiry time.Duration
+	// Quota returns the quotas in force for a user, in bytes, -1 for
+	// unlimited (accounts.Service.Quotas); nil: no quotas. MaxOpenUploads
+	// bounds each user's unfinished resumable uploads (0: no bound).
+	// FreeSpace reports the bytes free on the file system of DataDir
+	// (DiskFree; nil: not checked), and an upload that would leave less
+	// than MinFreeBytes is refused with 507. See quota.go.
+	Quota          func(accounts.User) (total, daily int64)
+	MaxOpenUploads int
+	FreeSpace      func(dir string) (int64, error)
+	MinFreeBytes   int64
 	// MaxConcurrentIngests bounds uploads processed (rewritten, hashed) at
 	// once; others wait (default 2).
 	MaxConcurrentIngests int
@@ -77,6 +88,7 @@ type Service struct {
 	tusStore                        tusStore
 	ingestSlots                     chan struct{}
 	searchers                       sync.Pool // of *searcher
+	quota                           quotaState
 
 	mu sync.RWMutex // guards the following fields
 	// known counts videos (local and friends') per info hash: the tracker
@@ -121,6 +133,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 		known:       make(map[[20]byte]int),
 		files:       make(map[string]int),
 		busy:        make(map[string]struct{}),
+		quota:       newQuotaState(),
 	}
 	for _, d := range []string{s.videoDir, s.torrentDir, s.uploadDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -174,6 +187,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 			if rec.File != "" {
 				s.files[rec.File]++
 			}
+			s.quota.count(rec, 1)
 			return nil
 		})
 	}); err != nil {
@@ -211,6 +225,7 @@ func (s *Service) onCommitCounts(tx *bolt.Tx, rec *record, delta int) {
 		return
 	}
 	file := rec.File
+	tx.OnCommit(func() { s.quota.count(rec, delta) })
 	tx.OnCommit(func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -372,7 +387,8 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.SeedAll(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("seeding local videos", "err", err)
 	}
-	t := time.NewTicker(time.Hour)
+	// Abandoned uploads go within a quarter of their expiry, not an hour.
+	t := time.NewTicker(min(time.Hour, max(s.cfg.UploadExpiry/4, time.Minute)))
 	defer t.Stop()
 	for {
 		s.cleanup()

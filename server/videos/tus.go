@@ -130,6 +130,9 @@ func (s *Service) tusPreCreate(hook tushandler.HookEvent) (tushandler.HTTPRespon
 	}
 	meta[metaOwner] = u.Username
 	id := newUploadID()
+	if _, err := s.reserveRoom(u, hook.Upload.Size, id, true); err != nil {
+		return tushandler.HTTPResponse{}, none, tusError(httpx.Public(err))
+	}
 	s.log.Info("resumable upload created", "upload", id, "owner", u.Username, "bytes", hook.Upload.Size)
 	return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{ID: id, MetaData: meta}, nil
 }

@@ -60,6 +60,40 @@ func TestAdmin(t *testing.T) {
 		}
 	}
 
+	// Quotas: give dave 100 MiB in all, 10 MiB a day.
+	b.do("set quotas", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS(row+` input[data-quota="total"]`), "100"),
+		chromedp.SendKeys(chromedp.CSS(row+` input[data-quota="daily"]`), "10"),
+		chromedp.Click(chromedp.CSS(row+` button`)),
+	)
+	daveQuotas := func() (int64, int64) {
+		var quotas struct {
+			Data []struct {
+				Username        string `json:"username"`
+				VideoQuota      int64  `json:"video_quota"`
+				VideoQuotaDaily int64  `json:"video_quota_daily"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(apiCall(t, a.URL, tok, "GET", "/api/v1/users", "", http.StatusOK), &quotas); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range quotas.Data {
+			if u.Username == "dave" {
+				return u.VideoQuota, u.VideoQuotaDaily
+			}
+		}
+		return 0, 0
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		total, daily := daveQuotas()
+		if total == 100<<20 && daily == 10<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dave's quotas after saving: %d, %d", total, daily)
+		}
+	}
+
 	// Friends: pod A names pod B.
 	if !servesFriends(t, a.URL, tok) {
 		return

@@ -82,6 +82,9 @@ export async function logout() {
   meCache = undefined;
 }
 export const listUsers = () => request('GET', '/api/v1/users');
+/** setQuota sets a user's quotas in bytes (-1 unlimited, null the pod's default). */
+export const setQuota = (username, videoQuota, videoQuotaDaily) =>
+  request('PUT', `/api/v1/users/${encodeURIComponent(username)}/quota`, { body: { video_quota: videoQuota, video_quota_daily: videoQuotaDaily } });
 export const setRights = (username, rights) =>
   request('PUT', `/api/v1/users/${encodeURIComponent(username)}/rights`, { body: { rights } });
 

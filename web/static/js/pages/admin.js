@@ -2,7 +2,7 @@
 // users' rights. The API enforces the admin right; the page only hides
 // itself from others.
 import { initLayout } from '../layout.js';
-import { listFriends, makeFriends, quitFriends, listUsers, setRights, hasRight } from '../api.js';
+import { listFriends, makeFriends, quitFriends, listUsers, setRights, setQuota, hasRight } from '../api.js';
 import { el, $, clear, showError, showMessage, formatDate, timeAgo, safeURL } from '../ui.js';
 
 const status = $('#status');
@@ -122,20 +122,41 @@ function userRow(u, self, ustatus) {
     // An admin cannot take the admin right from themself here: it would lock them out.
     disabled: r === 'admin' && u.username === self.username,
   }));
+  // Quotas are bytes in the API (-1 unlimited) and MiB here (empty unlimited).
+  const MiB = 1024 * 1024;
+  const quotaInput = (bytes, label, key) => el('input', {
+    type: 'number', min: '0', step: '1', inputmode: 'numeric', class: 'quota', placeholder: 'unlimited',
+    value: bytes >= 0 ? String(Math.round(bytes / MiB)) : '', 'aria-label': `${label} of ${u.username}, in MiB`,
+    dataset: { quota: key },
+  });
+  const quota = quotaInput(u.video_quota ?? -1, 'Quota', 'total');
+  const daily = quotaInput(u.video_quota_daily ?? -1, 'Daily quota', 'daily');
+  const bytesOf = (input) => (input.value.trim() === '' ? -1 : Math.max(0, Math.round(Number(input.value))) * MiB);
   const save = el('button', { type: 'button', class: 'button small', disabled: true }, 'Save');
-  save.setAttribute('aria-label', `Save the rights of ${u.username}`);
+  save.setAttribute('aria-label', `Save the rights and quotas of ${u.username}`);
   const original = () => JSON.stringify([...(u.rights || [])].sort());
   const chosen = () => RIGHTS.filter((_, i) => boxes[i].checked).concat((u.rights || []).filter((r) => !RIGHTS.includes(r)));
-  for (const b of boxes) b.addEventListener('change', () => { save.disabled = JSON.stringify(chosen().sort()) === original(); });
+  const rightsChanged = () => JSON.stringify(chosen().sort()) !== original();
+  const quotaChanged = () => bytesOf(quota) !== (u.video_quota ?? -1) || bytesOf(daily) !== (u.video_quota_daily ?? -1);
+  const update = () => { save.disabled = !rightsChanged() && !quotaChanged(); };
+  for (const b of boxes) b.addEventListener('change', update);
+  for (const q of [quota, daily]) q.addEventListener('input', update);
   save.addEventListener('click', async () => {
     save.disabled = true;
     try {
-      const updated = await setRights(u.username, chosen());
-      u.rights = (updated && updated.rights) || chosen();
-      showMessage(ustatus, `Saved the rights of ${u.username}.`, 'ok');
+      if (rightsChanged()) {
+        const updated = await setRights(u.username, chosen());
+        u.rights = (updated && updated.rights) || chosen();
+      }
+      if (quotaChanged()) {
+        const updated = await setQuota(u.username, bytesOf(quota), bytesOf(daily));
+        u.video_quota = updated.video_quota;
+        u.video_quota_daily = updated.video_quota_daily;
+      }
+      showMessage(ustatus, `Saved the rights and quotas of ${u.username}.`, 'ok');
     } catch (err) {
-      showError(ustatus, err, `The rights of ${u.username} could not be saved`);
-      save.disabled = false;
+      showError(ustatus, err, `The changes for ${u.username} could not be saved`);
+      update();
     }
   });
   return el('tr', { dataset: { username: u.username } },
@@ -143,6 +164,8 @@ function userRow(u, self, ustatus) {
     el('td', {}, formatDate(u.created_at)),
     el('td', {}, boxes[0]),
     el('td', {}, boxes[1]),
+    el('td', {}, quota),
+    el('td', {}, daily),
     el('td', {}, save));
 }
 
