@@ -18,6 +18,7 @@ command -v npm >/dev/null || need+=(npm)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
 command -v caddy >/dev/null || need+=(caddy)
+/usr/bin/python3 -c 'import feedparser' 2>/dev/null || need+=(python3-feedparser) # a real feed parser for the feed tests
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"

@@ -60,6 +60,13 @@ func Chromium(t testing.TB) string {
 	return LookPath(t, "chromium", "chromium-browser", "google-chrome")
 }
 
+// Missing skips the test because something it needs is not installed, or
+// fails it in CI, where `make test` installs everything.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	missing(t, format, args...)
+}
+
 func missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if InCI() {

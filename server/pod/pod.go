@@ -39,6 +39,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/config"
 	"github.com/swarmtube/swarmtube/server/datadir"
 	"github.com/swarmtube/swarmtube/server/federation"
+	"github.com/swarmtube/swarmtube/server/feeds"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/identity"
@@ -342,6 +343,7 @@ func (p *Pod) handler() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
 	})
+	(&feeds.Handler{PodURL: p.cfg.URL, PodName: p.cfg.Name, Videos: p.videos, Log: log}).Routes(mux)
 	web.Routes(mux, web.Options{VideoExists: func(id string) bool {
 		_, err := p.videos.Get(id)
 		return !errors.Is(err, videos.ErrNotFound) && !errors.Is(err, videos.ErrBadID)

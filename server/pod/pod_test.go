@@ -371,3 +371,18 @@ func TestPagesAndAssetsCompressed(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedsServed: the pod mounts its RSS and Atom feeds (issue 17).
+func TestFeedsServed(t *testing.T) {
+	p := startInProcess(t)
+	for path, ctype := range map[string]string{"/feeds/videos.xml": "application/rss+xml", "/feeds/videos.atom": "application/atom+xml"} {
+		resp, err := http.Get(p.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
+			t.Errorf("GET %s: %s %q", path, resp.Status, resp.Header.Get("Content-Type"))
+		}
+	}
+}
