@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -22,6 +23,7 @@ import (
 	"github.com/swarmtube/swarmtube/internal/testcert"
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/config"
 )
 
 // smallClip is a 1 s MP4 made by ffmpeg.
@@ -190,5 +192,86 @@ func TestSecureBehindTrustedProxy(t *testing.T) {
 				t.Fatalf("HSTS sent: %v, want %v", got, tc.secure)
 			}
 		})
+	}
+}
+
+// TestLocalVideosFollowTheURL: a pod first run on plain HTTP and then
+// restarted as https hands out its earlier videos with https/wss URLs, and
+// the same info hash.
+func TestLocalVideosFollowTheURL(t *testing.T) {
+	data := t.TempDir()
+	run := func(args ...string) (*Pod, func()) {
+		cfg, err := config.Parse(append([]string{"--listen", "127.0.0.1:0", "--data", data, "--admin-password", "admin-password", "--turn-listen", "off"}, args...), func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := New(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		return p, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("pod run: %v", err)
+			}
+		}
+	}
+	p, stop := run()
+	tok := loginHTTP(t, p.URL(), "admin", "admin-password")
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("name", "before https")
+	fw, _ := mw.CreateFormFile("file", "clip.mp4")
+	fw.Write(smallClip(t))
+	mw.Close()
+	req, _ := http.NewRequest("POST", p.URL()+"/api/v1/videos", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before api.Video
+	json.NewDecoder(resp.Body).Decode(&before)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(before.WebseedURL, "http://") {
+		t.Fatalf("upload: %d %+v", resp.StatusCode, before)
+	}
+	stop()
+
+	ca := testcert.NewCA(t)
+	leaf := ca.Issue(t, "pod", time.Time{}, "127.0.0.1")
+	p, stop = run("--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile)
+	defer stop()
+	base := p.URL()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	resp, err = client.Get(base + "/api/v1/videos/" + before.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after api.Video
+	json.NewDecoder(resp.Body).Decode(&after)
+	resp.Body.Close()
+	wss := "wss" + strings.TrimPrefix(base, "https") + "/tracker/socket"
+	if after.InfoHash != before.InfoHash || after.Pod != base || !strings.HasPrefix(after.WebseedURL, base+"/static/webseed/") ||
+		!strings.HasPrefix(after.TorrentURL, base+"/") || !strings.Contains(after.Magnet, url.QueryEscape(wss)) {
+		t.Fatalf("after the move to %s: %+v", base, after)
+	}
+	resp, err = client.Get(after.TorrentURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi, err := metainfo.Load(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mi.UpvertedAnnounceList(); mi.HashInfoBytes().HexString() != before.InfoHash || got[0][0] != wss || mi.UrlList[0] != after.WebseedURL {
+		t.Fatalf("torrent after the move: hash %s, trackers %v, web seeds %v", mi.HashInfoBytes().HexString(), got, mi.UrlList)
 	}
 }

@@ -201,6 +201,9 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 	if err := s.setupTus(); err != nil {
 		return nil, err
 	}
+	if err := s.relocate(); err != nil {
+		s.log.Warn("some local videos keep their old URLs", "err", err)
+	}
 	return s, nil
 }
 

@@ -1,0 +1,80 @@
+package videos
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+// relocate moves the local videos published under another pod URL to the
+// current one. A pod first run as http://localhost:9000 and then put on
+// the internet as https://pod.example.org would otherwise keep handing out
+// torrents and magnets whose trackers are ws://localhost:9000 and whose web
+// seed is http://localhost:9000: unreachable for viewers, and mixed content
+// an https page may not load. Each such video's torrent gets the current
+// announce-list and url-list (its info dictionary, hence its info hash, is
+// kept byte for byte, so peers and seeded files stay valid) and its record
+// the current torrent, web seed, magnet and pod URLs. Friends are not told:
+// they know this pod by its URL, and a pod that changes it is a new pod to
+// them. A video that cannot be moved is logged and left as it was.
+func (s *Service) relocate() error {
+	recs, err := s.localRecords()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	moved := 0
+	for i := range recs {
+		rec := &recs[i]
+		if rec.Video.Pod == s.cfg.PodURL {
+			continue
+		}
+		if err := s.relocateOne(rec); err != nil {
+			errs = append(errs, err)
+			s.log.Warn("video keeps its old URLs", "video", rec.Video.ID, "from", rec.Video.Pod, "err", err)
+			continue
+		}
+		moved++
+	}
+	if moved > 0 {
+		s.log.Info("local videos moved to the pod's URL", "count", moved, "url", s.cfg.PodURL)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) relocateOne(rec *record) error {
+	id := rec.Video.ID
+	tb, err := os.ReadFile(s.torrentPath(id))
+	if err != nil {
+		return fmt.Errorf("videos: relocate %s: %w", id, err)
+	}
+	mi, ih, err := torrentfile.Parse(tb)
+	if err != nil {
+		return fmt.Errorf("videos: relocate %s: %w", id, err)
+	}
+	ws, httpTracker := s.trackers()
+	webseed := s.cfg.PodURL + "/static/webseed/" + rec.File
+	mi.AnnounceList = [][]string{{ws}, {httpTracker}}
+	mi.URLList = []string{webseed}
+	nb, err := mi.Bencode()
+	if err != nil {
+		return fmt.Errorf("videos: relocate %s: %w", id, err)
+	}
+	if err := writeFileSync(filepath.Join(s.torrentDir, ".tmp-"+id+".torrent"), s.torrentPath(id), nb); err != nil {
+		return err
+	}
+	rec.Video.Magnet = torrentfile.Magnet(ih, mi.Info.Name, mi.Info.Length, []string{ws, httpTracker}, []string{webseed})
+	rec.Video.TorrentURL = s.cfg.PodURL + "/api/v1/videos/" + id + "/torrent"
+	rec.Video.WebseedURL = webseed
+	rec.Video.Pod = s.cfg.PodURL
+	// Only the record's JSON changes: no index holds these URLs.
+	return s.st.Update(func(tx *bolt.Tx) error {
+		return store.PutJSON(tx.Bucket([]byte(bucketVideos)), []byte(id), rec)
+	})
+}
