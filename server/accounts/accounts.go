@@ -16,12 +16,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/server/throttle"
 )
 
 const (
@@ -66,6 +68,11 @@ type Config struct {
 	// Argon2id cost; zero values mean the OWASP-recommended 19 MiB, 2 passes.
 	ArgonMemoryKiB uint32
 	ArgonTime      uint32
+	// MaxHashes bounds concurrent password hashes (default twice the
+	// cores); see limits.go.
+	MaxHashes int
+	// Metrics registers the login metrics; nil: none.
+	Metrics prometheus.Registerer
 }
 
 // User is the stored account.
@@ -106,6 +113,11 @@ type Service struct {
 	// dummyHash keeps a failed login for an unknown user as slow as one for
 	// a known user, so timing does not reveal which usernames exist.
 	dummyHash string
+
+	hashSlots chan struct{} // one token per running password hash
+	byAddr    *throttle.Table
+	byAccount *throttle.Table
+	m         *metrics
 }
 
 // New opens the accounts buckets.
@@ -128,8 +140,16 @@ func New(st *store.Store, cfg Config, log *slog.Logger) (*Service, error) {
 	if err := st.Buckets(bucketUsers, bucketTokens); err != nil {
 		return nil, err
 	}
-	s := &Service{st: st, log: log, cfg: cfg, now: time.Now}
-	h, err := s.hash("not a real password")
+	if cfg.MaxHashes <= 0 {
+		cfg.MaxHashes = defaultMaxHashes()
+	}
+	s := &Service{st: st, log: log, cfg: cfg, now: time.Now,
+		hashSlots: make(chan struct{}, cfg.MaxHashes),
+		m:         newMetrics(cfg.Metrics),
+	}
+	clock := func() time.Time { return s.now() } // tests move s.now
+	s.byAddr, s.byAccount = throttle.New(addrPolicy, clock), throttle.New(accountPolicy, clock)
+	h, err := s.hash(context.Background(), "not a real password")
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +224,7 @@ func (s *Service) Register(ctx context.Context, username, password string, right
 	if err := ValidRights(rights); err != nil {
 		return User{}, err
 	}
-	hash, err := s.hash(password)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -298,12 +318,18 @@ func (s *Service) Login(ctx context.Context, username, password string) (api.Tok
 	u, err := s.Get(username)
 	if err != nil {
 		if errors.Is(err, ErrNoSuchUser) {
-			_ = verifyPassword(s.dummyHash, password)
+			if err := s.withHashSlot(ctx, func() { _ = verifyPassword(s.dummyHash, password) }); err != nil {
+				return api.Token{}, err
+			}
 			return api.Token{}, ErrBadLogin
 		}
 		return api.Token{}, err
 	}
-	if !verifyPassword(u.PasswordHash, password) {
+	var ok bool
+	if err := s.withHashSlot(ctx, func() { ok = verifyPassword(u.PasswordHash, password) }); err != nil {
+		return api.Token{}, err
+	}
+	if !ok {
 		return api.Token{}, ErrBadLogin
 	}
 	tok := randomToken(32)
@@ -401,12 +427,18 @@ func randomToken(n int) string {
 }
 
 // hash returns an argon2id PHC string.
-func (s *Service) hash(password string) (string, error) {
+// It holds a hashing slot while it runs.
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("accounts: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, s.cfg.ArgonTime, s.cfg.ArgonMemoryKiB, 1, 32)
+	var key []byte
+	if err := s.withHashSlot(ctx, func() {
+		key = argon2.IDKey([]byte(password), salt, s.cfg.ArgonTime, s.cfg.ArgonMemoryKiB, 1, 32)
+	}); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=1$%s$%s", argon2.Version, s.cfg.ArgonMemoryKiB, s.cfg.ArgonTime,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }

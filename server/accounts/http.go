@@ -168,7 +168,7 @@ func (h handlers) login(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, h.log, err)
 		return
 	}
-	tok, err := h.s.Login(r.Context(), req.Username, req.Password)
+	tok, err := h.s.LoginFrom(r.Context(), clientaddr.Addr(r), req.Username, req.Password)
 	if err != nil {
 		httpx.WriteError(w, r, h.log, err)
 		return

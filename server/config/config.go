@@ -70,6 +70,9 @@ type Config struct {
 	// connection (burst twice that). Negative disables either.
 	TrackerMaxConnsPerIP int
 	TrackerRate          float64
+	// MaxConnsPerIP bounds open HTTP connections per client address
+	// (trusted proxies exempt); -1 disables it.
+	MaxConnsPerIP int
 
 	// TURN is the embedded STUN/TURN server (server/turn); ICEServers,
 	// when not nil, replaces it with external servers.
@@ -172,6 +175,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&c.FederationBurst, "federation-burst", 40, "burst of federation requests accepted from each friend")
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDR prefixes or addresses of reverse proxies whose X-Forwarded-For, X-Forwarded-Proto and Forwarded headers are believed")
 	fs.IntVar(&c.TrackerMaxConnsPerIP, "tracker-max-conns-per-ip", 128, "tracker WebSockets allowed per client address (-1: no limit)")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 256, "open HTTP connections allowed per client address; trusted proxies are exempt (-1: no limit)")
 	fs.Float64Var(&c.TrackerRate, "tracker-rate", 10, "tracker WebSocket messages per second allowed per connection, burst twice that (-1: no limit)")
 	fs.StringVar(&c.TURN.Listen, "turn-listen", ":3478", `STUN/TURN listen address, UDP and TCP ("off" to disable)`)
 	fs.StringVar(&turnIP, "turn-public-ip", "", "IPv4 address advertised for STUN/TURN and relays (default: the --turn-listen host, else the first global address)")
@@ -327,8 +331,8 @@ func (c *Config) finish() error {
 	if c.FriendRetryMax <= 0 || c.FriendCheckInterval <= 0 || c.FederationRate <= 0 || c.FederationBurst <= 0 {
 		return errors.New("--friend-retry-max, --friend-check-interval, --federation-rate and --federation-burst must be positive")
 	}
-	if c.TrackerMaxConnsPerIP == 0 || c.TrackerRate == 0 {
-		return errors.New("--tracker-max-conns-per-ip and --tracker-rate must be positive, or -1 for no limit")
+	if c.TrackerMaxConnsPerIP == 0 || c.TrackerRate == 0 || c.MaxConnsPerIP == 0 {
+		return errors.New("--tracker-max-conns-per-ip, --tracker-rate and --max-conns-per-ip must be positive, or -1 for no limit")
 	}
 	switch c.FederationAccept {
 	case "manual", "open":

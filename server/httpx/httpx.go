@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/swarmtube/swarmtube/server/api"
 )
@@ -80,9 +82,24 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client may have gone; nothing left to tell it
 }
 
+// RetryAfter is an *Error that also tells the client when to try again:
+// WriteError sends Retry-After (RFC 9110 section 10.2.3, whole seconds,
+// rounded up). Use it with 429 and 503.
+type RetryAfter struct {
+	Err   *Error
+	After time.Duration
+}
+
+func (e *RetryAfter) Error() string { return e.Err.Error() }
+func (e *RetryAfter) Unwrap() error { return e.Err }
+
 // WriteError answers with err in the API's error shape, as Public maps it,
 // and logs what the client does not see.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var ra *RetryAfter
+	if errors.As(err, &ra) && ra.After > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((ra.After+time.Second-1)/time.Second), 10))
+	}
 	he := Public(err)
 	LogError(r, log, err, he)
 	WriteJSON(w, he.Status, api.Error{Error: he.Code, Message: he.Message})
@@ -92,7 +109,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 // person), causes behind client errors at debug.
 func LogError(r *http.Request, log *slog.Logger, err error, he *Error) {
 	switch {
-	case he.Status >= 500:
+	case he.Status >= 500 && he.Status != http.StatusServiceUnavailable: // 503 is a deliberate "busy, retry"
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", he.Status, "err", err)
 	case errors.Unwrap(err) != nil || he.Cause != nil:
 		log.DebugContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", he.Status, "err", err)

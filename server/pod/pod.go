@@ -147,6 +147,7 @@ func (p *Pod) open() (err error) {
 		// Quotas: server/videos enforces what accounts keeps.
 		DefaultVideoQuota:      cfg.UserQuotaBytes,
 		DefaultVideoQuotaDaily: cfg.UserDailyQuotaBytes,
+		Metrics:                p.reg,
 	}, log.With("component", "accounts"))
 	if err != nil {
 		return err
@@ -235,9 +236,12 @@ func (p *Pod) open() (err error) {
 	}
 	p.webseed = webseed.New(p.videos.ResolveWebseed, log.With("component", "webseed"), p.reg)
 
+	proxies := clientaddr.NewResolver(cfg.TrustedProxies)
 	p.srv = &http.Server{
 		Handler:           p.handler(),
 		ReadHeaderTimeout: 10 * time.Second, // also bounds the TLS handshake
+		MaxHeaderBytes:    httpx.MaxHeaderBytes,
+		ConnState:         httpx.NewConnLimiter(cfg.MaxConnsPerIP, proxies.Trusted, p.reg).ConnState,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -355,6 +359,7 @@ func (p *Pod) handler() http.Handler {
 	return httpx.Chain(mux,
 		httpx.Recover(log),
 		clientaddr.NewResolver(p.cfg.TrustedProxies).Middleware,
+		httpx.MinBodyRate(httpx.BodyWindow, httpx.MinBodyBytes),
 		hsts, // after clientaddr: https may have been a trusted proxy's
 		publicCORS,
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),

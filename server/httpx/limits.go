@@ -1,0 +1,189 @@
+package httpx
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MaxHeaderBytes caps a request's header block (net/http answers 431
+// beyond it). 64 KiB holds any real browser's cookies and headers.
+const MaxHeaderBytes = 64 << 10
+
+// Minimum body rate: a request body must deliver at least MinBodyBytes in
+// every BodyWindow, or its connection is closed. 1 KiB per 10 s is far
+// below any real link, and far above a slowloris's byte every few seconds.
+const (
+	BodyWindow   = 10 * time.Second
+	MinBodyBytes = 1 << 10
+)
+
+// MinBodyRate requires request bodies to deliver minBytes in every window
+// (the pod uses BodyWindow and MinBodyBytes). It works with
+// per-connection read deadlines (http.ResponseController): a deadline of
+// one window is set before the handler runs and moved forward each time
+// another MinBodyBytes arrive, then cleared when the body ends, so the time
+// a handler spends after reading (an ingest, a long response) is not
+// limited. A long upload that keeps flowing is never cut; one that stalls
+// for a window fails its next read, and the connection is closed (net/http
+// does not reuse a connection whose body was not read to its end).
+//
+// Requests without a body (GET, WebSocket upgrades) are untouched, so
+// hijacked tracker sockets never see these deadlines. A handler that never
+// reads its body is covered too: net/http drains what remains after it
+// returns, under the same first deadline.
+func MinBodyRate(window time.Duration, minBytes int64) Middleware {
+	return func(next http.Handler) http.Handler {
+		return minBodyRate(next, window, minBytes)
+	}
+}
+
+func minBodyRate(next http.Handler, window time.Duration, minBytes int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if err := rc.SetReadDeadline(time.Now().Add(window)); err != nil {
+			next.ServeHTTP(w, r) // a ResponseWriter without deadlines (tests): nothing to enforce with
+			return
+		}
+		r.Body = &rateBody{ReadCloser: r.Body, rc: rc, window: window, min: minBytes}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type rateBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	window time.Duration
+	min    int64
+	since  int64 // bytes since the deadline last moved
+	ended  bool
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if b.ended {
+		return n, err
+	}
+	b.since += int64(n)
+	switch {
+	case err == io.EOF:
+		// The whole body is in: the handler's remaining work is not the
+		// client's to hurry. On any other error the deadline stays, so
+		// net/http's drain of the unread rest, before it answers, cannot
+		// be held open by a slow client either.
+		b.ended = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil:
+		b.ended = true
+	case b.since >= b.min:
+		b.since = 0
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.window))
+	}
+	return n, err
+}
+
+// ConnLimiter caps the open HTTP connections of each client address (an
+// IPv6 client by its /64). Install its ConnState method as the
+// http.Server's ConnState. A connection beyond the cap is closed at once;
+// on plain TCP it first gets a one-line 429. Connections from exempt
+// addresses (trusted reverse proxies, which carry many clients) are not
+// counted. A hijacked connection (a tracker WebSocket) stops counting: the
+// tracker bounds those itself. Safe for concurrent use.
+type ConnLimiter struct {
+	max      int
+	exempt   func(netip.Addr) bool
+	rejected prometheus.Counter
+
+	mu sync.Mutex // guards the following fields
+	n  map[netip.Addr]int
+}
+
+// NewConnLimiter allows max connections per client address (max <= 0: no
+// limit); exempt may be nil. The rejection counter is registered on reg.
+func NewConnLimiter(max int, exempt func(netip.Addr) bool, reg prometheus.Registerer) *ConnLimiter {
+	l := &ConnLimiter{max: max, exempt: exempt, n: make(map[netip.Addr]int),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "swarmtube_http_conns_rejected_total",
+			Help: "HTTP connections closed at once because their client address had too many open.",
+		})}
+	if reg != nil {
+		reg.MustRegister(l.rejected)
+	}
+	return l
+}
+
+// connKey is the address a connection counts against; ok is false when it
+// is not counted.
+func (l *ConnLimiter) connKey(c net.Conn) (netip.Addr, bool) {
+	if l.max <= 0 {
+		return netip.Addr{}, false
+	}
+	ra := c.RemoteAddr()
+	if ra == nil {
+		return netip.Addr{}, false
+	}
+	ap, err := netip.ParseAddrPort(ra.String())
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	a := ap.Addr().Unmap()
+	if l.exempt != nil && l.exempt(a) {
+		return netip.Addr{}, false
+	}
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		a = p.Addr()
+	}
+	return a, true
+}
+
+// ConnState counts connections as they open and close.
+func (l *ConnLimiter) ConnState(c net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		a, ok := l.connKey(c)
+		if !ok {
+			return
+		}
+		l.mu.Lock()
+		l.n[a]++
+		over := l.n[a] > l.max
+		l.mu.Unlock()
+		if over {
+			l.rejected.Inc()
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = io.WriteString(tc, "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 45\r\n\r\ntoo many connections from your address (429)\n")
+			}
+			_ = c.Close() // net/http still reports StateClosed, which uncounts it
+		}
+	case http.StateHijacked, http.StateClosed:
+		a, ok := l.connKey(c)
+		if !ok {
+			return
+		}
+		l.mu.Lock()
+		if l.n[a] <= 1 {
+			delete(l.n, a)
+		} else {
+			l.n[a]--
+		}
+		l.mu.Unlock()
+	}
+}
+
+// Open is the number of counted connections of a.
+func (l *ConnLimiter) Open(a netip.Addr) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n[a]
+}

@@ -1,0 +1,186 @@
+package httpx
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMinBodyRate runs the middleware on a real connection: a body that
+// keeps flowing may take many windows, a handler may work long after the
+// body is in, a hijacked connection without a body never sees a deadline,
+// and a stalled body fails within about a window.
+func TestMinBodyRate(t *testing.T) {
+	const window = 1500 * time.Millisecond
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /read", func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, n)
+	})
+	mux.HandleFunc("POST /work", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(2 * window): // an ingest after the upload
+			fmt.Fprint(w, "done")
+		case <-r.Context().Done():
+			t.Error("a handler working after its body was read lost its context")
+		}
+	})
+	mux.HandleFunc("GET /hijack", func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\n\r\n")
+		rw.Flush()
+		b, err := rw.ReadByte() // arrives after two windows
+		if err != nil {
+			t.Errorf("hijacked connection: %v", err)
+		}
+		c.Write([]byte{b})
+	})
+	srv := httptest.NewServer(MinBodyRate(window, 1024)(mux))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	t.Run("flowing body outlasts many windows", func(t *testing.T) {
+		pr, pw := io.Pipe()
+		go func() {
+			chunk := strings.Repeat("x", 4096)
+			for range 40 { // 160 KiB over about 4 s
+				pw.Write([]byte(chunk))
+				time.Sleep(100 * time.Millisecond)
+			}
+			pw.Close()
+		}()
+		resp, err := http.Post(srv.URL+"/read", "application/octet-stream", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "163840" {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+	})
+	t.Run("handler works on after the body", func(t *testing.T) {
+		resp, err := http.Post(srv.URL+"/work", "text/plain", strings.NewReader("small body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "done" {
+			t.Fatalf("%d %q", resp.StatusCode, b)
+		}
+	})
+	t.Run("hijacked without a body", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /hijack HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		if line, _ := br.ReadString('\n'); !strings.Contains(line, "101") {
+			t.Fatalf("upgrade: %q", line)
+		}
+		br.ReadString('\n')
+		time.Sleep(2 * window)
+		c.Write([]byte{'k'})
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if b, err := br.ReadByte(); err != nil || b != 'k' {
+			t.Fatalf("echo after two windows: %q %v", b, err)
+		}
+	})
+	t.Run("stalled body is cut", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nabc")
+		start := time.Now()
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("no answer to a stalled body: %v", err)
+		}
+		if resp.StatusCode != http.StatusBadRequest || !resp.Close {
+			t.Errorf("stalled body: %d close=%v, want 400 and the connection closed", resp.StatusCode, resp.Close)
+		}
+		if d := time.Since(start); d < window/2 || d > 10*window {
+			t.Errorf("stalled body cut after %v, want about %v", d, window)
+		}
+	})
+}
+
+// fakeConn is a net.Conn from a given address that records Close.
+type fakeConn struct {
+	net.Conn
+	from   string
+	closed bool
+}
+
+func (c *fakeConn) RemoteAddr() net.Addr {
+	return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(c.from))
+}
+func (c *fakeConn) Close() error { c.closed = true; return nil }
+
+func TestConnLimiter(t *testing.T) {
+	proxy := netip.MustParseAddr("10.0.0.1")
+	l := NewConnLimiter(2, func(a netip.Addr) bool { return a == proxy }, nil)
+	open := func(from string) *fakeConn {
+		c := &fakeConn{from: from}
+		l.ConnState(c, http.StateNew)
+		return c
+	}
+	a1, a2 := open("192.0.2.1:1"), open("192.0.2.1:2")
+	if a1.closed || a2.closed {
+		t.Fatal("connections within the cap closed")
+	}
+	a3 := open("192.0.2.1:3")
+	if !a3.closed {
+		t.Fatal("third connection from one address kept")
+	}
+	l.ConnState(a3, http.StateClosed)
+	if b := open("192.0.2.2:1"); b.closed {
+		t.Fatal("another address refused")
+	}
+	for i := range 10 {
+		if c := open(fmt.Sprintf("10.0.0.1:%d", i+1)); c.closed {
+			t.Fatal("a trusted proxy's connection refused")
+		}
+	}
+	// One /64 is one client.
+	open("[2001:db8::1]:1")
+	open("[2001:db8::2]:1")
+	if c := open("[2001:db8::3]:1"); !c.closed {
+		t.Fatal("third connection from one /64 kept")
+	}
+	// Hijacked and closed connections free their slot.
+	l.ConnState(a1, http.StateHijacked)
+	if c := open("192.0.2.1:4"); c.closed {
+		t.Fatal("slot of a hijacked connection not freed")
+	}
+	l.ConnState(a2, http.StateClosed)
+	if n := l.Open(netip.MustParseAddr("192.0.2.1")); n != 1 {
+		t.Fatalf("open count %d, want 1", n)
+	}
+	if n := l.Open(proxy); n != 0 {
+		t.Fatalf("proxy counted: %d", n)
+	}
+}
