@@ -15,11 +15,12 @@ import (
 	"github.com/swarmtube/swarmtube/internal/testenv"
 )
 
-// TestAdmin uses the admin page to change a user's rights and to make two
-// pods friends.
+// TestAdmin uses the admin page to change a user's rights, to make two
+// pods friends, and to accept and refuse pods that ask (pod A keeps
+// introductions for its admin: --federation-accept manual).
 func TestAdmin(t *testing.T) {
 	t.Parallel()
-	a := startPod(t, "pod-a")
+	a := startPodWith(t, "pod-a", "127.0.0.1", "--federation-accept", "manual")
 	bpod := startPodAt(t, "pod-b", "localhost")
 	apiCall(t, a.URL, "", "POST", "/api/v1/users", `{"username":"dave","password":"dave's password"}`, http.StatusCreated)
 	b := newBrowser(t)
@@ -149,6 +150,28 @@ func TestAdmin(t *testing.T) {
 	b.waitJS("friend listed", fmt.Sprintf(`document.querySelector('#friends-table tr[data-url="%s"]') !== null`, bpod.PodURL), 15*time.Second)
 	b.do("quit friends", 10*time.Second, chromedp.Click(chromedp.CSS("#quit-friends")))
 	b.waitJS("no friends", fmt.Sprintf(`document.querySelector('#friends-table tr[data-url="%s"]') === null`, bpod.PodURL), 15*time.Second)
+
+	// Two pods ask; the admin accepts one and refuses the other.
+	c, d := startPodAt(t, "pod-c", "localhost"), startPodAt(t, "pod-d", "localhost")
+	for _, p := range []*testPod{c, d} {
+		res := apiCall(t, p.URL, apiLogin(t, p.URL, "admin", adminPassword), "POST", "/api/v1/pods/makefriends",
+			fmt.Sprintf(`{"pods":[%q]}`, a.PodURL), http.StatusOK)
+		if !strings.Contains(string(res), `"requested"`) {
+			t.Fatalf("%s's makefriends to the manual pod: %s", p.PodURL, res)
+		}
+	}
+	b.do("reload admin", 20*time.Second, chromedp.Navigate(a.URL+"/admin"))
+	rowC, rowD := fmt.Sprintf(`#friends-table tr[data-url="%s"]`, c.PodURL), fmt.Sprintf(`#friends-table tr[data-url="%s"]`, d.PodURL)
+	b.waitJS("requests listed", fmt.Sprintf(`document.querySelector('%s[data-status="pending"] button[data-action="accept"]') !== null && document.querySelector('%s[data-status="pending"] button[data-action="refuse"]') !== null`, rowC, rowD), 15*time.Second)
+	b.screenshot("admin-requests")
+	checkAccessible(t, b, "admin with requests")
+	b.do("accept pod C", 20*time.Second, chromedp.Click(chromedp.CSS(rowC+` button[data-action="accept"]`)))
+	b.waitJS("pod C a friend", fmt.Sprintf(`['syncing', 'active'].includes(document.querySelector('%s')?.dataset.status)`, rowC), 20*time.Second)
+	b.do("refuse pod D", 20*time.Second, chromedp.Click(chromedp.CSS(rowD+` button[data-action="refuse"]`)))
+	b.waitJS("pod D refused", fmt.Sprintf(`document.querySelector('%s')?.dataset.status === "refused"`, rowD), 20*time.Second)
+	if body := string(apiCall(t, c.URL, apiLogin(t, c.URL, "admin", adminPassword), "GET", "/api/v1/pods", "", http.StatusOK)); !strings.Contains(body, a.PodURL) {
+		t.Errorf("pod C does not list pod A after the acceptance: %s", body)
+	}
 }
 
 func servesFriends(t *testing.T, base, tok string) bool {

@@ -98,6 +98,8 @@ export const finishUpload = (uploadID) =>
 export const listFriends = () => request('GET', '/api/v1/pods');
 export const makeFriends = (pods) => request('POST', '/api/v1/pods/makefriends', { body: { pods } });
 export const quitFriends = () => request('POST', '/api/v1/pods/quitfriends');
+export const acceptFriends = (pods) => request('POST', '/api/v1/pods/accept', { body: { pods } });
+export const refuseFriends = (pods) => request('POST', '/api/v1/pods/refuse', { body: { pods } });
 
 /** UPLOADS is the tus 1.0.0 endpoint for resumable uploads. */
 export const UPLOADS = '/api/v1/videos/uploads/';

@@ -1,12 +1,16 @@
-// Admin: friend pods (make friends, quit, list with score and status) and
-// users' rights. The API enforces the admin right; the page only hides
-// itself from others.
+// Admin: friend pods (make friends, accept or refuse pods that ask, quit,
+// list with score and status) and users' rights. The API enforces the
+// admin right; the page only hides itself from others.
 import { initLayout } from '../layout.js';
-import { listFriends, makeFriends, quitFriends, listUsers, setRights, setQuota, hasRight } from '../api.js';
+import {
+  listFriends, makeFriends, quitFriends, acceptFriends, refuseFriends, listUsers, setRights, setQuota, hasRight,
+} from '../api.js';
 import { el, $, clear, showError, showMessage, formatDate, timeAgo, safeURL } from '../ui.js';
 
 const status = $('#status');
 const RIGHTS = ['upload', 'admin'];
+// Statuses of pods that are friends (the others are requests or ejected).
+const FRIEND_STATES = ['syncing', 'active', 'unreachable'];
 
 async function main() {
   const user = await initLayout();
@@ -40,7 +44,8 @@ function setupFriends() {
     showMessage(fstatus, `Contacting ${pods.length === 1 ? pods[0] : `${pods.length} pods`}…`);
     try {
       const res = await makeFriends(pods);
-      const friends = (res && res.friends) || [];
+      const friends = ((res && res.friends) || []).filter((f) => FRIEND_STATES.includes(f.status));
+      const requested = (res && res.requested) || [];
       const errors = Object.entries((res && res.errors) || {});
       clear(fstatus);
       if (friends.length) {
@@ -48,12 +53,17 @@ function setupFriends() {
           `Now friends with ${friends.map((f) => f.name || f.url).join(', ')}.`));
         form.pods.value = '';
       }
+      if (requested.length) {
+        fstatus.append(el('p', { class: 'message' },
+          `Asked ${requested.join(', ')}: ${requested.length === 1 ? 'its admin' : 'their admins'} must accept.`));
+        form.pods.value = '';
+      }
       if (errors.length) {
         fstatus.append(el('div', { class: 'message error' },
           el('p', {}, 'Some pods could not be friended:'),
           el('ul', {}, errors.map(([url, why]) => el('li', {}, el('strong', {}, url), `: ${why}`)))));
       }
-      if (!friends.length && !errors.length) showMessage(fstatus, 'Nothing changed.', '');
+      if (!friends.length && !requested.length && !errors.length) showMessage(fstatus, 'Nothing changed.', '');
     } catch (err) {
       showError(fstatus, err, 'Making friends failed');
     } finally {
@@ -85,22 +95,54 @@ async function loadFriends() {
     const friends = (res && res.data) || [];
     clear(body);
     if (friends.length === 0) {
-      body.append(el('tr', {}, el('td', { colspan: 6, class: 'hint' }, 'No friends yet.')));
+      body.append(el('tr', {}, el('td', { colspan: 7, class: 'hint' }, 'No friends yet.')));
       return;
     }
     for (const f of friends) {
       const url = safeURL(f.url);
-      body.append(el('tr', { dataset: { url: f.url } },
+      const request = f.status === 'pending' || f.status === 'refused';
+      const when = request ? f.requested_at : f.last_seen;
+      body.append(el('tr', { dataset: { url: f.url, status: f.status || '' } },
         el('td', {}, url ? el('a', { href: url, rel: 'noopener' }, f.url) : f.url),
         el('td', {}, f.name || ''),
-        el('td', { class: 'num' }, String(f.score ?? '')),
+        el('td', { class: 'num' }, request ? '' : String(f.score ?? '')),
         el('td', {}, el('span', { class: `state ${/^[a-z]+$/.test(f.status) ? f.status : ''}` }, f.status || '')),
-        el('td', { title: formatDate(f.last_seen) }, timeAgo(f.last_seen) || '—'),
-        el('td', { class: 'num' }, String(f.pending_events ?? 0))));
+        el('td', { title: formatDate(when) }, timeAgo(when) || '—'),
+        el('td', { class: 'num' }, String(f.pending_events ?? 0)),
+        el('td', {}, requestActions(f))));
     }
   } catch (err) {
     showError($('#friends-status'), err, 'The friend list could not be loaded');
   }
+}
+
+// requestActions: Accept and Refuse for a pod that asks to be friends
+// (Accept alone once refused); nothing for the others.
+function requestActions(f) {
+  if (f.status !== 'pending' && f.status !== 'refused') return '';
+  const fstatus = $('#friends-status');
+  const who = f.name || f.url;
+  const act = (label, cls, run, done) => {
+    const b = el('button', { type: 'button', class: `button small ${cls}`, dataset: { action: label.toLowerCase() } }, label);
+    b.setAttribute('aria-label', `${label} ${who}`);
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try {
+        const res = await run([f.url]);
+        const errors = Object.entries((res && res.errors) || {});
+        if (errors.length) showMessage(fstatus, `${who}: ${errors[0][1]}`, 'error');
+        else showMessage(fstatus, done, 'ok');
+      } catch (err) {
+        showError(fstatus, err, `${label} ${who} failed`);
+      } finally {
+        loadFriends();
+      }
+    });
+    return b;
+  };
+  const out = [act('Accept', 'primary', acceptFriends, `Now friends with ${who}.`)];
+  if (f.status === 'pending') out.push(' ', act('Refuse', 'danger', refuseFriends, `Refused ${who}; it was told.`));
+  return el('span', { class: 'actions' }, out);
 }
 
 async function loadUsers(self) {
