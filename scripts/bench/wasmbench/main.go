@@ -14,9 +14,11 @@
 //     EARLY_CHUNK range requests) fill the player's buffer, the engine opens
 //     -engine-delay later and is given those bytes (engine.js giveEarly).
 //   - startup: time from navigation to the first "playing" event in
-//     headless Chromium, for a plain <video src=webseed>, our engine, and the
-//     JavaScript webtorrent client on the same file, interleaved, fresh
-//     browser profile per run; the median of -runs.
+//     headless Chromium, for a plain <video src=webseed>, our engine (a
+//     first visit, and a return visit whose Service Worker is registered
+//     already), and the JavaScript webtorrent client on the same file,
+//     interleaved, fresh browser profile per run; the median of -runs, and
+//     when the video element reached each stage (where the time goes).
 //   - hash: SHA-1 piece verification throughput in Chromium (SubtleCrypto,
 //     which the engine uses, and Go's crypto/sha1 in wasm).
 //   - size: client.wasm raw, gzip and brotli sizes.
@@ -295,6 +297,7 @@ s.listen(0, '127.0.0.1');`)
 var pages = map[string]string{
 	"plain.html": `<!doctype html><video id=v muted autoplay src="/webseed/video.mp4"></video>
 <script>const v = document.getElementById('v'); window.__st = {};
+` + markScript + `
 v.addEventListener('playing', () => { window.__st.playingMs = performance.now(); }, { once: true });</script>`,
 	// ours: like the watch page — prepare (Service Worker registration), the
 	// video's metadata (API call), then playEarly (the Service Worker reads
@@ -305,10 +308,14 @@ v.addEventListener('playing', () => { window.__st.playingMs = performance.now();
 import { loadEngine, playEarly, prepare } from '/static/engine/engine.js';
 const st = window.__st = {};
 const v = document.getElementById('v');
+` + markScript + `
+st.marks.module = performance.now();
 v.addEventListener('playing', () => { st.playingMs = performance.now(); }, { once: true });
 try {
   prepare();
-  const meta = await (await fetch('/t/video.json')).json();
+  navigator.serviceWorker.ready.then(() => { st.marks.swActive = performance.now(); });
+  navigator.serviceWorker.addEventListener('controllerchange', () => { st.marks.swControls = performance.now(); }, { once: true });
+  const meta = await (await fetch('/t/video.json')).json(); st.marks.meta = performance.now();
   const tb = fetch(meta.torrent_url).then((r) => r.arrayBuffer());
   st.early = await playEarly(v, { infoHash: meta.info_hash, webSeed: meta.webseed_url, name: 'video.mp4' }); st.earlyMs = performance.now();
   const e = await loadEngine(); st.engineMs = performance.now(); st.engine = e;
@@ -354,6 +361,14 @@ try {
 	"blank.html": `<!doctype html><title>blank</title>`,
 }
 
+// markScript records, in window.__st.marks (ms since navigation), when the
+// video element reached each stage of its start; startup prints their
+// medians to show where the time goes.
+const markScript = `window.__st.marks = {};
+for (const e of ['loadstart', 'loadedmetadata', 'loadeddata', 'canplay', 'playing']) {
+  document.getElementById('v').addEventListener(e, () => { window.__st.marks[e] ??= performance.now(); });
+}`
+
 // newBrowser starts headless Chromium with a fresh profile.
 func newBrowser() (context.Context, func()) {
 	dir, _ := os.MkdirTemp("", "wasmbench-chrome-")
@@ -396,15 +411,25 @@ func waitPlaying(ctx context.Context) (float64, error) {
 
 func startup(p *pod) {
 	results := map[string][]float64{}
-	clients := []string{"plain", "ours", "ours-late", "webtorrent"}
+	clients := []string{"plain", "ours", "ours-return", "ours-late", "webtorrent"}
 	var engineMs, openMs, earlyMs []float64
+	marks := map[string]map[string][]float64{}
 	webseed := map[string][]float64{}
 	podWebSeed, podSeeder := map[string][]float64{}, map[string][]float64{}
 	for r := 0; r < *runs; r++ {
 		for _, c := range clients {
 			bctx, stop := newBrowser()
+			page := c
+			if c == "ours-return" {
+				// A return visit: the Service Worker was registered by an
+				// earlier visit to the pod (a page that only registers it).
+				if err := registerWorker(bctx, p.srv.URL+"/bench/blank.html"); err != nil {
+					log.Printf("startup %s run %d: %v", c, r, err)
+				}
+				page = "ours"
+			}
 			ws0, sd0 := p.webseedOut.Load(), p.seeder.UploadedBytes()
-			ms, phases, err := waitPage(bctx, p.srv.URL+"/bench/"+c+".html")
+			ms, phases, err := waitPage(bctx, p.srv.URL+"/bench/"+page+".html")
 			podWebSeed[c] = append(podWebSeed[c], float64(p.webseedOut.Load()-ws0)/1e6)
 			podSeeder[c] = append(podSeeder[c], float64(p.seeder.UploadedBytes()-sd0)/1e6)
 			if err != nil {
@@ -414,6 +439,14 @@ func startup(p *pod) {
 			}
 			if strings.HasPrefix(c, "ours") {
 				webseed[c] = append(webseed[c], phases["webseedMB"])
+			}
+			for k, v := range phases {
+				if name, ok := strings.CutPrefix(k, "mark."); ok && err == nil {
+					if marks[c] == nil {
+						marks[c] = map[string][]float64{}
+					}
+					marks[c][name] = append(marks[c][name], v)
+				}
 			}
 			if c == "ours" {
 				earlyMs = append(earlyMs, phases["earlyMs"])
@@ -433,11 +466,38 @@ func startup(p *pod) {
 	}
 	fmt.Printf("  ours, phases (ms since navigation, medians): video on the stream (Service Worker controls; -1: no playEarly) %.0f, engine ready (wasm + Service Worker) %.0f, torrent open %.0f\n",
 		median(earlyMs), median(engineMs), median(openMs))
+	fmt.Printf("  where the time goes (ms since navigation, medians):\n")
+	for _, c := range []string{"plain", "ours", "ours-return"} {
+		var names []string
+		for k := range marks[c] {
+			names = append(names, k)
+		}
+		sort.Slice(names, func(i, j int) bool { return median(marks[c][names[i]]) < median(marks[c][names[j]]) })
+		fmt.Printf("    %-11s", c)
+		for _, k := range names {
+			fmt.Printf(" %s %.0f", k, median(marks[c][k]))
+		}
+		fmt.Println()
+	}
 	fmt.Printf("  MB from the web seed 2 s after open (page stats: Service Worker + engine, median): ours %.2f, ours-late %.2f\n",
 		median(webseed["ours"]), median(webseed["ours-late"]))
 	fmt.Printf("  pod upload per run (web seed + seeder MB, median; ours/ours-late: until 2 s after open): plain %.2f + %.2f, ours %.2f + %.2f, ours-late %.2f + %.2f\n",
 		median(podWebSeed["plain"]), median(podSeeder["plain"]), median(podWebSeed["ours"]), median(podSeeder["ours"]),
 		median(podWebSeed["ours-late"]), median(podSeeder["ours-late"]))
+}
+
+// registerWorker visits url and registers the engine's Service Worker
+// there (engine.js prepare), as a first visit to the pod would.
+func registerWorker(bctx context.Context, url string) error {
+	ctx, cancel := chromedp.NewContext(bctx)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		return err
+	}
+	_, err := evalJS[bool](ctx, `(async () => {
+		const { prepare } = await import('/static/engine/engine.js'); prepare();
+		await navigator.serviceWorker.ready; return true; })()`)
+	return err
 }
 
 func waitPage(bctx context.Context, url string) (float64, map[string]float64, error) {
@@ -462,7 +522,8 @@ func waitPage(bctx context.Context, url string) (float64, map[string]float64, er
 		log.Printf("ours trace [ms, readyState, paused, currentTime, bufferedEnd, peers, piecesHave, webseed, fromPeers]: %s", trace)
 	}
 	phases, _ := evalJS[map[string]float64](ctx, `({engineMs: window.__st.engineMs || 0, openMs: window.__st.openMs || 0, earlyMs: window.__st.early ? window.__st.earlyMs : -1,
-		webseedMB: (window.__st.torrent ? window.__st.torrent.stats().bytesFromWebSeed : 0) / 1e6})`)
+		webseedMB: (window.__st.torrent ? window.__st.torrent.stats().bytesFromWebSeed : 0) / 1e6,
+		...Object.fromEntries(Object.entries(window.__st.marks || {}).map(([k, v]) => ['mark.' + k, v]))})`)
 	return ms, phases, err
 }
 

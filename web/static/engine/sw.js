@@ -48,19 +48,25 @@ function markOpened(key) {
 
 function unmarkOpened(key) {
   opened.delete(key);
+  checked.delete(key);
   openedStore().then((c) => c?.delete(openedURL(key))).catch(() => {});
 }
 
 // wasOpened reports whether the page of key has opened its torrent, as this
-// worker or an earlier run of it was told.
+// worker or an earlier run of it was told. Cache Storage is asked once per
+// key and run: a later open reaches this run as a message (markOpened), so
+// the early reads that start a video wait on no storage round trip.
+const checked = new Set();
 async function wasOpened(key) {
   if (opened.has(key)) return true;
+  if (checked.has(key)) return false;
   const c = await openedStore();
   if (c && (await c.match(openedURL(key)).catch(() => null))) {
     opened.add(key);
     return true;
   }
-  return false;
+  if (!opened.has(key)) checked.add(key);
+  return opened.has(key);
 }
 
 // forgetGone drops the entries of pages that no longer exist (closed, or
