@@ -50,7 +50,7 @@
 //	                                      Upload-Length: <bytes> (> 0; above the limit → 413),
 //	                                      Upload-Metadata: name <b64>,description <b64>,filename <b64>
 //	                                      (all optional here; given ones are validated now, 400)
-//	                                      → 201 with Location: <pod>/api/v1/videos/uploads/{uploadID}
+//	                                      → 201 with Location: /api/v1/videos/uploads/{uploadID} (a path: tusd's absolute URL would name the scheme the pod saw, http behind a TLS proxy)
 //	HEAD   /api/v1/videos/uploads/{uploadID}  → Upload-Offset: bytes received so far
 //	PATCH  /api/v1/videos/uploads/{uploadID}  Content-Type: application/offset+octet-stream,
 //	                                      Upload-Offset: <current offset>, body: the next bytes
