@@ -313,6 +313,57 @@ func (s *Service) SetRights(ctx context.Context, username string, rights []strin
 	return u, nil
 }
 
+// SetPassword replaces a user's password and ends every session of that
+// user (their tokens are deleted), so whoever knew the old password is
+// logged out. It returns the number of sessions ended.
+func (s *Service) SetPassword(ctx context.Context, username, password string) (ended int, err error) {
+	if err := checkPassword(password); err != nil {
+		return 0, err
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return 0, err
+	}
+	name := strings.ToLower(username)
+	err = s.st.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketUsers))
+		var u User
+		if err := store.GetJSON(b, []byte(name), &u); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return ErrNoSuchUser
+			}
+			return err
+		}
+		u.PasswordHash = hash
+		if err := store.PutJSON(b, []byte(name), u); err != nil {
+			return err
+		}
+		tb := tx.Bucket([]byte(bucketTokens))
+		var dead [][]byte
+		if err := tb.ForEach(func(k, v []byte) error {
+			var rec tokenRecord
+			if err := store.GetJSON(tb, k, &rec); err == nil && rec.Username == name {
+				dead = append(dead, slices.Clone(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := tb.Delete(k); err != nil {
+				return err
+			}
+		}
+		ended = len(dead)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.log.InfoContext(ctx, "password reset", "username", name, "sessions_ended", ended)
+	return ended, nil
+}
+
 // Login checks a password and issues a new token.
 func (s *Service) Login(ctx context.Context, username, password string) (api.Token, error) {
 	u, err := s.Get(username)

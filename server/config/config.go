@@ -519,6 +519,8 @@ func isDNSName(s string) bool {
 const synopsis = `usage:
   swarmtube [flags]                run a pod
   swarmtube import [flags] FILE    upload a video file to a running pod (swarmtube import --help)
+  swarmtube admin COMMAND ...      users, reset-password, grant, revoke: accounts on a stopped
+                                   pod's data directory (swarmtube admin --help)
 
 Each flag may also be set as SWARMTUBE_<FLAG> (upper case, '-' as '_'); the
 command line wins. Flags of the pod:

@@ -2,6 +2,7 @@
 //
 //	swarmtube [flags]            run a pod
 //	swarmtube import [flags] F   upload a video file to a running pod
+//	swarmtube admin COMMAND ...  account administration on a stopped pod's data dir
 //
 // Every failure to start ends the process with a non-zero status and one
 // line on stderr saying what is wrong and what to do: status 2 for a bad
@@ -26,6 +27,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "import" {
 		if err := runImport(os.Args[2:]); err != nil {
 			exit("swarmtube import", err)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "admin" {
+		if err := runAdmin(os.Args[2:], os.Stdout, config.Getenv); err != nil {
+			exit("swarmtube admin", err)
 		}
 		return
 	}

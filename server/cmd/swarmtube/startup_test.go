@@ -86,6 +86,13 @@ func holdPort(t *testing.T) string {
 // startPod runs a pod on data until the test ends and returns its process.
 func startPod(t *testing.T, bin, data string) *exec.Cmd {
 	t.Helper()
+	cmd, _ := startPodAt(t, bin, data)
+	return cmd
+}
+
+// startPodAt is startPod that also returns the pod's base URL.
+func startPodAt(t *testing.T, bin, data string) (*exec.Cmd, string) {
+	t.Helper()
 	addr := "127.0.0.1:" + freePort(t)
 	cmd := exec.Command(bin, "--listen", addr, "--data", data, "--admin-password", "admin-password", "--log-level", "warn", "--turn-listen", "off")
 	var out bytes.Buffer
@@ -105,7 +112,7 @@ func startPod(t *testing.T, bin, data string) *exec.Cmd {
 		resp, err := http.Get("http://" + addr + "/api/v1/pod")
 		if err == nil {
 			resp.Body.Close()
-			return cmd
+			return cmd, "http://" + addr
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("holder pod did not come up: %v", err)
@@ -272,7 +279,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	out, _ := exec.Command(bin, "--help").CombinedOutput()
-	for _, want := range []string{"swarmtube import", "--listen", "--trusted-proxies"} {
+	for _, want := range []string{"swarmtube import", "swarmtube admin", "--listen", "--trusted-proxies"} {
 		if !bytes.Contains(out, []byte(strings.TrimPrefix(want, "-"))) {
 			t.Errorf("--help does not mention %s:\n%s", want, out)
 		}
