@@ -17,7 +17,7 @@ func TestAccounts(t *testing.T) {
 
 	b.do("open register page", 20*time.Second,
 		chromedp.Navigate(p.URL+"/register"),
-		chromedp.WaitVisible(chromedp.CSS("#register-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#register-form button[type=submit]")), // enabled once its module is ready
 		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse"),
 		chromedp.SendKeys(chromedp.CSS("#password2"), "correct horse"),
@@ -37,7 +37,7 @@ func TestAccounts(t *testing.T) {
 	// A wrong password shows the API's message.
 	b.do("wrong password", 20*time.Second,
 		chromedp.Navigate(p.URL+"/login?next=/upload"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
 		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "wrong password"),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
@@ -64,7 +64,7 @@ func TestAccounts(t *testing.T) {
 	b.waitJS("logged out", `!!document.querySelector("#nav-login")`, 10*time.Second)
 	b.do("register twice", 20*time.Second,
 		chromedp.Navigate(p.URL+"/register"),
-		chromedp.WaitVisible(chromedp.CSS("#register-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#register-form button[type=submit]")), // enabled once its module is ready
 		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "another password"),
 		chromedp.SendKeys(chromedp.CSS("#password2"), "another password"),

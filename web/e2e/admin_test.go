@@ -27,7 +27,7 @@ func TestAdmin(t *testing.T) {
 
 	b.do("log in as admin", 20*time.Second,
 		chromedp.Navigate(a.URL+"/login?next=/admin"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
 		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
 		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),

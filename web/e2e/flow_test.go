@@ -32,7 +32,7 @@ func TestUploadWatchRemove(t *testing.T) {
 	// Register (which logs in), log out, log in.
 	b.do("register", 20*time.Second,
 		chromedp.Navigate(p.URL+"/register"),
-		chromedp.WaitVisible(chromedp.CSS("#register-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#register-form button[type=submit]")), // enabled once its module is ready
 		chromedp.SendKeys(chromedp.CSS("#username"), "carol"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "carol's password"),
 		chromedp.SendKeys(chromedp.CSS("#password2"), "carol's password"),
@@ -45,7 +45,7 @@ func TestUploadWatchRemove(t *testing.T) {
 	// page that the registration's or the logout's redirect is replacing.
 	b.do("log in", 20*time.Second,
 		chromedp.Navigate(p.URL+"/login"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
 		chromedp.SendKeys(chromedp.CSS("#username"), "carol"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "carol's password"),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),

@@ -69,7 +69,7 @@ func TestScreenshots(t *testing.T) {
 	b.out = dir
 	b.do("log in", 20*time.Second,
 		chromedp.Navigate(p.URL+"/login"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
 		chromedp.SendKeys(chromedp.CSS("#username"), "maya"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "maya's password"),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
@@ -116,7 +116,7 @@ func TestScreenshots(t *testing.T) {
 	b.waitJS("logged out", `!!document.querySelector("#nav-login")`, 10*time.Second)
 	b.do("admin", 20*time.Second,
 		chromedp.Navigate(p.URL+"/login?next=/admin"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
 		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
 		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),

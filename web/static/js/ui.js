@@ -165,8 +165,33 @@ export function pageParam() {
   return Number.isFinite(p) && p > 0 ? p : 1;
 }
 
-/** safeNext returns a same-site path from ?next=, or '/'. */
-export function safeNext() {
-  const n = new URLSearchParams(location.search).get('next') || '';
-  return n.startsWith('/') && !n.startsWith('//') && !n.startsWith('/\\') ? n : '/';
+/**
+ * safeNext returns where to go after logging in: the absolute URL that
+ * ?next= (or raw) resolves to when it is on this page's own origin, else
+ * the home page. It resolves with the browser's own URL parser, the one a
+ * navigation uses, so every trick that parser applies counts: tabs and
+ * newlines dropped, leading spaces and control characters trimmed, "\" read
+ * as "/", "//host" and "/\host" naming another host, other schemes
+ * (javascript:, data:, https: on an http pod), percent-encoding already
+ * decoded by URLSearchParams. Returning the resolved absolute URL (not the
+ * raw text) means nothing is parsed twice.
+ */
+export function safeNext(raw = new URLSearchParams(location.search).get('next')) {
+  if (!raw) return '/';
+  let u;
+  try {
+    u = new URL(raw, location.origin);
+  } catch {
+    return '/';
+  }
+  if (u.origin !== location.origin || u.username || u.password) return '/';
+  return u.href;
+}
+
+/** formReady enables a form's submit buttons once its module has bound it:
+ * the HTML ships them disabled, so a form cannot be sent before (or
+ * without) its script, which would put the fields in a URL. */
+export function formReady(form) {
+  for (const b of form.querySelectorAll('button[type=submit]')) b.disabled = false;
+  form.dataset.ready = 'true';
 }

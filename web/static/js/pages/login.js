@@ -1,7 +1,7 @@
 // Log in: a token in the session cookie, then back to ?next= (same site only).
 import { initLayout } from '../layout.js';
 import { login } from '../api.js';
-import { showError, showMessage, safeNext } from '../ui.js';
+import { showError, showMessage, safeNext, formReady } from '../ui.js';
 
 initLayout();
 const form = document.getElementById('login-form');
@@ -23,3 +23,4 @@ form.addEventListener('submit', async (ev) => {
     button.disabled = false;
   }
 });
+formReady(form);

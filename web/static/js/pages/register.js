@@ -1,7 +1,7 @@
 // Register: create the account, log in at once, and go on.
 import { initLayout } from '../layout.js';
 import { register, login, pod } from '../api.js';
-import { showError, showMessage, safeNext } from '../ui.js';
+import { showError, showMessage, safeNext, formReady } from '../ui.js';
 
 initLayout();
 const form = document.getElementById('register-form');
@@ -40,3 +40,4 @@ form.addEventListener('submit', async (ev) => {
     location.assign('/login?registered=1');
   }
 });
+formReady(form);
