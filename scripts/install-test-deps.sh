@@ -3,6 +3,7 @@
 # missing: the real peers we test against (Chromium, aria2, opentracker),
 # iproute2 and nftables for the network-namespace lab (internal/netlab),
 # Caddy and nginx for the reverse-proxy tests (server/internal/deploy),
+# certutil (libnss3-tools) to make Chromium trust the NAT lab's test CA,
 # ffmpeg to make test clips, Node.js, and the pinned npm reference peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ command -v nft >/dev/null || need+=(nftables)
 command -v caddy >/dev/null || need+=(caddy)
 /usr/bin/python3 -c 'import feedparser' 2>/dev/null || need+=(python3-feedparser) # a real feed parser for the feed tests
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v certutil >/dev/null || need+=(libnss3-tools)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
