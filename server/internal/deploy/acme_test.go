@@ -68,6 +68,10 @@ func TestACMEWithPebble(t *testing.T) {
 				t.Fatalf("pod info URL %q", info.URL)
 			}
 			t.Logf("certificate by %s and first answer in %v", challenge, time.Since(begin).Round(time.Millisecond))
+			metrics := tlsGet(t, p, peb.roots, "/metrics")
+			if !strings.Contains(metrics, `swarmtube_tls_certificate_not_after_seconds{name="`+podName+`"}`) {
+				t.Error("/metrics lacks the expiry of the ACME certificate")
+			}
 			if _, err := os.Stat(filepath.Join(data, "acme", podName)); err != nil {
 				t.Fatalf("no certificate cached under the data dir: %v", err)
 			}
@@ -99,6 +103,17 @@ func TestACMEWithPebble(t *testing.T) {
 // roots.
 func getPodInfo(t *testing.T, p *pod.Pod, roots *x509.CertPool) api.PodInfo {
 	t.Helper()
+	var info api.PodInfo
+	if err := json.Unmarshal([]byte(tlsGet(t, p, roots, "/api/v1/pod")), &info); err != nil {
+		t.Fatalf("pod info: %v", err)
+	}
+	return info
+}
+
+// tlsGet fetches path over TLS by the pod's name, trusting only roots, and
+// checks the certificate is for that name.
+func tlsGet(t *testing.T, p *pod.Pod, roots *x509.CertPool, path string) string {
+	t.Helper()
 	addr := p.Addr().String()
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: roots},
@@ -108,19 +123,19 @@ func getPodInfo(t *testing.T, p *pod.Pod, roots *x509.CertPool) api.PodInfo {
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
-	resp, err := client.Get(p.URL() + "/api/v1/pod")
+	resp, err := client.Get(p.URL() + path)
 	if err != nil {
-		t.Fatalf("GET %s/api/v1/pod: %v", p.URL(), err)
+		t.Fatalf("GET %s%s: %v", p.URL(), path, err)
 	}
 	defer resp.Body.Close()
-	var info api.PodInfo
-	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("pod info: %d %v", resp.StatusCode, err)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
 	}
 	if cs := resp.TLS; cs == nil || cs.PeerCertificates[0].DNSNames[0] != podName {
 		t.Fatalf("served certificate is not for %s", podName)
 	}
-	return info
+	return string(body)
 }
 
 // pebbleCA is Let's Encrypt's test ACME server, in-process. Its directory
