@@ -257,6 +257,27 @@ func TestLimits(t *testing.T) {
 		if d := testutil.ToFloat64(s.m.dropped); d < 1e6-limit {
 			t.Errorf("dropped %v bytes of 1 MB", d)
 		}
+
+		// The budget is spent: what peers send back is dropped too.
+		for i := 0; i < 100; i++ {
+			peer.WriteTo(chunk, relay.LocalAddr())
+		}
+		relay.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		buf := make([]byte, 2000)
+		got := 0
+		for {
+			n, _, err := relay.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			got += n
+		}
+		// Both directions draw on one budget: all that passed is at most
+		// the burst plus the rate since the start.
+		total := testutil.ToFloat64(s.m.toPeer) + testutil.ToFloat64(s.m.toClient)
+		if limit := float64(s.total.Burst()) + 125_000*time.Since(start).Seconds(); total > limit || testutil.ToFloat64(s.m.toClient) != float64(got) {
+			t.Errorf("relayed %v bytes both ways (%d to the client), over the budget's %v", total, got, limit)
+		}
 	})
 }
 
@@ -280,5 +301,37 @@ func TestPublicPeer(t *testing.T) {
 		if got := PublicPeer(net.ParseIP(ip)); got != want {
 			t.Errorf("PublicPeer(%s) = %v", ip, got)
 		}
+	}
+}
+
+// TestAllocateOverTCP: the turn:…?transport=tcp URL works (RFC 6062 framing
+// of STUN over TCP; the relay itself is UDP).
+func TestAllocateOverTCP(t *testing.T) {
+	s, _ := startServer(t, Config{})
+	user, pass := s.Credentials("tcp", time.Minute)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port()))
+	tcp, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	c, err := pionturn.NewClient(&pionturn.ClientConfig{
+		STUNServerAddr: addr, TURNServerAddr: addr, Conn: pionturn.NewSTUNConn(tcp),
+		Username: user, Password: pass, Realm: "swarmtube",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatalf("allocate over TCP: %v", err)
+	}
+	relay.Close()
+	if v := testutil.ToFloat64(s.m.allocations); v != 1 {
+		t.Errorf("allocations = %v", v)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -77,4 +78,32 @@ func TestWatchInsecureOrigin(t *testing.T) {
 		t.Errorf("stats mode %q, want %q", mode, want)
 	}
 	b.screenshot("watch-insecure-origin")
+}
+
+// TestWatchWithoutWebRTC removes RTCPeerConnection before the page's
+// scripts run, as in a browser without WebRTC: the watch page must say so
+// and play from the web seed by itself.
+func TestWatchWithoutWebRTC(t *testing.T) {
+	t.Parallel()
+	p := startPod(t, "nowebrtc")
+	apiCall(t, p.URL, "", "POST", "/api/v1/users", `{"username":"wendy","password":"wendy's password"}`, http.StatusCreated)
+	id := uploadMultipart(t, p.URL, apiLogin(t, p.URL, "wendy", "wendy's password"), makeClip(t, 5), "No WebRTC here", "")
+
+	b := newBrowser(t)
+	b.do("remove WebRTC", 10*time.Second, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;`,
+		})
+		return err
+	}))
+	b.do("open the watch page", 20*time.Second,
+		chromedp.Navigate(p.URL+"/videos/"+id),
+		chromedp.WaitVisible(chromedp.CSS("#video-info")),
+	)
+	b.waitJS("fallback player", `document.querySelector("#player video")?.src.includes("/static/webseed/")`, 20*time.Second)
+	b.waitJS("playback advances by itself", `document.querySelector("#player video").currentTime > 1`, 30*time.Second)
+	want := "This browser cannot share video with other viewers (no WebRTC or Service Worker), so this video plays straight from the pod."
+	if mode := b.text("#stats-mode"); mode != want {
+		t.Errorf("stats mode %q, want %q", mode, want)
+	}
 }
