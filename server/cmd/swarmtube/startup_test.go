@@ -201,6 +201,29 @@ func TestStartupFailures(t *testing.T) {
 		{"bad listen", func(t *testing.T) setup {
 			return setup{args: []string{"--data", t.TempDir(), "--listen", "9000"}, want: []string{"--listen"}}
 		}, 2},
+		{"unreadable certificate", func(t *testing.T) setup {
+			dir := t.TempDir()
+			cert := filepath.Join(dir, "cert.pem")
+			os.WriteFile(cert, []byte("-----BEGIN CERTIFICATE-----\n"), 0o600)
+			s := setup{args: []string{"--data", t.TempDir(), "--tls-cert", cert, "--tls-key", filepath.Join(dir, "key.pem")},
+				want: []string{"--tls-cert: cannot read " + cert}}
+			// Unreadable by the pod's user: as root, the pod runs as nobody
+			// (the file is root's, mode 0600); otherwise the file has mode 0.
+			os.Chmod(dir, 0o755)
+			os.Chmod(filepath.Dir(dir), 0o755)
+			// Flags are checked before the data directory is touched, so
+			// it does not matter that nobody cannot write --data.
+			if os.Geteuid() == 0 {
+				s.cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+			} else {
+				os.Chmod(cert, 0)
+			}
+			return s
+		}, 2},
+		{"missing key file", func(t *testing.T) setup {
+			return setup{args: []string{"--data", t.TempDir(), "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"},
+				want: []string{"--tls-cert", "/nonexistent/cert.pem", "no such file"}}
+		}, 2},
 		{"bad trusted proxy", func(t *testing.T) setup {
 			return setup{args: []string{"--data", t.TempDir(), "--trusted-proxies", "proxy.example"}, want: []string{"--trusted-proxies", "proxy.example"}}
 		}, 2},
