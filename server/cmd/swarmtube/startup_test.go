@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmtube/swarmtube/internal/testcert"
 	"github.com/swarmtube/swarmtube/internal/testenv"
 )
 
@@ -224,6 +225,19 @@ func TestStartupFailures(t *testing.T) {
 			return setup{args: []string{"--data", t.TempDir(), "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"},
 				want: []string{"--tls-cert", "/nonexistent/cert.pem", "no such file"}}
 		}, 2},
+		{"tls key of another certificate", func(t *testing.T) setup {
+			ca := testcert.NewCA(t)
+			a, b := ca.Issue(t, "a", time.Time{}, "pod.example.org"), ca.Issue(t, "b", time.Time{}, "pod.example.org")
+			return setup{args: []string{"--data", t.TempDir(), "--tls-cert", a.CertFile, "--tls-key", b.KeyFile},
+				want: []string{"--tls-key", b.KeyFile, "is not the key of the certificate in " + a.CertFile}}
+		}, 2},
+		{"http-listen port in use", func(t *testing.T) setup {
+			ca := testcert.NewCA(t)
+			a := ca.Issue(t, "a", time.Time{}, "127.0.0.1")
+			port := holdPort(t)
+			return setup{args: []string{"--data", t.TempDir(), "--tls-cert", a.CertFile, "--tls-key", a.KeyFile, "--http-listen", "127.0.0.1:" + port},
+				want: []string{"port " + port + " is already in use", "--http-listen"}}
+		}, 1},
 		{"bad trusted proxy", func(t *testing.T) setup {
 			return setup{args: []string{"--data", t.TempDir(), "--trusted-proxies", "proxy.example"}, want: []string{"--trusted-proxies", "proxy.example"}}
 		}, 2},
