@@ -35,10 +35,3 @@ var (
 // errPrivateAddress refuses a fetch on someone else's behalf to an
 // address that is not public (see publicAddr).
 var errPrivateAddress = errors.New("federation: the address is not public (loopback, private, link-local, multicast or unspecified); --federation-allow-private lifts this on test networks")
-
-// isRefusal reports whether a catalogue error refuses one video (a 4xx
-// *httpx.Error) rather than failing the store.
-func isRefusal(err error) bool {
-	var he *httpx.Error
-	return errors.As(err, &he) && he.Status >= 400 && he.Status < 500
-}

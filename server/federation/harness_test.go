@@ -91,7 +91,7 @@ func (c *fakeCatalog) HasRemoteTx(tx *bolt.Tx, origin, id string) bool {
 
 func (c *fakeCatalog) PutRemoteTx(tx *bolt.Tx, origin string, v api.Video) error {
 	if err := fedproto.CheckVideo(origin, v); err != nil {
-		return httpx.Errorf(http.StatusBadRequest, "invalid_remote_video", "%v", err)
+		return err // wraps fedproto.ErrInvalid, as the Catalog contract asks
 	}
 	v.Pod, v.Local = origin, false
 	return store.PutJSON(tx.Bucket([]byte(bucketFake)), fakeKey(origin, v.ID), v)

@@ -249,7 +249,7 @@ func (s *Service) applyBatch(origin string, events []fedproto.Event) (fedproto.B
 				continue
 			}
 			if err := s.applyEventTx(tx, f, e); err != nil {
-				if !errors.Is(err, fedproto.ErrInvalid) && !isRefusal(err) {
+				if !errors.Is(err, fedproto.ErrInvalid) {
 					return fmt.Errorf("federation: apply %s: %w", e.ID(), err)
 				}
 				res.Rejected = append(res.Rejected, fedproto.Rejection{Seq: e.Seq, Reason: err.Error()})
@@ -261,11 +261,11 @@ func (s *Service) applyBatch(origin string, events []fedproto.Event) (fedproto.B
 		res.LastSeq = f.LastSeq
 		f.LastSeen = s.cfg.Now()
 		if len(res.Rejected) > 0 {
-			f.Score -= s.cfg.Penalty
-			if f.Score < s.cfg.ScoreMin {
+			out, err := s.chargeTx(tx, f, s.cfg.Penalty, "sent invalid events")
+			if out {
 				ejected = f
-				return s.ejectTx(tx, f, "sent invalid events")
 			}
+			return err
 		}
 		return putFriend(tx, f)
 	})
@@ -613,12 +613,8 @@ func (s *Service) reported(reporter, target string) error {
 		if err != nil {
 			return err
 		}
-		f.Score -= s.cfg.ReportPenalty
-		if f.Score < s.cfg.ScoreMin {
-			ejected = true
-			return s.ejectTx(tx, f, "reported by "+reporter)
-		}
-		return putFriend(tx, f)
+		ejected, err = s.chargeTx(tx, f, s.cfg.ReportPenalty, "reported by "+reporter)
+		return err
 	})
 	if err != nil {
 		return err
@@ -640,12 +636,8 @@ func (s *Service) penalize(friend, reason string) {
 		if err != nil {
 			return nil // gone already
 		}
-		f.Score -= s.cfg.Penalty
-		if f.Score < s.cfg.ScoreMin {
-			ejected = true
-			return s.ejectTx(tx, f, reason)
-		}
-		return putFriend(tx, f)
+		ejected, err = s.chargeTx(tx, f, s.cfg.Penalty, reason)
+		return err
 	})
 	if err != nil {
 		s.log.Error("federation: lower score", "friend", friend, "err", err)
@@ -653,6 +645,18 @@ func (s *Service) penalize(friend, reason string) {
 	if ejected {
 		s.afterEject(friend)
 	}
+}
+
+// chargeTx is the one place a friend loses score: inside tx it takes
+// points from f and stores it, or, below ScoreMin, ejects it for reason
+// (ejectTx). It reports whether f was ejected; the caller then runs
+// afterEject once tx has committed.
+func (s *Service) chargeTx(tx *bolt.Tx, f *friendRecord, points int, reason string) (ejected bool, err error) {
+	f.Score -= points
+	if f.Score < s.cfg.ScoreMin {
+		return true, s.ejectTx(tx, f, reason)
+	}
+	return false, putFriend(tx, f)
 }
 
 // ejectTx removes friend f, leaving a tombstone for the listing.

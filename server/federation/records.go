@@ -227,7 +227,7 @@ func (s *Service) removeFriendTx(tx *bolt.Tx, u string) error {
 
 // putVideoTx stores video v of friend f (checked, counted against
 // MaxFriendVideos). A video this pod refuses is an error wrapping
-// fedproto.ErrInvalid or a 4xx *httpx.Error; a store failure is any other.
+// fedproto.ErrInvalid; a store failure is any other.
 func (s *Service) putVideoTx(tx *bolt.Tx, f *friendRecord, v api.Video) error {
 	if err := fedproto.CheckVideo(f.URL, v); err != nil {
 		return err

@@ -26,8 +26,9 @@ import (
 // Catalog is what federation needs from the video catalogue
 // (server/videos implements it). The Tx methods run inside federation's
 // write transactions, so a batch of events and its bookkeeping commit
-// together; they return an *httpx.Error with a 4xx status for a video they
-// refuse, which federation reports to the sender and skips.
+// together; they return an error wrapping fedproto.ErrInvalid for a video
+// they refuse, which federation reports to the sender and skips (any other
+// error aborts the transaction).
 type Catalog interface {
 	// LocalVideosAfter lists at most n videos this pod is the origin of,
 	// in increasing id order, with ids above after ("" for the first).

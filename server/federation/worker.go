@@ -197,7 +197,7 @@ func (s *Service) pullCatalog(ctx context.Context, friend string) error {
 			for _, v := range page.Videos {
 				f.Received++
 				if err := s.putVideoTx(tx, f, v); err != nil {
-					if !errors.Is(err, fedproto.ErrInvalid) && !isRefusal(err) {
+					if !errors.Is(err, fedproto.ErrInvalid) {
 						return err
 					}
 					skipped++
@@ -348,12 +348,11 @@ func (s *Service) failed(friend string, cause error) {
 		}
 		f.Failures++
 		f.NextAttempt = now.Add(s.backoff(f.Failures))
-		f.Score -= s.cfg.Penalty
-		if f.Score < s.cfg.ScoreMin {
+		out, err := s.chargeTx(tx, f, s.cfg.Penalty, "unreachable: "+f.LastError)
+		if out {
 			ejected = f
-			return s.ejectTx(tx, f, "unreachable: "+f.LastError)
 		}
-		return putFriend(tx, f)
+		return err
 	})
 	if err != nil {
 		s.log.Error("federation: record failed delivery", "friend", friend, "err", err)

@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
@@ -274,12 +275,12 @@ func TestRemoteVideos(t *testing.T) {
 		"bad piece length":  mutate(func(v *api.Video) { v.PieceLength = 1000 }),
 	}
 	for name, v := range bad {
-		if err := p.putRemote(friend, v); !isClientError(err) {
+		if err := p.putRemote(friend, v); !errors.Is(err, fedproto.ErrInvalid) {
 			t.Errorf("%s: accepted or wrong error: %v", name, err)
 		}
 	}
 	for _, origin := range []string{"ftp://x", "http://", "http://x/path", p.srv.URL} {
-		if err := p.putRemote(origin, good); !isClientError(err) {
+		if err := p.putRemote(origin, good); !errors.Is(err, fedproto.ErrInvalid) {
 			t.Errorf("origin %q: %v", origin, err)
 		}
 	}

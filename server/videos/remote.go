@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -13,7 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
-	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
@@ -24,9 +23,11 @@ const (
 	maxRemoteSize = 1 << 42 // 4 TiB: anything bigger is a lie
 )
 
-// errRemote builds the error for an unacceptable video from a friend.
+// errRemote builds the error for an unacceptable video from a friend. It
+// wraps fedproto.ErrInvalid, the refusal federation's Catalog contract
+// names: federation reports it to the sender and skips the video.
 func errRemote(format string, args ...any) error {
-	return httpx.Errorf(http.StatusBadRequest, "invalid_remote_video", format, args...)
+	return fmt.Errorf("%w: %s", fedproto.ErrInvalid, fmt.Sprintf(format, args...))
 }
 
 // normalizeOrigin checks a pod URL and returns it without a trailing slash.
@@ -66,10 +67,10 @@ func (s *Service) cleanRemote(origin string, v api.Video) (*record, error) {
 		return nil, errRemote("id %q is not a video id", v.ID)
 	}
 	if v.Name, err = cleanName(v.Name); err != nil {
-		return nil, err
+		return nil, errRemote("%v", err)
 	}
 	if v.Description, err = cleanDescription(v.Description); err != nil {
-		return nil, err
+		return nil, errRemote("%v", err)
 	}
 	if v.Size <= 0 || v.Size > maxRemoteSize {
 		return nil, errRemote("size %d out of range", v.Size)
@@ -118,8 +119,8 @@ func (s *Service) cleanRemote(origin string, v api.Video) (*record, error) {
 
 // PutRemoteTx inserts or replaces, inside the caller's transaction, the
 // video v of the friend pod at origin (v.ID is the id at the origin), with
-// its index entries. It validates everything and returns a 400 *httpx.Error
-// for a bad video. Known reflects the change once tx commits.
+// its index entries. It validates everything and returns an error wrapping
+// fedproto.ErrInvalid for a bad video. Known reflects the change once tx commits.
 func (s *Service) PutRemoteTx(tx *bolt.Tx, origin string, v api.Video) error {
 	rec, err := s.cleanRemote(origin, v)
 	if err != nil {
