@@ -32,6 +32,13 @@
 // deletes it) or invalid_video (an MP4 whose box structure is broken, or a
 // file ffprobe cannot decode); 409 duplicate_video (the same bytes and name are
 // already published here). A refused upload leaves nothing on disk.
+// Before any byte is taken (see quota.go): 413 quota_exceeded or
+// daily_quota_exceeded (the user's quotas, counting their unfinished
+// uploads at full length), 403 too_many_uploads (Config.MaxOpenUploads
+// unfinished resumable uploads), 507 insufficient_storage (the upload would
+// leave less than Config.MinFreeBytes free once every unfinished upload
+// completes). A disk that fills anyway answers 507 too. Every error text
+// goes through httpx.Public: no path, offset or system error is shown.
 //
 // Names are 1-120 characters, descriptions at most 5000; both must be
 // valid UTF-8 without control characters (descriptions may hold line breaks
@@ -65,7 +72,8 @@
 // until every byte has arrived, then runs the same path as a multipart
 // upload; if the content is refused the upload is deleted, if only the
 // name is bad it is kept so finish can be called again. Uploads nobody
-// writes to for a day are deleted. X-HTTP-Method-Override is refused.
+// writes to for Config.UploadExpiry (flag --upload-expiry, 6 h) are
+// deleted, checked every quarter of that. X-HTTP-Method-Override is refused.
 //
 // # What happens to an upload
 //
@@ -92,9 +100,13 @@
 //
 // Names and descriptions are indexed in the bbolt bucket "search" as
 // word + 0x00 + id → (where: name/description, created time), written in
-// the same transaction as the video. Words are runs of letters and digits
-// after Unicode decomposition, removal of combining marks and lower-casing,
-// so search is case- and accent-insensitive ("ELAN" finds "Élan"). Each
+// the same transaction as the video. Words are runs of letters, digits and
+// spacing marks after shared/textfold.Fold (NFKD, combining marks removed,
+// lower case, and a table for letters without decomposition), the folding
+// torrent file names use too: "ELAN" finds "Élan", "strasse" "Straße",
+// "lodz" "Łódź", "film" "ﬁlm", "aero" "Ærø". A store whose index was
+// written under other folding rules is re-indexed at start (store schema
+// 2, store.IndexSearch). Each
 // query word (at most 8) matches indexed words it is a prefix of (words of
 // one character match only themselves). A video matches when any query word
 // does; results are ranked by the number of query words found in the name,
