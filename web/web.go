@@ -5,17 +5,21 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/swarmtube/swarmtube/server/api"
 )
 
 //go:embed static templates
@@ -42,18 +46,26 @@ func templatesFS() fs.FS {
 // pod (no inline script, no eval except WebAssembly compilation). Media,
 // connections and images may reach other origins because a friend pod's
 // video is played from its own web seed and tracker.
-const ContentSecurityPolicy = "default-src 'self'; " +
+const ContentSecurityPolicy = cspCommon + "frame-ancestors 'none'"
+
+// EmbedContentSecurityPolicy is ContentSecurityPolicy for the embeddable
+// player (/videos/{id}/embed): any site may frame it.
+const EmbedContentSecurityPolicy = cspCommon + "frame-ancestors *"
+
+const cspCommon = "default-src 'self'; " +
 	"script-src 'self' 'wasm-unsafe-eval'; " +
 	"style-src 'self'; " +
-	"img-src 'self' data: blob:; " +
+	"img-src 'self' data: blob: http: https:; " +
 	"media-src 'self' blob: http: https:; " +
 	"connect-src 'self' http: https: ws: wss:; " +
 	"worker-src 'self'; " +
-	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	"object-src 'none'; base-uri 'none'; form-action 'self'; "
 
-// pages maps a page route to its template. Every page is a static shell: the
-// data comes from the public API, fetched by the page's ES module, so the
-// server never puts user-provided text into HTML.
+// pages maps a page route to its template. Every page is a shell whose data
+// comes from the public API, fetched by the page's ES module; the watch and
+// embed pages of a known video also carry its name, description and link
+// preview tags in the HTML (escaped by html/template), for crawlers, link
+// previews and people without script.
 var pages = []struct {
 	pattern, name, title, description string
 }{
@@ -64,14 +76,23 @@ var pages = []struct {
 	{"GET /login", "login", "Log in", "Log in to your account on this Swarmtube pod."},
 	{"GET /register", "register", "Create an account", "Create an account on this Swarmtube pod."},
 	{"GET /admin", "admin", "Administration", "Administer this Swarmtube pod: friends and users' rights."},
+	{"GET /users/{name}", "user", "Videos of a user", "The videos a user uploaded to this Swarmtube pod."},
+	{"GET /videos/{id}/embed", "embed", "Video", "A video played peer to peer with Swarmtube."},
 }
+
+// embedWidth and embedHeight are the size of the iframe the pod suggests
+// (oEmbed, the watch page's Embed button): 16:9.
+const embedWidth, embedHeight = 640, 360
 
 // Options are what the pages need to know from the rest of the pod.
 type Options struct {
-	// VideoExists reports whether the video of a watch page exists, so an
-	// unknown id gets the 404 page rather than a player that never loads.
-	// Nil serves every watch page.
-	VideoExists func(id string) bool
+	// PodURL and PodName make the absolute links of link previews and
+	// oEmbed answers.
+	PodURL, PodName string
+	// Video looks up the video of a watch or embed page, so an unknown id
+	// gets the 404 page rather than a player that never loads, and a known
+	// one its title and preview tags. Nil serves every id as a shell.
+	Video func(id string) (api.Video, bool)
 }
 
 // Routes registers the pages and the static files on mux:
@@ -108,6 +129,7 @@ type site struct {
 	mu       sync.Mutex // guards the following fields
 	digests  map[string]string
 	rendered map[string]renderedPage
+	parsed   map[string]*template.Template
 }
 
 type renderedPage struct {
@@ -117,7 +139,7 @@ type renderedPage struct {
 }
 
 func newSite(static, tmpl fs.FS) *site {
-	return &site{static: static, tmpl: tmpl, digests: map[string]string{}, rendered: map[string]renderedPage{}}
+	return &site{static: static, tmpl: tmpl, digests: map[string]string{}, rendered: map[string]renderedPage{}, parsed: map[string]*template.Template{}}
 }
 
 func (s *site) routes(mux *http.ServeMux) {
@@ -125,6 +147,7 @@ func (s *site) routes(mux *http.ServeMux) {
 		mux.HandleFunc(p.pattern, s.page(p.name, p.title, p.description))
 	}
 	mux.HandleFunc("GET /static/{path...}", s.serveStatic)
+	mux.HandleFunc("GET /api/v1/oembed", s.oembed)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address. It may have moved, or the link may be mistyped.")
 	})
@@ -177,40 +200,120 @@ type pageData struct {
 	Name, Title, Description string
 	Status                   int    // error page only
 	Message                  string // error page only
+
+	// A watch or embed page of a known video.
+	Video    *api.Video
+	URL      string // the watch page's absolute URL
+	EmbedURL string
+	OEmbed   string // the oEmbed discovery URL
+	PodName  string
 }
 
-func (s *site) render(name, title, description string) renderedPage {
+// layoutOf is the template a page is drawn in: the embed page has no site
+// header or footer.
+func layoutOf(name string) string {
+	if name == "embed" {
+		return "embed-layout.html"
+	}
+	return "layout.html"
+}
+
+func (s *site) parse(name string) (*template.Template, error) {
 	s.mu.Lock()
-	rp, ok := s.rendered[name]
+	t, ok := s.parsed[name]
 	s.mu.Unlock()
 	if ok {
-		return rp
+		return t, nil
 	}
-	t, err := template.New("layout.html").Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset}).
-		ParseFS(s.tmpl, "layout.html", name+".html")
+	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset}).
+		ParseFS(s.tmpl, layoutOf(name), name+".html")
+	if err != nil {
+		return nil, fmt.Errorf("web: parse page %s: %w", name, err)
+	}
+	s.mu.Lock()
+	s.parsed[name] = t
+	s.mu.Unlock()
+	return t, nil
+}
+
+// render draws a page; a page without a video is drawn once and cached.
+func (s *site) render(d pageData) renderedPage {
+	if d.Video == nil {
+		s.mu.Lock()
+		rp, ok := s.rendered[d.Name]
+		s.mu.Unlock()
+		if ok {
+			return rp
+		}
+	}
+	var rp renderedPage
+	t, err := s.parse(d.Name)
 	if err == nil {
 		var buf bytes.Buffer
-		if err = t.Execute(&buf, pageData{Name: name, Title: title, Description: description}); err == nil {
+		if err = t.Execute(&buf, d); err == nil {
 			sum := sha256.Sum256(buf.Bytes())
 			rp = renderedPage{body: buf.Bytes(), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 		}
 	}
 	if err != nil {
-		rp.err = fmt.Errorf("web: render page %s: %w", name, err)
+		rp.err = fmt.Errorf("web: render page %s: %w", d.Name, err)
 	}
-	s.mu.Lock()
-	s.rendered[name] = rp
-	s.mu.Unlock()
+	if d.Video == nil {
+		s.mu.Lock()
+		s.rendered[d.Name] = rp
+		s.mu.Unlock()
+	}
 	return rp
+}
+
+// videoPage fills d for the watch or embed page of video id; false when
+// the video is unknown.
+func (s *site) videoPage(d *pageData, id string) bool {
+	if s.opts.Video == nil {
+		return true
+	}
+	v, ok := s.opts.Video(id)
+	if !ok {
+		return false
+	}
+	if v.ID == "" || (v.State != "" && v.State != api.StatePublished) {
+		return true // the shell only: nothing to preview yet, or the store failed
+	}
+	d.Video = &v
+	d.PodName = s.opts.PodName
+	d.Title = v.Name
+	if v.Description != "" {
+		d.Description = truncate(v.Description, 200)
+	}
+	d.URL = s.opts.PodURL + "/videos/" + url.PathEscape(id)
+	d.EmbedURL = d.URL + "/embed"
+	d.OEmbed = s.opts.PodURL + "/api/v1/oembed?format=json&url=" + url.QueryEscape(d.URL)
+	return true
+}
+
+// truncate shortens s to at most n runes, at a word boundary when it can.
+func truncate(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) <= n {
+		return string(r)
+	}
+	cut := string(r[:n])
+	if i := strings.LastIndexByte(cut, ' '); i > n/2 {
+		cut = cut[:i]
+	}
+	return cut + "…"
 }
 
 func (s *site) page(name, title, description string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if name == "watch" && s.opts.VideoExists != nil && !s.opts.VideoExists(r.PathValue("id")) {
-			s.errorPage(w, r, http.StatusNotFound, "Video not found", "This video does not exist, or it was removed.")
-			return
+		d := pageData{Name: name, Title: title, Description: description}
+		if name == "watch" || name == "embed" {
+			if !s.videoPage(&d, r.PathValue("id")) {
+				s.errorPage(w, r, http.StatusNotFound, "Video not found", "This video does not exist, or it was removed.")
+				return
+			}
 		}
-		rp := s.render(name, title, description)
+		rp := s.render(d)
 		if rp.err != nil {
 			// Only a broken build gets here (TestPages renders every
 			// page): say so in plain words, not with the template error.
@@ -219,6 +322,9 @@ func (s *site) page(name, title, description string) http.HandlerFunc {
 		}
 		h := w.Header()
 		pageHeaders(h)
+		if name == "embed" {
+			h.Set("Content-Security-Policy", EmbedContentSecurityPolicy)
+		}
 		// Pages are tiny and name versioned assets: revalidate every time so a
 		// deploy is seen at once, and let the ETag make that a 304.
 		h.Set("Cache-Control", "no-cache")
@@ -253,6 +359,72 @@ func (s *site) errorPage(w http.ResponseWriter, r *http.Request, status int, hea
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
 	}
+}
+
+// oembedAnswer is an oEmbed 1.0 "video" answer (https://oembed.com/ 2.3.4).
+type oembedAnswer struct {
+	Version      string `json:"version"`
+	Type         string `json:"type"`
+	Title        string `json:"title"`
+	AuthorName   string `json:"author_name,omitempty"`
+	ProviderName string `json:"provider_name"`
+	ProviderURL  string `json:"provider_url"`
+	HTML         string `json:"html"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+}
+
+// oembed answers GET /api/v1/oembed?url=<watch page>[&maxwidth=&maxheight=]
+// [&format=json] with the embeddable player's iframe, sized 16:9 within the
+// bounds asked. As the spec says: 404 for a URL that is not one of this
+// pod's videos, 501 for a format other than JSON, 400 for a bad bound.
+func (s *site) oembed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*") // public, anonymous data
+	q := r.URL.Query()
+	fail := func(status int, code, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(api.Error{Error: code, Message: msg})
+	}
+	if f := q.Get("format"); f != "" && f != "json" {
+		fail(http.StatusNotImplemented, "format_not_supported", "only format=json is served")
+		return
+	}
+	width, height := embedWidth, embedHeight
+	for _, b := range []struct {
+		name string
+		max  *int
+	}{{"maxwidth", &width}, {"maxheight", &height}} {
+		if v := q.Get(b.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				fail(http.StatusBadRequest, "bad_"+b.name, b.name+" must be a positive number of pixels")
+				return
+			}
+			*b.max = min(*b.max, n)
+		}
+	}
+	// Keep 16:9 inside both bounds.
+	width, height = min(width, height*16/9), min(height, width*9/16)
+	prefix := s.opts.PodURL + "/videos/"
+	raw := q.Get("url")
+	id, ok := strings.CutPrefix(raw, prefix)
+	if !ok || id == "" || strings.ContainsAny(id, "/?#") || s.opts.Video == nil {
+		fail(http.StatusNotFound, "not_found", "the url is not a video of this pod")
+		return
+	}
+	v, found := s.opts.Video(id)
+	if !found {
+		fail(http.StatusNotFound, "not_found", "the url is not a video of this pod")
+		return
+	}
+	src := prefix + url.PathEscape(id) + "/embed"
+	html := fmt.Sprintf(`<iframe src="%s" width="%d" height="%d" title="%s" allow="autoplay; fullscreen" allowfullscreen style="border:0"></iframe>`,
+		template.HTMLEscapeString(src), width, height, template.HTMLEscapeString(v.Name))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_ = json.NewEncoder(w).Encode(oembedAnswer{Version: "1.0", Type: "video", Title: v.Name, AuthorName: v.Owner,
+		ProviderName: s.opts.PodName, ProviderURL: s.opts.PodURL + "/", HTML: html, Width: width, Height: height})
 }
 
 // encodings are the pre-compressed siblings looked for, best first.

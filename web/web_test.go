@@ -1,12 +1,15 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/swarmtube/swarmtube/server/api"
 )
 
 func testMux(t *testing.T, static fstest.MapFS) *http.ServeMux {
@@ -34,14 +37,18 @@ func TestPages(t *testing.T) {
 	mux := testMux(t, nil)
 	for _, p := range pages {
 		path := strings.TrimPrefix(p.pattern, "GET ")
-		path = strings.ReplaceAll(strings.ReplaceAll(path, "{$}", ""), "{id}", "abc")
+		path = strings.NewReplacer("{$}", "", "{id}", "abc", "{name}", "alice").Replace(path)
 		t.Run(p.name, func(t *testing.T) {
 			w := get(mux, path, nil)
 			if w.Code != http.StatusOK {
 				t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
 			}
 			h := w.Header()
-			if got := h.Get("Content-Security-Policy"); got != ContentSecurityPolicy {
+			wantCSP := ContentSecurityPolicy
+			if p.name == "embed" {
+				wantCSP = EmbedContentSecurityPolicy
+			}
+			if got := h.Get("Content-Security-Policy"); got != wantCSP {
 				t.Errorf("CSP = %q", got)
 			}
 			if !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
@@ -266,7 +273,7 @@ func TestFavicon(t *testing.T) {
 // loads (issue 17 items 4 and 27).
 func TestErrorPages(t *testing.T) {
 	mux := http.NewServeMux()
-	Routes(mux, Options{VideoExists: func(id string) bool { return id == "aaaaaaaaaaaaaaaa" }})
+	Routes(mux, testOptions())
 	for _, tc := range []struct {
 		path   string
 		status int
@@ -292,6 +299,84 @@ func TestErrorPages(t *testing.T) {
 					t.Errorf("GET %s: the error page lacks %s", tc.path, part)
 				}
 			}
+		}
+	}
+}
+
+func testOptions() Options {
+	return Options{PodURL: "https://pod.example", PodName: "Pod Example", Video: func(id string) (api.Video, bool) {
+		if id != "aaaaaaaaaaaaaaaa" {
+			return api.Video{}, false
+		}
+		return api.Video{ID: id, Name: `Élan "vital" <b>`, Description: "A first video. " + strings.Repeat("word ", 100), Owner: "alice",
+			WebseedURL: "https://pod.example/static/webseed/aaaaaaaaaaaaaaaa.mp4", ContentType: "video/mp4"}, true
+	}}
+}
+
+// TestLinkPreviews: a known video's watch page carries its title, Open
+// Graph and Twitter tags and the oEmbed discovery link, escaped; the
+// oEmbed endpoint answers as oembed.com specifies; the embed page may be
+// framed by any site, the others by none (issue 17).
+func TestLinkPreviews(t *testing.T) {
+	mux := http.NewServeMux()
+	Routes(mux, testOptions())
+	w := get(mux, "/videos/aaaaaaaaaaaaaaaa", nil)
+	body := w.Body.String()
+	for _, want := range []string{
+		`<title>Élan &#34;vital&#34; &lt;b&gt; · Swarmtube</title>`,
+		`<meta property="og:title" content="Élan &#34;vital&#34; &lt;b&gt;">`,
+		`<meta property="og:url" content="https://pod.example/videos/aaaaaaaaaaaaaaaa">`,
+		`<meta property="og:video" content="https://pod.example/static/webseed/aaaaaaaaaaaaaaaa.mp4">`,
+		`<meta name="twitter:card" content="summary">`,
+		`<link rel="alternate" type="application/json+oembed" href="https://pod.example/api/v1/oembed?format=json&amp;url=https%3A%2F%2Fpod.example%2Fvideos%2Faaaaaaaaaaaaaaaa"`,
+		`content="A first video. word word`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("watch page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "<b>") {
+		t.Error("the video name reached the HTML unescaped")
+	}
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("watch page CSP %q", csp)
+	}
+	e := get(mux, "/videos/aaaaaaaaaaaaaaaa/embed", nil)
+	if e.Code != 200 || !strings.Contains(e.Header().Get("Content-Security-Policy"), "frame-ancestors *") || strings.Contains(e.Body.String(), "site-header") {
+		t.Errorf("embed page: %d CSP %q", e.Code, e.Header().Get("Content-Security-Policy"))
+	}
+	if e := get(mux, "/videos/bbbbbbbbbbbbbbbb/embed", nil); e.Code != 404 {
+		t.Errorf("embed of an unknown video: %d", e.Code)
+	}
+
+	for _, tc := range []struct {
+		query  string
+		status int
+		w, h   int
+	}{
+		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Faaaaaaaaaaaaaaaa", 200, 640, 360},
+		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Faaaaaaaaaaaaaaaa&maxwidth=320&format=json", 200, 320, 180},
+		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Faaaaaaaaaaaaaaaa&maxheight=90", 200, 160, 90},
+		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Faaaaaaaaaaaaaaaa&format=xml", 501, 0, 0},
+		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Fbbbbbbbbbbbbbbbb", 404, 0, 0},
+		{"url=https%3A%2F%2Fother.example%2Fvideos%2Faaaaaaaaaaaaaaaa", 404, 0, 0},
+		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Faaaaaaaaaaaaaaaa&maxwidth=-1", 400, 0, 0},
+	} {
+		w := get(mux, "/api/v1/oembed?"+tc.query, nil)
+		if w.Code != tc.status {
+			t.Errorf("oembed %s: %d, want %d", tc.query, w.Code, tc.status)
+			continue
+		}
+		if tc.status != 200 {
+			continue
+		}
+		var a oembedAnswer
+		if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Version != "1.0" || a.Type != "video" || a.Width != tc.w || a.Height != tc.h || a.ProviderName != "Pod Example" ||
+			!strings.Contains(a.HTML, `src="https://pod.example/videos/aaaaaaaaaaaaaaaa/embed"`) || strings.Contains(a.HTML, "<b>") {
+			t.Errorf("oembed %s: %+v", tc.query, a)
 		}
 	}
 }

@@ -348,9 +348,14 @@ func (p *Pod) handler() http.Handler {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
 	})
 	(&feeds.Handler{PodURL: p.cfg.URL, PodName: p.cfg.Name, Videos: p.videos, Log: log}).Routes(mux)
-	web.Routes(mux, web.Options{VideoExists: func(id string) bool {
-		_, err := p.videos.Get(id)
-		return !errors.Is(err, videos.ErrNotFound) && !errors.Is(err, videos.ErrBadID)
+	web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Video: func(id string) (api.Video, bool) {
+		v, err := p.videos.Get(id)
+		if errors.Is(err, videos.ErrNotFound) || errors.Is(err, videos.ErrBadID) {
+			return api.Video{}, false
+		}
+		// Any other error is the store's: serve the shell, whose script
+		// reports it, rather than claim the video is gone.
+		return v, true
 	}})
 	hsts := func(next http.Handler) http.Handler { return next }
 	if p.cfg.HSTS > 0 {

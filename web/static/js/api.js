@@ -89,6 +89,7 @@ export const setRights = (username, rights) =>
   request('PUT', `/api/v1/users/${encodeURIComponent(username)}/rights`, { body: { rights } });
 
 export const listVideos = (start, count) => request('GET', '/api/v1/videos', { query: { start, count } });
+export const listVideosByOwner = (owner, start, count) => request('GET', '/api/v1/videos', { query: { owner, start, count } });
 export const searchVideos = (q, start, count) => request('GET', '/api/v1/videos/search', { query: { q, start, count } });
 export const getVideo = (id) => request('GET', `/api/v1/videos/${encodeURIComponent(id)}`);
 export const deleteVideo = (id) => request('DELETE', `/api/v1/videos/${encodeURIComponent(id)}`);

@@ -40,8 +40,12 @@ function renderInfo(v) {
   $('#video-title').textContent = v.name || 'Untitled';
   const meta = $('#video-meta');
   const pod = safeURL(v.pod);
+  if (v.owner && v.local !== false) {
+    meta.append('By ', el('a', { href: `/users/${encodeURIComponent(v.owner)}`, id: 'video-owner' }, v.owner), ' · ');
+  } else if (v.owner) {
+    meta.append(`By ${v.owner} · `);
+  }
   append(meta, [
-    v.owner ? `By ${v.owner}` : '',
     formatDate(v.created_at),
     v.size ? formatBytes(v.size) : '',
   ].filter(Boolean).join(' · '));
@@ -67,6 +71,27 @@ function renderLinks(v) {
   if (torrent) list.append(el('li', {}, el('a', { href: torrent, download: '', id: 'torrent-link' }, 'Torrent file (.torrent)')));
   if (webseed) list.append(el('li', {}, el('a', { href: webseed, download: '', rel: 'noopener' }, 'Direct download (HTTP)')));
   if (v.info_hash) list.append(el('li', { class: 'hint' }, 'Info hash: ', el('code', {}, v.info_hash)));
+  list.append(el('li', {}, embedButton(v)));
+}
+
+// embedButton copies the iframe code of the embeddable player; where the
+// clipboard is refused it shows the code to copy by hand.
+function embedButton(v) {
+  const src = `${location.origin}/videos/${encodeURIComponent(v.id)}/embed`;
+  const code = `<iframe src="${src}" width="640" height="360" title="${(v.name || 'Video').replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`)}" allow="autoplay; fullscreen" allowfullscreen style="border:0"></iframe>`;
+  const button = el('button', { type: 'button', class: 'button', id: 'embed-button' }, 'Embed');
+  button.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(code);
+      showMessage(status, 'The embed code is copied: paste it into your page.', 'ok');
+    } catch {
+      const area = el('textarea', { readonly: '', rows: 3, 'aria-label': 'Embed code', id: 'embed-code' });
+      area.value = code;
+      button.replaceWith(area);
+      area.select();
+    }
+  });
+  return button;
 }
 
 function renderActions(v, user) {
