@@ -460,3 +460,26 @@ func TestHelloAnswerShape(t *testing.T) {
 		t.Fatalf("hello to a manual pod: %d %s", code, data)
 	}
 }
+
+// TestConfirmRateLimited: the fetches a pod makes to confirm introductions
+// it did not ask for are limited per source address (FetchBurst), before
+// any connection.
+func TestConfirmRateLimited(t *testing.T) {
+	cfg := fastConfig()
+	cfg.FetchRate, cfg.FetchBurst, cfg.ConfirmTimeout = 0.001, 2, 100*time.Millisecond
+	b := newTestPod(t, cfg, true)
+	var hits atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(target.Close)
+	var codes []int
+	for range 4 {
+		code, _, _ := send(t, hello(t, b.url, target.URL))
+		codes = append(codes, code)
+	}
+	if fmt.Sprint(codes) != "[403 403 429 429]" || hits.Load() != 2 {
+		t.Fatalf("answers %v, %d fetches; want [403 403 429 429] and 2", codes, hits.Load())
+	}
+}

@@ -458,3 +458,43 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeIntroduction: Hello, HelloResult and CatalogPage bodies never
+// panic the decoders or validators, and a page CheckPage accepts always
+// advances: ids strictly increasing above after, Next empty or the last.
+func FuzzDecodeIntroduction(f *testing.F) {
+	v := goodVideo()
+	page, _ := json.Marshal(CatalogPage{Videos: []api.Video{v}, Next: v.ID})
+	f.Add([]byte(`{"pod":{"url":"http://a.example:9001","name":"a","api_versions":["v1"],"public_key":"k"},"seq":3}`), "")
+	f.Add([]byte(`{"status":"accepted","pod":{"url":"http://a.example"},"friends":["http://b.example"]}`), "")
+	f.Add(page, "")
+	f.Add(page, v.ID)
+	f.Add([]byte(`{"videos":[{"id":"b"},{"id":"a"}],"next":"a"}`), "")
+	f.Fuzz(func(t *testing.T, data []byte, after string) {
+		var h Hello
+		if json.Unmarshal(data, &h) == nil {
+			_ = CheckPodRef(h.Pod)
+		}
+		var hr HelloResult
+		if json.Unmarshal(data, &hr) == nil {
+			_ = CheckPodRef(hr.Pod)
+		}
+		var p CatalogPage
+		if json.Unmarshal(data, &p) != nil || CheckPage(after, p) != nil {
+			return
+		}
+		prev := after
+		for _, v := range p.Videos {
+			if v.ID <= prev {
+				t.Fatalf("accepted a page that does not advance: %q after %q", v.ID, prev)
+			}
+			prev = v.ID
+		}
+		if p.Next != "" && p.Next != prev {
+			t.Fatalf("accepted next %q, last id %q", p.Next, prev)
+		}
+		if len(p.Videos) > MaxCatalogVideos {
+			t.Fatalf("accepted %d videos", len(p.Videos))
+		}
+	})
+}
