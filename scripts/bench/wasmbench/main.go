@@ -22,6 +22,10 @@
 //   - hash: SHA-1 piece verification throughput in Chromium (SubtleCrypto,
 //     which the engine uses, and Go's crypto/sha1 in wasm).
 //   - size: client.wasm raw, gzip and brotli sizes.
+//   - viewers: viewers who behave like real ones (Poisson arrivals, a
+//     retention distribution, pauses, seeks; native engines and -browsers
+//     Chromium pages) for each N of -viewers-n: pod bytes ÷ what plain
+//     <video> players would cost, and the ideal (viewers.go).
 package main
 
 import (
@@ -60,7 +64,7 @@ import (
 var (
 	root     = flag.String("root", ".", "repository root")
 	wasmDir  = flag.String("wasm", "web/static", "directory holding client.wasm and wasm_exec.js")
-	mode     = flag.String("mode", "all", "offload, startup, hash, size or all")
+	mode     = flag.String("mode", "all", "offload, startup, hash, size, all (those four) or viewers")
 	viewers  = flag.Int("viewers", 8, "offload: viewers")
 	join     = flag.Duration("join", 3*time.Second, "offload: time between viewers joining")
 	sizeMB   = flag.Int("size", 16, "offload: video size in MiB")
@@ -93,6 +97,9 @@ func main() {
 	}
 	if *mode == "offload" || *mode == "all" {
 		offload()
+	}
+	if *mode == "viewers" {
+		viewersBench()
 	}
 }
 
