@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -90,9 +91,27 @@ func New(cfg config.Config, log *slog.Logger) (*Pod, error) {
 	p := &Pod{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
 	if err := p.open(); err != nil {
 		p.Close()
-		return nil, err
+		return nil, plainFSError(err)
 	}
 	return p, nil
+}
+
+// plainFSError rewrites a file-system failure deep in some component (the
+// store, the key, the seeder's files) as the sentence a host can act on;
+// other errors pass unchanged.
+func plainFSError(err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("cannot %s %s: %v; the pod's user (uid %d) must be able to read and write the data directory and everything in it",
+			pe.Op, pe.Path, pe.Err, os.Geteuid())
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("cannot %s %s: the disk is full", pe.Op, pe.Path)
+	}
+	return err
 }
 
 // open does New's work, leaving each resource in p as soon as it exists so

@@ -187,6 +187,25 @@ func TestStartupFailures(t *testing.T) {
 			}
 			return s
 		}, 1},
+		{"unreadable store file", func(t *testing.T) setup {
+			// The directory is the pod's, but the database in it is not
+			// (restored by root from a backup, say).
+			parent := t.TempDir()
+			os.Chmod(parent, 0o755)
+			os.Chmod(filepath.Dir(parent), 0o755)
+			data := filepath.Join(parent, "data")
+			os.Mkdir(data, 0o777)
+			os.Chmod(data, 0o777)
+			db := filepath.Join(data, "swarmtube.db")
+			os.WriteFile(db, nil, 0o600)
+			s := setup{args: []string{"--data", data}, want: []string{"cannot open " + db, "permission denied", "must be able to read and write the data directory"}}
+			if os.Geteuid() == 0 {
+				s.cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+			} else {
+				os.Chmod(db, 0)
+			}
+			return s
+		}, 1},
 		{"malformed url", func(t *testing.T) setup {
 			return setup{args: []string{"--data", t.TempDir(), "--url", "http//pod.example"}, want: []string{"--url", "http//pod.example"}}
 		}, 2},
