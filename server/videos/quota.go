@@ -221,11 +221,12 @@ func errQuota(code, which string, size, used, pending, quota int64) error {
 	return httpx.Errorf(http.StatusRequestEntityTooLarge, code, "%s; remove videos or ask the pod's admin for more room", msg)
 }
 
-// sizeText writes n bytes in binary units ("512 KiB", "1.5 GiB").
+// sizeText writes n bytes in binary units ("512 B", "1.5 KiB", "5 MiB"),
+// as the pages' formatBytes (web/static/js/ui.js) does.
 func sizeText(n int64) string {
 	const unit = 1024
 	if n < unit {
-		return fmt.Sprintf("%d bytes", n)
+		return fmt.Sprintf("%d B", n)
 	}
 	v, i := float64(n)/unit, 0
 	for v >= unit && i < 4 {

@@ -141,3 +141,44 @@ func contrastJS(sel string) string {
 		return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
 	})()`, sel)
 }
+
+// TestEditAndLinks: the owner edits a video's name and description on its
+// page, and URLs in descriptions are links, the rest plain text (issue 17:
+// editing, item 14).
+func TestEditAndLinks(t *testing.T) {
+	t.Parallel()
+	p := startPod(t, "edit")
+	tok := apiLogin(t, p.URL, "admin", adminPassword)
+	id := uploadMultipart(t, p.URL, tok, makeClip(t, 2), "Before", "Docs at https://example.org/docs. And <b>not bold</b>.")
+	b := newBrowser(t)
+	b.do("log in", 20*time.Second,
+		chromedp.Navigate(p.URL+"/login?next=/videos/"+id),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+	)
+	b.waitJS("watch page", `location.pathname.startsWith("/videos/") && !!document.querySelector("#edit-video")`, 20*time.Second)
+	link := eval[string](b, `(() => { const a = document.querySelector("#video-description a"); return a ? a.getAttribute("href") + "|" + a.textContent + "|" + a.rel : ""; })()`)
+	if link != "https://example.org/docs|https://example.org/docs|nofollow ugc noopener" {
+		t.Errorf("description link %q", link)
+	}
+	if eval[bool](b, `!!document.querySelector("#video-description b")`) {
+		t.Error("markup in the description became HTML")
+	}
+	eval[chromedp.Void](b, `document.querySelector("#edit-video").click()`)
+	b.waitJS("edit form", `!!document.querySelector("#edit-form")`, 5*time.Second)
+	eval[chromedp.Void](b, `(() => {
+		document.querySelector("#edit-name").value = "After";
+		document.querySelector("#edit-description").value = "Now see https://example.org/new";
+		document.querySelector("#edit-save").click();
+	})()`)
+	b.waitJS("saved", `document.querySelector("#video-title").textContent === "After" && !document.querySelector("#edit-form")`, 10*time.Second)
+	var v struct{ Name, Description string }
+	if err := json.Unmarshal(get(t, p.URL+"/api/v1/videos/"+id), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Name != "After" || v.Description != "Now see https://example.org/new" {
+		t.Errorf("the pod has %+v", v)
+	}
+}

@@ -92,6 +92,7 @@ export const listVideos = (start, count) => request('GET', '/api/v1/videos', { q
 export const listVideosByOwner = (owner, start, count) => request('GET', '/api/v1/videos', { query: { owner, start, count } });
 export const searchVideos = (q, start, count) => request('GET', '/api/v1/videos/search', { query: { q, start, count } });
 export const getVideo = (id) => request('GET', `/api/v1/videos/${encodeURIComponent(id)}`);
+export const updateVideo = (id, fields) => request('PATCH', `/api/v1/videos/${encodeURIComponent(id)}`, { body: fields });
 export const deleteVideo = (id) => request('DELETE', `/api/v1/videos/${encodeURIComponent(id)}`);
 export const finishUpload = (uploadID) =>
   request('POST', `/api/v1/videos/uploads/${encodeURIComponent(uploadID)}/finish`);

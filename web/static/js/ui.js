@@ -72,14 +72,44 @@ export function safeURL(u, extraSchemes = []) {
   return '';
 }
 
-const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+// urlPattern finds http(s) URLs in plain text; trailing punctuation that
+// usually ends a sentence is left out of the link.
+const urlPattern = /https?:\/\/[^\s<>"]+/g;
 
-/** formatBytes: 1536 → "1.5 KB" (decimal units, as file managers show). */
+/**
+ * linkify appends text to node, turning the http(s) URLs in it into links
+ * (rel "nofollow ugc noopener": the text is a user's) and leaving the rest
+ * as text, so no markup can come from the text.
+ */
+export function linkify(node, text) {
+  let last = 0;
+  for (const m of String(text).matchAll(urlPattern)) {
+    let u = m[0];
+    const trail = /[).,;:!?'\]]+$/.exec(u);
+    if (trail) u = u.slice(0, -trail[0].length);
+    const href = safeURL(u);
+    if (!href) continue;
+    node.append(String(text).slice(last, m.index), el('a', { href, rel: 'nofollow ugc noopener' }, u));
+    last = m.index + u.length;
+  }
+  node.append(String(text).slice(last));
+}
+
+const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/**
+ * formatBytes writes a size in binary units, exactly as the pod's messages
+ * do (server/videos sizeText): 512 → "512 B", 1536 → "1.5 KiB",
+ * 5 << 20 → "5 MiB". One unit everywhere, so a limit reads the same on the
+ * page and in the API's refusal.
+ */
 export function formatBytes(n) {
-  n = Number(n) || 0;
+  n = Math.round(Number(n) || 0);
+  if (Math.abs(n) < 1024) return `${n} B`;
+  let v = n / 1024;
   let i = 0;
-  while (Math.abs(n) >= 1000 && i < units.length - 1) { n /= 1000; i++; }
-  return `${i === 0 ? Math.round(n) : n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(1).replace(/\.0$/, '')} ${units[i]}`;
 }
 
 /** formatRate: bytes per second. */

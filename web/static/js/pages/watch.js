@@ -1,8 +1,8 @@
 // Watch: the player, the video's details, live sharing stats and links for
 // BitTorrent clients. The video id is the last path segment: /videos/{id}.
 import { initLayout } from '../layout.js';
-import { getVideo, deleteVideo, hasRight } from '../api.js';
-import { el, $, clear, showError, showMessage, safeURL, formatBytes, formatRate, formatDate, podHost } from '../ui.js';
+import { getVideo, deleteVideo, updateVideo, hasRight } from '../api.js';
+import { el, $, clear, showError, showMessage, safeURL, formatBytes, formatRate, formatDate, podHost, linkify } from '../ui.js';
 import { openPlayer, prepareEngine } from '../player.js';
 import { BytesChart } from '../chart.js';
 
@@ -53,7 +53,9 @@ function renderInfo(v) {
     meta.append(' · from ', el('a', { href: pod, rel: 'noopener' }, podHost(pod)));
     if (v.local === false) meta.append(' ', el('span', { class: 'badge' }, 'friend pod'));
   }
-  $('#video-description').textContent = v.description || '';
+  const desc = $('#video-description');
+  clear(desc);
+  linkify(desc, v.description || '');
   $('#video-info').hidden = false;
 }
 
@@ -99,6 +101,7 @@ function renderActions(v, user) {
   clear(box);
   if (!user || v.local === false) return;
   if (user.username !== v.owner && !hasRight(user, 'admin')) return;
+  box.append(editButton(v));
   const del = el('button', { type: 'button', class: 'button danger', id: 'delete-video' }, 'Remove this video');
   del.addEventListener('click', async () => {
     if (!window.confirm(`Remove “${v.name}” from the pod? Its file is deleted and seeding stops.`)) return;
@@ -116,6 +119,45 @@ function renderActions(v, user) {
     }
   });
   box.append(del);
+}
+
+// editButton lets the owner (or an admin) change the name and description
+// in place, through PATCH /api/v1/videos/{id}.
+function editButton(v) {
+  const button = el('button', { type: 'button', class: 'button', id: 'edit-video' }, 'Edit');
+  button.addEventListener('click', () => {
+    const name = el('input', { id: 'edit-name', type: 'text', required: '', maxlength: '200', value: v.name || '' });
+    const description = el('textarea', { id: 'edit-description', rows: '4', maxlength: '10000' });
+    description.value = v.description || '';
+    const save = el('button', { type: 'submit', class: 'button primary', id: 'edit-save' }, 'Save');
+    const cancel = el('button', { type: 'button', class: 'button', id: 'edit-cancel' }, 'Cancel');
+    const form = el('form', { class: 'form card', id: 'edit-form' },
+      el('label', { for: 'edit-name' }, 'Name'), name,
+      el('label', { for: 'edit-description' }, 'Description'), description,
+      el('div', { class: 'form-actions' }, save, cancel));
+    const info = $('#video-info');
+    info.hidden = true;
+    info.after(form);
+    name.focus();
+    const close = () => { form.remove(); info.hidden = false; };
+    cancel.addEventListener('click', close);
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      save.disabled = true;
+      try {
+        const updated = await updateVideo(v.id, { name: name.value.trim(), description: description.value });
+        Object.assign(v, updated);
+        document.title = `${v.name} · Swarmtube`;
+        renderInfo(v);
+        close();
+        showMessage(status, 'Saved.', 'ok');
+      } catch (err) {
+        showError(status, err, 'The changes could not be saved');
+        save.disabled = false;
+      }
+    });
+  });
+  return button;
 }
 
 // startStats updates the panel every second from session.stats() until the
