@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,10 @@ func TestUploadWatchRemove(t *testing.T) {
 	b.waitJS("upload done", `!document.querySelector("#upload-done").hidden`, 60*time.Second)
 	if got := b.text("#upload-text"); got != "100%" {
 		t.Errorf("upload progress shows %q at the end, want 100%%", got)
+	}
+	// Beside the percentage: bytes of the total (issue 17 item 11).
+	if got := b.text("#upload-detail"); !regexp.MustCompile(`^[0-9.]+ (B|KiB|MiB) of [0-9.]+ (B|KiB|MiB)`).MatchString(got) {
+		t.Errorf("upload detail shows %q, want the bytes sent of the total", got)
 	}
 	t.Logf("progress seen: %s", eval[string](b, `JSON.stringify(window.__progress)`))
 	if eval[bool](b, `!document.querySelector("#hash-row").hidden`) {

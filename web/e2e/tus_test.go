@@ -38,9 +38,12 @@ func TestTusClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var patches, failures atomic.Int32
+	var patches, failures, deletes atomic.Int32
 	failEvery := int32(3) // every third PATCH fails: first a 503, then a cut connection
 	faulty := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			deletes.Add(1)
+		}
 		if r.Method == http.MethodPatch {
 			n := patches.Add(1)
 			if n%failEvery == 0 {
@@ -75,9 +78,9 @@ func TestTusClient(t *testing.T) {
 		for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 11)) & 255;
 		const file = new File([data], 'clip “été”.mp4', { type: 'video/mp4', lastModified: 1700000000000 });
 		const events = { progress: [], retry: 0, resume: [] };
-		const mk = () => {
-			const u = new TusUpload(file, { endpoint: '/api/v1/videos/uploads/', chunkSize: %d, retryDelays: [0, 50, 100, 200, 400, 800],
-				metadata: { filename: file.name, name: 'Été', description: 'a <b>test</b>' } });
+		const mk = (f = file, meta = { filename: file.name, name: 'Été', description: 'a <b>test</b>' }) => {
+			const u = new TusUpload(f, { endpoint: '/api/v1/videos/uploads/', chunkSize: %d, retryDelays: [0, 50, 100, 200, 400, 800],
+				metadata: meta });
 			u.addEventListener('progress', (e) => events.progress.push(e.detail.loaded / e.detail.total));
 			u.addEventListener('retry', () => events.retry++);
 			u.addEventListener('resume', (e) => events.resume.push(e.detail.offset));
@@ -88,23 +91,35 @@ func TestTusClient(t *testing.T) {
 		first.addEventListener('progress', (e) => { if (e.detail.loaded >= 2 * %d) first.abort(); });
 		let aborted = false;
 		try { await first.start(); } catch (err) { aborted = err.name === 'AbortError'; }
-		// Second run, a new object for the same file: resumes from the server's offset.
-		const second = mk();
+		// Second run, a new object for the same file, with the form's fields
+		// typed differently: the file alone says what to resume.
+		const second = mk(file, { filename: file.name, name: 'Another name', description: 'typed again' });
 		const url = await second.start();
 		second.forget();
+		const last = events.progress[events.progress.length - 1];
+		// A third file, cancelled after its first chunk: the server is told
+		// to drop it (DELETE) and nothing is remembered.
+		const other = new File([data.slice(0, 3 << 20)], 'other.mp4', { type: 'video/mp4', lastModified: 1700000000001 });
+		const third = mk(other, { filename: 'other.mp4', name: 'x' });
+		third.addEventListener('progress', (e) => { if (e.detail.loaded >= %d) third.cancel(); });
+		let cancelled = false;
+		try { await third.start(); } catch (err) { cancelled = err.name === 'AbortError'; }
+		await new Promise((r) => setTimeout(r, 300)); // the DELETE is on its way
 		return JSON.stringify({ aborted, url, id: second.uploadID, same: first.url === second.url,
-			last: events.progress[events.progress.length - 1], retry: events.retry, resume: events.resume,
-			remembered: localStorage.length });
-	})()`, size, chunk, chunk)
+			last, retry: events.retry, resume: events.resume, cancelled, remembered: localStorage.length });
+	})()`, size, chunk, chunk, chunk)
 	res := eval[string](b, script)
 	t.Logf("result: %s (PATCHes %d, injected failures %d)", res, patches.Load(), failures.Load())
-	for _, want := range []string{`"aborted":true`, `"same":true`, `"last":1`, `"remembered":0`} {
+	for _, want := range []string{`"aborted":true`, `"same":true`, `"last":1`, `"cancelled":true`, `"remembered":0`} {
 		if !strings.Contains(res, want) {
 			t.Errorf("result lacks %s", want)
 		}
 	}
 	if strings.Contains(res, `"retry":0`) || strings.Contains(res, `"retry":1,`) || strings.Contains(res, `"resume":[]`) {
 		t.Errorf("want two retries and a resume: %s", res)
+	}
+	if deletes.Load() != 1 {
+		t.Errorf("the cancelled upload sent %d DELETE requests, want 1", deletes.Load())
 	}
 	if failures.Load() < 2 {
 		t.Errorf("only %d injected failures: the test did not exercise both kinds", failures.Load())

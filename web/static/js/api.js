@@ -94,8 +94,8 @@ export const searchVideos = (q, start, count) => request('GET', '/api/v1/videos/
 export const getVideo = (id) => request('GET', `/api/v1/videos/${encodeURIComponent(id)}`);
 export const updateVideo = (id, fields) => request('PATCH', `/api/v1/videos/${encodeURIComponent(id)}`, { body: fields });
 export const deleteVideo = (id) => request('DELETE', `/api/v1/videos/${encodeURIComponent(id)}`);
-export const finishUpload = (uploadID) =>
-  request('POST', `/api/v1/videos/uploads/${encodeURIComponent(uploadID)}/finish`);
+export const finishUpload = (uploadID, fields) =>
+  request('POST', `/api/v1/videos/uploads/${encodeURIComponent(uploadID)}/finish`, fields ? { body: fields } : {});
 
 export const listFriends = () => request('GET', '/api/v1/pods');
 export const makeFriends = (pods) => request('POST', '/api/v1/pods/makefriends', { body: { pods } });

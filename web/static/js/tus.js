@@ -5,8 +5,10 @@
 // The file goes up in chunks (8 MiB by default). A failed chunk is retried
 // after growing delays, first asking the server where it stands, so a
 // flaky network costs at most one chunk. The upload's URL is remembered in
-// localStorage under the file's fingerprint, so choosing the same file again
-// after a reload resumes where it stopped.
+// localStorage under the file's identity (name, size, last modified and a
+// SHA-256 of its first MiB; not the form's fields), so choosing the same
+// file again after a reload resumes where it stopped, whatever was typed.
+// cancel() ends an upload for good (tus termination: DELETE).
 //
 // Events (on the TusUpload, an EventTarget):
 //   progress  detail {loaded, total}   bytes the server holds, plus the chunk in flight
@@ -21,6 +23,7 @@ const STORAGE_PREFIX = 'swarmtube.tus.';
 /** TusUpload sends one File (or Blob with a name) to a tus endpoint. */
 export class TusUpload extends EventTarget {
   #controller = null;
+  #key = '';
 
   /**
    * @param {File} file
@@ -47,10 +50,23 @@ export class TusUpload extends EventTarget {
     this.offset = 0;
   }
 
-  /** fingerprint identifies this file and metadata across page loads. */
-  get fingerprint() {
-    const f = this.file;
-    return STORAGE_PREFIX + JSON.stringify([this.endpoint, f.name, f.size, f.lastModified || 0, this.metadata]);
+  /**
+   * fingerprint resolves to the storage key of this file across page
+   * loads: its name, size, last modified time and the SHA-256 of its first
+   * MiB (where SubtleCrypto is available, that is in secure contexts), so
+   * two files that share a name and size are not mixed up.
+   */
+  async fingerprint() {
+    if (!this.#key) {
+      const f = this.file;
+      let head = '';
+      try {
+        const digest = await crypto.subtle.digest('SHA-256', await f.slice(0, 1 << 20).arrayBuffer());
+        head = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+      } catch { /* no SubtleCrypto here: name, size and time only */ }
+      this.#key = STORAGE_PREFIX + JSON.stringify([this.endpoint, f.name, f.size, f.lastModified || 0, head]);
+    }
+    return this.#key;
   }
 
   /** uploadID is the last path segment of the upload URL. */
@@ -118,12 +134,31 @@ export class TusUpload extends EventTarget {
 
   /** forget drops the remembered URL (call it once the upload is used). */
   forget() {
-    try { this.storage?.removeItem(this.fingerprint); } catch { /* storage disabled */ }
+    if (!this.#key) return; // never started: nothing remembered
+    try { this.storage?.removeItem(this.#key); } catch { /* storage disabled */ }
+  }
+
+  /**
+   * cancel stops the transfer and ends the upload on the server (tus
+   * termination), so the bytes sent so far are dropped, not kept for a
+   * resume. It resolves once the server answered (or could not be reached).
+   */
+  async cancel() {
+    this.abort();
+    const url = this.url;
+    await this.fingerprint();
+    this.forget();
+    this.url = null;
+    if (!url) return;
+    try {
+      await fetch(url, { method: 'DELETE', headers: { 'Tus-Resumable': TUS_VERSION }, credentials: 'same-origin' });
+    } catch { /* unreachable: the pod expires abandoned uploads */ }
   }
 
   async #resumeOrCreate(signal) {
     let saved = null;
-    try { saved = this.storage?.getItem(this.fingerprint) || null; } catch { /* storage disabled */ }
+    const key = await this.fingerprint();
+    try { saved = this.storage?.getItem(key) || null; } catch { /* storage disabled */ }
     if (saved) {
       try {
         this.url = saved;
@@ -147,7 +182,7 @@ export class TusUpload extends EventTarget {
     if (!loc) throw new ApiError('The server created the upload but did not say where.', res.status, 'no_location');
     this.url = new URL(loc, this.endpoint).href;
     this.offset = 0;
-    try { this.storage?.setItem(this.fingerprint, this.url); } catch { /* storage full or disabled */ }
+    try { this.storage?.setItem(key, this.url); } catch { /* storage full or disabled */ }
   }
 
   async #head(signal) {

@@ -3,7 +3,7 @@
 // chunked) and turned into a video; the page links to it.
 import { initLayout } from '../layout.js';
 import { pod, finishUpload, hasRight, UPLOADS } from '../api.js';
-import { el, $, clear, showError, showMessage, formatBytes } from '../ui.js';
+import { el, $, clear, showError, showMessage, formatBytes, formatRate } from '../ui.js';
 import { TusUpload } from '../tus.js';
 import { loadEngine } from '../player.js';
 
@@ -12,12 +12,14 @@ const form = $('#upload-form');
 const fileInput = $('#file');
 const drop = $('#dropzone');
 const submit = $('#upload-submit');
+const pause = $('#upload-pause');
 const cancel = $('#upload-cancel');
 const done = $('#upload-done');
 
 let file = null;
 let maxBytes = 0;
 let running = null; // the TusUpload in flight
+let cancelled = false; // the person pressed Cancel (not Pause)
 
 async function main() {
   const user = await initLayout();
@@ -72,6 +74,34 @@ function setProgress(which, fraction) {
   $(`#${which}-text`).textContent = `${pct}%`;
 }
 
+// Transfer tells bytes, speed and time left from the samples of the last
+// five seconds, so the speed follows the connection and falls to 0 when
+// nothing moves.
+class Transfer {
+  constructor() { this.samples = []; }
+  add(loaded) {
+    const now = performance.now();
+    this.samples.push([now, loaded]);
+    while (this.samples.length > 2 && now - this.samples[0][0] > 5000) this.samples.shift();
+  }
+  rate() {
+    if (this.samples.length < 2) return 0;
+    const [t0, b0] = this.samples[0];
+    const [t1, b1] = this.samples[this.samples.length - 1];
+    return t1 > t0 ? ((b1 - b0) * 1000) / (t1 - t0) : 0;
+  }
+  text(loaded, total) {
+    const rate = this.rate();
+    const parts = [`${formatBytes(loaded)} of ${formatBytes(total)}`];
+    if (rate > 0) {
+      parts.push(formatRate(rate));
+      const left = Math.ceil((total - loaded) / rate);
+      parts.push(left >= 120 ? `about ${Math.round(left / 60)} min left` : `${left} s left`);
+    }
+    return parts.join(' · ');
+  }
+}
+
 function validate() {
   if (!file) return 'Choose a video file first.';
   if (file.size === 0) return 'This file is empty.';
@@ -93,7 +123,9 @@ form.addEventListener('submit', async (ev) => {
   showMessage(status, '');
   const meta = { filename: file.name, name: $('#name').value.trim(), description: $('#description').value };
   submit.disabled = true;
+  pause.hidden = false;
   cancel.hidden = false;
+  cancelled = false;
   form.setAttribute('aria-busy', 'true');
   $('#progress').hidden = false;
   setProgress('upload', 0);
@@ -103,13 +135,20 @@ form.addEventListener('submit', async (ev) => {
   const hashing = startHashing(file, meta.name);
   const upload = new TusUpload(file, { endpoint: UPLOADS, metadata: meta });
   running = upload;
-  upload.addEventListener('progress', (e) => setProgress('upload', e.detail.loaded / e.detail.total));
+  const transfer = new Transfer();
+  upload.addEventListener('progress', (e) => {
+    setProgress('upload', e.detail.loaded / e.detail.total);
+    transfer.add(e.detail.loaded);
+    $('#upload-detail').textContent = transfer.text(e.detail.loaded, e.detail.total);
+  });
   upload.addEventListener('resume', (e) => showMessage(status, `Resuming an earlier upload from ${formatBytes(e.detail.offset)}.`));
   upload.addEventListener('retry', (e) => showMessage(status, `Connection trouble (${e.detail.error.message}); retrying in ${Math.round(e.detail.delay / 1000)} s…`));
   try {
     await upload.start();
     showMessage(status, 'Upload complete; the pod is checking the video…');
-    const video = await finishUpload(upload.uploadID);
+    // The fields as they are now: a resumed upload was created with the
+    // ones typed then.
+    const video = await finishUpload(upload.uploadID, { name: $('#name').value.trim(), description: $('#description').value });
     upload.forget();
     setProgress('upload', 1);
     showMessage(status, '');
@@ -119,8 +158,12 @@ form.addEventListener('submit', async (ev) => {
     });
   } catch (err) {
     hashing.then((t) => t && t.close()).catch(() => {});
-    if (err.name === 'AbortError') {
-      showMessage(status, 'Upload paused. Choose the same file and press Upload to resume.');
+    if (err.name === 'AbortError' && cancelled) {
+      setProgress('upload', 0);
+      $('#upload-detail').textContent = '';
+      showMessage(status, 'Upload cancelled: the pod dropped what it had received.');
+    } else if (err.name === 'AbortError') {
+      showMessage(status, 'Upload paused. Press Upload to go on; after a reload, choose the same file again.');
     } else {
       if (err.status && err.status < 500 && err.status !== 429) upload.forget(); // refused for good
       showError(status, err, 'The upload failed');
@@ -128,6 +171,7 @@ form.addEventListener('submit', async (ev) => {
     submit.disabled = false;
   } finally {
     running = null;
+    pause.hidden = true;
     cancel.hidden = true;
     form.setAttribute('aria-busy', 'false');
   }
@@ -163,7 +207,12 @@ async function seedResult(hashing, video) {
   return 'Your browser seeds it too while this page stays open.';
 }
 
-cancel.addEventListener('click', () => running && running.abort());
+pause.addEventListener('click', () => running && running.abort());
+cancel.addEventListener('click', () => {
+  if (!running) return;
+  cancelled = true;
+  running.cancel();
+});
 
 function showDone(video) {
   // Keep the form (with its full progress bars) in view, read-only.
