@@ -20,6 +20,7 @@ import (
 	"time"
 
 	pionturn "github.com/pion/turn/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
@@ -384,5 +385,33 @@ func TestFeedsServed(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
 			t.Errorf("GET %s: %s %q", path, resp.Status, resp.Header.Get("Content-Type"))
 		}
+	}
+}
+
+// TestStoreLockedByAnotherProgram: a database held by a program that does
+// not take the data directory's lock (an old binary, a bbolt tool) is
+// reported after the store's short open timeout, not waited on forever.
+func TestStoreLockedByAnotherProgram(t *testing.T) {
+	data := t.TempDir()
+	db, err := bolt.Open(filepath.Join(data, "swarmtube.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg, err := config.Parse([]string{"--listen", "127.0.0.1:0", "--data", data, "--turn-listen", "off"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		p.Close()
+		t.Fatal("New succeeded on a database another program holds")
+	}
+	if want := "is locked by another process"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("New took %v to give up", d)
 	}
 }
