@@ -29,8 +29,9 @@
 // (Config.MaxBitsPerSecond) and from its allocation's own bucket
 // (Config.AllocationBitsPerSecond); datagrams over budget are dropped, as
 // a congested router would (blocking would stall the listener's read loop
-// for every client). The number of concurrent allocations is capped too,
-// and peers on loopback, link-local, private, multicast and unspecified
+// for every client). The number of concurrent allocations is capped, in
+// total and per client address (UDP allocations plus TCP connections,
+// each of which carries at most one allocation), and peers on loopback, link-local, private, multicast and unspecified
 // addresses are refused (no relaying into the pod's own networks).
 //
 // # Metrics
@@ -38,7 +39,7 @@
 //	swarmtube_turn_stun_binding_requests_total   binding requests over UDP
 //	swarmtube_turn_allocations_total             allocations created
 //	swarmtube_turn_allocations                   allocations open now
-//	swarmtube_turn_refused_total{reason}         "auth", "allocation_limit", "peer_address"
+//	swarmtube_turn_refused_total{reason}         "auth", "allocation_limit", "ip_limit", "peer_address"
 //	swarmtube_turn_relayed_bytes_total{direction} "to_peer", "to_client"
 //	swarmtube_turn_dropped_bytes_total           relayed bytes dropped over budget
 package turn

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -14,6 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 )
+
+// errIPLimit refuses an allocation to a client address holding
+// Config.MaxAllocationsPerIP already.
+var errIPLimit = errors.New("turn: too many allocations from one address")
 
 // errAllocationLimit refuses an allocation over Config.MaxAllocations; pion
 // answers the client with an error response.
@@ -24,9 +29,34 @@ var errAllocationLimit = errors.New("turn: too many allocations")
 type budgetGenerator struct {
 	pionturn.RelayAddressGenerator
 	s *Server
+	// source, if set, names the client asking for the allocation. Over UDP
+	// it is the source of the datagram just read: pion v2.1.6 handles each
+	// datagram of its one UDP read loop to completion, allocation included,
+	// before reading the next. Over TCP it is nil: limitListener counts
+	// the connection itself, which carries at most one allocation.
+	source func() netip.Addr
 }
 
 func (g *budgetGenerator) AllocatePacketConn(network string, port int) (net.PacketConn, net.Addr, error) {
+	s := g.s
+	var ip netip.Addr
+	if g.source != nil {
+		if ip = g.source(); !s.take(ip) {
+			return nil, nil, errIPLimit
+		}
+	}
+	conn, addr, err := g.allocate(network, port)
+	if err != nil {
+		if ip.IsValid() {
+			s.release(ip)
+		}
+		return nil, nil, err
+	}
+	conn.ip = ip
+	return conn, addr, nil
+}
+
+func (g *budgetGenerator) allocate(network string, port int) (*relayConn, net.Addr, error) {
 	s := g.s
 	if s.allocs.Add(1) > int64(s.cfg.MaxAllocations) {
 		s.allocs.Add(-1)
@@ -49,6 +79,7 @@ type relayConn struct {
 	net.PacketConn
 	s    *Server
 	own  *rate.Limiter
+	ip   netip.Addr // the client, when known (UDP)
 	once sync.Once
 }
 
@@ -94,6 +125,9 @@ func (c *relayConn) Close() error {
 	c.once.Do(func() {
 		c.s.allocs.Add(-1)
 		c.s.m.open.Dec()
+		if c.ip.IsValid() {
+			c.s.release(c.ip)
+		}
 	})
 	return c.PacketConn.Close()
 }
@@ -102,15 +136,61 @@ func (c *relayConn) Close() error {
 // (RFC 8489 section 5: message type 0x0001 and the magic cookie).
 type countingConn struct {
 	net.PacketConn
-	m *metrics
+	m    *metrics
+	last netip.Addr // source of the last datagram; only pion's read loop touches it
 }
+
+// source is the address of the datagram being handled (see budgetGenerator).
+func (c *countingConn) source() netip.Addr { return c.last }
 
 func (c *countingConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	n, addr, err := c.PacketConn.ReadFrom(p)
+	if u, ok := addr.(*net.UDPAddr); ok {
+		c.last = u.AddrPort().Addr().Unmap()
+	}
 	if n >= 20 && binary.BigEndian.Uint16(p) == 0x0001 && binary.BigEndian.Uint32(p[4:]) == 0x2112A442 {
 		c.m.bindings.Inc()
 	}
 	return n, addr, err
+}
+
+// limitListener is the TCP listener: it closes connections from an address
+// that holds its share of allocations and connections already.
+type limitListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+		if err != nil {
+			return &countedConn{Conn: c}, nil
+		}
+		ip := ap.Addr().Unmap()
+		if !l.s.take(ip) {
+			c.Close()
+			continue
+		}
+		return &countedConn{Conn: c, release: func() { l.s.release(ip) }}, nil
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	release func()
+	once    sync.Once
+}
+
+func (c *countedConn) Close() error {
+	if c.release != nil {
+		c.once.Do(c.release)
+	}
+	return c.Conn.Close()
 }
 
 type metrics struct {
@@ -134,7 +214,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "swarmtube_turn_dropped_bytes_total", Help: "Relayed bytes dropped because the relay budget was spent."}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "swarmtube_turn_refused_total", Help: "TURN requests refused: bad or expired credentials (auth), allocation cap, peer address policy."},
+			Name: "swarmtube_turn_refused_total", Help: "TURN requests refused: bad or expired credentials (auth), allocation cap, per-address cap (ip_limit), peer address policy."},
 			[]string{"reason"}),
 		toPeer:   relayed.WithLabelValues("to_peer"),
 		toClient: relayed.WithLabelValues("to_client"),

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -47,6 +48,13 @@ type Config struct {
 	// announce, about 5 per viewer looking for peers, for up to 50 s), not
 	// only for those that end up relayed.
 	MaxAllocations int
+	// MaxAllocationsPerIP caps what one client address holds at once:
+	// allocations over UDP plus TCP connections (each carries at most one
+	// allocation); 0 means 256, room for a few dozen viewers behind one
+	// carrier-grade NAT looking for peers at once (a page holds one UDP
+	// allocation, and possibly one TCP connection, per peer connection it
+	// sets up).
+	MaxAllocationsPerIP int
 	// Realm is the TURN realm (RFC 8489 section 9.2); "swarmtube" if empty.
 	Realm string
 	// Secret is the HMAC key of the credentials (see LoadSecret).
@@ -75,11 +83,13 @@ type Server struct {
 	mu     sync.Mutex // guards the following fields
 	srv    *pionturn.Server
 	closed bool
+	perIP  map[netip.Addr]int // allocations and TCP connections held per client address
 }
 
 const (
 	defaultAllocationBPS = 20e6
 	defaultMaxAllocs     = 4096
+	defaultMaxPerIP      = 256
 	secretFile           = "turn_secret"
 )
 
@@ -97,6 +107,9 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Server, erro
 	cfg.AllocationBitsPerSecond = min(cfg.AllocationBitsPerSecond, cfg.MaxBitsPerSecond)
 	if cfg.MaxAllocations <= 0 {
 		cfg.MaxAllocations = defaultMaxAllocs
+	}
+	if cfg.MaxAllocationsPerIP <= 0 {
+		cfg.MaxAllocationsPerIP = defaultMaxPerIP
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = "swarmtube"
@@ -122,7 +135,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Server, erro
 	}
 	cfg.PublicIP = cfg.PublicIP.To4()
 
-	s := &Server{cfg: cfg, log: log, m: newMetrics(reg)}
+	s := &Server{cfg: cfg, log: log, m: newMetrics(reg), perIP: map[netip.Addr]int{}}
 	if s.m == nil {
 		return nil, errors.New("turn: metrics already registered")
 	}
@@ -166,10 +179,31 @@ func (s *Server) listen() error {
 			}
 			continue
 		}
-		s.udp, s.tcp, s.port = &countingConn{PacketConn: udp, m: s.m}, tcp, p
+		s.udp, s.tcp, s.port = &countingConn{PacketConn: udp, m: s.m}, &limitListener{Listener: tcp, s: s}, p
 		return nil
 	}
 	return lastErr
+}
+
+// take counts one more allocation or TCP connection for ip, unless ip
+// holds its share already.
+func (s *Server) take(ip netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip] >= s.cfg.MaxAllocationsPerIP {
+		s.m.refused.WithLabelValues("ip_limit").Inc()
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *Server) release(ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 }
 
 // Port is the bound UDP and TCP port.
@@ -180,7 +214,7 @@ func (s *Server) PublicIP() net.IP { return s.cfg.PublicIP }
 
 // Run serves STUN and TURN until ctx ends, then closes the server.
 func (s *Server) Run(ctx context.Context) error {
-	relay := func() pionturn.RelayAddressGenerator {
+	relay := func(source func() netip.Addr) pionturn.RelayAddressGenerator {
 		host, _, _ := net.SplitHostPort(s.cfg.Listen)
 		if host == "" || host == "::" {
 			host = "0.0.0.0"
@@ -192,7 +226,7 @@ func (s *Server) Run(ctx context.Context) error {
 				MinPort: uint16(s.cfg.RelayMinPort), MaxPort: uint16(s.cfg.RelayMaxPort), MaxRetries: 32,
 			}
 		}
-		return &budgetGenerator{RelayAddressGenerator: g, s: s}
+		return &budgetGenerator{RelayAddressGenerator: g, s: s, source: source}
 	}
 	permit := func(client net.Addr, peer net.IP) bool {
 		if s.cfg.AllowPeer(peer) {
@@ -211,8 +245,8 @@ func (s *Server) Run(ctx context.Context) error {
 		Realm:             s.cfg.Realm,
 		AuthHandler:       s.authenticate,
 		LoggerFactory:     pionLogger{s.log},
-		PacketConnConfigs: []pionturn.PacketConnConfig{{PacketConn: s.udp, RelayAddressGenerator: relay(), PermissionHandler: permit}},
-		ListenerConfigs:   []pionturn.ListenerConfig{{Listener: s.tcp, RelayAddressGenerator: relay(), PermissionHandler: permit}},
+		PacketConnConfigs: []pionturn.PacketConnConfig{{PacketConn: s.udp, RelayAddressGenerator: relay(s.udp.(*countingConn).source), PermissionHandler: permit}},
+		ListenerConfigs:   []pionturn.ListenerConfig{{Listener: s.tcp, RelayAddressGenerator: relay(nil), PermissionHandler: permit}},
 	})
 	if err != nil {
 		s.mu.Unlock()

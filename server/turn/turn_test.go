@@ -203,6 +203,52 @@ func TestLimits(t *testing.T) {
 		}
 		r3.Close()
 	})
+	t.Run("per-address cap", func(t *testing.T) {
+		// Two allocations per address: UDP clients on two ports take them,
+		// a third port of the same address is refused, and a TCP
+		// connection (which could carry one more) is closed at once.
+		s, _ := startServer(t, Config{MaxAllocationsPerIP: 2})
+		user, pass := s.Credentials("", time.Minute)
+		var relays []net.PacketConn
+		for i := 0; i < 2; i++ {
+			c, _ := client(t, s, user, pass)
+			r, err := c.Allocate()
+			if err != nil {
+				t.Fatalf("allocation %d: %v", i, err)
+			}
+			relays = append(relays, r)
+		}
+		c3, _ := client(t, s, user, pass)
+		if r, err := c3.Allocate(); err == nil {
+			r.Close()
+			t.Fatal("a third allocation from one address succeeded")
+		}
+		tcp, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcp.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := tcp.Read(make([]byte, 1)); err == nil {
+			t.Error("the TCP connection over the cap stayed open")
+		}
+		tcp.Close()
+		if v := testutil.ToFloat64(s.m.refused.WithLabelValues("ip_limit")); v < 2 {
+			t.Errorf("refused{ip_limit} = %v", v)
+		}
+		// Freeing one makes room again.
+		relays[0].Close()
+		deadline := time.Now().Add(5 * time.Second)
+		for s.allocs.Load() != 1 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		c4, _ := client(t, s, user, pass)
+		r, err := c4.Allocate()
+		if err != nil {
+			t.Fatalf("allocation after one was freed: %v", err)
+		}
+		r.Close()
+		relays[1].Close()
+	})
 	t.Run("peer policy", func(t *testing.T) {
 		s, reg := startServer(t, Config{AllowPeer: PublicPeer})
 		user, pass := s.Credentials("", time.Minute)
