@@ -117,6 +117,7 @@ type Service struct {
 	hashSlots chan struct{} // one token per running password hash
 	byAddr    *throttle.Table
 	byAccount *throttle.Table
+	known     *lruSet // account/address pairs that logged in
 	m         *metrics
 }
 
@@ -146,6 +147,7 @@ func New(st *store.Store, cfg Config, log *slog.Logger) (*Service, error) {
 	s := &Service{st: st, log: log, cfg: cfg, now: time.Now,
 		hashSlots: make(chan struct{}, cfg.MaxHashes),
 		m:         newMetrics(cfg.Metrics),
+		known:     newLRUSet(knownPairs),
 	}
 	clock := func() time.Time { return s.now() } // tests move s.now
 	s.byAddr, s.byAccount = throttle.New(addrPolicy, clock), throttle.New(accountPolicy, clock)

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,8 +31,11 @@ import (
 //     and per account (server/throttle): a few attempts are free, then each
 //     must wait a delay that doubles, answered 429 with Retry-After. The
 //     account's delays stop at 30 s, so a stranger hammering someone's
-//     account slows its owner by at most that; the address's grow to 15
-//     minutes. A successful login clears both.
+//     account slows its owner by at most that, and not at all at an
+//     address the owner logged in from before (the last knownPairs
+//     account/address pairs that logged in skip the account throttle);
+//     the address's delays grow to 15 minutes. A successful login clears
+//     both.
 
 // hashWait is how long an attempt waits for a hashing slot before 503.
 const hashWait = 500 * time.Millisecond
@@ -112,20 +117,29 @@ func (s *Service) LoginFrom(ctx context.Context, addr netip.Addr, username, pass
 			return tok, throttled(wait)
 		}
 	}
-	if wait := s.byAccount.Begin(uk); wait > 0 {
-		s.byAddr.Undo(ak)
-		s.m.throttled.WithLabelValues("account").Inc()
-		return tok, throttled(wait)
+	pair := uk + "\x00" + ak
+	known := ak != "" && s.known.has(pair)
+	if !known {
+		if wait := s.byAccount.Begin(uk); wait > 0 {
+			s.byAddr.Undo(ak)
+			s.m.throttled.WithLabelValues("account").Inc()
+			return tok, throttled(wait)
+		}
 	}
 	tok, err = s.Login(ctx, username, password)
 	switch {
 	case err == nil:
 		s.byAddr.Succeed(ak)
 		s.byAccount.Succeed(uk)
+		if ak != "" {
+			s.known.add(pair)
+		}
 	case isBusy(err):
 		// No password was checked: the attempt does not count.
 		s.byAddr.Undo(ak)
-		s.byAccount.Undo(uk)
+		if !known {
+			s.byAccount.Undo(uk)
+		}
 	default:
 		s.m.failed.Inc()
 	}
@@ -163,4 +177,42 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.failed, m.throttled, m.busy)
 	}
 	return m
+}
+
+// knownPairs bounds the remembered account/address pairs (about 100 bytes
+// each). They live in memory only: after a restart the owner meets the
+// account throttle's 30 s at most once.
+const knownPairs = 16384
+
+// lruSet is a set of strings holding the max most recently added.
+type lruSet struct {
+	max int
+
+	mu sync.Mutex // guards the following fields
+	m  map[string]*list.Element
+	l  list.List
+}
+
+func newLRUSet(max int) *lruSet { return &lruSet{max: max, m: make(map[string]*list.Element)} }
+
+func (s *lruSet) add(k string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if el, ok := s.m[k]; ok {
+		s.l.MoveToFront(el)
+		return
+	}
+	if len(s.m) >= s.max {
+		old := s.l.Back()
+		s.l.Remove(old)
+		delete(s.m, old.Value.(string))
+	}
+	s.m[k] = s.l.PushFront(k)
+}
+
+func (s *lruSet) has(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[k]
+	return ok
 }

@@ -59,7 +59,8 @@ func TestLoginThrottle(t *testing.T) {
 	}
 
 	// Many addresses against one account: the account throttle bites, but
-	// its waits stay short, so the owner gets in soon after.
+	// its waits stay short, so the owner gets in soon after; and at the
+	// address the owner logged in from before, at once.
 	var maxWait time.Duration
 	for i := range 200 {
 		a := netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})
@@ -73,8 +74,20 @@ func TestLoginThrottle(t *testing.T) {
 	if maxWait == 0 || maxWait > 30*time.Second {
 		t.Fatalf("longest wait imposed on the account: %v, want between 0 and 30 s", maxWait)
 	}
-	_, err := s.LoginFrom(ctx, owner, "owner", "the right password")
+	for i := range 200 { // and again without waiting, so the account is throttled right now
+		s.LoginFrom(ctx, netip.AddrFrom4([4]byte{203, 0, 114, byte(i)}), "owner", "guess")
+	}
+	if _, err := s.LoginFrom(ctx, owner, "owner", "the right password"); err != nil {
+		t.Fatalf("owner at a known address while the account is throttled: %v", err)
+	}
+	for i := range 200 {
+		s.LoginFrom(ctx, netip.AddrFrom4([4]byte{203, 0, 115, byte(i)}), "owner", "guess")
+	}
+	_, err := s.LoginFrom(ctx, netip.MustParseAddr("198.51.100.77"), "owner", "the right password")
 	var ra *httpx.RetryAfter
+	if !errors.As(err, &ra) {
+		t.Fatalf("owner at a new address while the account is throttled: %v, want a 429 to wait out", err)
+	}
 	if errors.As(err, &ra) {
 		if ra.After > 30*time.Second {
 			t.Fatalf("owner must wait %v", ra.After)
