@@ -111,6 +111,10 @@ type Video struct {
 	Duration   float64     `json:"duration,omitempty"`   // seconds; 0 when unknown
 	Width      int         `json:"width,omitempty"`      // of the best file, as displayed
 	Height     int         `json:"height,omitempty"`
+
+	// Views counts viewers who watched at least 10 s (or to the end), once
+	// per viewer session, as PeerTube counts them.
+	Views int64 `json:"views"`
 }
 
 // Video states.

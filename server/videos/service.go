@@ -89,6 +89,7 @@ type Service struct {
 	ingestSlots                     chan struct{}
 	searchers                       sync.Pool // of *searcher
 	quota                           quotaState
+	views                           *viewTable
 
 	mu sync.RWMutex // guards the following fields
 	// known counts videos (local and friends') per info hash: the tracker
@@ -130,6 +131,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 		torrentDir:  filepath.Join(cfg.DataDir, "torrents"),
 		uploadDir:   filepath.Join(cfg.DataDir, "uploads"),
 		ingestSlots: make(chan struct{}, cfg.MaxConcurrentIngests),
+		views:       newViewTable(),
 		known:       make(map[[20]byte]int),
 		files:       make(map[string]int),
 		busy:        make(map[string]struct{}),

@@ -182,3 +182,34 @@ func TestEditAndLinks(t *testing.T) {
 		t.Errorf("the pod has %+v", v)
 	}
 }
+
+// TestViewCounted: the watch page reports one view after 10 s of playback,
+// once per viewer session (a reload does not count again), and the card
+// shows the count (issue 17: views).
+func TestViewCounted(t *testing.T) {
+	t.Parallel()
+	p := startPodAt(t, "views", "localhost")
+	tok := apiLogin(t, p.URL, "admin", adminPassword)
+	id := uploadMultipart(t, p.URL, tok, makeClip(t, 14), "Counted", "")
+	views := func() int64 {
+		var v struct{ Views int64 }
+		if err := json.Unmarshal(get(t, p.URL+"/api/v1/videos/"+id), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.Views
+	}
+	b := newBrowser(t)
+	play := `(async () => { const v = document.querySelector("#player video"); v.muted = true; v.playbackRate = 4; await v.play(); })()`
+	for round := range 2 {
+		b.do("watch", 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+id))
+		b.waitJS("player", `!!document.querySelector("#player video")`, 20*time.Second)
+		eval[chromedp.Void](b, play)
+		b.waitJS("watched 12 s", `document.querySelector("#player video").currentTime > 12`, 40*time.Second)
+		b.waitJS("count shown", `document.querySelector("#video-meta").textContent.includes("1 view")`, 10*time.Second)
+		if n := views(); n != 1 {
+			t.Fatalf("round %d: the pod counts %d views, want 1", round, n)
+		}
+	}
+	b.do("home", 20*time.Second, chromedp.Navigate(p.URL+"/"))
+	b.waitJS("card", `[...document.querySelectorAll(".video-card .meta")].some((m) => m.textContent.includes("1 view"))`, 15*time.Second)
+}

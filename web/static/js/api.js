@@ -93,6 +93,7 @@ export const listVideosByOwner = (owner, start, count) => request('GET', '/api/v
 export const searchVideos = (q, start, count) => request('GET', '/api/v1/videos/search', { query: { q, start, count } });
 export const getVideo = (id) => request('GET', `/api/v1/videos/${encodeURIComponent(id)}`);
 export const updateVideo = (id, fields) => request('PATCH', `/api/v1/videos/${encodeURIComponent(id)}`, { body: fields });
+export const countView = (id, session) => request('POST', `/api/v1/videos/${encodeURIComponent(id)}/views`, { body: { session } });
 export const deleteVideo = (id) => request('DELETE', `/api/v1/videos/${encodeURIComponent(id)}`);
 export const finishUpload = (uploadID, fields) =>
   request('POST', `/api/v1/videos/uploads/${encodeURIComponent(uploadID)}/finish`, fields ? { body: fields } : {});

@@ -162,7 +162,7 @@ export function videoCard(v) {
   const href = `/videos/${encodeURIComponent(v.id)}`;
   const playIcon = svg('svg', { viewBox: '0 0 24 24', width: 18, height: 18, 'aria-hidden': 'true' },
     svg('path', { fill: 'currentColor', d: 'M8 5v14l11-7z' }));
-  const meta = [v.owner, v.local === false ? podHost(v.pod) : '', timeAgo(v.created_at)].filter(Boolean).join(' · ');
+  const meta = [v.owner, v.local === false ? podHost(v.pod) : '', viewsText(v.views), timeAgo(v.created_at)].filter(Boolean).join(' · ');
   return el('li', { class: 'video-card' },
     el('a', { href },
       el('div', { class: 'thumb', style: { '--hue': String(hue(v.info_hash || v.id)) }, 'aria-hidden': 'true' },
@@ -171,6 +171,13 @@ export function videoCard(v) {
         el('span', { class: 'play' }, playIcon)),
       el('h2', {}, v.name || 'Untitled'),
       el('p', { class: 'meta' }, meta)));
+}
+
+/** viewsText: 0 → '', 1 → "1 view", 1234 → "1,234 views". */
+export function viewsText(n) {
+  n = Number(n) || 0;
+  if (n <= 0) return '';
+  return `${n.toLocaleString('en')} ${n === 1 ? 'view' : 'views'}`;
 }
 
 /** pager renders previous/next links for a list of total items. */

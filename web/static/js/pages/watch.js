@@ -1,8 +1,8 @@
 // Watch: the player, the video's details, live sharing stats and links for
 // BitTorrent clients. The video id is the last path segment: /videos/{id}.
 import { initLayout } from '../layout.js';
-import { getVideo, deleteVideo, updateVideo, hasRight } from '../api.js';
-import { el, $, clear, showError, showMessage, safeURL, formatBytes, formatRate, formatDate, podHost, linkify } from '../ui.js';
+import { getVideo, deleteVideo, updateVideo, countView, hasRight } from '../api.js';
+import { el, $, clear, showError, showMessage, safeURL, formatBytes, formatRate, formatDate, podHost, linkify, viewsText } from '../ui.js';
 import { openPlayer, prepareEngine } from '../player.js';
 import { BytesChart } from '../chart.js';
 
@@ -29,6 +29,7 @@ async function main() {
   const session = await openPlayer(video, playerBox);
   playerBox.setAttribute('aria-busy', 'false');
   stopStats = startStats(session);
+  if (session.media) watchForView(video, session.media);
   window.addEventListener('pagehide', () => session.destroy(), { once: true });
 }
 
@@ -46,6 +47,7 @@ function renderInfo(v) {
     meta.append(`By ${v.owner} · `);
   }
   append(meta, [
+    viewsText(v.views),
     formatDate(v.created_at),
     v.size ? formatBytes(v.size) : '',
   ].filter(Boolean).join(' · '));
@@ -119,6 +121,42 @@ function renderActions(v, user) {
     }
   });
   box.append(del);
+}
+
+// watchForView reports a view once the viewer has watched 10 s (or the
+// whole of a shorter video), as PeerTube counts them. The viewer session
+// is a random token kept for the tab's life, so a reload does not count
+// twice; the pod also refuses a second count for it.
+function watchForView(v, media) {
+  let watched = 0;
+  let last = media.currentTime;
+  let sent = false;
+  const send = () => {
+    if (sent) return;
+    sent = true;
+    let token = '';
+    try {
+      token = sessionStorage.getItem('swarmtube.viewer') || '';
+      if (!token) {
+        token = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('');
+        sessionStorage.setItem('swarmtube.viewer', token);
+      }
+    } catch {
+      token = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    }
+    countView(v.id, token).then((r) => {
+      v.views = r.views;
+      renderInfo(v);
+    }).catch((err) => console.warn('view:', err));
+  };
+  media.addEventListener('timeupdate', () => {
+    const d = media.currentTime - last;
+    last = media.currentTime;
+    if (d > 0 && d < 2) watched += d; // playback, not a seek
+    const need = Number.isFinite(media.duration) && media.duration > 0 ? Math.min(10, media.duration * 0.9) : 10;
+    if (watched >= need) send();
+  });
+  media.addEventListener('ended', send);
 }
 
 // editButton lets the owner (or an admin) change the name and description
