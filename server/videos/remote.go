@@ -110,6 +110,7 @@ func (s *Service) cleanRemote(origin string, v api.Video) (*record, error) {
 	if v.CreatedAt.IsZero() || v.CreatedAt.After(now) || v.CreatedAt.Year() < 2000 {
 		v.CreatedAt = now
 	}
+	v.Views = max(v.Views, 0) // the origin's count; a negative one is nonsense
 	originID := v.ID
 	v.ID = remoteKey(origin, originID)
 	v.Pod = origin
