@@ -131,3 +131,24 @@ func TestNoInternalsReachUsers(t *testing.T) {
 		})
 	}
 }
+
+// TestWebseedPreflightWired: the pod mounts the web seed's CORS preflight
+// (issue 14 A), through its whole middleware chain.
+func TestWebseedPreflightWired(t *testing.T) {
+	p := startInProcess(t)
+	req, _ := http.NewRequest(http.MethodOptions, p.URL()+"/static/webseed/abcdefghijklmnop.mp4", nil)
+	req.Header.Set("Origin", "http://friend.example:9002")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "range, if-range, cache-control")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := resp.Header
+	if resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "GET") ||
+		!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "if-range") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, h)
+	}
+}
