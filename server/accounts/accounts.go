@@ -71,6 +71,9 @@ type Config struct {
 	// MaxHashes bounds concurrent password hashes (default twice the
 	// cores); see limits.go.
 	MaxHashes int
+	// OnDelete removes what a user owns (their videos, federated) before
+	// the account goes; nil: nothing to remove.
+	OnDelete func(ctx context.Context, username string) error
 	// Metrics registers the login metrics; nil: none.
 	Metrics prometheus.Registerer
 }
@@ -85,6 +88,8 @@ type User struct {
 	// (-1 unlimited); nil means the pod's default (Config).
 	VideoQuota      *int64 `json:"video_quota,omitempty"`
 	VideoQuotaDaily *int64 `json:"video_quota_daily,omitempty"`
+	// Suspended users cannot log in; their sessions ended at suspension.
+	Suspended bool `json:"suspended,omitempty"`
 }
 
 // Has reports whether the user holds right.
@@ -96,7 +101,7 @@ func (u User) Public() api.User {
 	if r == nil {
 		r = []string{}
 	}
-	return api.User{Username: u.Username, Rights: r, CreatedAt: u.CreatedAt}
+	return api.User{Username: u.Username, Rights: r, CreatedAt: u.CreatedAt, Suspended: u.Suspended}
 }
 
 type tokenRecord struct {
@@ -177,7 +182,8 @@ func ValidRights(rights []string) error {
 // NormalizeUsername lower-cases name and checks it against the rules.
 func NormalizeUsername(name string) (string, error) {
 	n := strings.ToLower(name)
-	if !usernameRE.MatchString(n) {
+	// "me" and "token" name routes under /api/v1/users/.
+	if !usernameRE.MatchString(n) || n == "me" || n == "token" {
 		return "", ErrInvalidUsername
 	}
 	return n, nil
@@ -385,8 +391,16 @@ func (s *Service) Login(ctx context.Context, username, password string) (api.Tok
 	if !ok {
 		return api.Token{}, ErrBadLogin
 	}
+	if u.Suspended { // told only to whoever knows the password
+		return api.Token{}, ErrSuspended
+	}
+	return s.issueToken(u.Username)
+}
+
+// issueToken creates a session token for username.
+func (s *Service) issueToken(username string) (api.Token, error) {
 	tok := randomToken(32)
-	rec := tokenRecord{Username: u.Username, ExpiresAt: s.now().Add(s.cfg.TokenTTL).UTC().Truncate(time.Second)}
+	rec := tokenRecord{Username: username, ExpiresAt: s.now().Add(s.cfg.TokenTTL).UTC().Truncate(time.Second)}
 	if err := s.st.Update(func(tx *bolt.Tx) error {
 		return store.PutJSON(tx.Bucket([]byte(bucketTokens)), tokenKey(tok), rec)
 	}); err != nil {
@@ -411,7 +425,7 @@ func (s *Service) Authenticate(token string) (User, error) {
 		return User{}, err
 	}
 	u, err := s.Get(rec.Username)
-	if errors.Is(err, ErrNoSuchUser) {
+	if errors.Is(err, ErrNoSuchUser) || (err == nil && u.Suspended) {
 		return User{}, httpx.ErrUnauthorized
 	}
 	return u, err

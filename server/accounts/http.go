@@ -121,6 +121,10 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.Handle("GET /api/v1/users", Require(log, api.RightAdmin, h.list))
 	mux.Handle("PUT /api/v1/users/{username}/rights", Require(log, api.RightAdmin, h.setRights))
 	mux.Handle("PUT /api/v1/users/{username}/quota", Require(log, api.RightAdmin, h.setQuota))
+	mux.Handle("PUT /api/v1/users/me/password", Require(log, "", h.changePassword))
+	mux.Handle("DELETE /api/v1/users/me", Require(log, "", h.deleteMe))
+	mux.Handle("PUT /api/v1/users/{username}/suspended", Require(log, api.RightAdmin, h.setSuspended))
+	mux.Handle("DELETE /api/v1/users/{username}", Require(log, api.RightAdmin, h.deleteUser))
 }
 
 type handlers struct {
@@ -173,11 +177,16 @@ func (h handlers) login(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, h.log, err)
 		return
 	}
+	h.s.setCookie(w, r, tok)
+	httpx.WriteJSON(w, http.StatusOK, tok)
+}
+
+// setCookie makes tok the browser's session.
+func (s *Service) setCookie(w http.ResponseWriter, r *http.Request, tok api.Token) {
 	http.SetCookie(w, &http.Cookie{
-		Name: h.s.cfg.CookieName, Value: tok.Token, Path: "/", Expires: tok.ExpiresAt,
+		Name: s.cfg.CookieName, Value: tok.Token, Path: "/", Expires: tok.ExpiresAt,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: clientaddr.Secure(r),
 	})
-	httpx.WriteJSON(w, http.StatusOK, tok)
 }
 
 func (h handlers) logout(w http.ResponseWriter, r *http.Request) {

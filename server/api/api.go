@@ -51,6 +51,8 @@ type User struct {
 	// pod's defaults.
 	VideoQuota      int64 `json:"video_quota"`
 	VideoQuotaDaily int64 `json:"video_quota_daily"`
+	// Suspended users cannot log in (an admin suspended them).
+	Suspended bool `json:"suspended,omitempty"`
 }
 
 // Quota is the body of PUT /api/v1/users/{username}/quota (admin): bytes,

@@ -167,6 +167,8 @@ func (p *Pod) open() (err error) {
 		DefaultVideoQuota:      cfg.UserQuotaBytes,
 		DefaultVideoQuotaDaily: cfg.UserDailyQuotaBytes,
 		Metrics:                p.reg,
+		// A deleted account's videos go first, with their federation events.
+		OnDelete: func(ctx context.Context, username string) error { return p.videos.RemoveAllOf(ctx, username) },
 	}, log.With("component", "accounts"))
 	if err != nil {
 		return err
