@@ -483,3 +483,49 @@ func TestConfirmRateLimited(t *testing.T) {
 		t.Fatalf("answers %v, %d fetches; want [403 403 429 429] and 2", codes, hits.Load())
 	}
 }
+
+// TestRequestsBounded: at most MaxRequests introductions wait for the
+// admin; refusing them makes room again, and refusals are not kept
+// beyond MaxRequests either.
+func TestRequestsBounded(t *testing.T) {
+	cfg := manualConfig()
+	cfg.MaxRequests = 2
+	b := newTestPod(t, cfg, true)
+	var askers []*testPod
+	for range 4 {
+		askers = append(askers, newTestPod(t, fastConfig(), false))
+	}
+	ask := func(a *testPod) string {
+		res, err := a.fed.MakeFriends(context.Background(), []string{b.url})
+		if err != nil {
+			return res.Errors[b.url]
+		}
+		return strings.Join(res.Requested, ",")
+	}
+	for _, a := range askers[:2] {
+		if got := ask(a); got != b.url {
+			t.Fatalf("request: %q", got)
+		}
+	}
+	if got := ask(askers[2]); !strings.Contains(got, ErrRequestsFull.Code) {
+		t.Fatalf("third request while two wait: %q", got)
+	}
+	if err := b.fed.Refuse(context.Background(), []string{askers[0].url, askers[1].url}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range askers[2:] {
+		if got := ask(a); got != b.url {
+			t.Fatalf("request after refusals: %q", got)
+		}
+	}
+	if err := b.fed.Refuse(context.Background(), []string{askers[2].url}); err != nil {
+		t.Fatal(err)
+	}
+	statuses := map[string]int{}
+	for _, f := range b.friends() {
+		statuses[f.Status]++
+	}
+	if statuses[StatusRefused] != 2 || statuses[StatusPending] != 1 {
+		t.Fatalf("B lists %v, want 2 refused (the oldest forgotten) and 1 pending", statuses)
+	}
+}

@@ -36,7 +36,9 @@
 //	                                           └──quit (either side) / quitfriends──► (none)
 //
 // Introductions this pod did not consent to live apart, as requests
-// (bucket fed_requests, at most MaxRequests): listed "pending", accepted
+// (bucket fed_requests; at most MaxRequests wait, more get 503
+// too_many_requests, and refusals beyond MaxRequests forget the oldest):
+// listed "pending", accepted
 // (→ introducing, as above) or refused (listed "refused"; the pod is told
 // with a signed quit, and its further Hellos get 403 friendship_refused
 // until an admin accepts it or names it). A Hello failing in introducing

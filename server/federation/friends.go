@@ -439,12 +439,19 @@ func (s *Service) Refuse(ctx context.Context, pods []string) error {
 			if !rq.Refused {
 				refused = append(refused, n)
 			}
-			rq.Refused = true
+			rq.Refused, rq.At = true, s.cfg.Now()
 			if err := putRequest(tx, n, rq); err != nil {
 				return err
 			}
 		}
-		return nil
+		// Refusals are remembered, but not without bound: beyond
+		// MaxRequests the oldest are forgotten.
+		_, old, err := countRequests(tx)
+		for len(old) > s.cfg.MaxRequests && err == nil {
+			err = deleteRequest(tx, old[0])
+			old = old[1:]
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("federation: refuse: %w", err)

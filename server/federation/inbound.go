@@ -425,12 +425,18 @@ func (s *Service) confirmKey(ctx context.Context, origin, key string) error {
 	return ErrKeyUnconfirmed
 }
 
-// storeRequest keeps an introduction for the admin (at most MaxRequests).
+// storeRequest keeps an introduction for the admin: at most MaxRequests
+// wait at once (refused ones do not count; Refuse bounds those).
 func (s *Service) storeRequest(origin string, ref fedproto.PodRef, version string, now time.Time) (fedproto.HelloResult, string, error) {
 	err := s.st.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketRequests))
-		if b.Get([]byte(origin)) == nil && b.Stats().KeyN >= s.cfg.MaxRequests {
-			return ErrRequestsFull
+		if _, err := getRequest(tx, origin); err != nil {
+			waiting, _, err := countRequests(tx)
+			if err != nil {
+				return err
+			}
+			if waiting >= s.cfg.MaxRequests {
+				return ErrRequestsFull
+			}
 		}
 		return putRequest(tx, origin, &requestRecord{Name: ref.Name, PublicKey: ref.PublicKey, APIVersion: version, At: now})
 	})

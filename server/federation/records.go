@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -142,6 +143,34 @@ func putRequest(tx *bolt.Tx, u string, r *requestRecord) error {
 
 func deleteRequest(tx *bolt.Tx, u string) error {
 	return tx.Bucket([]byte(bucketRequests)).Delete([]byte(u))
+}
+
+// countRequests counts the requests waiting for the admin and returns the
+// refused ones, oldest first.
+func countRequests(tx *bolt.Tx) (waiting int, refused []string, err error) {
+	b := tx.Bucket([]byte(bucketRequests))
+	type at struct {
+		url string
+		t   time.Time
+	}
+	var rs []at
+	err = b.ForEach(func(k, _ []byte) error {
+		var r requestRecord
+		if err := store.GetJSON(b, k, &r); err != nil {
+			return err
+		}
+		if r.Refused {
+			rs = append(rs, at{string(k), r.At})
+		} else {
+			waiting++
+		}
+		return nil
+	})
+	slices.SortFunc(rs, func(a, b at) int { return a.t.Compare(b.t) })
+	for _, r := range rs {
+		refused = append(refused, r.url)
+	}
+	return waiting, refused, err
 }
 
 // countFriends counts friend records in any state.
