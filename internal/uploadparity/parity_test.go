@@ -53,7 +53,7 @@ func TestPodAndBrowserAgree(t *testing.T) {
 	}{
 		{"moov-last mp4", moovLast},
 		{"faststart mp4", gen("fast.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart")},
-		{"webm", gen("clip.webm", "-c:v", "libvpx-vp9", "-b:v", "100k", "-c:a", "libopus")},
+		{"webm", gen("clip.webm", "-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-b:v", "100k", "-c:a", "libopus")},
 	}
 
 	dataDir := t.TempDir()

@@ -50,6 +50,7 @@ type Config struct {
 	Friends                             []string // pods to make friends with at start
 	LogLevel                            slog.Level
 	ShutdownTimeout                     time.Duration
+	TranscodeWorkers                    int // videos transcoded at once (ffmpeg processes)
 	// FriendScoreMin is the score below which a friend is ejected.
 	FriendScoreMin int
 	// FriendRetryMax is the longest wait between deliveries to a friend
@@ -164,6 +165,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&c.MaxOpenUploads, "max-open-uploads", 4, "unfinished resumable uploads allowed per user")
 	fs.DurationVar(&c.UploadExpiry, "upload-expiry", 6*time.Hour, "an unfinished resumable upload with no progress for this long is removed")
 	fs.Int64Var(&minFree, "min-free-mb", 512, "free disk space, in MiB, that uploads must leave; beyond it they are refused with 507")
+	fs.IntVar(&c.TranscodeWorkers, "transcode-workers", 1, "videos transcoded at once (each runs one ffmpeg)")
 	fs.BoolVar(&c.OpenTracker, "open-tracker", false, "track any info hash, not only this pod's and its friends' videos")
 	fs.StringVar(&friends, "friends", "", "comma-separated pod URLs to make friends with at start")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
@@ -247,6 +249,9 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("--min-free-mb %d: want a size in MiB, 0 or more", minFree)
 	}
 	c.MinFreeBytes = minFree << 20
+	if c.TranscodeWorkers < 1 || c.TranscodeWorkers > 64 {
+		return c, fmt.Errorf("--transcode-workers %d: want 1 to 64", c.TranscodeWorkers)
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}

@@ -29,12 +29,13 @@
 //
 // Transcode writes one H.264 (libx264, preset veryfast, CRF 23, yuv420p,
 // High profile) + AAC (128 kb/s, 48 kHz stereo) MP4 with +faststart per
-// call, scaled to a target height with even dimensions (rotation is applied
-// by ffmpeg's autorotate, so the output is upright and unrotated). Audio-only
-// input becomes a video of a still image (a dark frame with the waveform's
-// average colour: the showwavespic filter is not used, to keep the cost of a
-// long podcast at one tiny frame per second). ffmpeg runs under nice -n 10,
-// so viewers' requests keep priority, with ctx's deadline as its time limit;
-// progress is read from -progress pipe:1 (out_time_us against the probed
-// duration).
+// call, scaled (OutputSize) to a short side of at most the asked height and
+// at most 1920×1080 in either orientation, with even dimensions. Rotation is
+// applied by ffmpeg's autorotate, so the output is upright and carries no
+// rotation. Audio-only input becomes a video of a still dark 640×360 frame
+// (2 frames/s, -tune stillimage: a few kB per minute). ffmpeg runs under
+// nice -n 10, so viewers' requests keep priority; ctx's deadline is the
+// job's time limit, and on Linux ffmpeg is killed with the pod (Pdeathsig)
+// so a crash never leaves an encoder writing. Progress is read from
+// -progress pipe:1 (out_time_us against the probed duration).
 package ffmpeg

@@ -131,3 +131,28 @@ func TestProbeRealFiles(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+func TestOutputSize(t *testing.T) {
+	v := func(w, h int) Info { return Info{Video: &Video{Width: w, Height: h}} }
+	cases := []struct {
+		info        Info
+		short, w, h int
+	}{
+		{v(1280, 720), 1080, 1280, 720},
+		{v(3840, 2160), 1080, 1920, 1080},
+		{v(1080, 1920), 1080, 1080, 1920},
+		{v(2160, 3840), 1080, 1080, 1920},
+		{v(853, 481), 1080, 852, 480},
+		{v(1280, 720), 360, 640, 360},
+		{v(1000, 1000), 1080, 1000, 1000},
+		{v(4000, 1000), 1080, 1920, 480}, // the long side binds
+		{v(1, 1), 1080, 2, 2},
+		{Info{Audio: &Audio{Codec: "aac"}}, 1080, 640, 360},
+	}
+	for _, tc := range cases {
+		w, h := OutputSize(tc.info, tc.short)
+		if w != tc.w || h != tc.h || w%2 != 0 || h%2 != 0 {
+			t.Errorf("%+v at %d: %dx%d, want %dx%d", tc.info.Video, tc.short, w, h, tc.w, tc.h)
+		}
+	}
+}

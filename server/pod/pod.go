@@ -219,6 +219,8 @@ func (p *Pod) open() (err error) {
 		UploadExpiry:   cfg.UploadExpiry,
 		FreeSpace:      videos.DiskFree,
 		MinFreeBytes:   cfg.MinFreeBytes,
+
+		TranscodeWorkers: cfg.TranscodeWorkers,
 	}, p.store, p.seeder, log.With("component", "videos"), p.reg)
 	if err != nil {
 		return err

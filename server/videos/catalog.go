@@ -133,6 +133,10 @@ type record struct {
 	// Probe is what ffprobe found in the uploaded file (local videos, when
 	// the pod has ffprobe).
 	Probe *ffmpeg.Info `json:"probe,omitempty"`
+	// Source is the uploaded file under DataDir/videos while it waits to be
+	// transcoded, and Job its key in bucketJobs (pending videos only).
+	Source string `json:"source,omitempty"`
+	Job    string `json:"job,omitempty"`
 }
 
 func (r *record) infoHash() ([20]byte, error) {

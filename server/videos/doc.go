@@ -46,6 +46,32 @@
 // pages must escape it. Files on disk are named by the pod (id + extension),
 // never by the client.
 //
+// # Probing and transcoding
+//
+// With ffmpeg installed (Config.FFmpeg), every upload is probed (package
+// server/ffmpeg). A web-playable one is published at once as above (201,
+// state "published", the same info hash as the browser computes). Any
+// other (HEVC, ProRes, MPEG-4 Part 2, Theora, 10-bit or 4:4:4 H.264,
+// rotated, above 1080p, QuickTime, Matroska, AVI, ASF, audio only) is
+// answered 202 with state "processing": the file is kept as <id>.source,
+// and a pending record plus a job (bucketJobs, keyed by time) commit in one
+// transaction. Until published, the video is in bucketPending, not in the
+// catalogue, index or federation: GET shows it to its owner and admins only
+// (404 to others), with "processing": {"progress", "step"}; DELETE by them
+// removes it and stops its job.
+//
+// Config.TranscodeWorkers workers take jobs oldest first. ffmpeg writes
+// .tmp-<id>.mp4, which is synced, checked (media.Prepare: faststart
+// already), hashed, its .torrent written, then renamed to <id>.mp4 inside
+// the transaction that moves the record into the catalogue (with its index
+// entries and federation "add" event) and drops the job; the source goes
+// after the commit. A crash at any point leaves the job queued: at the next
+// start, the first clean-up removes the partial output (and any file no
+// record names), then the job runs again. A job that fails (ffmpeg cannot
+// decode the file, or the time limit, Config.TranscodeTimeLimit, passes)
+// leaves the video in state "failed" with "failure": a reason in plain
+// words; its source is removed.
+//
 // # Resumable uploads (tus 1.0.0)
 //
 // For large files from the browser, the tus protocol (core, creation,

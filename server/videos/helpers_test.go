@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
@@ -113,6 +114,8 @@ type pod struct {
 	maxSize int64
 	tune    func(*Config) // changes the service's config at every open
 	tools   ffmpeg.Tools  // found in PATH unless withoutFFmpeg
+	limit   time.Duration // TranscodeTimeLimit
+	stop    func()        // stops run
 	addr    string        // the HTTP address, kept across restarts
 }
 
@@ -196,7 +199,7 @@ func (p *pod) open(seeder Seeder) {
 		}
 	}
 	url := "http://" + p.addr
-	cfg := Config{PodURL: url, DataDir: p.dir, MaxUploadBytes: p.maxSize, FFmpeg: p.tools}
+	cfg := Config{PodURL: url, DataDir: p.dir, MaxUploadBytes: p.maxSize, FFmpeg: p.tools, TranscodeTimeLimit: p.limit}
 	if p.tune != nil {
 		p.tune(&cfg)
 	}
@@ -212,7 +215,25 @@ func (p *pod) open(seeder Seeder) {
 	t.Cleanup(p.close)
 }
 
+// run starts the service's Run (seeding, clean-up, transcoding workers)
+// until the pod is closed.
+func (p *pod) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.svc.Run(ctx) }()
+	p.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			p.t.Error(err)
+		}
+	}
+}
+
 func (p *pod) close() {
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
 	if p.srv != nil {
 		p.srv.Close()
 		p.srv = nil
@@ -277,7 +298,7 @@ func (p *pod) upload(user, name, description string, file []byte) (int, api.Vide
 	body, ct := multipartBody(p.t, map[string]string{"name": name, "description": description}, "clip.mp4", file)
 	resp, b := p.do(user, "POST", "/api/v1/videos", body, map[string]string{"Content-Type": ct})
 	var v api.Video
-	if resp.StatusCode == http.StatusCreated {
+	if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusAccepted {
 		if err := json.Unmarshal(b, &v); err != nil {
 			p.t.Fatalf("decode video: %v: %s", err, b)
 		}

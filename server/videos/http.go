@@ -141,7 +141,8 @@ func (h handlers) search(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handlers) get(w http.ResponseWriter, r *http.Request) {
-	v, err := h.s.Get(r.PathValue("id"))
+	u, _ := accounts.UserFrom(r.Context())
+	v, err := h.s.GetFor(r.PathValue("id"), u.Username, u.Has(api.RightAdmin))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -238,7 +239,7 @@ func (h handlers) finish(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusCreated, v)
+	httpx.WriteJSON(w, createdStatus(v), v)
 }
 
 func (h handlers) upload(w http.ResponseWriter, r *http.Request) {
@@ -287,7 +288,15 @@ func (h handlers) upload(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusCreated, v)
+	httpx.WriteJSON(w, createdStatus(v), v)
+}
+
+// createdStatus is 201 for a published upload, 202 for one being processed.
+func createdStatus(v api.Video) int {
+	if v.State == api.StateProcessing {
+		return http.StatusAccepted
+	}
+	return http.StatusCreated
 }
 
 // uploadForm is a received multipart upload: the file in a temp file of

@@ -121,6 +121,16 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 	if err != nil {
 		return api.Video{}, err
 	}
+	if probe != nil && !probe.WebPlayable(container.Ext()) {
+		if err := src.Close(); err != nil {
+			return api.Video{}, fmt.Errorf("videos: close upload: %w", err)
+		}
+		v, err := s.enqueue(up, size, probe)
+		if err == nil {
+			up.Path = "" // it is the job's source now
+		}
+		return v, err
+	}
 
 	id := newVideoID()
 	file := id + "." + container.Ext()
@@ -143,7 +153,6 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 	if err != nil {
 		return api.Video{}, err
 	}
-	name := info.Name
 	if err := src.Close(); err != nil {
 		return api.Video{}, fmt.Errorf("videos: close upload: %w", err)
 	}
@@ -152,43 +161,24 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 	}
 	up.Path = ""
 
-	ih, err := info.InfoHash()
-	if err != nil {
-		return api.Video{}, fmt.Errorf("videos: info hash: %w", err)
-	}
-	ws, httpTracker := s.trackers()
-	webseed := s.cfg.PodURL + "/static/webseed/" + file
-	mi := torrentfile.Metainfo{
-		Info:         info,
-		AnnounceList: [][]string{{ws}, {httpTracker}},
-		URLList:      []string{webseed},
-		CreatedBy:    CreatedBy,
-		CreationDate: time.Now().Unix(),
-	}
-	tb, err := mi.Bencode()
-	if err != nil {
-		return api.Video{}, fmt.Errorf("videos: encode torrent: %w", err)
-	}
-	if err := writeFileSync(filepath.Join(s.torrentDir, tmpTorrent), s.torrentPath(id), tb); err != nil {
-		return api.Video{}, err
-	}
 	rec := &record{File: file, Video: api.Video{
 		ID:          id,
 		Name:        up.Name,
 		Description: up.Description,
-		Size:        size,
-		InfoHash:    hex.EncodeToString(ih[:]),
-		Magnet:      torrentfile.Magnet(ih, name, size, []string{ws, httpTracker}, []string{webseed}),
-		TorrentURL:  s.cfg.PodURL + "/api/v1/videos/" + id + "/torrent",
-		WebseedURL:  webseed,
 		Pod:         s.cfg.PodURL,
 		CreatedAt:   time.Now().UTC(),
 		Owner:       up.Owner,
 		ContentType: container.ContentType(),
-		PieceLength: info.PieceLength,
 		Local:       true,
 		State:       api.StatePublished,
 	}, Probe: probe}
+	tb, ih, err := s.torrentFor(&rec.Video, file, info)
+	if err != nil {
+		return api.Video{}, err
+	}
+	if err := writeFileSync(filepath.Join(s.torrentDir, tmpTorrent), s.torrentPath(id), tb); err != nil {
+		return api.Video{}, err
+	}
 	if probe != nil {
 		rec.Video.Duration = probe.Duration
 		if probe.Video != nil {
@@ -242,7 +232,9 @@ func (s *Service) accepts(c media.Container) bool {
 
 // canTranscode reports whether files that are not web-playable can be
 // turned into ones that are.
-func (s *Service) canTranscode() bool { return false }
+func (s *Service) canTranscode() bool {
+	return s.cfg.FFmpeg.Available() && s.cfg.TranscodeWorkers > 0
+}
 
 // probe describes the upload at path with ffprobe; nil when the pod has no
 // ffprobe. A file ffprobe cannot decode is refused (415 invalid_video).
@@ -259,6 +251,36 @@ func (s *Service) probe(ctx context.Context, path string) (*ffmpeg.Info, error) 
 		return nil, fmt.Errorf("videos: probe: %w", err)
 	}
 	return &info, nil
+}
+
+// torrentFor builds the .torrent of the local file named file (under
+// videoDir) whose info dictionary is info, and sets v's torrent fields:
+// size, info hash, magnet, torrent and web seed URLs, piece length.
+func (s *Service) torrentFor(v *api.Video, file string, info torrentfile.Info) ([]byte, [20]byte, error) {
+	ih, err := info.InfoHash()
+	if err != nil {
+		return nil, ih, fmt.Errorf("videos: info hash: %w", err)
+	}
+	ws, httpTracker := s.trackers()
+	webseed := s.cfg.PodURL + "/static/webseed/" + file
+	mi := torrentfile.Metainfo{
+		Info:         info,
+		AnnounceList: [][]string{{ws}, {httpTracker}},
+		URLList:      []string{webseed},
+		CreatedBy:    CreatedBy,
+		CreationDate: time.Now().Unix(),
+	}
+	tb, err := mi.Bencode()
+	if err != nil {
+		return nil, ih, fmt.Errorf("videos: encode torrent: %w", err)
+	}
+	v.Size = info.Length
+	v.InfoHash = hex.EncodeToString(ih[:])
+	v.Magnet = torrentfile.Magnet(ih, info.Name, info.Length, []string{ws, httpTracker}, []string{webseed})
+	v.TorrentURL = s.cfg.PodURL + "/api/v1/videos/" + v.ID + "/torrent"
+	v.WebseedURL = webseed
+	v.PieceLength = info.PieceLength
+	return tb, ih, nil
 }
 
 // verifiedSeeder is a Seeder that can skip verifying a file whose pieces
@@ -380,9 +402,15 @@ func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error
 		return ErrBadID
 	}
 	var rec *record
+	pending := false
 	err := s.st.Update(func(tx *bolt.Tx) error {
 		var err error
-		if rec, err = ownedTx(tx, id, user, admin); err != nil {
+		rec, err = ownedTx(tx, id, user, admin)
+		if errors.Is(err, ErrNotFound) {
+			pending = true
+			return removePendingTx(tx, id, user, admin, &rec)
+		}
+		if err != nil {
 			return err
 		}
 		if err := deleteTx(tx, rec); err != nil {
@@ -400,6 +428,20 @@ func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error
 		return err
 	}
 	log := s.log.With("video", id)
+	if pending {
+		s.mu.Lock()
+		if cancel, ok := s.running[id]; ok {
+			cancel() // the job removes its own temp file
+		}
+		s.mu.Unlock()
+		if rec.Source != "" {
+			if err := os.Remove(filepath.Join(s.videoDir, rec.Source)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				log.Warn("remove transcoding source", "err", err)
+			}
+		}
+		log.Info("unpublished video removed", "by", user, "state", rec.Video.State)
+		return nil
+	}
 	if s.seeder != nil {
 		ih, _ := rec.infoHash() // checked by deleteTx
 		if err := s.seeder.Remove(ih); err != nil {
@@ -414,6 +456,27 @@ func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error
 	}
 	log.Info("video removed", "by", user)
 	return nil
+}
+
+// removePendingTx deletes a processing or failed video of user (or any,
+// for an admin) and its job, and returns it in *out.
+func removePendingTx(tx *bolt.Tx, id, user string, admin bool, out **record) error {
+	rec, err := pendingTx(tx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrNotFound
+	case err != nil:
+		return err
+	case rec.Video.Owner != user && !admin:
+		return ErrNotFound // not even its existence is shown to others
+	}
+	if rec.Job != "" {
+		if err := tx.Bucket([]byte(bucketJobs)).Delete([]byte(rec.Job)); err != nil {
+			return err
+		}
+	}
+	*out = rec
+	return tx.Bucket([]byte(bucketPending)).Delete([]byte(id))
 }
 
 // Update changes the name and/or description of a local video (owner or

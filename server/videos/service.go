@@ -70,6 +70,11 @@ type Config struct {
 	// FFmpeg locates ffprobe and ffmpeg. Without them (the zero value) the
 	// pod cannot probe: it accepts MP4, WebM and Ogg files as they are.
 	FFmpeg ffmpeg.Tools
+	// TranscodeWorkers is how many videos are transcoded at once (default 1).
+	TranscodeWorkers int
+	// TranscodeTimeLimit bounds one transcoding job; 0 means 10 minutes
+	// plus 20 times the video's duration.
+	TranscodeTimeLimit time.Duration
 }
 
 // Service is the video catalogue: uploads, storage, the search index and
@@ -101,6 +106,12 @@ type Service struct {
 	// busy holds names under videoDir being written by an ingest that has
 	// not committed yet, and upload ids being finished: the janitor skips them.
 	busy map[string]struct{}
+	// running maps the ids of videos being transcoded to their job's cancel.
+	running map[string]context.CancelFunc
+	// progress holds the progress of running jobs.
+	progress map[string]api.Processing
+
+	jobWake chan struct{} // a job was queued
 }
 
 // New opens the service's buckets and directories and loads the set of
@@ -119,6 +130,9 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 	if cfg.MaxConcurrentIngests <= 0 {
 		cfg.MaxConcurrentIngests = 2
 	}
+	if cfg.TranscodeWorkers <= 0 {
+		cfg.TranscodeWorkers = 1
+	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -136,6 +150,9 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 		files:       make(map[string]int),
 		busy:        make(map[string]struct{}),
 		quota:       newQuotaState(),
+		running:     make(map[string]context.CancelFunc),
+		progress:    make(map[string]api.Processing),
+		jobWake:     make(chan struct{}, cfg.TranscodeWorkers),
 	}
 	for _, d := range []string{s.videoDir, s.torrentDir, s.uploadDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -149,7 +166,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 	}); err != nil {
 		return nil, err
 	}
-	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketByOwner, bucketSearch); err != nil {
+	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketByOwner, bucketSearch, bucketPending, bucketJobs); err != nil {
 		return nil, err
 	}
 	if ownerIndexMissing {
@@ -231,18 +248,21 @@ func (s *Service) onCommitCounts(tx *bolt.Tx, rec *record, delta int) {
 	}
 	file := rec.File
 	tx.OnCommit(func() { s.quota.count(rec, delta) })
-	tx.OnCommit(func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.known[ih] += delta; s.known[ih] <= 0 {
-			delete(s.known, ih)
+	tx.OnCommit(func() { s.addCounts(ih, file, delta) })
+}
+
+// addCounts is the bookkeeping of onCommitCounts.
+func (s *Service) addCounts(ih [20]byte, file string, delta int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.known[ih] += delta; s.known[ih] <= 0 {
+		delete(s.known, ih)
+	}
+	if file != "" {
+		if s.files[file] += delta; s.files[file] <= 0 {
+			delete(s.files, file)
 		}
-		if file != "" {
-			if s.files[file] += delta; s.files[file] <= 0 {
-				delete(s.files, file)
-			}
-		}
-	})
+	}
 }
 
 // ResolveWebseed maps a web seed file name to the path of a committed local
@@ -278,6 +298,35 @@ func (s *Service) Get(id string) (api.Video, error) {
 		return nil
 	})
 	return v, err
+}
+
+// GetFor returns the video with id as user sees it: published videos to
+// anyone, processing and failed ones to their owner and admins only.
+func (s *Service) GetFor(id, user string, admin bool) (api.Video, error) {
+	if !validID(id) {
+		return api.Video{}, ErrBadID
+	}
+	var rec *record
+	err := s.st.View(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = getTx(tx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			rec, err = pendingTx(tx, id)
+			if err == nil && (user == "" || (rec.Video.Owner != user && !admin)) {
+				err = store.ErrNotFound
+			}
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return api.Video{}, err
+	}
+	// Outside the transaction: s.mu is never taken inside one (cleanup
+	// takes them in the other order).
+	return s.withProgress(rec).Video, nil
 }
 
 // List returns count videos, newest first, after skipping start, with the
@@ -386,22 +435,32 @@ func (s *Service) localRecords() ([]record, error) {
 	return out, err
 }
 
-// Run seeds every local video, then cleans up files left by crashes and
-// abandoned resumable uploads, hourly, until ctx is done.
+// Run seeds every local video, cleans up files left by crashes and
+// abandoned resumable uploads (then hourly), and runs the transcoding
+// workers, until ctx is done. Queued jobs, those a crash interrupted
+// included, start again once the first clean-up has removed their partial
+// output.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.SeedAll(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("seeding local videos", "err", err)
 	}
 	// Abandoned uploads go within a quarter of their expiry, not an hour.
 	t := time.NewTicker(min(time.Hour, max(s.cfg.UploadExpiry/4, time.Minute)))
+	s.cleanup()
+	workers := make(chan struct{})
+	go func() {
+		defer close(workers)
+		s.runWorkers(ctx)
+	}()
+	defer func() { <-workers }()
 	defer t.Stop()
 	for {
-		s.cleanup()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+		s.cleanup()
 	}
 }
 
@@ -458,13 +517,26 @@ func (s *Service) cleanup() {
 	ids := make(map[string]bool)
 	files := make(map[string]bool)
 	err := s.st.View(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
+		err := tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
 			rec, err := getTx(tx, string(k))
 			if err != nil {
 				return err
 			}
 			ids[rec.Video.ID] = true
 			files[rec.File] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket([]byte(bucketPending)).ForEach(func(k, _ []byte) error {
+			rec, err := pendingTx(tx, string(k))
+			if err != nil {
+				return err
+			}
+			if rec.Source != "" {
+				files[rec.Source] = true
+			}
 			return nil
 		})
 	})

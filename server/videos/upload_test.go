@@ -197,6 +197,7 @@ func TestUploadRefused(t *testing.T) {
 	}
 }
 
+// Ogg Theora is transcoded: see TestTranscodeCorpus; without ffmpeg, TestUploadOggWithoutFFmpeg.
 func TestUploadWebMAndOgg(t *testing.T) {
 	testenvFFmpeg := clipsFFmpeg(t)
 	p := newPod(t)
@@ -206,7 +207,6 @@ func TestUploadWebMAndOgg(t *testing.T) {
 		ct   string
 	}{
 		{[]string{"-c:v", "libvpx", "-b:v", "200k", "-f", "webm"}, "webm", "video/webm"},
-		{[]string{"-c:v", "libtheora", "-f", "ogg"}, "ogv", "video/ogg"},
 	} {
 		data := testenvFFmpeg(t, tc.ext, tc.args...)
 		status, v, code := p.upload("alice", "clip "+tc.ext, "", data)
@@ -216,5 +216,15 @@ func TestUploadWebMAndOgg(t *testing.T) {
 		if v.ContentType != tc.ct || !strings.HasSuffix(v.WebseedURL, "."+tc.ext) || v.Size != int64(len(data)) {
 			t.Fatalf("%s: %+v", tc.ext, v)
 		}
+	}
+}
+
+// TestUploadOggWithoutFFmpeg: a pod without ffmpeg publishes Ogg as it is.
+func TestUploadOggWithoutFFmpeg(t *testing.T) {
+	data := clipsFFmpeg(t)(t, "ogv", "-c:v", "libtheora", "-f", "ogg")
+	p := newPod(t, withoutFFmpeg())
+	status, v, code := p.upload("alice", "clip ogv", "", data)
+	if status != http.StatusCreated || v.ContentType != "video/ogg" || !strings.HasSuffix(v.WebseedURL, ".ogv") || v.Size != int64(len(data)) {
+		t.Fatalf("%d %s %+v", status, code, v)
 	}
 }

@@ -249,7 +249,8 @@ func (p *pod) search(q string) []api.Video {
 	return vl.Data
 }
 
-// upload publishes clip under name and returns the video.
+// upload publishes clip under name and returns the video (processing,
+// when the pod transcodes it).
 func (p *pod) upload(name string, clip []byte) api.Video {
 	p.t.Helper()
 	var buf bytes.Buffer
@@ -269,7 +270,7 @@ func (p *pod) upload(name string, clip []byte) api.Video {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	var v api.Video
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(data, &v) != nil {
+	if (resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusAccepted) || json.Unmarshal(data, &v) != nil {
 		p.t.Fatalf("upload on %s: %d %s", p.name, resp.StatusCode, data)
 	}
 	return v

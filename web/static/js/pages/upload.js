@@ -2,7 +2,7 @@
 // is available) hashed in the browser, sent to the pod with tus (resumable,
 // chunked) and turned into a video; the page links to it.
 import { initLayout } from '../layout.js';
-import { pod, finishUpload, hasRight, UPLOADS } from '../api.js';
+import { pod, finishUpload, getVideo, hasRight, UPLOADS } from '../api.js';
 import { el, $, clear, showError, showMessage, formatBytes, formatRate } from '../ui.js';
 import { TusUpload } from '../tus.js';
 import { loadEngine } from '../player.js';
@@ -153,9 +153,15 @@ form.addEventListener('submit', async (ev) => {
     setProgress('upload', 1);
     showMessage(status, '');
     showDone(video);
-    seedResult(hashing, video).then((note) => {
-      if (note) done.append(el('p', { id: 'seeding-note' }, note));
-    });
+    if (video.state === 'processing') {
+      // The pod converts it first: the browser's hash cannot match.
+      hashing.then((t) => t && t.close()).catch(() => {});
+      followProcessing(video);
+    } else {
+      seedResult(hashing, video).then((note) => {
+        if (note) done.append(el('p', { id: 'seeding-note' }, note));
+      });
+    }
   } catch (err) {
     hashing.then((t) => t && t.close()).catch(() => {});
     if (err.name === 'AbortError' && cancelled) {
@@ -214,15 +220,44 @@ cancel.addEventListener('click', () => {
   running.cancel();
 });
 
+// followProcessing shows the pod's conversion progress until the video is
+// published or has failed.
+async function followProcessing(video) {
+  const note = $('#processing-note');
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2000));
+    let v;
+    try {
+      v = await getVideo(video.id);
+    } catch (err) {
+      continue; // a passing network error: ask again
+    }
+    if (v.state === 'published') {
+      note.textContent = 'Converted: your video is online.';
+      return;
+    }
+    if (v.state === 'failed') {
+      note.textContent = `The pod could not convert this video: ${v.failure || 'unknown reason'}.`;
+      note.classList.add('error');
+      return;
+    }
+    const pct = Math.floor(100 * ((v.processing && v.processing.progress) || 0));
+    note.textContent = `The pod is converting your video so every browser can play it: ${pct}% (${(v.processing && v.processing.step) || 'queued'}).`;
+  }
+}
+
 function showDone(video) {
   // Keep the form (with its full progress bars) in view, read-only.
   for (const c of form.elements) c.disabled = true;
   submit.hidden = true;
   clear(done);
   const href = `/videos/${encodeURIComponent(video.id)}`;
+  const processing = video.state === 'processing';
   done.append(
-    el('h2', {}, 'Your video is online'),
-    el('p', {}, '“', video.name, '” is being seeded by the pod.'),
+    el('h2', {}, processing ? 'Your video is uploaded' : 'Your video is online'),
+    processing
+      ? el('p', { id: 'processing-note', role: 'status' }, 'The pod is converting your video so every browser can play it; only you can see it until then.')
+      : el('p', {}, '“', video.name, '” is being seeded by the pod.'),
     el('p', { class: 'form-actions' },
       el('a', { class: 'button primary', href, id: 'watch-link' }, 'Watch it'),
       el('a', { class: 'button', href: '/upload' }, 'Upload another')));

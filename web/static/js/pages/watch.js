@@ -25,6 +25,11 @@ async function main() {
   renderInfo(video);
   renderLinks(video);
   userP.then((user) => renderActions(video, user));
+  if (video.state && video.state !== 'published') {
+    playerBox.hidden = true;
+    waitPublished(video); // only its owner sees a video in this state
+    return;
+  }
 
   const session = await openPlayer(video, playerBox);
   playerBox.setAttribute('aria-busy', 'false');
@@ -36,6 +41,29 @@ async function main() {
 // stopStats stops the stats panel and the player's session (set once the
 // player runs).
 let stopStats = () => {};
+
+// waitPublished says how the pod's conversion goes and reloads the page
+// once the video is published.
+async function waitPublished(v) {
+  for (;;) {
+    if (v.state === 'failed') {
+      showMessage(status, `The pod could not convert this video: ${v.failure || 'unknown reason'}.`, 'error');
+      return;
+    }
+    if (v.state === 'published') {
+      location.reload();
+      return;
+    }
+    const pct = Math.floor(100 * ((v.processing && v.processing.progress) || 0));
+    showMessage(status, `This video is being converted so every browser can play it: ${pct}%. Only you can see it until then.`);
+    await new Promise((r) => setTimeout(r, 2000));
+    try {
+      v = await getVideo(v.id);
+    } catch (err) {
+      // ask again
+    }
+  }
+}
 
 function renderInfo(v) {
   $('#video-title').textContent = v.name || 'Untitled';

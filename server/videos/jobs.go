@@ -1,0 +1,399 @@
+package videos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/ffmpeg"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/media"
+)
+
+// Buckets of the transcoding pipeline. A video that is not web-playable
+// lives in bucketPending (processing or failed, seen by its owner only)
+// until its job publishes it into bucketVideos; bucketJobs holds one key
+// per queued job, timeKey(created, id), so workers take them oldest first
+// and a restart finds every unfinished one.
+const (
+	bucketPending = "videos_pending"
+	bucketJobs    = "video_jobs"
+)
+
+// jobProgressShare is the part of a job's progress bar given to ffmpeg;
+// hashing and publishing take the rest.
+const jobProgressShare = 0.95
+
+// enqueue turns the upload at up.Path into a processing video: the file
+// becomes the job's source (moved into videoDir as <id>.source), and the
+// pending record and its job commit in one transaction. The answer is the
+// video in state processing.
+func (s *Service) enqueue(up Upload, size int64, probe *ffmpeg.Info) (api.Video, error) {
+	id := newVideoID()
+	source := id + ".source"
+	s.reserve(source)
+	defer s.release(source)
+	dst := filepath.Join(s.videoDir, source)
+	if err := os.Rename(up.Path, dst); err != nil {
+		return api.Video{}, fmt.Errorf("videos: keep upload for transcoding: %w", err)
+	}
+	if err := syncDir(s.videoDir); err != nil {
+		return api.Video{}, err
+	}
+	now := time.Now().UTC()
+	rec := &record{Source: source, Probe: probe, Job: string(timeKey(now, id)), Video: api.Video{
+		ID:          id,
+		Name:        up.Name,
+		Description: up.Description,
+		Size:        size,
+		Pod:         s.cfg.PodURL,
+		CreatedAt:   now,
+		Owner:       up.Owner,
+		Local:       true,
+		State:       api.StateProcessing,
+		Duration:    probe.Duration,
+	}}
+	rec.Video.Width, rec.Video.Height = ffmpeg.OutputSize(*probe, ffmpeg.MaxShort)
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		if err := store.PutJSON(tx.Bucket([]byte(bucketPending)), []byte(id), rec); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte(bucketJobs)).Put([]byte(rec.Job), []byte(id))
+	})
+	if err != nil {
+		_ = os.Remove(dst)
+		return api.Video{}, fmt.Errorf("videos: queue transcoding: %w", err)
+	}
+	s.log.Info("video queued for transcoding", "video", id, "owner", up.Owner, "bytes", size,
+		"video_codec", codec(probe), "format", probe.Format)
+	s.wakeWorkers()
+	return s.withProgress(rec).Video, nil
+}
+
+func codec(p *ffmpeg.Info) string {
+	if p.Video == nil {
+		return "none"
+	}
+	return p.Video.Codec + "/" + p.Video.PixFmt
+}
+
+// wakeWorkers tells idle workers that a job is waiting.
+func (s *Service) wakeWorkers() {
+	for range cap(s.jobWake) {
+		select {
+		case s.jobWake <- struct{}{}:
+		default:
+			return
+		}
+	}
+}
+
+// withProgress fills a pending record's Processing from the running job.
+func (s *Service) withProgress(rec *record) *record {
+	if rec.Video.State != api.StateProcessing {
+		return rec
+	}
+	s.mu.RLock()
+	p, ok := s.progress[rec.Video.ID]
+	s.mu.RUnlock()
+	if !ok {
+		p = api.Processing{Step: "queued"}
+	}
+	rec.Video.Processing = &p
+	return rec
+}
+
+func (s *Service) setProgress(id string, fraction float64, step string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.progress[id] = api.Processing{Progress: min(1, max(0, fraction)), Step: step}
+}
+
+// runWorkers runs cfg.TranscodeWorkers workers until ctx is done, then
+// waits for them (each stops its ffmpeg; the jobs stay queued).
+func (s *Service) runWorkers(ctx context.Context) {
+	if !s.canTranscode() {
+		return
+	}
+	done := make(chan struct{})
+	for range s.cfg.TranscodeWorkers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			s.worker(ctx)
+		}()
+	}
+	for range s.cfg.TranscodeWorkers {
+		<-done
+	}
+}
+
+func (s *Service) worker(ctx context.Context) {
+	for ctx.Err() == nil {
+		key, id, ok := s.claim()
+		if !ok {
+			select {
+			case <-ctx.Done():
+			case <-s.jobWake:
+			case <-time.After(time.Minute): // a missed wake-up costs at most this
+			}
+			continue
+		}
+		s.runJob(ctx, key, id)
+	}
+}
+
+// claim takes the oldest queued job no worker runs.
+func (s *Service) claim() (key []byte, id string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.st.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bucketJobs)).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if _, busy := s.running[string(v)]; !busy {
+				key, id, ok = append([]byte(nil), k...), string(v), true
+				return nil
+			}
+		}
+		return nil
+	})
+	if ok {
+		s.running[id] = func() {}
+	}
+	return key, id, ok
+}
+
+// jobTimeLimit is a job's time limit: generous for 2 slow cores, and
+// bounded so a pathological file cannot hold a worker forever.
+func (s *Service) jobTimeLimit(p *ffmpeg.Info) time.Duration {
+	if s.cfg.TranscodeTimeLimit > 0 {
+		return s.cfg.TranscodeTimeLimit
+	}
+	return 10*time.Minute + time.Duration(20*p.Duration)*time.Second
+}
+
+// runJob transcodes one pending video and publishes the result. ffmpeg
+// writes a temp file in videoDir, which is synced, hashed, and renamed to
+// its final name inside the transaction that publishes the video, so a
+// crash at any point leaves either the queued job (redone at the next
+// start; cleanup removes the temp file) or the published video, never a
+// partial file under a published name.
+func (s *Service) runJob(ctx context.Context, key []byte, id string) {
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.running[id] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, id)
+		delete(s.progress, id)
+		s.mu.Unlock()
+	}()
+	log := s.log.With("video", id)
+	var rec *record
+	err := s.st.View(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = pendingTx(tx, id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) { // removed meanwhile
+		_ = s.st.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucketJobs)).Delete(key) })
+		return
+	}
+	if err != nil || rec.Probe == nil {
+		log.Error("load job", "err", err)
+		s.fail(id, key, "the pod could not read this video's record")
+		return
+	}
+	begin := time.Now()
+	file := id + ".mp4"
+	tmp := ".tmp-" + file
+	tmpTorrent := ".tmp-" + id + ".torrent"
+	s.reserve(file, tmp, id+".torrent", tmpTorrent)
+	defer s.release(file, tmp, id+".torrent", tmpTorrent)
+	tmpPath, final := filepath.Join(s.videoDir, tmp), filepath.Join(s.videoDir, file)
+	committed := false
+	defer func() {
+		if !committed {
+			_ = os.Remove(tmpPath)
+			_ = os.Remove(final)
+			_ = os.Remove(filepath.Join(s.torrentDir, tmpTorrent))
+		}
+	}()
+
+	limit := s.jobTimeLimit(rec.Probe)
+	tctx, stop := context.WithTimeout(jctx, limit)
+	defer stop()
+	s.setProgress(id, 0, "transcoding")
+	log.Info("transcoding", "video_codec", codec(rec.Probe), "duration", rec.Probe.Duration, "limit", limit)
+	err = s.cfg.FFmpeg.Transcode(tctx, filepath.Join(s.videoDir, rec.Source), *rec.Probe, tmpPath, ffmpeg.MaxShort,
+		func(f float64) { s.setProgress(id, f*jobProgressShare, "transcoding") })
+	if err == nil {
+		err = syncFile(tmpPath)
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil: // shutdown: the job stays queued
+		log.Info("transcoding interrupted by shutdown; it restarts at the next start")
+		return
+	case jctx.Err() != nil: // the video was removed
+		return
+	case errors.Is(tctx.Err(), context.DeadlineExceeded):
+		log.Warn("transcoding took too long", "limit", limit)
+		s.fail(id, key, fmt.Sprintf("converting the video took longer than this pod allows (%s)", limit.Round(time.Minute)))
+		return
+	default:
+		var fe *ffmpeg.Error
+		if errors.As(err, &fe) {
+			log.Warn("transcoding failed", "err", err)
+			s.fail(id, key, "the video could not be converted: its content cannot be decoded")
+			return
+		}
+		log.Error("transcoding", "err", err) // the pod's trouble (disk): retried at the next start
+		return
+	}
+	s.setProgress(id, jobProgressShare, "publishing")
+	src, err := os.Open(tmpPath)
+	if err != nil {
+		log.Error("open transcoded file", "err", err)
+		return
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		log.Error("stat transcoded file", "err", err)
+		return
+	}
+	prep, err := media.Prepare(src, st.Size())
+	if err == nil && prep.Rewritten() {
+		err = errors.New("ffmpeg wrote moov last despite +faststart")
+	}
+	if err != nil {
+		log.Error("check transcoded file", "err", err)
+		s.fail(id, key, "the converted video was not valid")
+		return
+	}
+	info, err := prep.Hash(ctx, prep.FileName(rec.Video.Name), nil, nil)
+	if err != nil {
+		log.Error("hash transcoded file", "err", err)
+		return
+	}
+	pub := &record{File: file, Probe: rec.Probe, Video: rec.Video}
+	pub.Video.State, pub.Video.Processing, pub.Video.ContentType = api.StatePublished, nil, media.MP4.ContentType()
+	pub.Video.Width, pub.Video.Height = ffmpeg.OutputSize(*rec.Probe, ffmpeg.MaxShort)
+	tb, ih, err := s.torrentFor(&pub.Video, file, info)
+	if err != nil {
+		log.Error("torrent", "err", err)
+		return
+	}
+	if err := writeFileSync(filepath.Join(s.torrentDir, tmpTorrent), s.torrentPath(id), tb); err != nil {
+		log.Error("write torrent", "err", err)
+		return
+	}
+	// Counted before the commit, not after (onCommitCounts): the owner is
+	// polling, and must not see the video published before its web seed
+	// and tracker know it. Undone if the transaction fails.
+	s.addCounts(ih, file, 1)
+	err = s.st.Update(func(tx *bolt.Tx) error {
+		if _, err := pendingTx(tx, id); err != nil {
+			return err // removed while transcoding
+		}
+		if err := tx.Bucket([]byte(bucketPending)).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte(bucketJobs)).Delete(key); err != nil {
+			return err
+		}
+		if err := putTx(tx, pub); err != nil {
+			return err
+		}
+		if s.outbox != nil {
+			if err := s.outbox.EnqueueTx(tx, EventAdd, pub.Video); err != nil {
+				return fmt.Errorf("videos: federation event: %w", err)
+			}
+		}
+		tx.OnCommit(func() { s.quota.count(pub, 1) })
+		// Last, so a failure above leaves no file under the final name;
+		// if the commit itself fails, the deferred clean-up removes it.
+		if err := os.Rename(tmpPath, final); err != nil {
+			return fmt.Errorf("videos: move transcoded file: %w", err)
+		}
+		return syncDir(s.videoDir)
+	})
+	if err != nil {
+		s.addCounts(ih, file, -1)
+		if !errors.Is(err, store.ErrNotFound) {
+			log.Error("publish transcoded video", "err", err)
+		}
+		return
+	}
+	committed = true
+	if err := os.Remove(filepath.Join(s.videoDir, rec.Source)); err != nil {
+		log.Warn("remove transcoding source", "err", err) // an orphan: cleanup removes it
+	}
+	log.Info("video published after transcoding", "info_hash", pub.Video.InfoHash, "width", pub.Video.Width,
+		"height", pub.Video.Height, "took", time.Since(begin))
+	if s.seeder != nil {
+		seed := s.seeder.Seed
+		if vs, ok := s.seeder.(verifiedSeeder); ok {
+			seed = vs.SeedVerified
+		}
+		if err := seed(ctx, tb, final); err != nil {
+			log.Error("seed transcoded video", "err", err)
+		}
+	}
+}
+
+// fail marks a pending video failed with a reason for its owner, drops its
+// job and removes its source.
+func (s *Service) fail(id string, key []byte, reason string) {
+	var source string
+	err := s.st.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte(bucketJobs)).Delete(key); err != nil {
+			return err
+		}
+		rec, err := pendingTx(tx, id)
+		if err != nil {
+			return err
+		}
+		source = rec.Source
+		rec.Source, rec.Job = "", ""
+		rec.Video.State, rec.Video.Processing, rec.Video.Failure = api.StateFailed, nil, reason
+		return store.PutJSON(tx.Bucket([]byte(bucketPending)), []byte(id), rec)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("mark video failed", "video", id, "err", err)
+		return
+	}
+	if source != "" {
+		_ = os.Remove(filepath.Join(s.videoDir, source))
+	}
+}
+
+// pendingTx loads a processing or failed video.
+func pendingTx(tx *bolt.Tx, id string) (*record, error) {
+	var rec record
+	if err := store.GetJSON(tx.Bucket([]byte(bucketPending)), []byte(id), &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// syncFile flushes a written file to disk.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("videos: open %s: %w", filepath.Base(path), err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("videos: sync %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
