@@ -155,7 +155,8 @@ func TestTranscodeCorpus(t *testing.T) {
 			t.Errorf("%s: not seeded", c.name)
 		}
 	}
-	if f := p.files("videos"); len(f) != len(corpus) {
+	// A job removes its source just after its commit.
+	if f := p.filesSettled("videos", len(corpus)); len(f) != len(corpus) {
 		t.Errorf("videos/ holds %v", f)
 	}
 	for _, f := range p.files("videos") {
@@ -236,7 +237,21 @@ func TestTranscodeJobSurvivesRestart(t *testing.T) {
 	if v.State != api.StatePublished {
 		t.Fatalf("%+v", v)
 	}
-	if f := p.files("videos"); len(f) != 1 || f[0] != v.ID+".mp4" {
+	if f := p.filesSettled("videos", 1); len(f) != 1 || f[0] != v.ID+".mp4" {
 		t.Fatalf("videos/: %v", f)
+	}
+}
+
+// filesSettled lists a data subdirectory once it holds n files, or after
+// 10 s: a job removes its source just after the commit that publishes.
+func (p *pod) filesSettled(sub string, n int) []string {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f := p.files(sub)
+		if len(f) == n || time.Now().After(deadline) {
+			return f
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -57,10 +57,12 @@ func TestTranscodeSurvivesKill9(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 	for dir, want := range map[string]string{"videos": v.ID + ".mp4", "torrents": v.ID + ".torrent"} {
-		entries, err := os.ReadDir(filepath.Join(p.data, dir))
-		if err != nil {
-			t.Fatal(err)
-		}
+		var entries []os.DirEntry
+		// The source goes just after the publishing commit.
+		eventually(t, 10*time.Second, dir+"/ to settle", func() bool {
+			entries, _ = os.ReadDir(filepath.Join(p.data, dir))
+			return len(entries) == 1
+		})
 		if len(entries) != 1 || entries[0].Name() != want {
 			var names []string
 			for _, e := range entries {
