@@ -76,6 +76,7 @@ var pages = []struct {
 	{"GET /login", "login", "Log in", "Log in to your account on this Swarmtube pod."},
 	{"GET /register", "register", "Create an account", "Create an account on this Swarmtube pod."},
 	{"GET /admin", "admin", "Administration", "Administer this Swarmtube pod: friends and users' rights."},
+	{"GET /account", "account", "Your account", "Change your password or delete your account on this Swarmtube pod."},
 	{"GET /users/{name}", "user", "Videos of a user", "The videos a user uploaded to this Swarmtube pod."},
 	{"GET /videos/{id}/embed", "embed", "Video", "A video played peer to peer with Swarmtube."},
 }

@@ -213,3 +213,74 @@ func TestViewCounted(t *testing.T) {
 	b.do("home", 20*time.Second, chromedp.Navigate(p.URL+"/"))
 	b.waitJS("card", `[...document.querySelectorAll(".video-card .meta")].some((m) => m.textContent.includes("1 view"))`, 15*time.Second)
 }
+
+// TestAccountPages: a user changes their password and deletes their
+// account on /account; an admin suspends and removes a user on the admin
+// page (issue 17 item 2).
+func TestAccountPages(t *testing.T) {
+	t.Parallel()
+	p := startPod(t, "accounts")
+	for _, u := range []string{"dora", "erin"} {
+		resp, err := http.Post(p.URL+"/api/v1/users", "application/json", strings.NewReader(`{"username":"`+u+`","password":"`+u+` password"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	b := newBrowser(t)
+	login := func(user, pass, next string) {
+		b.do("log in "+user, 20*time.Second,
+			chromedp.Navigate(p.URL+"/login?next="+next),
+			chromedp.WaitVisible(chromedp.CSS("#login-form")),
+			chromedp.SendKeys(chromedp.CSS("#username"), user),
+			chromedp.SendKeys(chromedp.CSS("#password"), pass),
+			chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		)
+		b.waitJS("at "+next, `location.pathname === "`+next+`" && document.querySelector("#nav-user")?.textContent === "`+user+`"`, 20*time.Second)
+	}
+	login("dora", "dora password", "/account")
+	b.waitJS("forms ready", `!document.querySelector("#account").hidden && !document.querySelector("#password-submit").disabled`, 10*time.Second)
+	b.do("change the password", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#current-password"), "dora password"),
+		chromedp.SendKeys(chromedp.CSS("#new-password"), "dora's new password"),
+		chromedp.SendKeys(chromedp.CSS("#new-password2"), "dora's new password"),
+		chromedp.Click(chromedp.CSS("#password-submit")),
+	)
+	b.waitJS("changed", `document.querySelector("#status").textContent.includes("password is changed")`, 15*time.Second)
+	if tok := apiLoginStatus(t, p.URL, "dora", "dora's new password"); tok != 200 {
+		t.Errorf("login with the new password: %d", tok)
+	}
+	eval[chromedp.Void](b, `window.confirm = () => true`)
+	b.do("delete the account", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#delete-password"), "dora's new password"),
+		chromedp.Click(chromedp.CSS("#delete-submit")),
+	)
+	b.waitJS("deleted", `location.pathname === "/" && !!document.querySelector("#nav-login")`, 15*time.Second)
+	if st := apiLoginStatus(t, p.URL, "dora", "dora's new password"); st != 401 {
+		t.Errorf("login after deleting the account: %d, want 401", st)
+	}
+
+	login("admin", adminPassword, "/admin")
+	row := `document.querySelector('#users-table tr[data-username="erin"]')`
+	b.waitJS("erin listed", row, 20*time.Second)
+	eval[chromedp.Void](b, `window.confirm = () => true; `+row+`.querySelector('[data-action="suspend"]').click()`)
+	b.waitJS("suspended", row+`.querySelector('[data-action="suspend"]').textContent === "Reinstate"`, 10*time.Second)
+	if st := apiLoginStatus(t, p.URL, "erin", "erin password"); st != 403 {
+		t.Errorf("a suspended user's login: %d, want 403", st)
+	}
+	eval[chromedp.Void](b, row+`.querySelector('[data-action="remove"]').click()`)
+	b.waitJS("removed", `!`+row, 10*time.Second)
+	if st := apiLoginStatus(t, p.URL, "erin", "erin password"); st != 401 {
+		t.Errorf("a removed user's login: %d, want 401", st)
+	}
+}
+
+func apiLoginStatus(t *testing.T, base, user, pass string) int {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/users/token", "application/json", strings.NewReader(`{"username":"`+user+`","password":"`+pass+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -82,6 +82,11 @@ export async function logout() {
   meCache = undefined;
 }
 export const listUsers = () => request('GET', '/api/v1/users');
+export const changePassword = (password, newPassword) => request('PUT', '/api/v1/users/me/password', { body: { password, new_password: newPassword } });
+export const deleteMe = (password) => request('DELETE', '/api/v1/users/me', { body: { password } });
+export const setSuspended = (username, suspended) =>
+  request('PUT', `/api/v1/users/${encodeURIComponent(username)}/suspended`, { body: { suspended } });
+export const removeUser = (username) => request('DELETE', `/api/v1/users/${encodeURIComponent(username)}`);
 /** setQuota sets a user's quotas in bytes (-1 unlimited, null the pod's default). */
 export const setQuota = (username, videoQuota, videoQuotaDaily) =>
   request('PUT', `/api/v1/users/${encodeURIComponent(username)}/quota`, { body: { video_quota: videoQuota, video_quota_daily: videoQuotaDaily } });

@@ -50,7 +50,7 @@ export async function initLayout() {
     location.assign('/');
   });
   append(menu,
-    el('span', { class: 'user-name', title: `Logged in as ${user.username}`, id: 'nav-user' }, user.username),
+    el('a', { class: 'user-name', href: '/account', title: `Your account: ${user.username}`, id: 'nav-user' }, user.username),
     hasRight(user, 'admin')
       ? el('a', { class: 'button', href: '/admin', id: 'nav-admin' }, 'Admin') : null,
     out);

@@ -3,7 +3,7 @@
 // admin right; the page only hides itself from others.
 import { initLayout } from '../layout.js';
 import {
-  listFriends, makeFriends, quitFriends, acceptFriends, refuseFriends, listUsers, setRights, setQuota, hasRight,
+  listFriends, makeFriends, quitFriends, acceptFriends, refuseFriends, listUsers, setRights, setQuota, setSuspended, removeUser, hasRight,
 } from '../api.js';
 import { el, $, clear, showError, showMessage, formatDate, timeAgo, safeURL } from '../ui.js';
 
@@ -208,7 +208,44 @@ function userRow(u, self, ustatus) {
     el('td', {}, boxes[1]),
     el('td', {}, quota),
     el('td', {}, daily),
-    el('td', {}, save));
+    el('td', {}, save),
+    el('td', { class: 'account-actions' }, ...accountActions(u, self, ustatus)));
+}
+
+// accountActions suspends or reinstates a user, or removes them with their
+// videos; an admin does neither to themself here.
+function accountActions(u, self, ustatus) {
+  if (u.username === self.username) return [];
+  const suspend = el('button', { type: 'button', class: 'button small', dataset: { action: 'suspend' } }, u.suspended ? 'Reinstate' : 'Suspend');
+  suspend.setAttribute('aria-label', `${u.suspended ? 'Reinstate' : 'Suspend'} ${u.username}`);
+  suspend.addEventListener('click', async () => {
+    suspend.disabled = true;
+    try {
+      const updated = await setSuspended(u.username, !u.suspended);
+      u.suspended = !!updated.suspended;
+      suspend.textContent = u.suspended ? 'Reinstate' : 'Suspend';
+      suspend.setAttribute('aria-label', `${u.suspended ? 'Reinstate' : 'Suspend'} ${u.username}`);
+      showMessage(ustatus, u.suspended ? `${u.username} is suspended: they cannot log in.` : `${u.username} can log in again.`, 'ok');
+    } catch (err) {
+      showError(ustatus, err, `${u.username} could not be changed`);
+    }
+    suspend.disabled = false;
+  });
+  const remove = el('button', { type: 'button', class: 'button small danger', dataset: { action: 'remove' } }, 'Remove');
+  remove.setAttribute('aria-label', `Remove ${u.username} and their videos`);
+  remove.addEventListener('click', async () => {
+    if (!window.confirm(`Remove ${u.username} and all their videos? This cannot be undone.`)) return;
+    remove.disabled = true;
+    try {
+      await removeUser(u.username);
+      remove.closest('tr').remove();
+      showMessage(ustatus, `${u.username} and their videos were removed.`, 'ok');
+    } catch (err) {
+      showError(ustatus, err, `${u.username} could not be removed`);
+      remove.disabled = false;
+    }
+  });
+  return [suspend, ' ', remove];
 }
 
 main().catch((err) => showError(status, err));
