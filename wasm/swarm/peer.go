@@ -400,6 +400,9 @@ func (p *peer) onPieceLocked(m peerwire.Message) error {
 		t.stats.fromServers += n
 	} else {
 		t.browserGotAt = pc.gotAt
+		if t.browserFirst.IsZero() {
+			t.browserFirst = pc.gotAt
+		}
 	}
 	for _, q := range append([]*peer(nil), pc.reqs[b]...) {
 		q.releaseLocked(ref)

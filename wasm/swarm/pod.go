@@ -118,7 +118,7 @@ func (t *Torrent) podWantLocked(now time.Time) []podPick {
 	// Browser peers deliver at about browserRate: a piece they offer is
 	// theirs when they can send it and every offered piece before it
 	// before it is needed.
-	browserRate := windowRate(t.stats.browsers)
+	browserRate := t.browserRateLocked(now)
 	var offeredAhead int64
 	consider := func(i int, need time.Duration) {
 		if seen[i] {
@@ -207,6 +207,23 @@ func (t *Torrent) waitPeersLocked(now time.Time) bool {
 		}
 	}
 	return true
+}
+
+// browserRateLocked is the rate (bytes/s) at which browser peers delivered
+// over the last rateWindow seconds, up to now, counting only the time since
+// the first of their blocks arrived (a peer that just connected is judged
+// on what it sent since, not on the seconds before it was there); 0 before
+// any.
+func (t *Torrent) browserRateLocked(now time.Time) float64 {
+	if t.browserFirst.IsZero() || len(t.stats.browsers) == 0 {
+		return 0
+	}
+	from := t.browsersAt[0]
+	if t.browserFirst.After(from) {
+		from = t.browserFirst
+	}
+	span := max(now.Sub(from).Seconds(), 0.25)
+	return float64(t.stats.fromPeers-t.stats.fromServers-t.stats.browsers[0]) / span
 }
 
 // missingBytesLocked is how much of piece i has not arrived.

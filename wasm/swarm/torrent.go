@@ -127,14 +127,16 @@ type Torrent struct {
 	pieceDone      chan struct{} // closed and replaced when a piece is verified
 	webseedWake    chan struct{}
 	webseedBusy    int
-	webseedDown    time.Time // the last web seed fetch failed; retry after this
-	playback       Playback  // as the page last reported it
-	hasPlayback    bool      // SetPlayback was called
-	expectPeers    int       // other viewers the tracker reports (ExpectPeers)
-	expectSince    time.Time // first report of some
-	expectReported bool      // ExpectPeers was called
-	started        time.Time // New
-	browserGotAt   time.Time // when a block last came from a browser peer
+	webseedDown    time.Time   // the last web seed fetch failed; retry after this
+	playback       Playback    // as the page last reported it
+	hasPlayback    bool        // SetPlayback was called
+	expectPeers    int         // other viewers the tracker reports (ExpectPeers)
+	expectSince    time.Time   // first report of some
+	expectReported bool        // ExpectPeers was called
+	started        time.Time   // New
+	browserGotAt   time.Time   // when a block last came from a browser peer
+	browserFirst   time.Time   // when the first block came from a browser peer
+	browsersAt     []time.Time // when each sample of stats.browsers was taken
 	stats          counters
 	bad            int
 }
@@ -205,6 +207,7 @@ func New(cfg Config) (*Torrent, error) {
 		webseedWake: make(chan struct{}, 1),
 		playback:    Playback{Buffer: -1},
 		started:     time.Now(),
+		browsersAt:  []time.Time{time.Now()},
 		// Rates count from 0 at New, so the first tick has a window.
 		stats: counters{downs: []int64{0}, ups: []int64{0}, browsers: []int64{0}},
 	}
@@ -279,6 +282,8 @@ func (t *Torrent) housekeeping() {
 	s.downs = appendWindow(s.downs, s.fromPeers+s.fromWebSeed)
 	s.ups = appendWindow(s.ups, s.uploaded)
 	s.browsers = appendWindow(s.browsers, s.fromPeers-s.fromServers)
+	t.browsersAt = append(t.browsersAt, time.Now())
+	t.browsersAt = t.browsersAt[len(t.browsersAt)-len(s.browsers):]
 	now := time.Now()
 	for id, st := range t.streams {
 		if now.Sub(st.used) > 30*time.Second {
