@@ -34,9 +34,10 @@
 //     playhead and the playback rate), else after it waited podFillDelay
 //     in the horizon for a browser peer to appear;
 //   - when a browser peer offers it, only once it is needed within
-//     podLead and podGrace passed without a block of it arriving: browser
-//     peers get it first, the pod only when they cannot deliver before
-//     the buffer runs dry.
+//     podRescue, podGrace passed without a block of it arriving, and at the
+//     rate browser peers deliver it would not arrive in time: browser peers
+//     get it first, the pod only when they cannot deliver before the buffer
+//     runs dry.
 //
 // While paused nothing is needed soon, so once the horizon is full the
 // pod sends nothing. A starving player's waiting reads count as in the

@@ -9,9 +9,12 @@ import (
 // peers are one source, asked only for pieces within the horizon after the
 // playhead, and for those only when browser peers cannot deliver in time.
 const (
-	// podLead: a piece a browser peer offers is left to browser peers
-	// until the player needs it within podLead (wall time)...
+	// podLead: a piece no browser peer offers is sent by the pod at once
+	// when the player needs it within podLead (wall time).
 	podLead = 4 * time.Second
+	// podRescue: a piece a browser peer offers is left to browser peers
+	// until the player needs it within podRescue...
+	podRescue = 2 * time.Second
 	// podGrace: ...and then for podGrace more (their requests are in
 	// flight; a healthy peer delivers a piece well within this).
 	podGrace = time.Second
@@ -138,14 +141,14 @@ func (t *Torrent) podWantLocked(now time.Time) []podPick {
 		ok := (need < podLead || now.Sub(pc.horizonAt) >= podFillDelay) && !waitPeers
 		if t.browserOfferedLocked(i) {
 			// Browser peers first: the pod helps once the piece is due
-			// within podLead, podGrace passed, and at their rate browser
+			// within podRescue, podGrace passed, and at their rate browser
 			// peers would not deliver it in time.
 			offeredAhead += t.missingBytesLocked(i)
 			late := time.Duration(float64(offeredAhead)/browserRate*float64(time.Second))+podMargin > need
 			if browserRate <= 0 { // just connected: judge by whether anything arrives
 				late = now.Sub(t.browserGotAt) >= podGrace
 			}
-			ok = need < podLead && now.Sub(pc.needAt) >= podGrace && now.Sub(pc.gotAt) >= podGrace && late
+			ok = need < podRescue && now.Sub(pc.needAt) >= podGrace && now.Sub(pc.gotAt) >= podGrace && late
 		}
 		if ok {
 			out = append(out, podPick{i, need, offeredAhead > 0 && t.browserOfferedLocked(i)})

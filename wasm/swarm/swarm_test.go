@@ -450,7 +450,7 @@ func stallingPeer(t *testing.T, tor *Torrent, fx fixture) {
 func TestPodOnlyWhenPeersCannotDeliverInTime(t *testing.T) {
 	// A browser peer offers every piece but never delivers. Playing at
 	// 1 s of media per piece, the pod sends a piece only once it is needed
-	// within podLead (and podGrace passed), never the horizon's far end.
+	// within podRescue (and podGrace passed), never the horizon's far end.
 	const n = 40
 	fx := newFixture(t, n*pieceLen)
 	mi, _ := recordingWebSeed(t, fx)
@@ -467,11 +467,11 @@ func TestPodOnlyWhenPeersCannotDeliverInTime(t *testing.T) {
 		leech.SetPlayback(Playback{Position: pos, Duration: n, Buffer: 4 - pos})
 		time.Sleep(100 * time.Millisecond)
 		// Pieces the pod may have sent by now: those needed within
-		// podLead of the playhead; the early 4 pieces count too.
-		limit := int64(math.Ceil(time.Since(begin).Seconds()+podLead.Seconds())+1) * pieceLen
+		// podRescue of the playhead; the early 4 pieces count too.
+		limit := int64(math.Ceil(time.Since(begin).Seconds()+podRescue.Seconds())+1) * pieceLen
 		if got := podBytes(leech); got > limit {
 			t.Fatalf("at %.1f s the pod sent %d bytes (%.1f pieces), want ≤ %d pieces: it may only help with pieces needed within %v",
-				pos, got, float64(got)/pieceLen, limit/pieceLen, podLead)
+				pos, got, float64(got)/pieceLen, limit/pieceLen, podRescue)
 		}
 	}
 	// The player kept playing: everything it needed came from the pod.
