@@ -117,7 +117,7 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.HandleFunc("POST /api/v1/users", h.register)
 	mux.HandleFunc("POST /api/v1/users/token", h.login)
 	mux.Handle("DELETE /api/v1/users/token", Require(log, "", h.logout))
-	mux.Handle("GET /api/v1/users/me", Require(log, "", h.me))
+	mux.HandleFunc("GET /api/v1/users/me", h.me)
 	mux.Handle("GET /api/v1/users", Require(log, api.RightAdmin, h.list))
 	mux.Handle("PUT /api/v1/users/{username}/rights", Require(log, api.RightAdmin, h.setRights))
 	mux.Handle("PUT /api/v1/users/{username}/quota", Require(log, api.RightAdmin, h.setQuota))
@@ -204,8 +204,18 @@ func (s *Service) clearCookie(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: clientaddr.Secure(r)})
 }
 
+// me answers the logged-in user; anonymously 401, or with ?optional=true
+// 204 No Content, so pages that only ask "who is this?" cause no error.
 func (h handlers) me(w http.ResponseWriter, r *http.Request) {
-	u, _ := UserFrom(r.Context())
+	u, ok := UserFrom(r.Context())
+	if !ok {
+		if r.URL.Query().Get("optional") == "true" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		httpx.WriteError(w, r, h.log, httpx.ErrUnauthorized)
+		return
+	}
 	httpx.WriteJSON(w, http.StatusOK, h.s.public(u))
 }
 

@@ -145,3 +145,19 @@ func TestAccountLifecycle(t *testing.T) {
 		t.Errorf("users after the removals: %d %s", st, b)
 	}
 }
+
+// TestMeOptional: a visitor's page asks who is there with ?optional=true
+// and gets 204, not a 401 that browsers log as an error (issue 17 item 25).
+func TestMeOptional(t *testing.T) {
+	p := startInProcess(t)
+	if st, _ := call(t, p.URL(), "", "GET", "/api/v1/users/me?optional=true", ""); st != 204 {
+		t.Errorf("anonymous optional: %d, want 204", st)
+	}
+	if st, _ := call(t, p.URL(), "", "GET", "/api/v1/users/me", ""); st != 401 {
+		t.Errorf("anonymous: %d, want 401", st)
+	}
+	tok := loginHTTP(t, p.URL(), "admin", "admin-password")
+	if st, b := call(t, p.URL(), tok, "GET", "/api/v1/users/me?optional=true", ""); st != 200 || !strings.Contains(string(b), `"admin"`) {
+		t.Errorf("logged in: %d %s", st, b)
+	}
+}

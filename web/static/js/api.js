@@ -55,7 +55,8 @@ let meCache;
 
 /** me resolves to the logged-in user, or null for a visitor. Cached per page. */
 export function me() {
-  meCache ??= request('GET', '/api/v1/users/me').catch((err) => {
+  // optional=true: a visitor gets 204, not a 401 that browsers log as an error.
+  meCache ??= request('GET', '/api/v1/users/me', { query: { optional: 'true' } }).then((u) => u || null).catch((err) => {
     if (err.status === 401) return null;
     meCache = undefined; // a network failure should not stick
     throw err;

@@ -1,4 +1,5 @@
-// Search: videos of this pod and its friends whose name matches ?q=.
+// Search: videos of this pod and its friends whose name or description
+// matches ?q= (the rules are stated on the page, #search-help).
 import { initLayout } from '../layout.js';
 import { searchVideos } from '../api.js';
 import { showVideoList } from '../videolist.js';
