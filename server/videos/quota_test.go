@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/swarmtube/swarmtube/server/accounts"
 	"github.com/swarmtube/swarmtube/server/api"
@@ -234,5 +235,42 @@ func TestFullDiskENOSPC(t *testing.T) {
 	checkFree.Store(true)
 	if resp, _ := p.tusCreate("bob", 1<<20, tusMeta("name", "no room")); resp.StatusCode != http.StatusInsufficientStorage {
 		t.Fatalf("create on a full disk: %d", resp.StatusCode)
+	}
+}
+
+// TestAbandonedUploadsExpire: an unfinished upload untouched for
+// Config.UploadExpiry is removed by the janitor and gives its place under
+// the per-user cap back; a younger one stays. File times are set, not
+// waited for.
+func TestAbandonedUploadsExpire(t *testing.T) {
+	p := quotaPod(t, withConfig(func(c *Config) {
+		c.UploadExpiry = 2 * time.Hour
+		c.MaxOpenUploads = 2
+	}))
+	_, old := p.tusCreate("alice", 1000, tusMeta("name", "old"))
+	_, young := p.tusCreate("alice", 1000, tusMeta("name", "young"))
+	if r, _ := p.tusCreate("alice", 1000, tusMeta("name", "third")); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("third upload under a cap of 2: %d", r.StatusCode)
+	}
+	age := func(path string, d time.Duration) {
+		id := path[strings.LastIndexByte(path, '/')+1:]
+		for _, f := range []string{id, id + ".info"} {
+			at := time.Now().Add(-d)
+			if err := os.Chtimes(filepath.Join(p.dir, "uploads", f), at, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	age(old, 3*time.Hour)
+	age(young, time.Hour)
+	p.svc.cleanup()
+	if s, _ := p.tusOffset("alice", old); s != http.StatusNotFound {
+		t.Errorf("the abandoned upload: HEAD %d, want 404", s)
+	}
+	if s, _ := p.tusOffset("alice", young); s != http.StatusOK {
+		t.Errorf("the young upload: HEAD %d, want 200", s)
+	}
+	if r, _ := p.tusCreate("alice", 1000, tusMeta("name", "third")); r.StatusCode != http.StatusCreated {
+		t.Fatalf("after expiry the cap has room again: %d", r.StatusCode)
 	}
 }
