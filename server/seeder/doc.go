@@ -33,4 +33,52 @@
 //
 // anacrolix logs are routed to the slog.Logger given to New: its Info and
 // below at Debug, Warning at Warn, Error and Critical at Error.
+//
+// # uTP: the pure-Go implementation, whatever the build
+//
+// anacrolix v1.57.1 picks its uTP stack at compile time: go-libutp (cgo
+// bindings to libutp) when cgo is on, github.com/anacrolix/utp (pure Go)
+// with CGO_ENABLED=0 or the disable_libutp tag, so a pod built on a
+// machine with a C compiler spoke a different uTP than one built without.
+// The seeder turns the built-in socket off (DisableUTP) and adds its own
+// github.com/anacrolix/utp socket on the same port as the TCP listener
+// (utp.go), because with go-libutp Transmission 3.00 (Debian 12, Ubuntu
+// 22.04) never downloads anything over uTP (issue 19). The evidence, from
+// the lab in internal/clientlab (pod at 203.0.113.1, Transmission behind a
+// NAT, web seeds removed) with tcpdump and tshark's bt-utp dissector:
+//
+//  1. Transmission dials uTP and sends its handshake. anacrolix, accepting,
+//     writes its handshake in four writes: the protocol string and the
+//     reserved bytes at once, the info hash and peer id after reading the
+//     peer's (peer_protocol.Handshake); then, in one more write, the
+//     extension handshake, HaveAll and Unchoke.
+//  2. libutp has one packet in flight at the start of a connection: the
+//     first packet carries only "\x13BitTorrent protocol" (20 bytes); the
+//     rest of the handshake and the three messages wait for its ACK and
+//     leave together in the second packet (240 bytes). With TCP the same
+//     writes leave as separate segments.
+//  3. Transmission 3.00 finishes its handshake on that packet and returns
+//     READ_LATER (handshake.c, tr_handshakeDone), leaving the 192 bytes of
+//     messages in its input buffer. On TCP its bandwidth pulse re-runs the
+//     parser on any buffered bytes (peer-io.c, tr_peerIoTryRead); on uTP it
+//     only does so when the next packet with data arrives (utp_on_read).
+//  4. The seeder has nothing more to say until the peer is interested, and
+//     anacrolix sends no keep-alive to a peer it is not useful to
+//     (PeerConn.useful). Transmission never learns the peer has every piece
+//     (transmission-remote -pi: "T?", done 0%), never sends Interested:
+//     0% forever, "dl from 0 of 1 peers". Encryption on or off changes
+//     nothing (the MSE stream is cut the same way).
+//
+// Transmission fixed step 3 in 4.0 (its tr_peerIo rewrite, #4372, makes
+// try_read run the parser whenever the buffer is not empty), but 3.00 is
+// what Debian and Ubuntu LTS ship. The pure-Go uTP sends every Write in
+// packets of its own (utp.Conn.Write never merges writes), so the end of
+// the handshake ends a packet and the messages arrive as the next one,
+// which Transmission 3.00 reads. Turning uTP off would also have worked
+// (Transmission falls back to TCP) but would drop uTP for every client to
+// work around one packetisation; libtorrent-rasterbar and Transmission
+// both download over the pure-Go uTP (internal/clientlab:
+// TestTransmissionUTP blocks TCP at the client's router, TestClientMatrix
+// runs each client with its defaults). The cost: anacrolix/utp serialises
+// its sockets on one mutex and is slower than libutp (BENCHMARKS.md).
 package seeder

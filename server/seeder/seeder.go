@@ -46,6 +46,7 @@ type Config struct {
 type Seeder struct {
 	log       *slog.Logger
 	cl        *torrent.Client
+	utp       *utpSocket
 	pc        storage.PieceCompletion
 	readBytes atomic.Int64
 
@@ -93,7 +94,6 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Seeder, erro
 	cc.Logger = newAnacrolixLogger(log)
 	cc.DataDir = cfg.DataDir // unused: every torrent brings its own storage
 	cc.DefaultStorage = &fileStorage{pc: sharedCompletion{s.pc}, readBytes: &s.readBytes}
-	cc.ListenPort = cfg.Port
 	switch ip := net.ParseIP(cfg.ListenAddr); {
 	case cfg.ListenAddr == "":
 	case ip == nil:
@@ -129,17 +129,34 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Seeder, erro
 	// Both complete: nothing to exchange, so free the slot.
 	cc.DropMutuallyCompletePeers = true
 
-	if s.cl, err = torrent.NewClient(cc); err != nil {
-		s.pc.Close()
-		return nil, fmt.Errorf("seeder: start client on %s:%d: %w", cfg.ListenAddr, cfg.Port, err)
+	// uTP is ours, not anacrolix's compile-time choice (see utp.go and the
+	// package doc). Its socket is bound first so that with Port 0 the TCP
+	// listener takes the port UDP got: trackers learn one port for both.
+	cc.DisableUTP = true
+	for attempt := 1; ; attempt++ {
+		if s.utp, err = listenUTP(cfg.ListenAddr, cfg.Port); err != nil {
+			s.pc.Close()
+			return nil, err
+		}
+		cc.ListenPort = s.utp.port()
+		if s.cl, err = torrent.NewClient(cc); err == nil {
+			break
+		}
+		s.utp.Close()
+		if cfg.Port != 0 || attempt == 5 { // with Port 0, TCP may hold UDP's port: retry
+			s.pc.Close()
+			return nil, fmt.Errorf("seeder: start client on %s:%d: %w", cfg.ListenAddr, cc.ListenPort, err)
+		}
 	}
+	s.cl.AddDialer(s.utp)
+	s.cl.AddListener(s.utp)
 	if reg != nil {
 		if err := reg.Register(collector{s}); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("seeder: register metrics: %w", err)
 		}
 	}
-	log.Info("seeder listening", "addr", cfg.ListenAddr, "port", s.Port(), "webrtc", cfg.WebRTC)
+	log.Info("seeder listening", "addr", cfg.ListenAddr, "port", s.Port(), "utp", s.utp.network, "webrtc", cfg.WebRTC)
 	return s, nil
 }
 
@@ -361,7 +378,7 @@ func (s *Seeder) Close() error {
 		s.torrents = map[metainfo.Hash]*entry{}
 		s.mu.Unlock()
 		errs := s.cl.Close()
-		errs = append(errs, s.pc.Close())
+		errs = append(errs, s.utp.Close(), s.pc.Close())
 		s.closeErr = errors.Join(errs...)
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("seeder: close: %w", s.closeErr)
