@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine, only what is
-# missing: the real peers we test against (Chromium, aria2, opentracker),
+# missing: the real peers we test against (Chromium, aria2, opentracker,
+# Transmission, libtorrent-rasterbar),
 # iproute2 and nftables for the network-namespace lab (internal/netlab),
 # Caddy and nginx for the reverse-proxy tests (server/internal/deploy),
 # certutil (libnss3-tools) to make Chromium trust the NAT lab's test CA,
@@ -22,6 +23,9 @@ command -v caddy >/dev/null || need+=(caddy)
 /usr/bin/python3 -c 'import feedparser' 2>/dev/null || need+=(python3-feedparser) # a real feed parser for the feed tests
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v certutil >/dev/null || need+=(libnss3-tools)
+# Desktop clients the pod is tested against (internal/clientlab).
+command -v transmission-cli >/dev/null || need+=(transmission-cli)
+/usr/bin/python3 -c 'import libtorrent' 2>/dev/null || need+=(python3-libtorrent)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo

@@ -1,0 +1,157 @@
+package clientlab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/swarmtube/swarmtube/internal/netlab"
+	"github.com/swarmtube/swarmtube/internal/testenv"
+)
+
+// client is a desktop BitTorrent client driven headless.
+type client struct {
+	name string
+	// check skips (or, in CI, fails) the test when the client is missing.
+	check func(t *testing.T)
+	// get downloads src (a .torrent path or a magnet URI) into dir on h and
+	// returns the downloaded file's path; the client's log goes to
+	// dir/<name>.log. It returns when the client says the download is
+	// complete, or with ctx's error.
+	get func(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error)
+}
+
+var clients = []client{
+	{name: "transmission", check: func(t *testing.T) { testenv.LookPath(t, "transmission-cli") }, get: transmission},
+	{name: "libtorrent", check: checkLibtorrent, get: libtorrent},
+	{name: "aria2", check: func(t *testing.T) { testenv.LookPath(t, "aria2c") }, get: aria2},
+}
+
+// transmission runs transmission-cli 3.00 with its defaults (uTP on,
+// encryption preferred). DHT, local peer discovery and port mapping are
+// off: in the lab they only add waits. transmission-cli never exits by
+// itself, so a finish script (-f) marks completion, then SIGINT makes it
+// close its session, which flushes its cache to the file.
+func transmission(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+	cfg, dl := filepath.Join(dir, "config"), filepath.Join(dir, "dl")
+	for _, d := range []string{cfg, dl} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	settings := `{"dht-enabled": false, "lpd-enabled": false, "port-forwarding-enabled": false, "rpc-enabled": false}`
+	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), []byte(settings), 0o644); err != nil {
+		return "", err
+	}
+	done := filepath.Join(dir, "done")
+	script := filepath.Join(dir, "finished.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ntouch '"+done+"'\n"), 0o755); err != nil {
+		return "", err
+	}
+	logf, err := os.Create(filepath.Join(dir, "transmission.log"))
+	if err != nil {
+		return "", err
+	}
+	defer logf.Close()
+	cmd := h.Command(ctx, "transmission-cli", "-g", cfg, "-w", dl, "-f", script, src)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return "", fmt.Errorf("transmission-cli exited before completing: %v", err)
+		case <-tick.C:
+			if _, err := os.Stat(done); err != nil {
+				continue
+			}
+			cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-exited:
+			case <-ctx.Done():
+			}
+			return filepath.Join(dl, file), nil
+		}
+	}
+}
+
+// python3 is the interpreter python3-libtorrent installs for.
+const python3 = "/usr/bin/python3"
+
+func checkLibtorrent(t *testing.T) {
+	t.Helper()
+	if err := exec.Command(python3, "-c", "import libtorrent").Run(); err != nil {
+		if testenv.InCI() {
+			t.Fatalf("python3-libtorrent: %v (run `make test` to install test dependencies)", err)
+		}
+		t.Skipf("python3-libtorrent not installed (%v); run `make test` to install test dependencies", err)
+	}
+}
+
+// libtorrent runs testdata/lt_download.py: libtorrent-rasterbar with its
+// defaults (TCP and uTP, encryption enabled).
+func libtorrent(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+	script, err := filepath.Abs(filepath.Join("testdata", "lt_download.py"))
+	if err != nil {
+		return "", err
+	}
+	dl := filepath.Join(dir, "dl")
+	cmd := h.Command(ctx, python3, script, src, dl, "--timeout", fmt.Sprint(int(clientLimit.Seconds())))
+	out, err := cmd.Output()
+	os.WriteFile(filepath.Join(dir, "libtorrent.log"), out, 0o644)
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("lt_download.py: %v: %s", err, ee.Stderr)
+		}
+		return "", err
+	}
+	var res struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return "", fmt.Errorf("lt_download.py said %q: %v", out, err)
+	}
+	if !res.OK {
+		return "", fmt.Errorf("libtorrent: %s", res.Error)
+	}
+	return filepath.Join(dl, file), nil
+}
+
+// aria2Flags keep aria2c to the tracker and the seeder, and make it exit
+// once the download is complete.
+var aria2Flags = []string{
+	"--enable-dht=false", "--enable-dht6=false",
+	"--bt-enable-lpd=false", "--enable-peer-exchange=false",
+	"--seed-time=0", "--bt-save-metadata=false",
+	"--file-allocation=none", "--disable-ipv6=true",
+	"--summary-interval=0", "--console-log-level=warn",
+	"--bt-tracker-connect-timeout=5", "--bt-tracker-timeout=5",
+	"--no-conf=true",
+}
+
+// aria2 runs aria2c (TCP only).
+func aria2(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+	dl := filepath.Join(dir, "dl")
+	cmd := h.Command(ctx, "aria2c", append([]string{"--dir=" + dl}, append(aria2Flags, src)...)...)
+	out, err := cmd.CombinedOutput()
+	os.WriteFile(filepath.Join(dir, "aria2.log"), out, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("aria2c: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return filepath.Join(dl, file), nil
+}

@@ -1,0 +1,284 @@
+package clientlab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/swarmtube/swarmtube/internal/netlab"
+	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+const (
+	podAddr     = "203.0.113.1"
+	podHTTP     = podAddr + ":8080"
+	podBTPort   = 6881
+	adminPass   = "clientlab-admin"
+	clientLimit = 3 * time.Minute // per download; Transmission alone waits ~10 s to say "interested"
+)
+
+var (
+	buildOnce sync.Once
+	podBinary string
+	buildErr  error
+)
+
+// binary returns the pod binary: $SWARMTUBE_CLIENTLAB_POD, or
+// ./server/cmd/swarmtube built once per test process.
+func binary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("SWARMTUBE_CLIENTLAB_POD"); p != "" {
+		return p
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "clientlab-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		podBinary = filepath.Join(dir, "swarmtube")
+		cmd := exec.Command("go", "build", "-o", podBinary, "./server/cmd/swarmtube")
+		cmd.Dir = testenv.RepoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build the pod: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return podBinary
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if podBinary != "" {
+		os.RemoveAll(filepath.Dir(podBinary))
+	}
+	os.Exit(code)
+}
+
+// pod is a pod process on the lab's host 203.0.113.1.
+type pod struct {
+	host  *netlab.Host
+	http  *http.Client
+	token string
+	log   string
+}
+
+// video is the part of the API's video JSON the tests use.
+type video struct {
+	ID         string `json:"id"`
+	InfoHash   string `json:"info_hash"`
+	Magnet     string `json:"magnet"`
+	TorrentURL string `json:"torrent_url"`
+	WebseedURL string `json:"webseed_url"`
+}
+
+// startPod runs the pod binary on host (which must be 203.0.113.1) with
+// its HTTP server on :8080 and its seeder on :6881, and logs in as admin.
+func startPod(t *testing.T, host *netlab.Host) *pod {
+	t.Helper()
+	if host.Addr().String() != podAddr {
+		t.Fatalf("the pod host is %v, want %s", host.Addr(), podAddr)
+	}
+	bin := binary(t)
+	dir := t.TempDir()
+	p := &pod{host: host, http: host.HTTPClient(), log: filepath.Join(dir, "pod.log")}
+	p.http.Timeout = 30 * time.Second
+	logf, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := host.Command(context.Background(), bin,
+		"--listen", podHTTP, "--url", "http://"+podHTTP, "--data", filepath.Join(dir, "data"),
+		"--bt-port", fmt.Sprint(podBTPort), "--admin-password", adminPass, "--log-level", "debug")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		logf.Close()
+		if t.Failed() {
+			logTail(t, "pod log", p.log)
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := p.http.Get("http://" + podHTTP + "/api/v1/pod")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case <-exited:
+			logTail(t, "pod log", p.log)
+			t.Fatal("the pod exited at start")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pod did not answer within 60 s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	body, _ := json.Marshal(map[string]string{"username": "admin", "password": adminPass})
+	p.do(t, "POST", "/api/v1/users/token", "application/json", bytes.NewReader(body), &tok)
+	p.token = tok.Token
+	return p
+}
+
+// do sends a request to the pod and decodes its JSON answer into out,
+// failing the test on any status but 2xx.
+func (p *pod) do(t *testing.T, method, path, contentType string, body io.Reader, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+podHTTP+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %s %s (%v)", method, path, resp.Status, data, err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
+		}
+	}
+}
+
+// get returns the body of a GET of url (a URL the pod published).
+func (p *pod) get(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := p.http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s (%v)", url, resp.Status, err)
+	}
+	return b
+}
+
+// upload publishes the file at path and returns the video.
+func (p *pod) upload(t *testing.T, path, name string) video {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("name", name)
+	fw, err := mw.CreateFormFile("file", filepath.Base(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(data)
+	mw.Close()
+	var v video
+	p.do(t, "POST", "/api/v1/videos", mw.FormDataContentType(), &buf, &v)
+	return v
+}
+
+// published is a video as clients get it, web seeds removed, plus the
+// bytes they must end up with.
+type published struct {
+	name    string // file name in the torrent
+	torrent []byte // .torrent without url-list
+	magnet  string // magnet without ws=
+	data    []byte // the file the pod serves
+}
+
+// publish generates a clip of the given length, uploads it and returns it
+// as clients see it, without web seeds.
+func publish(t *testing.T, p *pod, seconds int) published {
+	t.Helper()
+	clip := makeClip(t, seconds)
+	v := p.upload(t, clip, "clientlab clip")
+	mi, _, err := torrentfile.Parse(p.get(t, v.TorrentURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi.URLList = nil
+	tb, err := mi.Bencode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ml, err := torrentfile.ParseMagnet(v.Magnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ml.WebSeeds = nil
+	pub := published{name: mi.Info.Name, torrent: tb, magnet: ml.String(), data: p.get(t, v.WebseedURL)}
+	if int64(len(pub.data)) != mi.Info.Length {
+		t.Fatalf("web seed gave %d bytes, torrent says %d", len(pub.data), mi.Info.Length)
+	}
+	return pub
+}
+
+// makeClip encodes a test clip of the given length (about 0.25 MB/s).
+func makeClip(t *testing.T, seconds int) string {
+	t.Helper()
+	ffmpeg := testenv.LookPath(t, "ffmpeg")
+	out := filepath.Join(t.TempDir(), "clip.mp4")
+	cmd := exec.Command(ffmpeg, "-loglevel", "error", "-f", "lavfi",
+		"-i", fmt.Sprintf("testsrc=duration=%d:size=640x360:rate=25", seconds),
+		"-vf", "noise=alls=30:allf=t", // noise keeps the bitrate (and the piece count) up
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-b:v", "2M", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	return out
+}
+
+// logTail logs the last lines of a file.
+func logTail(t *testing.T, what, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	b = bytes.ReplaceAll(b, []byte("\r"), []byte("\n")) // progress lines
+	if len(b) > 6000 {
+		b = b[len(b)-6000:]
+	}
+	t.Logf("%s (%s):\n%s", what, path, b)
+}
