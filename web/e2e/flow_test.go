@@ -151,6 +151,9 @@ func TestUploadWatchRemove(t *testing.T) {
 			t.Errorf("no %s on the watch page", link)
 		}
 	}
+	if hint := b.text("#bt-hint"); !strings.Contains(hint, "magnet link") {
+		t.Errorf("the watch page does not say how to open the magnet link in a desktop client: %q", hint)
+	}
 	b.screenshot("watch")
 	checkAccessible(t, b, "watch")
 
