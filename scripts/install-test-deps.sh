@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine, only what is
 # missing: the real peers we test against (Chromium, aria2, opentracker,
-# Transmission, libtorrent-rasterbar),
+# Transmission, libtorrent-rasterbar, rtorrent),
 # iproute2 and nftables for the network-namespace lab (internal/netlab),
 # Caddy and nginx for the reverse-proxy tests (server/internal/deploy),
 # certutil (libnss3-tools) to make Chromium trust the NAT lab's test CA,
@@ -25,6 +25,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 # Desktop clients the pod is tested against (internal/clientlab).
 command -v transmission-cli >/dev/null || need+=(transmission-cli)
+command -v rtorrent >/dev/null || need+=(rtorrent)
 /usr/bin/python3 -c 'import libtorrent' 2>/dev/null || need+=(python3-libtorrent)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"

@@ -33,6 +33,7 @@ var clients = []client{
 	{name: "transmission", check: func(t *testing.T) { testenv.LookPath(t, "transmission-cli") }, get: transmission},
 	{name: "libtorrent", check: checkLibtorrent, get: libtorrent},
 	{name: "aria2", check: func(t *testing.T) { testenv.LookPath(t, "aria2c") }, get: aria2},
+	{name: "rtorrent", check: func(t *testing.T) { testenv.LookPath(t, "rtorrent") }, get: rtorrent},
 }
 
 // transmission runs transmission-cli 3.00 with its defaults (uTP on,
@@ -63,8 +64,18 @@ func transmission(ctx context.Context, h *netlab.Host, src, dir, file string) (s
 	defer logf.Close()
 	cmd := h.Command(ctx, "transmission-cli", "-g", cfg, "-w", dl, "-f", script, src)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := untilDone(ctx, cmd, done); err != nil {
+		return "", fmt.Errorf("transmission-cli: %w", err)
+	}
+	return filepath.Join(dl, file), nil
+}
+
+// untilDone starts cmd and waits for the file done to appear, then stops
+// cmd with SIGINT (clients close their session and flush on it) and waits
+// for it to exit.
+func untilDone(ctx context.Context, cmd *exec.Cmd, done string) error {
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -73,7 +84,7 @@ func transmission(ctx context.Context, h *netlab.Host, src, dir, file string) (s
 	for {
 		select {
 		case err := <-exited:
-			return "", fmt.Errorf("transmission-cli exited before completing: %v", err)
+			return fmt.Errorf("exited before completing: %v", err)
 		case <-tick.C:
 			if _, err := os.Stat(done); err != nil {
 				continue
@@ -83,9 +94,45 @@ func transmission(ctx context.Context, h *netlab.Host, src, dir, file string) (s
 			case <-exited:
 			case <-ctx.Done():
 			}
-			return filepath.Join(dl, file), nil
+			return nil
 		}
 	}
+}
+
+// rtorrent runs rtorrent 0.9 (libtorrent by rakshasa, TCP only) without
+// its curses interface (system.daemon), DHT, PEX and UDP trackers off; an
+// event.download.finished handler marks completion.
+func rtorrent(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+	dl, session := filepath.Join(dir, "dl"), filepath.Join(dir, "session")
+	for _, d := range []string{dl, session} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	done := filepath.Join(dir, "done")
+	rc := filepath.Join(dir, "rtorrent.rc")
+	conf := fmt.Sprintf(`directory.default.set = %s
+session.path.set = %s
+dht.mode.set = disable
+protocol.pex.set = no
+trackers.use_udp.set = no
+system.daemon.set = true
+method.set_key = event.download.finished, clientlab_done, "execute.nothrow=touch,%s"
+`, dl, session, done)
+	if err := os.WriteFile(rc, []byte(conf), 0o644); err != nil {
+		return "", err
+	}
+	logf, err := os.Create(filepath.Join(dir, "rtorrent.log"))
+	if err != nil {
+		return "", err
+	}
+	defer logf.Close()
+	cmd := h.Command(ctx, "rtorrent", "-n", "-o", "import="+rc, "-o", "load.start="+src)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := untilDone(ctx, cmd, done); err != nil {
+		return "", fmt.Errorf("rtorrent: %w", err)
+	}
+	return filepath.Join(dl, file), nil
 }
 
 // python3 is the interpreter python3-libtorrent installs for.

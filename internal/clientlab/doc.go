@@ -20,6 +20,8 @@
 //   - libtorrent-rasterbar 2.0 (python3-libtorrent, testdata/lt_download.py),
 //     the engine of qBittorrent and Deluge, with its defaults.
 //   - aria2c (TCP only).
+//   - rtorrent 0.9 (TCP only), without its curses interface
+//     (system.daemon).
 //
 // TestTransmissionUTP pins the uTP fix in package seeder: Transmission
 // must complete over uTP alone (its router drops TCP to the pod).

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,7 +24,6 @@ import (
 
 const (
 	podAddr     = "203.0.113.1"
-	podHTTP     = podAddr + ":8080"
 	podBTPort   = 6881
 	adminPass   = "clientlab-admin"
 	clientLimit = 3 * time.Minute // per download; Transmission alone waits ~10 s to say "interested"
@@ -71,6 +71,7 @@ func TestMain(m *testing.M) {
 
 // pod is a pod process on the lab's host 203.0.113.1.
 type pod struct {
+	base  string // http://<host>:8080
 	host  *netlab.Host
 	http  *http.Client
 	token string
@@ -86,24 +87,22 @@ type video struct {
 	WebseedURL string `json:"webseed_url"`
 }
 
-// startPod runs the pod binary on host (which must be 203.0.113.1) with
-// its HTTP server on :8080 and its seeder on :6881, and logs in as admin.
-func startPod(t *testing.T, host *netlab.Host) *pod {
+// startPod runs the pod binary on host with its HTTP server on :8080 and
+// its seeder on :6881, and logs in as admin. The pod the clients use is
+// on 203.0.113.1.
+func startPod(t *testing.T, host *netlab.Host, flags ...string) *pod {
 	t.Helper()
-	if host.Addr().String() != podAddr {
-		t.Fatalf("the pod host is %v, want %s", host.Addr(), podAddr)
-	}
 	bin := binary(t)
 	dir := t.TempDir()
-	p := &pod{host: host, http: host.HTTPClient(), log: filepath.Join(dir, "pod.log")}
+	p := &pod{host: host, http: host.HTTPClient(), log: filepath.Join(dir, "pod.log"), base: "http://" + host.Addr().String() + ":8080"}
 	p.http.Timeout = 30 * time.Second
 	logf, err := os.Create(p.log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := host.Command(context.Background(), bin,
-		"--listen", podHTTP, "--url", "http://"+podHTTP, "--data", filepath.Join(dir, "data"),
-		"--bt-port", fmt.Sprint(podBTPort), "--admin-password", adminPass, "--log-level", "debug")
+	cmd := host.Command(context.Background(), bin, append([]string{
+		"--listen", strings.TrimPrefix(p.base, "http://"), "--url", p.base, "--data", filepath.Join(dir, "data"),
+		"--bt-port", fmt.Sprint(podBTPort), "--admin-password", adminPass, "--log-level", "debug"}, flags...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -125,7 +124,7 @@ func startPod(t *testing.T, host *netlab.Host) *pod {
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := p.http.Get("http://" + podHTTP + "/api/v1/pod")
+		resp, err := p.http.Get(p.base + "/api/v1/pod")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -156,7 +155,7 @@ func startPod(t *testing.T, host *netlab.Host) *pod {
 // failing the test on any status but 2xx.
 func (p *pod) do(t *testing.T, method, path, contentType string, body io.Reader, out any) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+podHTTP+path, body)
+	req, err := http.NewRequest(method, p.base+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,11 +226,11 @@ type published struct {
 	data    []byte // the file the pod serves
 }
 
-// publish generates a clip of the given length, uploads it and returns it
+// publish generates a clip of the given length and bitrate, uploads it and returns it
 // as clients see it, without web seeds.
-func publish(t *testing.T, p *pod, seconds int) published {
+func publish(t *testing.T, p *pod, seconds, mbits int) published {
 	t.Helper()
-	clip := makeClip(t, seconds)
+	clip := makeClip(t, seconds, mbits)
 	v := p.upload(t, clip, "clientlab clip")
 	mi, _, err := torrentfile.Parse(p.get(t, v.TorrentURL))
 	if err != nil {
@@ -254,15 +253,16 @@ func publish(t *testing.T, p *pod, seconds int) published {
 	return pub
 }
 
-// makeClip encodes a test clip of the given length (about 0.25 MB/s).
-func makeClip(t *testing.T, seconds int) string {
+// makeClip encodes a test clip of the given length and bitrate (Mbit/s).
+func makeClip(t *testing.T, seconds, mbits int) string {
 	t.Helper()
 	ffmpeg := testenv.LookPath(t, "ffmpeg")
 	out := filepath.Join(t.TempDir(), "clip.mp4")
 	cmd := exec.Command(ffmpeg, "-loglevel", "error", "-f", "lavfi",
 		"-i", fmt.Sprintf("testsrc=duration=%d:size=640x360:rate=25", seconds),
 		"-vf", "noise=alls=30:allf=t", // noise keeps the bitrate (and the piece count) up
-		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-b:v", "2M", out)
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+		"-b:v", fmt.Sprintf("%dM", mbits), "-maxrate", fmt.Sprintf("%dM", mbits), "-bufsize", fmt.Sprintf("%dM", mbits), out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, b)
 	}

@@ -31,7 +31,7 @@ func newPodLab(t *testing.T, seconds int) *podLab {
 	pl.pod = startPod(t, lab.Host("pod"))
 	pl.eim = lab.Router("home-a", netlab.EndpointIndependent)
 	pl.sym = lab.Router("home-b", netlab.Symmetric)
-	pl.pub = publish(t, pl.pod, seconds)
+	pl.pub = publish(t, pl.pod, seconds, 2)
 	return pl
 }
 
