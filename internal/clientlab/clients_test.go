@@ -48,7 +48,8 @@ func transmission(ctx context.Context, h *netlab.Host, src, dir, file string) (s
 			return "", err
 		}
 	}
-	settings := `{"dht-enabled": false, "lpd-enabled": false, "port-forwarding-enabled": false, "rpc-enabled": false}`
+	// message-level 3 (debug) logs announces, peers and connections.
+	settings := `{"dht-enabled": false, "lpd-enabled": false, "port-forwarding-enabled": false, "rpc-enabled": false, "message-level": 3}`
 	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), []byte(settings), 0o644); err != nil {
 		return "", err
 	}

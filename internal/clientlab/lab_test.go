@@ -276,9 +276,15 @@ func logTail(t *testing.T, what, path string) {
 	if err != nil {
 		return
 	}
-	b = bytes.ReplaceAll(b, []byte("\r"), []byte("\n")) // progress lines
-	if len(b) > 6000 {
-		b = b[len(b)-6000:]
+	var keep [][]byte
+	for _, line := range bytes.Split(bytes.ReplaceAll(b, []byte("\r"), []byte("\n")), []byte("\n")) {
+		if len(bytes.TrimSpace(line)) > 0 && !bytes.HasPrefix(line, []byte("Progress: ")) {
+			keep = append(keep, line) // not Transmission's progress lines
+		}
+	}
+	b = bytes.Join(keep, []byte("\n"))
+	if len(b) > 12000 {
+		b = b[len(b)-12000:]
 	}
 	t.Logf("%s (%s):\n%s", what, path, b)
 }
