@@ -42,6 +42,18 @@ var clients = []client{
 // itself, so a finish script (-f) marks completion, then SIGINT makes it
 // close its session, which flushes its cache to the file.
 func transmission(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+	return transmissionWith("")(ctx, h, src, dir, file)
+}
+
+// transmissionWith is transmission with more settings.json members
+// (e.g. `"utp-enabled": false`).
+func transmissionWith(settings string) func(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+	return func(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+		return runTransmission(ctx, h, src, dir, file, settings)
+	}
+}
+
+func runTransmission(ctx context.Context, h *netlab.Host, src, dir, file, extra string) (string, error) {
 	cfg, dl := filepath.Join(dir, "config"), filepath.Join(dir, "dl")
 	for _, d := range []string{cfg, dl} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -49,7 +61,11 @@ func transmission(ctx context.Context, h *netlab.Host, src, dir, file string) (s
 		}
 	}
 	// message-level 3 (debug) logs announces, peers and connections.
-	settings := `{"dht-enabled": false, "lpd-enabled": false, "port-forwarding-enabled": false, "rpc-enabled": false, "message-level": 3}`
+	settings := `{"dht-enabled": false, "lpd-enabled": false, "port-forwarding-enabled": false, "rpc-enabled": false, "message-level": 3`
+	if extra != "" {
+		settings += ", " + extra
+	}
+	settings += "}"
 	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), []byte(settings), 0o644); err != nil {
 		return "", err
 	}
@@ -75,6 +91,9 @@ func transmission(ctx context.Context, h *netlab.Host, src, dir, file string) (s
 // cmd with SIGINT (clients close their session and flush on it) and waits
 // for it to exit.
 func untilDone(ctx context.Context, cmd *exec.Cmd, done string) error {
+	// On timeout too: SIGINT lets the client flush its log (stdio buffers
+	// a file fully); Command's WaitDelay kills it if it lingers.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -152,12 +171,23 @@ func checkLibtorrent(t *testing.T) {
 // libtorrent runs testdata/lt_download.py: libtorrent-rasterbar with its
 // defaults (TCP and uTP, encryption enabled).
 func libtorrent(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+	return runLibtorrent(ctx, h, src, dir, file, "both")
+}
+
+// libtorrentOver is libtorrent with only one transport: "tcp" or "utp".
+func libtorrentOver(transport string) func(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+	return func(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+		return runLibtorrent(ctx, h, src, dir, file, transport)
+	}
+}
+
+func runLibtorrent(ctx context.Context, h *netlab.Host, src, dir, file, transport string) (string, error) {
 	script, err := filepath.Abs(filepath.Join("testdata", "lt_download.py"))
 	if err != nil {
 		return "", err
 	}
 	dl := filepath.Join(dir, "dl")
-	cmd := h.Command(ctx, python3, script, src, dl, "--timeout", fmt.Sprint(int(clientLimit.Seconds())))
+	cmd := h.Command(ctx, python3, script, src, dl, "--transport", transport, "--timeout", fmt.Sprint(int(clientLimit.Seconds())))
 	out, err := cmd.Output()
 	os.WriteFile(filepath.Join(dir, "libtorrent.log"), out, 0o644)
 	if err != nil {

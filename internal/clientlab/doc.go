@@ -28,7 +28,10 @@
 //
 // TestClientRates (skipped unless SWARMTUBE_CLIENTLAB_BENCH_MB is set) times
 // each client downloading a larger file from the pod's seeder and from an
-// aria2c seeder (tracked by opentracker) in the same lab; see BENCHMARKS.md.
+// aria2c seeder of the same torrent (found through a second pod used as an
+// open tracker: Debian's opentracker will not run as root) in the same
+// lab, over TCP on both sides, plus uTP rows from the pod alone;
+// scripts/bench/clients.sh runs it, BENCHMARKS.md has the results.
 //
 // Set SWARMTUBE_CLIENTLAB_POD to a pod binary to test that one instead of
 // building ./server/cmd/swarmtube (e.g. an older build, to see a fix
