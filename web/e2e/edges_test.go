@@ -181,6 +181,18 @@ func TestEditAndLinks(t *testing.T) {
 	if v.Name != "After" || v.Description != "Now see https://example.org/new" {
 		t.Errorf("the pod has %+v", v)
 	}
+
+	// Nothing on the watch page (the info hash, long words) makes it
+	// scroll sideways, at desktop, laptop and phone widths (issue 17 item 5).
+	for _, w := range []int64{1280, 1024, 320} {
+		b.do(fmt.Sprintf("width %d", w), 20*time.Second,
+			chromedp.EmulateViewport(w, 800),
+			chromedp.Navigate(p.URL+"/videos/"+id))
+		b.waitJS("links", `!!document.querySelector("#bt-links code")`, 20*time.Second)
+		if sw := eval[int64](b, `document.documentElement.scrollWidth`); sw > w {
+			t.Errorf("at %d px the watch page is %d px wide", w, sw)
+		}
+	}
 }
 
 // TestViewCounted: the watch page reports one view after 10 s of playback,
