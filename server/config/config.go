@@ -29,11 +29,16 @@ import (
 
 // Config is everything a pod needs to start.
 type Config struct {
-	Listen           string   // HTTP listen address
-	URL              string   // public base URL, no trailing slash
-	DataDir          string   // store, keys, videos
-	Name             string   // pod name shown to people and friends
-	BTPort           int      // BitTorrent TCP/uTP port; 0 picks a free one
+	Listen  string // HTTP listen address
+	URL     string // public base URL, no trailing slash
+	DataDir string // store, keys, videos
+	Name    string // pod name shown to people and friends
+	BTPort  int    // BitTorrent TCP/uTP port; 0 picks a free one
+	// SeedIdle unloads a video's torrent from the seeder after this long
+	// without peers, announces or web seed reads; SeedMaxActive bounds the
+	// torrents loaded at once (least recently active unloaded first).
+	SeedIdle         time.Duration
+	SeedMaxActive    int
 	AdminPassword    string   // password of "admin" at first start; empty: random, logged once
 	OpenRegistration bool     // anyone may register
 	DefaultRights    []string // rights of self-registered users
@@ -156,6 +161,8 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.DataDir, "data", "./data", "data directory (store, keys, videos)")
 	fs.StringVar(&c.Name, "name", "", "pod name (default: host of --url)")
 	fs.IntVar(&c.BTPort, "bt-port", 0, "BitTorrent TCP/uTP port (0 = any free port)")
+	fs.DurationVar(&c.SeedIdle, "seed-idle", 10*time.Minute, "unload a video's torrent from the seeder after this long without peers, announces or web seed reads")
+	fs.IntVar(&c.SeedMaxActive, "seed-max-active", 2000, "most torrents loaded in the seeder at once; past it the least recently active is unloaded")
 	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of the user admin, created at first start (default: random, printed once)")
 	fs.BoolVar(&c.OpenRegistration, "open-registration", true, "let anyone register")
 	fs.StringVar(&rights, "default-rights", "", `comma-separated rights of self-registered users ("upload")`)
@@ -314,6 +321,9 @@ func (c *Config) finish() error {
 	}
 	if c.BTPort < 0 || c.BTPort > 65535 {
 		return fmt.Errorf("--bt-port %d out of range", c.BTPort)
+	}
+	if c.SeedIdle < 0 || c.SeedMaxActive < 0 {
+		return errors.New("--seed-idle and --seed-max-active must not be negative")
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("--shutdown-timeout %v must not be negative", c.ShutdownTimeout)

@@ -193,11 +193,13 @@ func (p *Pod) open() (err error) {
 		host = ""
 	}
 	p.seeder, err = seeder.New(seeder.Config{
-		DataDir:    filepath.Join(cfg.DataDir, "seeder"),
-		ListenAddr: host, // the seeder listens where the HTTP server does: loopback stays loopback
-		Port:       cfg.BTPort,
-		WebRTC:     true,
-		ICEServers: p.ice.SeederServers(),
+		DataDir:     filepath.Join(cfg.DataDir, "seeder"),
+		ListenAddr:  host, // the seeder listens where the HTTP server does: loopback stays loopback
+		Port:        cfg.BTPort,
+		WebRTC:      true,
+		ICEServers:  p.ice.SeederServers(),
+		IdleTimeout: cfg.SeedIdle,
+		MaxActive:   cfg.SeedMaxActive,
 	}, log.With("component", "seeder"), p.reg)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) {
@@ -250,6 +252,8 @@ func (p *Pod) open() (err error) {
 		Allow:              p.videos.Known,
 		MaxConnsPerIP:      cfg.TrackerMaxConnsPerIP,
 		AnnouncesPerSecond: cfg.TrackerRate,
+		OnAnnounce:         p.seeder.Touch, // seed on demand (issue 20)
+		Self:               p.seederSelf,
 	}
 	if cfg.OpenTracker {
 		tcfg.Allow = nil
@@ -257,7 +261,7 @@ func (p *Pod) open() (err error) {
 	if p.tracker, err = tracker.New(tcfg, log.With("component", "tracker"), p.reg); err != nil {
 		return err
 	}
-	p.webseed = webseed.New(p.videos.ResolveWebseed, log.With("component", "webseed"), p.reg)
+	p.webseed = webseed.New(p.resolveWebseed, log.With("component", "webseed"), p.reg)
 
 	proxies := clientaddr.NewResolver(cfg.TrustedProxies)
 	p.srv = &http.Server{

@@ -20,3 +20,7 @@ var ErrClosed = errors.New("seeder: closed")
 // errReadOnly is what the storage answers to writes; the seeder never
 // downloads, so reaching it is a bug or a misbehaving peer.
 var errReadOnly = errors.New("seeder: storage is read-only")
+
+// ErrNotRegistered is returned by Wake for an info hash neither seeded nor
+// registered.
+var ErrNotRegistered = errors.New("seeder: torrent not registered")

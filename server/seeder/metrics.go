@@ -18,13 +18,19 @@ var (
 	descDiskRead = prometheus.NewDesc("swarmtube_seeder_disk_read_bytes_total",
 		"Bytes the seeder read from video files (serving peers and verifying pieces).", nil, nil)
 	descTorrents = prometheus.NewDesc("swarmtube_seeder_torrents",
-		"Torrents being seeded.", nil, nil)
+		"Torrents loaded in the BitTorrent client and being seeded.", nil, nil)
+	descRegistered = prometheus.NewDesc("swarmtube_seeder_registered_torrents",
+		"Torrents registered for seeding on demand, loaded or not.", nil, nil)
+	descLoads = prometheus.NewDesc("swarmtube_seeder_loads_total",
+		"Registered torrents loaded into the BitTorrent client (an announce, a web seed read or an upload woke them).", nil, nil)
+	descUnloads = prometheus.NewDesc("swarmtube_seeder_unloads_total",
+		"Registered torrents unloaded (idle, or past --seed-max-active).", nil, nil)
 	descPeers = prometheus.NewDesc("swarmtube_seeder_peers",
 		"Peers connected to the seeder, over all torrents.", nil, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUploaded, descTorrentUploaded, descDiskRead, descTorrents, descPeers} {
+	for _, d := range []*prometheus.Desc{descUploaded, descTorrentUploaded, descDiskRead, descTorrents, descPeers, descRegistered, descLoads, descUnloads} {
 		ch <- d
 	}
 }
@@ -32,6 +38,10 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descUploaded, prometheus.CounterValue, float64(c.s.UploadedBytes()))
 	ch <- prometheus.MustNewConstMetric(descDiskRead, prometheus.CounterValue, float64(c.s.DiskReadBytes()))
+	_, registered := c.s.Loaded()
+	ch <- prometheus.MustNewConstMetric(descRegistered, prometheus.GaugeValue, float64(registered))
+	ch <- prometheus.MustNewConstMetric(descLoads, prometheus.CounterValue, float64(c.s.loads.Load()))
+	ch <- prometheus.MustNewConstMetric(descUnloads, prometheus.CounterValue, float64(c.s.unloads.Load()))
 	ts := c.s.Torrents()
 	peers := 0
 	for _, t := range ts {

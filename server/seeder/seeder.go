@@ -2,6 +2,7 @@ package seeder
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
@@ -40,6 +42,13 @@ type Config struct {
 	// MaxConnsPerTorrent bounds established peer connections per torrent;
 	// 0 means 128.
 	MaxConnsPerTorrent int
+	// IdleTimeout unloads a registered torrent (see Register) that has had
+	// no connected peer and no Touch or Wake for this long; 0 means 10
+	// minutes.
+	IdleTimeout time.Duration
+	// MaxActive bounds the registered torrents loaded at once; loading one
+	// more unloads the least recently active. 0 means 2000.
+	MaxActive int
 }
 
 // Seeder seeds complete local files. It is safe for concurrent use.
@@ -53,6 +62,16 @@ type Seeder struct {
 	mu       sync.Mutex // guards the following fields
 	torrents map[metainfo.Hash]*entry
 	closed   bool
+	cold     map[metainfo.Hash]coldEntry // registered torrents, loaded or not
+	byFile   map[string]metainfo.Hash    // registered file path -> info hash
+
+	idle      atomic.Int64 // IdleTimeout in nanoseconds
+	maxActive int
+	runCtx    context.Context // ends at Close; bounds background loads
+	stop      context.CancelFunc
+	wg        sync.WaitGroup // the reaper and background loads
+	loads     atomic.Int64   // registered torrents loaded, since New
+	unloads   atomic.Int64   // registered torrents unloaded, since New
 
 	closeOnce sync.Once
 	closeErr  error
@@ -65,6 +84,7 @@ type entry struct {
 	path  string
 	ready chan struct{}
 	err   error
+	last  atomic.Int64 // unix nanoseconds of the last sign of activity
 }
 
 // TorrentStats describes one seeded torrent.
@@ -84,7 +104,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Seeder, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("seeder: %w", err)
 	}
-	s := &Seeder{log: log, torrents: map[metainfo.Hash]*entry{}}
+	s := &Seeder{log: log, torrents: map[metainfo.Hash]*entry{}, cold: map[metainfo.Hash]coldEntry{}, byFile: map[string]metainfo.Hash{},
+		maxActive: cmp.Or(cfg.MaxActive, 2000)}
+	s.idle.Store(int64(cmp.Or(cfg.IdleTimeout, 10*time.Minute)))
+	s.runCtx, s.stop = context.WithCancel(context.Background())
 	var err error
 	if s.pc, err = storage.NewBoltPieceCompletion(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("seeder: open piece completion in %s: %w", cfg.DataDir, err)
@@ -156,6 +179,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Seeder, erro
 			return nil, fmt.Errorf("seeder: register metrics: %w", err)
 		}
 	}
+	s.startReaper()
 	log.Info("seeder listening", "addr", cfg.ListenAddr, "port", s.Port(), "utp", s.utp.network, "webrtc", cfg.WebRTC)
 	return s, nil
 }
@@ -216,6 +240,7 @@ func (s *Seeder) seed(ctx context.Context, torrentBytes []byte, filePath string,
 		}
 	}
 	e := &entry{path: filePath, ready: make(chan struct{})}
+	e.last.Store(time.Now().UnixNano())
 	s.torrents[ih] = e
 	s.mu.Unlock()
 
@@ -228,9 +253,12 @@ func (s *Seeder) seed(ctx context.Context, torrentBytes []byte, filePath string,
 		s.mu.Unlock()
 		s.log.Warn("seeder: not seeding", "info_hash", ih.HexString(), "path", filePath, "err", e.err)
 	} else {
-		s.log.Info("seeding", "info_hash", ih.HexString(), "name", info.Name, "path", filePath)
+		s.log.Debug("seeding", "info_hash", ih.HexString(), "name", info.Name, "path", filePath)
 	}
 	close(e.ready)
+	if e.err == nil {
+		s.evictOverflow(ih)
+	}
 	return e.err
 }
 
@@ -313,7 +341,15 @@ func (s *Seeder) Remove(infoHash [20]byte) error {
 	if ok {
 		delete(s.torrents, ih)
 	}
+	c, registered := s.cold[ih]
+	if registered {
+		delete(s.cold, ih)
+		delete(s.byFile, c.filePath)
+	}
 	s.mu.Unlock()
+	if !ok && registered {
+		return s.forgetCompletion(ih, c.torrentPath)
+	}
 	if !ok {
 		return nil
 	}
@@ -377,6 +413,8 @@ func (s *Seeder) Close() error {
 		s.closed = true
 		s.torrents = map[metainfo.Hash]*entry{}
 		s.mu.Unlock()
+		s.stop()
+		s.wg.Wait()
 		errs := s.cl.Close()
 		errs = append(errs, s.utp.Close(), s.pc.Close())
 		s.closeErr = errors.Join(errs...)

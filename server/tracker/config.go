@@ -1,6 +1,8 @@
 package tracker
 
 import (
+	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/swarmtube/swarmtube/shared/trackerproto"
@@ -14,6 +16,18 @@ type Config struct {
 	// reason "info_hash is not tracked by this pod". It is called on every
 	// announce, so it must be fast and safe for concurrent use.
 	Allow func(infoHash [20]byte) bool
+
+	// OnAnnounce, if set, is called with the info hash of every accepted
+	// announce (HTTP and WebSocket, event stopped excluded), outside any
+	// swarm lock, before the reply is sent. It must not block: the pod
+	// uses it to wake its seeder for the torrent (issue 20).
+	OnAnnounce func(infoHash [20]byte)
+	// Self, if set, names a peer the HTTP tracker lists first for every
+	// accepted announce of infoHash, whether it is in the swarm or not
+	// (the pod's own seeder, which loads the torrent on demand, so a
+	// desktop client finds it in its first response). ok false lists
+	// nothing. It may block briefly (r's context bounds it).
+	Self func(r *http.Request, infoHash [20]byte) (peerID [20]byte, addr netip.AddrPort, ok bool)
 
 	// AnnounceInterval is the interval told to HTTP clients (default 10
 	// minutes, as bittorrent-tracker). WebSocket clients are told a fifth of

@@ -152,6 +152,28 @@ type peerAddr struct {
 	addr netip.AddrPort
 }
 
+// addSelf puts the peer Config.Self names first in peers, unless it is the
+// announcer or already listed, keeping at most numWant peers.
+func addSelf(peers []peerAddr, r *http.Request, ih id, announcer netip.AddrPort, numWant int, self func(*http.Request, [20]byte) ([20]byte, netip.AddrPort, bool)) []peerAddr {
+	pid, sa, ok := self(r, ih)
+	if !ok || sa == announcer {
+		return peers
+	}
+	for i, p := range peers {
+		if p.addr == sa {
+			peers[0], peers[i] = peers[i], peers[0]
+			return peers
+		}
+	}
+	if len(peers) >= numWant {
+		peers = peers[:numWant-1]
+	}
+	peers = append(peers, peerAddr{})
+	copy(peers[1:], peers)
+	peers[0] = peerAddr{id: pid, addr: sa}
+	return peers
+}
+
 var httpPool = sync.Pool{New: func() any { return new(httpScratch) }}
 
 func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
@@ -215,6 +237,14 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 		}
 		complete, incomplete = sw.complete, sw.incomplete
 		s.reg.unlock(sw)
+	}
+	if !stopped {
+		if s.cfg.OnAnnounce != nil {
+			s.cfg.OnAnnounce(a.infoHash)
+		}
+		if s.cfg.Self != nil && numWant > 0 {
+			x.peers = addSelf(x.peers, r, a.infoHash, addr, numWant, s.cfg.Self)
+		}
 	}
 
 	interval := int(s.cfg.AnnounceInterval / time.Second)

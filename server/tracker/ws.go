@@ -343,6 +343,9 @@ func (c *wsConn) announce(w *work) {
 	case err != nil: // the connection is finished: nobody to answer
 		return
 	}
+	if s.cfg.OnAnnounce != nil && req.Event != trackerproto.EventStopped {
+		s.cfg.OnAnnounce(ih)
+	}
 	c.relay(w, u)
 }
 

@@ -53,6 +53,11 @@ func TestEndToEndSeeding(t *testing.T) {
 		extra := http.NewServeMux()
 		extra.Handle("GET /static/webseed/{file}", http.StripPrefix("/static/webseed/", webseed.New(p.svc.ResolveWebseed, log, prometheus.NewRegistry())))
 		extra.HandleFunc("GET /tracker/announce", func(w http.ResponseWriter, r *http.Request) {
+			// As the pod's tracker does: wake the seeder for the torrent
+			// (after a restart SeedAll only registers it).
+			var ih [20]byte
+			copy(ih[:], r.URL.Query().Get("info_hash"))
+			sd.Wake(r.Context(), ih)
 			peer := binary.BigEndian.AppendUint16(net.IPv4(127, 0, 0, 1).To4(), uint16(sd.Port()))
 			fmt.Fprintf(w, "d8:intervali60e5:peers6:%se", peer)
 		})

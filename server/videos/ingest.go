@@ -219,6 +219,11 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 		}
 		if err := seed(sctx, tb, final); err != nil {
 			log.Error("seed new video", "err", err)
+		} else if rs, ok := s.seeder.(registrar); ok {
+			// Seeded now; from here on loaded only while wanted.
+			if err := rs.Register(ih, s.torrentPath(id), final); err != nil {
+				log.Error("register new video", "err", err)
+			}
 		}
 	}
 	return rec.Video, nil
@@ -287,6 +292,12 @@ func (s *Service) torrentFor(v *api.Video, file string, info torrentfile.Info) (
 // the caller has just hashed (server/seeder has it).
 type verifiedSeeder interface {
 	SeedVerified(ctx context.Context, torrentBytes []byte, filePath string) error
+}
+
+// registrar is a Seeder that seeds on demand (server/seeder has it):
+// Register makes a stored torrent loadable without loading it.
+type registrar interface {
+	Register(infoHash [20]byte, torrentPath, filePath string) error
 }
 
 // isClientError reports whether err is a 4xx answer: something wrong with

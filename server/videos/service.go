@@ -466,7 +466,9 @@ func (s *Service) Run(ctx context.Context) error {
 
 // SeedAll hands every local video to the seeder (at start, so a restarted
 // pod seeds what it seeded before, from the stored .torrent, without
-// hashing again). It returns the errors of the videos that failed.
+// hashing again). A seeder that seeds on demand (registrar) only
+// registers them: nothing is read or loaded until a peer asks. It returns
+// the errors of the videos that failed.
 func (s *Service) SeedAll(ctx context.Context) error {
 	if s.seeder == nil {
 		return nil
@@ -492,6 +494,13 @@ func (s *Service) SeedAll(ctx context.Context) error {
 }
 
 func (s *Service) seed(ctx context.Context, rec *record) error {
+	if rs, ok := s.seeder.(registrar); ok {
+		ih, err := rec.infoHash()
+		if err != nil {
+			return err
+		}
+		return rs.Register(ih, s.torrentPath(rec.Video.ID), filepath.Join(s.videoDir, rec.File))
+	}
 	tb, err := os.ReadFile(s.torrentPath(rec.Video.ID))
 	if err != nil {
 		return fmt.Errorf("videos: seed %s: %w", rec.Video.ID, err)

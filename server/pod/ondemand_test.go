@@ -1,0 +1,171 @@
+package pod
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anacrolix/torrent/bencode"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/config"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+// TestColdVideoServedToAria2 (issue 20): after a restart the pod only
+// registers its videos (nothing loaded in the seeder); aria2c, announcing
+// once over HTTP to the pod's own tracker (aria2 waits the tracker's
+// interval, 10 min, before announcing again), must get the seeder in that
+// first response and download the whole file from it: no DHT, LPD, PEX or
+// web seed. The torrent is loaded on that announce and unloaded once idle.
+func TestColdVideoServedToAria2(t *testing.T) {
+	aria2 := testenv.LookPath(t, "aria2c")
+	_, clip := testenv.MakeClip(t, testenv.Clip{Seconds: 2, Width: 160, Height: 120, Rate: 10})
+	dir, listen := t.TempDir(), freeAddr(t)
+	start := func() (*Pod, func()) {
+		cfg, err := config.Parse([]string{"--listen", listen, "--data", dir, "--admin-password", "admin-password",
+			"--turn-listen", "127.0.0.1:0", "--seed-idle", "1s"}, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := New(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		waitUp(t, p.URL())
+		return p, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("pod run: %v", err)
+			}
+		}
+	}
+
+	p, stop := start()
+	tok := loginHTTP(t, p.URL(), "admin", "admin-password")
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("name", "cold")
+	fw, _ := mw.CreateFormFile("file", "clip.mp4")
+	fw.Write(clip)
+	mw.Close()
+	req, _ := http.NewRequest("POST", p.URL()+"/api/v1/videos", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v api.Video
+	json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %d", resp.StatusCode)
+	}
+	stop()
+
+	p, stop = start()
+	defer stop()
+	if l, r := p.seeder.Loaded(); l != 0 || r != 1 {
+		t.Fatalf("after restart: %d torrents loaded, %d registered; want 0, 1", l, r)
+	}
+	resp, err = http.Get(p.URL() + "/api/v1/videos/" + v.ID + "/torrent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	mi, _, err := torrentfile.Parse(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := os.ReadFile(filepath.Join(dir, "videos", filepath.Base(v.WebseedURL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the pod's HTTP tracker, no url-list: every byte from the seeder.
+	bare, err := torrentfile.Metainfo{Info: mi.Info, AnnounceList: [][]string{{p.URL() + "/tracker/announce"}}}.Bencode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	tf := filepath.Join(out, "x.torrent")
+	if err := os.WriteFile(tf, bare, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, aria2, "--dir="+out, "--enable-dht=false", "--enable-dht6=false",
+		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=30",
+		fmt.Sprintf("--listen-port=%d", freeAddrPort(t)), "--disable-ipv6=true", "--file-allocation=none",
+		"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=5",
+		"--bt-tracker-timeout=5", "--no-conf=true", tf)
+	if logs, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("aria2c: %v\n%s", err, logs)
+	}
+	got, err := os.ReadFile(filepath.Join(out, mi.Info.Name))
+	if err != nil || !bytes.Equal(got, stored) {
+		t.Fatalf("aria2c got %d bytes (%v), want the %d stored", len(got), err, len(stored))
+	}
+	if up := p.seeder.UploadedBytes(); up < int64(len(stored)) {
+		t.Fatalf("seeder uploaded %d bytes of %d", up, len(stored))
+	}
+	// aria2 is gone: the torrent goes cold again after --seed-idle.
+	deadline := time.Now().Add(30 * time.Second)
+	for l, _ := p.seeder.Loaded(); l != 0; l, _ = p.seeder.Loaded() {
+		if time.Now().After(deadline) {
+			t.Fatal("idle torrent never unloaded")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The first response to an announce for a cold video lists the seeder
+	// (a client behind NAT cannot wait for the seeder to dial it).
+	ih := mi.Info
+	h, err := ih.InfoHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"info_hash": {string(h[:])}, "peer_id": {"-XX0001-abcdefghijkl"}, "port": {"6881"}, "left": {"100"}, "compact": {"1"}}
+	resp, err = http.Get(p.URL() + "/tracker/announce?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var ann struct {
+		Peers string `bencode:"peers"`
+	}
+	if err := bencode.Unmarshal(raw, &ann); err != nil {
+		t.Fatalf("announce answer %q: %v", raw, err)
+	}
+	want := string(binary.BigEndian.AppendUint16([]byte{127, 0, 0, 1}, uint16(p.seeder.Port())))
+	if !strings.Contains(ann.Peers, want) {
+		t.Fatalf("first announce for a cold video: peers %x lack the seeder 127.0.0.1:%d", ann.Peers, p.seeder.Port())
+	}
+}
+
+func freeAddrPort(t *testing.T) int {
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	var n int
+	fmt.Sscan(port, &n)
+	return n
+}
