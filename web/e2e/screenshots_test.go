@@ -177,7 +177,7 @@ func uploadMultipart(t *testing.T, base, tok, path, name, desc string) string {
 	}
 	defer res.Body.Close()
 	out, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusCreated {
+	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusAccepted { // 202: being transcoded
 		t.Fatalf("upload %q: %d %s", name, res.StatusCode, out)
 	}
 	var v struct{ ID string }
