@@ -227,7 +227,7 @@ func (s *site) parse(name string) (*template.Template, error) {
 		return t, nil
 	}
 	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset}).
-		ParseFS(s.tmpl, layoutOf(name), name+".html")
+		ParseFS(s.tmpl, layoutOf(name), "head.html", name+".html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse page %s: %w", name, err)
 	}
@@ -347,7 +347,7 @@ func (s *site) errorPage(w http.ResponseWriter, r *http.Request, status int, hea
 	pageHeaders(w.Header())
 	w.Header().Set("Cache-Control", "no-store")
 	t, err := template.New("layout.html").Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": func(string) string { return "" }}).
-		ParseFS(s.tmpl, "layout.html", "error.html")
+		ParseFS(s.tmpl, "layout.html", "head.html", "error.html")
 	var buf bytes.Buffer
 	if err == nil {
 		err = t.Execute(&buf, pageData{Name: "error", Title: heading, Description: message, Status: status, Message: message})

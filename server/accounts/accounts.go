@@ -346,24 +346,9 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) (e
 		if err := store.PutJSON(b, []byte(name), u); err != nil {
 			return err
 		}
-		tb := tx.Bucket([]byte(bucketTokens))
-		var dead [][]byte
-		if err := tb.ForEach(func(k, v []byte) error {
-			var rec tokenRecord
-			if err := store.GetJSON(tb, k, &rec); err == nil && rec.Username == name {
-				dead = append(dead, slices.Clone(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range dead {
-			if err := tb.Delete(k); err != nil {
-				return err
-			}
-		}
-		ended = len(dead)
-		return nil
+		n, err := endSessionsTx(tx, name)
+		ended = n
+		return err
 	})
 	if err != nil {
 		return 0, err

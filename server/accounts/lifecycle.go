@@ -79,7 +79,8 @@ func (s *Service) SetSuspended(ctx context.Context, username string, suspended b
 			return err
 		}
 		if suspended {
-			return endSessionsTx(tx, name)
+			_, err := endSessionsTx(tx, name)
+			return err
 		}
 		return nil
 	})
@@ -112,7 +113,8 @@ func (s *Service) Delete(ctx context.Context, username string) error {
 		if err := tx.Bucket([]byte(bucketUsers)).Delete([]byte(name)); err != nil {
 			return err
 		}
-		return endSessionsTx(tx, name)
+		_, err := endSessionsTx(tx, name)
+		return err
 	})
 	if err != nil {
 		return err
@@ -142,8 +144,8 @@ func lastAdminTx(b *bolt.Bucket, name string) error {
 	return nil
 }
 
-// endSessionsTx deletes every token of name.
-func endSessionsTx(tx *bolt.Tx, name string) error {
+// endSessionsTx deletes every token of name and returns how many.
+func endSessionsTx(tx *bolt.Tx, name string) (int, error) {
 	tb := tx.Bucket([]byte(bucketTokens))
 	var dead [][]byte
 	if err := tb.ForEach(func(k, _ []byte) error {
@@ -153,14 +155,14 @@ func endSessionsTx(tx *bolt.Tx, name string) error {
 		}
 		return nil
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	for _, k := range dead {
 		if err := tb.Delete(k); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(dead), nil
 }
 
 type passwordChange struct {
