@@ -3,6 +3,9 @@ GO        ?= go
 BIN       := bin/swarmtube
 LISTEN    ?= 127.0.0.1:9000
 DATA      ?= ./data
+# The pod's STUN/TURN port follows its HTTP port (9000 → 3478, 9100 → 3578),
+# so a second `make run LISTEN=…` does not collide with the first.
+TURN_LISTEN ?= $(firstword $(subst :, ,$(LISTEN))):$(shell expr $(lastword $(subst :, ,$(LISTEN))) - 5522)
 GOTESTFLAGS ?= -timeout 20m
 
 .PHONY: help run build server wasm deps test vet fmt-check bench clean
@@ -11,7 +14,7 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 run: build ## build everything and start one pod on http://localhost:9000 (data in ./data)
-	$(BIN) --listen $(LISTEN) --url http://localhost:$(lastword $(subst :, ,$(LISTEN))) --data $(DATA)
+	$(BIN) --listen $(LISTEN) --url http://localhost:$(lastword $(subst :, ,$(LISTEN))) --data $(DATA) --turn-listen $(TURN_LISTEN)
 
 build: wasm server ## build the wasm peer, then the pod binary (which embeds it)
 

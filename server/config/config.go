@@ -186,7 +186,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&c.TrackerMaxConnsPerIP, "tracker-max-conns-per-ip", 128, "tracker WebSockets allowed per client address (-1: no limit)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 256, "open HTTP connections allowed per client address; trusted proxies are exempt (-1: no limit)")
 	fs.Float64Var(&c.TrackerRate, "tracker-rate", 10, "tracker WebSocket messages per second allowed per connection, burst twice that (-1: no limit)")
-	fs.StringVar(&c.TURN.Listen, "turn-listen", ":3478", `STUN/TURN listen address, UDP and TCP ("off" to disable)`)
+	fs.StringVar(&c.TURN.Listen, "turn-listen", "", `STUN/TURN listen address, UDP and TCP ("off" to disable; default: the --listen host, port 3478)`)
 	fs.StringVar(&turnIP, "turn-public-ip", "", "IPv4 address advertised for STUN/TURN and relays (default: the --turn-listen host, else the first global address)")
 	fs.StringVar(&relayPorts, "turn-relay-ports", "", "TURN relay UDP port range MIN-MAX (default: any free port)")
 	fs.Float64Var(&c.TURN.MaxMbps, "turn-max-mbps", 50, "total TURN relay budget in megabits per second (relayed bytes are pod egress)")
@@ -265,6 +265,15 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	var err error
 	if c.TrustedProxies, err = clientaddr.ParsePrefixes(proxies); err != nil {
 		return c, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if c.TURN.Listen == "" {
+		// The relay listens where the pod does: a pod on loopback keeps
+		// its relay on loopback too (one on all interfaces, on all).
+		host, _, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			return c, fmt.Errorf("--listen %q: want host:port", c.Listen)
+		}
+		c.TURN.Listen = net.JoinHostPort(host, "3478")
 	}
 	if err := c.TURN.parse(turnIP, relayPorts); err != nil {
 		return c, err

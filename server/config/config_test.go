@@ -59,7 +59,7 @@ func TestParse(t *testing.T) {
 		{name: "stray arg", args: []string{"extra"}, wantErr: true},
 		{name: "bad level", args: []string{"--log-level", "loud"}, wantErr: true},
 		{name: "turn defaults", check: func(t *testing.T, c Config) {
-			if c.TURN.Listen != ":3478" || c.TURN.MaxMbps != 50 || c.TURN.PublicIP != nil || c.ICEServers != nil {
+			if c.TURN.Listen != "127.0.0.1:3478" || c.TURN.MaxMbps != 50 || c.TURN.PublicIP != nil || c.ICEServers != nil {
 				t.Errorf("got %+v, ice %v", c.TURN, c.ICEServers)
 			}
 		}},

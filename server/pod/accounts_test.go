@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/config"
 )
 
 // call sends method path with a JSON body (or none) as the bearer of tok
@@ -159,5 +162,39 @@ func TestMeOptional(t *testing.T) {
 	tok := loginHTTP(t, p.URL(), "admin", "admin-password")
 	if st, b := call(t, p.URL(), tok, "GET", "/api/v1/users/me?optional=true", ""); st != 200 || !strings.Contains(string(b), `"admin"`) {
 		t.Errorf("logged in: %d %s", st, b)
+	}
+}
+
+// TestFailedStartCreatesNoAdmin: a start that fails (here the BitTorrent
+// port is taken) creates no admin, so the next, good start creates it and
+// shows its one-time password (before, the password went to the failed
+// start's log and was lost).
+func TestFailedStartCreatesNoAdmin(t *testing.T) {
+	data := t.TempDir()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, busyPort, _ := net.SplitHostPort(busy.Addr().String())
+	start := func(btPort string) (*Pod, string, error) {
+		cfg, err := config.Parse([]string{"--listen", "127.0.0.1:0", "--data", data, "--bt-port", btPort, "--turn-listen", "off"}, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		p, err := New(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		return p, logs.String(), err
+	}
+	if _, logs, err := start(busyPort); err == nil || strings.Contains(logs, "shown only once") {
+		t.Fatalf("a start on a busy port: err %v, logs %s", err, logs)
+	}
+	p, logs, err := start("0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !strings.Contains(logs, "shown only once") {
+		t.Errorf("the first good start did not show the admin password: %s", logs)
 	}
 }

@@ -173,15 +173,6 @@ func (p *Pod) open() (err error) {
 	if err != nil {
 		return err
 	}
-	generated, err := p.accounts.EnsureAdmin(context.Background(), cfg.AdminPassword)
-	if err != nil {
-		return err
-	}
-	if generated != "" {
-		log.Warn("created the admin account with a random password; note it now, it is shown only once",
-			"username", accounts.AdminUsername, "password", generated)
-	}
-
 	if err := p.startTURN(); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) {
 			return listenError("--turn-listen", cfg.TURN.Listen, err)
@@ -274,6 +265,16 @@ func (p *Pod) open() (err error) {
 	}
 	if p.tls != nil {
 		p.srv.TLSConfig = p.tls.TLSConfig()
+	}
+	// Last, once nothing else can fail: a start that fails must not create
+	// the admin and show its one-time password in a log nobody reads.
+	generated, err := p.accounts.EnsureAdmin(context.Background(), cfg.AdminPassword)
+	if err != nil {
+		return err
+	}
+	if generated != "" {
+		log.Warn("created the admin account with a random password; note it now, it is shown only once",
+			"username", accounts.AdminUsername, "password", generated)
 	}
 	return nil
 }

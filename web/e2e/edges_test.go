@@ -218,6 +218,9 @@ func TestViewCounted(t *testing.T) {
 		eval[chromedp.Void](b, play)
 		b.waitJS("watched 12 s", `document.querySelector("#player video").currentTime > 12`, 40*time.Second)
 		b.waitJS("count shown", `document.querySelector("#video-meta").textContent.includes("1 view")`, 10*time.Second)
+		if meta := b.text("#video-meta"); strings.Count(meta, "By ") != 1 {
+			t.Errorf("the info line repeats itself: %q", meta)
+		}
 		if n := views(); n != 1 {
 			t.Fatalf("round %d: the pod counts %d views, want 1", round, n)
 		}

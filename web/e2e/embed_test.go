@@ -36,6 +36,14 @@ func TestEmbedOnAnotherSite(t *testing.T) {
 		t.Fatalf("the blog runs at %s", origin)
 	}
 
+	// The player fills its frame exactly: no scrollbars at the iframe's size.
+	b.do("embed alone at 560x315", 20*time.Second, chromedp.EmulateViewport(560, 315), chromedp.Navigate(embedURL))
+	b.waitJS("player", `!!document.querySelector("#player video")`, 20*time.Second)
+	if size := eval[string](b, `document.documentElement.scrollWidth + "x" + document.documentElement.scrollHeight`); size != "560x315" {
+		t.Errorf("the embed page is %s in a 560x315 frame", size)
+	}
+	b.do("desktop", 10*time.Second, chromedp.EmulateViewport(1280, 800))
+
 	// The user page lists the upload; the watch page offers the embed code.
 	b.do("user page", 20*time.Second, chromedp.Navigate(p.URL+"/users/admin"))
 	b.waitJS("user's videos", `[...document.querySelectorAll("#videos .video-card h2")].some((h) => h.textContent === "Framed clip")`, 20*time.Second)

@@ -68,6 +68,7 @@ async function waitPublished(v) {
 function renderInfo(v) {
   $('#video-title').textContent = v.name || 'Untitled';
   const meta = $('#video-meta');
+  clear(meta); // renderInfo runs again after an edit or a counted view
   const pod = safeURL(v.pod);
   if (v.owner && v.local !== false) {
     meta.append('By ', el('a', { href: `/users/${encodeURIComponent(v.owner)}`, id: 'video-owner' }, v.owner), ' · ');
