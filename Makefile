@@ -13,7 +13,8 @@ GOTESTFLAGS ?= -timeout 20m
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-run: build ## build everything and start one pod on http://localhost:9000 (data in ./data)
+run: build ## build everything, install ffmpeg if missing (Debian), start one pod on http://localhost:9000 (data in ./data)
+	scripts/install-run-deps.sh
 	$(BIN) --listen $(LISTEN) --url http://localhost:$(lastword $(subst :, ,$(LISTEN))) --data $(DATA) --turn-listen $(TURN_LISTEN)
 
 build: wasm server ## build the wasm peer, then the pod binary (which embeds it)
