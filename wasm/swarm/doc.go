@@ -60,6 +60,24 @@
 // are handed over with [Torrent.AddWebSeedData]: they count as web seed
 // bytes and their whole pieces are stored, not fetched again.
 //
+// # Piece life
+//
+// Each piece has one state (pieceState), changed only under Torrent.mu:
+//
+//	          first block asked of a peer             every block in
+//	missing ──(picker) or web seed fetch──▶ downloading ───────────────▶ verifying
+//	   ▲  ▲                                     │                           │
+//	   │  │ evicted past MemoryBudget           │ web seed range verified   │ SHA-1 of the
+//	   │  └───────────────────── have ◀─────────┴───────────────────────────┤ piece matches
+//	   │                                                                    │
+//	   └──────────── SHA-1 fails: contributing peers get a strike ◀─────────┘
+//	                 (a sole contributor is banned)
+//
+// A page that seeds its own file starts with every piece in have; bytes the
+// page read before the engine ran (AddWebSeedData) go straight to
+// verifying. A piece in have is served to peers and read by the player;
+// nothing else is.
+//
 // # Memory
 //
 // Verified pieces stay in memory up to MemoryBudget; above it the pieces
