@@ -19,7 +19,10 @@ import (
 	"testing"
 	"time"
 
+	alog "github.com/anacrolix/log"
+	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/bencode"
+	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
@@ -111,7 +114,7 @@ func TestColdVideoServedToAria2(t *testing.T) {
 	if err := os.WriteFile(tf, bare, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, aria2, "--dir="+out, "--enable-dht=false", "--enable-dht6=false",
 		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=30",
@@ -160,6 +163,51 @@ func TestColdVideoServedToAria2(t *testing.T) {
 	want := string(binary.BigEndian.AppendUint16([]byte{127, 0, 0, 1}, uint16(p.seeder.Port())))
 	if !strings.Contains(ann.Peers, want) {
 		t.Fatalf("first announce for a cold video: peers %x lack the seeder 127.0.0.1:%d", ann.Peers, p.seeder.Port())
+	}
+
+	// WebRTC: cold again, a WebRTC-only peer announcing once over the
+	// pod's WebSocket tracker wakes the seeder, whose own announce then
+	// brings its offer to that peer, which downloads everything over a data
+	// channel. The peer is anacrolix's WebTorrent client, not the browser
+	// engine.
+	for l, _ := p.seeder.Loaded(); l != 0; l, _ = p.seeder.Loaded() {
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatal("torrent never unloaded after the HTTP announce")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ws := "ws" + strings.TrimPrefix(p.URL(), "http") + "/tracker/socket"
+	wsOnly, err := torrentfile.Metainfo{Info: mi.Info, AnnounceList: [][]string{{ws}}}.Bencode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := torrent.NewDefaultClientConfig()
+	cc.DataDir = t.TempDir()
+	cc.Logger = alog.Default.FilterLevel(alog.Critical)
+	cc.NoDHT, cc.DisablePEX, cc.NoDefaultPortForwarding = true, true, true
+	cc.DisableTCP, cc.DisableUTP = true, true
+	cc.ListenPort = 0
+	leecher, err := torrent.NewClient(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leecher.Close()
+	lmi, err := metainfo.Load(bytes.NewReader(wsOnly))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt, err := leecher.AddTorrent(lmi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt.DownloadAll()
+	select {
+	case <-lt.Complete().On():
+	case <-ctx.Done():
+		t.Fatalf("WebRTC download of a cold video incomplete: %d of %d bytes", lt.BytesCompleted(), len(stored))
+	}
+	if got, err := os.ReadFile(filepath.Join(cc.DataDir, mi.Info.Name)); err != nil || !bytes.Equal(got, stored) {
+		t.Fatalf("WebRTC download differs (%v)", err)
 	}
 }
 

@@ -118,6 +118,7 @@ func idleCost(b *testing.B, n int) {
 	b.StartTimer()
 	begin := time.Now()
 	st, sd, svc = open()
+	opened := time.Since(begin)
 	if err := svc.SeedAll(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func idleCost(b *testing.B, n int) {
 	b.ReportMetric(float64(int64(heap1)-int64(heap0))/float64(n), "heap-B/video")
 	b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/video")
 	b.ReportMetric(took.Seconds(), "start-s")
-	b.Logf("%d videos: heap %d -> %d B, goroutines %d -> %d, start %v", n, heap0, heap1, g0, g1, took)
+	b.Logf("%d videos: heap %d -> %d B, goroutines %d -> %d, start %v (store, seeder and service opened in %v, SeedAll %v)", n, heap0, heap1, g0, g1, took, opened, took-opened)
 	sd.Close()
 	st.Close()
 }
