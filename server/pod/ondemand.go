@@ -31,7 +31,7 @@ func (p *Pod) resolveWebseed(name string) (string, bool) {
 // proxy (a loopback local address for a client that is not on loopback)
 // there is no address the client can reach, and nothing is listed. The
 // torrent is loaded, waiting at most 2 s, so the client's connection
-// finds it.
+// finds it; a torrent that fails to load is not listed.
 func (p *Pod) seederSelf(r *http.Request, infoHash [20]byte) (peerID [20]byte, addr netip.AddrPort, ok bool) {
 	if !p.seeder.Registered(infoHash) {
 		return peerID, addr, false
@@ -48,8 +48,10 @@ func (p *Pod) seederSelf(r *http.Request, infoHash [20]byte) (peerID [20]byte, a
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := p.seeder.Wake(ctx, infoHash); err != nil {
-		return peerID, addr, false
+	if err := p.seeder.Wake(ctx, infoHash); err != nil && ctx.Err() == nil {
+		return peerID, addr, false // it cannot be loaded (file gone...)
 	}
+	// Loaded, or still loading after 2 s (a slow disk): listed either
+	// way, as the client's connection may well arrive after it is done.
 	return p.seeder.PeerID(), netip.AddrPortFrom(ip, uint16(p.seeder.Port())), true
 }

@@ -119,8 +119,8 @@ func TestColdVideoServedToAria2(t *testing.T) {
 	cmd := exec.CommandContext(ctx, aria2, "--dir="+out, "--enable-dht=false", "--enable-dht6=false",
 		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=30",
 		fmt.Sprintf("--listen-port=%d", freeAddrPort(t)), "--disable-ipv6=true", "--file-allocation=none",
-		"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=5",
-		"--bt-tracker-timeout=5", "--no-conf=true", tf)
+		"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=20",
+		"--bt-tracker-timeout=20", "--no-conf=true", tf)
 	if logs, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("aria2c: %v\n%s", err, logs)
 	}
