@@ -21,6 +21,15 @@
 //     verified, never fetched.
 //   - Remove stops seeding a torrent and forgets its completion, so a later
 //     Seed of the same info hash verifies again.
+//   - Seeding on demand (issue 20): Register(infoHash, torrentPath,
+//     filePath) records a stored torrent without reading or loading it (a
+//     map entry: no anacrolix torrent, no goroutine). Touch (an announce),
+//     TouchFile (a web seed read) and Wake (Touch that waits) load it from
+//     the .torrent with its recorded completion, reading nothing of the
+//     file. A registered torrent without connected peers or Touch for
+//     Config.IdleTimeout is unloaded; at most Config.MaxActive are loaded,
+//     the least recently active unloaded first. Torrents given to Seed and
+//     never registered stay loaded until Remove.
 //   - Discovery is trackers only: no DHT, PEX, UPnP/NAT-PMP, web seeds (as a
 //     downloader) or local peer discovery. The listen address, port (0 = any
 //     free) and the IP reported to HTTP trackers (PublicIP, sent as "ip=";
