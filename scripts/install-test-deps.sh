@@ -24,7 +24,8 @@ command -v caddy >/dev/null || need+=(caddy)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 # Desktop clients the pod is tested against (internal/clientlab).
-command -v transmission-cli >/dev/null || need+=(transmission-cli)
+command -v transmission-remote >/dev/null || need+=(transmission-cli)
+command -v transmission-daemon >/dev/null || need+=(transmission-daemon)
 command -v rtorrent >/dev/null || need+=(rtorrent)
 /usr/bin/python3 -c 'import libtorrent' 2>/dev/null || need+=(python3-libtorrent)
 if ((${#need[@]})); then

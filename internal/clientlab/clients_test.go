@@ -30,48 +30,64 @@ type client struct {
 }
 
 var clients = []client{
-	{name: "transmission", check: func(t *testing.T) { testenv.LookPath(t, "transmission-cli") }, get: transmission},
+	{name: "transmission", check: func(t *testing.T) {
+		testenv.LookPath(t, "transmission-daemon")
+		testenv.LookPath(t, "transmission-remote")
+	}, get: transmission},
 	{name: "libtorrent", check: checkLibtorrent, get: libtorrent},
 	{name: "aria2", check: func(t *testing.T) { testenv.LookPath(t, "aria2c") }, get: aria2},
 	{name: "rtorrent", check: func(t *testing.T) { testenv.LookPath(t, "rtorrent") }, get: rtorrent},
 }
 
-// transmission runs transmission-cli 3.00 with its defaults (uTP on,
-// encryption preferred). DHT, local peer discovery and port mapping are
-// off: in the lab they only add waits. transmission-cli never exits by
-// itself, so a finish script (-f) marks completion, then SIGINT makes it
-// close its session, which flushes its cache to the file.
+// transmission runs Transmission 3.00's engine headless,
+// transmission-daemon, with its defaults (uTP on, encryption preferred),
+// and adds src with transmission-remote. DHT, local peer discovery and port
+// mapping are off: in the lab they only add waits. The torrent-done script
+// marks completion, then SIGINT makes the daemon close its session, which
+// flushes its cache to the file. (transmission-cli is no driver for
+// magnets: its loop exits when it sees the torrent stopped, which a
+// magnet is for a moment once its metadata has arrived.)
 func transmission(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
-	return transmissionWith("")(ctx, h, src, dir, file)
+	return runTransmission(ctx, h, src, dir, file, nil)
 }
 
 // transmissionWith is transmission with more settings.json members
-// (e.g. `"utp-enabled": false`).
-func transmissionWith(settings string) func(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
+// (e.g. "utp-enabled": false).
+func transmissionWith(extra map[string]any) func(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
 	return func(ctx context.Context, h *netlab.Host, src, dir, file string) (string, error) {
-		return runTransmission(ctx, h, src, dir, file, settings)
+		return runTransmission(ctx, h, src, dir, file, extra)
 	}
 }
 
-func runTransmission(ctx context.Context, h *netlab.Host, src, dir, file, extra string) (string, error) {
+func runTransmission(ctx context.Context, h *netlab.Host, src, dir, file string, extra map[string]any) (string, error) {
 	cfg, dl := filepath.Join(dir, "config"), filepath.Join(dir, "dl")
 	for _, d := range []string{cfg, dl} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", err
 		}
 	}
-	// message-level 3 (debug) logs announces, peers and connections.
-	settings := `{"dht-enabled": false, "lpd-enabled": false, "port-forwarding-enabled": false, "rpc-enabled": false, "message-level": 3`
-	if extra != "" {
-		settings += ", " + extra
-	}
-	settings += "}"
-	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), []byte(settings), 0o644); err != nil {
-		return "", err
-	}
 	done := filepath.Join(dir, "done")
 	script := filepath.Join(dir, "finished.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\ntouch '"+done+"'\n"), 0o755); err != nil {
+		return "", err
+	}
+	settings := map[string]any{
+		"dht-enabled": false, "lpd-enabled": false, "port-forwarding-enabled": false,
+		"message-level": 3, // debug: announces, peers, connections
+		"download-dir":  dl,
+		// RPC on the host's own loopback, for transmission-remote.
+		"rpc-enabled": true, "rpc-bind-address": "127.0.0.1", "rpc-port": 9091,
+		"rpc-authentication-required": false, "rpc-whitelist-enabled": false, "rpc-host-whitelist-enabled": false,
+		"script-torrent-done-enabled": true, "script-torrent-done-filename": script,
+	}
+	for k, v := range extra {
+		settings[k] = v
+	}
+	b, err := json.Marshal(settings)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), b, 0o644); err != nil {
 		return "", err
 	}
 	logf, err := os.Create(filepath.Join(dir, "transmission.log"))
@@ -79,18 +95,30 @@ func runTransmission(ctx context.Context, h *netlab.Host, src, dir, file, extra 
 		return "", err
 	}
 	defer logf.Close()
-	cmd := h.Command(ctx, "transmission-cli", "-g", cfg, "-w", dl, "-f", script, src)
+	cmd := h.Command(ctx, "transmission-daemon", "-f", "-g", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := untilDone(ctx, cmd, done); err != nil {
-		return "", fmt.Errorf("transmission-cli: %w", err)
+	add := func(ctx context.Context) error {
+		// The RPC server comes up a moment after the daemon starts.
+		var out []byte
+		for ctx.Err() == nil {
+			out, err = h.Command(ctx, "transmission-remote", "127.0.0.1:9091", "-a", src).CombinedOutput()
+			if err == nil && strings.Contains(string(out), "success") {
+				return nil
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		return fmt.Errorf("transmission-remote -a: %v: %s", err, out)
+	}
+	if err := untilDone(ctx, cmd, done, add); err != nil {
+		return "", fmt.Errorf("transmission-daemon: %w", err)
 	}
 	return filepath.Join(dl, file), nil
 }
 
-// untilDone starts cmd and waits for the file done to appear, then stops
-// cmd with SIGINT (clients close their session and flush on it) and waits
-// for it to exit.
-func untilDone(ctx context.Context, cmd *exec.Cmd, done string) error {
+// untilDone starts cmd, runs started (if not nil), and waits for the file
+// done to appear, then stops cmd with SIGINT (clients close their session
+// and flush on it) and waits for it to exit.
+func untilDone(ctx context.Context, cmd *exec.Cmd, done string, started func(context.Context) error) error {
 	// On timeout too: SIGINT lets the client flush its log (stdio buffers
 	// a file fully); Command's WaitDelay kills it if it lingers.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -99,6 +127,13 @@ func untilDone(ctx context.Context, cmd *exec.Cmd, done string) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	if started != nil {
+		if err := started(ctx); err != nil {
+			cmd.Process.Signal(os.Interrupt)
+			<-exited
+			return err
+		}
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -149,7 +184,7 @@ method.set_key = event.download.finished, clientlab_done, "execute.nothrow=touch
 	defer logf.Close()
 	cmd := h.Command(ctx, "rtorrent", "-n", "-o", "import="+rc, "-o", "load.start="+src)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := untilDone(ctx, cmd, done); err != nil {
+	if err := untilDone(ctx, cmd, done, nil); err != nil {
 		return "", fmt.Errorf("rtorrent: %w", err)
 	}
 	return filepath.Join(dl, file), nil

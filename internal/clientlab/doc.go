@@ -14,9 +14,9 @@
 // removed (url-list and ws=), so every byte comes from the pod's seeder,
 // and the result must equal the file the pod serves. Clients:
 //
-//   - Transmission 3.00 (transmission-cli) with its defaults: uTP on,
-//     encryption preferred. DHT, LPD and port mapping are off only so it
-//     does not wait for them.
+//   - Transmission 3.00 (transmission-daemon, driven by transmission-remote)
+//     with its defaults: uTP on, encryption preferred. DHT, LPD and port
+//     mapping are off only so it does not wait for them.
 //   - libtorrent-rasterbar 2.0 (python3-libtorrent, testdata/lt_download.py),
 //     the engine of qBittorrent and Deluge, with its defaults.
 //   - aria2c (TCP only).

@@ -108,7 +108,7 @@ func TestClientRates(t *testing.T) {
 		transport string
 		aria2     bool
 	}{
-		{client{name: "transmission", get: transmissionWith(`"utp-enabled": false`)}, "TCP", true},
+		{client{name: "transmission", get: transmissionWith(map[string]any{"utp-enabled": false})}, "TCP", true},
 		{client{name: "transmission", get: transmission}, "uTP (its default)", false},
 		{client{name: "libtorrent", get: libtorrentOver("tcp")}, "TCP", true},
 		{client{name: "libtorrent", get: libtorrentOver("utp")}, "uTP", false},
