@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -273,6 +274,11 @@ func TestRemoteVideos(t *testing.T) {
 		"no owner":          mutate(func(v *api.Video) { v.Owner = "" }),
 		"bad content type":  mutate(func(v *api.Video) { v.ContentType = "text/html" }),
 		"bad piece length":  mutate(func(v *api.Video) { v.PieceLength = 1000 }),
+		"processing":        mutate(func(v *api.Video) { v.State = api.StateProcessing }),
+		"unknown state":     mutate(func(v *api.Video) { v.State = "<b>" }),
+		"negative duration": mutate(func(v *api.Video) { v.Duration = -1 }),
+		"NaN duration":      mutate(func(v *api.Video) { v.Duration = math.NaN() }),
+		"huge width":        mutate(func(v *api.Video) { v.Width = 1 << 30 }),
 	}
 	for name, v := range bad {
 		if err := p.putRemote(friend, v); !errors.Is(err, fedproto.ErrInvalid) {

@@ -21,6 +21,10 @@ import (
 const (
 	maxRemoteURL  = 2048
 	maxRemoteSize = 1 << 42 // 4 TiB: anything bigger is a lie
+	// maxRemoteDuration (seconds, a year) and maxRemoteDimension (pixels,
+	// 16K) bound a friend's video metadata.
+	maxRemoteDuration  = 365 * 24 * 3600
+	maxRemoteDimension = 16384
 )
 
 // errRemote builds the error for an unacceptable video from a friend. It
@@ -103,6 +107,20 @@ func (s *Service) cleanRemote(origin string, v api.Video) (*record, error) {
 	}
 	if p := v.PieceLength; p != 0 && (p < torrentfile.BlockSize || p&(p-1) != 0 || p > 1<<26) {
 		return nil, errRemote("piece_length %d invalid", p)
+	}
+	// Only published videos travel; their metadata must be sane numbers.
+	switch v.State {
+	case "", api.StatePublished:
+		v.State = api.StatePublished
+	default:
+		return nil, errRemote("state %q: only published videos are shared", v.State)
+	}
+	v.Processing, v.Failure = nil, ""
+	if !(v.Duration >= 0 && v.Duration <= maxRemoteDuration) { // NaN fails too
+		return nil, errRemote("duration %v out of range", v.Duration)
+	}
+	if v.Width < 0 || v.Height < 0 || v.Width > maxRemoteDimension || v.Height > maxRemoteDimension {
+		return nil, errRemote("width and height must be 0 to %d", maxRemoteDimension)
 	}
 	// A friend's clock (or malice) must not pin its videos at the top of
 	// the newest-first list.
