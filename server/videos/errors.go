@@ -13,9 +13,11 @@ var (
 	ErrNotFound = &httpx.Error{Status: http.StatusNotFound, Code: "video_not_found", Message: "no video has this id"}
 	// ErrBadID: the id in the path is not a video id at all.
 	ErrBadID = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_id", Message: "a video id is 16 letters a-z and digits 2-7 (friends' videos: 'r' and 16 more)"}
-	// ErrNotVideo: the upload is not an MP4, WebM or Ogg file.
+	// ErrNotVideo: the upload is not in a container this pod accepts.
+	// Its message names what every pod takes; one with ffmpeg also takes
+	// QuickTime, Matroska, AVI and ASF files, converted.
 	ErrNotVideo = &httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "not_a_video",
-		Message: "the file is not a video this pod accepts: send an MP4, WebM or Ogg file (the content is checked, not the name)"}
+		Message: "the file is not a video this pod accepts: send a video file such as MP4 or WebM (the content is checked, not the name)"}
 	// ErrUndecodable: ffprobe cannot read the upload (truncated, damaged).
 	ErrUndecodable = &httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_video",
 		Message: "the file looks like a video but cannot be decoded: it may be truncated or damaged"}
