@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run under CI, where nothing may be skipped
@@ -73,4 +74,22 @@ func missing(t testing.TB, format string, args ...any) {
 		t.Fatalf(format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// Eventually waits until cond holds, checking it at growing intervals
+// (10 ms up to 100 ms), and fails the test naming what it waited for if
+// within passes first. It is the one polling helper of the suite, for
+// conditions a test cannot be told about (another process's state, a
+// socket's close); where a channel or callback says when, wait on that.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	wait := 10 * time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, 100*time.Millisecond)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -35,7 +36,7 @@ func manualConfig() Config {
 func settled(t *testing.T, pods ...*testPod) {
 	t.Helper()
 	for _, p := range pods {
-		eventually(t, wait, p.url+"'s friends to be active", func() bool {
+		testenv.Eventually(t, wait, p.url+"'s friends to be active", func() bool {
 			for _, f := range p.friends() {
 				if f.Status != StatusActive {
 					return false
@@ -87,7 +88,7 @@ func TestConsent(t *testing.T) {
 	}
 	v := a.video("after consent")
 	a.cat.publish(t, fedproto.EventAdd, v)
-	eventually(t, wait, "B to get A's new video", func() bool { return has(b.cat.videos(t), v.ID+":after consent") })
+	testenv.Eventually(t, wait, "B to get A's new video", func() bool { return has(b.cat.videos(t), v.ID+":after consent") })
 }
 
 // TestRefuse: a refused pod is told and forgets its request; its next
@@ -103,7 +104,7 @@ func TestRefuse(t *testing.T) {
 	if f := b.friends()[a.url]; f.Status != StatusRefused {
 		t.Fatalf("B lists A as %+v", f)
 	}
-	eventually(t, wait, "A to forget its request", func() bool { _, ok := a.friends()[b.url]; return !ok })
+	testenv.Eventually(t, wait, "A to forget its request", func() bool { _, ok := a.friends()[b.url]; return !ok })
 	res, err := a.fed.MakeFriends(context.Background(), []string{b.url})
 	if err == nil || !strings.Contains(res.Errors[b.url], ErrRefused.Code) {
 		t.Fatalf("introduction after a refusal: %v %+v", err, res)
@@ -378,7 +379,7 @@ func TestIntroductionsBounded(t *testing.T) {
 		res, _ := a.fed.MakeFriends(context.Background(), []string{fake.URL})
 		done <- res
 	}()
-	eventually(t, wait, "the introductions to start", func() bool { return conns.Load() > 0 })
+	testenv.Eventually(t, wait, "the introductions to start", func() bool { return conns.Load() > 0 })
 	// Admin requests are not blocked by the introductions under way.
 	makeFriends(t, a, c)
 	if _, err := a.fed.Friends(); err != nil {
@@ -442,8 +443,8 @@ func TestCatalogPaging(t *testing.T) {
 	}
 	v := a.video("one more")
 	a.cat.publish(t, fedproto.EventAdd, v)
-	eventually(t, wait, "C to get the new video", func() bool { return has(c.cat.videos(t), v.ID+":one more") })
-	eventually(t, wait, "A's queue to drain", func() bool { return a.friends()[b.url].Pending == 0 })
+	testenv.Eventually(t, wait, "C to get the new video", func() bool { return has(c.cat.videos(t), v.ID+":one more") })
+	testenv.Eventually(t, wait, "A's queue to drain", func() bool { return a.friends()[b.url].Pending == 0 })
 	if has(b.cat.videos(t), v.ID+":one more") {
 		t.Fatal("B kept a video beyond its cap")
 	}

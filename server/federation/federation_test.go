@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -82,18 +83,18 @@ func TestThreePods(t *testing.T) {
 	v := c.video("Élan vital")
 	c.cat.publish(t, fedproto.EventAdd, v)
 	for _, p := range []*testPod{a, b} {
-		eventually(t, wait, p.url+" gets the new video", func() bool { return has(p.cat.videos(t), v.ID+":Élan vital") })
+		testenv.Eventually(t, wait, p.url+" gets the new video", func() bool { return has(p.cat.videos(t), v.ID+":Élan vital") })
 	}
 	v.Name = "Renamed"
 	c.cat.publish(t, fedproto.EventUpdate, v)
 	for _, p := range []*testPod{a, b} {
-		eventually(t, wait, p.url+" gets the update", func() bool { return has(p.cat.videos(t), v.ID+":Renamed") })
+		testenv.Eventually(t, wait, p.url+" gets the update", func() bool { return has(p.cat.videos(t), v.ID+":Renamed") })
 	}
 	c.cat.publish(t, fedproto.EventRemove, v)
 	for _, p := range []*testPod{a, b} {
-		eventually(t, wait, p.url+" drops the removed video", func() bool { return !has(p.cat.videos(t), v.ID) })
+		testenv.Eventually(t, wait, p.url+" drops the removed video", func() bool { return !has(p.cat.videos(t), v.ID) })
 	}
-	eventually(t, wait, "C's outboxes to drain", func() bool {
+	testenv.Eventually(t, wait, "C's outboxes to drain", func() bool {
 		for _, f := range c.friends() {
 			if f.Pending != 0 {
 				return false
@@ -126,14 +127,14 @@ func TestDownReceiverGetsEverything(t *testing.T) {
 		}
 	}
 	a.cat.publish(t, fedproto.EventRemove, api.Video{ID: ids[0]})
-	eventually(t, wait, "a failed delivery", func() bool { return a.friends()[b.url].Status == StatusUnreachable })
+	testenv.Eventually(t, wait, "a failed delivery", func() bool { return a.friends()[b.url].Status == StatusUnreachable })
 	a.restart() // the queue is durable
 	b.restart() // and so is what B applied
 	if got := a.friends()[b.url].Pending; got != 41 {
 		t.Fatalf("A holds %d events for B, want 41", got)
 	}
 	b.down.Store(false)
-	eventually(t, wait, "B to get all events", func() bool { return a.friends()[b.url].Pending == 0 })
+	testenv.Eventually(t, wait, "B to get all events", func() bool { return a.friends()[b.url].Pending == 0 })
 	vids := b.cat.videos(t)
 	if len(vids) != 29 || has(vids, ids[0]) {
 		t.Fatalf("B has %d videos (want 29, without the removed one): %v", len(vids), vids)
@@ -328,14 +329,14 @@ func TestEjection(t *testing.T) {
 		t.Fatalf("A has %v", vids)
 	}
 	b.down.Store(true)
-	eventually(t, wait, "A to eject B", func() bool { return a.friends()[b.url].Status == StatusEjected })
+	testenv.Eventually(t, wait, "A to eject B", func() bool { return a.friends()[b.url].Status == StatusEjected })
 	if vids := a.cat.videos(t); len(vids) != 0 {
 		t.Fatalf("A kept the ejected pod's videos: %v", vids)
 	}
 	if _, ok := a.friends()[c.url]; !ok || a.friends()[c.url].Status != StatusActive {
 		t.Fatalf("A lost C: %+v", a.friends())
 	}
-	eventually(t, wait, "C to hear of it", func() bool { return c.friends()[b.url].Score <= ScoreInitial-10 })
+	testenv.Eventually(t, wait, "C to hear of it", func() bool { return c.friends()[b.url].Score <= ScoreInitial-10 })
 }
 
 // TestQuit: quitting tells friends, which drop this pod and its videos.
@@ -421,7 +422,7 @@ func TestSeeds(t *testing.T) {
 	a := newTestPod(t, cfg, true)
 	time.Sleep(100 * time.Millisecond)
 	b.down.Store(false)
-	eventually(t, wait, "A to befriend its seed", func() bool { return a.friends()[b.url].Status == StatusActive })
+	testenv.Eventually(t, wait, "A to befriend its seed", func() bool { return a.friends()[b.url].Status == StatusActive })
 	if _, ok := b.friends()[a.url]; !ok {
 		t.Fatalf("B does not know A: %v", b.friends())
 	}

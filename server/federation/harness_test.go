@@ -335,18 +335,6 @@ func toB32(s string) string {
 	return string(b)
 }
 
-// eventually retries cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // signedRequest builds a request to pod signed with key as keyID (the
 // standard-library signer of fedproto, so these tests also check that the
 // pod's go-fed/httpsig verification accepts another implementation).

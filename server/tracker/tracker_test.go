@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"nhooyr.io/websocket"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/shared/trackerproto"
 )
 
@@ -256,7 +257,7 @@ func TestOfferAnswerRelay(t *testing.T) {
 
 	// Disconnecting removes b, and the empty swarm goes away.
 	b.c.Close(websocket.StatusNormalClosure, "")
-	waitFor(t, func() bool { return tt.srv.Stats().Swarms == 0 && tt.srv.Stats().Connections == 1 })
+	testenv.Eventually(t, 5*time.Second, "the tracker state", func() bool { return tt.srv.Stats().Swarms == 0 && tt.srv.Stats().Connections == 1 })
 }
 
 func TestOffersSpreadOverPeers(t *testing.T) {
@@ -366,7 +367,7 @@ func TestPolicyAndLimits(t *testing.T) {
 		}
 	})
 	t.Run("connections per IP", func(t *testing.T) {
-		waitFor(t, func() bool { return tt.srv.Stats().Connections <= 1 })
+		testenv.Eventually(t, 5*time.Second, "the tracker state", func() bool { return tt.srv.Stats().Connections <= 1 })
 		for range 3 {
 			dial(t, tt)
 		}
@@ -386,7 +387,7 @@ func TestPeerTimeout(t *testing.T) {
 		t.Fatal("peer not added")
 	}
 	// A silent peer leaves its swarm and its connection is closed.
-	waitFor(t, func() bool { s := tt.srv.Stats(); return s.WSPeers == 0 && s.Swarms == 0 && s.Connections == 0 })
+	testenv.Eventually(t, 5*time.Second, "the tracker state", func() bool { s := tt.srv.Stats(); return s.WSPeers == 0 && s.Swarms == 0 && s.Connections == 0 })
 }
 
 func TestCloseGoingAway(t *testing.T) {
@@ -602,17 +603,6 @@ func FuzzParseAnnounce(f *testing.F) {
 			t.Fatalf("port %d", a.port)
 		}
 	})
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func counterValue(t *testing.T, c prometheus.Counter) float64 {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/peerwire"
 )
@@ -113,12 +114,12 @@ func TestDownloadFromSeeder(t *testing.T) {
 	if got := readAll(t, leech, len(fx.data)); !bytes.Equal(got, fx.data) {
 		t.Fatal("downloaded data differs")
 	}
-	waitFor(t, leech.Complete)
+	testenv.Eventually(t, 15*time.Second, "the swarm state", leech.Complete)
 	st := leech.Stats()
 	if st.BytesFromPeers != int64(len(fx.data)) || st.BytesFromWebSeed != 0 || st.Peers != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	waitFor(t, func() bool { return seed.Stats().BytesUploaded == int64(len(fx.data)) })
+	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return seed.Stats().BytesUploaded == int64(len(fx.data)) })
 }
 
 func TestChainThroughLeecher(t *testing.T) {
@@ -128,7 +129,7 @@ func TestChainThroughLeecher(t *testing.T) {
 	a := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-a")})
 	b := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-b")})
 	connect(t, a, seed)
-	waitFor(t, a.Complete)
+	testenv.Eventually(t, 15*time.Second, "the swarm state", a.Complete)
 	connect(t, b, a)
 	if got := readAll(t, b, len(fx.data)); !bytes.Equal(got, fx.data) {
 		t.Fatal("b's data differs")
@@ -174,7 +175,7 @@ func TestCorruptPeerIsDropped(t *testing.T) {
 	}
 	good := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-good"), Source: bytes.NewReader(fx.data)})
 	connect(t, leech, good)
-	waitFor(t, leech.Complete)
+	testenv.Eventually(t, 15*time.Second, "the swarm state", leech.Complete)
 	if got := readAll(t, leech, len(fx.data)); !bytes.Equal(got, fx.data) {
 		t.Fatal("data differs after recovery")
 	}
@@ -224,7 +225,7 @@ func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
 		t.Fatal("web seed data differs")
 	}
 	// Pieces 3, 4 and 5 hold the two pieces' worth of bytes after off.
-	waitFor(t, func() bool { return leech.Stats().BytesFromWebSeed == 3*pieceLen })
+	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().BytesFromWebSeed == 3*pieceLen })
 	time.Sleep(300 * time.Millisecond)
 	st := leech.Stats()
 	if st.BytesFromWebSeed != 3*pieceLen || st.PiecesHave != 3 {
@@ -264,17 +265,6 @@ func TestWrongInfoHashRejected(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func isServer(id [20]byte) bool { return string(id[:3]) != "-ST" }
 
 func TestServerPeerSpared(t *testing.T) {
@@ -283,9 +273,9 @@ func TestServerPeerSpared(t *testing.T) {
 	serverSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
 	leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
 	connect(t, leech, browserSeed)
-	waitFor(t, func() bool { return leech.Stats().BytesFromPeers > 0 })
+	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().BytesFromPeers > 0 })
 	connect(t, leech, serverSeed)
-	waitFor(t, leech.Complete)
+	testenv.Eventually(t, 15*time.Second, "the swarm state", leech.Complete)
 	st := leech.Stats()
 	if st.BytesFromServers != 0 || st.BytesFromPeers != int64(len(fx.data)) {
 		t.Fatalf("server peer was asked for pieces a browser peer had: %+v", st)
@@ -410,10 +400,10 @@ func TestBrowserPeersBeyondHorizon(t *testing.T) {
 	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
 	connect(t, leech, serverSeed)
 	connect(t, leech, browserSeed)
-	waitFor(t, func() bool { return leech.Stats().Peers == 2 })
+	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().Peers == 2 })
 	leech.SetPlayback(Playback{Position: 0, Duration: n, Paused: true, Buffer: 0})
 	readAhead(t, leech, 0)
-	waitFor(t, leech.Complete)
+	testenv.Eventually(t, 15*time.Second, "the swarm state", leech.Complete)
 	// The piece under the playhead is needed now: the pod may send it
 	// if the browser peer has not within podGrace.
 	if got := podBytes(leech); got > pieceLen {
@@ -456,7 +446,7 @@ func TestPodOnlyWhenPeersCannotDeliverInTime(t *testing.T) {
 	mi, _ := recordingWebSeed(t, fx)
 	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
 	stallingPeer(t, leech, fx)
-	waitFor(t, func() bool { return leech.Stats().Peers == 1 })
+	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().Peers == 1 })
 	if got := leech.AddWebSeedData(context.Background(), 0, fx.data[:4*pieceLen]); got != 4 {
 		t.Fatalf("stored %d early pieces", got)
 	}
@@ -536,8 +526,8 @@ func TestRatesFallToZero(t *testing.T) {
 	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
 	leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
 	connect(t, leech, seed)
-	waitFor(t, leech.Complete)
-	waitFor(t, func() bool { return leech.Stats().DownloadRate > 0 && seed.Stats().UploadRate > 0 })
+	testenv.Eventually(t, 15*time.Second, "the swarm state", leech.Complete)
+	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().DownloadRate > 0 && seed.Stats().UploadRate > 0 })
 	time.Sleep(rateWindow * time.Second)
-	waitFor(t, func() bool { return leech.Stats().DownloadRate == 0 && seed.Stats().UploadRate == 0 })
+	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().DownloadRate == 0 && seed.Stats().UploadRate == 0 })
 }

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 )
@@ -116,8 +117,8 @@ func TestAttackUnsolicitedHello(t *testing.T) {
 	if code := x.call(http.MethodPost, "/api/v1/pods/accept", api.MakeFriends{Pods: []string{y.url}}, &res); code != http.StatusOK || len(res.Errors) > 0 {
 		t.Fatalf("accept: %d %+v", code, res)
 	}
-	eventually(t, wait, "the asker's video on the receiver", func() bool { return len(names(x.videos())[y.url]) == 1 })
-	eventually(t, wait, "both to be active", func() bool {
+	testenv.Eventually(t, wait, "the asker's video on the receiver", func() bool { return len(names(x.videos())[y.url]) == 1 })
+	testenv.Eventually(t, wait, "both to be active", func() bool {
 		return x.friends()[y.url].Status == "active" && y.friends()[x.url].Status == "active"
 	})
 }
@@ -371,7 +372,7 @@ func TestAttackManyFriends(t *testing.T) {
 		code := a.call(http.MethodPost, "/api/v1/pods/makefriends", api.MakeFriends{Pods: []string{fake.URL}}, &res)
 		done <- result{code, res}
 	}()
-	eventually(t, wait, "the introductions to start", func() bool { return conns.Load() > 0 })
+	testenv.Eventually(t, wait, "the introductions to start", func() bool { return conns.Load() > 0 })
 	adminStart := time.Now()
 	fs := a.friends() // an admin request while the introductions hang
 	adminTook := time.Since(adminStart)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 )
@@ -49,7 +50,7 @@ func TestFederation(t *testing.T) {
 		}
 		onC = c.upload("Élan vital on pod3", data)
 		for _, p := range []*pod{a, b} {
-			eventually(t, wait, p.name+" to list pod3's video", func() bool {
+			testenv.Eventually(t, wait, p.name+" to list pod3's video", func() bool {
 				return slices.Contains(names(p.videos())[c.url], "Élan vital on pod3")
 			})
 			found := p.search("elan POD3")
@@ -123,14 +124,14 @@ func TestFederation(t *testing.T) {
 	t.Run("removal", func(t *testing.T) {
 		c.remove(onC.ID)
 		for _, p := range []*pod{a, b} {
-			eventually(t, wait, p.name+" to drop the removed video", func() bool { return len(names(p.videos())[c.url]) == 0 })
+			testenv.Eventually(t, wait, p.name+" to drop the removed video", func() bool { return len(names(p.videos())[c.url]) == 0 })
 		}
 	})
 
 	t.Run("sigkill", func(t *testing.T) {
 		kept := a.upload("kept on pod1", data)
 		gone := a.upload("removed while pod3 is down", data)
-		eventually(t, wait, "pod3 to get pod1's videos", func() bool { return len(names(c.videos())[a.url]) == 2 })
+		testenv.Eventually(t, wait, "pod3 to get pod1's videos", func() bool { return len(names(c.videos())[a.url]) == 2 })
 		c.kill()
 		var added []string
 		for i := range 4 {
@@ -144,12 +145,12 @@ func TestFederation(t *testing.T) {
 		c.start()
 		want := append([]string{kept.Name}, added...)
 		slices.Sort(want)
-		eventually(t, wait, "pod3 to get every missed event", func() bool {
+		testenv.Eventually(t, wait, "pod3 to get every missed event", func() bool {
 			got := names(c.videos())[a.url]
 			slices.Sort(got)
 			return slices.Equal(got, want)
 		})
-		eventually(t, wait, "pod1's queue to pod3 to drain", func() bool { return a.friends()[c.url].Pending == 0 })
+		testenv.Eventually(t, wait, "pod1's queue to pod3 to drain", func() bool { return a.friends()[c.url].Pending == 0 })
 		time.Sleep(500 * time.Millisecond) // nothing more may arrive
 		got := names(c.videos())[a.url]
 		slices.Sort(got)
@@ -171,7 +172,7 @@ func TestEjection(t *testing.T) {
 		t.Fatalf("pod1 lacks pod2's video: %+v", a.videos())
 	}
 	b.kill()
-	eventually(t, wait, "pod1 to eject pod2", func() bool { return a.friends()[b.url].Status == "ejected" })
+	testenv.Eventually(t, wait, "pod1 to eject pod2", func() bool { return a.friends()[b.url].Status == "ejected" })
 	if n := len(names(a.videos())[b.url]); n != 0 {
 		t.Fatalf("pod1 kept %d videos of the ejected pod", n)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 )
 
@@ -280,7 +281,7 @@ func TestConnsPerAddress(t *testing.T) {
 	}
 	// Closing one makes room again.
 	held[0].Close()
-	eventually(t, 10*time.Second, "a freed slot is reusable", func() bool {
+	testenv.Eventually(t, 10*time.Second, "a freed slot is reusable", func() bool {
 		c := dial(from)
 		fmt.Fprintf(c, "GET /api/v1/pod HTTP/1.1\r\nHost: %s\r\n\r\n", p.addr)
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -350,18 +350,6 @@ func clip(t *testing.T) []byte {
 	return clipData
 }
 
-// eventually retries cond every 50 ms until it holds or within passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // names maps a listing to origin pod → names, for comparisons.
 func names(vs []api.Video) map[string][]string {
 	m := map[string][]string{}

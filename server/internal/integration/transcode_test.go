@@ -35,7 +35,7 @@ func TestTranscodeSurvivesKill9(t *testing.T) {
 		t.Fatalf("%+v", v)
 	}
 	partial := filepath.Join(p.data, "videos", ".tmp-"+v.ID+".mp4")
-	eventually(t, time.Minute, "ffmpeg writing its output", func() bool {
+	testenv.Eventually(t, time.Minute, "ffmpeg writing its output", func() bool {
 		var got api.Video
 		p.call(http.MethodGet, "/api/v1/videos/"+v.ID, nil, &got)
 		fi, err := os.Stat(partial)
@@ -48,7 +48,7 @@ func TestTranscodeSurvivesKill9(t *testing.T) {
 
 	p.start()
 	var got api.Video
-	eventually(t, 3*time.Minute, "the job to finish after the restart", func() bool {
+	testenv.Eventually(t, 3*time.Minute, "the job to finish after the restart", func() bool {
 		got = api.Video{}
 		p.call(http.MethodGet, "/api/v1/videos/"+v.ID, nil, &got)
 		return got.State == api.StatePublished || got.State == api.StateFailed
@@ -59,7 +59,7 @@ func TestTranscodeSurvivesKill9(t *testing.T) {
 	for dir, want := range map[string]string{"videos": v.ID + ".mp4", "torrents": v.ID + ".torrent"} {
 		var entries []os.DirEntry
 		// The source goes just after the publishing commit.
-		eventually(t, 10*time.Second, dir+"/ to settle", func() bool {
+		testenv.Eventually(t, 10*time.Second, dir+"/ to settle", func() bool {
 			entries, _ = os.ReadDir(filepath.Join(p.data, dir))
 			return len(entries) == 1
 		})
