@@ -113,6 +113,8 @@ func idleCost(b *testing.B, n int) {
 	}
 	sd.Close()
 	st.Close()
+	// Nothing of the build may stay reachable, or heap0 counts it.
+	st, sd, svc = nil, nil, nil
 
 	heap0, g0 := settle()
 	b.StartTimer()
