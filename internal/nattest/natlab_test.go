@@ -449,7 +449,10 @@ func (v *viewer) log(line string) {
 
 func (v *viewer) open(t *testing.T, u string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(v.ctx, 30*time.Second)
+	// The first action also starts this viewer's Chromium inside its
+	// namespace; with the rest of the suite running beside it on 2 cores
+	// that and the first TLS page took over 30 s once (clean-clone run).
+	ctx, cancel := context.WithTimeout(v.ctx, 90*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("#video-info"))); err != nil {
 		t.Fatalf("%s: open %s: %v", v.name, u, err)
