@@ -10,6 +10,7 @@ import (
 	"testing/fstest"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/shared/media"
 )
 
 func testMux(t *testing.T, static fstest.MapFS) *http.ServeMux {
@@ -377,6 +378,33 @@ func TestLinkPreviews(t *testing.T) {
 		if a.Version != "1.0" || a.Type != "video" || a.Width != tc.w || a.Height != tc.h || a.ProviderName != "Pod Example" ||
 			!strings.Contains(a.HTML, `src="https://pod.example/videos/aaaaaaaaaaaaaaaa/embed"`) || strings.Contains(a.HTML, "<b>") {
 			t.Errorf("oembed %s: %+v", tc.query, a)
+		}
+	}
+}
+
+// TestEngineMIMEMatchesPod: the browser engine's extension → MIME map is
+// the pod's (media.TypeByName), entry for entry (issue 13: it lacked .mov).
+func TestEngineMIMEMatchesPod(t *testing.T) {
+	src, err := files.ReadFile("static/engine/engine.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)const MIME = \{(.*?)\};`).FindSubmatch(src)
+	if block == nil {
+		t.Fatal("engine.js has no MIME map")
+	}
+	js := map[string]string{}
+	for _, m := range regexp.MustCompile(`(\w+): '([^']+)'`).FindAllSubmatch(block[1], -1) {
+		js[string(m[1])] = string(m[2])
+	}
+	for _, ext := range []string{"mp4", "m4v", "webm", "ogv", "ogg", "mov", "mkv", "avi", "wmv"} {
+		if want := media.TypeByName("x." + ext); js[ext] != want {
+			t.Errorf(".%s: engine.js says %q, the pod %q", ext, js[ext], want)
+		}
+	}
+	for ext := range js {
+		if media.TypeByName("x."+ext) == "" {
+			t.Errorf(".%s is in engine.js's map but not the pod's", ext)
 		}
 	}
 }

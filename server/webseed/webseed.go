@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/shared/media"
 )
 
 // Handler serves web seed files. It is safe for concurrent use.
@@ -185,22 +186,14 @@ func isTokenChar(c byte) bool {
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
-// ContentType returns the Content-Type served for a file name.
+// ContentType returns the Content-Type served for a file name: the
+// project's one extension map (media.TypeByName), and
+// application/octet-stream for anything else.
 func ContentType(name string) string {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".mp4", ".m4v":
-		return "video/mp4"
-	case ".webm":
-		return "video/webm"
-	case ".ogv", ".ogg":
-		return "video/ogg"
-	case ".mkv":
-		return "video/x-matroska"
-	case ".mov":
-		return "video/quicktime"
-	default:
-		return "application/octet-stream"
+	if t := media.TypeByName(name); t != "" {
+		return t
 	}
+	return "application/octet-stream"
 }
 
 // countingWriter counts body bytes and remembers the status.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 )
 
 // SniffLen is how many leading bytes Sniff needs to decide; fewer are
@@ -71,6 +72,37 @@ func (c Container) Ext() string {
 		return "avi"
 	case ASF:
 		return "wmv"
+	}
+	return ""
+}
+
+// TypeByName returns the MIME type of a video file by its extension,
+// case-insensitively, as the pod serves it (the container's ContentType):
+// .mp4 and .m4v are MP4, .webm WebM, .ogv and .ogg Ogg, .mov QuickTime,
+// .mkv Matroska, .avi AVI, .wmv ASF; "" for anything else. It is the one
+// extension map of the project: the web seed serves by it, and the
+// browser engine's copy (web/static/engine/engine.js, MIME) is checked
+// against it by a test.
+func TypeByName(name string) string {
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return ""
+	}
+	switch strings.ToLower(name[i+1:]) {
+	case "mp4", "m4v":
+		return MP4.ContentType()
+	case "webm":
+		return WebM.ContentType()
+	case "ogv", "ogg":
+		return Ogg.ContentType()
+	case "mov":
+		return QuickTime.ContentType()
+	case "mkv":
+		return Matroska.ContentType()
+	case "avi":
+		return AVI.ContentType()
+	case "wmv":
+		return ASF.ContentType()
 	}
 	return ""
 }

@@ -7,7 +7,12 @@ const STATIC_BASE = new URL('../', import.meta.url); // .../static/
 const STREAM_BASE = new URL('stream/', ENGINE_BASE);
 const READ_CHUNK = 1 << 20;
 
-const MIME = { mp4: 'video/mp4', m4v: 'video/mp4', webm: 'video/webm', ogv: 'video/ogg', ogg: 'video/ogg', mkv: 'video/x-matroska' };
+// The pod's extension map (Go: media.TypeByName); web's TestEngineMIMEMatchesPod
+// keeps the two equal.
+const MIME = {
+  mp4: 'video/mp4', m4v: 'video/mp4', webm: 'video/webm', ogv: 'video/ogg', ogg: 'video/ogg',
+  mov: 'video/quicktime', mkv: 'video/x-matroska', avi: 'video/x-msvideo', wmv: 'video/x-ms-asf',
+};
 
 function mimeOf(name) {
   const ext = (name.split('.').pop() || '').toLowerCase();
