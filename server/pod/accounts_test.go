@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"strings"
@@ -55,25 +54,7 @@ func TestAccountLifecycle(t *testing.T) {
 	a1, a2 := loginHTTP(t, base, "alice", "alice password"), loginHTTP(t, base, "alice", "alice password")
 
 	// Alice uploads a video.
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	_ = mw.WriteField("name", "alice's clip")
-	fw, _ := mw.CreateFormFile("file", "clip.mp4")
-	_, _ = fw.Write(smallClip(t))
-	_ = mw.Close()
-	req, _ := http.NewRequest("POST", base+"/api/v1/videos", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+a1)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var video api.Video
-	_ = json.NewDecoder(resp.Body).Decode(&video)
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("upload: %d", resp.StatusCode)
-	}
+	video := uploadVideo(t, nil, base, a1, "alice's clip", smallClip(t))
 
 	// Password change: the current one is required; other sessions end.
 	if st, _ := call(t, base, a1, "PUT", "/api/v1/users/me/password", `{"password":"wrong password","new_password":"new alice password"}`); st != 403 {

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,8 +22,6 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
-	"github.com/swarmtube/swarmtube/server/api"
-	"github.com/swarmtube/swarmtube/server/config"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
@@ -41,48 +36,14 @@ func TestColdVideoServedToAria2(t *testing.T) {
 	_, clip := testenv.MakeClip(t, testenv.Clip{Seconds: 2, Width: 160, Height: 120, Rate: 10})
 	dir, listen := t.TempDir(), freeAddr(t)
 	start := func() (*Pod, func()) {
-		cfg, err := config.Parse([]string{"--listen", listen, "--data", dir, "--admin-password", "admin-password",
-			"--turn-listen", "127.0.0.1:0", "--seed-idle", "1s"}, func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := New(cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
+		p, stop := runPod(t, "--listen", listen, "--data", dir, "--turn-listen", "127.0.0.1:0", "--seed-idle", "1s")
 		waitUp(t, p.URL())
-		return p, func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("pod run: %v", err)
-			}
-		}
+		return p, stop
 	}
 
 	p, stop := start()
 	tok := loginHTTP(t, p.URL(), "admin", "admin-password")
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("name", "cold")
-	fw, _ := mw.CreateFormFile("file", "clip.mp4")
-	fw.Write(clip)
-	mw.Close()
-	req, _ := http.NewRequest("POST", p.URL()+"/api/v1/videos", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v api.Video
-	json.NewDecoder(resp.Body).Decode(&v)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("upload: %d", resp.StatusCode)
-	}
+	v := uploadVideo(t, nil, p.URL(), tok, "cold", clip)
 	stop()
 
 	p, stop = start()
@@ -90,7 +51,7 @@ func TestColdVideoServedToAria2(t *testing.T) {
 	if l, r := p.seeder.Loaded(); l != 0 || r != 1 {
 		t.Fatalf("after restart: %d torrents loaded, %d registered; want 0, 1", l, r)
 	}
-	resp, err = http.Get(p.URL() + "/api/v1/videos/" + v.ID + "/torrent")
+	resp, err := http.Get(p.URL() + "/api/v1/videos/" + v.ID + "/torrent")
 	if err != nil {
 		t.Fatal(err)
 	}

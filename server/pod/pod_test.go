@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -30,7 +31,18 @@ import (
 // startInProcess runs a pod on a free port until the test ends.
 func startInProcess(t *testing.T, args ...string) *Pod {
 	t.Helper()
-	cfg, err := config.Parse(append([]string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--admin-password", "admin-password", "--turn-listen", "127.0.0.1:0"}, args...), func(string) string { return "" })
+	p, stop := runPod(t, append([]string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--turn-listen", "127.0.0.1:0"}, args...)...)
+	t.Cleanup(stop)
+	return p
+}
+
+// runPod starts a pod in-process with args (admin password
+// "admin-password"; later flags win) and returns it once it answers, with
+// stop, which ends it and reports its error. Tests that restart a pod on
+// the same data dir call it once per life.
+func runPod(t *testing.T, args ...string) (*Pod, func()) {
+	t.Helper()
+	cfg, err := config.Parse(append([]string{"--admin-password", "admin-password"}, args...), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,13 +53,43 @@ func startInProcess(t *testing.T, args ...string) *Pod {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
+	stop := func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("pod run: %v", err)
 		}
-	})
-	return p
+	}
+	return p, stop
+}
+
+// uploadVideo uploads clip as a video named name, as the bearer of tok,
+// through client (nil: http.DefaultClient), and fails the test unless the
+// pod answers 201 with a video.
+func uploadVideo(t *testing.T, client *http.Client, base, tok, name string, clip []byte) api.Video {
+	t.Helper()
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("name", name)
+	fw, _ := mw.CreateFormFile("file", "clip.mp4")
+	_, _ = fw.Write(clip)
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", base+"/api/v1/videos", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var v api.Video
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(data, &v) != nil {
+		t.Fatalf("upload %q: %d %s", name, resp.StatusCode, data)
+	}
+	return v
 }
 
 func TestPodInfoAndMetrics(t *testing.T) {

@@ -5,9 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,7 +20,6 @@ import (
 	"github.com/swarmtube/swarmtube/internal/testcert"
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
-	"github.com/swarmtube/swarmtube/server/config"
 )
 
 // smallClip is a 1 s MP4 made by ffmpeg.
@@ -85,25 +81,7 @@ func TestServesHTTPS(t *testing.T) {
 	}
 
 	// A video published over https names https and wss everywhere.
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("name", "over tls")
-	fw, _ := mw.CreateFormFile("file", "clip.mp4")
-	fw.Write(smallClip(t))
-	mw.Close()
-	req, _ := http.NewRequest("POST", base+"/api/v1/videos", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
-	resp, err = client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v api.Video
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(data, &v) != nil {
-		t.Fatalf("upload: %d %s", resp.StatusCode, data)
-	}
+	v := uploadVideo(t, client, base, tok.Token, "over tls", smallClip(t))
 	wss := "wss" + strings.TrimPrefix(base, "https") + "/tracker/socket"
 	announce := base + "/tracker/announce"
 	if !strings.HasPrefix(v.TorrentURL, base+"/") || !strings.HasPrefix(v.WebseedURL, base+"/") || v.Pod != base {
@@ -201,44 +179,13 @@ func TestSecureBehindTrustedProxy(t *testing.T) {
 func TestLocalVideosFollowTheURL(t *testing.T) {
 	data := t.TempDir()
 	run := func(args ...string) (*Pod, func()) {
-		cfg, err := config.Parse(append([]string{"--listen", "127.0.0.1:0", "--data", data, "--admin-password", "admin-password", "--turn-listen", "off"}, args...), func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := New(cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		return p, func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("pod run: %v", err)
-			}
-		}
+		return runPod(t, append([]string{"--listen", "127.0.0.1:0", "--data", data, "--turn-listen", "off"}, args...)...)
 	}
 	p, stop := run()
 	tok := loginHTTP(t, p.URL(), "admin", "admin-password")
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("name", "before https")
-	fw, _ := mw.CreateFormFile("file", "clip.mp4")
-	fw.Write(smallClip(t))
-	mw.Close()
-	req, _ := http.NewRequest("POST", p.URL()+"/api/v1/videos", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var before api.Video
-	json.NewDecoder(resp.Body).Decode(&before)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(before.WebseedURL, "http://") {
-		t.Fatalf("upload: %d %+v", resp.StatusCode, before)
+	before := uploadVideo(t, nil, p.URL(), tok, "before https", smallClip(t))
+	if !strings.HasPrefix(before.WebseedURL, "http://") {
+		t.Fatalf("upload: %+v", before)
 	}
 	stop()
 
@@ -250,7 +197,7 @@ func TestLocalVideosFollowTheURL(t *testing.T) {
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
-	resp, err = client.Get(base + "/api/v1/videos/" + before.ID)
+	resp, err := client.Get(base + "/api/v1/videos/" + before.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
