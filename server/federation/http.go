@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -13,35 +14,29 @@ import (
 // maxAdminBody bounds POST /api/v1/pods/makefriends, accept and refuse.
 const maxAdminBody = 64 << 10
 
+// podsHandler serves an admin route whose body is {"pods": [URL...]}:
+// it answers f's result as JSON with 200, or f's error.
+func podsHandler[R any](log *slog.Logger, f func(context.Context, []string) (R, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req api.MakeFriends
+		if err := httpx.DecodeJSON(w, r, maxAdminBody, &req); err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		res, err := f(r.Context(), req.Pods)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, res)
+	}
+}
+
 // Routes mounts the admin routes of API.md and the signed pod-to-pod
 // routes (see the package documentation).
 func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
-	mux.Handle("POST /api/"+api.Version+"/pods/makefriends", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
-		var req api.MakeFriends
-		if err := httpx.DecodeJSON(w, r, maxAdminBody, &req); err != nil {
-			httpx.WriteError(w, r, log, err)
-			return
-		}
-		res, err := s.MakeFriends(r.Context(), req.Pods)
-		if err != nil {
-			httpx.WriteError(w, r, log, err)
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, res)
-	}))
-	mux.Handle("POST /api/"+api.Version+"/pods/accept", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
-		var req api.MakeFriends
-		if err := httpx.DecodeJSON(w, r, maxAdminBody, &req); err != nil {
-			httpx.WriteError(w, r, log, err)
-			return
-		}
-		res, err := s.Accept(r.Context(), req.Pods)
-		if err != nil {
-			httpx.WriteError(w, r, log, err)
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, res)
-	}))
+	mux.Handle("POST /api/"+api.Version+"/pods/makefriends", accounts.Require(log, api.RightAdmin, podsHandler(log, s.MakeFriends)))
+	mux.Handle("POST /api/"+api.Version+"/pods/accept", accounts.Require(log, api.RightAdmin, podsHandler(log, s.Accept)))
 	mux.Handle("POST /api/"+api.Version+"/pods/refuse", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
 		var req api.MakeFriends
 		if err := httpx.DecodeJSON(w, r, maxAdminBody, &req); err != nil {
