@@ -341,13 +341,13 @@ func pageHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "same-origin")
 }
 
-// errorPage answers status with the site's error page. It is rendered per
-// call (errors are rare, and the message varies), never cached.
+// errorPage answers status with the site's error page: parsed once like
+// every page (s.parse), executed per call since the message varies, never
+// cached by clients.
 func (s *site) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
 	pageHeaders(w.Header())
 	w.Header().Set("Cache-Control", "no-store")
-	t, err := template.New("layout.html").Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": func(string) string { return "" }}).
-		ParseFS(s.tmpl, "layout.html", "head.html", "error.html")
+	t, err := s.parse("error")
 	var buf bytes.Buffer
 	if err == nil {
 		err = t.Execute(&buf, pageData{Name: "error", Title: heading, Description: message, Status: status, Message: message})
