@@ -427,6 +427,9 @@ func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error
 		if err := deleteTx(tx, rec); err != nil {
 			return err
 		}
+		if _, err := dropJobsTx(tx, id); err != nil {
+			return err
+		}
 		if s.outbox != nil {
 			if err := s.outbox.EnqueueTx(tx, EventRemove, rec.Video); err != nil {
 				return fmt.Errorf("videos: federation event: %w", err)
@@ -439,12 +442,8 @@ func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error
 		return err
 	}
 	log := s.log.With("video", id)
+	s.cancelJob(id) // the job removes its own temp files
 	if pending {
-		s.mu.Lock()
-		if cancel, ok := s.running[id]; ok {
-			cancel() // the job removes its own temp file
-		}
-		s.mu.Unlock()
 		if rec.Source != "" {
 			if err := os.Remove(filepath.Join(s.videoDir, rec.Source)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				log.Warn("remove transcoding source", "err", err)
@@ -481,10 +480,8 @@ func removePendingTx(tx *bolt.Tx, id, user string, admin bool, out **record) err
 	case rec.Video.Owner != user && !admin:
 		return ErrNotFound // not even its existence is shown to others
 	}
-	if rec.Job != "" {
-		if err := tx.Bucket([]byte(bucketJobs)).Delete([]byte(rec.Job)); err != nil {
-			return err
-		}
+	if _, err := dropJobsTx(tx, id); err != nil {
+		return err
 	}
 	*out = rec
 	return tx.Bucket([]byte(bucketPending)).Delete([]byte(id))

@@ -18,13 +18,22 @@ import (
 
 // Buckets of the transcoding pipeline. A video that is not web-playable
 // lives in bucketPending (processing or failed, seen by its owner only)
-// until its job publishes it into bucketVideos; bucketJobs holds one key
-// per queued job, timeKey(created, id), so workers take them oldest first
-// and a restart finds every unfinished one.
+// until its kindTranscode job publishes it into bucketVideos; bucketJobs
+// is the job queue (queue.go).
 const (
 	bucketPending = "videos_pending"
 	bucketJobs    = "video_jobs"
 )
+
+// kindTranscode converts a pending upload browsers cannot play and
+// publishes the result (runJob).
+const kindTranscode = "transcode"
+
+func init() {
+	registerJobKind(kindTranscode, func(s *Service, ctx, jctx context.Context, key []byte, j job) {
+		s.runJob(ctx, jctx, key, j.Video)
+	})
+}
 
 // jobProgressShare is the part of a job's progress bar given to ffmpeg;
 // hashing and publishing take the rest.
@@ -47,7 +56,7 @@ func (s *Service) enqueue(up Upload, size int64, probe *ffmpeg.Info) (api.Video,
 		return api.Video{}, err
 	}
 	now := time.Now().UTC()
-	rec := &record{Source: source, Probe: probe, Job: string(timeKey(now, id)), Video: api.Video{
+	rec := &record{Source: source, Probe: probe, Video: api.Video{
 		ID:          id,
 		Name:        up.Name,
 		Description: up.Description,
@@ -61,10 +70,12 @@ func (s *Service) enqueue(up Upload, size int64, probe *ffmpeg.Info) (api.Video,
 	}}
 	rec.Video.Width, rec.Video.Height = ffmpeg.OutputSize(*probe, ffmpeg.MaxShort)
 	err := s.st.Update(func(tx *bolt.Tx) error {
-		if err := store.PutJSON(tx.Bucket([]byte(bucketPending)), []byte(id), rec); err != nil {
+		key, err := enqueueTx(tx, now, job{Kind: kindTranscode, Video: id})
+		if err != nil {
 			return err
 		}
-		return tx.Bucket([]byte(bucketJobs)).Put([]byte(rec.Job), []byte(id))
+		rec.Job = string(key)
+		return store.PutJSON(tx.Bucket([]byte(bucketPending)), []byte(id), rec)
 	})
 	if err != nil {
 		_ = os.Remove(dst)
@@ -81,17 +92,6 @@ func codec(p *ffmpeg.Info) string {
 		return "none"
 	}
 	return p.Video.Codec + "/" + p.Video.PixFmt
-}
-
-// wakeWorkers tells idle workers that a job is waiting.
-func (s *Service) wakeWorkers() {
-	for range cap(s.jobWake) {
-		select {
-		case s.jobWake <- struct{}{}:
-		default:
-			return
-		}
-	}
 }
 
 // withProgress fills a pending record's Processing from the running job.
@@ -115,59 +115,6 @@ func (s *Service) setProgress(id string, fraction float64, step string) {
 	s.progress[id] = api.Processing{Progress: min(1, max(0, fraction)), Step: step}
 }
 
-// runWorkers runs cfg.TranscodeWorkers workers until ctx is done, then
-// waits for them (each stops its ffmpeg; the jobs stay queued).
-func (s *Service) runWorkers(ctx context.Context) {
-	if !s.canTranscode() {
-		return
-	}
-	done := make(chan struct{})
-	for range s.cfg.TranscodeWorkers {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			s.worker(ctx)
-		}()
-	}
-	for range s.cfg.TranscodeWorkers {
-		<-done
-	}
-}
-
-func (s *Service) worker(ctx context.Context) {
-	for ctx.Err() == nil {
-		key, id, ok := s.claim()
-		if !ok {
-			select {
-			case <-ctx.Done():
-			case <-s.jobWake:
-			case <-time.After(time.Minute): // a missed wake-up costs at most this
-			}
-			continue
-		}
-		s.runJob(ctx, key, id)
-	}
-}
-
-// claim takes the oldest queued job no worker runs.
-func (s *Service) claim() (key []byte, id string, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_ = s.st.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket([]byte(bucketJobs)).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if _, busy := s.running[string(v)]; !busy {
-				key, id, ok = append([]byte(nil), k...), string(v), true
-				return nil
-			}
-		}
-		return nil
-	})
-	if ok {
-		s.running[id] = func() {}
-	}
-	return key, id, ok
-}
-
 // jobTimeLimit is a job's time limit: generous for 2 slow cores, and
 // bounded so a pathological file cannot hold a worker forever.
 func (s *Service) jobTimeLimit(p *ffmpeg.Info) time.Duration {
@@ -183,18 +130,7 @@ func (s *Service) jobTimeLimit(p *ffmpeg.Info) time.Duration {
 // crash at any point leaves either the queued job (redone at the next
 // start; cleanup removes the temp file) or the published video, never a
 // partial file under a published name.
-func (s *Service) runJob(ctx context.Context, key []byte, id string) {
-	jctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s.mu.Lock()
-	s.running[id] = cancel
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.running, id)
-		delete(s.progress, id)
-		s.mu.Unlock()
-	}()
+func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 	log := s.log.With("video", id)
 	var rec *record
 	err := s.st.View(func(tx *bolt.Tx) error {
@@ -203,7 +139,7 @@ func (s *Service) runJob(ctx context.Context, key []byte, id string) {
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) { // removed meanwhile
-		_ = s.st.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucketJobs)).Delete(key) })
+		s.dropJob(key)
 		return
 	}
 	if err != nil || rec.Probe == nil {

@@ -189,3 +189,29 @@ func (p *pod) filesSettled(sub string, n int) []string {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestJobCodec: jobs round-trip through their stored form, and a value
+// stored before job kinds (a bare video id) is a transcode job.
+func TestJobCodec(t *testing.T) {
+	for _, tc := range []struct {
+		stored string
+		want   job
+	}{
+		{"abcdefghijklmnop", job{Kind: kindTranscode, Video: "abcdefghijklmnop"}},
+		{`{"kind":"transcode","video":"abcdefghijklmnop"}`, job{Kind: kindTranscode, Video: "abcdefghijklmnop"}},
+		{`{"kind":"future","video":"abcdefghijklmnop","resolution":360}`, job{Kind: "future", Video: "abcdefghijklmnop", Resolution: 360}},
+	} {
+		got, err := decodeJob([]byte(tc.stored))
+		if err != nil || got != tc.want {
+			t.Errorf("decodeJob(%s) = %+v, %v; want %+v", tc.stored, got, err, tc.want)
+		}
+	}
+	if _, err := decodeJob([]byte(`{"kind":`)); err == nil {
+		t.Error("a broken job decoded")
+	}
+	now := time.Now()
+	a, b := jobKey(now, job{Kind: "x", Video: "v", Resolution: 360}), jobKey(now, job{Kind: "x", Video: "v", Resolution: 240})
+	if string(a) == string(b) || string(a[:8]) != string(b[:8]) {
+		t.Errorf("keys %q %q", a, b)
+	}
+}
