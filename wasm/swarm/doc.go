@@ -67,21 +67,37 @@
 //	          first block asked of a peer             every block in
 //	missing ──(picker) or web seed fetch──▶ downloading ───────────────▶ verifying
 //	   ▲  ▲                                     │                           │
-//	   │  │ evicted past MemoryBudget           │ web seed range verified   │ SHA-1 of the
-//	   │  └───────────────────── have ◀─────────┴───────────────────────────┤ piece matches
+//	   │  │ evicted past MemoryBudget unless    │ web seed range verified   │ SHA-1 of the
+//	   │  │ stored; stored copy fails           │                           │ piece matches
+//	   │  └─ read-back or is dropped ── have ◀──┴───────────────────────────┤
 //	   │                                                                    │
 //	   └──────────── SHA-1 fails: contributing peers get a strike ◀─────────┘
 //	                 (a sole contributor is banned)
 //
-// A page that seeds its own file starts with every piece in have; bytes the
+// A page that seeds its own file starts with every piece in have, and so
+// do the pieces Config.Storage holds; bytes the
 // page read before the engine ran (AddWebSeedData) go straight to
 // verifying. A piece in have is served to peers and read by the player;
 // nothing else is.
 //
-// # Memory
+// # Memory and the browser's storage
 //
-// Verified pieces stay in memory up to MemoryBudget; above it the pieces
-// farthest from every stream position are evicted, and the picker fetches
-// only urgent pieces. A peer asking for an evicted piece is choked and
-// unchoked again, which by BEP 3 cancels its outstanding requests.
+// Without Config.Storage, verified pieces stay in memory up to
+// MemoryBudget; above it the pieces farthest from every stream position
+// are evicted (missing again), and the picker fetches only urgent pieces.
+// A peer asking for an evicted piece is choked and unchoked again, which
+// by BEP 3 cancels its outstanding requests.
+//
+// With Config.Storage (package piecestore: OPFS or IndexedDB), every
+// verified piece is also written there in the background, and memory is
+// only a cache of MemoryBudget (64 MiB by default): a piece dropped from
+// memory once written stays in have, and is read back — and verified
+// against its SHA-1 again — when the player or a peer needs it. The
+// pieces the storage holds when the torrent starts begin in have, so a
+// reload plays them without fetching and announces them (bitfield) to
+// peers. A stored piece that fails on read-back is deleted and missing
+// again (Stats.BadStored); so are pieces the storage drops by itself
+// (its budget, the viewer clearing it: Torrent.Unstored) when not also
+// in memory. Prefetching stops when the storage could take no more
+// without evicting this video's own pieces.
 package swarm

@@ -16,4 +16,7 @@ var (
 	ErrBadData = errors.New("swarm: peer sent data that failed verification")
 	// ErrProtocol is wrapped by errors for peers that break the wire protocol.
 	ErrProtocol = errors.New("swarm: protocol violation")
+
+	errShortPiece     = errors.New("stored piece has the wrong size")
+	errBadStoredPiece = errors.New("stored piece fails its SHA-1")
 )

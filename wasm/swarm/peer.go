@@ -435,6 +435,9 @@ func (t *Torrent) readBlock(i int, begin, length uint32) ([]byte, bool) {
 	t.mu.Lock()
 	data, ok := t.store[i]
 	t.mu.Unlock()
+	if !ok && t.cfg.Storage != nil {
+		data, ok = t.load(t.ctx, i) // read back and verified again
+	}
 	if ok {
 		return data[begin : begin+length], true
 	}

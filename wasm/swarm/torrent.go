@@ -40,8 +40,16 @@ type Config struct {
 	// Source, when set, holds the whole file, already hashed by the caller
 	// (an uploader's File): the torrent starts complete and only seeds.
 	Source io.ReaderAt
-	// MemoryBudget bounds the bytes of verified pieces kept; default 512 MiB.
+	// MemoryBudget bounds the bytes of verified pieces kept in memory;
+	// default 512 MiB, or 64 MiB (at least 8 pieces) with Storage, where
+	// pieces dropped from memory stay available.
 	MemoryBudget int64
+	// Storage, when set, keeps verified pieces across page loads (the
+	// browser's storage, package piecestore): the pieces it holds start
+	// verified (and are announced to peers), each is checked against its
+	// SHA-1 again when read back, and one that fails is deleted and
+	// fetched again. Call Unstored when it drops pieces by itself.
+	Storage Storage
 	// ReadaheadBytes is the urgent window after a stream position; default
 	// 4 MiB, at least two pieces. It is also the pod horizon (in bytes,
 	// after each stream position) while the page has not reported its
@@ -69,6 +77,23 @@ type Config struct {
 	ServerPeer func(peerID [20]byte) bool
 }
 
+// Storage keeps verified pieces across page loads (piecestore.Torrent).
+// It must be safe for concurrent use; errors are logged and cost only the
+// piece (it is fetched again).
+type Storage interface {
+	// Pieces lists what it holds when the torrent starts.
+	Pieces() []int
+	// Get returns piece i as stored (verified by the caller).
+	Get(ctx context.Context, i int) ([]byte, error)
+	// Put stores piece i, verified.
+	Put(ctx context.Context, i int, data []byte) error
+	// Delete removes piece i.
+	Delete(ctx context.Context, i int) error
+	// Free is how many more bytes it takes without evicting this
+	// torrent's own pieces.
+	Free() int64
+}
+
 type pieceState uint8
 
 const (
@@ -87,7 +112,10 @@ type piece struct {
 	reqAt   []time.Time // per block: time of the first outstanding request
 	from    map[*peer]bool
 	webseed bool // a web seed fetch is in flight
-	readers int  // ReadAt calls waiting for it
+	// stored: a verified copy is in Config.Storage; writing: it is queued
+	// or being written there; loading: being read back from it.
+	stored, writing, loading bool
+	readers                  int // ReadAt calls waiting for it
 	// horizonAt is when the piece entered the pod horizon, needAt when it
 	// was first needed within podLead, gotAt when a block last arrived
 	// (zero: not yet).
@@ -116,10 +144,16 @@ type Torrent struct {
 	pieces         []piece
 	have           peerwire.Bitfield
 	haveCount      int
-	store          map[int][]byte
+	store          map[int][]byte // verified pieces in memory
 	storeBytes     int64
-	avail          []int // peers having each piece
-	availBrowse    []int // browser peers having each piece
+	pendingBytes   int64 // of store: not (yet) in Config.Storage, so not droppable
+	storedCount    int   // pieces in Config.Storage
+	storedBytes    int64
+	writeq         []int         // pieces to write to Config.Storage
+	writeWake      chan struct{} // a piece joined writeq
+	badStored      int           // stored pieces that failed verification on read-back
+	avail          []int         // peers having each piece
+	availBrowse    []int         // browser peers having each piece
 	peers          map[*peer]bool
 	peerIDs        map[[20]byte]bool
 	banned         map[[20]byte]bool
@@ -170,6 +204,12 @@ func New(cfg Config) (*Torrent, error) {
 	}
 	if cfg.MemoryBudget <= 0 {
 		cfg.MemoryBudget = 512 << 20
+		if cfg.Storage != nil && cfg.Source == nil {
+			cfg.MemoryBudget = max(64<<20, 8*info.PieceLength)
+		}
+	}
+	if cfg.Source != nil {
+		cfg.Storage = nil // the uploader's file is the storage
 	}
 	if cfg.ReadaheadBytes <= 0 {
 		cfg.ReadaheadBytes = 4 << 20
@@ -205,6 +245,7 @@ func New(cfg Config) (*Torrent, error) {
 		streams:     map[string]*stream{},
 		pieceDone:   make(chan struct{}),
 		webseedWake: make(chan struct{}, 1),
+		writeWake:   make(chan struct{}, 1),
 		playback:    Playback{Buffer: -1},
 		started:     time.Now(),
 		browsersAt:  []time.Time{time.Now()},
@@ -220,6 +261,18 @@ func New(cfg Config) (*Torrent, error) {
 			t.have.Set(i)
 		}
 		t.haveCount = n
+	}
+	if cfg.Storage != nil {
+		for _, i := range cfg.Storage.Pieces() {
+			if i < 0 || i >= n || t.pieces[i].stored {
+				continue
+			}
+			t.pieces[i].state, t.pieces[i].stored = pieceHave, true
+			t.have.Set(i)
+			t.haveCount++
+			t.storedCount++
+			t.storedBytes += info.PieceSize(i)
+		}
 	}
 	return t, nil
 }
@@ -239,6 +292,13 @@ func (t *Torrent) Run(ctx context.Context) error {
 		}
 		cancel()
 	}()
+	if t.cfg.Storage != nil {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.writeLoop(ctx)
+		}()
+	}
 	if len(t.webSeeds) > 0 {
 		t.wg.Add(1)
 		go func() {
@@ -329,9 +389,16 @@ type Stats struct {
 	BytesUploaded    int64 `json:"bytesUploaded"`
 	PiecesHave       int   `json:"piecesHave"`
 	Pieces           int   `json:"pieces"`
-	BytesStored      int64 `json:"bytesStored"`
-	Length           int64 `json:"length"`
-	BadPieces        int   `json:"badPieces"`
+	// BytesStored is what verified pieces take in memory.
+	BytesStored int64 `json:"bytesStored"`
+	// PiecesPersisted and BytesPersisted are this torrent's pieces in the
+	// browser's storage (Config.Storage); BadStored counts those that
+	// failed verification when read back (deleted and fetched again).
+	PiecesPersisted int   `json:"piecesPersisted"`
+	BytesPersisted  int64 `json:"bytesPersisted"`
+	BadStored       int   `json:"badStored"`
+	Length          int64 `json:"length"`
+	BadPieces       int   `json:"badPieces"`
 }
 
 // PeerStats describes one connected peer.
@@ -359,6 +426,9 @@ func (t *Torrent) Stats() Stats {
 		PiecesHave:       t.haveCount,
 		Pieces:           t.numPieces,
 		BytesStored:      t.storeBytes,
+		PiecesPersisted:  t.storedCount,
+		BytesPersisted:   t.storedBytes,
+		BadStored:        t.badStored,
 		Length:           t.info.Length,
 		BadPieces:        t.bad,
 	}
@@ -412,6 +482,16 @@ func (t *Torrent) ReadAt(ctx context.Context, streamID string, p []byte, off int
 				n := copyPiece(p, data, off-int64(i)*t.info.PieceLength)
 				t.mu.Unlock()
 				return n, nil
+			}
+			if t.pieces[i].stored {
+				t.mu.Unlock()
+				if data, ok := t.load(ctx, i); ok {
+					return copyPiece(p, data, off-int64(i)*t.info.PieceLength), nil
+				}
+				if err := ctx.Err(); err != nil {
+					return 0, err
+				}
+				continue // it failed verification: wait for it again
 			}
 			t.mu.Unlock()
 			return t.readSource(i, p, off)
@@ -582,10 +662,18 @@ func (t *Torrent) pieceVerifiedLocked(i int, data []byte) {
 	pc.horizonAt, pc.needAt, pc.gotAt = time.Time{}, time.Time{}, time.Time{}
 	t.store[i] = data
 	t.storeBytes += int64(len(data))
+	if t.cfg.Storage != nil && !pc.stored {
+		pc.writing = true
+		t.pendingBytes += int64(len(data))
+		t.writeq = append(t.writeq, i)
+		select {
+		case t.writeWake <- struct{}{}:
+		default:
+		}
+	}
 	t.have.Set(i)
 	t.haveCount++
-	close(t.pieceDone)
-	t.pieceDone = make(chan struct{})
+	t.broadcastLocked()
 	for p := range t.peers {
 		p.sendLocked(peerwire.Message{Type: peerwire.Have, Index: uint32(i)})
 		p.updateInterestLocked()
@@ -594,8 +682,10 @@ func (t *Torrent) pieceVerifiedLocked(i int, data []byte) {
 	t.reprioritizeLocked()
 }
 
-// evictLocked drops verified pieces farthest from every stream until the
-// store fits the budget.
+// evictLocked drops verified pieces farthest from every stream from
+// memory until it fits MemoryBudget. A piece in Config.Storage stays
+// verified (it is read back when needed); one being written there stays
+// in memory until written; any other is missing again.
 func (t *Torrent) evictLocked() {
 	for t.storeBytes > t.cfg.MemoryBudget {
 		keep := map[int]bool{}
@@ -608,7 +698,7 @@ func (t *Torrent) evictLocked() {
 		}
 		victim, worst := -1, -1
 		for i := range t.store {
-			if keep[i] {
+			if keep[i] || t.pieces[i].writing {
 				continue
 			}
 			d := t.distanceLocked(i)
@@ -621,6 +711,12 @@ func (t *Torrent) evictLocked() {
 		}
 		t.storeBytes -= int64(len(t.store[victim]))
 		delete(t.store, victim)
+		if t.pieces[victim].stored {
+			continue
+		}
+		if t.cfg.Storage != nil {
+			t.pendingBytes -= t.info.PieceSize(victim)
+		}
 		t.pieces[victim].state = pieceMissing
 		t.have.Clear(victim)
 		t.haveCount--
@@ -646,9 +742,15 @@ func (t *Torrent) distanceLocked(i int) int {
 	return best
 }
 
-// storeFullLocked reports whether non-urgent downloading must stop.
+// storeFullLocked reports whether non-urgent downloading must stop:
+// memory holds MemoryBudget of pieces it cannot drop, or Storage has no
+// room left without evicting this torrent's own pieces (prefetching more
+// would only replace what it holds).
 func (t *Torrent) storeFullLocked() bool {
-	return t.storeBytes+t.info.PieceLength > t.cfg.MemoryBudget
+	if t.cfg.Storage == nil {
+		return t.storeBytes+t.info.PieceLength > t.cfg.MemoryBudget
+	}
+	return t.pendingBytes+t.info.PieceLength > t.cfg.MemoryBudget || t.cfg.Storage.Free() < t.info.PieceLength
 }
 
 // verify hashes a complete piece off the lock and records the result.

@@ -1,0 +1,131 @@
+package swarm
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/wasm/piecestore"
+)
+
+// openStored opens fx in store as the engine does (the torrent is told of
+// pieces the store drops).
+func openStored(t *testing.T, store *piecestore.Store, fx fixture, id string, cfg Config) (*Torrent, *piecestore.Torrent) {
+	t.Helper()
+	st, err := store.Open(context.Background(), hex.EncodeToString(fx.ih[:]), fx.mi.Info.PieceLength, fx.mi.Info.Length)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Metainfo, cfg.InfoHash, cfg.PeerID, cfg.Storage = fx.mi, fx.ih, peerID(id), st
+	tor := start(t, cfg)
+	st.OnDrop(tor.Unstored)
+	return tor, st
+}
+
+// persisted waits until every verified piece of tor is in its storage.
+func persisted(t *testing.T, tor *Torrent) {
+	t.Helper()
+	testenv.Eventually(t, 15*time.Second, "every piece written to storage", func() bool {
+		st := tor.Stats()
+		return st.PiecesPersisted == st.PiecesHave
+	})
+}
+
+// TestStoredPiecesSurviveReload: a page that watched a video is closed; the
+// next page (same browser storage) starts with every piece verified,
+// reads the video with no peer and no web seed, and seeds it to another
+// viewer from storage.
+func TestStoredPiecesSurviveReload(t *testing.T) {
+	fx := newFixture(t, 5*pieceLen+777)
+	backend := piecestore.NewMemory()
+	store, _ := piecestore.Load(context.Background(), backend, 1<<30)
+	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
+	first, st := openStored(t, store, fx, "-ST0001-first", Config{})
+	connect(t, first, seed)
+	if got := readAll(t, first, len(fx.data)); !bytes.Equal(got, fx.data) {
+		t.Fatal("first visit: data differs")
+	}
+	persisted(t, first)
+	first.Close()
+	st.Close(context.Background())
+
+	store, _ = piecestore.Load(context.Background(), backend, 1<<30) // the reload
+	again, _ := openStored(t, store, fx, "-ST0001-again", Config{MemoryBudget: 2 * pieceLen})
+	if st := again.Stats(); st.PiecesHave != st.Pieces || st.PiecesPersisted != st.Pieces {
+		t.Fatalf("after reload: %+v, want every piece verified from storage", st)
+	}
+	if got := readAll(t, again, len(fx.data)); !bytes.Equal(got, fx.data) {
+		t.Fatal("second visit: data differs")
+	}
+	if st := again.Stats(); st.BytesFromPeers+st.BytesFromWebSeed != 0 || st.BytesStored > 2*pieceLen {
+		t.Fatalf("second visit fetched or kept in memory: %+v", st)
+	}
+	other := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-other")})
+	connect(t, other, again)
+	if got := readAll(t, other, len(fx.data)); !bytes.Equal(got, fx.data) {
+		t.Fatal("the viewer seeded from storage got other data")
+	}
+}
+
+// TestCorruptStoredPieceIsFetchedAgain: a stored piece damaged between
+// visits is detected when read back, deleted, and fetched again from a
+// peer; the player never sees the damaged bytes.
+func TestCorruptStoredPieceIsFetchedAgain(t *testing.T) {
+	fx := newFixture(t, 4*pieceLen)
+	backend := piecestore.NewMemory()
+	store, _ := piecestore.Load(context.Background(), backend, 1<<30)
+	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
+	first, st := openStored(t, store, fx, "-ST0001-first", Config{})
+	connect(t, first, seed)
+	readAll(t, first, len(fx.data))
+	persisted(t, first)
+	first.Close()
+	st.Close(context.Background())
+	if !backend.Corrupt(hex.EncodeToString(fx.ih[:]), 2) {
+		t.Fatal("piece 2 was not stored")
+	}
+
+	store, _ = piecestore.Load(context.Background(), backend, 1<<30)
+	again, _ := openStored(t, store, fx, "-ST0001-again", Config{})
+	connect(t, again, seed)
+	if got := readAll(t, again, len(fx.data)); !bytes.Equal(got, fx.data) {
+		t.Fatal("the damaged piece reached the reader")
+	}
+	s := again.Stats()
+	if s.BadStored != 1 || s.BytesFromPeers != pieceLen {
+		t.Fatalf("stats %+v: want 1 bad stored piece, fetched again (%d bytes) and nothing else", s, pieceLen)
+	}
+	persisted(t, again)
+}
+
+// TestStorageEvictionAndClearForgetPieces: pieces the store drops (the
+// budget, or the viewer clearing it) are no longer claimed: missing again
+// unless still in memory.
+func TestStorageEvictionAndClearForgetPieces(t *testing.T) {
+	fx := newFixture(t, 6*pieceLen)
+	store, _ := piecestore.Load(context.Background(), piecestore.NewMemory(), 3*pieceLen)
+	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
+	tor, st := openStored(t, store, fx, "-ST0001-v", Config{MemoryBudget: 2 * pieceLen, ReadaheadBytes: 2 * pieceLen})
+	connect(t, tor, seed)
+	if got := readAll(t, tor, len(fx.data)); !bytes.Equal(got, fx.data) {
+		t.Fatal("data differs")
+	}
+	testenv.Eventually(t, 15*time.Second, "the budget holds 3 pieces", func() bool {
+		s := tor.Stats()
+		return s.PiecesPersisted == 3 && st.Bytes() == 3*pieceLen
+	})
+	s := tor.Stats()
+	if s.BytesStored > 3*pieceLen || s.PiecesHave > 5 {
+		t.Fatalf("stats %+v: memory over budget, or evicted pieces still claimed", s)
+	}
+	if err := store.Clear(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s = tor.Stats()
+	if s.PiecesPersisted != 0 || s.BytesPersisted != 0 || int64(s.PiecesHave)*pieceLen != s.BytesStored {
+		t.Fatalf("after clear %+v: want only the pieces in memory", s)
+	}
+}
