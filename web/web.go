@@ -94,6 +94,9 @@ type Options struct {
 	// gets the 404 page rather than a player that never loads, and a known
 	// one its title and preview tags. Nil serves every id as a shell.
 	Video func(id string) (api.Video, bool)
+	// Catalog fills the list pages (home, search, a user's videos) in the
+	// HTML. Nil shows them empty.
+	Catalog Catalog
 }
 
 // Routes registers the pages and the static files on mux:
@@ -208,6 +211,9 @@ type pageData struct {
 	EmbedURL string
 	OEmbed   string // the oEmbed discovery URL
 	PodName  string
+
+	// A list page (home, search, a user's videos).
+	List *listData
 }
 
 // layoutOf is the template a page is drawn in: the embed page has no site
@@ -226,8 +232,8 @@ func (s *site) parse(name string) (*template.Template, error) {
 	if ok {
 		return t, nil
 	}
-	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset}).
-		ParseFS(s.tmpl, layoutOf(name), "head.html", name+".html")
+	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset, "hueClass": hueClass}).
+		ParseFS(s.tmpl, layoutOf(name), "head.html", "videolist.html", name+".html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse page %s: %w", name, err)
 	}
@@ -237,9 +243,11 @@ func (s *site) parse(name string) (*template.Template, error) {
 	return t, nil
 }
 
-// render draws a page; a page without a video is drawn once and cached.
+// render draws a page; a page without a video or list is drawn once and
+// cached.
 func (s *site) render(d pageData) renderedPage {
-	if d.Video == nil {
+	static := d.Video == nil && d.List == nil
+	if static {
 		s.mu.Lock()
 		rp, ok := s.rendered[d.Name]
 		s.mu.Unlock()
@@ -259,7 +267,7 @@ func (s *site) render(d pageData) renderedPage {
 	if err != nil {
 		rp.err = fmt.Errorf("web: render page %s: %w", d.Name, err)
 	}
-	if d.Video == nil {
+	if static {
 		s.mu.Lock()
 		s.rendered[d.Name] = rp
 		s.mu.Unlock()
@@ -311,6 +319,12 @@ func (s *site) page(name, title, description string) http.HandlerFunc {
 		if name == "watch" || name == "embed" {
 			if !s.videoPage(&d, r.PathValue("id")) {
 				s.errorPage(w, r, http.StatusNotFound, "Video not found", "This video does not exist, or it was removed.")
+				return
+			}
+		}
+		if name == "home" || name == "search" || name == "user" {
+			if !s.listPage(&d, r) {
+				s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no user with this name.")
 				return
 			}
 		}

@@ -376,7 +376,7 @@ func (p *Pod) handler() http.Handler {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
 	})
 	(&feeds.Handler{PodURL: p.cfg.URL, PodName: p.cfg.Name, Videos: p.videos, Log: log}).Routes(mux)
-	web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Video: func(id string) (api.Video, bool) {
+	web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Catalog: p.videos, Video: func(id string) (api.Video, bool) {
 		v, err := p.videos.Get(id)
 		if errors.Is(err, videos.ErrNotFound) || errors.Is(err, videos.ErrBadID) {
 			return api.Video{}, false

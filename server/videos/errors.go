@@ -43,7 +43,7 @@ var (
 
 // errTooLarge builds the 413 answered for files above the limit.
 func errTooLarge(limit int64) error {
-	return httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the video is larger than this pod accepts (%s)", sizeText(limit))
+	return httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the video is larger than this pod accepts (%s)", httpx.SizeText(limit))
 }
 
 // errInvalidVideo wraps a structural problem found in a file that looked

@@ -214,28 +214,11 @@ func (s *Service) reserveRoom(u accounts.User, size int64, key string, tus bool)
 
 // errQuota says in plain words, in binary units, why an upload does not fit.
 func errQuota(code, which string, size, used, pending, quota int64) error {
-	msg := fmt.Sprintf("this video (%s) does not fit in %s of %s: your videos take %s", sizeText(size), which, sizeText(quota), sizeText(used))
+	msg := fmt.Sprintf("this video (%s) does not fit in %s of %s: your videos take %s", httpx.SizeText(size), which, httpx.SizeText(quota), httpx.SizeText(used))
 	if pending > 0 {
-		msg += fmt.Sprintf(" and your unfinished uploads %s", sizeText(pending))
+		msg += fmt.Sprintf(" and your unfinished uploads %s", httpx.SizeText(pending))
 	}
 	return httpx.Errorf(http.StatusRequestEntityTooLarge, code, "%s; remove videos or ask the pod's admin for more room", msg)
-}
-
-// sizeText writes n bytes in binary units ("512 B", "1.5 KiB", "5 MiB"),
-// as the pages' formatBytes (web/static/js/ui.js) does.
-func sizeText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n)/unit, 0
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	s := fmt.Sprintf("%.1f", v)
-	s = strings.TrimSuffix(s, ".0")
-	return s + " " + []string{"KiB", "MiB", "GiB", "TiB", "PiB"}[i]
 }
 
 // QuotaUsage reports u's quotas and what counts against them.

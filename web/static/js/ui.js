@@ -139,67 +139,11 @@ export function podHost(u) {
   try { return new URL(u).host; } catch { return String(u || ''); }
 }
 
-/** hue derives a stable colour from a string, for thumbnails. */
-function hue(s) {
-  let h = 0;
-  for (const ch of String(s)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
-  return h % 360;
-}
-
-// initials: the first letter or digit of the first two words that have one.
-function initials(name) {
-  const firsts = [];
-  for (const w of String(name || '').split(/\s+/)) {
-    const m = w.match(/[\p{L}\p{N}]/u);
-    if (m) firsts.push(m[0]);
-    if (firsts.length === 2) break;
-  }
-  return (firsts.join('') || '?').toUpperCase();
-}
-
-/** videoCard renders one video of a list as a grid item linking to its page. */
-export function videoCard(v) {
-  const href = `/videos/${encodeURIComponent(v.id)}`;
-  const playIcon = svg('svg', { viewBox: '0 0 24 24', width: 18, height: 18, 'aria-hidden': 'true' },
-    svg('path', { fill: 'currentColor', d: 'M8 5v14l11-7z' }));
-  const meta = [v.owner, v.local === false ? podHost(v.pod) : '', viewsText(v.views), timeAgo(v.created_at)].filter(Boolean).join(' · ');
-  return el('li', { class: 'video-card' },
-    el('a', { href },
-      el('div', { class: 'thumb', style: { '--hue': String(hue(v.info_hash || v.id)) }, 'aria-hidden': 'true' },
-        el('span', { class: 'initials' }, initials(v.name)),
-        v.size ? el('span', { class: 'size' }, formatBytes(v.size)) : null,
-        el('span', { class: 'play' }, playIcon)),
-      el('h2', {}, v.name || 'Untitled'),
-      el('p', { class: 'meta' }, meta)));
-}
-
 /** viewsText: 0 → '', 1 → "1 view", 1234 → "1,234 views". */
 export function viewsText(n) {
   n = Number(n) || 0;
   if (n <= 0) return '';
   return `${n.toLocaleString('en')} ${n === 1 ? 'view' : 'views'}`;
-}
-
-/** pager renders previous/next links for a list of total items. */
-export function renderPager(nav, { page, perPage, total, hrefFor }) {
-  clear(nav);
-  const pages = Math.max(1, Math.ceil(total / perPage));
-  if (page > pages) {
-    // A stale or hand-made link: say so and offer the last real page.
-    nav.append(el('span', { class: 'where' }, `There is no page ${page}: this list has ${pages} ${pages === 1 ? 'page' : 'pages'}.`),
-      el('a', { class: 'button', href: hrefFor(pages), rel: 'prev' }, pages === 1 ? 'Back to the list' : `Go to page ${pages}`));
-    return;
-  }
-  if (pages <= 1) return;
-  if (page > 1) nav.append(el('a', { class: 'button', href: hrefFor(page - 1), rel: 'prev' }, '← Previous'));
-  nav.append(el('span', { class: 'where' }, `Page ${page} of ${pages}`));
-  if (page < pages) nav.append(el('a', { class: 'button', href: hrefFor(page + 1), rel: 'next' }, 'Next →'));
-}
-
-/** pageParam reads a 1-based ?page= from the URL. */
-export function pageParam() {
-  const p = parseInt(new URLSearchParams(location.search).get('page') || '1', 10);
-  return Number.isFinite(p) && p > 0 ? p : 1;
 }
 
 /**

@@ -1,11 +1,5 @@
-// Home: the newest videos of this pod and its friends.
+// Home: the newest videos of this pod and its friends, rendered by the pod
+// (web/templates/videolist.html); the script adds the account menu.
 import { initLayout } from '../layout.js';
-import { listVideos } from '../api.js';
-import { showVideoList } from '../videolist.js';
 
 initLayout();
-showVideoList({
-  fetchPage: listVideos,
-  empty: 'No videos yet. Be the first to upload one!',
-  hrefFor: (p) => (p > 1 ? `/?page=${p}` : '/'),
-});

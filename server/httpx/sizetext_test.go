@@ -1,4 +1,4 @@
-package videos
+package httpx
 
 import (
 	"encoding/json"
@@ -29,12 +29,12 @@ func TestSizeTextMatchesPages(t *testing.T) {
 		t.Fatalf("node output %q: %v", out, err)
 	}
 	for i, n := range sizes {
-		if got := sizeText(n); got != js[i] {
+		if got := SizeText(n); got != js[i] {
 			t.Errorf("%d bytes: the pod says %q, the pages %q", n, got, js[i])
 		}
 	}
-	if got := sizeText(5 << 20); got != "5 MiB" {
-		t.Errorf("sizeText(5 MiB) = %q", got)
+	if got := SizeText(5 << 20); got != "5 MiB" {
+		t.Errorf("SizeText(5 MiB) = %q", got)
 	}
 }
 

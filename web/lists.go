@@ -1,0 +1,330 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/httpx"
+)
+
+// Catalog is what the list pages show, the same lists the public API
+// serves (*videos.Service): count videos after skipping start, with the
+// total.
+type Catalog interface {
+	List(start, count int) (api.VideoList, error)
+	ListByOwner(owner string, start, count int) (api.VideoList, error)
+	Search(q string, start, count int) (api.VideoList, error)
+}
+
+// Paging of the list pages: PerPage cards a page, and no page whose first
+// card lies beyond maxListStart (the API's own bound on start), so an
+// anonymous request costs at most one bounded list.
+const (
+	PerPage      = 24
+	maxListStart = 1_000_000
+	maxQuery     = 1000 // bytes of ?q=, as the search API takes
+	maxUsername  = 64
+)
+
+// listData is a server-rendered list of video cards (home, search, a
+// user's page), drawn by the "videolist" template.
+type listData struct {
+	Heading string
+	Cards   []card
+	Empty   string // shown when there is no card
+	Error   string // the list could not be read
+	Pager   pager
+	Query   string // the search page's words
+	FeedURL string // a user's feed
+}
+
+// card is one video of a list, as ui.js's videoCard drew it.
+type card struct {
+	Href, Name, Initials, Size, Meta string
+	Hue                              uint32
+	Created                          string // RFC 3339, for <time datetime>
+}
+
+// pager links to the neighbouring pages; Past says a page beyond the last
+// was asked for and links to the last real one.
+type pager struct {
+	Prev, Next, Where string
+	Past, PastHref    string
+	PastLink          string
+}
+
+// listPage fills d.List for the list pages; false when the request itself
+// is not a page (a bad user name gets the 404 page).
+func (s *site) listPage(d *pageData, r *http.Request) bool {
+	catalog := s.opts.Catalog
+	if catalog == nil {
+		catalog = emptyCatalog{}
+	}
+	page := pageParam(r)
+	start := (page - 1) * PerPage
+	l := &listData{}
+	var (
+		res    api.VideoList
+		err    error
+		hrefOf func(int) string
+	)
+	switch d.Name {
+	case "home":
+		l.Heading = "Newest videos"
+		l.Empty = "No videos yet. Be the first to upload one!"
+		hrefOf = func(p int) string {
+			if p > 1 {
+				return "/?page=" + strconv.Itoa(p)
+			}
+			return "/"
+		}
+		res, err = catalog.List(start, PerPage)
+	case "search":
+		q := strings.TrimSpace(r.URL.Query().Get("q"))
+		if len(q) > maxQuery {
+			q = q[:maxQuery]
+		}
+		l.Query = q
+		if q == "" {
+			l.Heading = "Search"
+			l.Empty = "Type words from a video’s name in the search box."
+			d.List = l
+			return true
+		}
+		d.Title = q + " · Search"
+		l.Empty = "No video matches “" + q + "”."
+		hrefOf = func(p int) string {
+			u := "/search?q=" + url.QueryEscape(q)
+			if p > 1 {
+				u += "&page=" + strconv.Itoa(p)
+			}
+			return u
+		}
+		res, err = catalog.Search(q, start, PerPage)
+		l.Heading = fmt.Sprintf("%d result%s for “%s”", res.Total, plural(res.Total), q)
+	case "user":
+		name := r.PathValue("name")
+		if name == "" || len(name) > maxUsername {
+			return false
+		}
+		l.Heading = "Videos by " + name
+		d.Title = l.Heading
+		l.Empty = name + " has no videos on this pod yet."
+		l.FeedURL = "/feeds/videos.xml?user=" + url.QueryEscape(name)
+		hrefOf = func(p int) string {
+			u := "/users/" + url.PathEscape(name)
+			if p > 1 {
+				u += "?page=" + strconv.Itoa(p)
+			}
+			return u
+		}
+		res, err = catalog.ListByOwner(strings.ToLower(name), start, PerPage)
+	}
+	d.List = l
+	if err != nil {
+		l.Error = "The videos could not be loaded: " + httpx.UserText(err)
+		return true
+	}
+	if len(res.Data) == 0 && page > 1 {
+		l.Empty = "No more videos."
+	}
+	now := time.Now()
+	for _, v := range res.Data {
+		l.Cards = append(l.Cards, newCard(v, now))
+	}
+	l.Pager = newPager(page, res.Total, hrefOf)
+	return true
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// pageParam reads a 1-based ?page=, as ui.js's pageParam did: anything
+// else is page 1, and pages beyond the API's bound are capped there.
+func pageParam(r *http.Request) int {
+	p, err := strconv.Atoi(r.URL.Query().Get("page"))
+	if err != nil || p < 1 {
+		return 1
+	}
+	return min(p, maxListStart/PerPage+1)
+}
+
+func newPager(page, total int, hrefOf func(int) string) pager {
+	pages := max(1, (total+PerPage-1)/PerPage)
+	var p pager
+	if page > pages {
+		// A stale or hand-made link: say so and offer the last real page.
+		p.Past = fmt.Sprintf("There is no page %d: this list has %d %s.", page, pages, map[bool]string{true: "page", false: "pages"}[pages == 1])
+		p.PastHref = hrefOf(pages)
+		p.PastLink = "Go to page " + strconv.Itoa(pages)
+		if pages == 1 {
+			p.PastLink = "Back to the list"
+		}
+		return p
+	}
+	if pages <= 1 {
+		return p
+	}
+	if page > 1 {
+		p.Prev = hrefOf(page - 1)
+	}
+	p.Where = fmt.Sprintf("Page %d of %d", page, pages)
+	if page < pages {
+		p.Next = hrefOf(page + 1)
+	}
+	return p
+}
+
+func newCard(v api.Video, now time.Time) card {
+	c := card{Href: "/videos/" + url.PathEscape(v.ID), Name: v.Name, Initials: initials(v.Name)}
+	if c.Name == "" {
+		c.Name = "Untitled"
+	}
+	key := v.InfoHash
+	if key == "" {
+		key = v.ID
+	}
+	c.Hue = hue(key)
+	if v.Size > 0 {
+		c.Size = httpx.SizeText(v.Size)
+	}
+	var meta []string
+	add := func(s string) {
+		if s != "" {
+			meta = append(meta, s)
+		}
+	}
+	add(v.Owner)
+	if !v.Local {
+		add(podHost(v.Pod))
+	}
+	add(viewsText(v.Views))
+	add(timeAgo(v.CreatedAt, now))
+	c.Meta = strings.Join(meta, " · ")
+	if v.CreatedAt.Year() >= 2000 {
+		c.Created = v.CreatedAt.UTC().Format(time.RFC3339)
+	}
+	return c
+}
+
+// hueClass is the thumbnail colour class of a hue: one of 24 (h0…h23,
+// 15° apart, in style.css), since the Content-Security-Policy refuses
+// style attributes.
+func hueClass(h uint32) uint32 { return h / 15 % 24 }
+
+type emptyCatalog struct{}
+
+func (emptyCatalog) List(int, int) (api.VideoList, error)                { return api.VideoList{}, nil }
+func (emptyCatalog) ListByOwner(string, int, int) (api.VideoList, error) { return api.VideoList{}, nil }
+func (emptyCatalog) Search(string, int, int) (api.VideoList, error)      { return api.VideoList{}, nil }
+
+// hue derives a stable colour from a string for a card's thumbnail.
+func hue(s string) uint32 {
+	var h uint32
+	for _, r := range s {
+		h = h*31 + uint32(r)
+	}
+	return h % 360
+}
+
+// initials: the first letter or digit of the first two words that have one.
+func initials(name string) string {
+	var out []rune
+	for _, w := range strings.Fields(name) {
+		for _, r := range w {
+			if unicode.IsLetter(r) || unicode.IsNumber(r) {
+				out = append(out, unicode.ToUpper(r))
+				break
+			}
+		}
+		if len(out) == 2 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "?"
+	}
+	return string(out)
+}
+
+// podHost: "http://a.example:9000" → "a.example:9000".
+func podHost(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return u
+	}
+	return p.Host
+}
+
+// viewsText: 0 → "", 1 → "1 view", 1234 → "1,234 views" (ui.js viewsText).
+func viewsText(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if n == 1 {
+		return s + " view"
+	}
+	return s + " views"
+}
+
+// timeAgo writes how long ago t was, in English as the pages'
+// Intl.RelativeTimeFormat("en", {numeric: "auto"}) does: "now",
+// "5 minutes ago", "yesterday", "last month". "" for a missing time.
+func timeAgo(t, now time.Time) string {
+	if t.Year() < 2000 {
+		return ""
+	}
+	secs := now.Sub(t).Seconds()
+	future := secs < 0
+	if future {
+		secs = -secs
+	}
+	for _, u := range []struct {
+		name       string
+		size       float64
+		last, next string
+	}{
+		{"year", 31536000, "last year", "next year"},
+		{"month", 2592000, "last month", "next month"},
+		{"week", 604800, "last week", "next week"},
+		{"day", 86400, "yesterday", "tomorrow"},
+		{"hour", 3600, "", ""},
+		{"minute", 60, "", ""},
+	} {
+		if secs < u.size {
+			continue
+		}
+		n := int64(secs/u.size + 0.5)
+		switch {
+		case n == 1 && !future && u.last != "":
+			return u.last
+		case n == 1 && future && u.next != "":
+			return u.next
+		case future:
+			return fmt.Sprintf("in %d %s%s", n, u.name, plural(int(n)))
+		}
+		return fmt.Sprintf("%d %s%s ago", n, u.name, plural(int(n)))
+	}
+	n := int64(secs + 0.5)
+	switch {
+	case n == 0:
+		return "now"
+	case future:
+		return fmt.Sprintf("in %d second%s", n, plural(int(n)))
+	}
+	return fmt.Sprintf("%d second%s ago", n, plural(int(n)))
+}
