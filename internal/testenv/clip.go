@@ -24,6 +24,9 @@ type Clip struct {
 	Pattern       string // lavfi video source; default "testsrc"
 	Faststart     bool   // moov before mdat (-movflags +faststart)
 	Ext           string // container by extension; default ".mp4"
+	// BlackLead is seconds of black frames before the pattern (a fade-in,
+	// for poster frame tests); Seconds counts the pattern only.
+	BlackLead int
 	// Args replace the default codec arguments (everything after the
 	// inputs), for clips of other codecs or bitrates.
 	Args []string
@@ -58,8 +61,13 @@ func MakeClip(t testing.TB, c Clip) (path string, data []byte) {
 		c.Ext = ".mp4"
 	}
 	d := strconv.Itoa(c.Seconds)
-	args := []string{"-hide_banner", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("%s=duration=%s:size=%dx%d:rate=%d", c.Pattern, d, c.Width, c.Height, c.Rate)}
+	src := fmt.Sprintf("%s=duration=%s:size=%dx%d:rate=%d", c.Pattern, d, c.Width, c.Height, c.Rate)
+	if c.BlackLead > 0 {
+		src = fmt.Sprintf("color=c=black:duration=%d:size=%dx%d:rate=%d[lead];%s[pat];[lead][pat]concat=n=2:v=1:a=0[out0]",
+			c.BlackLead, c.Width, c.Height, c.Rate, src)
+		d = strconv.Itoa(c.Seconds + c.BlackLead)
+	}
+	args := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src}
 	if c.Audio {
 		args = append(args, "-f", "lavfi", "-i", "sine=duration="+d)
 	}

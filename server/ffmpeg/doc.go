@@ -38,4 +38,15 @@
 // job's time limit, and on Linux ffmpeg is killed with the pod (Pdeathsig)
 // so a crash never leaves an encoder writing. Progress is read from
 // -progress pipe:1 (out_time_us against the probed duration).
+//
+// # Images
+//
+// Images makes, from a published file, a 320×180 thumbnail and an 854×480
+// preview of one representative frame (ffmpeg's thumbnail filter over
+// about 5 s of frames from 10% in; a flat, black or blank result is tried
+// again at 50% and 30%), and a storyboard sprite: a grid of 160×90 tiles,
+// one frame a second up to 100 tiles, then evenly spread (only key frames
+// are decoded for videos over two minutes). Frames are letterboxed into
+// the 16:9 boxes, so every image has its box's exact size. It runs like
+// Transcode: nice'd, bounded by ctx, killed with the pod.
 package ffmpeg
