@@ -98,8 +98,10 @@ func (s *Seeder) wake(ih metainfo.Hash) *entry {
 		return nil
 	}
 	if e, ok := s.torrents[ih]; ok {
-		s.mu.Unlock()
+		// Under s.mu: the reaper decides under it too, so a torrent
+		// woken here is not unloaded for being idle (see reap).
 		e.last.Store(now)
+		s.mu.Unlock()
 		return e
 	}
 	c, ok := s.cold[ih]
@@ -108,7 +110,7 @@ func (s *Seeder) wake(ih metainfo.Hash) *entry {
 		return nil
 	}
 	// Claim the slot now, so concurrent wakes share one load.
-	e := &entry{path: c.filePath, ready: make(chan struct{})}
+	e := &entry{path: c.filePath, ready: make(chan struct{}), after: s.dropping[ih]}
 	e.last.Store(now)
 	s.torrents[ih] = e
 	s.wg.Add(1)
@@ -177,9 +179,10 @@ func (s *Seeder) evictOverflow(keep metainfo.Hash) {
 			s.mu.Unlock()
 			return
 		}
-		delete(s.torrents, victim)
+		finish := s.retireLocked(victim)
 		s.mu.Unlock()
 		s.unload(victim, ve, "max active")
+		finish()
 	}
 }
 
@@ -200,6 +203,9 @@ func (s *Seeder) unloadable(ih metainfo.Hash, e *entry) bool {
 // unload drops a torrent already removed from s.torrents; its registration
 // and piece completion stay.
 func (s *Seeder) unload(ih metainfo.Hash, e *entry, why string) {
+	if s.hooks.retired != nil {
+		s.hooks.retired(ih)
+	}
 	e.t.Drop()
 	s.unloads.Add(1)
 	s.log.Debug("torrent unloaded", "info_hash", ih.HexString(), "why", why)
@@ -244,18 +250,25 @@ func (s *Seeder) reap() {
 			c.e.last.Store(now.UnixNano())
 			continue
 		}
-		if now.Sub(time.Unix(0, c.e.last.Load())) < time.Duration(s.idle.Load()) {
+		idle := func() bool { return now.Sub(time.Unix(0, c.e.last.Load())) >= time.Duration(s.idle.Load()) }
+		if !idle() {
 			continue
 		}
+		if s.hooks.reapDecided != nil {
+			s.hooks.reapDecided(c.ih)
+		}
+		// Decided again under s.mu, where wake marks activity: a wake
+		// that returned this entry keeps it loaded, and one that comes
+		// after finds it gone and loads it anew (after the drop).
 		s.mu.Lock()
-		gone := s.torrents[c.ih] != c.e
-		if !gone {
-			delete(s.torrents, c.ih)
+		if s.torrents[c.ih] != c.e || !idle() {
+			s.mu.Unlock()
+			continue
 		}
+		finish := s.retireLocked(c.ih)
 		s.mu.Unlock()
-		if !gone {
-			s.unload(c.ih, c.e, "idle")
-		}
+		s.unload(c.ih, c.e, "idle")
+		finish()
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anacrolix/torrent/metainfo"
+
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
@@ -116,5 +118,79 @@ func TestSeedOnDemand(t *testing.T) {
 	}
 	if n := s.DiskReadBytes(); n != 0 {
 		t.Fatalf("read %d bytes of files without serving anyone", n)
+	}
+}
+
+// A wake at the moment the reaper unloads the same torrent (issue 20): the
+// hooks stop the reaper at the two places where they interleave, so each
+// case runs the same way every time.
+//
+//   - woken after reap found it idle: the wake returned the loaded entry,
+//     so the torrent must stay loaded (it was unloaded under the waker);
+//   - woken after it left the loaded set, before its drop: the new load
+//     must get a live torrent (it was handed the one being dropped).
+func TestWakeDuringUnload(t *testing.T) {
+	for _, tc := range []string{"woken when found idle", "woken before the drop"} {
+		t.Run(tc, func(t *testing.T) {
+			dataDir := t.TempDir()
+			ih, tp, fp := registeredTorrent(t, dataDir, 42)
+			// An hour: the reaper's own ticker never runs in the test; reap
+			// is called by hand.
+			s, err := New(Config{DataDir: dataDir, ListenAddr: "127.0.0.1", IdleTimeout: time.Hour}, testLogger(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if err := s.Register(ih, tp, fp); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := s.Wake(ctx, ih); err != nil {
+				t.Fatal(err)
+			}
+			s.idle.Store(1) // everything is idle to reap from now on
+
+			woke := make(chan error, 1)
+			switch tc {
+			case "woken when found idle":
+				s.hooks.reapDecided = func(metainfo.Hash) { woke <- s.Wake(ctx, ih) }
+			case "woken before the drop":
+				waiting := make(chan struct{})
+				s.hooks.awaitingDrop = func(metainfo.Hash) { close(waiting) }
+				s.hooks.retired = func(metainfo.Hash) {
+					go func() { woke <- s.Wake(ctx, ih) }()
+					// The new load either finishes (handed the torrent
+					// about to be dropped) or waits for the drop, which
+					// only comes after this hook returns.
+					select {
+					case err := <-woke:
+						woke <- err
+					case <-waiting:
+					}
+				}
+			}
+			s.reap()
+			if err := <-woke; err != nil {
+				t.Fatalf("Wake during the unload: %v", err)
+			}
+			s.mu.Lock()
+			e := s.torrents[ih]
+			s.mu.Unlock()
+			if e == nil {
+				t.Fatal("a torrent woken during its unload is not loaded")
+			}
+			select {
+			case <-e.t.Closed():
+				t.Fatal("a torrent woken during its unload was dropped under its waker")
+			default:
+			}
+			if got, ok := s.cl.Torrent(ih); !ok || got != e.t {
+				t.Fatalf("the client holds %v (%v), not the loaded entry's torrent", got, ok)
+			}
+			if len(s.Torrents()) != 1 {
+				t.Fatalf("%d torrents seeded, want 1", len(s.Torrents()))
+			}
+		})
 	}
 }

@@ -64,6 +64,11 @@ type Seeder struct {
 	closed   bool
 	cold     map[metainfo.Hash]coldEntry // registered torrents, loaded or not
 	byFile   map[string]metainfo.Hash    // registered file path -> info hash
+	// dropping holds, per info hash, a channel closed once the torrent
+	// taken out of torrents (unloaded or removed) is dropped from the
+	// client and its completion settled: a new entry for that hash waits
+	// for it (see add).
+	dropping map[metainfo.Hash]chan struct{}
 
 	idle      atomic.Int64 // IdleTimeout in nanoseconds
 	maxActive int
@@ -75,6 +80,16 @@ type Seeder struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	hooks testHooks
+}
+
+// testHooks let tests stop the seeder at the points where a wake and an
+// unload interleave; nil in production.
+type testHooks struct {
+	reapDecided  func(ih metainfo.Hash) // reap found ih idle, before it takes s.mu to unload it
+	retired      func(ih metainfo.Hash) // ih left s.torrents, before its torrent is dropped
+	awaitingDrop func(ih metainfo.Hash) // a new entry for ih waits for the old one's drop
 }
 
 // entry is one torrent being verified or seeded. ready is closed once Seed
@@ -84,7 +99,10 @@ type entry struct {
 	path  string
 	ready chan struct{}
 	err   error
-	last  atomic.Int64 // unix nanoseconds of the last sign of activity
+	last  atomic.Int64 // unix nanoseconds of the last sign of activity (wake stores it under Seeder.mu)
+	// after, if not nil, is closed once the previous torrent of this info
+	// hash is dropped (Seeder.dropping when the entry was made).
+	after chan struct{}
 }
 
 // TorrentStats describes one seeded torrent.
@@ -105,6 +123,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Seeder, erro
 		return nil, fmt.Errorf("seeder: %w", err)
 	}
 	s := &Seeder{log: log, torrents: map[metainfo.Hash]*entry{}, cold: map[metainfo.Hash]coldEntry{}, byFile: map[string]metainfo.Hash{},
+		dropping:  map[metainfo.Hash]chan struct{}{},
 		maxActive: cmp.Or(cfg.MaxActive, 2000)}
 	s.idle.Store(int64(cmp.Or(cfg.IdleTimeout, 10*time.Minute)))
 	s.runCtx, s.stop = context.WithCancel(context.Background())
@@ -239,7 +258,7 @@ func (s *Seeder) seed(ctx context.Context, torrentBytes []byte, filePath string,
 			return fmt.Errorf("seeder: seed %x: %w", ih, ctx.Err())
 		}
 	}
-	e := &entry{path: filePath, ready: make(chan struct{})}
+	e := &entry{path: filePath, ready: make(chan struct{}), after: s.dropping[ih]}
 	e.last.Store(time.Now().UnixNano())
 	s.torrents[ih] = e
 	s.mu.Unlock()
@@ -265,6 +284,20 @@ func (s *Seeder) seed(ctx context.Context, torrentBytes []byte, filePath string,
 // add adds the torrent to the client and waits until every piece is known
 // complete. On error the torrent is not left in the client.
 func (s *Seeder) add(ctx context.Context, mi *metainfo.MetaInfo, info *metainfo.Info, ih metainfo.Hash, filePath string, trusted bool, e *entry) error {
+	// anacrolix keeps one torrent per info hash: added before the previous
+	// one is dropped, AddTorrentSpec would return that one, which the drop
+	// then closes under the new entry (and a Remove would clear the
+	// completion recorded below).
+	if e.after != nil {
+		if s.hooks.awaitingDrop != nil {
+			s.hooks.awaitingDrop(ih)
+		}
+		select {
+		case <-e.after:
+		case <-ctx.Done():
+			return fmt.Errorf("seeder: add %x: %w", ih, ctx.Err())
+		}
+	}
 	// Check the file before anything is recorded about it.
 	st, err := os.Stat(filePath)
 	if err != nil {
@@ -338,20 +371,23 @@ func (s *Seeder) Remove(infoHash [20]byte) error {
 	ih := metainfo.Hash(infoHash)
 	s.mu.Lock()
 	e, ok := s.torrents[ih]
-	if ok {
-		delete(s.torrents, ih)
-	}
 	c, registered := s.cold[ih]
 	if registered {
 		delete(s.cold, ih)
 		delete(s.byFile, c.filePath)
 	}
+	if !ok && !registered {
+		s.mu.Unlock()
+		return nil
+	}
+	finish := s.retireLocked(ih)
 	s.mu.Unlock()
-	if !ok && registered {
+	defer finish()
+	if !ok {
 		return s.forgetCompletion(ih, c.torrentPath)
 	}
-	if !ok {
-		return nil
+	if s.hooks.retired != nil {
+		s.hooks.retired(ih)
 	}
 	<-e.ready // a Seed still verifying finishes (or fails) first
 	if e.err != nil {
@@ -366,6 +402,23 @@ func (s *Seeder) Remove(infoHash [20]byte) error {
 	}
 	s.log.Info("stopped seeding", "info_hash", ih.HexString())
 	return nil
+}
+
+// retireLocked takes ih out of s.torrents (if there) so that its torrent
+// can be dropped outside s.mu, and returns the function to call once that
+// is done: until then a new entry for ih waits (see add). s.mu is held.
+func (s *Seeder) retireLocked(ih metainfo.Hash) (finish func()) {
+	delete(s.torrents, ih)
+	done := make(chan struct{})
+	s.dropping[ih] = done
+	return func() {
+		s.mu.Lock()
+		if s.dropping[ih] == done {
+			delete(s.dropping, ih)
+		}
+		s.mu.Unlock()
+		close(done)
+	}
 }
 
 // UploadedBytes returns the payload bytes sent to peers since New, over all
