@@ -382,6 +382,27 @@ func TestLinkPreviews(t *testing.T) {
 	}
 }
 
+// TestEarlyPrefetchIsWorkerBudget: the page prefetches exactly what the
+// Service Worker reads before the engine runs (engine.js EARLY_PREFETCH,
+// sw.js EARLY_BUDGET): less and the worker reads the rest itself, more and
+// the page fetches bytes nobody plays yet.
+func TestEarlyPrefetchIsWorkerBudget(t *testing.T) {
+	constant := func(file, name string) string {
+		src, err := files.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)^const ` + name + ` = ([^;]+);`).FindSubmatch(src)
+		if m == nil {
+			t.Fatalf("%s has no %s", file, name)
+		}
+		return string(m[1])
+	}
+	if js, sw := constant("static/engine/engine.js", "EARLY_PREFETCH"), constant("static/engine/sw.js", "EARLY_BUDGET"); js != sw {
+		t.Errorf("engine.js EARLY_PREFETCH = %s, sw.js EARLY_BUDGET = %s", js, sw)
+	}
+}
+
 // TestEngineMIMEMatchesPod: the browser engine's extension → MIME map is
 // the pod's (media.TypeByName), entry for entry (issue 13: it lacked .mov).
 func TestEngineMIMEMatchesPod(t *testing.T) {

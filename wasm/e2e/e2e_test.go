@@ -116,6 +116,7 @@ func TestPlayEarlyHandsOverWebSeedBytes(t *testing.T) {
 	})()`, &reloaded)
 	waitJS(t, pg, "document.getElementById('v').currentTime > 1", "window.__st.err", dump, 30*time.Second)
 	seen := map[int64]int{}
+	var earlyRanges []string
 	for _, r := range p.WebSeedRanges() {
 		var from, to int64
 		if _, err := fmt.Sscanf(r, "bytes=%d-%d", &from, &to); err != nil {
@@ -123,7 +124,14 @@ func TestPlayEarlyHandsOverWebSeedBytes(t *testing.T) {
 		}
 		if from < earlyBudget {
 			seen[from]++
+			earlyRanges = append(earlyRanges, r)
 		}
+	}
+	// The page fetched the early bytes in one request while the worker
+	// started (engine.js prefetchEarly), and the worker served the player
+	// from them: it read none of them itself.
+	if want := fmt.Sprintf("bytes=0-%d", earlyBudget-1); len(earlyRanges) != 1 || earlyRanges[0] != want {
+		t.Errorf("web seed ranges in the first %d bytes: %v, want the page's one prefetch %q", earlyBudget, earlyRanges, want)
 	}
 	for off, n := range seen {
 		if n > 1 {

@@ -110,10 +110,13 @@ function startServiceWorker(scope = '/') {
 
 /**
  * playEarly starts <video> on a torrent's stream before the engine has
- * loaded: until the page opens the torrent, the Service Worker reads the
+ * loaded: until the page opens the torrent, the Service Worker serves the
  * first bytes (≤ 1 MiB, sw.js EARLY_BUDGET) from the same-origin web seed
  * (the video's webseed_url), then the engine takes over; open() hands it
- * those bytes (see giveEarly). meta: {infoHash (40 hex),
+ * those bytes (see giveEarly). The page itself fetches those first bytes
+ * at once, while the Service Worker registers and starts (on a first visit
+ * that takes as long as a plain <video>'s whole first request), and the
+ * worker asks the page for them (prefetchEarly). meta: {infoHash (40 hex),
  * webSeed, name}. The wasm's download, compilation and the start of Go
  * (CPU, main thread) then wait until the video plays, autoplay is refused,
  * the video fails or 2.5 s pass, if loadEngine has not got that far yet.
@@ -123,7 +126,12 @@ function startServiceWorker(scope = '/') {
 export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { swScope = '/' } = {}) {
   const ih = String(infoHash || '').toLowerCase();
   if (!/^[0-9a-f]{40}$/.test(ih)) return false;
-  if (!(await startServiceWorker(swScope))) return false;
+  const ws = webSeed ? new URL(webSeed, location.href) : null;
+  const pre = ws && ws.origin === location.origin && canServiceWorker() ? prefetchEarly(ih, ws.href) : null;
+  if (!(await startServiceWorker(swScope))) {
+    pre?.abort();
+    return false;
+  }
   expect(ih);
   let release;
   startGate ??= new Promise((resolve) => {
@@ -133,12 +141,97 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { 
     setTimeout(resolve, EARLY_HOLD_MS);
   });
   const u = new URL(`${ih}/${encodeURIComponent(name)}`, STREAM_BASE);
-  if (webSeed) u.searchParams.set('webseed', new URL(webSeed, location.href).href);
+  if (ws) u.searchParams.set('webseed', ws.href);
   video.src = u.href;
   // Autoplay may be refused (the page shows controls): then nothing plays
   // soon, so the engine need not wait.
   video.play().catch(() => release && release());
   return true;
+}
+
+// EARLY_PREFETCH is what playEarly fetches from the web seed itself:
+// sw.js's EARLY_BUDGET, all the worker reads before the engine runs (web's
+// TestEarlyPrefetchIsWorkerBudget keeps the two equal).
+const EARLY_PREFETCH = 1 << 20;
+
+// prefetched: infoHash → the first bytes of the file, fetched by the page
+// from the web seed while its Service Worker starts ({buf, got (bytes
+// arrived, from offset 0), length (of the file, 0 until known), mime,
+// done, wake (waiters), abort}).
+const prefetched = new Map();
+
+function canServiceWorker() {
+  return typeof window !== 'undefined' && window.isSecureContext && 'serviceWorker' in navigator;
+}
+
+// prefetchEarly fetches the file's first EARLY_PREFETCH bytes from the web
+// seed in one range request, so that on a first visit the bytes are on
+// their way while the Service Worker registers, installs and activates
+// (the <video> can use the stream only once the worker controls the page).
+// The worker asks for them (onWorkerMessage, 'swarmtube-early') instead of
+// fetching them itself; they are handed to the engine on open like the
+// worker's own early reads, so the pod sends them once either way.
+function prefetchEarly(infoHash, url) {
+  const have = prefetched.get(infoHash);
+  if (have) return have;
+  const ctl = new AbortController();
+  const p = {
+    buf: new Uint8Array(0), got: 0, length: 0, mime: '', done: false, wake: [],
+    abort: () => ctl.abort(),
+  };
+  prefetched.set(infoHash, p);
+  const wake = () => { for (const w of p.wake.splice(0)) w(); };
+  (async () => {
+    const resp = await fetch(url, { headers: { Range: `bytes=0-${EARLY_PREFETCH - 1}` }, cache: 'no-store', signal: ctl.signal });
+    const m = /^bytes 0-(\d+)\/(\d+)$/.exec(resp.headers.get('content-range') || '');
+    if (resp.status !== 206 || !m) {
+      resp.body?.cancel();
+      return;
+    }
+    p.length = Number(m[2]);
+    p.mime = resp.headers.get('content-type') || 'application/octet-stream';
+    p.buf = new Uint8Array(Number(m[1]) + 1);
+    const reader = resp.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const n = Math.min(value.byteLength, p.buf.byteLength - p.got);
+      p.buf.set(value.subarray(0, n), p.got);
+      p.got += n;
+      wake();
+    }
+  })().catch(() => {}).finally(() => {
+    p.done = true;
+    wake();
+    if (p.handle) givePrefetched(p);
+  });
+  return p;
+}
+
+// givePrefetched hands the engine the prefetched bytes it has not had yet
+// (whole pieces until the prefetch ends: the engine keeps only the whole
+// pieces of each hand-over), and forgets a finished prefetch once the
+// engine has all of it.
+function givePrefetched(p) {
+  const from = p.given || 0;
+  const pl = p.handle.pieceLength;
+  const to = p.done ? p.got : Math.floor(p.got / pl) * pl;
+  if (p.done && prefetched.get(p.handle.infoHash) === p) prefetched.delete(p.handle.infoHash);
+  if (to <= from) return Promise.resolve();
+  p.given = to;
+  return giveEarly(p.handle, [{ offset: from, data: p.buf.subarray(from, to) }]);
+}
+
+// earlyFromPrefetch resolves to [offset, offset+length) of the file from
+// the page's prefetch, in the Service Worker's read answer shape ({data,
+// length (of the file), mime}), or null when the prefetch does not hold it.
+async function earlyFromPrefetch(infoHash, offset, length) {
+  const p = prefetched.get(infoHash);
+  if (!p || !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0) return null;
+  while (!p.done && p.got < offset + length) await new Promise((r) => p.wake.push(r));
+  const end = Math.min(offset + length, p.got);
+  if (p.length === 0 || offset >= end) return null;
+  return { data: p.buf.slice(offset, end).buffer, length: p.length, mime: p.mime };
 }
 
 function expect(infoHash) {
@@ -204,6 +297,13 @@ function onWorkerMessage(ev) {
     return;
   }
   if (!port) return;
+  if (msg.type === 'swarmtube-early') {
+    earlyFromPrefetch(msg.infoHash, msg.offset, msg.length).then(
+      (r) => (r ? port.postMessage(r, [r.data]) : port.postMessage({ miss: true })),
+      () => port.postMessage({ miss: true }),
+    );
+    return;
+  }
   handleFor(msg.infoHash).then((h) => {
     if (!h) {
       port.postMessage({ error: `torrent ${msg.infoHash} is not open in this page` });
@@ -291,6 +391,13 @@ export class Engine {
     // Before any read reaches the engine: what the Service Worker already
     // read from the web seed (more may arrive meanwhile), so the engine
     // fetches none of it again.
+    // What arrived of the page's own prefetch; the rest follows when it
+    // arrives (prefetchEarly), so open does not wait on the network.
+    const pre = prefetched.get(h.infoHash);
+    if (pre) {
+      pre.handle = h;
+      await givePrefetched(pre);
+    }
     for (let early; (early = earlyWebSeed.get(h.infoHash));) {
       earlyWebSeed.delete(h.infoHash);
       await giveEarly(h, early);
@@ -422,6 +529,8 @@ export class Torrent {
     handles.delete(this.infoHash);
     expected.delete(this.infoHash);
     earlyWebSeed.delete(this.infoHash);
+    prefetched.get(this.infoHash)?.abort();
+    prefetched.delete(this.infoHash);
     tellWorker('swarmtube-closed', this.infoHash);
     this.handle.close();
   }

@@ -11,7 +11,12 @@
 // comes from the engine (which waits for the torrent to open). Reads are
 // 256 KiB range requests, each read whole (passing the web seed's body on
 // as it arrived made Chromium fail some starts with a format error, not
-// understood yet). Each read is also posted to the page, which hands it to
+// understood yet). The page fetches those first bytes itself as soon as it
+// knows the video, while this worker registers and starts (engine.js
+// prefetchEarly): each early read asks the page first and reads the web
+// seed only for what the page does not hold, so on a first visit the
+// worker's start and the first request overlap as they would for a plain
+// <video>. Each read of its own is also posted to the page, which hands it to
 // its engine on open: the engine counts it in its stats and keeps the whole
 // pieces instead of fetching them again (from the web seed or the pod's
 // seeder). The budget is 1 MiB: every byte of it is pod upload per viewer
@@ -188,6 +193,10 @@ async function serve(event, url) {
     if (webSeed && n > 0 && !(await wasOpened(earlyKey))) {
       if (!earlySpent.has(earlyKey)) forgetGone();
       earlySpent.set(earlyKey, spent + n);
+      // The page fetched the first bytes itself while this worker started
+      // (engine.js prefetchEarly): take them from it when it holds them.
+      const fromPage = await ask(client, { type: 'swarmtube-early', infoHash, offset, length: n });
+      if (fromPage && fromPage.data instanceof ArrayBuffer && fromPage.data.byteLength > 0) return fromPage;
       const early = await readEarly(webSeed, offset, n);
       if (early) {
         // A copy for the page's engine (the original goes to the player).
