@@ -18,17 +18,21 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/store"
 )
 
-// The search benchmark indexes benchVideos synthetic videos once per test
-// binary: names of 3-8 words and descriptions of 10-40 words drawn with a
-// Zipf distribution from a vocabulary of benchVocab words (some accented),
-// so common words are very common, as in real titles.
+// The search and catalogue benchmarks index benchVideos synthetic videos
+// once per test binary: names of 3-8 words and descriptions of 10-40 words
+// drawn with a Zipf distribution from a vocabulary of benchVocab words
+// (some accented), so common words are very common, as in real titles. A
+// fifth are friends' videos; local ones belong to benchOwners in turn.
 const (
 	benchVideos = 100_000
 	benchVocab  = 20_000
 )
+
+var benchOwners = []string{"alice", "bob", "carol", "erin"}
 
 var (
 	benchOnce  sync.Once
@@ -110,7 +114,12 @@ func buildBenchIndex() {
 				rec := &record{File: "x.mp4", Video: api.Video{
 					ID: newVideoID(), Name: phrase(3, 8), Description: phrase(10, 40), Size: 1,
 					InfoHash: fmt.Sprintf("%x", ih), CreatedAt: base.Add(time.Duration(j) * time.Minute), Local: true,
+					Owner: benchOwners[j%len(benchOwners)],
 				}}
+				if j%5 == 4 { // a fifth are friends' videos
+					rec.Origin, rec.OriginID, rec.File = "https://friend.test", rec.Video.ID, ""
+					rec.Video.ID, rec.Video.Owner = remoteKey(rec.Origin, rec.OriginID), "dave"
+				}
 				if err := putTx(tx, rec); err != nil {
 					return err
 				}
@@ -203,5 +212,72 @@ func benchCleanup() {
 	}
 	if benchDir != "" {
 		os.RemoveAll(benchDir)
+	}
+}
+
+// BenchmarkCatalog100k measures what a page of the catalogue costs with
+// benchVideos videos (issue 20): the listing newest first and a user's
+// videos at several offsets, and the pages of federation's catalogue
+// exchange (what a new friend's introduction reads), first page and the
+// one that crosses the friends' ids. Each sub-benchmark is one page of 20
+// (the exchange: fedproto.MaxCatalogVideos, 500).
+//
+//	go test -run '^$' -bench Catalog100k ./server/videos/
+func BenchmarkCatalog100k(b *testing.B) {
+	benchOnce.Do(buildBenchIndex)
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	svc := benchSvc
+	all, err := svc.List(0, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := all.Total
+	for _, start := range []int{0, 1000, n / 2, n - 20} {
+		b.Run(fmt.Sprintf("videos=%d/list/start=%d", n, start), func(b *testing.B) {
+			for range b.N {
+				if l, err := svc.List(start, 20); err != nil || len(l.Data) != 20 {
+					b.Fatalf("List(%d, 20): %d videos, %v", start, len(l.Data), err)
+				}
+			}
+		})
+	}
+	owned, err := svc.ListByOwner("alice", 0, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, start := range []int{0, owned.Total - 20} {
+		b.Run(fmt.Sprintf("videos=%d/owner/start=%d", n, start), func(b *testing.B) {
+			for range b.N {
+				if l, err := svc.ListByOwner("alice", start, 20); err != nil || len(l.Data) != 20 {
+					b.Fatalf("ListByOwner(%d, 20): %d videos, %v", start, len(l.Data), err)
+				}
+			}
+		})
+	}
+	// Friends' keys are "r" + 16 characters: the page after the last local
+	// id below "r" is the one that passes them all.
+	var beforeR string
+	if err := svc.st.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bucketVideos)).Cursor()
+		for k, _ := c.Seek([]byte("r")); k != nil; k, _ = c.Prev() {
+			if len(k) == idLen && k[0] < 'r' {
+				beforeR = string(k)
+				return nil
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	for _, page := range []struct{ name, after string }{{"first", ""}, {"across-friends", beforeR}} {
+		b.Run(fmt.Sprintf("videos=%d/catalog-page/%s", n, page.name), func(b *testing.B) {
+			for range b.N {
+				if vs, err := svc.LocalVideosAfter(page.after, fedproto.MaxCatalogVideos); err != nil || len(vs) != fedproto.MaxCatalogVideos {
+					b.Fatalf("LocalVideosAfter(%q): %d videos, %v", page.after, len(vs), err)
+				}
+			}
+		})
 	}
 }

@@ -29,6 +29,10 @@ import (
 //	videos_by_doc     document number (4 bytes) → id
 //	videos_by_owner   owner + 0x00 + created (8 bytes) + id → empty (local
 //	                  videos: a user's page and feed)
+//	videos_local      id → what a start needs of a local video, in binary
+//	                  (see localEntry): a start reads this, not the records
+//	videos_meta       "pod_url" → the pod URL every local video was last
+//	                  published or relocated under (see relocate)
 //	search            word + 0x00 + document number (4 bytes) → flags (1 byte)
 //	                  + created (8 bytes); its bucket sequence is the last
 //	                  document number handed out
@@ -42,6 +46,8 @@ const (
 	bucketByOrigin = "videos_by_origin"
 	bucketByDoc    = "videos_by_doc"
 	bucketByOwner  = "videos_by_owner"
+	bucketLocal    = "videos_local"
+	bucketMeta     = "videos_meta"
 	bucketSearch   = "search"
 )
 
@@ -72,6 +78,49 @@ var keyIndexes = []keyIndex{
 	{bucketByOwner, false, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
 		return ownerKey(rec.Video.Owner, rec.Video.CreatedAt, rec.Video.ID), nil, rec.Origin == "" && rec.Video.Owner != ""
 	}},
+	{bucketLocal, false, func(rec *record, ih [20]byte) ([]byte, []byte, bool) {
+		return []byte(rec.Video.ID), localEntry{ih, rec.Video.Size, rec.Video.CreatedAt.UnixNano(), rec.Video.Owner, rec.File}.append(nil), rec.Origin == ""
+	}},
+}
+
+// localEntry is what starting the pod needs of a local video: the in-memory
+// sets (file names, quota use) and the seeder's registration. Decoding
+// 100,000 JSON records took most of a start (issue 20); these are read
+// with no allocation but the strings kept.
+type localEntry struct {
+	infoHash [20]byte
+	size     int64 // bytes
+	created  int64 // Unix ns
+	owner    string
+	file     string // under DataDir/videos
+}
+
+// append encodes e as: info hash (20 bytes), size and created (8 bytes
+// each, big-endian), owner length (uvarint), owner, file.
+func (e localEntry) append(b []byte) []byte {
+	b = append(b, e.infoHash[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.size))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.created))
+	b = binary.AppendUvarint(b, uint64(len(e.owner)))
+	return append(append(b, e.owner...), e.file...)
+}
+
+// parseLocalEntry decodes what append wrote.
+func parseLocalEntry(b []byte) (localEntry, error) {
+	var e localEntry
+	if len(b) < 36 {
+		return e, fmt.Errorf("videos: local entry of %d bytes", len(b))
+	}
+	copy(e.infoHash[:], b)
+	e.size = int64(binary.BigEndian.Uint64(b[20:]))
+	e.created = int64(binary.BigEndian.Uint64(b[28:]))
+	n, w := binary.Uvarint(b[36:])
+	if w <= 0 || n > uint64(len(b)-36-w) {
+		return e, fmt.Errorf("videos: local entry with a bad owner length")
+	}
+	rest := b[36+w:]
+	e.owner, e.file = string(rest[:n]), string(rest[n:])
+	return e, nil
 }
 
 // putIndexTx writes rec's entry in ix, if it has one.
@@ -346,10 +395,15 @@ func listOwnerTx(tx *bolt.Tx, owner string, start, count int) ([]api.Video, int,
 	return out, total, nil
 }
 
-// buildOwnerIndexTx fills videos_by_owner from the videos, for stores
-// written before the index existed.
-func buildOwnerIndexTx(tx *bolt.Tx) (int, error) {
-	ix := keyIndexes[slices.IndexFunc(keyIndexes, func(ix keyIndex) bool { return ix.bucket == bucketByOwner })]
+// buildIndexesTx fills the key indexes named in missing from the
+// videos, for stores written before those indexes existed.
+func buildIndexesTx(tx *bolt.Tx, missing []string) (int, error) {
+	var build []keyIndex
+	for _, ix := range keyIndexes {
+		if slices.Contains(missing, ix.bucket) {
+			build = append(build, ix)
+		}
+	}
 	n := 0
 	err := tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
 		rec, err := getTx(tx, string(k))
@@ -361,7 +415,12 @@ func buildOwnerIndexTx(tx *bolt.Tx) (int, error) {
 			return err
 		}
 		n++
-		return ix.putTx(tx, rec, ih)
+		for _, ix := range build {
+			if err := ix.putTx(tx, rec, ih); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return n, err
 }

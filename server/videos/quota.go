@@ -72,24 +72,32 @@ func newQuotaState() quotaState {
 
 // count adds (delta 1) or removes (delta -1) a local video from the usage.
 func (q *quotaState) count(rec *record, delta int) {
-	if rec.Origin != "" || rec.Video.Owner == "" {
+	if rec.Origin != "" {
+		return
+	}
+	q.add(rec.Video.Owner, rec.Video.ID, rec.Video.Size, rec.Video.CreatedAt, delta)
+}
+
+// add is count for the local video id of owner, size bytes, created at
+// created.
+func (q *quotaState) add(owner, id string, size int64, created time.Time, delta int) {
+	if owner == "" {
 		return
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	owner := rec.Video.Owner
-	if q.used[owner] += int64(delta) * rec.Video.Size; q.used[owner] <= 0 {
+	if q.used[owner] += int64(delta) * size; q.used[owner] <= 0 {
 		delete(q.used, owner)
 	}
 	if delta > 0 {
-		if time.Since(rec.Video.CreatedAt) < 24*time.Hour {
-			q.recent[owner] = append(q.recent[owner], sized{rec.Video.ID, rec.Video.CreatedAt, rec.Video.Size})
+		if time.Since(created) < 24*time.Hour {
+			q.recent[owner] = append(q.recent[owner], sized{id, created, size})
 		}
 		return
 	}
 	list := q.recent[owner][:0]
 	for _, v := range q.recent[owner] {
-		if v.id != rec.Video.ID {
+		if v.id != id {
 			list = append(list, v)
 		}
 	}

@@ -1,6 +1,7 @@
 package videos
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -23,7 +24,21 @@ import (
 // the current torrent, web seed, magnet and pod URLs. Friends are not told:
 // they know this pod by its URL, and a pod that changes it is a new pod to
 // them. A video that cannot be moved is logged and left as it was.
+//
+// videos_meta remembers the URL every local video was moved to, so a start
+// under the same URL reads no record (a new video is published under the
+// current URL); it is written only once every video has moved.
 func (s *Service) relocate() error {
+	var at []byte
+	if err := s.st.View(func(tx *bolt.Tx) error {
+		at = bytes.Clone(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyPodURL)))
+		return nil
+	}); err != nil {
+		return err
+	}
+	if string(at) == s.cfg.PodURL {
+		return nil
+	}
 	recs, err := s.localRecords()
 	if err != nil {
 		return err
@@ -45,8 +60,16 @@ func (s *Service) relocate() error {
 	if moved > 0 {
 		s.log.Info("local videos moved to the pod's URL", "count", moved, "url", s.cfg.PodURL)
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return s.st.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketMeta)).Put([]byte(keyPodURL), []byte(s.cfg.PodURL))
+	})
 }
+
+// keyPodURL is videos_meta's key of the URL local videos are published under.
+const keyPodURL = "pod_url"
 
 func (s *Service) relocateOne(rec *record) error {
 	id := rec.Video.ID

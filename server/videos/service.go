@@ -159,25 +159,34 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 			return nil, fmt.Errorf("videos: create %s: %w", d, err)
 		}
 	}
-	var ownerIndexMissing bool
+	// Indexes added after the first release are built from the records the
+	// first time a binary that has them opens an older store.
+	var missing []string
 	if err := st.View(func(tx *bolt.Tx) error {
-		ownerIndexMissing = tx.Bucket([]byte(bucketVideos)) != nil && tx.Bucket([]byte(bucketByOwner)) == nil
+		if tx.Bucket([]byte(bucketVideos)) == nil {
+			return nil
+		}
+		for _, ix := range keyIndexes {
+			if tx.Bucket([]byte(ix.bucket)) == nil {
+				missing = append(missing, ix.bucket)
+			}
+		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketByOwner, bucketSearch, bucketPending, bucketJobs); err != nil {
+	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketByOwner, bucketLocal, bucketMeta, bucketSearch, bucketPending, bucketJobs); err != nil {
 		return nil, err
 	}
-	if ownerIndexMissing {
+	if len(missing) > 0 {
 		if err := st.Update(func(tx *bolt.Tx) error {
-			n, err := buildOwnerIndexTx(tx)
+			n, err := buildIndexesTx(tx, missing)
 			if err == nil {
-				log.Info("built the index of videos by owner", "videos", n)
+				log.Info("built video indexes", "indexes", missing, "videos", n)
 			}
 			return err
 		}); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("videos: build indexes %v: %w", missing, err)
 		}
 	}
 	if err := st.Update(func(tx *bolt.Tx) error {
@@ -192,24 +201,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 	}); err != nil {
 		return nil, fmt.Errorf("videos: rebuild search index: %w", err)
 	}
-	if err := st.View(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucketVideos)).ForEach(func(k, v []byte) error {
-			rec, err := getTx(tx, string(k))
-			if err != nil {
-				return err
-			}
-			ih, err := rec.infoHash()
-			if err != nil {
-				return err
-			}
-			s.known[ih]++
-			if rec.File != "" {
-				s.files[rec.File]++
-			}
-			s.quota.count(rec, 1)
-			return nil
-		})
-	}); err != nil {
+	if err := st.View(s.loadTx); err != nil {
 		return nil, fmt.Errorf("videos: load: %w", err)
 	}
 	m, err := newMetrics(reg, s)
@@ -224,6 +216,38 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 		s.log.Warn("some local videos keep their old URLs", "err", err)
 	}
 	return s, nil
+}
+
+// loadTx fills the in-memory sets from the indexes, decoding no record:
+// the info hashes the tracker knows from videos_by_hash (every video), the
+// web seed's files and the quota use from videos_local (local videos).
+func (s *Service) loadTx(tx *bolt.Tx) error {
+	c := tx.Bucket([]byte(bucketByHash)).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) <= 20 {
+			return fmt.Errorf("videos: hash index key of %d bytes", len(k))
+		}
+		s.known[[20]byte(k[:20])]++
+	}
+	return forEachLocalTx(tx, func(id string, e localEntry) error {
+		if e.file != "" {
+			s.files[e.file]++
+		}
+		s.quota.add(e.owner, id, e.size, time.Unix(0, e.created), 1)
+		return nil
+	})
+}
+
+// forEachLocalTx calls fn with every local video's id and entry, in id
+// order.
+func forEachLocalTx(tx *bolt.Tx, fn func(id string, e localEntry) error) error {
+	return tx.Bucket([]byte(bucketLocal)).ForEach(func(k, v []byte) error {
+		e, err := parseLocalEntry(v)
+		if err != nil {
+			return fmt.Errorf("%w (video %s)", err, k)
+		}
+		return fn(string(k), e)
+	})
 }
 
 // SetOutbox sets the federation outbox. Call it once, before Run and before
@@ -393,24 +417,23 @@ func (s *Service) LocalVideos() ([]api.Video, error) {
 
 // LocalVideosAfter lists at most n videos this pod is the origin of, in
 // increasing id order, with ids above after ("" for the first page): the
-// pages of federation's catalogue exchange. Local ids are idLen
-// characters and friends' keys idLen+1, so the scan skips friends'
-// videos without decoding them.
+// pages of federation's catalogue exchange. It walks videos_local, which
+// holds local videos only, so a page costs a seek and n records however
+// many friends' videos there are.
 func (s *Service) LocalVideosAfter(after string, n int) ([]api.Video, error) {
 	out := []api.Video{}
 	err := s.st.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket([]byte(bucketVideos)).Cursor()
-		for k, _ := c.Seek([]byte(after)); k != nil && len(out) < n; k, _ = c.Next() {
-			if len(k) != idLen || string(k) <= after {
-				continue
-			}
+		c := tx.Bucket([]byte(bucketLocal)).Cursor()
+		k, _ := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, _ = c.Next()
+		}
+		for ; k != nil && len(out) < n; k, _ = c.Next() {
 			rec, err := getTx(tx, string(k))
 			if err != nil {
 				return err
 			}
-			if rec.Origin == "" {
-				out = append(out, rec.Video)
-			}
+			out = append(out, rec.Video)
 		}
 		return nil
 	})
@@ -473,17 +496,28 @@ func (s *Service) SeedAll(ctx context.Context) error {
 	if s.seeder == nil {
 		return nil
 	}
-	recs, err := s.localRecords()
-	if err != nil {
+	type local struct {
+		id string
+		e  localEntry
+	}
+	// Read first, seed after: Seed may take long, and a read transaction
+	// held that long would keep bbolt from reusing freed pages.
+	var locals []local
+	if err := s.st.View(func(tx *bolt.Tx) error {
+		return forEachLocalTx(tx, func(id string, e localEntry) error {
+			locals = append(locals, local{id, e})
+			return nil
+		})
+	}); err != nil {
 		return err
 	}
 	var errs []error
 	n := 0
-	for _, rec := range recs {
+	for _, l := range locals {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := s.seed(ctx, &rec); err != nil {
+		if err := s.seed(ctx, l.id, l.e.infoHash, l.e.file); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -493,20 +527,16 @@ func (s *Service) SeedAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *Service) seed(ctx context.Context, rec *record) error {
+func (s *Service) seed(ctx context.Context, id string, ih [20]byte, file string) error {
 	if rs, ok := s.seeder.(registrar); ok {
-		ih, err := rec.infoHash()
-		if err != nil {
-			return err
-		}
-		return rs.Register(ih, s.torrentPath(rec.Video.ID), filepath.Join(s.videoDir, rec.File))
+		return rs.Register(ih, s.torrentPath(id), filepath.Join(s.videoDir, file))
 	}
-	tb, err := os.ReadFile(s.torrentPath(rec.Video.ID))
+	tb, err := os.ReadFile(s.torrentPath(id))
 	if err != nil {
-		return fmt.Errorf("videos: seed %s: %w", rec.Video.ID, err)
+		return fmt.Errorf("videos: seed %s: %w", id, err)
 	}
-	if err := s.seeder.Seed(ctx, tb, filepath.Join(s.videoDir, rec.File)); err != nil {
-		return fmt.Errorf("videos: seed %s: %w", rec.Video.ID, err)
+	if err := s.seeder.Seed(ctx, tb, filepath.Join(s.videoDir, file)); err != nil {
+		return fmt.Errorf("videos: seed %s: %w", id, err)
 	}
 	return nil
 }

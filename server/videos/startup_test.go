@@ -1,0 +1,160 @@
+package videos
+
+import (
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// startState is what a start builds in memory and hands the seeder.
+type startState struct {
+	known  map[[20]byte]int
+	files  map[string]int
+	used   map[string]int64
+	recent map[string]int
+	seeded map[[20]byte]string
+}
+
+// fromRecords computes startState by decoding every record, as starts did
+// before videos_local (issue 20).
+func fromRecords(t *testing.T, p *pod) startState {
+	t.Helper()
+	want := startState{known: map[[20]byte]int{}, files: map[string]int{}, used: map[string]int64{}, recent: map[string]int{}, seeded: map[[20]byte]string{}}
+	if err := p.st.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
+			rec, err := getTx(tx, string(k))
+			if err != nil {
+				return err
+			}
+			ih, err := rec.infoHash()
+			if err != nil {
+				return err
+			}
+			want.known[ih]++
+			if rec.Origin == "" {
+				want.files[rec.File]++
+				want.used[rec.Video.Owner] += rec.Video.Size
+				want.recent[rec.Video.Owner]++
+				want.seeded[ih] = filepath.Join(p.dir, "videos", rec.File)
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// started reads what p's service built at its start and seeded.
+func started(p *pod, sd *fakeSeeder) startState {
+	s := p.svc
+	got := startState{known: maps.Clone(s.known), files: maps.Clone(s.files), used: maps.Clone(s.quota.used), recent: map[string]int{}, seeded: maps.Clone(sd.seeded)}
+	for owner, l := range s.quota.recent {
+		got.recent[owner] = len(l)
+	}
+	return got
+}
+
+func (a startState) equal(b startState) bool {
+	return maps.Equal(a.known, b.known) && maps.Equal(a.files, b.files) && maps.Equal(a.used, b.used) &&
+		maps.Equal(a.recent, b.recent) && maps.Equal(a.seeded, b.seeded)
+}
+
+// TestStartFromIndexes checks that a start, which reads videos_by_hash and
+// videos_local instead of decoding records, builds the same known set, web
+// seed files, quota use and seeder registrations as the records say, after
+// uploads, an update, a removal and a friend's video; and that a store
+// written before videos_local existed gets it built at its first start.
+func TestStartFromIndexes(t *testing.T) {
+	fast, slow := clips(t)
+	p := newPod(t)
+	var ids []string
+	for i, up := range []struct {
+		user string
+		clip []byte
+	}{{"alice", fast}, {"alice", slow}, {"bob", fast}, {"bob", slow}} {
+		code, v, e := p.upload(up.user, "clip "+strings.Repeat("x", i+1), "", up.clip)
+		if code != 201 {
+			t.Fatalf("upload %d: %d %s", i, code, e)
+		}
+		ids = append(ids, v.ID)
+	}
+	if resp, b := p.do("alice", "PATCH", "/api/v1/videos/"+ids[0], strings.NewReader(`{"name":"renamed"}`), map[string]string{"Content-Type": "application/json"}); resp.StatusCode != 200 {
+		t.Fatalf("update: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := p.do("bob", "DELETE", "/api/v1/videos/"+ids[3], nil, nil); resp.StatusCode != 204 {
+		t.Fatalf("remove: %d %s", resp.StatusCode, b)
+	}
+	if err := p.putRemote(friend, remoteVideo("remote", "", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	want := fromRecords(t, p)
+	if len(want.known) != 4 || len(want.seeded) != 3 {
+		t.Fatalf("records: %d videos, %d local", len(want.known), len(want.seeded))
+	}
+
+	restart := func() startState {
+		t.Helper()
+		p.close()
+		sd := &fakeSeeder{}
+		p.open(sd)
+		if err := p.svc.SeedAll(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return started(p, sd)
+	}
+	if got := restart(); !got.equal(want) {
+		t.Fatalf("start from indexes:\n got  %+v\n want %+v", got, want)
+	}
+
+	// A store written before videos_local and videos_meta existed.
+	if err := p.st.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte(bucketLocal)); err != nil {
+			return err
+		}
+		return tx.DeleteBucket([]byte(bucketMeta))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := restart(); !got.equal(want) {
+		t.Fatalf("start of an older store:\n got  %+v\n want %+v", got, want)
+	}
+	var n int
+	var url string
+	if err := p.st.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket([]byte(bucketLocal)).Stats().KeyN
+		url = string(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyPodURL)))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || url != p.svc.cfg.PodURL {
+		t.Fatalf("after the upgrade: %d local entries, pod URL %q", n, url)
+	}
+
+	// Federation's catalogue pages walk the same entries: the local
+	// videos in id order, one page after another, no friend's.
+	var paged []string
+	for after := ""; ; {
+		vs, err := p.svc.LocalVideosAfter(after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) == 0 {
+			break
+		}
+		for _, v := range vs {
+			paged = append(paged, v.ID)
+		}
+		after = vs[len(vs)-1].ID
+	}
+	local := slices.Sorted(slices.Values([]string{ids[0], ids[1], ids[2]}))
+	if !slices.Equal(paged, local) {
+		t.Fatalf("catalogue pages: %v, want %v", paged, local)
+	}
+}
