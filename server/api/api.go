@@ -114,6 +114,17 @@ type Video struct {
 	Width      int         `json:"width,omitempty"`      // of the best file, as displayed
 	Height     int         `json:"height,omitempty"`
 
+	// Images, on the origin pod, once made (absent before, and for videos
+	// without a picture): a 320×180 JPEG thumbnail, an 854×480 JPEG
+	// preview (the player's poster), and the storyboard, a JSON
+	// {"sprite", "tile_width", "tile_height", "columns", "rows", "count",
+	// "interval"} whose sprite (a URL relative to it) is a JPEG grid of
+	// tiles, tile i showing the video at about i × interval seconds.
+	// Their URLs are content-addressed: the bytes behind one never change.
+	ThumbnailURL  string `json:"thumbnail_url,omitempty"`
+	PreviewURL    string `json:"preview_url,omitempty"`
+	StoryboardURL string `json:"storyboard_url,omitempty"`
+
 	// Views counts viewers who watched at least 10 s (or to the end), once
 	// per viewer session, as PeerTube counts them.
 	Views int64 `json:"views"`

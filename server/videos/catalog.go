@@ -185,7 +185,10 @@ type record struct {
 	// Source is the uploaded file under DataDir/videos while it waits to be
 	// transcoded, and Job its key in bucketJobs (pending videos only).
 	Source string `json:"source,omitempty"`
-	Job    string `json:"job,omitempty"`
+	// Images are a local video's images (images.go); nil until its images
+	// job ran.
+	Images *images `json:"images,omitempty"`
+	Job    string  `json:"job,omitempty"`
 }
 
 func (r *record) infoHash() ([20]byte, error) {

@@ -261,24 +261,27 @@ func TestRemoteVideos(t *testing.T) {
 
 	mutate := func(f func(v *api.Video)) api.Video { v := good; f(&v); return v }
 	bad := map[string]api.Video{
-		"bad id":            mutate(func(v *api.Video) { v.ID = "../../x" }),
-		"remote-style id":   mutate(func(v *api.Video) { v.ID = "r" + v.ID }),
-		"control in name":   mutate(func(v *api.Video) { v.Name = "a\nb" }),
-		"no name":           mutate(func(v *api.Video) { v.Name = "" }),
-		"bad hash":          mutate(func(v *api.Video) { v.InfoHash = "xyz" }),
-		"magnet mismatch":   mutate(func(v *api.Video) { v.Magnet = torrentfile.Magnet([20]byte{9}, "x", 1, nil, nil) }),
-		"torrent elsewhere": mutate(func(v *api.Video) { v.TorrentURL = "http://evil.test/x.torrent" }),
-		"webseed prefix":    mutate(func(v *api.Video) { v.WebseedURL = friend + ".evil.test/x" }),
-		"javascript url":    mutate(func(v *api.Video) { v.TorrentURL = "javascript:alert(1)" }),
-		"negative size":     mutate(func(v *api.Video) { v.Size = -1 }),
-		"no owner":          mutate(func(v *api.Video) { v.Owner = "" }),
-		"bad content type":  mutate(func(v *api.Video) { v.ContentType = "text/html" }),
-		"bad piece length":  mutate(func(v *api.Video) { v.PieceLength = 1000 }),
-		"processing":        mutate(func(v *api.Video) { v.State = api.StateProcessing }),
-		"unknown state":     mutate(func(v *api.Video) { v.State = "<b>" }),
-		"negative duration": mutate(func(v *api.Video) { v.Duration = -1 }),
-		"NaN duration":      mutate(func(v *api.Video) { v.Duration = math.NaN() }),
-		"huge width":        mutate(func(v *api.Video) { v.Width = 1 << 30 }),
+		"bad id":              mutate(func(v *api.Video) { v.ID = "../../x" }),
+		"remote-style id":     mutate(func(v *api.Video) { v.ID = "r" + v.ID }),
+		"control in name":     mutate(func(v *api.Video) { v.Name = "a\nb" }),
+		"no name":             mutate(func(v *api.Video) { v.Name = "" }),
+		"bad hash":            mutate(func(v *api.Video) { v.InfoHash = "xyz" }),
+		"magnet mismatch":     mutate(func(v *api.Video) { v.Magnet = torrentfile.Magnet([20]byte{9}, "x", 1, nil, nil) }),
+		"torrent elsewhere":   mutate(func(v *api.Video) { v.TorrentURL = "http://evil.test/x.torrent" }),
+		"webseed prefix":      mutate(func(v *api.Video) { v.WebseedURL = friend + ".evil.test/x" }),
+		"javascript url":      mutate(func(v *api.Video) { v.TorrentURL = "javascript:alert(1)" }),
+		"negative size":       mutate(func(v *api.Video) { v.Size = -1 }),
+		"no owner":            mutate(func(v *api.Video) { v.Owner = "" }),
+		"bad content type":    mutate(func(v *api.Video) { v.ContentType = "text/html" }),
+		"bad piece length":    mutate(func(v *api.Video) { v.PieceLength = 1000 }),
+		"processing":          mutate(func(v *api.Video) { v.State = api.StateProcessing }),
+		"unknown state":       mutate(func(v *api.Video) { v.State = "<b>" }),
+		"negative duration":   mutate(func(v *api.Video) { v.Duration = -1 }),
+		"NaN duration":        mutate(func(v *api.Video) { v.Duration = math.NaN() }),
+		"huge width":          mutate(func(v *api.Video) { v.Width = 1 << 30 }),
+		"thumbnail elsewhere": mutate(func(v *api.Video) { v.ThumbnailURL = "http://evil.test/pixel.jpg" }),
+		"preview script":      mutate(func(v *api.Video) { v.PreviewURL = "javascript:alert(1)" }),
+		"storyboard prefix":   mutate(func(v *api.Video) { v.StoryboardURL = friend + ".evil.test/s.json" }),
 	}
 	for name, v := range bad {
 		if err := p.putRemote(friend, v); !errors.Is(err, fedproto.ErrInvalid) {
@@ -317,9 +320,11 @@ func TestRemoteVideos(t *testing.T) {
 	if err != nil || got.CreatedAt.After(time.Now()) || got.Local || got.Pod != friend {
 		t.Fatalf("stored %+v %v", got, err)
 	}
-	// Re-sending updates in place (idempotent), with the new text indexed.
+	// Re-sending updates in place (idempotent), with the new text indexed;
+	// images made later at the origin travel with it.
 	upd := good
 	upd.Name = "Renamed clip"
+	upd.ThumbnailURL = friend + ImagesPath + good.ID + "-thumb-0123456789abcdef.jpg"
 	if err := p.putRemote(friend, upd, upd); err != nil {
 		t.Fatal(err)
 	}
@@ -330,8 +335,8 @@ func TestRemoteVideos(t *testing.T) {
 		t.Fatalf("old name still indexed: %+v", l)
 	}
 	var all api.VideoList
-	if p.getJSON("", "/api/v1/videos", &all); all.Total != 1 {
-		t.Fatalf("total %d after re-sends", all.Total)
+	if p.getJSON("", "/api/v1/videos", &all); all.Total != 1 || all.Data[0].ThumbnailURL != upd.ThumbnailURL {
+		t.Fatalf("total %d after re-sends: %+v", all.Total, all.Data)
 	}
 	// Another pod's video with the same origin id is a different video.
 	other := good

@@ -72,6 +72,23 @@
 // leaves the video in state "failed" with "failure": a reason in plain
 // words; its source is removed.
 //
+// # Images
+//
+// Every published local video gets a thumbnail, a preview and a storyboard
+// (images.go, made by ffmpeg.Images from the published file) by a
+// kindImages job, queued in the transaction that publishes it. Videos
+// without images (published before they existed, or while the pod had no
+// ffmpeg) are queued by backfillImages, a walk of the catalogue that
+// workers take a few steps of whenever the queue is empty, so it never
+// holds up a transcode. The job writes into DataDir/images/.tmp-<id>/,
+// moves the files to content-addressed names under DataDir/images, and
+// commits the record's images and URLs with a federation "update" event;
+// a crash leaves the job queued and the files orphans that cleanup
+// removes. A video without a picture, or whose frames cannot be decoded,
+// records why and is not tried again. GET ImagesPath{name} serves them
+// (immutable, ETag, CORS *); a name that is not an image name is 404
+// before any file access.
+//
 // # Resumable uploads (tus 1.0.0)
 //
 // For large files from the browser, the tus protocol (core, creation,

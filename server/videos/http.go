@@ -46,6 +46,7 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.Handle("PATCH /api/v1/videos/{id}", accounts.Require(log, "", h.update))
 	mux.Handle("DELETE /api/v1/videos/{id}", accounts.Require(log, "", h.remove))
 	mux.HandleFunc("POST /api/v1/videos/{id}/views", h.view)
+	mux.HandleFunc("GET "+ImagesPath+"{name}", s.serveImage)
 	// GET .../{id}/torrent and HEAD on an upload share a path shape, and
 	// ServeMux refuses overlapping patterns, so both go through sub.
 	mux.HandleFunc("GET /api/v1/videos/{id}/{sub}", h.sub)

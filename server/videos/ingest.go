@@ -195,6 +195,9 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 		if err := putTx(tx, rec); err != nil {
 			return err
 		}
+		if err := s.queueFollowUpsTx(tx, rec, time.Now()); err != nil {
+			return err
+		}
 		if s.outbox != nil {
 			if err := s.outbox.EnqueueTx(tx, EventAdd, rec.Video); err != nil {
 				return fmt.Errorf("videos: federation event: %w", err)
@@ -207,6 +210,7 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 		return api.Video{}, err
 	}
 	committed = true
+	s.wakeWorkers()
 	log.Info("video published", "info_hash", rec.Video.InfoHash, "owner", up.Owner, "took", time.Since(begin))
 	if s.seeder != nil {
 		// Seeding failure does not undo the upload: the web seed serves the
@@ -464,6 +468,7 @@ func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error
 			log.Warn("remove file", "path", p, "err", err)
 		}
 	}
+	s.removeImageFiles(rec.Images.files())
 	log.Info("video removed", "by", user)
 	return nil
 }

@@ -249,6 +249,9 @@ func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 		if err := putTx(tx, pub); err != nil {
 			return err
 		}
+		if err := s.queueFollowUpsTx(tx, pub, time.Now()); err != nil {
+			return err
+		}
 		if s.outbox != nil {
 			if err := s.outbox.EnqueueTx(tx, EventAdd, pub.Video); err != nil {
 				return fmt.Errorf("videos: federation event: %w", err)

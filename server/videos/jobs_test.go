@@ -100,8 +100,14 @@ func TestTranscodeCorpus(t *testing.T) {
 			t.Errorf("left in videos/: %s", f)
 		}
 	}
-	if ev := p.outbox.all(); len(ev) != len(corpus) {
-		t.Errorf("%d federation events, want one add per video", len(ev))
+	adds := 0
+	for _, e := range p.outbox.all() {
+		if e.kind == EventAdd {
+			adds++
+		}
+	}
+	if adds != len(corpus) { // and an update per video once its images are made
+		t.Errorf("%d federation add events, want one per video", adds)
 	}
 }
 

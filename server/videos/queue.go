@@ -138,6 +138,9 @@ func (s *Service) runWorkers(ctx context.Context) {
 func (s *Service) worker(ctx context.Context) {
 	for ctx.Err() == nil {
 		key, j, ok := s.claim()
+		if !ok && s.backfillImages() {
+			continue
+		}
 		if !ok {
 			select {
 			case <-ctx.Done():

@@ -96,6 +96,7 @@ func (s *Service) relocateOne(rec *record) error {
 	rec.Video.TorrentURL = s.cfg.PodURL + "/api/v1/videos/" + id + "/torrent"
 	rec.Video.WebseedURL = webseed
 	rec.Video.Pod = s.cfg.PodURL
+	s.setImageURLs(&rec.Video, rec.Images)
 	// Only the record's JSON changes: no index holds these URLs.
 	return s.st.Update(func(tx *bolt.Tx) error {
 		return store.PutJSON(tx.Bucket([]byte(bucketVideos)), []byte(id), rec)

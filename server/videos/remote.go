@@ -97,6 +97,15 @@ func (s *Service) cleanRemote(origin string, v api.Video) (*record, error) {
 	if err := underOrigin(v.WebseedURL, origin, "webseed_url"); err != nil {
 		return nil, err
 	}
+	for _, u := range []struct{ field, url string }{
+		{"thumbnail_url", v.ThumbnailURL}, {"preview_url", v.PreviewURL}, {"storyboard_url", v.StoryboardURL}} {
+		if u.url == "" {
+			continue
+		}
+		if err := underOrigin(u.url, origin, u.field); err != nil {
+			return nil, err
+		}
+	}
 	if n, err := checkText(v.Owner, false); err != nil || n == 0 || n > maxOwnerRunes {
 		return nil, errRemote("owner must be 1 to %d printable characters", maxOwnerRunes)
 	}

@@ -88,6 +88,7 @@ type Service struct {
 	metrics *metrics
 
 	videoDir, torrentDir, uploadDir string
+	imageDir                        string // thumbnails, previews, storyboards (images.go)
 	tus                             *tushandler.UnroutedHandler
 	tusRoutes                       tusRoutes
 	tusStore                        tusStore
@@ -112,6 +113,13 @@ type Service struct {
 	progress map[string]api.Processing
 
 	jobWake chan struct{} // a job was queued
+
+	// backfill is where backfillImages' walk of the catalogue is.
+	backfill struct {
+		sync.Mutex
+		after string // the next walk starts at this key
+		done  bool
+	}
 }
 
 // New opens the service's buckets and directories and loads the set of
@@ -144,6 +152,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 		videoDir:    filepath.Join(cfg.DataDir, "videos"),
 		torrentDir:  filepath.Join(cfg.DataDir, "torrents"),
 		uploadDir:   filepath.Join(cfg.DataDir, "uploads"),
+		imageDir:    filepath.Join(cfg.DataDir, "images"),
 		ingestSlots: make(chan struct{}, cfg.MaxConcurrentIngests),
 		views:       newViewTable(),
 		known:       make(map[[20]byte]int),
@@ -154,7 +163,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 		progress:    make(map[string]api.Processing),
 		jobWake:     make(chan struct{}, cfg.TranscodeWorkers),
 	}
-	for _, d := range []string{s.videoDir, s.torrentDir, s.uploadDir} {
+	for _, d := range []string{s.videoDir, s.torrentDir, s.uploadDir, s.imageDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("videos: create %s: %w", d, err)
 		}
@@ -555,6 +564,7 @@ func (s *Service) cleanup() {
 	defer s.mu.Unlock()
 	ids := make(map[string]bool)
 	files := make(map[string]bool)
+	imageFiles := make(map[string]bool)
 	err := s.st.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket([]byte(bucketVideos)).ForEach(func(k, _ []byte) error {
 			rec, err := getTx(tx, string(k))
@@ -563,6 +573,9 @@ func (s *Service) cleanup() {
 			}
 			ids[rec.Video.ID] = true
 			files[rec.File] = true
+			for _, n := range rec.Images.files() {
+				imageFiles[n] = true
+			}
 			return nil
 		})
 		if err != nil {
@@ -602,6 +615,7 @@ func (s *Service) cleanup() {
 		}
 	}
 	orphan(s.videoDir, func(name string) bool { return files[name] })
+	orphan(s.imageDir, func(name string) bool { return imageFiles[name] })
 	orphan(s.torrentDir, func(name string) bool {
 		id, ok := strings.CutSuffix(name, ".torrent")
 		return ok && ids[id]
