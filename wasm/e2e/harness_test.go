@@ -128,8 +128,17 @@ type pod struct {
 	NoWebSeed []byte // announce only
 	Seeder    *seeder.Seeder
 
-	mu     sync.Mutex
-	ranges []string // Range headers the web seed answered, in order
+	mu       sync.Mutex
+	ranges   []string          // Range headers the web seed answered, in order
+	announce func(ih [20]byte) // the tracker's OnAnnounce, if set (see setAnnounce)
+}
+
+// setAnnounce makes f the tracker's OnAnnounce, as the pod wires its
+// seeder's Touch there.
+func (p *pod) setAnnounce(f func(ih [20]byte)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.announce = f
 }
 
 // WebSeedRanges returns the Range headers the web seed has answered.
@@ -160,7 +169,14 @@ func startPodWith(t *testing.T, withSeeder bool, c clip) *pod {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL
-	tr, err := tracker.New(tracker.Config{}, nil, prometheus.NewRegistry())
+	tr, err := tracker.New(tracker.Config{OnAnnounce: func(ih [20]byte) {
+		p.mu.Lock()
+		f := p.announce
+		p.mu.Unlock()
+		if f != nil {
+			f(ih)
+		}
+	}}, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
