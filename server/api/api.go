@@ -144,6 +144,44 @@ type Processing struct {
 	Step     string  `json:"step"`
 }
 
+// Job is one job of the video pipeline, as GET /api/v1/jobs (admin)
+// lists it: Kind is "transcode", "images", or another kind of background
+// work; Name the video's name; Progress 0..1 and Step while running;
+// Error why a failed job failed, for a person. Finished jobs are those of
+// the pod's current run.
+type Job struct {
+	Kind       string    `json:"kind"`
+	Video      string    `json:"video"`
+	Name       string    `json:"name,omitempty"`
+	Resolution int       `json:"resolution,omitempty"`
+	State      string    `json:"state"`
+	Progress   float64   `json:"progress"`
+	Step       string    `json:"step,omitempty"`
+	QueuedAt   time.Time `json:"queued_at"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// Job states. An interrupted job (a stop, or the pod's own trouble) is
+// queued again and runs at the next start.
+const (
+	JobQueued      = "queued"
+	JobRunning     = "running"
+	JobDone        = "done"
+	JobFailed      = "failed"
+	JobInterrupted = "interrupted"
+)
+
+// JobList answers GET /api/v1/jobs: the running jobs, the first 100
+// queued ones in the order workers take them, then the last 50 finished,
+// newest first. Queued and Running count them all.
+type JobList struct {
+	Queued  int   `json:"queued"`
+	Running int   `json:"running"`
+	Data    []Job `json:"data"`
+}
+
 // VideoList answers listing and search.
 type VideoList struct {
 	Total int     `json:"total"`

@@ -47,6 +47,7 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.Handle("DELETE /api/v1/videos/{id}", accounts.Require(log, "", h.remove))
 	mux.HandleFunc("POST /api/v1/videos/{id}/views", h.view)
 	mux.HandleFunc("GET "+ImagesPath+"{name}", s.serveImage)
+	mux.Handle("GET /api/v1/jobs", accounts.Require(log, api.RightAdmin, h.listJobs))
 	// GET .../{id}/torrent and HEAD on an upload share a path shape, and
 	// ServeMux refuses overlapping patterns, so both go through sub.
 	mux.HandleFunc("GET /api/v1/videos/{id}/{sub}", h.sub)

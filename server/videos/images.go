@@ -218,6 +218,7 @@ func (s *Service) runImages(ctx, jctx context.Context, key []byte, id string) {
 		return
 	}
 	if im.None != "" {
+		s.jobFailed(id, "no images: "+im.None)
 		log.Info("no images for this video", "why", im.None)
 		return
 	}

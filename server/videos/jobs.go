@@ -292,6 +292,7 @@ func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 // fail marks a pending video failed with a reason for its owner, drops its
 // job and removes its source.
 func (s *Service) fail(id string, key []byte, reason string) {
+	s.jobFailed(id, reason)
 	var source string
 	err := s.st.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket([]byte(bucketJobs)).Delete(key); err != nil {

@@ -221,3 +221,35 @@ func TestJobCodec(t *testing.T) {
 		t.Errorf("keys %q %q", a, b)
 	}
 }
+
+// TestJobsListed: GET /api/v1/jobs shows admins the queue (kind, video,
+// name, state), then the finished jobs; others are refused.
+func TestJobsListed(t *testing.T) {
+	data := clipsFFmpeg(t)(t, "avi", "-c:v", "mpeg4")
+	p := newPod(t)
+	_, v, _ := p.upload("alice", "listed job", "", data) // no workers yet: queued
+	for user, want := range map[string]int{"": http.StatusUnauthorized, "alice": http.StatusForbidden} {
+		if s := p.getJSON(user, "/api/v1/jobs", nil); s != want {
+			t.Errorf("%q: %d, want %d", user, s, want)
+		}
+	}
+	var list api.JobList
+	if s := p.getJSON("admin", "/api/v1/jobs", &list); s != http.StatusOK || list.Queued != 1 || len(list.Data) != 1 {
+		t.Fatalf("%d %+v", s, list)
+	}
+	if j := list.Data[0]; j.Kind != kindTranscode || j.Video != v.ID || j.Name != "listed job" || j.State != api.JobQueued || j.QueuedAt.IsZero() {
+		t.Fatalf("%+v", j)
+	}
+	p.run()
+	p.waitState("alice", v.ID, time.Minute)
+	p.waitImages(v.ID, time.Minute)
+	testenv.Eventually(t, 10*time.Second, "both jobs listed as done", func() bool {
+		list = api.JobList{}
+		p.getJSON("admin", "/api/v1/jobs", &list)
+		done := map[string]bool{}
+		for _, j := range list.Data {
+			done[j.Kind] = j.State == api.JobDone && j.Video == v.ID && !j.FinishedAt.IsZero()
+		}
+		return list.Queued == 0 && done[kindTranscode] && done[kindImages]
+	})
+}

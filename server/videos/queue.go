@@ -186,7 +186,9 @@ func (s *Service) runClaimed(ctx context.Context, key []byte, j job) {
 	s.mu.Lock()
 	s.running[j.Video] = cancel
 	s.mu.Unlock()
+	s.jobStarted(key, j)
 	defer func() {
+		s.jobEnded(ctx, key, j)
 		s.mu.Lock()
 		delete(s.running, j.Video)
 		delete(s.progress, j.Video)

@@ -113,6 +113,7 @@ type Service struct {
 	progress map[string]api.Processing
 
 	jobWake chan struct{} // a job was queued
+	board   jobBoard      // running and recent jobs, for the admin page
 
 	// backfill is where backfillImages' walk of the catalogue is.
 	backfill struct {

@@ -105,6 +105,7 @@ export const finishUpload = (uploadID, fields) =>
   request('POST', `/api/v1/videos/uploads/${encodeURIComponent(uploadID)}/finish`, fields ? { body: fields } : {});
 
 export const listFriends = () => request('GET', '/api/v1/pods');
+export const listJobs = () => request('GET', '/api/v1/jobs');
 export const makeFriends = (pods) => request('POST', '/api/v1/pods/makefriends', { body: { pods } });
 export const quitFriends = () => request('POST', '/api/v1/pods/quitfriends');
 export const acceptFriends = (pods) => request('POST', '/api/v1/pods/accept', { body: { pods } });

@@ -3,7 +3,7 @@
 // admin right; the page only hides itself from others.
 import { initLayout } from '../layout.js';
 import {
-  listFriends, makeFriends, quitFriends, acceptFriends, refuseFriends, listUsers, setRights, setQuota, setSuspended, removeUser, hasRight,
+  listFriends, listJobs, makeFriends, quitFriends, acceptFriends, refuseFriends, listUsers, setRights, setQuota, setSuspended, removeUser, hasRight,
 } from '../api.js';
 import { el, $, clear, showError, showMessage, formatDate, timeAgo, safeURL } from '../ui.js';
 
@@ -25,7 +25,41 @@ async function main() {
   }
   $('#admin').hidden = false;
   setupFriends();
-  await Promise.all([loadFriends(), loadUsers(user)]);
+  await Promise.all([loadFriends(), loadUsers(user), loadJobs()]);
+  // The queue moves by itself: follow it while the page is shown.
+  setInterval(() => { if (!document.hidden) loadJobs(); }, 3000);
+}
+
+const JOB_NAMES = { transcode: 'Conversion', images: 'Thumbnails', rendition: 'Resolution' };
+
+async function loadJobs() {
+  const body = $('#jobs-table tbody');
+  try {
+    const res = await listJobs();
+    const jobs = (res && res.data) || [];
+    $('#jobs-summary').textContent = `${res.running || 0} running, ${res.queued || 0} queued.`;
+    clear(body);
+    if (jobs.length === 0) {
+      body.append(el('tr', {}, el('td', { colspan: 6, class: 'hint' }, 'No jobs since the pod started.')));
+      return;
+    }
+    for (const j of jobs) {
+      const kind = (JOB_NAMES[j.kind] || j.kind) + (j.resolution ? ` ${j.resolution}p` : '');
+      const state = /^[a-z]+$/.test(j.state) ? j.state : '';
+      const pct = Math.round(100 * (Number(j.progress) || 0));
+      body.append(el('tr', { dataset: { kind: j.kind || '', state, video: j.video || '' } },
+        el('td', {}, el('a', { href: `/videos/${encodeURIComponent(j.video)}` }, j.name || j.video)),
+        el('td', {}, kind),
+        el('td', {}, el('span', { class: `state ${state}`, title: j.error || '' }, j.state), j.error ? el('span', { class: 'hint' }, ` ${j.error}`) : null),
+        el('td', { class: 'num' }, state === 'running'
+          ? el('progress', { max: 100, value: pct, 'aria-label': `${kind}: ${pct}%` }, `${pct}%`)
+          : (state === 'done' ? '100%' : '')),
+        el('td', { title: formatDate(j.queued_at) }, timeAgo(j.queued_at) || '—'),
+        el('td', { title: formatDate(j.finished_at) }, timeAgo(j.finished_at) || '')));
+    }
+  } catch (err) {
+    showError($('#jobs-status'), err, 'The jobs could not be loaded');
+  }
 }
 
 function setupFriends() {
