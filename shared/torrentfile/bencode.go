@@ -302,3 +302,56 @@ func encode(buf []byte, v any) ([]byte, error) {
 
 // rawValue is spliced into the output as is (already bencoded).
 type rawValue []byte
+
+// Dict is one decoded bencode dictionary (BEP 3): each key's value in its
+// raw encoding, decoded on demand by Int, String and Dict. Peers' BEP 10
+// extension messages are read with it.
+type Dict map[string][]byte
+
+// DecodeDict decodes b, which must hold exactly one canonical dictionary;
+// errors wrap the syntax error with the offset at fault.
+func DecodeDict(b []byte) (Dict, error) {
+	d, err := decodeDict(b)
+	return Dict(d), err
+}
+
+// Int returns the integer under key; ok is false when key is absent, and
+// err says why a present value is not an integer.
+func (d Dict) Int(key string) (n int64, ok bool, err error) { return bdict(d).int(key) }
+
+// String returns the byte string under key, as Int does.
+func (d Dict) String(key string) (s []byte, ok bool, err error) { return bdict(d).string(key) }
+
+// Dict returns the dictionary under key, as Int does.
+func (d Dict) Dict(key string) (Dict, bool, error) {
+	raw, ok := d[key]
+	if !ok {
+		return nil, false, nil
+	}
+	sub, err := DecodeDict(raw)
+	if err != nil {
+		return nil, true, fmt.Errorf("%q: %w", key, err)
+	}
+	return sub, true, nil
+}
+
+// Ints returns the list of integers under key, as Int does.
+func (d Dict) Ints(key string) ([]int64, bool, error) {
+	raw, ok := d[key]
+	if !ok {
+		return nil, false, nil
+	}
+	elems, err := decodeList(raw)
+	if err != nil {
+		return nil, true, fmt.Errorf("%q: %w", key, err)
+	}
+	out := make([]int64, 0, len(elems))
+	for _, e := range elems {
+		n, _, err := decodeInt(e, 0)
+		if err != nil {
+			return nil, true, fmt.Errorf("%q: %w", key, err)
+		}
+		out = append(out, n)
+	}
+	return out, true, nil
+}

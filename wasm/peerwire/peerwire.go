@@ -360,3 +360,99 @@ func (h ExtendedHandshake) Encode() []byte {
 	}
 	return b
 }
+
+// ParseExtendedHandshake reads a peer's BEP 10 handshake dictionary (the
+// payload of extended message 0): "m" (extension name → the id the peer
+// wants those messages sent with; 0 means it dropped one), "v" and "reqq".
+// Keys it does not know are ignored; a malformed dictionary is an error.
+func ParseExtendedHandshake(payload []byte) (ExtendedHandshake, error) {
+	var h ExtendedHandshake
+	d, err := torrentfile.DecodeDict(payload)
+	if err != nil {
+		return h, fmt.Errorf("peerwire: extended handshake: %w", err)
+	}
+	if m, ok, err := d.Dict("m"); err != nil {
+		return h, fmt.Errorf("peerwire: extended handshake: %w", err)
+	} else if ok {
+		h.M = make(map[string]int, len(m))
+		for name := range m {
+			id, _, err := m.Int(name)
+			if err != nil || id < 0 || id > 255 {
+				return h, fmt.Errorf("peerwire: extended handshake: extension %q has no id in 0..255", name)
+			}
+			h.M[name] = int(id)
+		}
+	}
+	if v, ok, err := d.String("v"); err == nil && ok {
+		h.V = string(v)
+	}
+	if n, ok, err := d.Int("reqq"); err == nil && ok && n > 0 && n <= 1<<20 {
+		h.Reqq = int(n)
+	}
+	return h, nil
+}
+
+// PodStateExtension is the BEP 10 name of Swarmtube's pod-state message,
+// which browser peers exchange so that the pod sends a piece that several
+// of them need once (wasm/swarm's package doc, "The pod budget").
+const PodStateExtension = "swarmtube_pod"
+
+// PodState is what a browser peer tells its peers about its use of the
+// pod: its playhead (At, a byte offset of the file), the end of its pod
+// horizon (End: it may ask the pod for pieces in [At, End) when it needs
+// them), whether it is paused, and the pieces it is fetching from the pod
+// right now. Encoded as a bencoded dictionary {"at", "end", "f" (list of
+// piece indices), "p" (1 when paused)}.
+type PodState struct {
+	At, End  int64
+	Paused   bool
+	Fetching []int
+}
+
+// maxPodFetching bounds the pieces a PodState may list (a peer fetches a
+// few at a time; more is hostile).
+const maxPodFetching = 64
+
+// Encode returns the bencoded dictionary.
+func (s PodState) Encode() []byte {
+	f := make([]any, 0, len(s.Fetching))
+	for _, i := range s.Fetching {
+		f = append(f, i)
+	}
+	p := 0
+	if s.Paused {
+		p = 1
+	}
+	b, err := torrentfile.AppendBencode(nil, map[string]any{"at": s.At, "end": s.End, "f": f, "p": p})
+	if err != nil {
+		panic(err) // unreachable: only ints and lists of them
+	}
+	return b
+}
+
+// ParsePodState decodes a PodState; numPieces bounds the piece indices.
+func ParsePodState(payload []byte, numPieces int) (PodState, error) {
+	var s PodState
+	d, err := torrentfile.DecodeDict(payload)
+	if err != nil {
+		return s, fmt.Errorf("peerwire: pod state: %w", err)
+	}
+	at, _, err1 := d.Int("at")
+	end, _, err2 := d.Int("end")
+	p, _, err3 := d.Int("p")
+	f, _, err4 := d.Ints("f")
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return s, fmt.Errorf("peerwire: pod state: %w", err)
+	}
+	if at < 0 || end < at || len(f) > maxPodFetching {
+		return s, fmt.Errorf("peerwire: pod state: at %d, end %d, %d pieces fetched", at, end, len(f))
+	}
+	s.At, s.End, s.Paused = at, end, p == 1
+	for _, i := range f {
+		if i < 0 || i >= int64(numPieces) {
+			return s, fmt.Errorf("peerwire: pod state: piece %d of %d", i, numPieces)
+		}
+		s.Fetching = append(s.Fetching, int(i))
+	}
+	return s, nil
+}

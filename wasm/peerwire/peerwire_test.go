@@ -173,3 +173,55 @@ func FuzzParseHandshake(f *testing.F) {
 		}
 	})
 }
+
+func TestExtendedHandshakeAndPodState(t *testing.T) {
+	h, err := ParseExtendedHandshake(ExtendedHandshake{M: map[string]int{PodStateExtension: 3, "ut_metadata": 2}, V: "Swarmtube 0.1", Reqq: 250}.Encode())
+	if err != nil || h.M[PodStateExtension] != 3 || h.M["ut_metadata"] != 2 || h.V != "Swarmtube 0.1" || h.Reqq != 250 {
+		t.Fatalf("round trip: %+v, %v", h, err)
+	}
+	// WebTorrent's handshake, as it sends it (keys sorted, extra keys).
+	if h, err := ParseExtendedHandshake([]byte("d1:md11:ut_metadatai1e6:ut_pexi2ee13:metadata_sizei1234e1:v10:WebTorrente")); err != nil || h.M["ut_pex"] != 2 || h.M[PodStateExtension] != 0 {
+		t.Errorf("webtorrent handshake: %+v, %v", h, err)
+	}
+	for _, bad := range []string{"", "d", "d1:mi3ee", "d1:md1:xi300eee", "d1:md1:x1:yee", "le"} {
+		if _, err := ParseExtendedHandshake([]byte(bad)); err == nil {
+			t.Errorf("extended handshake %q: no error", bad)
+		}
+	}
+	s := PodState{At: 1 << 20, End: 9 << 20, Paused: true, Fetching: []int{4, 5}}
+	got, err := ParsePodState(s.Encode(), 64)
+	if err != nil || got.At != s.At || got.End != s.End || !got.Paused || len(got.Fetching) != 2 || got.Fetching[1] != 5 {
+		t.Fatalf("pod state round trip: %+v, %v", got, err)
+	}
+	for name, bad := range map[string]PodState{
+		"piece out of range": {At: 0, End: 10, Fetching: []int{64}},
+		"end before at":      {At: 10, End: 5},
+		"negative at":        {At: -1, End: 5},
+	} {
+		if _, err := ParsePodState(bad.Encode(), 64); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func FuzzParsePodState(f *testing.F) {
+	f.Add(PodState{At: 5, End: 10, Fetching: []int{1, 2}}.Encode())
+	f.Add([]byte("d2:ati1e3:endi0ee"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParsePodState(b, 100)
+		if err != nil {
+			return
+		}
+		again, err := ParsePodState(s.Encode(), 100)
+		if err != nil || again.At != s.At || again.End != s.End || again.Paused != s.Paused || len(again.Fetching) != len(s.Fetching) {
+			t.Fatalf("%+v re-parsed as %+v, %v", s, again, err)
+		}
+	})
+}
+
+func FuzzParseExtendedHandshake(f *testing.F) {
+	f.Add(ExtendedHandshake{M: map[string]int{PodStateExtension: 1}, V: "x", Reqq: 5}.Encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = ParseExtendedHandshake(b) // must not panic
+	})
+}

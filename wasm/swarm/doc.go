@@ -39,6 +39,14 @@
 //     get it first, the pod only when they cannot deliver before the buffer
 //     runs dry.
 //
+// A piece no browser peer offers yet, but that a connected browser peer
+// is fetching from the pod or will fetch (it is in that peer's horizon and
+// that peer's playhead is ahead of ours, or level with it and its peer id
+// the lower), is treated like an offered one: the viewer furthest ahead
+// asks the pod, the others take the piece from it, and the pod sends it
+// to them too only when it is due within podRescue. Peers learn this from
+// each other through the swarmtube_pod BEP 10 extension (share.go).
+//
 // While paused nothing is needed soon, so once the horizon is full the
 // pod sends nothing. A starving player's waiting reads count as in the
 // horizon (a seek the page has not reported yet). While the tracker

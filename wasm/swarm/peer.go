@@ -42,6 +42,7 @@ type peer struct {
 	downloaded     int64
 	uploaded       int64
 	strikes        int
+	pod            peerPod // its use of the pod (share.go)
 }
 
 // AddConn runs the peer wire protocol on conn until the peer disconnects,
@@ -140,8 +141,7 @@ func (t *Torrent) register(conn io.ReadWriteCloser, hs peerwire.Handshake, addr 
 	t.peers[p] = true
 	t.peerIDs[p.id] = true
 	if p.ext {
-		p.sendLocked(peerwire.Message{Type: peerwire.Extended, ExtendedID: 0,
-			Payload: peerwire.ExtendedHandshake{V: "Swarmtube 0.1", Reqq: maxQueuedUploads}.Encode()})
+		p.sendLocked(peerwire.Message{Type: peerwire.Extended, ExtendedID: 0, Payload: extendedHandshake()})
 	}
 	if t.haveCount > 0 {
 		p.sendLocked(peerwire.Message{Type: peerwire.BitfieldMsg, Bitfield: append([]byte(nil), t.have...)})
@@ -323,8 +323,10 @@ func (p *peer) handleLocked(m peerwire.Message, first bool) error {
 		}
 	case peerwire.Piece:
 		return p.onPieceLocked(m)
+	case peerwire.Extended:
+		p.onExtendedLocked(m)
 	}
-	return nil // keep-alive, extended and unknown messages need no action
+	return nil // keep-alive and unknown messages need no action
 }
 
 func (p *peer) gainLocked(i int) {

@@ -149,6 +149,11 @@ func (t *Torrent) podWantLocked(now time.Time) []podPick {
 				late = now.Sub(t.browserGotAt) >= podGrace
 			}
 			ok = need < podRescue && now.Sub(pc.needAt) >= podGrace && now.Sub(pc.gotAt) >= podGrace && late
+		} else if t.peerBringsLocked(i) {
+			// Another viewer is fetching it from the pod, or is ahead and
+			// will (share.go): take it from that viewer, the pod only once
+			// it is due within podRescue.
+			ok = need < podRescue && now.Sub(pc.needAt) >= podGrace
 		}
 		if ok {
 			out = append(out, podPick{i, need, offeredAhead > 0 && t.browserOfferedLocked(i)})

@@ -173,6 +173,8 @@ type Torrent struct {
 	browsersAt     []time.Time // when each sample of stats.browsers was taken
 	stats          counters
 	bad            int
+	podSent        peerwire.PodState // what announcePodLocked last sent
+	podSentOK      bool
 }
 
 // rateWindow is how many one-second samples the reported rates average:
@@ -556,6 +558,7 @@ func (t *Torrent) SetPlayback(pb Playback) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.playback, t.hasPlayback = pb, true
+	t.announcePodLocked()
 	t.reprioritizeLocked()
 }
 

@@ -29,6 +29,7 @@ func (t *Torrent) webseedLoop(ctx context.Context) {
 			if ok {
 				t.pieces[i].webseed = true
 				t.webseedBusy++
+				t.announcePodLocked()
 			}
 			t.mu.Unlock()
 			if !ok {
@@ -66,6 +67,7 @@ func (t *Torrent) webseedFetch(ctx context.Context, i int) {
 		t.mu.Lock()
 		t.pieces[i].webseed = false
 		t.webseedBusy--
+		t.announcePodLocked()
 		t.mu.Unlock()
 	}()
 	var lastErr error
