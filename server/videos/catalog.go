@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+	bbolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
@@ -29,6 +31,8 @@ import (
 //	videos_by_doc     document number (4 bytes) → id
 //	videos_by_owner   owner + 0x00 + created (8 bytes) + id → empty (local
 //	                  videos: a user's page and feed)
+//	videos_owner_n    owner → number of their entries in videos_by_owner
+//	                  (8 bytes, big-endian): a user's page total
 //	videos_local      id → what a start needs of a local video, in binary
 //	                  (see localEntry): a start reads this, not the records
 //	videos_meta       "pod_url" → the pod URL every local video was last
@@ -46,6 +50,7 @@ const (
 	bucketByOrigin = "videos_by_origin"
 	bucketByDoc    = "videos_by_doc"
 	bucketByOwner  = "videos_by_owner"
+	bucketOwnerN   = "videos_owner_n"
 	bucketLocal    = "videos_local"
 	bucketMeta     = "videos_meta"
 	bucketSearch   = "search"
@@ -54,31 +59,34 @@ const (
 // keyIndex is a secondary index holding at most one entry per video,
 // computed from its record. putTx and deleteTx both walk keyIndexes, so an
 // index added to the list is written and removed on every path. A counted
-// index keeps the number of its entries as its bucket sequence.
+// index keeps the number of its entries as its bucket sequence; a grouped
+// one keeps, in the bucket grouped names, the number of its entries per
+// key prefix up to the first 0x00.
 type keyIndex struct {
 	bucket  string
 	counted bool
+	grouped string
 	// entry gives rec's key and value in the index; ok false: no entry.
 	entry func(rec *record, ih [20]byte) (key, value []byte, ok bool)
 }
 
 var keyIndexes = []keyIndex{
-	{bucketByTime, true, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
+	{bucketByTime, true, "", func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
 		return timeKey(rec.Video.CreatedAt, rec.Video.ID), nil, true
 	}},
-	{bucketByHash, false, func(rec *record, ih [20]byte) ([]byte, []byte, bool) {
+	{bucketByHash, false, "", func(rec *record, ih [20]byte) ([]byte, []byte, bool) {
 		return hashKey(ih, rec.Video.ID), nil, true
 	}},
-	{bucketByOrigin, false, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
+	{bucketByOrigin, false, "", func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
 		return originKey(rec.Origin, rec.OriginID), []byte(rec.Video.ID), rec.Origin != ""
 	}},
-	{bucketByDoc, false, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
+	{bucketByDoc, false, "", func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
 		return binary.BigEndian.AppendUint32(nil, rec.Doc), []byte(rec.Video.ID), true
 	}},
-	{bucketByOwner, false, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
+	{bucketByOwner, false, bucketOwnerN, func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
 		return ownerKey(rec.Video.Owner, rec.Video.CreatedAt, rec.Video.ID), nil, rec.Origin == "" && rec.Video.Owner != ""
 	}},
-	{bucketLocal, false, func(rec *record, ih [20]byte) ([]byte, []byte, bool) {
+	{bucketLocal, false, "", func(rec *record, ih [20]byte) ([]byte, []byte, bool) {
 		return []byte(rec.Video.ID), localEntry{ih, rec.Video.Size, rec.Video.CreatedAt.UnixNano(), rec.Video.Owner, rec.File}.append(nil), rec.Origin == ""
 	}},
 }
@@ -138,6 +146,43 @@ func (ix keyIndex) putTx(tx *bolt.Tx, rec *record, ih [20]byte) error {
 			return fmt.Errorf("videos: count %s: %w", ix.bucket, err)
 		}
 	}
+	return ix.addGroupTx(tx, k, 1)
+}
+
+// addGroupTx adds delta to the count of k's group, if ix is grouped.
+func (ix keyIndex) addGroupTx(tx *bolt.Tx, k []byte, delta int64) error {
+	if ix.grouped == "" {
+		return nil
+	}
+	g := k[:max(bytes.IndexByte(k, 0), 0)]
+	b := tx.Bucket([]byte(ix.grouped))
+	n := int64(groupCount(b, g)) + delta
+	if n <= 0 {
+		return b.Delete(g)
+	}
+	if err := b.Put(g, store.Uint64Key(uint64(n))); err != nil {
+		return fmt.Errorf("videos: count %s: %w", ix.grouped, err)
+	}
+	return nil
+}
+
+// groupCount reads a count addGroupTx keeps (0 if none).
+func groupCount(b *bolt.Bucket, group []byte) uint64 {
+	if v := b.Get(group); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// buildGroupsTx counts the entries of ix per group into ix.grouped, for
+// stores written before the counts existed: a walk of keys, no record.
+func (ix keyIndex) buildGroupsTx(tx *bolt.Tx) error {
+	c := tx.Bucket([]byte(ix.bucket)).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if err := ix.addGroupTx(tx, k, 1); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -160,7 +205,7 @@ func (ix keyIndex) deleteTx(tx *bolt.Tx, rec *record, ih [20]byte) error {
 			return fmt.Errorf("videos: count %s: %w", ix.bucket, err)
 		}
 	}
-	return nil
+	return ix.addGroupTx(tx, k, -1)
 }
 
 // Where a search word occurs.
@@ -368,13 +413,13 @@ func listTx(tx *bolt.Tx, start, count int) ([]api.Video, int, error) {
 }
 
 // listOwnerTx returns count of owner's local videos, newest first, after
-// skipping start, and how many there are (a walk over that user's index
-// keys only).
+// skipping start, and how many there are (from videos_owner_n: the walk
+// stops with the page).
 func listOwnerTx(tx *bolt.Tx, owner string, start, count int) ([]api.Video, int, error) {
 	prefix := append([]byte(owner), 0)
+	total := int(groupCount(tx.Bucket([]byte(bucketOwnerN)), []byte(owner)))
 	c := tx.Bucket([]byte(bucketByOwner)).Cursor()
 	out := []api.Video{}
-	total := 0
 	// The last key of the prefix: seek past it (0x01 follows the 0x00
 	// separator), then step back.
 	k, _ := c.Seek(append([]byte(owner), 1))
@@ -383,9 +428,9 @@ func listOwnerTx(tx *bolt.Tx, owner string, start, count int) ([]api.Video, int,
 	} else {
 		k, _ = c.Prev()
 	}
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-		total++
-		if total <= start || len(out) >= count {
+	for skipped := 0; k != nil && bytes.HasPrefix(k, prefix) && len(out) < count; k, _ = c.Prev() {
+		if skipped < start {
+			skipped++
 			continue
 		}
 		id := string(k[len(prefix)+8:])
@@ -403,8 +448,19 @@ func listOwnerTx(tx *bolt.Tx, owner string, start, count int) ([]api.Video, int,
 func buildIndexesTx(tx *bolt.Tx, missing []string) (int, error) {
 	var build []keyIndex
 	for _, ix := range keyIndexes {
-		if slices.Contains(missing, ix.bucket) {
-			build = append(build, ix)
+		if !slices.Contains(missing, ix.bucket) {
+			continue
+		}
+		build = append(build, ix)
+		if ix.grouped == "" {
+			continue
+		}
+		// Counts left without their index start again from zero.
+		if err := tx.DeleteBucket([]byte(ix.grouped)); err != nil && !errors.Is(err, bbolterrors.ErrBucketNotFound) {
+			return 0, fmt.Errorf("videos: reset %s: %w", ix.grouped, err)
+		}
+		if _, err := tx.CreateBucket([]byte(ix.grouped)); err != nil {
+			return 0, fmt.Errorf("videos: reset %s: %w", ix.grouped, err)
 		}
 	}
 	n := 0

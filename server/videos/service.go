@@ -171,25 +171,38 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 	}
 	// Indexes added after the first release are built from the records the
 	// first time a binary that has them opens an older store.
+	// Counts of an index that exists are built from its keys.
 	var missing []string
+	var uncounted []keyIndex
 	if err := st.View(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte(bucketVideos)) == nil {
 			return nil
 		}
 		for _, ix := range keyIndexes {
-			if tx.Bucket([]byte(ix.bucket)) == nil {
+			switch {
+			case tx.Bucket([]byte(ix.bucket)) == nil:
 				missing = append(missing, ix.bucket)
+			case ix.grouped != "" && tx.Bucket([]byte(ix.grouped)) == nil:
+				uncounted = append(uncounted, ix)
 			}
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketByOwner, bucketLocal, bucketMeta, bucketSearch, bucketPending, bucketJobs); err != nil {
+	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketByOwner, bucketOwnerN, bucketLocal, bucketMeta, bucketSearch, bucketPending, bucketJobs); err != nil {
 		return nil, err
 	}
-	if len(missing) > 0 {
+	if len(missing) > 0 || len(uncounted) > 0 {
 		if err := st.Update(func(tx *bolt.Tx) error {
+			for _, ix := range uncounted {
+				if err := ix.buildGroupsTx(tx); err != nil {
+					return err
+				}
+			}
+			if len(missing) == 0 {
+				return nil
+			}
 			n, err := buildIndexesTx(tx, missing)
 			if err == nil {
 				log.Info("built video indexes", "indexes", missing, "videos", n)

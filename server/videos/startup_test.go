@@ -69,7 +69,8 @@ func (a startState) equal(b startState) bool {
 // videos_local instead of decoding records, builds the same known set, web
 // seed files, quota use and seeder registrations as the records say, after
 // uploads, an update, a removal and a friend's video; and that a store
-// written before videos_local existed gets it built at its first start.
+// written before videos_local and videos_owner_n existed gets them built
+// at its first start.
 func TestStartFromIndexes(t *testing.T) {
 	fast, slow := clips(t)
 	p := newPod(t)
@@ -114,10 +115,12 @@ func TestStartFromIndexes(t *testing.T) {
 
 	// A store written before videos_local and videos_meta existed.
 	if err := p.st.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket([]byte(bucketLocal)); err != nil {
-			return err
+		for _, b := range []string{bucketLocal, bucketMeta, bucketOwnerN} {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
 		}
-		return tx.DeleteBucket([]byte(bucketMeta))
+		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +138,12 @@ func TestStartFromIndexes(t *testing.T) {
 	}
 	if n != 3 || url != p.svc.cfg.PodURL {
 		t.Fatalf("after the upgrade: %d local entries, pod URL %q", n, url)
+	}
+
+	for owner, want := range map[string]int{"alice": 2, "bob": 1, "carol": 0} {
+		if l, err := p.svc.ListByOwner(owner, 0, 10); err != nil || l.Total != want || len(l.Data) != want {
+			t.Errorf("%s's videos after the upgrade: total %d, %d listed (%v); want %d", owner, l.Total, len(l.Data), err, want)
+		}
 	}
 
 	// Federation's catalogue pages walk the same entries: the local
