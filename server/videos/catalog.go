@@ -396,13 +396,7 @@ func listTx(tx *bolt.Tx, start, count int) ([]api.Video, int, error) {
 	bt := tx.Bucket([]byte(bucketByTime))
 	total := int(bt.Sequence())
 	out := []api.Video{}
-	c := bt.Cursor()
-	skipped := 0
-	for k, _ := c.Last(); k != nil && len(out) < count; k, _ = c.Prev() {
-		if skipped < start {
-			skipped++
-			continue
-		}
+	for _, k := range pageKeys(bt.Cursor(), nil, total, start, count) {
 		rec, err := getTx(tx, string(k[8:]))
 		if err != nil {
 			return nil, 0, fmt.Errorf("videos: list: %s: %w", k[8:], err)
@@ -413,26 +407,12 @@ func listTx(tx *bolt.Tx, start, count int) ([]api.Video, int, error) {
 }
 
 // listOwnerTx returns count of owner's local videos, newest first, after
-// skipping start, and how many there are (from videos_owner_n: the walk
-// stops with the page).
+// skipping start, and how many there are (from videos_owner_n, not a walk).
 func listOwnerTx(tx *bolt.Tx, owner string, start, count int) ([]api.Video, int, error) {
 	prefix := append([]byte(owner), 0)
 	total := int(groupCount(tx.Bucket([]byte(bucketOwnerN)), []byte(owner)))
-	c := tx.Bucket([]byte(bucketByOwner)).Cursor()
 	out := []api.Video{}
-	// The last key of the prefix: seek past it (0x01 follows the 0x00
-	// separator), then step back.
-	k, _ := c.Seek(append([]byte(owner), 1))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	for skipped := 0; k != nil && bytes.HasPrefix(k, prefix) && len(out) < count; k, _ = c.Prev() {
-		if skipped < start {
-			skipped++
-			continue
-		}
+	for _, k := range pageKeys(tx.Bucket([]byte(bucketByOwner)).Cursor(), prefix, total, start, count) {
 		id := string(k[len(prefix)+8:])
 		rec, err := getTx(tx, id)
 		if err != nil {
@@ -441,6 +421,63 @@ func listOwnerTx(tx *bolt.Tx, owner string, start, count int) ([]api.Video, int,
 		out = append(out, rec.Video)
 	}
 	return out, total, nil
+}
+
+// pageKeys returns the keys ranked [start, start+count) among the total
+// keys with prefix, last key first (newest first, for time-ordered keys).
+// It walks from the nearer end of the range, so a page costs the page plus
+// min(start, total-start) key steps, no record decoded: the last pages
+// are as cheap as the first. The keys are valid during c's transaction.
+func pageKeys(c *bolt.Cursor, prefix []byte, total, start, count int) [][]byte {
+	end := min(start+count, total) // exclusive
+	if start >= end {
+		return nil
+	}
+	keys := make([][]byte, 0, end-start)
+	if start <= total-end {
+		// The last key with prefix: seek past the prefix, step back.
+		var k []byte
+		if after := nextPrefix(prefix); after != nil {
+			if k, _ = c.Seek(after); k != nil {
+				k, _ = c.Prev()
+			} else {
+				k, _ = c.Last()
+			}
+		} else {
+			k, _ = c.Last()
+		}
+		for i := 0; k != nil && bytes.HasPrefix(k, prefix) && i < end; i, k = i+1, prevKey(c) {
+			if i >= start {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	// From the first key: rank r (last first) is position total-1-r.
+	k, _ := c.Seek(prefix)
+	for i := 0; k != nil && bytes.HasPrefix(k, prefix) && i < total-start; i, k = i+1, nextKey(c) {
+		if i >= total-end {
+			keys = append(keys, k)
+		}
+	}
+	slices.Reverse(keys)
+	return keys
+}
+
+func prevKey(c *bolt.Cursor) []byte { k, _ := c.Prev(); return k }
+func nextKey(c *bolt.Cursor) []byte { k, _ := c.Next(); return k }
+
+// nextPrefix returns the least key above every key with prefix, nil if
+// there is none (empty prefix, or all 0xff).
+func nextPrefix(prefix []byte) []byte {
+	p := bytes.Clone(prefix)
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] < 0xff {
+			p[i]++
+			return p[:i+1]
+		}
+	}
+	return nil
 }
 
 // buildIndexesTx fills the key indexes named in missing from the

@@ -1,6 +1,7 @@
 package videos
 
 import (
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/store"
 )
 
 // startState is what a start builds in memory and hands the seeder.
@@ -165,5 +168,61 @@ func TestStartFromIndexes(t *testing.T) {
 	local := slices.Sorted(slices.Values([]string{ids[0], ids[1], ids[2]}))
 	if !slices.Equal(paged, local) {
 		t.Fatalf("catalogue pages: %v, want %v", paged, local)
+	}
+}
+
+// TestPageKeys compares every page pageKeys returns, walked from either
+// end, with the same page cut from the sorted keys, with and without a
+// prefix (other prefixes' keys on both sides).
+func TestPageKeys(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "pod.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var all, bob []string
+	if err := st.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("k"))
+		if err != nil {
+			return err
+		}
+		for _, owner := range []string{"alice", "bob", "carl"} {
+			for i := range 7 {
+				k := fmt.Sprintf("%s\x00%03d", owner, i)
+				all = append(all, k)
+				if owner == "bob" {
+					bob = append(bob, k)
+				}
+				if err := b.Put([]byte(k), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(all)
+	slices.Reverse(bob)
+	for _, tc := range []struct {
+		prefix string
+		want   []string
+	}{{"", all}, {"bob\x00", bob}} {
+		total := len(tc.want)
+		for start := 0; start <= total+1; start++ {
+			for count := 1; count <= total+1; count++ {
+				var got []string
+				st.View(func(tx *bolt.Tx) error {
+					for _, k := range pageKeys(tx.Bucket([]byte("k")).Cursor(), []byte(tc.prefix), total, start, count) {
+						got = append(got, string(k))
+					}
+					return nil
+				})
+				want := tc.want[min(start, total):min(start+count, total)]
+				if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+					t.Fatalf("prefix %q, start %d, count %d: %q, want %q", tc.prefix, start, count, got, want)
+				}
+			}
+		}
 	}
 }
