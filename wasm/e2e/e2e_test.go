@@ -27,7 +27,9 @@ func TestWatchFromSeederThenPeer(t *testing.T) {
 	watch := p.URL + "/test/watch.html?log=debug&torrent=/t/video.torrent"
 	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
 
-	a, _ := tab(t, b, p.URL+"/test/watch.html?log=debug&torrent=/t/noseed.torrent&rate=8")
+	// A keeps nothing in the browser's storage, which B (same browser)
+	// would play from instead of from A.
+	a, _ := tab(t, b, p.URL+"/test/watch.html?log=debug&torrent=/t/noseed.torrent&rate=8&storage=0")
 	waitJS(t, a, "window.__st.ready", "window.__st.err", dump, 60*time.Second)
 	waitJS(t, a, "window.__st.events.includes('ended')", "window.__st.err", dump, 60*time.Second)
 	waitJS(t, a, "(s => s.piecesHave === s.pieces)(window.__st.torrent.stats())", "window.__st.err", dump, 30*time.Second)

@@ -257,6 +257,11 @@ func startPodWith(t *testing.T, withSeeder bool, c clip) *pod {
 	return p
 }
 
+// pieceLength is the torrent's piece length.
+func (p *pod) pieceLength() int64 {
+	return torrentfile.PieceLength(int64(len(p.Data)))
+}
+
 // Egress returns what the pod has sent, read from its /metrics: the
 // seeder's uploaded bytes and the web seed's served bytes.
 func (p *pod) Egress(t *testing.T) (seeder, webseed int64) {
@@ -389,6 +394,8 @@ type stats struct {
 	BytesFromWebSeed int64   `json:"bytesFromWebSeed"`
 	BytesUploaded    int64   `json:"bytesUploaded"`
 	PiecesHave       int     `json:"piecesHave"`
+	PiecesPersisted  int     `json:"piecesPersisted"`
+	BadStored        int     `json:"badStored"`
 	Pieces           int     `json:"pieces"`
 	BadPieces        int     `json:"badPieces"`
 }

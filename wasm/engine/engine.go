@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
+	"github.com/swarmtube/swarmtube/wasm/piecestore"
 	"github.com/swarmtube/swarmtube/wasm/rtcpeer"
 	"github.com/swarmtube/swarmtube/wasm/swarm"
 	"github.com/swarmtube/swarmtube/wasm/trackerclient"
@@ -32,6 +34,10 @@ type Options struct {
 	NoWebSeed bool
 	// Trackers, if set, replaces the torrent's announce-list.
 	Trackers []string
+	// Store, when set, keeps verified pieces across page loads (the
+	// browser's OPFS or IndexedDB): what it holds is played and seeded
+	// without fetching; MemoryBudget then bounds only the in-memory cache.
+	Store *piecestore.Store
 }
 
 // Session is one torrent being streamed or seeded. Its methods are safe
@@ -43,6 +49,7 @@ type Session struct {
 	PeerID   [20]byte
 
 	log      *slog.Logger
+	stored   *piecestore.Torrent // nil without Options.Store
 	trackers []*trackerclient.Client
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -107,9 +114,24 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 			}
 		}
 	}
+	if opt.Store != nil && opt.Source == nil {
+		st, err := opt.Store.Open(context.Background(), hex.EncodeToString(ih[:]), mi.Info.PieceLength, mi.Info.Length)
+		if err != nil {
+			// Playing matters more than keeping: go on without it.
+			opt.Logger.Warn("browser storage unavailable for this video", "err", err)
+		} else {
+			s.stored, cfg.Storage = st, st
+		}
+	}
 	t, err := swarm.New(cfg)
 	if err != nil {
+		if s.stored != nil {
+			s.stored.Close(context.Background())
+		}
 		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if s.stored != nil {
+		s.stored.OnDrop(t.Unstored)
 	}
 	s.Torrent = t
 	ctx, cancel := context.WithCancel(context.Background())
@@ -213,5 +235,10 @@ func (s *Session) Close() {
 		s.cancel()
 		s.Torrent.Close()
 		s.wg.Wait()
+		if s.stored != nil {
+			if err := s.stored.Close(context.Background()); err != nil {
+				s.log.Warn("close browser storage", "err", err)
+			}
+		}
 	})
 }

@@ -47,12 +47,34 @@ func arg0(args []js.Value) js.Value {
 	return args[0]
 }
 
-// JSError converts a thrown JavaScript value to a Go error.
+// Error is a thrown JavaScript Error or DOMException: Name is its name
+// ("NotFoundError", "QuotaExceededError", ...), Message its message.
+type Error struct{ Name, Message string }
+
+func (e *Error) Error() string {
+	if e.Name == "" || e.Name == "Error" {
+		return e.Message
+	}
+	return e.Name + ": " + e.Message
+}
+
+// JSError converts a thrown JavaScript value to a Go error: an *Error
+// for an Error object.
 func JSError(v js.Value) error {
 	if v.Type() == js.TypeObject && v.Get("message").Type() == js.TypeString {
-		return errors.New(v.Get("message").String())
+		e := &Error{Message: v.Get("message").String()}
+		if n := v.Get("name"); n.Type() == js.TypeString {
+			e.Name = n.String()
+		}
+		return e
 	}
 	return fmt.Errorf("javascript error: %s", v.Call("toString").String())
+}
+
+// IsName reports whether err is a JavaScript error named name.
+func IsName(err error, name string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Name == name
 }
 
 // Promise runs f on a new goroutine and returns a JavaScript promise for

@@ -14,8 +14,23 @@
 //	swarmtube.open(torrent, opts?)             Promise<Handle>   stream/download a .torrent's file
 //	swarmtube.seedFile(file, opts)             Promise<Handle>   hash a File and seed it at once
 //	swarmtube.hashBenchmark(mib)               Promise<{subtleMBps, subtleParallelMBps, goMBps}>
+//	swarmtube.storage(opts?)                   Promise<{backend, bytes, budget, videos}>  the browser's
+//	                                          store of verified pieces (backend "opfs", "indexeddb",
+//	                                          or "none": then bytes and budget are 0)
+//	swarmtube.clearStorage(opts?)              Promise<{backend, bytes, budget, videos}>  deletes every
+//	                                          stored piece; open videos keep playing (and fetch again)
 //
-// opts (all optional): memoryBudget (bytes, default 512 MiB), trackers
+// Verified pieces are kept in the browser's storage (the Origin Private File
+// System, IndexedDB where OPFS cannot be written; package piecestore) up to
+// a budget: storageShare (default 0.25) of navigator.storage.estimate()'s
+// quota, or storageBudget bytes; the least recently used videos make room
+// first. A reload or a later visit plays and seeds those pieces without
+// fetching them, each verified (SHA-1) when read back.
+//
+// opts (all optional): memoryBudget (bytes of pieces in memory, default
+// 64 MiB with storage, 512 MiB without), storage (false: memory only),
+// storageShare, storageBudget (see above; the first open or storage call
+// sets up the store, later ones may change its budget), trackers
 // (string[], replaces the announce-list), iceServers (RTCIceServer[];
 // engine.js fetches the pod's from /api/v1/webrtc/ice-servers), relayOnly
 // (ICE transport policy "relay": for measurements only),
@@ -42,7 +57,9 @@
 //	Handle.setBufferAhead(seconds)            only the buffer, for players that know nothing else
 //	Handle.stats()                            {peers, peerList, downloadRate, uploadRate,
 //	                                          bytesFromPeers, bytesFromWebSeed, bytesUploaded,
-//	                                          piecesHave, pieces, bytesStored, length, badPieces,
+//	                                          piecesHave, pieces, bytesStored (in memory),
+//	                                          piecesPersisted, bytesPersisted (in the browser's
+//	                                          storage), badStored (failed read-back), length, badPieces,
 //	                                          relayedPeers (connections through a TURN relay),
 //	                                          unreachablePeers (browser peers no ICE path reached)}
 //	Handle.close()
@@ -69,6 +86,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/wasm/engine"
 	"github.com/swarmtube/swarmtube/wasm/jsutil"
+	"github.com/swarmtube/swarmtube/wasm/piecestore"
 	"github.com/swarmtube/swarmtube/wasm/swarm"
 )
 
@@ -85,6 +103,23 @@ func main() {
 	}))
 	api.Set("hashBenchmark", jsutil.Func(func(args []js.Value) any {
 		return jsutil.Promise(func() (any, error) { return hashBenchmark(args) })
+	}))
+	api.Set("storage", jsutil.Func(func(args []js.Value) any {
+		o := arg(args, 0)
+		return jsutil.Promise(func() (any, error) { return usage(pieceStore(o)), nil })
+	}))
+	api.Set("clearStorage", jsutil.Func(func(args []js.Value) any {
+		o := arg(args, 0)
+		return jsutil.Promise(func() (any, error) {
+			st := pieceStore(o)
+			if st == nil {
+				return usage(nil), nil
+			}
+			if err := st.Clear(context.Background()); err != nil {
+				return nil, err
+			}
+			return usage(st), nil
+		})
 	}))
 	js.Global().Set("swarmtube", api)
 	if cb := js.Global().Get("__swarmtubeReady"); cb.Type() == js.TypeFunction {
@@ -142,12 +177,95 @@ func options(o js.Value) engine.Options {
 	return opt
 }
 
+var (
+	storeMu sync.Mutex
+	store   *piecestore.Store // nil until set up, or when none is available
+	tried   bool
+)
+
+// pieceStore returns the page's store of verified pieces, set up on the
+// first call (OPFS, else IndexedDB, else none: nil) with the budget opts
+// give (storageBudget bytes, or storageShare of the quota); later calls
+// apply a budget they name.
+func pieceStore(o js.Value) *piecestore.Store {
+	storeMu.Lock()
+	defer storeMu.Unlock()
+	if o.Type() == js.TypeObject && o.Get("storage").Type() == js.TypeBoolean && !o.Get("storage").Bool() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !tried {
+		tried = true
+		var b piecestore.Backend
+		if o, err := jsutil.OpenOPFS(ctx); err == nil {
+			b = o
+		} else {
+			slog.Info("swarmtube: OPFS unavailable, trying IndexedDB", "err", err)
+			if d, err := jsutil.OpenIndexedDB(ctx); err == nil {
+				b = d
+			} else {
+				slog.Warn("swarmtube: no browser storage: pieces stay in memory", "err", err)
+				return nil
+			}
+		}
+		s, err := piecestore.Load(ctx, b, 0)
+		if err != nil {
+			slog.Warn("swarmtube: browser storage unreadable: pieces stay in memory", "err", err)
+			return nil
+		}
+		budget := storageBudget(ctx, o, defaultShare)
+		if budget <= 0 {
+			slog.Warn("swarmtube: the browser grants no storage quota: pieces stay in memory")
+			return nil
+		}
+		store = s
+		store.SetBudget(budget)
+	} else if store != nil && o.Type() == js.TypeObject && (o.Get("storageBudget").Type() == js.TypeNumber || o.Get("storageShare").Type() == js.TypeNumber) {
+		store.SetBudget(storageBudget(ctx, o, defaultShare))
+	}
+	return store
+}
+
+// defaultShare is the part of the browser's quota for this origin that
+// stored pieces may take: the rest stays for the browser's caches and
+// other data, and a quota is often most of a disk.
+const defaultShare = 0.25
+
+func storageBudget(ctx context.Context, o js.Value, share float64) int64 {
+	if o.Type() == js.TypeObject {
+		if v := o.Get("storageBudget"); v.Type() == js.TypeNumber {
+			return int64(v.Float())
+		}
+		if v := o.Get("storageShare"); v.Type() == js.TypeNumber && v.Float() > 0 && v.Float() <= 1 {
+			share = v.Float()
+		}
+	}
+	quota, _, err := jsutil.StorageEstimate(ctx)
+	if err != nil || quota <= 0 {
+		return 0 // nothing is stored: a budget of 0 evicts everything
+	}
+	return int64(share * float64(quota))
+}
+
+// usage is storage()'s answer.
+func usage(st *piecestore.Store) js.Value {
+	u := piecestore.Usage{Backend: "none"}
+	if st != nil {
+		u = st.Usage()
+	}
+	b, _ := json.Marshal(u)
+	return js.Global().Get("JSON").Call("parse", string(b))
+}
+
 func open(args []js.Value) (any, error) {
 	tb := jsutil.Bytes(arg(args, 0))
 	if len(tb) == 0 {
 		return nil, errors.New("open: first argument must be the .torrent as a Uint8Array")
 	}
-	s, err := engine.Open(tb, options(arg(args, 1)))
+	opt := options(arg(args, 1))
+	opt.Store = pieceStore(arg(args, 1))
+	s, err := engine.Open(tb, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -61,10 +61,13 @@ async function load({
   await exec;
   const go = new globalThis.Go();
   const ready = new Promise((resolve) => { globalThis.__swarmtubeReady = resolve; });
-  go.run(await WebAssembly.instantiate(module, go.importObject));
+  const instance = await WebAssembly.instantiate(module, go.importObject);
+  go.run(instance);
   const api = await ready;
   const startMs = performance.now() - t0;
-  return new Engine(api, await swReady, startMs);
+  const engine = new Engine(api, await swReady, startMs);
+  engine.wasmMemory = instance.exports.mem;
+  return engine;
 }
 
 /**
@@ -127,7 +130,11 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { 
   const ih = String(infoHash || '').toLowerCase();
   if (!/^[0-9a-f]{40}$/.test(ih)) return false;
   const ws = webSeed ? new URL(webSeed, location.href) : null;
-  const pre = ws && ws.origin === location.origin && canServiceWorker() ? prefetchEarly(ih, ws.href) : null;
+  // A video this browser stored (a reload, a return visit) starts from its
+  // stored pieces once the engine runs: reading its start from the web
+  // seed again would cost the pod what it already sent.
+  const early = ws && !(await storedStart(ih)) ? ws : null;
+  const pre = early && early.origin === location.origin && canServiceWorker() ? prefetchEarly(ih, early.href) : null;
   if (!(await startServiceWorker(swScope))) {
     pre?.abort();
     return false;
@@ -141,7 +148,7 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { 
     setTimeout(resolve, EARLY_HOLD_MS);
   });
   const u = new URL(`${ih}/${encodeURIComponent(name)}`, STREAM_BASE);
-  if (ws) u.searchParams.set('webseed', ws.href);
+  if (early) u.searchParams.set('webseed', early.href);
   video.src = u.href;
   // Autoplay may be refused (the page shows controls): then nothing plays
   // soon, so the engine need not wait.
@@ -232,6 +239,21 @@ async function earlyFromPrefetch(infoHash, offset, length) {
   const end = Math.min(offset + length, p.got);
   if (p.length === 0 || offset >= end) return null;
   return { data: p.buf.slice(offset, end).buffer, length: p.length, mime: p.mime };
+}
+
+// storedStart reports whether the engine's OPFS store (wasm/jsutil:
+// swarmtube-pieces/<infohash>/p<index>) holds the first piece of a video.
+// Only a hint: the engine verifies what it reads back, and fetches a piece
+// that fails. IndexedDB, the fallback, is not looked at (false).
+async function storedStart(infoHash) {
+  try {
+    const root = await navigator.storage.getDirectory();
+    const dir = await (await root.getDirectoryHandle('swarmtube-pieces')).getDirectoryHandle(infoHash);
+    await dir.getFileHandle('p0');
+    return true;
+  } catch (e) {
+    return false;
+  }
 }
 
 function expect(infoHash) {
@@ -385,6 +407,28 @@ export class Engine {
 
   /** hashBenchmark measures SHA-1 speed: {subtleMBps, goMBps}. */
   hashBenchmark(mib = 64) { return this.api.hashBenchmark(mib); }
+
+  /**
+   * storage resolves to the browser's store of verified pieces:
+   * {backend ("opfs", "indexeddb", "none"), bytes, budget, videos}.
+   * opts: storageShare, storageBudget (see open).
+   */
+  storage(opts = {}) { return this.api.storage(opts); }
+
+  /** clearStorage deletes every stored piece; resolves to storage(). */
+  clearStorage(opts = {}) { return this.api.clearStorage(opts); }
+
+  /**
+   * memory reports what the engine takes: {wasmBytes (the WebAssembly
+   * memory, which never shrinks), jsHeapBytes (performance.memory, Chromium
+   * only, else undefined)}.
+   */
+  memory() {
+    return {
+      wasmBytes: this.wasmMemory ? this.wasmMemory.buffer.byteLength : undefined,
+      jsHeapBytes: performance.memory ? performance.memory.usedJSHeapSize : undefined,
+    };
+  }
 
   async #wrap(h) {
     const t = new Torrent(h, this);

@@ -1,0 +1,112 @@
+//go:build !js
+
+package e2e
+
+import (
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// steadyEgress waits until the pod's egress has not moved for 8 s (the
+// engine has filled its pod horizon: pieces may wait a few seconds for
+// browser peers first) and returns it.
+func steadyEgress(t *testing.T, p *pod) int64 {
+	t.Helper()
+	last, since := int64(-1), time.Now()
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		s, w := p.Egress(t)
+		if s+w != last {
+			last, since = s+w, time.Now()
+			continue
+		}
+		if time.Since(since) >= 8*time.Second {
+			return last
+		}
+	}
+	t.Fatalf("the pod's egress never settled (last %d)", last)
+	return 0
+}
+
+// TestReloadPlaysFromBrowserStorage: a viewer plays the first 8 s of a
+// 60 s clip (the watch page's flow) and pauses; the engine has written
+// every verified piece to the browser's storage (OPFS). The page is
+// reloaded and plays the first 6 s again: the pod (seeder uploaded + web
+// seed served bytes, from its /metrics) sends nothing more, since the
+// reloaded engine starts with those pieces and the Service Worker skips
+// its web seed start for a stored video. Then the viewer clears the
+// storage: nothing stays on disk, and the next reload fetches (and stores)
+// again.
+func TestReloadPlaysFromBrowserStorage(t *testing.T) {
+	c := makeClip(t, 60, 3000)
+	p := startPodWith(t, true, c)
+	b := browser(t)
+	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
+	pg, _ := tab(t, b, p.URL+"/test/watch.html?torrent=/t/video.torrent&early="+hex.EncodeToString(p.InfoHash[:]))
+	playThenPause(t, pg, 8)
+	persistedAll := "(s => s.piecesHave > 0 && s.piecesPersisted === s.piecesHave)(window.__st.torrent.stats())"
+	waitJS(t, pg, persistedAll, "window.__st.err", dump, 60*time.Second)
+	first := steadyEgress(t, p)
+	waitJS(t, pg, persistedAll, "window.__st.err", dump, 60*time.Second)
+	s1 := pageStats(t, pg)
+	var usage struct {
+		Backend string `json:"backend"`
+		Bytes   int64  `json:"bytes"`
+		Budget  int64  `json:"budget"`
+	}
+	eval(t, pg, "window.__st.engine.storage()", &usage)
+	t.Logf("first visit: pod sent %.2f MB; engine %+v; storage %+v", float64(first)/1e6, s1, usage)
+	if usage.Backend != "opfs" || usage.Bytes < int64(s1.PiecesHave-1)*p.pieceLength() || usage.Budget <= 0 {
+		t.Fatalf("storage after the first visit: %+v, want OPFS holding the %d verified pieces", usage, s1.PiecesHave)
+	}
+
+	reload := func() {
+		t.Helper()
+		if _, err := chromedp.Run(pg, chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, pg, "window.__st.ready", "window.__st.err", dump, 60*time.Second)
+	}
+	reload()
+	var atOpen stats
+	eval(t, pg, "window.__st.openStats", &atOpen)
+	if atOpen.PiecesHave < s1.PiecesHave {
+		t.Errorf("the reloaded engine opened with %d pieces, want the %d stored", atOpen.PiecesHave, s1.PiecesHave)
+	}
+	playThenPause(t, pg, 6)
+	second := steadyEgress(t, p) - first
+	s2 := pageStats(t, pg)
+	t.Logf("second visit: pod sent %d bytes; engine %+v", second, s2)
+	if second > p.pieceLength() {
+		t.Errorf("the reload cost the pod %d bytes (web seed %d, seeder %d in the engine's stats), want about 0: everything played was stored",
+			second, s2.BytesFromWebSeed, s2.BytesFromServers)
+	}
+	if s2.BadPieces != 0 || s2.BadStored != 0 {
+		t.Errorf("bad pieces after the reload: %+v", s2)
+	}
+
+	eval(t, pg, "window.__st.engine.clearStorage()", &usage)
+	var files int
+	eval(t, pg, `(async ih => { let n = 0; try {
+		const d = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('swarmtube-pieces')).getDirectoryHandle(ih);
+		for await (const name of d.keys()) if (name.startsWith('p')) n++;
+	} catch (e) {} return n })('`+hex.EncodeToString(p.InfoHash[:])+`')`, &files)
+	s3 := pageStats(t, pg)
+	if usage.Bytes != 0 || files != 0 || s3.PiecesPersisted != 0 {
+		t.Fatalf("after clearing: storage %+v, %d piece files left, engine %+v", usage, files, s3)
+	}
+	reload()
+	playThenPause(t, pg, 6)
+	steadyEgress(t, p)
+	s4 := pageStats(t, pg)
+	fetched := s4.BytesFromWebSeed + s4.BytesFromServers + s4.BytesFromPeers
+	// The engine's web seed ranges are cacheable (server/webseed), so the
+	// browser's HTTP cache may answer them instead of the pod: count what
+	// the engine fetched, not the pod's egress.
+	t.Logf("after clearing, the reloaded engine fetched %.2f MB: %+v", float64(fetched)/1e6, s4)
+	if fetched < first/2 || s4.PiecesPersisted == 0 {
+		t.Errorf("after clearing, the reloaded engine fetched only %d bytes (first visit %d) and stored %d pieces: was anything cleared?", fetched, first, s4.PiecesPersisted)
+	}
+}
