@@ -5,7 +5,10 @@
 //
 //   stats() → {mode: 'p2p'|'http', peers, relayed (peers through a TURN
 //              relay), downloadSpeed, uploadSpeed, fromPeers, fromPod,
-//              progress (0..1), note, reason (why not p2p)}
+//              progress (0..1), stored (bytes of this video kept in the
+//              browser), note, reason (why not p2p)}
+//   storage(), clearStorage() (p2p only) → {backend, bytes, budget, videos}:
+//              the browser's store of videos' pieces, and emptying it
 //
 // When peer to peer cannot run, note is one plain sentence saying why
 // (insecure origin, no WebRTC, no engine, no ICE path to any viewer) and
@@ -153,9 +156,15 @@ async function openEngine(video, media, abandoned, from) {
         fromWebSeed: s.bytesFromWebSeed || 0,
         fromSeeder: fromServers,
         progress: s.pieces ? (s.piecesHave || 0) / s.pieces : 0,
+        // This video's pieces kept in the browser's storage (OPFS/IndexedDB).
+        stored: s.bytesPersisted || 0,
         note,
       };
     },
+    // The browser's store of verified pieces (engine.js Engine.storage):
+    // {backend, bytes, budget, videos}; clearStorage empties it.
+    storage: () => engine.storage(),
+    clearStorage: () => engine.clearStorage(),
     destroy() {
       if (closed) return;
       closed = true;

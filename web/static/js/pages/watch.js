@@ -274,8 +274,46 @@ function startStats(session) {
   };
   tick();
   timer = setInterval(tick, 1000);
+  const storageTimer = session.storage ? startStorage(session) : undefined;
   window.addEventListener('pagehide', () => stop(), { once: true });
-  return stop;
+  return (note) => {
+    clearInterval(storageTimer);
+    stop(note);
+  };
+}
+
+// startStorage shows what the browser keeps of the videos watched (the
+// engine's OPFS/IndexedDB store) and lets the viewer clear it; it returns
+// the timer that refreshes it every few seconds.
+function startStorage(session) {
+  const box = $('#storage');
+  const usage = $('#storage-usage');
+  const status = $('#storage-status');
+  const button = $('#storage-clear');
+  const show = (u) => {
+    if (!u || u.backend === 'none') {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    const videos = u.videos === 1 ? '1 video' : `${u.videos} videos`;
+    usage.textContent = `${formatBytes(u.bytes)} of ${formatBytes(u.budget)} used (${videos}). Watching again takes these from your browser, not the pod, and this page shares them with other viewers.`;
+  };
+  const refresh = () => session.storage().then(show, (err) => console.warn('storage:', err));
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    status.textContent = 'Clearing…';
+    try {
+      show(await session.clearStorage());
+      status.textContent = 'Cleared: this browser keeps no video now.';
+    } catch (err) {
+      status.textContent = `Could not clear: ${(err && err.message) || err}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  refresh();
+  return setInterval(refresh, 5000);
 }
 
 main().catch((err) => showError(status, err));
