@@ -128,6 +128,19 @@ type Video struct {
 	// Views counts viewers who watched at least 10 s (or to the end), once
 	// per viewer session, as PeerTube counts them.
 	Views int64 `json:"views"`
+
+	// Mirrors are the friend pods that hold a verified copy of the video
+	// and seed it (issue 18), each with its own web seed of the file.
+	Mirrors []Mirror `json:"mirrors,omitempty"`
+}
+
+// Mirror is a pod holding a copy of a video it does not own: it seeds the
+// same swarm (same info hash) and serves the file at WebseedURL, and the
+// .torrent at TorrentURL, so the video outlives its origin.
+type Mirror struct {
+	Pod        string `json:"pod"`                   // the mirroring pod's URL
+	WebseedURL string `json:"webseed_url"`           // its web seed of the file (HTTP ranges)
+	TorrentURL string `json:"torrent_url,omitempty"` // the .torrent as it serves it
 }
 
 // Video states.

@@ -115,6 +115,14 @@ type Config struct {
 	FederationMaxFriends       int
 	FederationMaxVideos        int
 	FederationMaxIntroductions int
+	// Mirrors (issue 18): MirrorMaxBytes bounds friends' videos held as
+	// mirrors (0: off), MirrorStrategy picks them (most-viewed, newest,
+	// manual), MirrorMinLifetime is the least a mirror is kept,
+	// MirrorInterval the time between policy passes.
+	MirrorMaxBytes    int64
+	MirrorStrategy    string
+	MirrorMinLifetime time.Duration
+	MirrorInterval    time.Duration
 }
 
 // ServesTLS reports whether the pod terminates TLS itself (a certificate
@@ -163,6 +171,11 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.IntVar(&c.BTPort, "bt-port", 0, "BitTorrent TCP/uTP port (0 = any free port)")
 	fs.DurationVar(&c.SeedIdle, "seed-idle", 10*time.Minute, "unload a video's torrent from the seeder after this long without peers, announces or web seed reads")
 	fs.IntVar(&c.SeedMaxActive, "seed-max-active", 2000, "most torrents loaded in the seeder at once; past it the least recently active is unloaded")
+	var mirrorGB float64
+	fs.Float64Var(&mirrorGB, "mirror-max-gb", 0, "disk budget, in GB, for friends' videos this pod mirrors (0 = no mirrors)")
+	fs.StringVar(&c.MirrorStrategy, "mirror-strategy", "manual", "what to mirror: most-viewed, newest, or manual (an admin picks)")
+	fs.DurationVar(&c.MirrorMinLifetime, "mirror-min-lifetime", 24*time.Hour, "a mirror is kept at least this long (unless its origin removes the video)")
+	fs.DurationVar(&c.MirrorInterval, "mirror-check-interval", 5*time.Minute, "time between two passes of the mirror policy")
 	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of the user admin, created at first start (default: random, printed once)")
 	fs.BoolVar(&c.OpenRegistration, "open-registration", true, "let anyone register")
 	fs.StringVar(&rights, "default-rights", "", `comma-separated rights of self-registered users ("upload")`)
@@ -236,6 +249,10 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	}
 	c.FederationAllowlist = splitList(allowlist)
 	c.MaxUploadBytes = maxUpload << 20
+	if !(mirrorGB >= 0 && mirrorGB < 1e9) { // NaN too
+		return c, fmt.Errorf("--mirror-max-gb %v: want a size in GB, 0 or more", mirrorGB)
+	}
+	c.MirrorMaxBytes = int64(mirrorGB * 1e9)
 	for _, q := range []struct {
 		flag string
 		mb   int64
@@ -333,6 +350,14 @@ func (c *Config) finish() error {
 	}
 	if c.SeedIdle < 0 || c.SeedMaxActive < 0 {
 		return errors.New("--seed-idle and --seed-max-active must not be negative")
+	}
+	switch c.MirrorStrategy {
+	case "most-viewed", "newest", "manual":
+	default:
+		return fmt.Errorf("--mirror-strategy %q: want most-viewed, newest or manual", c.MirrorStrategy)
+	}
+	if c.MirrorMinLifetime < 0 || c.MirrorInterval < 0 {
+		return errors.New("--mirror-min-lifetime and --mirror-check-interval must not be negative")
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("--shutdown-timeout %v must not be negative", c.ShutdownTimeout)

@@ -148,6 +148,20 @@
 // a page; "next" is the last id when more may follow. Served to
 // introducing, syncing and active friends.
 //
+// # Mirror events
+//
+// A pod that holds a copy of another pod's video (server/mirrors) sends
+// its friends, the video's origin included, an event of type "mirror",
+// and "unmirror" when it drops the copy, in its own sequence like any
+// event: {"origin": <sender>, "seq", "type": "mirror", "mirror":
+// {"video_pod", "video_id", "info_hash", "webseed_url", "torrent_url"}},
+// both URLs on the sender (fedproto.CheckMirrorRef). The receiver lists
+// the sender among the video's mirrors (Mirrors.MirrorTx); a video it
+// does not know is ignored, a wrong info hash rejected. When a friend
+// goes, its mirror entries go with it (Mirrors.PodGoneTx); when an
+// origin removes a video, a copy held here is dropped
+// (Mirrors.OriginRemovedTx).
+//
 // # Outbox and delivery
 //
 // A local change calls EnqueueTx inside its own write transaction: the

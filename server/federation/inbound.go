@@ -282,8 +282,14 @@ func (s *Service) applyEventTx(tx *bolt.Tx, f *friendRecord, e fedproto.Event) e
 	if err := fedproto.CheckEvent(f.URL, e); err != nil {
 		return err
 	}
-	if e.Type == fedproto.EventRemove {
+	switch e.Type {
+	case fedproto.EventRemove:
 		return s.removeVideoTx(tx, f, e.VideoID)
+	case fedproto.EventMirror, fedproto.EventUnmirror:
+		if s.mirrors == nil {
+			return fmt.Errorf("%w: this pod does not take mirror events", fedproto.ErrInvalid)
+		}
+		return s.mirrors.MirrorTx(tx, f.URL, e.Type, *e.Mirror)
 	}
 	return s.putVideoTx(tx, f, *e.Video)
 }

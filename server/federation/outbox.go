@@ -29,6 +29,21 @@ func (s *Service) EnqueueTx(tx *bolt.Tx, kind string, v api.Video) error {
 	default:
 		return fmt.Errorf("federation: unknown event kind %q", kind)
 	}
+	return s.enqueueTx(tx, e)
+}
+
+// EnqueueMirrorTx records, inside the caller's write transaction, that
+// this pod now mirrors (kind fedproto.EventMirror) or no longer mirrors
+// (fedproto.EventUnmirror) another pod's video, and queues the event for
+// every friend, the video's origin included, as EnqueueTx does.
+func (s *Service) EnqueueMirrorTx(tx *bolt.Tx, kind string, m fedproto.MirrorRef) error {
+	if kind != fedproto.EventMirror && kind != fedproto.EventUnmirror {
+		return fmt.Errorf("federation: unknown mirror event kind %q", kind)
+	}
+	return s.enqueueTx(tx, fedproto.Event{Origin: s.cfg.SelfURL, Type: kind, Mirror: &m})
+}
+
+func (s *Service) enqueueTx(tx *bolt.Tx, e fedproto.Event) error {
 	e.Seq = lastSeq(tx) + 1
 	if err := tx.Bucket([]byte(bucketMeta)).Put(keySeq, store.Uint64Key(e.Seq)); err != nil {
 		return fmt.Errorf("federation: event sequence: %w", err)

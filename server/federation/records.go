@@ -245,6 +245,11 @@ func lastSeq(tx *bolt.Tx) uint64 {
 
 // removeFriendTx forgets friend u: its record, queue and videos.
 func (s *Service) removeFriendTx(tx *bolt.Tx, u string) error {
+	if s.mirrors != nil {
+		if err := s.mirrors.PodGoneTx(tx, u); err != nil {
+			return fmt.Errorf("federation: drop mirrors of %s: %w", u, err)
+		}
+	}
 	if err := s.cat.DropPodTx(tx, u); err != nil {
 		return fmt.Errorf("federation: drop videos of %s: %w", u, err)
 	}
@@ -280,6 +285,11 @@ func (s *Service) removeVideoTx(tx *bolt.Tx, f *friendRecord, id string) error {
 	known := s.cat.HasRemoteTx(tx, f.URL, id)
 	if err := s.cat.RemoveRemoteTx(tx, f.URL, id); err != nil {
 		return err
+	}
+	if s.mirrors != nil {
+		if err := s.mirrors.OriginRemovedTx(tx, f.URL, id); err != nil {
+			return err
+		}
 	}
 	if known && f.Videos > 0 {
 		f.Videos--

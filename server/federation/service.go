@@ -44,6 +44,22 @@ type Catalog interface {
 	DropPodTx(tx *bolt.Tx, origin string) error
 }
 
+// Mirrors is what federation needs from the pod's mirrors (issue 18;
+// server/mirrors implements it). Its Tx methods run inside federation's
+// write transactions, like Catalog's, and refuse a bad mirror with an
+// error wrapping fedproto.ErrInvalid.
+type Mirrors interface {
+	// MirrorTx records that friend pod holds a copy of the video m names
+	// (kind fedproto.EventMirror) or no longer does (EventUnmirror).
+	MirrorTx(tx *bolt.Tx, pod, kind string, m fedproto.MirrorRef) error
+	// OriginRemovedTx runs when the video id of origin is removed there:
+	// a copy held here goes too.
+	OriginRemovedTx(tx *bolt.Tx, origin, id string) error
+	// PodGoneTx forgets every mirror friend pod announced (it quit or was
+	// ejected).
+	PodGoneTx(tx *bolt.Tx, pod string) error
+}
+
 // Accept policies for introductions this pod did not ask for
 // (Config.Accept, --federation-accept).
 const (
@@ -216,6 +232,7 @@ type Service struct {
 	st      *store.Store
 	id      *identity.Identity
 	cat     Catalog
+	mirrors Mirrors // nil: mirror events are refused
 	log     *slog.Logger
 	metrics *metrics
 	host    string // Host of SelfURL, which signed requests must name
@@ -290,6 +307,15 @@ func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, log *s
 	s.metrics = m
 	return s, nil
 }
+
+// SetMirrors sets the pod's mirrors, which receive friends' mirror events.
+// Call it once, before Run and before serving requests.
+func (s *Service) SetMirrors(m Mirrors) { s.mirrors = m }
+
+// Penalize lowers friend's score for reason as a failed delivery does
+// (Config.Penalty), ejecting it below ScoreMin. Mirrors use it for a
+// friend whose copy of a video fails a check.
+func (s *Service) Penalize(friend, reason string) { s.penalize(friend, reason) }
 
 // Self describes this pod to others.
 func (s *Service) Self() fedproto.PodRef {

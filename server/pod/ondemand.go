@@ -17,6 +17,9 @@ import (
 // torrent active: a web seed reader is a viewer the swarm may serve next.
 func (p *Pod) resolveWebseed(name string) (string, bool) {
 	path, ok := p.videos.ResolveWebseed(name)
+	if !ok {
+		path, ok = p.mirrors.ResolveWebseed(name) // friends' videos held here (issue 18)
+	}
 	if ok {
 		p.seeder.TouchFile(path)
 	}

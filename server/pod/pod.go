@@ -44,6 +44,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/identity"
+	"github.com/swarmtube/swarmtube/server/mirrors"
 	"github.com/swarmtube/swarmtube/server/podtls"
 	"github.com/swarmtube/swarmtube/server/seeder"
 	"github.com/swarmtube/swarmtube/server/store"
@@ -68,6 +69,7 @@ type Pod struct {
 	seeder   *seeder.Seeder
 	videos   *videos.Service
 	fed      *federation.Service
+	mirrors  *mirrors.Manager
 	webseed  *webseed.Handler
 	tracker  *tracker.Server
 	turn     *turn.Server // nil when off or replaced by --ice-servers
@@ -239,6 +241,9 @@ func (p *Pod) open() (err error) {
 		return err
 	}
 	p.videos.SetOutbox(p.fed)
+	if err := p.openMirrors(); err != nil {
+		return err
+	}
 	tcfg := tracker.Config{
 		Allow:              p.videos.Known,
 		MaxConnsPerIP:      cfg.TrackerMaxConnsPerIP,
@@ -365,6 +370,7 @@ func (p *Pod) handler() http.Handler {
 	p.accounts.Routes(mux, log)
 	p.videos.Routes(mux, log)
 	p.fed.Routes(mux, log)
+	p.mirrors.Routes(mux, log)
 	mux.Handle("GET /static/webseed/{file}", p.webseed)
 	mux.Handle("OPTIONS /static/webseed/{file}", p.webseed) // CORS preflight
 	mux.Handle("GET /tracker/socket", p.tracker.WebSocketHandler())
@@ -435,6 +441,7 @@ func (p *Pod) Run(ctx context.Context) error {
 	g.Go(func() error { return p.videos.Run(gctx) })
 	g.Go(func() error { return p.tracker.Run(gctx) })
 	g.Go(func() error { return p.fed.Run(gctx) })
+	g.Go(func() error { return p.mirrors.Run(gctx) })
 	if p.turn != nil {
 		g.Go(func() error { return p.turn.Run(gctx) })
 	}

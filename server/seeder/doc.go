@@ -16,9 +16,12 @@
 //     from the pod's own database), so Seed after a restart reads nothing
 //     from disk before peers ask for data. Seed is idempotent and safe for
 //     concurrent use.
-//   - The seeder never downloads: its storage is read-only and every torrent
-//     has data download disallowed. Pieces not recorded as complete are
-//     verified, never fetched.
+//   - Seeded torrents never download: their storage is read-only and data
+//     download is disallowed. Pieces not recorded as complete are
+//     verified, never fetched. Only Fetch downloads (a mirror of a
+//     friend's video, issue 18): into a separate writable file, from the
+//     swarm and the web seeds it is given, every piece checked before it
+//     is recorded complete; the caller then seeds the finished file.
 //   - Remove stops seeding a torrent and forgets its completion, so a later
 //     Seed of the same info hash verifies again.
 //   - Seeding on demand (issue 20): Register(infoHash, torrentPath,
@@ -30,8 +33,8 @@
 //     Config.IdleTimeout is unloaded; at most Config.MaxActive are loaded,
 //     the least recently active unloaded first. Torrents given to Seed and
 //     never registered stay loaded until Remove.
-//   - Discovery is trackers only: no DHT, PEX, UPnP/NAT-PMP, web seeds (as a
-//     downloader) or local peer discovery. The listen address, port (0 = any
+//   - Discovery is trackers only: no DHT, PEX, UPnP/NAT-PMP or local peer
+//     discovery; web seeds only for Fetch. The listen address, port (0 = any
 //     free) and the IP reported to HTTP trackers (PublicIP, sent as "ip=";
 //     without it trackers use the connection's source address, which for a
 //     pod announcing to its own tracker over loopback is 127.0.0.1 and only

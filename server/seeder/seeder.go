@@ -157,7 +157,9 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Seeder, erro
 	cc.NoDHT = true
 	cc.DisablePEX = true
 	cc.NoDefaultPortForwarding = true
-	cc.DisableWebseeds = true // a seeder has nothing to fetch
+	// Web seeds are given only to Fetch (mirrors); seeded torrents have
+	// none (spec.Webseeds = nil) and may not download anyway.
+	cc.DisableWebseeds = false
 	cc.DisableWebtorrent = !cfg.WebRTC
 	cc.ICEServerList = cfg.ICEServers
 	cc.Seed = true

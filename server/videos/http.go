@@ -178,21 +178,45 @@ func (h handlers) torrent(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	var data []byte
+	var name string
 	if rec.Origin != "" {
-		// cleanRemote checked the URL is on the origin pod.
-		http.Redirect(w, r, rec.Video.TorrentURL, http.StatusFound)
-		return
+		// A copy this pod mirrors is served from here, so the video does
+		// not depend on its origin (issue 18); otherwise the origin's.
+		if h.s.mirrorTorrent == nil {
+			http.Redirect(w, r, rec.Video.TorrentURL, http.StatusFound)
+			return
+		}
+		var ok bool
+		if data, ok = h.s.mirrorTorrent(id); !ok {
+			// cleanRemote checked the URL is on the origin pod.
+			http.Redirect(w, r, rec.Video.TorrentURL, http.StatusFound)
+			return
+		}
+		var err error
+		if data, err = mirroredTorrent(data, rec.Video); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		name = id + ".torrent"
+	} else {
+		stored, err := os.ReadFile(h.s.torrentPath(id))
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("videos: read torrent %s: %w", id, err))
+			return
+		}
+		if data, err = mirroredTorrent(stored, rec.Video); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		name = strings.TrimSuffix(filepath.Base(rec.File), filepath.Ext(rec.File)) + ".torrent"
 	}
-	data, err := os.ReadFile(h.s.torrentPath(id))
-	if err != nil {
-		h.fail(w, r, fmt.Errorf("videos: read torrent %s: %w", id, err))
-		return
-	}
-	name := strings.TrimSuffix(filepath.Base(rec.File), filepath.Ext(rec.File)) + ".torrent"
 	w.Header().Set("Content-Type", "application/x-bittorrent")
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	w.Header().Set("Cache-Control", "public, max-age=86400, immutable") // a torrent never changes
+	// The info dictionary never changes, but the url-list and
+	// announce-list follow the video's mirrors.
+	w.Header().Set("Cache-Control", "public, max-age=60")
 	if r.Method == http.MethodHead {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -154,6 +155,7 @@ func (s *Service) PutRemoteTx(tx *bolt.Tx, origin string, v api.Video) error {
 	if err != nil {
 		return err
 	}
+	s.keepMirrorsTx(tx, rec)
 	old, err := getTx(tx, rec.Video.ID)
 	switch {
 	case err == nil:
@@ -207,7 +209,8 @@ func (s *Service) RemoveRemoteTx(tx *bolt.Tx, origin string, id string) error {
 }
 
 // DropPodTx removes, inside the caller's transaction, every video of the
-// pod at origin (a friend that quit or was ejected).
+// pod at origin (a friend that quit or was ejected), except those other
+// pods still mirror (issue 18): they stay listed, served by the mirrors.
 func (s *Service) DropPodTx(tx *bolt.Tx, origin string) error {
 	origin, err := normalizeOrigin(origin)
 	if err != nil {
@@ -223,6 +226,9 @@ func (s *Service) DropPodTx(tx *bolt.Tx, origin string) error {
 		rec, err := getTx(tx, id)
 		if err != nil {
 			return fmt.Errorf("videos: drop %s: %s: %w", origin, id, err)
+		}
+		if slices.ContainsFunc(rec.Video.Mirrors, func(m api.Mirror) bool { return m.Pod != origin }) {
+			continue
 		}
 		if err := deleteTx(tx, rec); err != nil {
 			return err

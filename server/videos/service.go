@@ -80,12 +80,15 @@ type Config struct {
 // Service is the video catalogue: uploads, storage, the search index and
 // the records of friends' videos. It is safe for concurrent use.
 type Service struct {
-	cfg     Config
-	st      *store.Store
-	seeder  Seeder
-	outbox  Outbox
-	log     *slog.Logger
-	metrics *metrics
+	cfg    Config
+	st     *store.Store
+	seeder Seeder
+	outbox Outbox
+	log    *slog.Logger
+	// mirrorTorrent returns the .torrent of a friend's video this pod
+	// mirrors, by its id here (SetMirrorTorrents); nil: none.
+	mirrorTorrent func(id string) ([]byte, bool)
+	metrics       *metrics
 
 	videoDir, torrentDir, uploadDir string
 	imageDir                        string // thumbnails, previews, storyboards (images.go)
@@ -276,6 +279,11 @@ func forEachLocalTx(tx *bolt.Tx, fn func(id string, e localEntry) error) error {
 // SetOutbox sets the federation outbox. Call it once, before Run and before
 // serving requests.
 func (s *Service) SetOutbox(o Outbox) { s.outbox = o }
+
+// SetMirrorTorrents sets where the .torrent of a friend's video this pod
+// mirrors comes from (server/mirrors), by the video's id here. Call it
+// once, before serving requests.
+func (s *Service) SetMirrorTorrents(f func(id string) ([]byte, bool)) { s.mirrorTorrent = f }
 
 // Known reports whether infoHash is a local or friend's video. It reads an
 // in-memory set kept exact after every commit, so the tracker may call it

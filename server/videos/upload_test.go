@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -47,7 +48,7 @@ func TestUploadMultipart(t *testing.T) {
 	}
 
 	var got api.Video
-	if s := p.getJSON("", "/api/v1/videos/"+v.ID, &got); s != 200 || got != v {
+	if s := p.getJSON("", "/api/v1/videos/"+v.ID, &got); s != 200 || !reflect.DeepEqual(got, v) {
 		t.Fatalf("get: %d %+v", s, got)
 	}
 
@@ -95,7 +96,7 @@ func TestUploadMultipart(t *testing.T) {
 			t.Fatalf("webseed resolved %q", bad)
 		}
 	}
-	if ev := p.outbox.all(); len(ev) != 1 || ev[0].kind != EventAdd || ev[0].v != v {
+	if ev := p.outbox.all(); len(ev) != 1 || ev[0].kind != EventAdd || !reflect.DeepEqual(ev[0].v, v) {
 		t.Fatalf("outbox: %+v", ev)
 	}
 	// The same bytes under the same name again: refused, nothing left.

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -60,7 +61,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("video %+v", v)
 	}
 	list, err := svc.List(0, 10)
-	if err != nil || list.Total != 1 || list.Data[0] != v {
+	if err != nil || list.Total != 1 || !reflect.DeepEqual(list.Data[0], v) {
 		t.Fatalf("list %+v %v", list, err)
 	}
 

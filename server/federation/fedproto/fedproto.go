@@ -57,7 +57,55 @@ const (
 	EventAdd    = "add"
 	EventUpdate = "update"
 	EventRemove = "remove"
+	// EventMirror and EventUnmirror come from a pod that mirrors (or
+	// stopped mirroring) another pod's video (issue 18): Mirror names the
+	// video and the sender's own web seed and .torrent URLs.
+	EventMirror   = "mirror"
+	EventUnmirror = "unmirror"
 )
+
+// MaxMirrors bounds the mirrors a pod lists for one video.
+const MaxMirrors = 16
+
+// MirrorRef names a video by its origin and the id it has there, and the
+// sending pod's copy of it: its web seed of the file and its .torrent.
+type MirrorRef struct {
+	VideoPod   string `json:"video_pod"`   // origin pod URL of the video
+	VideoID    string `json:"video_id"`    // the video's id at VideoPod
+	InfoHash   string `json:"info_hash"`   // 40 lower-case hex digits
+	WebseedURL string `json:"webseed_url"` // on the sender
+	TorrentURL string `json:"torrent_url"` // on the sender
+}
+
+// CheckMirrorRef validates a mirror announced by the pod at sender: the
+// video is another pod's, and both URLs are http(s) URLs on sender.
+func CheckMirrorRef(sender string, m MirrorRef) error {
+	pod, err := NormalizePodURL(m.VideoPod)
+	if err != nil {
+		return err
+	}
+	if pod == sender {
+		return fmt.Errorf("%w: a pod does not mirror its own video", ErrInvalid)
+	}
+	if !ValidVideoID(m.VideoID) {
+		return fmt.Errorf("%w: mirror video_id %q", ErrInvalid, m.VideoID)
+	}
+	if len(m.InfoHash) != 40 || strings.ToLower(m.InfoHash) != m.InfoHash {
+		return fmt.Errorf("%w: mirror info_hash must be 40 lower-case hex digits", ErrInvalid)
+	}
+	if _, err := hex.DecodeString(m.InfoHash); err != nil {
+		return fmt.Errorf("%w: mirror info_hash must be 40 lower-case hex digits", ErrInvalid)
+	}
+	for field, raw := range map[string]string{"webseed_url": m.WebseedURL, "torrent_url": m.TorrentURL} {
+		if len(raw) > MaxURLLen || !strings.HasPrefix(raw, sender+"/") {
+			return fmt.Errorf("%w: mirror %s must be a URL on %s", ErrInvalid, field, sender)
+		}
+		if _, err := url.Parse(raw); err != nil {
+			return fmt.Errorf("%w: mirror %s is not a URL", ErrInvalid, field)
+		}
+	}
+	return nil
+}
 
 // Event is one change to a video, as its origin pod sends it.
 type Event struct {
@@ -66,6 +114,7 @@ type Event struct {
 	Type    string     `json:"type"`               // EventAdd, EventUpdate or EventRemove
 	Video   *api.Video `json:"video,omitempty"`    // add and update: the whole video, ID as on Origin
 	VideoID string     `json:"video_id,omitempty"` // remove: the id on Origin
+	Mirror  *MirrorRef `json:"mirror,omitempty"`   // mirror and unmirror: Origin's copy of another pod's video
 }
 
 // ID is the event's unique id.
@@ -258,7 +307,7 @@ func CheckEvent(origin string, e Event) error {
 	}
 	switch e.Type {
 	case EventAdd, EventUpdate:
-		if e.Video == nil || e.VideoID != "" {
+		if e.Video == nil || e.VideoID != "" || e.Mirror != nil {
 			return fmt.Errorf("%w: %s event needs video and no video_id", ErrInvalid, e.Type)
 		}
 		return CheckVideo(origin, *e.Video)
@@ -267,6 +316,11 @@ func CheckEvent(origin string, e Event) error {
 			return fmt.Errorf("%w: remove event needs a valid video_id and no video", ErrInvalid)
 		}
 		return nil
+	case EventMirror, EventUnmirror:
+		if e.Video != nil || e.VideoID != "" || e.Mirror == nil {
+			return fmt.Errorf("%w: %s event needs mirror and neither video nor video_id", ErrInvalid, e.Type)
+		}
+		return CheckMirrorRef(origin, *e.Mirror)
 	default:
 		return fmt.Errorf("%w: unknown event type %q", ErrInvalid, e.Type)
 	}

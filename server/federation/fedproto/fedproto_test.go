@@ -316,6 +316,8 @@ func TestCheckVideo(t *testing.T) {
 func TestCheckEvent(t *testing.T) {
 	const origin = "http://a.example:9001"
 	v := goodVideo()
+	m := MirrorRef{VideoPod: "http://b.example", VideoID: v.ID, InfoHash: strings.Repeat("ab", 20),
+		WebseedURL: origin + "/static/mirror/x.mp4", TorrentURL: origin + "/api/v1/videos/x/torrent"}
 	cases := []struct {
 		name string
 		e    Event
@@ -330,6 +332,17 @@ func TestCheckEvent(t *testing.T) {
 		{"remove with video", Event{Origin: origin, Seq: 1, Type: EventRemove, VideoID: v.ID, Video: &v}, false},
 		{"remove bad id", Event{Origin: origin, Seq: 1, Type: EventRemove, VideoID: "../x"}, false},
 		{"unknown type", Event{Origin: origin, Seq: 1, Type: "delete-all"}, false},
+		{"mirror", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: &m}, true},
+		{"unmirror", Event{Origin: origin, Seq: 5, Type: EventUnmirror, Mirror: &m}, true},
+		{"mirror without ref", Event{Origin: origin, Seq: 4, Type: EventMirror}, false},
+		{"mirror with video", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: &m, Video: &v}, false},
+		{"add with mirror", Event{Origin: origin, Seq: 4, Type: EventAdd, Mirror: &m, Video: &v}, false},
+		{"mirror of own video", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.VideoPod = origin })}, false},
+		{"mirror web seed elsewhere", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.WebseedURL = "http://c.example/static/mirror/x.mp4" })}, false},
+		{"mirror torrent elsewhere", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.TorrentURL = "http://a.example:90011/t" })}, false},
+		{"mirror bad hash", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.InfoHash = strings.ToUpper(m.InfoHash) })}, false},
+		{"mirror bad id", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.VideoID = "x" })}, false},
+		{"mirror bad pod", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.VideoPod = "ftp://b" })}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -341,6 +354,11 @@ func TestCheckEvent(t *testing.T) {
 	if got := (Event{Origin: origin, Seq: 7}).ID(); got != origin+"#7" {
 		t.Fatalf("ID = %q", got)
 	}
+}
+
+func withMirror(m MirrorRef, f func(*MirrorRef)) *MirrorRef {
+	f(&m)
+	return &m
 }
 
 func TestNormalizePodURLAndVersions(t *testing.T) {

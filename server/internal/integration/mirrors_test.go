@@ -1,0 +1,199 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/mirrors"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+// mirrorFlags make a pod mirror with an admin's picks (issue 18).
+var mirrorFlags = []string{"--mirror-max-gb", "1", "--mirror-strategy", "manual", "--mirror-check-interval", "1s"}
+
+// mirrorStatus reads a pod's GET /api/v1/mirrors.
+func (p *pod) mirrorStatus() mirrors.Status {
+	p.t.Helper()
+	var st mirrors.Status
+	if code := p.call(http.MethodGet, "/api/v1/mirrors", nil, &st); code != http.StatusOK {
+		p.t.Fatalf("GET /api/v1/mirrors on %s: %d", p.name, code)
+	}
+	return st
+}
+
+// video returns the video named name in p's listing (zero if absent) and
+// how many listed videos have that name.
+func (p *pod) video(name string) (api.Video, int) {
+	var found api.Video
+	n := 0
+	for _, v := range p.videos() {
+		if v.Name == name {
+			found = v
+			n++
+		}
+	}
+	return found, n
+}
+
+func get(t *testing.T, u string) ([]byte, error) {
+	t.Helper()
+	resp, err := client.Get(u)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+func mirrorPods(ms []api.Mirror) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Pod)
+	}
+	return out
+}
+
+// TestMirrors is issue 18's acceptance on real pod processes, less the
+// browser (web/e2e's TestMirrorPlayback): pods 1, 2 and 3 are friends,
+// pod 2 mirrors what its admin picks; a video uploaded on pod 3 reaches
+// pod 2's disk and pod 3's url-list, pod 3 stops, aria2c downloads the
+// video by pod 1's magnet byte for byte, and pod 3 restarts with nothing
+// lost or duplicated.
+func TestMirrors(t *testing.T) {
+	aria2 := testenv.LookPath(t, "aria2c")
+	a := startPod(t, "pod1", fast...)
+	b := startPod(t, "pod2", append(slices.Clone(fast), mirrorFlags...)...)
+	c := startPod(t, "pod3", fast...)
+	requireFederation(t, a)
+	data := clip(t)
+	b.makeFriends(c)
+	a.makeFriends(b)
+	const name = "Mirrored on pod2"
+	onC := c.upload(name, data)
+	original, err := get(t, onC.WebseedURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onB api.Video
+	testenv.Eventually(t, wait, "pod2 to list pod3's video", func() bool {
+		v, n := b.video(name)
+		onB = v
+		return n == 1
+	})
+
+	// The admin of pod 2 picks it; it is fetched, verified and announced.
+	var mi mirrors.MirrorInfo
+	if code := b.call(http.MethodPut, "/api/v1/mirrors/"+onB.ID, nil, &mi); code != http.StatusOK || mi.VideoID != onB.ID {
+		t.Fatalf("pick on pod2: %d %+v", code, mi)
+	}
+	var own api.Video
+	if code := c.call(http.MethodPut, "/api/v1/mirrors/"+onC.ID, nil, nil); code != http.StatusConflict {
+		t.Fatalf("pick on pod3 (mirrors off there): %d, want 409", code)
+	}
+	testenv.Eventually(t, 60*time.Second, "pod2 to hold the mirror", func() bool {
+		st := b.mirrorStatus()
+		return len(st.Data) == 1 && st.Data[0].State == mirrors.StateHeld
+	})
+	onDisk, err := os.ReadFile(filepath.Join(b.data, "mirrors", onC.InfoHash+".mp4"))
+	if err != nil || !bytes.Equal(onDisk, original) {
+		t.Fatalf("pod2's copy differs from pod3's file (%v)", err)
+	}
+	webseed := b.url + "/static/webseed/" + onC.InfoHash + ".mp4"
+	if got, err := get(t, webseed); err != nil || !bytes.Equal(got, original) {
+		t.Fatalf("pod2's web seed: %v", err)
+	}
+	testenv.Eventually(t, wait, "pod3 and pod1 to list pod2 as a mirror", func() bool {
+		if code := c.call(http.MethodGet, "/api/v1/videos/"+onC.ID, nil, &own); code != http.StatusOK {
+			return false
+		}
+		onA, _ := a.video(name)
+		return slices.Equal(mirrorPods(own.Mirrors), []string{b.url}) && slices.Equal(mirrorPods(onA.Mirrors), []string{b.url})
+	})
+	if own.Mirrors[0].WebseedURL != webseed {
+		t.Fatalf("pod3 lists mirror %+v, want web seed %s", own.Mirrors[0], webseed)
+	}
+	tb, err := get(t, onC.TorrentURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi3, ih, err := torrentfile.Parse(tb)
+	if err != nil || fmt.Sprintf("%x", ih) != onC.InfoHash {
+		t.Fatalf("pod3's torrent: %v, info hash %x, want %s", err, ih, onC.InfoHash)
+	}
+	if !slices.Equal(mi3.URLList, []string{onC.WebseedURL, webseed}) {
+		t.Fatalf("pod3's url-list %q, want the origin's and pod2's web seeds", mi3.URLList)
+	}
+	if !slices.ContainsFunc(mi3.AnnounceList, func(tier []string) bool { return slices.Contains(tier, b.url+"/tracker/announce") }) {
+		t.Fatalf("pod3's announce-list %q lacks pod2's tracker", mi3.AnnounceList)
+	}
+	onA, _ := a.video(name)
+	m, err := torrentfile.ParseMagnet(onA.Magnet)
+	if err != nil || !slices.Contains(m.WebSeeds, webseed) || !slices.Contains(m.Trackers, b.url+"/tracker/announce") {
+		t.Fatalf("pod1's magnet %q lacks pod2 (%v)", onA.Magnet, err)
+	}
+
+	// The origin stops: the video lives on.
+	c.stop()
+	t.Run("aria2c by magnet", func(t *testing.T) {
+		dir := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		cmd := exec.CommandContext(ctx, aria2, "--dir="+dir, "--enable-dht=false", "--enable-dht6=false",
+			"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=60",
+			fmt.Sprintf("--listen-port=%d", port), "--disable-ipv6=true", "--file-allocation=none",
+			"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=3",
+			"--bt-tracker-timeout=3", "--bt-tracker-interval=1", "--bt-save-metadata=false", "--no-conf=true", onA.Magnet)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aria2c: %v\n%s", err, out)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, m.Name))
+		if err != nil || !bytes.Equal(got, original) {
+			t.Fatalf("aria2c's download differs (%v)\n%s", err, out)
+		}
+	})
+
+	// The origin comes back: nothing lost, nothing twice.
+	c.start()
+	testenv.Eventually(t, wait, "every pod to list the video once, mirrored once by pod2", func() bool {
+		for _, p := range []*pod{a, b, c} {
+			v, n := p.video(name)
+			if n != 1 || !slices.Equal(mirrorPods(v.Mirrors), []string{b.url}) {
+				return false
+			}
+		}
+		st := b.mirrorStatus()
+		return len(st.Data) == 1 && st.Data[0].State == mirrors.StateHeld
+	})
+	if tb2, err := get(t, onC.TorrentURL); err != nil || !bytes.Equal(tb2, tb) {
+		t.Fatalf("pod3's torrent changed over its restart (%v)", err)
+	}
+	if got, err := get(t, webseed); err != nil || !bytes.Equal(got, original) {
+		t.Fatalf("pod2's web seed after pod3's restart: %v", err)
+	}
+	if strings.Count(onA.Magnet, "&ws=") != 2 {
+		t.Fatalf("pod1's magnet %q: want two web seeds", onA.Magnet)
+	}
+}

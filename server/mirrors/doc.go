@@ -1,0 +1,65 @@
+// Package mirrors makes a pod hold copies of its friends' videos (issue
+// 18), so friend pods share each other's load and a video outlives its
+// origin.
+//
+// # Policy
+//
+// Config.MaxBytes (--mirror-max-gb; 0 turns mirroring off) bounds the
+// bytes of mirrored files on disk, those being fetched included.
+// Config.Strategy chooses what is mirrored: "most-viewed" and "newest"
+// pick friends' published videos by views or by age, largest score
+// first, at every policy pass (Config.Interval, and whenever a pick or
+// a removal changes things); "manual" mirrors what an admin picks (PUT
+// /api/v1/mirrors/{id}, or the admin page). A video that does not fit
+// evicts held mirrors less useful than itself (lower score; under manual,
+// unpicked ones first), least useful first, but only mirrors held for at
+// least Config.MinLifetime (--mirror-min-lifetime, 24 h): the network may
+// rely on a mirror for that long. Only the removal of the video at its
+// origin (a federation remove event) drops a younger mirror.
+//
+// # A mirror's life
+//
+// One record per video in bucket "mirrors", keyed by the video's id on
+// this pod, in one of two states:
+//
+//	        pick / policy                 fetched, verified, seeded
+//	(none) ──────────────► wanted ─────────────────────────────────► held
+//	                          │  ▲ restart: resume                    │
+//	                          │  └────────┘                           │
+//	                          └──── drop (evicted, unpicked past ─────┘──► (none)
+//	                                min lifetime, removed at origin)
+//
+// wanted: the .torrent was taken from the origin (or a mirror) and the
+// file is being fetched by the pod's anacrolix client (seeder.Fetch:
+// swarm peers and the origin's and other mirrors' web seeds, every piece
+// SHA-1 checked) into <dir>/<infohash>.part. Nothing of it is served. A
+// restart resumes the fetch from the recorded piece completion.
+//
+// held: the file was synced and renamed to <dir>/<infohash>.<ext>; the
+// seeder seeds it on demand in the same swarm (the same info hash), the
+// web seed serves it at /static/webseed/<infohash>.<ext>, the pod serves
+// the .torrent at its own /api/v1/videos/{id}/torrent (its own trackers
+// first, then the origin's), and, in the transaction that makes it held,
+// a signed "mirror" event is queued for every friend, the origin
+// included. The video's record here lists this pod as a mirror too.
+//
+// Dropping a mirror deletes its record and, for a held one, queues an
+// "unmirror" event and takes this pod off the video's mirrors in the
+// same transaction; the files go and seeding stops once it committed.
+//
+// # Admin routes (bearer token of an admin)
+//
+//	GET    /api/v1/mirrors       → 200 {"strategy", "max_bytes", "used_bytes",
+//	                                    "min_lifetime" (seconds), "data": [mirror...]}
+//	PUT    /api/v1/mirrors/{id}  → 200 mirror: pick a friend's video (manual);
+//	                               400 not_remote (this pod's own video),
+//	                               404 video_not_found, 409 mirrors_off,
+//	                               507 mirror_budget (it does not fit even
+//	                               after every evictable mirror)
+//	DELETE /api/v1/mirrors/{id}  → 204: unpick; the copy goes once its
+//	                               minimum lifetime has passed
+//
+// A mirror is {"video_id", "name", "pod" (origin), "size", "state"
+// (wanted | held), "picked", "added_at", "held_at", "missing" (bytes not
+// fetched yet)}.
+package mirrors

@@ -1,0 +1,829 @@
+package mirrors
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/server/videos"
+	"github.com/swarmtube/swarmtube/shared/media"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+// Strategies (Config.Strategy, --mirror-strategy).
+const (
+	StrategyMostViewed = "most-viewed"
+	StrategyNewest     = "newest"
+	StrategyManual     = "manual"
+)
+
+// Mirror states.
+const (
+	StateWanted = "wanted"
+	StateHeld   = "held"
+)
+
+const bucketMirrors = "mirrors" // video id here → record JSON
+
+// maxTorrentBytes bounds a .torrent fetched from an origin or mirror.
+const maxTorrentBytes = 4 << 20
+
+// Config configures a Manager. Zero values take the defaults noted.
+type Config struct {
+	SelfURL string // this pod's public base URL
+	Dir     string // where mirrored files and torrents live
+	// MaxBytes bounds mirrored files on disk; 0 turns mirroring off.
+	MaxBytes    int64
+	Strategy    string        // StrategyMostViewed, StrategyNewest or StrategyManual (default)
+	MinLifetime time.Duration // a held mirror is not evicted sooner (24 h)
+	Interval    time.Duration // between policy passes (5 min)
+	// FetchTimeout bounds one fetch attempt (1 h); a failed one is
+	// retried at the next pass.
+	FetchTimeout time.Duration
+	HTTPClient   *http.Client // fetches .torrent files (a 30 s client)
+	Now          func() time.Time
+}
+
+// Catalog is what mirrors need from the video catalogue (server/videos).
+type Catalog interface {
+	Get(id string) (api.Video, error)
+	List(start, count int) (api.VideoList, error)
+	VideoKey(origin, id string) (string, bool)
+	SetMirrorTx(tx *bolt.Tx, pod string, m fedproto.MirrorRef, add bool) (bool, error)
+	DropMirrorsOfTx(tx *bolt.Tx, pod string) error
+}
+
+// Outbox queues federation events (server/federation).
+type Outbox interface {
+	EnqueueMirrorTx(tx *bolt.Tx, kind string, m fedproto.MirrorRef) error
+}
+
+// Seeder fetches and seeds files (server/seeder).
+type Seeder interface {
+	Fetch(ctx context.Context, torrentBytes []byte, partPath string, webSeeds []string) error
+	FetchProgress(infoHash [20]byte) (missing int64, ok bool)
+	Register(infoHash [20]byte, torrentPath, filePath string) error
+	Touch(infoHash [20]byte)
+	Remove(infoHash [20]byte) error
+}
+
+// record is one mirror.
+type record struct {
+	Key      string    `json:"key"` // the video's id here
+	Origin   string    `json:"origin"`
+	OriginID string    `json:"origin_id"`
+	InfoHash string    `json:"info_hash"`
+	Name     string    `json:"name"`
+	Ext      string    `json:"ext"` // ".mp4", ".webm", ...
+	Size     int64     `json:"size"`
+	State    string    `json:"state"`
+	Picked   bool      `json:"picked,omitempty"`
+	AddedAt  time.Time `json:"added_at"`
+	HeldAt   time.Time `json:"held_at,omitzero"`
+}
+
+func (r *record) ih() [20]byte {
+	var ih [20]byte
+	_, _ = hex.Decode(ih[:], []byte(r.InfoHash))
+	return ih
+}
+
+// Manager keeps this pod's mirrors. It is safe for concurrent use.
+type Manager struct {
+	cfg     Config
+	st      *store.Store
+	cat     Catalog
+	out     Outbox
+	seeder  Seeder
+	log     *slog.Logger
+	metrics *metrics
+	kick    chan struct{}
+
+	mu       sync.Mutex // guards the following fields
+	fetching map[string]context.CancelFunc
+	held     map[string]string // web seed file name → path, held mirrors
+	failures map[string]int    // consecutive failed fetches by key
+}
+
+// New opens the mirrors bucket. cat, out and seeder are required.
+func New(cfg Config, st *store.Store, cat Catalog, out Outbox, seeder Seeder, log *slog.Logger, reg prometheus.Registerer) (*Manager, error) {
+	switch cfg.Strategy {
+	case "":
+		cfg.Strategy = StrategyManual
+	case StrategyMostViewed, StrategyNewest, StrategyManual:
+	default:
+		return nil, fmt.Errorf("mirrors: strategy %q is not most-viewed, newest or manual", cfg.Strategy)
+	}
+	if cfg.MaxBytes < 0 {
+		return nil, errors.New("mirrors: negative budget")
+	}
+	cfg.SelfURL = strings.TrimRight(cfg.SelfURL, "/")
+	cfg.MinLifetime = cmp.Or(cfg.MinLifetime, 24*time.Hour)
+	cfg.Interval = cmp.Or(cfg.Interval, 5*time.Minute)
+	cfg.FetchTimeout = cmp.Or(cfg.FetchTimeout, time.Hour)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("mirrors: %w", err)
+	}
+	if err := st.Buckets(bucketMirrors); err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &Manager{cfg: cfg, st: st, cat: cat, out: out, seeder: seeder, log: log,
+		kick: make(chan struct{}, 1), fetching: map[string]context.CancelFunc{}, held: map[string]string{}, failures: map[string]int{}}
+	var err error
+	if m.metrics, err = newMetrics(reg, m); err != nil {
+		return nil, err
+	}
+	recs, err := m.records()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.State == StateHeld {
+			m.held[r.InfoHash+r.Ext] = m.filePath(&r)
+		}
+	}
+	return m, nil
+}
+
+// Enabled reports whether this pod mirrors at all (a budget is set).
+func (m *Manager) Enabled() bool { return m.cfg.MaxBytes > 0 }
+
+func (m *Manager) filePath(r *record) string { return filepath.Join(m.cfg.Dir, r.InfoHash+r.Ext) }
+func (m *Manager) partPath(r *record) string { return filepath.Join(m.cfg.Dir, r.InfoHash+".part") }
+func (m *Manager) torrentPath(r *record) string {
+	return filepath.Join(m.cfg.Dir, r.InfoHash+".torrent")
+}
+
+func (m *Manager) webseedURL(r *record) string {
+	return m.cfg.SelfURL + "/static/webseed/" + r.InfoHash + r.Ext
+}
+
+func (m *Manager) ref(r *record) fedproto.MirrorRef {
+	return fedproto.MirrorRef{VideoPod: r.Origin, VideoID: r.OriginID, InfoHash: r.InfoHash,
+		WebseedURL: m.webseedURL(r), TorrentURL: m.cfg.SelfURL + "/api/" + api.Version + "/videos/" + r.Key + "/torrent"}
+}
+
+// ResolveWebseed maps a web seed file name to a held mirror's file
+// (server/webseed serves it); wanted mirrors are never served.
+func (m *Manager) ResolveWebseed(name string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.held[name]
+	return p, ok
+}
+
+// Torrent returns the .torrent of the held mirror of the video id here.
+func (m *Manager) Torrent(id string) ([]byte, bool) {
+	var r *record
+	_ = m.st.View(func(tx *bolt.Tx) error {
+		r, _ = getTx(tx, id)
+		return nil
+	})
+	if r == nil || r.State != StateHeld {
+		return nil, false
+	}
+	data, err := os.ReadFile(m.torrentPath(r))
+	if err != nil {
+		m.log.Warn("mirrors: read torrent", "video", id, "err", err)
+		return nil, false
+	}
+	return data, true
+}
+
+func getTx(tx *bolt.Tx, key string) (*record, error) {
+	var r record
+	if err := store.GetJSON(tx.Bucket([]byte(bucketMirrors)), []byte(key), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func putTx(tx *bolt.Tx, r *record) error {
+	return store.PutJSON(tx.Bucket([]byte(bucketMirrors)), []byte(r.Key), r)
+}
+
+// records returns every mirror.
+func (m *Manager) records() ([]record, error) {
+	var out []record
+	err := m.st.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketMirrors))
+		return b.ForEach(func(k, _ []byte) error {
+			var r record
+			if err := store.GetJSON(b, k, &r); err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// signal wakes the policy loop.
+func (m *Manager) signal() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run registers held mirrors with the seeder, then runs policy passes and
+// fetches until ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	recs, err := m.records()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.State != StateHeld {
+			continue
+		}
+		if _, err := os.Stat(m.filePath(&r)); err != nil {
+			m.log.Warn("mirrors: a held file is gone; dropping the mirror", "video", r.Key, "err", err)
+			m.drop(r.Key, "file gone", true)
+			continue
+		}
+		if err := m.seeder.Register(r.ih(), m.torrentPath(&r), m.filePath(&r)); err != nil {
+			m.log.Warn("mirrors: register with the seeder", "video", r.Key, "err", err)
+		}
+	}
+	tick := time.NewTicker(m.cfg.Interval)
+	defer tick.Stop()
+	for {
+		m.pass(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-m.kick:
+		}
+	}
+}
+
+// Close cancels fetches under way. Run's context ending does too.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, cancel := range m.fetching {
+		cancel()
+	}
+	return nil
+}
+
+// pass applies the policy once and fetches what is wanted, one file at a
+// time.
+func (m *Manager) pass(ctx context.Context) {
+	if !m.Enabled() {
+		return
+	}
+	if err := m.plan(); err != nil {
+		m.log.Warn("mirrors: policy pass", "err", err)
+	}
+	recs, err := m.records()
+	if err != nil {
+		m.log.Warn("mirrors: read records", "err", err)
+		return
+	}
+	for _, r := range recs {
+		if ctx.Err() != nil {
+			return
+		}
+		if r.State == StateWanted {
+			m.fetch(ctx, r)
+		}
+	}
+}
+
+// score is how useful a mirror of v is under the strategy: higher is
+// kept longer and mirrored first.
+func (m *Manager) score(v api.Video, picked bool) float64 {
+	switch m.cfg.Strategy {
+	case StrategyNewest:
+		return float64(v.CreatedAt.Unix())
+	case StrategyManual:
+		if picked {
+			return 1e18 + float64(v.Views)
+		}
+	}
+	return float64(v.Views)
+}
+
+// plan drops mirrors that are no longer wanted (unpicked under manual,
+// past their minimum lifetime; their video gone here) and, under an
+// automatic strategy, adds the most useful friends' videos that fit.
+func (m *Manager) plan() error {
+	recs, err := m.records()
+	if err != nil {
+		return err
+	}
+	now := m.cfg.Now()
+	for _, r := range recs {
+		if _, err := m.cat.Get(r.Key); errors.Is(err, videos.ErrNotFound) {
+			m.drop(r.Key, "the video is gone", true)
+			continue
+		}
+		if m.cfg.Strategy == StrategyManual && !r.Picked && m.evictable(&r, now) {
+			m.drop(r.Key, "unpicked", false)
+		}
+	}
+	if m.cfg.Strategy == StrategyManual {
+		return nil
+	}
+	var cands []api.Video
+	for start := 0; ; start += 100 {
+		page, err := m.cat.List(start, 100)
+		if err != nil {
+			return err
+		}
+		for _, v := range page.Data {
+			if !v.Local && v.State == api.StatePublished && v.Size > 0 && v.Size <= m.cfg.MaxBytes {
+				cands = append(cands, v)
+			}
+		}
+		if len(page.Data) < 100 {
+			break
+		}
+	}
+	slices.SortStableFunc(cands, func(a, b api.Video) int { return cmp.Compare(m.score(b, false), m.score(a, false)) })
+	for _, v := range cands {
+		if _, err := m.admit(v, false); err != nil && !errors.Is(err, errBudget) && !errors.Is(err, errExists) {
+			m.log.Warn("mirrors: admit", "video", v.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+func (m *Manager) evictable(r *record, now time.Time) bool {
+	since := r.HeldAt
+	if r.State != StateHeld {
+		since = r.AddedAt
+	}
+	return now.Sub(since) >= m.cfg.MinLifetime
+}
+
+var (
+	errBudget = errors.New("mirrors: over budget")
+	errExists = errors.New("mirrors: mirrored already")
+)
+
+// admit makes v (a friend's video, by its id here) a wanted mirror if it
+// fits the budget, evicting less useful mirrors past their minimum
+// lifetime, least useful first. It returns the record, or errExists /
+// errBudget.
+func (m *Manager) admit(v api.Video, picked bool) (*record, error) {
+	if v.Local {
+		return nil, errNotRemote
+	}
+	ext := strings.ToLower(path.Ext(urlPath(v.WebseedURL)))
+	if ext == "" || media.TypeByName("x"+ext) == "" {
+		ext = ".mp4"
+	}
+	key := v.ID
+	origin, originID, ok := m.originOf(v)
+	if !ok {
+		return nil, fmt.Errorf("mirrors: %s has no origin id", v.ID)
+	}
+	now := m.cfg.Now()
+	rec := &record{Key: key, Origin: origin, OriginID: originID, InfoHash: v.InfoHash, Name: v.Name, Ext: ext,
+		Size: v.Size, State: StateWanted, Picked: picked, AddedAt: now}
+	var victims []string
+	err := m.st.Update(func(tx *bolt.Tx) error {
+		victims = nil
+		if old, err := getTx(tx, key); err == nil {
+			if picked && !old.Picked {
+				old.Picked = true
+				if err := putTx(tx, old); err != nil {
+					return err
+				}
+				*rec = *old
+				return nil
+			}
+			*rec = *old
+			return errExists
+		}
+		var used int64
+		type cand struct {
+			key   string
+			size  int64
+			score float64
+		}
+		var evict []cand
+		b := tx.Bucket([]byte(bucketMirrors))
+		if err := b.ForEach(func(k, _ []byte) error {
+			var r record
+			if err := store.GetJSON(b, k, &r); err != nil {
+				return err
+			}
+			used += r.Size
+			if r.State == StateHeld && m.evictable(&r, now) {
+				sv, err := m.cat.Get(r.Key)
+				if err == nil {
+					evict = append(evict, cand{r.Key, r.Size, m.score(sv, r.Picked)})
+				} else {
+					evict = append(evict, cand{r.Key, r.Size, -1})
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		mine := m.score(v, picked)
+		slices.SortFunc(evict, func(a, b cand) int { return cmp.Compare(a.score, b.score) })
+		for _, c := range evict {
+			if used+v.Size <= m.cfg.MaxBytes {
+				break
+			}
+			if c.score >= mine {
+				break
+			}
+			victims = append(victims, c.key)
+			used -= c.size
+		}
+		if used+v.Size > m.cfg.MaxBytes {
+			victims = nil
+			return errBudget
+		}
+		return putTx(tx, rec)
+	})
+	if err != nil {
+		return rec, err
+	}
+	for _, k := range victims {
+		m.drop(k, "evicted for a more useful video", false)
+	}
+	m.log.Info("mirroring a friend's video", "video", key, "origin", origin, "bytes", v.Size, "evicted", len(victims))
+	m.signal()
+	return rec, nil
+}
+
+func urlPath(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Path
+}
+
+// originOf finds the id a friend's video has at its origin: the key here
+// is derived from it, so the origin's torrent URL names it.
+func (m *Manager) originOf(v api.Video) (origin, id string, ok bool) {
+	origin = v.Pod
+	// The origin's torrent URL is <origin>/api/v1/videos/<id>/torrent.
+	rest, found := strings.CutPrefix(v.TorrentURL, origin+"/api/"+api.Version+"/videos/")
+	if !found {
+		return "", "", false
+	}
+	id, _, _ = strings.Cut(rest, "/")
+	if key, ok := m.cat.VideoKey(origin, id); !ok || key != v.ID {
+		return "", "", false
+	}
+	return origin, id, true
+}
+
+// drop removes a mirror: its record, and for a held one, this pod from
+// the video's mirrors with an unmirror event, in one transaction; then
+// its files and seeding. force drops a mirror younger than its minimum
+// lifetime (the video is gone); without it such a mirror is kept.
+func (m *Manager) drop(key, why string, force bool) {
+	var r *record
+	err := m.st.Update(func(tx *bolt.Tx) error {
+		var err error
+		if r, err = getTx(tx, key); err != nil {
+			r = nil
+			return nil
+		}
+		if !force && !m.evictable(r, m.cfg.Now()) {
+			r = nil
+			return nil
+		}
+		return m.dropTx(tx, r)
+	})
+	if err != nil {
+		m.log.Warn("mirrors: drop", "video", key, "err", err)
+		return
+	}
+	if r != nil {
+		m.log.Info("dropped a mirror", "video", key, "origin", r.Origin, "why", why)
+	}
+}
+
+// dropTx deletes r inside tx; its files go once tx commits.
+func (m *Manager) dropTx(tx *bolt.Tx, r *record) error {
+	if err := tx.Bucket([]byte(bucketMirrors)).Delete([]byte(r.Key)); err != nil {
+		return err
+	}
+	if r.State == StateHeld {
+		ref := m.ref(r)
+		if _, err := m.cat.SetMirrorTx(tx, m.cfg.SelfURL, ref, false); err != nil && !errors.Is(err, fedproto.ErrInvalid) {
+			return err
+		}
+		if err := m.out.EnqueueMirrorTx(tx, fedproto.EventUnmirror, ref); err != nil {
+			return err
+		}
+	}
+	rc := *r
+	tx.OnCommit(func() {
+		m.mu.Lock()
+		delete(m.held, rc.InfoHash+rc.Ext)
+		if cancel, ok := m.fetching[rc.Key]; ok {
+			cancel()
+		}
+		m.mu.Unlock()
+		go m.removeFiles(rc)
+	})
+	return nil
+}
+
+// removeFiles stops seeding r and deletes its files.
+func (m *Manager) removeFiles(r record) {
+	// A fetch being cancelled drops its torrent from the client first.
+	for range 50 {
+		m.mu.Lock()
+		_, busy := m.fetching[r.Key]
+		m.mu.Unlock()
+		if !busy {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := m.seeder.Remove(r.ih()); err != nil {
+		m.log.Warn("mirrors: stop seeding", "video", r.Key, "err", err)
+	}
+	for _, p := range []string{m.filePath(&r), m.partPath(&r), m.torrentPath(&r)} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			m.log.Warn("mirrors: remove file", "err", err)
+		}
+	}
+}
+
+// fetch takes r's .torrent and file, then makes it held.
+func (m *Manager) fetch(ctx context.Context, r record) {
+	v, err := m.cat.Get(r.Key)
+	if err != nil {
+		return // plan drops it
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.FetchTimeout)
+	defer cancel()
+	m.mu.Lock()
+	m.fetching[r.Key] = cancel
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.fetching, r.Key)
+		m.mu.Unlock()
+	}()
+	begin := time.Now()
+	tb, err := m.torrent(ctx, &r, v)
+	if err == nil {
+		seeds := []string{v.WebseedURL}
+		for _, mi := range v.Mirrors {
+			if mi.Pod != m.cfg.SelfURL {
+				seeds = append(seeds, mi.WebseedURL)
+			}
+		}
+		err = m.seeder.Fetch(ctx, tb, m.partPath(&r), seeds)
+	}
+	if err == nil {
+		err = os.Rename(m.partPath(&r), m.filePath(&r))
+	}
+	if err == nil {
+		err = m.seeder.Register(r.ih(), m.torrentPath(&r), m.filePath(&r))
+	}
+	if err != nil {
+		m.mu.Lock()
+		m.failures[r.Key]++
+		n := m.failures[r.Key]
+		m.mu.Unlock()
+		m.metrics.failures.Inc()
+		m.log.Warn("mirrors: fetch failed; retried at the next pass", "video", r.Key, "failures", n, "err", err)
+		return
+	}
+	err = m.st.Update(func(tx *bolt.Tx) error {
+		cur, err := getTx(tx, r.Key)
+		if err != nil {
+			return errGone
+		}
+		cur.State, cur.HeldAt = StateHeld, m.cfg.Now()
+		if err := putTx(tx, cur); err != nil {
+			return err
+		}
+		ref := m.ref(cur)
+		if _, err := m.cat.SetMirrorTx(tx, m.cfg.SelfURL, ref, true); err != nil {
+			return err
+		}
+		return m.out.EnqueueMirrorTx(tx, fedproto.EventMirror, ref)
+	})
+	if errors.Is(err, errGone) {
+		go m.removeFiles(r) // dropped while fetching
+		return
+	}
+	if err != nil {
+		m.log.Warn("mirrors: record a fetched mirror", "video", r.Key, "err", err)
+		return
+	}
+	m.mu.Lock()
+	m.held[r.InfoHash+r.Ext] = m.filePath(&r)
+	delete(m.failures, r.Key)
+	m.mu.Unlock()
+	m.seeder.Touch(r.ih())
+	m.metrics.fetched.Add(float64(r.Size))
+	m.log.Info("mirror held: fetched, verified and seeded", "video", r.Key, "origin", r.Origin, "bytes", r.Size, "took", time.Since(begin))
+}
+
+var errGone = errors.New("mirrors: dropped meanwhile")
+
+// torrent returns r's stored .torrent, or takes it from the origin (or
+// a mirror when the origin fails), checks its info hash, rewrites its
+// trackers and web seeds for this pod and stores it.
+func (m *Manager) torrent(ctx context.Context, r *record, v api.Video) ([]byte, error) {
+	if data, err := os.ReadFile(m.torrentPath(r)); err == nil {
+		return data, nil
+	}
+	urls := []string{v.TorrentURL}
+	for _, mi := range v.Mirrors {
+		if mi.Pod != m.cfg.SelfURL && mi.TorrentURL != "" {
+			urls = append(urls, mi.TorrentURL)
+		}
+	}
+	var lastErr error
+	for _, u := range urls {
+		data, err := m.get(ctx, u)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		mi, ih, err := torrentfile.Parse(data)
+		if err != nil {
+			lastErr = fmt.Errorf("mirrors: %s: %w", u, err)
+			continue
+		}
+		if hex.EncodeToString(ih[:]) != r.InfoHash {
+			lastErr = fmt.Errorf("mirrors: %s holds another torrent", u)
+			continue
+		}
+		ws, httpTr := trackers(m.cfg.SelfURL)
+		tiers := [][]string{{ws}, {httpTr}}
+		ows, ohttp := trackers(r.Origin)
+		tiers = append(tiers, []string{ows}, []string{ohttp})
+		mi.AnnounceList = tiers
+		mi.URLList = []string{m.webseedURL(r), v.WebseedURL}
+		out, err := mi.Bencode()
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileSync(m.torrentPath(r), out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	return nil, lastErr
+}
+
+func (m *Manager) get(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := m.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("mirrors: get %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("mirrors: get %s: %s", u, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxTorrentBytes))
+}
+
+func trackers(podURL string) (ws, http string) {
+	ws = podURL
+	if rest, ok := strings.CutPrefix(ws, "https://"); ok {
+		ws = "wss://" + rest
+	} else {
+		ws = "ws://" + strings.TrimPrefix(ws, "http://")
+	}
+	return ws + "/tracker/socket", podURL + "/tracker/announce"
+}
+
+func writeFileSync(p string, data []byte) error {
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// The federation side (federation.Mirrors).
+
+// MirrorTx records friend pod's copy of a video, or its removal.
+func (m *Manager) MirrorTx(tx *bolt.Tx, pod, kind string, ref fedproto.MirrorRef) error {
+	_, err := m.cat.SetMirrorTx(tx, pod, ref, kind == fedproto.EventMirror)
+	return err
+}
+
+// OriginRemovedTx drops this pod's copy of a video its origin removed,
+// whatever its age.
+func (m *Manager) OriginRemovedTx(tx *bolt.Tx, origin, id string) error {
+	key, ok := m.cat.VideoKey(origin, id)
+	if !ok {
+		return nil
+	}
+	r, err := getTx(tx, key)
+	if err != nil {
+		return nil //nolint:nilerr // not mirrored here
+	}
+	m.log.Info("the origin removed a mirrored video; dropping the copy", "video", key, "origin", origin)
+	return m.dropTx(tx, r)
+}
+
+// PodGoneTx forgets the copies pod announced.
+func (m *Manager) PodGoneTx(tx *bolt.Tx, pod string) error { return m.cat.DropMirrorsOfTx(tx, pod) }
+
+// Status is the answer of GET /api/v1/mirrors.
+type Status struct {
+	Strategy    string       `json:"strategy"`
+	MaxBytes    int64        `json:"max_bytes"`
+	UsedBytes   int64        `json:"used_bytes"`
+	MinLifetime float64      `json:"min_lifetime"` // seconds
+	Data        []MirrorInfo `json:"data"`
+}
+
+// MirrorInfo describes one mirror to an admin.
+type MirrorInfo struct {
+	VideoID string    `json:"video_id"`
+	Name    string    `json:"name"`
+	Pod     string    `json:"pod"`
+	Size    int64     `json:"size"`
+	State   string    `json:"state"`
+	Picked  bool      `json:"picked"`
+	AddedAt time.Time `json:"added_at"`
+	HeldAt  time.Time `json:"held_at,omitzero"`
+	Missing int64     `json:"missing"`
+}
+
+func (m *Manager) info(r record) MirrorInfo {
+	mi := MirrorInfo{VideoID: r.Key, Name: r.Name, Pod: r.Origin, Size: r.Size, State: r.State, Picked: r.Picked,
+		AddedAt: r.AddedAt, HeldAt: r.HeldAt}
+	if r.State == StateWanted {
+		mi.Missing = r.Size
+		if missing, ok := m.seeder.FetchProgress(r.ih()); ok {
+			mi.Missing = missing
+		}
+	}
+	return mi
+}
+
+// Status lists the mirrors, most recently added first.
+func (m *Manager) Status() (Status, error) {
+	recs, err := m.records()
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{Strategy: m.cfg.Strategy, MaxBytes: m.cfg.MaxBytes, MinLifetime: m.cfg.MinLifetime.Seconds(), Data: []MirrorInfo{}}
+	slices.SortFunc(recs, func(a, b record) int { return b.AddedAt.Compare(a.AddedAt) })
+	for _, r := range recs {
+		st.UsedBytes += r.Size
+		st.Data = append(st.Data, m.info(r))
+	}
+	return st, nil
+}

@@ -1,0 +1,213 @@
+package videos
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
+	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+// Mirrors (issue 18): pods that hold a copy of a video are listed in its
+// record (Video.Mirrors), at the origin and at every friend, so the video
+// object, its magnet and (at the origin) its .torrent name them as extra
+// web seeds and trackers. server/mirrors decides what is mirrored; this
+// file keeps the lists.
+
+// VideoKey returns the id under which this pod stores the video id of the
+// pod at origin: id itself for this pod's own videos, the friend key
+// otherwise. ok is false for a malformed origin or id.
+func (s *Service) VideoKey(origin, id string) (key string, ok bool) {
+	origin, err := normalizeOrigin(origin)
+	if err != nil || !validLocalID(id) {
+		return "", false
+	}
+	if origin == s.cfg.PodURL {
+		return id, true
+	}
+	return remoteKey(origin, id), true
+}
+
+// SetMirrorTx adds (add true) or removes, inside the caller's transaction,
+// the copy pod holds of the video m names. A video this pod does not know
+// (removed meanwhile) is no error and reports found false; an info hash
+// other than the video's wraps fedproto.ErrInvalid.
+func (s *Service) SetMirrorTx(tx *bolt.Tx, pod string, m fedproto.MirrorRef, add bool) (found bool, err error) {
+	key, ok := s.VideoKey(m.VideoPod, m.VideoID)
+	if !ok {
+		return false, errRemote("mirror names no video")
+	}
+	rec, err := getTx(tx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if rec.Video.InfoHash != m.InfoHash {
+		return true, errRemote("mirror info_hash %s is not the video's", m.InfoHash)
+	}
+	mirrors := slices.DeleteFunc(slices.Clone(rec.Video.Mirrors), func(x api.Mirror) bool { return x.Pod == pod })
+	if add {
+		if len(mirrors) >= fedproto.MaxMirrors {
+			return true, errRemote("a video lists at most %d mirrors", fedproto.MaxMirrors)
+		}
+		mirrors = append(mirrors, api.Mirror{Pod: pod, WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL})
+		slices.SortFunc(mirrors, func(a, b api.Mirror) int { return strings.Compare(a.Pod, b.Pod) })
+	}
+	if slices.Equal(mirrors, rec.Video.Mirrors) {
+		return true, nil
+	}
+	rec.Video.Mirrors = mirrors
+	if len(mirrors) == 0 {
+		rec.Video.Mirrors = nil
+	}
+	s.decorateMagnet(&rec.Video)
+	return true, store.PutJSON(tx.Bucket([]byte(bucketVideos)), []byte(rec.Video.ID), rec)
+}
+
+// DropMirrorsOfTx removes, inside the caller's transaction, every copy
+// pod was listed as holding (it quit or was ejected).
+func (s *Service) DropMirrorsOfTx(tx *bolt.Tx, pod string) error {
+	b := tx.Bucket([]byte(bucketVideos))
+	var ids []string
+	needle := []byte(`"pod":"` + pod + `"`)
+	if err := b.ForEach(func(k, v []byte) error {
+		if bytes.Contains(v, []byte(`"mirrors"`)) && bytes.Contains(v, needle) {
+			ids = append(ids, string(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range ids { // collected first: writing under ForEach is not allowed
+		rec, err := getTx(tx, id)
+		if err != nil {
+			return err
+		}
+		n := len(rec.Video.Mirrors)
+		rec.Video.Mirrors = slices.DeleteFunc(rec.Video.Mirrors, func(x api.Mirror) bool { return x.Pod == pod })
+		if len(rec.Video.Mirrors) == n {
+			continue
+		}
+		if len(rec.Video.Mirrors) == 0 {
+			rec.Video.Mirrors = nil
+		}
+		s.decorateMagnet(&rec.Video)
+		if err := store.PutJSON(b, []byte(id), rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trackersOf returns the announce URLs of the pod at podURL: its
+// WebSocket tracker (browsers) and its HTTP tracker (standard clients).
+func trackersOf(podURL string) (ws, http string) {
+	ws = podURL
+	if rest, ok := strings.CutPrefix(ws, "https://"); ok {
+		ws = "wss://" + rest
+	} else {
+		ws = "ws://" + strings.TrimPrefix(ws, "http://")
+	}
+	return ws + "/tracker/socket", podURL + "/tracker/announce"
+}
+
+// MirrorTrackers returns the trackers of v's mirrors, after the origin's
+// own: the announce-list tiers a .torrent of v carries.
+func MirrorTrackers(v api.Video) [][]string {
+	var tiers [][]string
+	for _, m := range v.Mirrors {
+		ws, http := trackersOf(m.Pod)
+		tiers = append(tiers, []string{ws}, []string{http})
+	}
+	return tiers
+}
+
+// decorateMagnet rewrites v's magnet so that it carries the origin's
+// trackers and web seed and then every mirror's (BEP 9 tr, BEP 19 ws):
+// trackers of other hosts and other web seeds, i.e. mirrors that went,
+// are dropped. A magnet that does not parse is left alone.
+func (s *Service) decorateMagnet(v *api.Video) {
+	m, err := torrentfile.ParseMagnet(v.Magnet)
+	if err != nil {
+		return
+	}
+	origin := v.Pod
+	if v.Local || origin == "" {
+		origin = s.cfg.PodURL
+	}
+	ows, ohttp := trackersOf(origin)
+	var trackers []string
+	for _, tr := range m.Trackers {
+		if tr == ows || tr == ohttp {
+			trackers = append(trackers, tr)
+		}
+	}
+	seeds := []string{v.WebseedURL}
+	for _, mi := range v.Mirrors {
+		ws, http := trackersOf(mi.Pod)
+		trackers = append(trackers, ws, http)
+		seeds = append(seeds, mi.WebseedURL)
+	}
+	v.Magnet = torrentfile.Magnet(m.InfoHash, m.Name, m.Length, trackers, seeds)
+}
+
+// keepMirrorsTx carries the mirrors this pod learnt for a friend's video
+// over to a new copy of its record (an update event): the origin's list
+// is taken only for a video this pod did not know yet, each entry checked
+// like a mirror event.
+func (s *Service) keepMirrorsTx(tx *bolt.Tx, rec *record) {
+	if old, err := getTx(tx, rec.Video.ID); err == nil {
+		rec.Video.Mirrors = old.Video.Mirrors
+	} else {
+		var ok []api.Mirror
+		for _, m := range rec.Video.Mirrors {
+			pod, err := fedproto.NormalizePodURL(m.Pod)
+			if err != nil || pod == s.cfg.PodURL || len(ok) >= fedproto.MaxMirrors {
+				continue
+			}
+			ref := fedproto.MirrorRef{VideoPod: rec.Origin, VideoID: rec.OriginID, InfoHash: rec.Video.InfoHash,
+				WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL}
+			if fedproto.CheckMirrorRef(pod, ref) == nil {
+				ok = append(ok, api.Mirror{Pod: pod, WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL})
+			}
+		}
+		rec.Video.Mirrors = ok
+	}
+	if len(rec.Video.Mirrors) == 0 {
+		rec.Video.Mirrors = nil
+	}
+	s.decorateMagnet(&rec.Video)
+}
+
+// mirroredTorrent returns the stored .torrent of a local video with the
+// web seeds and trackers of its mirrors added (outside the info
+// dictionary: the info hash does not change).
+func mirroredTorrent(data []byte, v api.Video) ([]byte, error) {
+	if len(v.Mirrors) == 0 {
+		return data, nil
+	}
+	mi, _, err := torrentfile.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("videos: parse stored torrent of %s: %w", v.ID, err)
+	}
+	for _, m := range v.Mirrors {
+		if !slices.Contains(mi.URLList, m.WebseedURL) {
+			mi.URLList = append(mi.URLList, m.WebseedURL)
+		}
+	}
+	for _, tier := range MirrorTrackers(v) {
+		if !slices.ContainsFunc(mi.AnnounceList, func(t []string) bool { return slices.Contains(t, tier[0]) }) {
+			mi.AnnounceList = append(mi.AnnounceList, tier)
+		}
+	}
+	return mi.Bencode()
+}
