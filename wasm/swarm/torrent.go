@@ -135,6 +135,7 @@ type Torrent struct {
 	numPieces int
 	numBlocks int // blocks in a full piece
 	webSeeds  []string
+	seeds     seedSet // which web seed to try first; guarded by mu
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -256,6 +257,7 @@ func New(cfg Config) (*Torrent, error) {
 	}
 	if !cfg.NoWebSeed {
 		t.webSeeds = cfg.Metainfo.URLList
+		t.seeds = newSeedSet(len(t.webSeeds))
 	}
 	if cfg.Source != nil {
 		for i := range t.pieces {

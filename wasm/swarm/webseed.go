@@ -71,16 +71,22 @@ func (t *Torrent) webseedFetch(ctx context.Context, i int) {
 		t.mu.Unlock()
 	}()
 	var lastErr error
-	for _, u := range t.webSeeds {
+	t.mu.Lock()
+	order := t.seeds.order(time.Now())
+	t.mu.Unlock()
+	for _, k := range order {
+		u := t.webSeeds[k]
 		data, err := t.fetchRange(ctx, webseedURL(u, t.info.Name), int64(i)*t.info.PieceLength, t.info.PieceSize(i))
-		if err != nil {
-			lastErr = err
-			continue
+		if err == nil && !t.verify(i, data, true) {
+			err = fmt.Errorf("piece %d from %s failed verification", i, u)
 		}
-		if t.verify(i, data, true) {
+		t.mu.Lock()
+		t.seeds.result(k, err == nil, time.Now())
+		t.mu.Unlock()
+		if err == nil {
 			return
 		}
-		lastErr = fmt.Errorf("piece %d from %s failed verification", i, u)
+		lastErr = err
 	}
 	t.log.Warn("web seed fetch failed", "piece", i, "err", lastErr)
 	// The pod's seeder peers take over for a while (webseedUsableLocked),
@@ -89,6 +95,45 @@ func (t *Torrent) webseedFetch(ctx context.Context, i int) {
 	t.webseedDown = time.Now().Add(webseedRetry)
 	t.reprioritizeLocked()
 	t.mu.Unlock()
+}
+
+// seedSet spreads the pod budget over several web seeds (the origin's and
+// its mirrors', issue 18): each fetch starts at the next seed in turn, so
+// n seeds share the load, and a seed whose fetch failed is tried last
+// for webseedRetry. A piece is fetched from one seed at a time (its
+// webseed flag), so no range is asked of two at once. Guarded by t.mu.
+type seedSet struct {
+	n    int
+	next int
+	down []time.Time // per seed: failed; tried last until then
+}
+
+func newSeedSet(n int) seedSet { return seedSet{n: n, down: make([]time.Time, n)} }
+
+// order returns the seeds to try for one fetch: healthy ones from the
+// next in turn, then resting ones.
+func (s *seedSet) order(now time.Time) []int {
+	var up, resting []int
+	for j := range s.n {
+		k := (s.next + j) % s.n
+		if now.Before(s.down[k]) {
+			resting = append(resting, k)
+		} else {
+			up = append(up, k)
+		}
+	}
+	if s.n > 0 {
+		s.next = (s.next + 1) % s.n
+	}
+	return append(up, resting...)
+}
+
+func (s *seedSet) result(k int, ok bool, now time.Time) {
+	if ok {
+		s.down[k] = time.Time{}
+		return
+	}
+	s.down[k] = now.Add(webseedRetry)
 }
 
 // webseedRetry is how long the web seed rests after a failed fetch.

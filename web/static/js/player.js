@@ -30,7 +30,11 @@ export async function openPlayer(video, container, { engine = true } = {}) {
   const media = el('video', { controls: true, playsinline: true, preload: 'auto', id: 'video-player' });
   media.setAttribute('aria-label', video.name || 'Video');
   container.replaceChildren(media);
-  const from = video.local === false ? podHost(video.pod) : 'the pod';
+  let from = video.local === false ? podHost(video.pod) : 'the pod';
+  // With the origin down, the page plays from a mirror (issue 18): the
+  // first source whose .torrent answers names the pod in the notes.
+  const source = await firstSource(video);
+  if (source) from = source.from;
   if (!engine) return openHTTP(video, media, `Playing from ${from}.`, 'peer-to-peer turned off');
   // What the browser lacks is known at once: say so and play, rather than
   // load an engine that cannot run.
@@ -46,7 +50,7 @@ export async function openPlayer(video, container, { engine = true } = {}) {
   }
   let timedOut = false;
   try {
-    return await withTimeout(openEngine(video, media, () => timedOut, from), ENGINE_TIMEOUT_MS,
+    return await withTimeout(openEngine(video, media, () => timedOut, from, source), ENGINE_TIMEOUT_MS,
       'the peer-to-peer engine took too long to start', () => { timedOut = true; });
   } catch (err) {
     console.warn('engine unavailable, playing from the web seed:', err);
@@ -97,18 +101,44 @@ export function loadEngine() {
   return enginePromise;
 }
 
-async function openEngine(video, media, abandoned, from) {
-  const torrentURL = safeURL(video.torrent_url);
-  if (!torrentURL) throw new Error('this video has no .torrent');
-  const torrentBytes = fetch(torrentURL).then(async (resp) => {
-    if (!resp.ok) throw new Error(`fetch ${torrentURL}: ${resp.status}`);
-    return new Uint8Array(await resp.arrayBuffer());
-  });
-  torrentBytes.catch(() => {}); // reported by the await below
+// sources lists where a video's .torrent and file are: its origin, then
+// each pod that mirrors it (video.mirrors, issue 18).
+function sources(video) {
+  const out = [];
+  const add = (torrent, webSeed, pod) => {
+    torrent = safeURL(torrent);
+    if (torrent) out.push({ torrent, webSeed: safeURL(webSeed), from: pod ? podHost(pod) : 'the pod' });
+  };
+  add(video.torrent_url, video.webseed_url, video.local === false ? video.pod : '');
+  for (const m of video.mirrors || []) add(m.torrent_url, m.webseed_url, m.pod);
+  return out;
+}
+
+const SOURCE_TIMEOUT_MS = 5000;
+
+// firstSource fetches the .torrent from each source in turn and resolves
+// to the first that answers, with its bytes: {torrent, webSeed, from,
+// bytes}, or null when none does.
+async function firstSource(video) {
+  for (const src of sources(video)) {
+    try {
+      const resp = await fetch(src.torrent, { signal: AbortSignal.timeout(SOURCE_TIMEOUT_MS) });
+      if (!resp.ok) throw new Error(`status ${resp.status}`);
+      return { ...src, bytes: new Uint8Array(await resp.arrayBuffer()) };
+    } catch (err) {
+      console.warn(`no .torrent from ${src.from}:`, err);
+    }
+  }
+  return null;
+}
+
+async function openEngine(video, media, abandoned, from, source) {
+  if (!source) throw new Error('no pod answers with this video’s .torrent');
+  const torrentBytes = source.bytes;
   // Start the video at once: the Service Worker reads its first bytes from
   // the web seed while the engine compiles and starts (engine.js playEarly).
   const mod = await importEngine();
-  const webSeed = safeURL(video.webseed_url);
+  const webSeed = source.webSeed;
   if (video.info_hash && webSeed) {
     await mod.playEarly(media, { infoHash: video.info_hash, webSeed, name: video.name || 'video' }, {}).catch((err) => {
       console.warn('early start failed, waiting for the engine:', err);
@@ -177,9 +207,12 @@ async function openEngine(video, media, abandoned, from) {
 // from the buffered time ranges (the browser does not expose media transfer
 // sizes), which is what the viewer has downloaded.
 function openHTTP(video, media, note, reason) {
-  const src = safeURL(video.webseed_url);
-  if (!src) throw new Error('this video has no playable address');
-  media.src = src;
+  // Every web seed, the origin's first: the browser tries each <source>
+  // in turn until one plays.
+  const seeds = [video.webseed_url, ...(video.mirrors || []).map((m) => m.webseed_url)].map(safeURL).filter(Boolean);
+  if (!seeds.length) throw new Error('this video has no playable address');
+  media.replaceChildren(...seeds.map((src) => el('source', { src })));
+  media.load();
   // Start by itself as the peer-to-peer player does; a browser that
   // refuses autoplay leaves the controls to the viewer.
   media.play().catch(() => {});
@@ -204,7 +237,7 @@ function openHTTP(video, media, note, reason) {
       lastAt = now;
       return { mode: 'http', peers: 0, downloadSpeed: rate, uploadSpeed: 0, fromPeers: 0, fromPod, fromWebSeed: fromPod, fromSeeder: 0, progress, note, reason };
     },
-    destroy() { media.removeAttribute('src'); media.load(); },
+    destroy() { media.replaceChildren(); media.removeAttribute('src'); media.load(); },
   };
 }
 
