@@ -211,8 +211,11 @@ function openHTTP(video, media, note, reason) {
   // in turn until one plays.
   const seeds = [video.webseed_url, ...(video.mirrors || []).map((m) => m.webseed_url)].map(safeURL).filter(Boolean);
   if (!seeds.length) throw new Error('this video has no playable address');
-  media.replaceChildren(...seeds.map((src) => el('source', { src })));
-  media.load();
+  if (seeds.length === 1) media.src = seeds[0];
+  else {
+    media.replaceChildren(...seeds.map((src) => el('source', { src })));
+    media.load();
+  }
   // Start by itself as the peer-to-peer player does; a browser that
   // refuses autoplay leaves the controls to the viewer.
   media.play().catch(() => {});
