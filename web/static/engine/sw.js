@@ -190,13 +190,17 @@ async function serve(event, url) {
   const read = async (offset, length) => {
     const spent = earlySpent.get(earlyKey) || 0;
     const n = Math.min(length, EARLY_CHUNK, EARLY_BUDGET - spent);
-    if (webSeed && n > 0 && !(await wasOpened(earlyKey))) {
+    // The page fetched the first bytes itself while this worker started
+    // (engine.js prefetchEarly): they are asked for at once, while a
+    // worker that may have been restarted looks up whether the page
+    // opened the torrent (Cache Storage: the first visit's first read
+    // would wait on that lookup); if it did, the answer is not needed.
+    const fromPage = webSeed && n > 0 && !opened.has(earlyKey) ? ask(client, { type: 'swarmtube-early', infoHash, offset, length: n }) : null;
+    if (fromPage && !(await wasOpened(earlyKey))) {
       if (!earlySpent.has(earlyKey)) forgetGone();
       earlySpent.set(earlyKey, spent + n);
-      // The page fetched the first bytes itself while this worker started
-      // (engine.js prefetchEarly): take them from it when it holds them.
-      const fromPage = await ask(client, { type: 'swarmtube-early', infoHash, offset, length: n });
-      if (fromPage && fromPage.data instanceof ArrayBuffer && fromPage.data.byteLength > 0) return fromPage;
+      const got = await fromPage;
+      if (got && got.data instanceof ArrayBuffer && got.data.byteLength > 0) return got;
       const early = await readEarly(webSeed, offset, n);
       if (early) {
         // A copy for the page's engine (the original goes to the player).
