@@ -141,7 +141,10 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { 
   }
   expect(ih);
   let release;
-  startGate ??= new Promise((resolve) => {
+  // The engine's start waits for the video only while early bytes feed
+  // it: a stored video plays from the engine alone, which must not wait
+  // EARLY_HOLD_MS for a first frame that only it can give.
+  if (early) startGate ??= new Promise((resolve) => {
     release = resolve;
     video.addEventListener('playing', resolve, { once: true });
     video.addEventListener('error', resolve, { once: true });
