@@ -122,7 +122,8 @@ func makeClip(t *testing.T, seconds, kbps int) clip {
 type pod struct {
 	URL       string
 	Tracker   string
-	Data      []byte
+	Data      []byte // nil for a clip too big to hold (Length)
+	Length    int64
 	InfoHash  [20]byte
 	Torrent   []byte // announce + web seed
 	NoWebSeed []byte // announce only
@@ -184,8 +185,23 @@ func startPodWith(t *testing.T, withSeeder bool, c clip) *pod {
 	mux.Handle("/tracker/socket", tr.WebSocketHandler())
 	p.Tracker = "ws" + strings.TrimPrefix(srv.URL, "http") + "/tracker/socket"
 
-	info, err := torrentfile.HashReader(context.Background(), bytes.NewReader(data), "clip.mp4",
-		int64(len(data)), torrentfile.PieceLength(int64(len(data))), nil)
+	// A clip without Data (too big to hold) is hashed from its file.
+	var src io.Reader = bytes.NewReader(data)
+	size := int64(len(data))
+	if data == nil {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, size = f, fi.Size()
+	}
+	p.Length = size
+	info, err := torrentfile.HashReader(context.Background(), src, "clip.mp4", size, torrentfile.PieceLength(size), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +275,7 @@ func startPodWith(t *testing.T, withSeeder bool, c clip) *pod {
 
 // pieceLength is the torrent's piece length.
 func (p *pod) pieceLength() int64 {
-	return torrentfile.PieceLength(int64(len(p.Data)))
+	return torrentfile.PieceLength(p.Length)
 }
 
 // Egress returns what the pod has sent, read from its /metrics: the

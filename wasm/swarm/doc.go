@@ -98,9 +98,12 @@
 //
 // With Config.Storage (package piecestore: OPFS or IndexedDB), every
 // verified piece is also written there in the background, and memory is
-// only a cache of MemoryBudget (64 MiB by default): a piece dropped from
+// only a cache of MemoryBudget (32 MiB by default): a piece dropped from
 // memory once written stays in have, and is read back — and verified
-// against its SHA-1 again — when the player or a peer needs it. The
+// against its SHA-1 again — when the player or a peer needs it. Memory
+// drops written pieces first; when the writes lag behind the download,
+// pieces still waiting to be written go too (missing again), so memory
+// stays bounded whatever the storage's speed. The
 // pieces the storage holds when the torrent starts begin in have, so a
 // reload plays them without fetching and announces them (bitfield) to
 // peers. A stored piece that fails on read-back is deleted and missing

@@ -28,12 +28,14 @@ func (t *Torrent) writeLoop(ctx context.Context) {
 			i := t.writeq[0]
 			t.writeq = t.writeq[1:]
 			data, ok := t.store[i]
+			t.writingNow = i
 			t.mu.Unlock()
 			var err error
 			if ok {
 				err = t.cfg.Storage.Put(ctx, i, data)
 			}
 			t.mu.Lock()
+			t.writingNow = -1
 			pc := &t.pieces[i]
 			pc.writing = false
 			switch {

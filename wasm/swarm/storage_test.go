@@ -129,3 +129,57 @@ func TestStorageEvictionAndClearForgetPieces(t *testing.T) {
 		t.Fatalf("after clear %+v: want only the pieces in memory", s)
 	}
 }
+
+// gatedBackend is a piecestore backend whose writes wait for the gate:
+// a storage slower than the download.
+type gatedBackend struct {
+	*piecestore.Memory
+	gate chan struct{}
+}
+
+func (g gatedBackend) WritePiece(ctx context.Context, torrent string, i int, data []byte) error {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Memory.WritePiece(ctx, torrent, i, data)
+}
+
+// TestSlowStorageKeepsMemoryBounded: while the storage takes no write,
+// pieces waiting to be written are dropped from memory like any others
+// (missing again) instead of piling up: memory stays within the budget
+// and the read window, and what is written later is what remained.
+func TestSlowStorageKeepsMemoryBounded(t *testing.T) {
+	fx := newFixture(t, 12*pieceLen)
+	gate := make(chan struct{})
+	store, _ := piecestore.Load(context.Background(), gatedBackend{piecestore.NewMemory(), gate}, 1<<30)
+	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
+	tor, _ := openStored(t, store, fx, "-ST0001-v", Config{MemoryBudget: 2 * pieceLen, ReadaheadBytes: 2 * pieceLen})
+	connect(t, tor, seed)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	buf := make([]byte, 64<<10)
+	var peak int64
+	for off := int64(0); off < int64(len(fx.data)); {
+		n, err := tor.ReadAt(ctx, "s", buf, off)
+		if err != nil {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+		if !bytes.Equal(buf[:n], fx.data[off:off+int64(n)]) {
+			t.Fatalf("data differs at %d", off)
+		}
+		off += int64(n)
+		peak = max(peak, tor.Stats().BytesStored)
+	}
+	// The read window (a piece behind, the current one, ReadaheadBytes
+	// ahead) and the piece being written stay; nothing else piles up.
+	if limit := int64(5 * pieceLen); peak > limit {
+		t.Fatalf("memory peaked at %d bytes with writes stalled, want ≤ %d", peak, limit)
+	}
+	close(gate)
+	persisted(t, tor)
+	if s := tor.Stats(); s.PiecesPersisted == 0 || s.PiecesPersisted == s.Pieces {
+		t.Fatalf("stats %+v: want the pieces still in memory written, the dropped ones not", s)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,7 +42,7 @@ type Config struct {
 	// (an uploader's File): the torrent starts complete and only seeds.
 	Source io.ReaderAt
 	// MemoryBudget bounds the bytes of verified pieces kept in memory;
-	// default 512 MiB, or 64 MiB (at least 8 pieces) with Storage, where
+	// default 512 MiB, or 32 MiB (at least 8 pieces) with Storage, where
 	// pieces dropped from memory stay available.
 	MemoryBudget int64
 	// Storage, when set, keeps verified pieces across page loads (the
@@ -151,6 +152,7 @@ type Torrent struct {
 	storedCount    int   // pieces in Config.Storage
 	storedBytes    int64
 	writeq         []int         // pieces to write to Config.Storage
+	writingNow     int           // the piece being written, -1: none
 	writeWake      chan struct{} // a piece joined writeq
 	badStored      int           // stored pieces that failed verification on read-back
 	avail          []int         // peers having each piece
@@ -208,7 +210,7 @@ func New(cfg Config) (*Torrent, error) {
 	if cfg.MemoryBudget <= 0 {
 		cfg.MemoryBudget = 512 << 20
 		if cfg.Storage != nil && cfg.Source == nil {
-			cfg.MemoryBudget = max(64<<20, 8*info.PieceLength)
+			cfg.MemoryBudget = max(32<<20, 8*info.PieceLength)
 		}
 	}
 	if cfg.Source != nil {
@@ -249,6 +251,7 @@ func New(cfg Config) (*Torrent, error) {
 		pieceDone:   make(chan struct{}),
 		webseedWake: make(chan struct{}, 1),
 		writeWake:   make(chan struct{}, 1),
+		writingNow:  -1,
 		playback:    Playback{Buffer: -1},
 		started:     time.Now(),
 		browsersAt:  []time.Time{time.Now()},
@@ -701,14 +704,25 @@ func (t *Torrent) evictLocked() {
 				keep[i] = true
 			}
 		}
-		victim, worst := -1, -1
+		// Pieces in Config.Storage go first (they stay verified), then
+		// others, farthest first; last, pieces still waiting to be
+		// written: a writer slower than the download must not grow memory.
+		victim, worst, rank := -1, -1, 3
 		for i := range t.store {
-			if keep[i] || t.pieces[i].writing {
+			pc := &t.pieces[i]
+			if keep[i] || i == t.writingNow {
 				continue
 			}
+			r := 1
+			switch {
+			case pc.stored:
+				r = 0
+			case pc.writing:
+				r = 2
+			}
 			d := t.distanceLocked(i)
-			if d > worst || (d == worst && i > victim) {
-				victim, worst = i, d
+			if r < rank || (r == rank && (d > worst || (d == worst && i > victim))) {
+				victim, worst, rank = i, d, r
 			}
 		}
 		if victim < 0 {
@@ -716,8 +730,13 @@ func (t *Torrent) evictLocked() {
 		}
 		t.storeBytes -= int64(len(t.store[victim]))
 		delete(t.store, victim)
-		if t.pieces[victim].stored {
+		pc := &t.pieces[victim]
+		if pc.stored {
 			continue
+		}
+		if pc.writing {
+			pc.writing = false
+			t.writeq = slices.DeleteFunc(t.writeq, func(i int) bool { return i == victim })
 		}
 		if t.cfg.Storage != nil {
 			t.pendingBytes -= t.info.PieceSize(victim)

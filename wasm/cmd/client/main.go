@@ -28,7 +28,7 @@
 // fetching them, each verified (SHA-1) when read back.
 //
 // opts (all optional): memoryBudget (bytes of pieces in memory, default
-// 64 MiB with storage, 512 MiB without), storage (false: memory only),
+// 32 MiB with storage, 512 MiB without), storage (false: memory only),
 // storageShare, storageBudget (see above; the first open or storage call
 // sets up the store, later ones may change its budget), trackers
 // (string[], replaces the announce-list), iceServers (RTCIceServer[];
