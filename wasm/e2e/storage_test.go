@@ -110,3 +110,51 @@ func TestReloadPlaysFromBrowserStorage(t *testing.T) {
 		t.Errorf("after clearing, the reloaded engine fetched only %d bytes (first visit %d) and stored %d pieces: was anything cleared?", fetched, first, s4.PiecesPersisted)
 	}
 }
+
+// TestIndexedDBFallbackAndSeeding: the same with the IndexedDB store (what
+// a browser whose pages cannot write OPFS gets): a reload plays the
+// stored pieces without the pod sending more than the page's early start
+// (playEarly only looks for a stored start in OPFS). Then a viewer in
+// another browser, keeping nothing, joins: the reloaded page seeds it
+// from storage.
+func TestIndexedDBFallbackAndSeeding(t *testing.T) {
+	c := makeClip(t, 30, 2000)
+	p := startPodWith(t, true, c)
+	b := browser(t)
+	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
+	early := "&early=" + hex.EncodeToString(p.InfoHash[:])
+	pg, _ := tab(t, b, p.URL+"/test/watch.html?backend=indexeddb&torrent=/t/video.torrent"+early)
+	playThenPause(t, pg, 5)
+	persistedAll := "(s => s.piecesHave === s.pieces && s.piecesPersisted === s.piecesHave)(window.__st.torrent.stats())"
+	waitJS(t, pg, persistedAll, "window.__st.err", dump, 60*time.Second)
+	first := steadyEgress(t, p)
+	var backend string
+	eval(t, pg, "window.__st.engine.storage().then(u => u.backend)", &backend)
+	if backend != "indexeddb" {
+		t.Fatalf("storage backend %q, want indexeddb", backend)
+	}
+	if _, err := chromedp.Run(pg, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, pg, "window.__st.ready", "window.__st.err", dump, 60*time.Second)
+	var atOpen stats
+	eval(t, pg, "window.__st.openStats", &atOpen)
+	playThenPause(t, pg, 4)
+	second := steadyEgress(t, p) - first
+	t.Logf("first visit: pod sent %.2f MB; reload: %d bytes; engine at open %+v", float64(first)/1e6, second, atOpen)
+	if atOpen.PiecesHave != atOpen.Pieces {
+		t.Errorf("the reloaded engine opened with %d of %d pieces from IndexedDB", atOpen.PiecesHave, atOpen.Pieces)
+	}
+	if limit := int64(earlyBudget) + p.pieceLength(); second > limit {
+		t.Errorf("the reload cost the pod %d bytes, want at most the early start (%d)", second, limit)
+	}
+
+	other, _ := tab(t, browser(t), p.URL+"/test/watch.html?storage=0&torrent=/t/video.torrent"+early)
+	playThenPause(t, other, 5)
+	waitJS(t, other, "(s => s.piecesHave === s.pieces)(window.__st.torrent.stats())", "window.__st.err", dump, 60*time.Second)
+	so, sa := pageStats(t, other), pageStats(t, pg)
+	t.Logf("new viewer %+v; reloaded page %+v", so, sa)
+	if so.BytesFromPeers-so.BytesFromServers == 0 || sa.BytesUploaded == 0 {
+		t.Errorf("the reloaded page seeded nothing from its storage: viewer %+v, page %+v", so, sa)
+	}
+}

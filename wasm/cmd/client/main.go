@@ -30,7 +30,8 @@
 // opts (all optional): memoryBudget (bytes of pieces in memory, default
 // 32 MiB with storage, 512 MiB without), storage (false: memory only),
 // storageShare, storageBudget (see above; the first open or storage call
-// sets up the store, later ones may change its budget), trackers
+// sets up the store, later ones may change its budget), storageBackend
+// ("indexeddb" skips OPFS: tests of the fallback), trackers
 // (string[], replaces the announce-list), iceServers (RTCIceServer[];
 // engine.js fetches the pod's from /api/v1/webrtc/ice-servers), relayOnly
 // (ICE transport policy "relay": for measurements only),
@@ -198,8 +199,10 @@ func pieceStore(o js.Value) *piecestore.Store {
 	if !tried {
 		tried = true
 		var b piecestore.Backend
-		if o, err := jsutil.OpenOPFS(ctx); err == nil {
-			b = o
+		// storageBackend "indexeddb" skips OPFS (tests of the fallback).
+		forceIDB := o.Type() == js.TypeObject && o.Get("storageBackend").Type() == js.TypeString && o.Get("storageBackend").String() == "indexeddb"
+		if fs, err := jsutil.OpenOPFS(ctx); err == nil && !forceIDB {
+			b = fs
 		} else {
 			slog.Info("swarmtube: OPFS unavailable, trying IndexedDB", "err", err)
 			if d, err := jsutil.OpenIndexedDB(ctx); err == nil {
