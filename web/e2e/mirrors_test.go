@@ -1,0 +1,126 @@
+package e2e_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/config"
+	"github.com/swarmtube/swarmtube/server/pod"
+)
+
+// startStoppablePod is startPodWith, also returning the function that
+// stops the pod (idempotent; the test's end calls it too).
+func startStoppablePod(t *testing.T, name string, extra ...string) (*testPod, func()) {
+	t.Helper()
+	cfg, err := config.Parse(append([]string{
+		"--listen", "127.0.0.1:0", "--url", "http://127.0.0.1:0", "--data", t.TempDir(), "--name", name,
+		"--admin-password", adminPassword, "--default-rights", "upload", "--log-level", logLevel.String(),
+		"--turn-listen", "127.0.0.1:0", "--federation-accept", "open", "--federation-allow-private",
+		"--friend-retry-max", "300ms", "--friend-check-interval", "1s",
+	}, extra...), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: logLevel})).With("pod", name)
+	p, err := pod.New(cfg, log)
+	if err != nil {
+		t.Fatalf("pod.New: %v", err)
+	}
+	stop := runPod(t, name, p)
+	return &testPod{URL: p.URL(), PodURL: p.URL(), Addr: "http://" + p.Addr().String()}, stop
+}
+
+func videoNamed(t *testing.T, base, name string) (api.Video, bool) {
+	t.Helper()
+	var vl api.VideoList
+	if err := json.Unmarshal(apiCall(t, base, "", "GET", "/api/v1/videos?count=100", "", http.StatusOK), &vl); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vl.Data {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return api.Video{}, false
+}
+
+// metricSum adds up the samples of a counter in a pod's /metrics.
+func metricSum(t *testing.T, base, name string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + name + `(\{[^}]*\})? ([0-9.e+]+)$`)
+	var sum float64
+	for _, m := range re.FindAllStringSubmatch(string(get(t, base+"/metrics")), -1) {
+		f, _ := strconv.ParseFloat(m[2], 64)
+		sum += f
+	}
+	return sum
+}
+
+// TestMirrorPlayback is the browser half of issue 18's acceptance (the
+// rest is server/internal/integration's TestMirrors): pods 1, 2 and 3 are
+// friends, pod 2 mirrors pod 3's video by its admin's pick, pod 3 stops,
+// and a Chromium viewer on pod 1 plays the video to the end from pod 2;
+// the page never says it plays from pod 3.
+func TestMirrorPlayback(t *testing.T) {
+	p1, _ := startStoppablePod(t, "pod1")
+	p2, _ := startStoppablePod(t, "pod2", "--mirror-max-gb", "1", "--mirror-strategy", "manual", "--mirror-check-interval", "1s")
+	p3, stop3 := startStoppablePod(t, "pod3")
+	apiCall(t, p2.URL, apiLogin(t, p2.URL, "admin", adminPassword), "POST", "/api/v1/pods/makefriends", fmt.Sprintf(`{"pods":[%q]}`, p3.PodURL), http.StatusOK)
+	apiCall(t, p1.URL, apiLogin(t, p1.URL, "admin", adminPassword), "POST", "/api/v1/pods/makefriends", fmt.Sprintf(`{"pods":[%q]}`, p2.PodURL), http.StatusOK)
+	const name = "Kept alive by pod2"
+	uploadMultipart(t, p3.URL, apiLogin(t, p3.URL, "admin", adminPassword), makeClip(t, 6), name, "mirrored")
+
+	var onP2 api.Video
+	testenv.Eventually(t, 30*time.Second, "pod2 to list pod3's video", func() bool {
+		var ok bool
+		onP2, ok = videoNamed(t, p2.URL, name)
+		return ok && onP2.State == api.StatePublished
+	})
+	admin2 := apiLogin(t, p2.URL, "admin", adminPassword)
+	apiCall(t, p2.URL, admin2, "PUT", "/api/v1/mirrors/"+onP2.ID, "", http.StatusOK)
+	var onP1 api.Video
+	testenv.Eventually(t, 60*time.Second, "pod1 to list pod2 as the video's mirror", func() bool {
+		var ok bool
+		onP1, ok = videoNamed(t, p1.URL, name)
+		return ok && len(onP1.Mirrors) == 1 && onP1.Mirrors[0].Pod == p2.PodURL
+	})
+	stop3()
+	served := metricSum(t, p2.URL, "swarmtube_webseed_served_bytes_total") + metricSum(t, p2.URL, "swarmtube_seeder_uploaded_bytes_total")
+
+	b := newBrowser(t)
+	b.do("open the watch page on pod1", 30*time.Second, chromedp.Navigate(p1.URL+"/videos/"+onP1.ID))
+	b.waitJS("video element", `!!document.querySelector("#player video")`, 30*time.Second)
+	eval[chromedp.Void](b, `(async () => { const v = document.querySelector("#player video"); v.muted = true; v.playbackRate = 4; await v.play().catch(() => {}); })()`)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("player at failure: %s; stats: %q", eval[string](b, `(() => { const v = document.querySelector("#player video"); return JSON.stringify({src: v.currentSrc, t: v.currentTime, d: v.duration, err: v.error && v.error.message, net: v.networkState, ready: v.readyState, paused: v.paused}); })()`), b.text("#stats-mode"))
+		}
+	})
+	b.waitJS("playback to the end", `(() => {
+		const v = document.querySelector("#player video");
+		if (!v.ended && v.paused) { v.playbackRate = 4; v.play().catch(() => {}); }
+		return v.ended || (v.duration > 5 && v.currentTime >= v.duration - 0.1);
+	})()`, 120*time.Second)
+	mode := b.text("#stats-mode")
+	t.Logf("player: %s", eval[string](b, `(() => { const v = document.querySelector("#player video"); return JSON.stringify({src: v.currentSrc, t: v.currentTime, d: v.duration, err: v.error && v.error.message, net: v.networkState, ready: v.readyState}); })()`))
+	host3 := strings.TrimPrefix(p3.PodURL, "http://")
+	if strings.Contains(mode, host3) {
+		t.Errorf("the page says %q: it names the stopped origin %s", mode, host3)
+	}
+	after := metricSum(t, p2.URL, "swarmtube_webseed_served_bytes_total") + metricSum(t, p2.URL, "swarmtube_seeder_uploaded_bytes_total")
+	if after-served < float64(onP1.Size)/2 {
+		t.Errorf("pod2 served %.0f bytes of a %d-byte video", after-served, onP1.Size)
+	}
+	t.Logf("stats: %q; pod2 served %.0f bytes of %d", mode, after-served, onP1.Size)
+}
