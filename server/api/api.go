@@ -125,6 +125,14 @@ type Video struct {
 	PreviewURL    string `json:"preview_url,omitempty"`
 	StoryboardURL string `json:"storyboard_url,omitempty"`
 
+	// Files are the video's resolutions, best first; each is a file of its
+	// own with its own torrent, swarm and web seed. Files[0] is the file of
+	// the top-level Size, InfoHash, Magnet, TorrentURL, WebseedURL,
+	// ContentType and PieceLength (the original upload, or its conversion).
+	// Lower resolutions are added as the pod makes them. Empty while the
+	// video is not published.
+	Files []VideoFile `json:"files,omitempty"`
+
 	// Views counts viewers who watched at least 10 s (or to the end), once
 	// per viewer session, as PeerTube counts them.
 	Views int64 `json:"views"`
@@ -141,6 +149,31 @@ type Mirror struct {
 	Pod        string `json:"pod"`                   // the mirroring pod's URL
 	WebseedURL string `json:"webseed_url"`           // its web seed of the file (HTTP ranges)
 	TorrentURL string `json:"torrent_url,omitempty"` // the .torrent as it serves it
+}
+
+// VideoFile is one resolution of a video (Video.Files).
+type VideoFile struct {
+	// Resolution is the short side in pixels, as displayed: 720 for
+	// 1280×720 and for a vertical 720×1280; 0 when unknown (a pod without
+	// ffprobe). Distinct within a video.
+	Resolution  int    `json:"resolution"`
+	Width       int    `json:"width,omitempty"` // as displayed, pixels; 0 when unknown
+	Height      int    `json:"height,omitempty"`
+	Size        int64  `json:"size"`      // bytes
+	InfoHash    string `json:"info_hash"` // 40 lowercase hex digits, BEP 3 (v1)
+	Magnet      string `json:"magnet"`
+	TorrentURL  string `json:"torrent_url"`
+	WebseedURL  string `json:"webseed_url"` // BEP 19 url-list entry: the file itself
+	ContentType string `json:"content_type,omitempty"`
+	PieceLength int64  `json:"piece_length,omitempty"`
+}
+
+// BestFile returns v's top-level torrent fields as a VideoFile: the
+// first of Files.
+func BestFile(v Video) VideoFile {
+	res := min(v.Width, v.Height)
+	return VideoFile{Resolution: res, Width: v.Width, Height: v.Height, Size: v.Size, InfoHash: v.InfoHash,
+		Magnet: v.Magnet, TorrentURL: v.TorrentURL, WebseedURL: v.WebseedURL, ContentType: v.ContentType, PieceLength: v.PieceLength}
 }
 
 // Video states.

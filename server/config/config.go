@@ -56,6 +56,9 @@ type Config struct {
 	LogLevel                            slog.Level
 	ShutdownTimeout                     time.Duration
 	TranscodeWorkers                    int // videos transcoded at once (ffmpeg processes)
+	// Resolutions is the ladder (short side, pixels) made of every video
+	// below its best file; empty: none (--resolutions "").
+	Resolutions []int
 	// FriendScoreMin is the score below which a friend is ejected.
 	FriendScoreMin int
 	// FriendRetryMax is the longest wait between deliveries to a friend
@@ -186,6 +189,8 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.UploadExpiry, "upload-expiry", 6*time.Hour, "an unfinished resumable upload with no progress for this long is removed")
 	fs.Int64Var(&minFree, "min-free-mb", 512, "free disk space, in MiB, that uploads must leave; beyond it they are refused with 507")
 	fs.IntVar(&c.TranscodeWorkers, "transcode-workers", 1, "videos transcoded at once (each runs one ffmpeg)")
+	resolutions := "1080,720,480,360,240"
+	fs.StringVar(&resolutions, "resolutions", resolutions, `comma-separated lower resolutions (short side, pixels, 144 to 2160) made of every video below its own; "" for none`)
 	fs.BoolVar(&c.OpenTracker, "open-tracker", false, "track any info hash, not only this pod's and its friends' videos")
 	fs.StringVar(&friends, "friends", "", "comma-separated pod URLs to make friends with at start")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn, error")
@@ -275,6 +280,14 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	c.MinFreeBytes = minFree << 20
 	if c.TranscodeWorkers < 1 || c.TranscodeWorkers > 64 {
 		return c, fmt.Errorf("--transcode-workers %d: want 1 to 64", c.TranscodeWorkers)
+	}
+	c.Resolutions = []int{}
+	for _, f := range strings.FieldsFunc(resolutions, func(r rune) bool { return r == ',' || r == ' ' }) {
+		n, err := strconv.Atoi(strings.TrimSuffix(f, "p"))
+		if err != nil || n < 144 || n > 2160 {
+			return c, fmt.Errorf("--resolutions %q: want numbers of pixels from 144 to 2160, such as 720,480,360", resolutions)
+		}
+		c.Resolutions = append(c.Resolutions, n)
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)

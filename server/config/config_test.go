@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,17 @@ func TestParse(t *testing.T) {
 		{name: "bad env", env: map[string]string{"SWARMTUBE_BT_PORT": "x"}, wantErr: true},
 		{name: "stray arg", args: []string{"extra"}, wantErr: true},
 		{name: "bad level", args: []string{"--log-level", "loud"}, wantErr: true},
+		{name: "resolutions", args: []string{"--resolutions", "720p, 360"}, check: func(t *testing.T, c Config) {
+			if !slices.Equal(c.Resolutions, []int{720, 360}) {
+				t.Errorf("resolutions %v", c.Resolutions)
+			}
+		}},
+		{name: "no resolutions", args: []string{"--resolutions", ""}, check: func(t *testing.T, c Config) {
+			if c.Resolutions == nil || len(c.Resolutions) != 0 {
+				t.Errorf("resolutions %#v, want an empty ladder", c.Resolutions)
+			}
+		}},
+		{name: "bad resolution", args: []string{"--resolutions", "720,4320"}, wantErr: true},
 		{name: "turn defaults", check: func(t *testing.T, c Config) {
 			if c.TURN.Listen != "127.0.0.1:3478" || c.TURN.MaxMbps != 50 || c.TURN.PublicIP != nil || c.ICEServers != nil {
 				t.Errorf("got %+v, ice %v", c.TURN, c.ICEServers)

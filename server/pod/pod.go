@@ -216,6 +216,7 @@ func (p *Pod) open() (err error) {
 		MinFreeBytes:   cfg.MinFreeBytes,
 
 		TranscodeWorkers: cfg.TranscodeWorkers,
+		Ladder:           cfg.Resolutions,
 	}, p.store, p.seeder, log.With("component", "videos"), p.reg)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"path/filepath"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -87,7 +88,7 @@ var keyIndexes = []keyIndex{
 		return ownerKey(rec.Video.Owner, rec.Video.CreatedAt, rec.Video.ID), nil, rec.Origin == "" && rec.Video.Owner != ""
 	}},
 	{bucketLocal, false, "", func(rec *record, ih [20]byte) ([]byte, []byte, bool) {
-		return []byte(rec.Video.ID), localEntry{ih, rec.Video.Size, rec.Video.CreatedAt.UnixNano(), rec.Video.Owner, rec.File}.append(nil), rec.Origin == ""
+		return []byte(rec.Video.ID), localEntry{ih, rec.Video.Size, rec.Video.CreatedAt.UnixNano(), rec.Video.Owner, rec.File, rec.lowerEntries()}.append(nil), rec.Origin == ""
 	}},
 }
 
@@ -101,16 +102,47 @@ type localEntry struct {
 	created  int64 // Unix ns
 	owner    string
 	file     string // under DataDir/videos
+	// lower are the lower resolutions (record.Lower): their files and
+	// torrents are named by renditionFile and renditionTorrent.
+	lower []localRendition
+}
+
+// localRendition is a lower resolution in a localEntry.
+type localRendition struct {
+	infoHash   [20]byte
+	resolution int // short side, pixels
 }
 
 // append encodes e as: info hash (20 bytes), size and created (8 bytes
-// each, big-endian), owner length (uvarint), owner, file.
+// each, big-endian), owner length (uvarint), owner, file, then for each
+// lower resolution 0x00 (never in a file name), its info hash and its
+// resolution (2 bytes, big-endian). An entry without lower resolutions is
+// the format from before the ladder.
 func (e localEntry) append(b []byte) []byte {
 	b = append(b, e.infoHash[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.size))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.created))
 	b = binary.AppendUvarint(b, uint64(len(e.owner)))
-	return append(append(b, e.owner...), e.file...)
+	b = append(append(b, e.owner...), e.file...)
+	for _, r := range e.lower {
+		b = append(append(b, 0), r.infoHash[:]...)
+		b = binary.BigEndian.AppendUint16(b, uint16(r.resolution))
+	}
+	return b
+}
+
+// lowerEntries lists rec's lower resolutions for its localEntry.
+func (r *record) lowerEntries() []localRendition {
+	var out []localRendition
+	for _, f := range r.Lower {
+		var lr localRendition
+		if n, err := hex.Decode(lr.infoHash[:], []byte(f.InfoHash)); err != nil || n != 20 {
+			continue
+		}
+		lr.resolution = f.Resolution
+		out = append(out, lr)
+	}
+	return out
 }
 
 // parseLocalEntry decodes what append wrote.
@@ -127,7 +159,16 @@ func parseLocalEntry(b []byte) (localEntry, error) {
 		return e, fmt.Errorf("videos: local entry with a bad owner length")
 	}
 	rest := b[36+w:]
-	e.owner, e.file = string(rest[:n]), string(rest[n:])
+	e.owner, rest = string(rest[:n]), rest[n:]
+	file, lower, _ := bytes.Cut(rest, []byte{0})
+	e.file = string(file)
+	if len(lower)%23 != 22 && len(lower) != 0 {
+		return e, fmt.Errorf("videos: local entry with %d bytes of lower resolutions", len(lower))
+	}
+	for len(lower) >= 22 {
+		e.lower = append(e.lower, localRendition{[20]byte(lower[:20]), int(binary.BigEndian.Uint16(lower[20:22]))})
+		lower = lower[min(len(lower), 23):]
+	}
 	return e, nil
 }
 
@@ -234,6 +275,53 @@ type record struct {
 	// job ran.
 	Images *images `json:"images,omitempty"`
 	Job    string  `json:"job,omitempty"`
+	// Lower are the video's lower resolutions, best first (Video.Files
+	// after the first). A local one's file is renditionFile(id,
+	// resolution) under DataDir/videos, its torrent renditionTorrent.
+	Lower []api.VideoFile `json:"lower,omitempty"`
+}
+
+// torrent is one of a record's files: its info hash, and for a local
+// video its file name under DataDir/videos and torrent path.
+type torrent struct {
+	ih          [20]byte
+	file        string // "" for a friend's video
+	torrentPath string
+}
+
+// torrents lists rec's files, best first; torrentDir locates local
+// torrents. A lower file with a bad info hash (never written by this pod)
+// is skipped.
+func (r *record) torrents(torrentDir string) ([]torrent, error) {
+	ih, err := r.infoHash()
+	if err != nil {
+		return nil, err
+	}
+	local := r.Origin == ""
+	out := []torrent{{ih: ih}}
+	if local {
+		out[0].file, out[0].torrentPath = r.File, filepath.Join(torrentDir, r.Video.ID+".torrent")
+	}
+	for _, f := range r.Lower {
+		var t torrent
+		if n, err := hex.Decode(t.ih[:], []byte(f.InfoHash)); err != nil || n != 20 {
+			continue
+		}
+		if local {
+			t.file, t.torrentPath = renditionFile(r.Video.ID, f.Resolution), filepath.Join(torrentDir, renditionTorrent(r.Video.ID, f.Resolution))
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// withFiles sets rec.Video.Files from the top-level fields and Lower.
+func (r *record) withFiles() *record {
+	r.Video.Files = nil
+	if r.Video.State == api.StatePublished && r.Video.InfoHash != "" {
+		r.Video.Files = append([]api.VideoFile{api.BestFile(r.Video)}, r.Lower...)
+	}
+	return r
 }
 
 func (r *record) infoHash() ([20]byte, error) {
@@ -301,7 +389,33 @@ func putTx(tx *bolt.Tx, rec *record) error {
 			return err
 		}
 	}
+	if err := lowerHashesTx(tx, rec, true); err != nil {
+		return err
+	}
 	return indexTx(sb, rec)
+}
+
+// lowerHashesTx puts (or deletes) the videos_by_hash entries of rec's
+// lower resolutions: every file's info hash is known to the tracker, and
+// a start counts them from that index (loadTx).
+func lowerHashesTx(tx *bolt.Tx, rec *record, put bool) error {
+	b := tx.Bucket([]byte(bucketByHash))
+	for _, f := range rec.Lower {
+		var ih [20]byte
+		if n, err := hex.Decode(ih[:], []byte(f.InfoHash)); err != nil || n != 20 {
+			continue
+		}
+		var err error
+		if put {
+			err = b.Put(hashKey(ih, rec.Video.ID), nil)
+		} else {
+			err = b.Delete(hashKey(ih, rec.Video.ID))
+		}
+		if err != nil {
+			return fmt.Errorf("videos: index %s: %w", bucketByHash, err)
+		}
+	}
+	return nil
 }
 
 // indexTx writes the search entries of rec (whose Doc is set) into sb.
@@ -364,6 +478,9 @@ func deleteTx(tx *bolt.Tx, rec *record) error {
 			return err
 		}
 	}
+	if err := lowerHashesTx(tx, rec, false); err != nil {
+		return err
+	}
 	sb := tx.Bucket([]byte(bucketSearch))
 	for w := range indexWords(&rec.Video) {
 		if err := sb.Delete(searchKey(w, rec.Doc)); err != nil {
@@ -387,7 +504,7 @@ func getTx(tx *bolt.Tx, id string) (*record, error) {
 	if rec.Video.State == "" { // stored before the pipeline had states
 		rec.Video.State = api.StatePublished
 	}
-	return &rec, nil
+	return rec.withFiles(), nil
 }
 
 // listTx returns count videos, newest first, after skipping start, and the

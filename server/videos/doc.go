@@ -89,6 +89,16 @@
 // (immutable, ETag, CORS *); a name that is not an image name is 404
 // before any file access.
 //
+// # The resolution ladder
+//
+// A published video's files (api.Video.Files, best first) are its best
+// file (the upload, or its conversion) and the lower resolutions of
+// Config.Ladder below it, each made by a kindRendition job and added when
+// ready: <id>-<res>p.mp4 with its torrent <id>-<res>p.torrent (ladder.go).
+// Every file is its own torrent: seeded, known to the tracker, served by
+// the web seed, removed with the video. GET .../{id}/torrent?resolution=N
+// serves one file's torrent.
+//
 // # Resumable uploads (tus 1.0.0)
 //
 // For large files from the browser, the tus protocol (core, creation,

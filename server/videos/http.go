@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -178,9 +179,37 @@ func (h handlers) torrent(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// ?resolution=N picks one of the video's files (Video.Files); without
+	// it, the best file. Mirrors hold the best file only.
+	f, i := api.BestFile(rec.Video), 0
+	if q, ok := r.URL.Query()["resolution"]; ok {
+		res, err := strconv.Atoi(q[0])
+		if len(q) != 1 || err != nil || res < 1 || res > maxRemoteDimension {
+			h.fail(w, r, httpx.Errorf(http.StatusBadRequest, "invalid_resolution", "resolution must be a number of pixels, as in the video's files"))
+			return
+		}
+		i = slices.IndexFunc(rec.Video.Files, func(f api.VideoFile) bool { return f.Resolution == res })
+		if i < 0 {
+			h.fail(w, r, httpx.Errorf(http.StatusNotFound, "resolution_not_found", "this video has no file at %dp", res))
+			return
+		}
+		f = rec.Video.Files[i]
+	}
 	var data []byte
 	var name string
-	if rec.Origin != "" {
+	switch {
+	case i > 0 && rec.Origin != "":
+		// cleanRemote checked the URL is on the origin pod.
+		http.Redirect(w, r, f.TorrentURL, http.StatusFound)
+		return
+	case i > 0:
+		var err error
+		if data, err = os.ReadFile(filepath.Join(h.s.torrentDir, renditionTorrent(id, f.Resolution))); err != nil {
+			h.fail(w, r, fmt.Errorf("videos: read torrent %s at %dp: %w", id, f.Resolution, err))
+			return
+		}
+		name = strings.TrimSuffix(renditionFile(id, f.Resolution), ".mp4") + ".torrent"
+	case rec.Origin != "":
 		// A copy this pod mirrors is served from here, so the video does
 		// not depend on its origin (issue 18); otherwise the origin's.
 		if h.s.mirrorTorrent == nil {
@@ -199,7 +228,7 @@ func (h handlers) torrent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		name = id + ".torrent"
-	} else {
+	default:
 		stored, err := os.ReadFile(h.s.torrentPath(id))
 		if err != nil {
 			h.fail(w, r, fmt.Errorf("videos: read torrent %s: %w", id, err))

@@ -96,8 +96,10 @@ func (s *Service) queueFollowUpsTx(tx *bolt.Tx, rec *record, now time.Time) erro
 	if !s.canTranscode() || rec.Origin != "" {
 		return nil // without ffmpeg: backfillImages queues them once it is there
 	}
-	_, err := enqueueTx(tx, now, job{Kind: kindImages, Video: rec.Video.ID})
-	return err
+	if _, err := enqueueTx(tx, now, job{Kind: kindImages, Video: rec.Video.ID}); err != nil {
+		return err
+	}
+	return s.enqueueLadderTx(tx, rec, now.Add(time.Microsecond)) // after the images: they are quick
 }
 
 // imagesTimeLimit bounds one images job: decoding is cheap next to

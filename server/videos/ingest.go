@@ -185,6 +185,7 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 			rec.Video.Width, rec.Video.Height = probe.Video.Width, probe.Video.Height
 		}
 	}
+	rec.withFiles()
 	err = s.st.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketByHash)).Cursor()
 		for k, _ := c.Seek(ih[:]); k != nil && bytes.HasPrefix(k, ih[:]); k, _ = c.Next() {
@@ -212,24 +213,9 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 	committed = true
 	s.wakeWorkers()
 	log.Info("video published", "info_hash", rec.Video.InfoHash, "owner", up.Owner, "took", time.Since(begin))
-	if s.seeder != nil {
-		// Seeding failure does not undo the upload: the web seed serves the
-		// file already, and Run retries seeding at the next start.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		seed := s.seeder.Seed
-		if vs, ok := s.seeder.(verifiedSeeder); ok {
-			seed = vs.SeedVerified // the bytes were hashed just now
-		}
-		if err := seed(sctx, tb, final); err != nil {
-			log.Error("seed new video", "err", err)
-		} else if rs, ok := s.seeder.(registrar); ok {
-			// Seeded now; from here on loaded only while wanted.
-			if err := rs.Register(ih, s.torrentPath(id), final); err != nil {
-				log.Error("register new video", "err", err)
-			}
-		}
-	}
+	// Seeding failure does not undo the upload: the web seed serves the
+	// file already, and Run retries seeding at the next start.
+	s.seedNew(ctx, log, tb, ih, s.torrentPath(id), final)
 	return rec.Video, nil
 }
 
@@ -266,9 +252,23 @@ func (s *Service) probe(ctx context.Context, path string) (*ffmpeg.Info, error) 
 // videoDir) whose info dictionary is info, and sets v's torrent fields:
 // size, info hash, magnet, torrent and web seed URLs, piece length.
 func (s *Service) torrentFor(v *api.Video, file string, info torrentfile.Info) ([]byte, [20]byte, error) {
+	tb, ih, f, err := s.torrentFile(file, s.cfg.PodURL+"/api/v1/videos/"+v.ID+"/torrent", info)
+	if err != nil {
+		return nil, ih, err
+	}
+	v.Size, v.InfoHash, v.Magnet, v.TorrentURL, v.WebseedURL, v.PieceLength = f.Size, f.InfoHash, f.Magnet, f.TorrentURL, f.WebseedURL, f.PieceLength
+	return tb, ih, nil
+}
+
+// torrentFile builds the .torrent of the local file named file (under
+// videoDir) whose info dictionary is info and whose torrent is served at
+// torrentURL: announce-list [[ws tracker], [HTTP tracker]] and url-list
+// [web seed] (BEP 12, BEP 19). It describes the file as a VideoFile
+// without its resolution and size in pixels.
+func (s *Service) torrentFile(file, torrentURL string, info torrentfile.Info) ([]byte, [20]byte, api.VideoFile, error) {
 	ih, err := info.InfoHash()
 	if err != nil {
-		return nil, ih, fmt.Errorf("videos: info hash: %w", err)
+		return nil, ih, api.VideoFile{}, fmt.Errorf("videos: info hash: %w", err)
 	}
 	ws, httpTracker := s.trackers()
 	webseed := s.cfg.PodURL + "/static/webseed/" + file
@@ -281,15 +281,16 @@ func (s *Service) torrentFor(v *api.Video, file string, info torrentfile.Info) (
 	}
 	tb, err := mi.Bencode()
 	if err != nil {
-		return nil, ih, fmt.Errorf("videos: encode torrent: %w", err)
+		return nil, ih, api.VideoFile{}, fmt.Errorf("videos: encode torrent: %w", err)
 	}
-	v.Size = info.Length
-	v.InfoHash = hex.EncodeToString(ih[:])
-	v.Magnet = torrentfile.Magnet(ih, info.Name, info.Length, []string{ws, httpTracker}, []string{webseed})
-	v.TorrentURL = s.cfg.PodURL + "/api/v1/videos/" + v.ID + "/torrent"
-	v.WebseedURL = webseed
-	v.PieceLength = info.PieceLength
-	return tb, ih, nil
+	return tb, ih, api.VideoFile{
+		Size:        info.Length,
+		InfoHash:    hex.EncodeToString(ih[:]),
+		Magnet:      torrentfile.Magnet(ih, info.Name, info.Length, []string{ws, httpTracker}, []string{webseed}),
+		TorrentURL:  torrentURL,
+		WebseedURL:  webseed,
+		PieceLength: info.PieceLength,
+	}, nil
 }
 
 // verifiedSeeder is a Seeder that can skip verifying a file whose pieces
@@ -456,16 +457,18 @@ func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error
 		log.Info("unpublished video removed", "by", user, "state", rec.Video.State)
 		return nil
 	}
-	if s.seeder != nil {
-		ih, _ := rec.infoHash() // checked by deleteTx
-		if err := s.seeder.Remove(ih); err != nil {
-			log.Warn("stop seeding", "err", err)
+	ts, _ := rec.torrents(s.torrentDir) // checked by deleteTx
+	for _, t := range ts {
+		if s.seeder != nil {
+			if err := s.seeder.Remove(t.ih); err != nil {
+				log.Warn("stop seeding", "err", err)
+			}
 		}
-	}
-	// Files left by a failure here are orphans that Run removes.
-	for _, p := range []string{filepath.Join(s.videoDir, rec.File), s.torrentPath(id)} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			log.Warn("remove file", "path", p, "err", err)
+		// Files left by a failure here are orphans that Run removes.
+		for _, p := range []string{filepath.Join(s.videoDir, t.file), t.torrentPath} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				log.Warn("remove file", "path", p, "err", err)
+			}
 		}
 	}
 	s.removeImageFiles(rec.Images.files())

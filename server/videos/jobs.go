@@ -228,6 +228,7 @@ func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 		log.Error("torrent", "err", err)
 		return
 	}
+	pub.withFiles()
 	if err := writeFileSync(filepath.Join(s.torrentDir, tmpTorrent), s.torrentPath(id), tb); err != nil {
 		log.Error("write torrent", "err", err)
 		return
@@ -278,15 +279,8 @@ func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 	}
 	log.Info("video published after transcoding", "info_hash", pub.Video.InfoHash, "width", pub.Video.Width,
 		"height", pub.Video.Height, "took", time.Since(begin))
-	if s.seeder != nil {
-		seed := s.seeder.Seed
-		if vs, ok := s.seeder.(verifiedSeeder); ok {
-			seed = vs.SeedVerified
-		}
-		if err := seed(ctx, tb, final); err != nil {
-			log.Error("seed transcoded video", "err", err)
-		}
-	}
+	s.wakeWorkers() // its follow-ups, for idle workers
+	s.seedNew(ctx, log, tb, ih, s.torrentPath(id), final)
 }
 
 // fail marks a pending video failed with a reason for its owner, drops its

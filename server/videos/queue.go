@@ -165,7 +165,7 @@ func (s *Service) claim() (key []byte, j job, ok bool) {
 			if err != nil || jobKinds[d.Kind] == nil {
 				continue
 			}
-			if _, busy := s.running[d.Video]; !busy {
+			if _, busy := s.running[d.Video]; !busy && !s.deferred[string(k)] {
 				key, j, ok = bytes.Clone(k), d, true
 				return nil
 			}
@@ -195,6 +195,23 @@ func (s *Service) runClaimed(ctx context.Context, key []byte, j job) {
 		s.mu.Unlock()
 	}()
 	jobKinds[j.Kind](s, ctx, jctx, key, j)
+	if ctx.Err() != nil {
+		return
+	}
+	// A job its runner left queued met the pod's own trouble (a full
+	// disk...): it waits for the next start instead of running again at
+	// once, in a loop.
+	queued := false
+	_ = s.st.View(func(tx *bolt.Tx) error {
+		queued = tx.Bucket([]byte(bucketJobs)).Get(key) != nil
+		return nil
+	})
+	if queued {
+		s.log.Warn("job left queued until the next start", "job", string(key), "kind", j.Kind, "video", j.Video)
+		s.mu.Lock()
+		s.deferred[string(key)] = true
+		s.mu.Unlock()
+	}
 }
 
 // cancelJob stops the running job of video id, if any (it removes its own

@@ -73,32 +73,52 @@ const keyPodURL = "pod_url"
 
 func (s *Service) relocateOne(rec *record) error {
 	id := rec.Video.ID
-	tb, err := os.ReadFile(s.torrentPath(id))
+	magnet, webseed, err := s.relocateTorrent(s.torrentPath(id), rec.File)
 	if err != nil {
 		return fmt.Errorf("videos: relocate %s: %w", id, err)
 	}
-	mi, ih, err := torrentfile.Parse(tb)
-	if err != nil {
-		return fmt.Errorf("videos: relocate %s: %w", id, err)
-	}
-	ws, httpTracker := s.trackers()
-	webseed := s.cfg.PodURL + "/static/webseed/" + rec.File
-	mi.AnnounceList = [][]string{{ws}, {httpTracker}}
-	mi.URLList = []string{webseed}
-	nb, err := mi.Bencode()
-	if err != nil {
-		return fmt.Errorf("videos: relocate %s: %w", id, err)
-	}
-	if err := writeFileSync(filepath.Join(s.torrentDir, ".tmp-"+id+".torrent"), s.torrentPath(id), nb); err != nil {
-		return err
-	}
-	rec.Video.Magnet = torrentfile.Magnet(ih, mi.Info.Name, mi.Info.Length, []string{ws, httpTracker}, []string{webseed})
-	rec.Video.TorrentURL = s.cfg.PodURL + "/api/v1/videos/" + id + "/torrent"
+	rec.Video.Magnet = magnet
+	rec.Video.TorrentURL = s.torrentURL(id, 0)
 	rec.Video.WebseedURL = webseed
 	rec.Video.Pod = s.cfg.PodURL
 	s.setImageURLs(&rec.Video, rec.Images)
+	for i := range rec.Lower {
+		f := &rec.Lower[i]
+		magnet, webseed, err := s.relocateTorrent(filepath.Join(s.torrentDir, renditionTorrent(id, f.Resolution)), renditionFile(id, f.Resolution))
+		if err != nil {
+			return fmt.Errorf("videos: relocate %s at %dp: %w", id, f.Resolution, err)
+		}
+		f.Magnet, f.WebseedURL, f.TorrentURL = magnet, webseed, s.torrentURL(id, f.Resolution)
+	}
 	// Only the record's JSON changes: no index holds these URLs.
 	return s.st.Update(func(tx *bolt.Tx) error {
 		return store.PutJSON(tx.Bucket([]byte(bucketVideos)), []byte(id), rec)
 	})
+}
+
+// relocateTorrent rewrites the torrent at path, of the local file named
+// file, with the current trackers and web seed, and returns its new magnet
+// and web seed URL.
+func (s *Service) relocateTorrent(path, file string) (magnet, webseed string, err error) {
+	tb, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", err
+	}
+	mi, ih, err := torrentfile.Parse(tb)
+	if err != nil {
+		return "", "", err
+	}
+	ws, httpTracker := s.trackers()
+	webseed = s.cfg.PodURL + "/static/webseed/" + file
+	mi.AnnounceList = [][]string{{ws}, {httpTracker}}
+	mi.URLList = []string{webseed}
+	nb, err := mi.Bencode()
+	if err != nil {
+		return "", "", err
+	}
+	dir, base := filepath.Split(path)
+	if err := writeFileSync(filepath.Join(dir, ".tmp-"+base), path, nb); err != nil {
+		return "", "", err
+	}
+	return torrentfile.Magnet(ih, mi.Info.Name, mi.Info.Length, []string{ws, httpTracker}, []string{webseed}), webseed, nil
 }

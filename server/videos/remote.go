@@ -139,11 +139,80 @@ func (s *Service) cleanRemote(origin string, v api.Video) (*record, error) {
 		v.CreatedAt = now
 	}
 	v.Views = max(v.Views, 0) // the origin's count; a negative one is nonsense
+	lower, err := cleanRemoteFiles(origin, v)
+	if err != nil {
+		return nil, err
+	}
 	originID := v.ID
 	v.ID = remoteKey(origin, originID)
 	v.Pod = origin
 	v.Local = false
-	return &record{Video: v, Origin: origin, OriginID: originID}, nil
+	return (&record{Video: v, Origin: origin, OriginID: originID, Lower: lower}).withFiles(), nil
+}
+
+// maxRemoteFiles bounds a friend's video's files (resolutions).
+const maxRemoteFiles = 8
+
+// cleanRemoteFiles validates the files (resolutions) of a friend's video
+// v, whose top-level fields are checked already, and returns those after
+// the first (record.Lower). The first must be the top-level file; the
+// others are checked as the top-level one is, with resolutions strictly
+// decreasing and distinct info hashes. Absent files (a pod from before the
+// ladder) are no error.
+func cleanRemoteFiles(origin string, v api.Video) ([]api.VideoFile, error) {
+	if len(v.Files) == 0 {
+		return nil, nil
+	}
+	if len(v.Files) > maxRemoteFiles {
+		return nil, errRemote("%d files: at most %d", len(v.Files), maxRemoteFiles)
+	}
+	if !strings.EqualFold(v.Files[0].InfoHash, v.InfoHash) {
+		return nil, errRemote("files[0] must be the video's info_hash")
+	}
+	seen := map[string]bool{v.InfoHash: true}
+	prev := v.Files[0].Resolution
+	var lower []api.VideoFile
+	for i, f := range v.Files[1:] {
+		field := func(name string) string { return fmt.Sprintf("files[%d].%s", i+1, name) }
+		if f.Resolution < 1 || f.Resolution > maxRemoteDimension || (prev > 0 && f.Resolution >= prev) {
+			return nil, errRemote("%s %d: resolutions must decrease, best first", field("resolution"), f.Resolution)
+		}
+		prev = f.Resolution
+		if f.Width < 0 || f.Height < 0 || f.Width > maxRemoteDimension || f.Height > maxRemoteDimension {
+			return nil, errRemote("%s and height must be 0 to %d", field("width"), maxRemoteDimension)
+		}
+		if f.Size <= 0 || f.Size > maxRemoteSize {
+			return nil, errRemote("%s %d out of range", field("size"), f.Size)
+		}
+		f.InfoHash = strings.ToLower(f.InfoHash)
+		var ih [20]byte
+		if n, err := hex.Decode(ih[:], []byte(f.InfoHash)); err != nil || n != 20 || len(f.InfoHash) != 40 || seen[f.InfoHash] {
+			return nil, errRemote("%s must be 40 hex digits, distinct from the other files'", field("info_hash"))
+		}
+		seen[f.InfoHash] = true
+		if len(f.Magnet) > maxRemoteURL*8 {
+			return nil, errRemote("%s too long", field("magnet"))
+		}
+		if m, err := torrentfile.ParseMagnet(f.Magnet); err != nil || m.InfoHash != ih {
+			return nil, errRemote("%s must be a magnet link of its info_hash", field("magnet"))
+		}
+		if err := underOrigin(f.TorrentURL, origin, field("torrent_url")); err != nil {
+			return nil, err
+		}
+		if err := underOrigin(f.WebseedURL, origin, field("webseed_url")); err != nil {
+			return nil, err
+		}
+		switch f.ContentType {
+		case "", "video/mp4", "video/webm", "video/ogg":
+		default:
+			return nil, errRemote("%s %q is not a video type", field("content_type"), f.ContentType)
+		}
+		if p := f.PieceLength; p != 0 && (p < torrentfile.BlockSize || p&(p-1) != 0 || p > 1<<26) {
+			return nil, errRemote("%s %d invalid", field("piece_length"), p)
+		}
+		lower = append(lower, f)
+	}
+	return lower, nil
 }
 
 // PutRemoteTx inserts or replaces, inside the caller's transaction, the

@@ -75,6 +75,9 @@ type Config struct {
 	// TranscodeTimeLimit bounds one transcoding job; 0 means 10 minutes
 	// plus 20 times the video's duration.
 	TranscodeTimeLimit time.Duration
+	// Ladder is the resolutions (short side, pixels) made of every video
+	// below its best file (ladder.go); nil means DefaultLadder, empty none.
+	Ladder []int
 }
 
 // Service is the video catalogue: uploads, storage, the search index and
@@ -114,6 +117,9 @@ type Service struct {
 	running map[string]context.CancelFunc
 	// progress holds the progress of running jobs.
 	progress map[string]api.Processing
+	// deferred holds the keys of jobs that ended without leaving the
+	// queue: they run again at the next start, not in a loop.
+	deferred map[string]bool
 
 	jobWake chan struct{} // a job was queued
 	board   jobBoard      // running and recent jobs, for the admin page
@@ -165,6 +171,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 		quota:       newQuotaState(),
 		running:     make(map[string]context.CancelFunc),
 		progress:    make(map[string]api.Processing),
+		deferred:    make(map[string]bool),
 		jobWake:     make(chan struct{}, cfg.TranscodeWorkers),
 	}
 	for _, d := range []string{s.videoDir, s.torrentDir, s.uploadDir, s.imageDir} {
@@ -259,6 +266,9 @@ func (s *Service) loadTx(tx *bolt.Tx) error {
 		if e.file != "" {
 			s.files[e.file]++
 		}
+		for _, r := range e.lower {
+			s.files[renditionFile(id, r.resolution)]++
+		}
 		s.quota.add(e.owner, id, e.size, time.Unix(0, e.created), 1)
 		return nil
 	})
@@ -297,13 +307,16 @@ func (s *Service) Known(infoHash [20]byte) bool {
 // onCommitCounts registers, on tx, the in-memory bookkeeping of adding
 // (delta 1) or removing (delta -1) rec once tx commits.
 func (s *Service) onCommitCounts(tx *bolt.Tx, rec *record, delta int) {
-	ih, err := rec.infoHash()
+	ts, err := rec.torrents(s.torrentDir)
 	if err != nil {
 		return
 	}
-	file := rec.File
 	tx.OnCommit(func() { s.quota.count(rec, delta) })
-	tx.OnCommit(func() { s.addCounts(ih, file, delta) })
+	tx.OnCommit(func() {
+		for _, t := range ts {
+			s.addCounts(t.ih, t.file, delta)
+		}
+	})
 }
 
 // addCounts is the bookkeeping of onCommitCounts.
@@ -548,7 +561,7 @@ func (s *Service) SeedAll(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := s.seed(ctx, l.id, l.e.infoHash, l.e.file); err != nil {
+		if err := s.seed(ctx, l.id, l.e); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -558,16 +571,32 @@ func (s *Service) SeedAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *Service) seed(ctx context.Context, id string, ih [20]byte, file string) error {
-	if rs, ok := s.seeder.(registrar); ok {
-		return rs.Register(ih, s.torrentPath(id), filepath.Join(s.videoDir, file))
+// seed hands every file of local video id, whose videos_local entry is
+// e, to the seeder: its best file and each lower resolution, each a
+// torrent of its own.
+func (s *Service) seed(ctx context.Context, id string, e localEntry) error {
+	type file struct {
+		ih                [20]byte
+		path, torrentPath string
 	}
-	tb, err := os.ReadFile(s.torrentPath(id))
-	if err != nil {
-		return fmt.Errorf("videos: seed %s: %w", id, err)
+	files := []file{{e.infoHash, filepath.Join(s.videoDir, e.file), s.torrentPath(id)}}
+	for _, r := range e.lower {
+		files = append(files, file{r.infoHash, filepath.Join(s.videoDir, renditionFile(id, r.resolution)), filepath.Join(s.torrentDir, renditionTorrent(id, r.resolution))})
 	}
-	if err := s.seeder.Seed(ctx, tb, filepath.Join(s.videoDir, file)); err != nil {
-		return fmt.Errorf("videos: seed %s: %w", id, err)
+	for _, f := range files {
+		if rs, ok := s.seeder.(registrar); ok {
+			if err := rs.Register(f.ih, f.torrentPath, f.path); err != nil {
+				return fmt.Errorf("videos: register %s: %w", filepath.Base(f.path), err)
+			}
+			continue
+		}
+		tb, err := os.ReadFile(f.torrentPath)
+		if err != nil {
+			return fmt.Errorf("videos: seed %s: %w", filepath.Base(f.path), err)
+		}
+		if err := s.seeder.Seed(ctx, tb, f.path); err != nil {
+			return fmt.Errorf("videos: seed %s: %w", filepath.Base(f.path), err)
+		}
 	}
 	return nil
 }
@@ -584,7 +613,7 @@ func (s *Service) cleanup() {
 	// committed (visible to the View below), or an orphan.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make(map[string]bool)
+	torrents := make(map[string]bool)
 	files := make(map[string]bool)
 	imageFiles := make(map[string]bool)
 	err := s.st.View(func(tx *bolt.Tx) error {
@@ -593,10 +622,17 @@ func (s *Service) cleanup() {
 			if err != nil {
 				return err
 			}
-			ids[rec.Video.ID] = true
+			torrents[rec.Video.ID+".torrent"] = true
 			files[rec.File] = true
 			for _, n := range rec.Images.files() {
 				imageFiles[n] = true
+			}
+			ts, _ := rec.torrents(s.torrentDir)
+			for _, t := range ts {
+				if t.file != "" {
+					files[t.file] = true
+					torrents[filepath.Base(t.torrentPath)] = true
+				}
 			}
 			return nil
 		})
@@ -638,10 +674,7 @@ func (s *Service) cleanup() {
 	}
 	orphan(s.videoDir, func(name string) bool { return files[name] })
 	orphan(s.imageDir, func(name string) bool { return imageFiles[name] })
-	orphan(s.torrentDir, func(name string) bool {
-		id, ok := strings.CutSuffix(name, ".torrent")
-		return ok && ids[id]
-	})
+	orphan(s.torrentDir, func(name string) bool { return torrents[name] })
 	s.expireUploadsLocked()
 }
 

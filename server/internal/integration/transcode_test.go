@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,11 @@ import (
 
 // TestTranscodeSurvivesKill9 kills a pod process with SIGKILL while ffmpeg
 // is transcoding an upload: after a restart the job runs again and
-// publishes the video, and the data directory holds nothing else (no
-// partial output, no source, no stray torrent).
+// publishes the video. It kills it again while ffmpeg makes a lower
+// resolution of the published video: the partial rendition is never
+// listed, and after a restart its job finishes. In the end the data
+// directory holds exactly the video's files and torrents (no partial
+// output, no source, no stray torrent).
 func TestTranscodeSurvivesKill9(t *testing.T) {
 	ff := testenv.LookPath(t, "ffmpeg")
 	src := filepath.Join(t.TempDir(), "clip.avi")
@@ -29,7 +33,7 @@ func TestTranscodeSurvivesKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startPod(t, "pod1")
+	p := startPod(t, "pod1", "--resolutions", "720,240")
 	v := p.upload("big avi", clip)
 	if v.State != api.StateProcessing {
 		t.Fatalf("%+v", v)
@@ -56,27 +60,51 @@ func TestTranscodeSurvivesKill9(t *testing.T) {
 	if got.State != api.StatePublished || got.Width != 1920 || got.Height != 1080 || !strings.HasSuffix(got.WebseedURL, ".mp4") {
 		t.Fatalf("%+v", got)
 	}
-	for dir, want := range map[string]string{"videos": v.ID + ".mp4", "torrents": v.ID + ".torrent"} {
-		var entries []os.DirEntry
+
+	// The ladder follows: kill the pod while ffmpeg writes the 720p file.
+	partial = filepath.Join(p.data, "videos", ".tmp-"+v.ID+"-720p.mp4")
+	testenv.Eventually(t, 2*time.Minute, "ffmpeg writing the 720p rendition", func() bool {
+		fi, err := os.Stat(partial)
+		return err == nil && fi.Size() > 0
+	})
+	p.kill()
+	got = api.Video{}
+	p.start()
+	p.call(http.MethodGet, "/api/v1/videos/"+v.ID, nil, &got)
+	if len(got.Files) != 1 {
+		t.Fatalf("a rendition listed before its job finished: %+v", got.Files)
+	}
+	testenv.Eventually(t, 3*time.Minute, "the lower resolutions after the restart", func() bool {
+		got = api.Video{}
+		p.call(http.MethodGet, "/api/v1/videos/"+v.ID, nil, &got)
+		return len(got.Files) == 3
+	})
+	if got.Files[1].Resolution != 720 || got.Files[1].Width != 1280 || got.Files[2].Resolution != 240 || got.Files[2].Width != 426 {
+		t.Fatalf("files %+v", got.Files)
+	}
+	for dir, want := range map[string][]string{
+		"videos":   {v.ID + "-240p.mp4", v.ID + "-720p.mp4", v.ID + ".mp4"},
+		"torrents": {v.ID + "-240p.torrent", v.ID + "-720p.torrent", v.ID + ".torrent"},
+	} {
+		var names []string
 		// The source goes just after the publishing commit.
 		testenv.Eventually(t, 10*time.Second, dir+"/ to settle", func() bool {
-			entries, _ = os.ReadDir(filepath.Join(p.data, dir))
-			return len(entries) == 1
-		})
-		if len(entries) != 1 || entries[0].Name() != want {
-			var names []string
+			entries, _ := os.ReadDir(filepath.Join(p.data, dir))
+			names = names[:0]
 			for _, e := range entries {
 				names = append(names, e.Name())
 			}
-			t.Errorf("%s/ holds %v, want only %s", dir, names, want)
+			return slices.Equal(names, want)
+		})
+	}
+	for _, f := range got.Files {
+		resp, err := http.Get(f.WebseedURL)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	resp, err := http.Get(got.WebseedURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.ContentLength != got.Size {
-		t.Fatalf("web seed: %d, %d bytes of %d", resp.StatusCode, resp.ContentLength, got.Size)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.ContentLength != f.Size {
+			t.Fatalf("%dp web seed: %d, %d bytes of %d", f.Resolution, resp.StatusCode, resp.ContentLength, f.Size)
+		}
 	}
 }

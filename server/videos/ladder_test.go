@@ -1,0 +1,195 @@
+package videos
+
+import (
+	"bytes"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/ffmpeg"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
+)
+
+func TestRungsBelow(t *testing.T) {
+	for _, tc := range []struct {
+		short int
+		want  []int
+	}{
+		{1080, []int{720, 480, 360, 240}},
+		{720, []int{480, 360, 240}},
+		{481, []int{480, 360, 240}},
+		{240, nil},
+		{120, nil},
+		{2160, []int{1080, 720, 480, 360, 240}},
+	} {
+		if got := rungsBelow(DefaultLadder, tc.short); !slices.Equal(got, tc.want) {
+			t.Errorf("rungsBelow(%d) = %v, want %v", tc.short, got, tc.want)
+		}
+	}
+	if got := rungsBelow([]int{240, 720, 720, 0, -5}, 1080); !slices.Equal(got, []int{720, 240}) {
+		t.Errorf("unsorted ladder: %v", got)
+	}
+}
+
+// waitFiles polls the video until it has n files.
+func (p *pod) waitFiles(id string, n int, timeout time.Duration) api.Video {
+	p.t.Helper()
+	var v api.Video
+	testenv.Eventually(p.t, timeout, "the video's lower resolutions", func() bool {
+		v = api.Video{}
+		p.getJSON("", "/api/v1/videos/"+id, &v)
+		return len(v.Files) >= n
+	})
+	return v
+}
+
+// TestLadderOfWebPlayable: a web-playable 720p upload is published at once
+// with the info hash of its own bytes and a single file; 480p, 360p and
+// 240p follow, each an upright H.264/AAC MP4 of even size with its own
+// torrent (served by ?resolution=), web seed, tracker entry and seeding,
+// and a federation update. Removing the video removes every file.
+func TestLadderOfWebPlayable(t *testing.T) {
+	_, clip := testenv.MakeClip(t, testenv.Clip{Seconds: 1, Width: 1280, Height: 720, Rate: 10, Audio: true, Faststart: true})
+	p := newPod(t)
+	status, v, code := p.upload("alice", "Ladder clip", "", clip)
+	if status != http.StatusCreated || v.State != api.StatePublished {
+		t.Fatalf("%d %s %+v", status, code, v)
+	}
+	// The original's info hash: the hash of the uploaded bytes as they are.
+	size := int64(len(clip))
+	info, err := torrentfile.HashReader(t.Context(), bytes.NewReader(clip), torrentfile.FileName("Ladder clip", "mp4"), size, torrentfile.PieceLength(size), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ih, _ := info.InfoHash(); hex.EncodeToString(ih[:]) != v.InfoHash {
+		t.Fatalf("info hash %s is not the upload's own %x", v.InfoHash, ih)
+	}
+	if len(v.Files) != 1 || v.Files[0].Resolution != 720 || v.Files[0].InfoHash != v.InfoHash || v.Files[0].Width != 1280 {
+		t.Fatalf("files at publication: %+v", v.Files)
+	}
+	p.run() // the workers start: the ladder follows
+	v = p.waitFiles(v.ID, 4, 3*time.Minute)
+	want := []struct{ res, w, h int }{{720, 1280, 720}, {480, 852, 480}, {360, 640, 360}, {240, 426, 240}}
+	if len(v.Files) != len(want) {
+		t.Fatalf("files: %+v", v.Files)
+	}
+	probe := ffmpeg.Find()
+	for i, w := range want {
+		f := v.Files[i]
+		if f.Resolution != w.res || f.Width != w.w || f.Height != w.h || f.Size <= 0 || len(f.InfoHash) != 40 {
+			t.Errorf("file %d: %+v, want %+v", i, f, w)
+			continue
+		}
+		if i == 0 {
+			if f.InfoHash != v.InfoHash || f.WebseedURL != v.WebseedURL || f.TorrentURL != v.TorrentURL {
+				t.Errorf("files[0] is not the top-level file: %+v", f)
+			}
+			continue
+		}
+		path, ok := p.svc.ResolveWebseed(filepath.Base(f.WebseedURL))
+		if !ok {
+			t.Fatalf("%dp: no web seed for %s", w.res, f.WebseedURL)
+		}
+		pi, err := probe.Probe(t.Context(), path)
+		if err != nil || !pi.WebPlayable("mp4") || pi.Audio == nil || pi.Video.Width != w.w || pi.Video.Height != w.h {
+			t.Errorf("%dp: output %+v %+v %v", w.res, pi.Video, pi.Audio, err)
+		}
+		if st, err := os.Stat(path); err != nil || st.Size() != f.Size {
+			t.Errorf("%dp: size %v %v, listed %d", w.res, st, err, f.Size)
+		}
+		resp, tb := p.do("", "GET", strings.TrimPrefix(f.TorrentURL, p.srv.URL), nil, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%dp torrent: %d %s", w.res, resp.StatusCode, tb)
+		}
+		mi, ih, err := torrentfile.Parse(tb)
+		if err != nil || hex.EncodeToString(ih[:]) != f.InfoHash || mi.Info.Length != f.Size ||
+			!strings.HasSuffix(mi.Info.Name, "p.mp4") || len(mi.URLList) != 1 || mi.URLList[0] != f.WebseedURL {
+			t.Errorf("%dp torrent %+v %x %v", w.res, mi, ih, err)
+		}
+		if m, err := torrentfile.ParseMagnet(f.Magnet); err != nil || m.InfoHash != ih {
+			t.Errorf("%dp magnet %q", w.res, f.Magnet)
+		}
+		if !p.svc.Known(ih) {
+			t.Errorf("%dp: the tracker would refuse its info hash", w.res)
+		}
+		if sp, ok := p.seeder.path(ih); !ok || sp != path {
+			t.Errorf("%dp: not seeded (%q)", w.res, sp)
+		}
+	}
+	if r, body := p.do("", "GET", "/api/v1/videos/"+v.ID+"/torrent?resolution=144", nil, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("a missing resolution: %d %s", r.StatusCode, body)
+	}
+	if r, body := p.do("", "GET", "/api/v1/videos/"+v.ID+"/torrent?resolution=x", nil, nil); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a bad resolution: %d %s", r.StatusCode, body)
+	}
+	ev := p.outbox.all()
+	if len(ev) != 4 || ev[0].kind != EventAdd || ev[3].kind != EventUpdate || len(ev[3].v.Files) != 4 {
+		t.Errorf("federation events: %d", len(ev))
+	}
+	// Listings carry the files too.
+	var list api.VideoList
+	p.getJSON("", "/api/v1/videos", &list)
+	if len(list.Data) != 1 || len(list.Data[0].Files) != 4 {
+		t.Errorf("list: %+v", list.Data)
+	}
+
+	if r, _ := p.do("alice", "DELETE", "/api/v1/videos/"+v.ID, nil, nil); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d", r.StatusCode)
+	}
+	for _, f := range v.Files {
+		var ih [20]byte
+		copy(ih[:], mustHex(t, f.InfoHash))
+		if p.svc.Known(ih) {
+			t.Errorf("%dp still known", f.Resolution)
+		}
+		if _, ok := p.seeder.path(ih); ok {
+			t.Errorf("%dp still seeded", f.Resolution)
+		}
+	}
+	if f := p.files("videos"); len(f) != 0 {
+		t.Errorf("videos/ after delete: %v", f)
+	}
+	if f := p.files("torrents"); len(f) != 0 {
+		t.Errorf("torrents/ after delete: %v", f)
+	}
+}
+
+// TestLadderJobSurvivesRestart: a rendition job interrupted by a crash
+// (its partial output left) runs again at the next start and adds its
+// file; no partial file is ever listed or left.
+func TestLadderJobSurvivesRestart(t *testing.T) {
+	_, clip := testenv.MakeClip(t, testenv.Clip{Seconds: 1, Width: 640, Height: 360, Rate: 10, Audio: true, Faststart: true})
+	p := newPod(t, withConfig(func(c *Config) { c.Ladder = []int{240} }))
+	_, v, _ := p.upload("alice", "restarted ladder", "", clip) // no workers yet: queued
+	p.close()
+	partial := filepath.Join(p.dir, "videos", ".tmp-"+renditionFile(v.ID, 240))
+	if err := os.WriteFile(partial, []byte("half an mp4"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.open(p.seeder)
+	var got api.Video
+	p.getJSON("", "/api/v1/videos/"+v.ID, &got)
+	if len(got.Files) != 1 {
+		t.Fatalf("a file before its job ran: %+v", got.Files)
+	}
+	p.run()
+	got = p.waitFiles(v.ID, 2, time.Minute)
+	if got.Files[1].Resolution != 240 || got.Files[1].Width != 426 {
+		t.Fatalf("%+v", got.Files)
+	}
+	wantVideos := []string{renditionFile(v.ID, 240), v.ID + ".mp4"} // ReadDir's order
+	if f := p.filesSettled("videos", 2); !slices.Equal(f, wantVideos) {
+		t.Errorf("videos/: %v, want %v", f, wantVideos)
+	}
+	wantTorrents := []string{renditionTorrent(v.ID, 240), v.ID + ".torrent"}
+	if f := p.files("torrents"); !slices.Equal(f, wantTorrents) {
+		t.Errorf("torrents/: %v, want %v", f, wantTorrents)
+	}
+}
