@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -83,7 +82,7 @@ func TestLadderDownloadsWithAria2(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		cmd := exec.CommandContext(ctx, aria2, "--dir="+out, "--enable-dht=false", "--enable-dht6=false",
 			"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=60",
-			fmt.Sprintf("--listen-port=%d", freeAddrPort(t)), "--disable-ipv6=true", "--file-allocation=none",
+			"--listen-port="+testenv.Aria2ListenPorts(), "--disable-ipv6=true", "--file-allocation=none",
 			"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=20",
 			"--bt-tracker-timeout=20", "--no-conf=true", tf)
 		logs, err := cmd.CombinedOutput()

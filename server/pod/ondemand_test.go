@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -79,7 +77,7 @@ func TestColdVideoServedToAria2(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, aria2, "--dir="+out, "--enable-dht=false", "--enable-dht6=false",
 		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=30",
-		fmt.Sprintf("--listen-port=%d", freeAddrPort(t)), "--disable-ipv6=true", "--file-allocation=none",
+		"--listen-port="+testenv.Aria2ListenPorts(), "--disable-ipv6=true", "--file-allocation=none",
 		"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=20",
 		"--bt-tracker-timeout=20", "--no-conf=true", tf)
 	if logs, err := cmd.CombinedOutput(); err != nil {
@@ -170,11 +168,4 @@ func TestColdVideoServedToAria2(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(cc.DataDir, mi.Info.Name)); err != nil || !bytes.Equal(got, stored) {
 		t.Fatalf("WebRTC download differs (%v)", err)
 	}
-}
-
-func freeAddrPort(t *testing.T) int {
-	_, port, _ := net.SplitHostPort(freeAddr(t))
-	var n int
-	fmt.Sscan(port, &n)
-	return n
 }

@@ -130,18 +130,12 @@ func aria2Fetch(t *testing.T, aria2 string, torrentBytes []byte, name string) []
 	if err := os.WriteFile(tf, torrentBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	out := filepath.Join(dir, "out")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, aria2, "--dir="+out, "--enable-dht=false", "--enable-dht6=false",
 		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=30",
-		fmt.Sprintf("--listen-port=%d", port), "--disable-ipv6=true", "--file-allocation=none",
+		"--listen-port="+testenv.Aria2ListenPorts(), "--disable-ipv6=true", "--file-allocation=none",
 		"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=5",
 		"--bt-tracker-timeout=5", "--bt-tracker-interval=1", "--no-conf=true", tf)
 	logs, err := cmd.CombinedOutput()

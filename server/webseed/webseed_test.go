@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -210,17 +209,11 @@ func TestAria2WebSeed(t *testing.T) {
 	dir := t.TempDir()
 	tf := filepath.Join(dir, "x.torrent")
 	os.WriteFile(tf, tb, 0o600)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, aria2, "--dir="+filepath.Join(dir, "out"),
 		"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-		"--seed-time=0", fmt.Sprintf("--listen-port=%d", port), "--disable-ipv6=true", "--no-conf=true",
+		"--seed-time=0", "--listen-port="+testenv.Aria2ListenPorts(), "--disable-ipv6=true", "--no-conf=true",
 		"--file-allocation=none", "--summary-interval=0", "--console-log-level=warn", tf).CombinedOutput()
 	if err != nil {
 		t.Fatalf("aria2c: %v\n%s", err, out)
