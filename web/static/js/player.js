@@ -30,31 +30,39 @@ export async function openPlayer(video, container, { engine = true } = {}) {
   const media = el('video', { controls: true, playsinline: true, preload: 'auto', id: 'video-player' });
   media.setAttribute('aria-label', video.name || 'Video');
   container.replaceChildren(media);
+  const files = videoFiles(video);
+  const first = pickAuto(files, viewSize(container), initialThroughput(), video.duration);
+  const session = await openFile(video, first, media, engine);
+  return withQuality(session, video, files, first, container);
+}
+
+// openFile plays one of video's files (video.files) in media.
+async function openFile(video, file, media, engine) {
   let from = video.local === false ? podHost(video.pod) : 'the pod';
   // With the origin down, the page plays from a mirror (issue 18): the
   // first source whose .torrent answers names the pod in the notes.
-  const source = await firstSource(video);
+  const source = await firstSource(video, file);
   if (source) from = source.from;
-  if (!engine) return openHTTP(video, media, `Playing from ${from}.`, 'peer-to-peer turned off');
+  if (!engine) return openHTTP(video, file, media, `Playing from ${from}.`, 'peer-to-peer turned off');
   // What the browser lacks is known at once: say so and play, rather than
   // load an engine that cannot run.
   if (!window.isSecureContext) {
-    return openHTTP(video, media,
+    return openHTTP(video, file, media,
       `Peer-to-peer needs a secure (https) connection to this pod, so this video plays straight from ${from}.`,
       'insecure origin: no Service Worker');
   }
   if (typeof RTCPeerConnection === 'undefined' || !('serviceWorker' in navigator)) {
-    return openHTTP(video, media,
+    return openHTTP(video, file, media,
       `This browser cannot share video with other viewers (no WebRTC or Service Worker), so this video plays straight from ${from}.`,
       'no WebRTC or Service Worker');
   }
   let timedOut = false;
   try {
-    return await withTimeout(openEngine(video, media, () => timedOut, from, source), ENGINE_TIMEOUT_MS,
+    return await withTimeout(openEngine(video, file, media, () => timedOut, from, source), ENGINE_TIMEOUT_MS,
       'the peer-to-peer engine took too long to start', () => { timedOut = true; });
   } catch (err) {
     console.warn('engine unavailable, playing from the web seed:', err);
-    return openHTTP(video, media,
+    return openHTTP(video, file, media,
       `Peer-to-peer could not start in this browser, so this video plays straight from ${from}.`,
       String((err && err.message) || err));
   }
@@ -101,16 +109,19 @@ export function loadEngine() {
   return enginePromise;
 }
 
-// sources lists where a video's .torrent and file are: its origin, then
-// each pod that mirrors it (video.mirrors, issue 18).
-function sources(video) {
+// sources lists where one of a video's files (its .torrent and bytes)
+// is: its origin, then, for the best file, each pod that mirrors it
+// (video.mirrors, issue 18: mirrors hold the best file).
+function sources(video, file) {
   const out = [];
   const add = (torrent, webSeed, pod) => {
     torrent = safeURL(torrent);
     if (torrent) out.push({ torrent, webSeed: safeURL(webSeed), from: pod ? podHost(pod) : 'the pod' });
   };
-  add(video.torrent_url, video.webseed_url, video.local === false ? video.pod : '');
-  for (const m of video.mirrors || []) add(m.torrent_url, m.webseed_url, m.pod);
+  add(file.torrent_url, file.webseed_url, video.local === false ? video.pod : '');
+  if (file.info_hash === video.info_hash) {
+    for (const m of video.mirrors || []) add(m.torrent_url, m.webseed_url, m.pod);
+  }
   return out;
 }
 
@@ -119,8 +130,8 @@ const SOURCE_TIMEOUT_MS = 5000;
 // firstSource fetches the .torrent from each source in turn and resolves
 // to the first that answers, with its bytes: {torrent, webSeed, from,
 // bytes}, or null when none does.
-async function firstSource(video) {
-  for (const src of sources(video)) {
+async function firstSource(video, file) {
+  for (const src of sources(video, file)) {
     try {
       const resp = await fetch(src.torrent, { signal: AbortSignal.timeout(SOURCE_TIMEOUT_MS) });
       if (!resp.ok) throw new Error(`status ${resp.status}`);
@@ -132,21 +143,21 @@ async function firstSource(video) {
   return null;
 }
 
-async function openEngine(video, media, abandoned, from, source) {
+async function openEngine(video, file, media, abandoned, from, source) {
   if (!source) throw new Error('no pod answers with this video’s .torrent');
   const torrentBytes = source.bytes;
   // Start the video at once: the Service Worker reads its first bytes from
   // the web seed while the engine compiles and starts (engine.js playEarly).
   const mod = await importEngine();
   const webSeed = source.webSeed;
-  if (video.info_hash && webSeed) {
-    await mod.playEarly(media, { infoHash: video.info_hash, webSeed, name: video.name || 'video' }, {}).catch((err) => {
+  if (file.info_hash && webSeed) {
+    await mod.playEarly(media, { infoHash: file.info_hash, webSeed, name: video.name || 'video' }, {}).catch((err) => {
       console.warn('early start failed, waiting for the engine:', err);
     });
   }
   const engine = await loadEngine();
   if (!engine.serviceWorker) throw new Error('no Service Worker: the page needs https or localhost');
-  const torrent = await engine.open(await torrentBytes);
+  let torrent = await engine.open(await torrentBytes);
   if (abandoned()) { // the fallback already took over: do not leak the swarm
     torrent.close();
     throw new Error('the engine started too late');
@@ -156,7 +167,23 @@ async function openEngine(video, media, abandoned, from, source) {
   return {
     mode: 'p2p',
     media,
-    torrent,
+    get torrent() { return torrent; },
+    // switchTo plays another file of the video, in its own swarm: the
+    // engine opens its torrent, the player moves to its stream, and the
+    // old swarm is left.
+    async switchTo(next) {
+      const src = await firstSource(video, next);
+      if (!src) throw new Error('no pod answers with this file’s .torrent');
+      const opened = await engine.open(src.bytes);
+      if (closed) {
+        opened.close();
+        return;
+      }
+      const old = torrent;
+      torrent = opened;
+      await keepPlace(media, () => opened.play(media));
+      old.close();
+    },
     stats() {
       const s = torrent.stats();
       // The pod's own seeder is a peer too; its bytes count as the pod's.
@@ -206,16 +233,23 @@ async function openEngine(video, media, abandoned, from, source) {
 // openHTTP plays the web seed directly. The bytes from the pod are estimated
 // from the buffered time ranges (the browser does not expose media transfer
 // sizes), which is what the viewer has downloaded.
-function openHTTP(video, media, note, reason) {
-  // Every web seed, the origin's first: the browser tries each <source>
-  // in turn until one plays.
-  const seeds = [video.webseed_url, ...(video.mirrors || []).map((m) => m.webseed_url)].map(safeURL).filter(Boolean);
-  if (!seeds.length) throw new Error('this video has no playable address');
-  if (seeds.length === 1) media.src = seeds[0];
-  else {
-    media.replaceChildren(...seeds.map((src) => el('source', { src })));
-    media.load();
-  }
+function openHTTP(video, file, media, note, reason) {
+  // Every web seed of the file, the origin's first: the browser tries
+  // each <source> in turn until one plays.
+  const point = (f) => {
+    const seeds = sources(video, f).map((src) => src.webSeed).filter(Boolean);
+    if (!seeds.length) throw new Error('this video has no playable address');
+    if (seeds.length === 1) {
+      media.replaceChildren();
+      media.src = seeds[0];
+    } else {
+      media.removeAttribute('src');
+      media.replaceChildren(...seeds.map((src) => el('source', { src })));
+      media.load();
+    }
+  };
+  point(file);
+  let size = file.size || video.size || 0;
   // Start by itself as the peer-to-peer player does; a browser that
   // refuses autoplay leaves the controls to the viewer.
   media.play().catch(() => {});
@@ -231,9 +265,14 @@ function openHTTP(video, media, note, reason) {
   return {
     mode: 'http',
     media,
+    async switchTo(next) {
+      await keepPlace(media, () => point(next));
+      size = next.size || 0;
+      last = 0;
+    },
     stats() {
       const progress = buffered();
-      const fromPod = Math.round(progress * (video.size || 0));
+      const fromPod = Math.round(progress * size);
       const now = performance.now();
       const rate = Math.max(0, ((fromPod - last) * 1000) / Math.max(1, now - lastAt));
       last = fromPod;
@@ -250,4 +289,174 @@ function withTimeout(p, ms, what, onTimeout) {
     p.finally(() => clearTimeout(t)),
     new Promise((_, reject) => { t = setTimeout(() => { onTimeout(); reject(new Error(what)); }, ms); }),
   ]);
+}
+
+// ---- Resolutions -------------------------------------------------------
+//
+// A video comes in several files (video.files, best first: its resolution
+// ladder), each a torrent of its own. "Auto" picks one from the player's
+// size in device pixels and the measured throughput; the viewer may pick
+// one instead. Switching keeps the playback time and whether it plays.
+
+/**
+ * videoFiles returns video.files, or for a video from a pod without them
+ * a single file made of the top-level fields.
+ */
+export function videoFiles(video) {
+  if (Array.isArray(video.files) && video.files.length) return video.files;
+  return [{
+    resolution: Math.min(video.width || 0, video.height || 0), width: video.width || 0, height: video.height || 0,
+    size: video.size || 0, info_hash: video.info_hash, magnet: video.magnet, torrent_url: video.torrent_url, webseed_url: video.webseed_url,
+  }];
+}
+
+/**
+ * pickAuto picks the file Auto plays: the smallest whose picture covers
+ * the player at its size in device pixels ({width, height, dpr}), then,
+ * when throughput (bytes/s, 0 when unknown) is known, the best of those
+ * whose bitrate (size / duration) fits in 80% of it, else the smallest.
+ */
+export function pickAuto(files, view, throughput, duration) {
+  if (files.length === 1) return files[0];
+  // The picture's displayed height: the video fits the box, keeping its
+  // aspect ratio (files share it).
+  const ref = files[0];
+  const aspect = ref.width && ref.height ? ref.width / ref.height : 16 / 9;
+  const shown = Math.min(view.width / aspect, view.height) * (view.dpr || 1);
+  const need = aspect >= 1 ? shown : shown * aspect; // the short side
+  let i = files.length - 1;
+  while (i > 0 && files[i].resolution && files[i].resolution < need * 0.9) i--;
+  if (throughput > 0 && duration > 0) {
+    while (i < files.length - 1 && files[i].size / duration > 0.8 * throughput) i++;
+  }
+  return files[i];
+}
+
+function viewSize(box) {
+  const r = box.getBoundingClientRect();
+  return { width: r.width || 640, height: r.height || 360, dpr: window.devicePixelRatio || 1 };
+}
+
+// initialThroughput is the browser's estimate of the connection (bytes/s,
+// navigator.connection.downlink in Mbit/s, Chromium), 0 when unknown.
+function initialThroughput() {
+  const mbps = navigator.connection && navigator.connection.downlink;
+  return mbps > 0 ? (mbps * 1e6) / 8 : 0;
+}
+
+// keepPlace runs change, which points media at another file of the same
+// video, and puts back the playback time and state once the new file's
+// metadata is in: a paused video stays paused where it was.
+function keepPlace(media, change) {
+  const at = media.currentTime;
+  const paused = media.paused;
+  const rate = media.playbackRate;
+  return new Promise((resolve) => {
+    const done = () => {
+      media.removeEventListener('loadedmetadata', restore);
+      media.removeEventListener('error', done);
+      resolve();
+    };
+    const restore = () => {
+      media.currentTime = at;
+      media.playbackRate = rate;
+      if (paused) media.pause();
+      else media.play().catch(() => {});
+      done();
+    };
+    media.addEventListener('loadedmetadata', restore);
+    media.addEventListener('error', done);
+    change();
+    if (paused) media.pause(); // torrent.play starts it: keep the viewer's choice
+  });
+}
+
+// AUTO_EVERY_MS is how often Auto looks again; AUTO_HOLD_MS the least time
+// between two switches it makes.
+const AUTO_EVERY_MS = 2000;
+const AUTO_HOLD_MS = 15000;
+
+/**
+ * withQuality adds to a player session the choice of resolution:
+ * files, quality ('auto' or a resolution), file (the one playing),
+ * setQuality(q) → Promise, and onQuality(fn), called after each change.
+ * In Auto it looks again every 2 s at the player's size and at the
+ * download rate measured while the player wants data (buffer under 10 s),
+ * and after stalls; it switches at most every 15 s.
+ */
+function withQuality(session, video, files, first, container) {
+  const media = session.media;
+  let quality = 'auto';
+  let file = first;
+  let switching = Promise.resolve();
+  let lastSwitch = performance.now();
+  let throughput = initialThroughput();
+  let stalls = 0;
+  const listeners = [];
+  const duration = () => (Number.isFinite(media.duration) && media.duration > 0 ? media.duration : video.duration || 0);
+  const go = (next) => {
+    if (next === file || !session.switchTo) return switching;
+    file = next;
+    lastSwitch = performance.now();
+    stalls = 0;
+    switching = switching.then(() => session.switchTo(next)).catch((err) => console.warn('switching resolution:', err))
+      .then(() => listeners.forEach((fn) => fn(quality, file)));
+    return switching;
+  };
+  const onWaiting = () => { if (!media.seeking && media.currentTime > 0) stalls++; };
+  media.addEventListener('waiting', onWaiting);
+  const timer = setInterval(() => {
+    if (!media.isConnected) {
+      clearInterval(timer);
+      return;
+    }
+    let s;
+    try {
+      s = session.stats();
+    } catch {
+      return;
+    }
+    const ahead = bufferedAhead(media);
+    if (ahead < 10 && s.downloadSpeed > 0) throughput = throughput ? 0.7 * throughput + 0.3 * s.downloadSpeed : s.downloadSpeed;
+    if (quality !== 'auto' || performance.now() - lastSwitch < AUTO_HOLD_MS) return;
+    const want = pickAuto(files, viewSize(container), throughput, duration());
+    const wi = files.indexOf(want);
+    const ci = files.indexOf(file);
+    // Down when the player stalls or is starving; up only with a comfortable buffer.
+    if (wi > ci && (stalls > 0 || ahead < 2)) go(want);
+    else if (wi < ci && ahead >= 10) go(want);
+  }, AUTO_EVERY_MS);
+  const destroy = session.destroy.bind(session);
+  Object.defineProperties(session, {
+    quality: { get: () => quality },
+    file: { get: () => file },
+  });
+  return Object.assign(session, {
+    files,
+    /** setQuality plays a resolution ('auto', or a number among files' resolutions). */
+    setQuality(q) {
+      quality = q === 'auto' ? 'auto' : Number(q);
+      const next = quality === 'auto'
+        ? pickAuto(files, viewSize(container), throughput, duration())
+        : files.find((f) => f.resolution === quality) || file;
+      if (next === file) listeners.forEach((fn) => fn(quality, file));
+      return go(next);
+    },
+    onQuality(fn) { listeners.push(fn); },
+    destroy() {
+      clearInterval(timer);
+      media.removeEventListener('waiting', onWaiting);
+      destroy();
+    },
+  });
+}
+
+// bufferedAhead is the seconds buffered after the playhead.
+function bufferedAhead(media) {
+  const t = media.currentTime;
+  const b = media.buffered;
+  for (let i = 0; i < b.length; i++) {
+    if (b.start(i) <= t + 0.05 && t <= b.end(i)) return b.end(i) - t;
+  }
+  return 0;
 }

@@ -33,9 +33,33 @@ async function main() {
 
   const session = await openPlayer(video, playerBox);
   playerBox.setAttribute('aria-busy', 'false');
+  renderQuality(session);
   stopStats = startStats(session);
   if (session.media) watchForView(video, session.media);
   window.addEventListener('pagehide', () => session.destroy(), { once: true });
+}
+
+// renderQuality fills the quality menu: Auto (naming the resolution it
+// plays) and each of the video's resolutions, best first. A video with one
+// file has no menu.
+function renderQuality(session) {
+  const files = session.files || [];
+  if (files.length < 2) return;
+  const select = $('#quality-select');
+  const label = (f) => (f.resolution ? `${f.resolution}p` : 'Original');
+  const auto = el('option', { value: 'auto' }, 'Auto');
+  select.replaceChildren(auto, ...files.map((f) => el('option', { value: String(f.resolution) }, label(f))));
+  const show = (quality, file) => {
+    auto.textContent = `Auto (${label(file)})`;
+    select.value = quality === 'auto' ? 'auto' : String(quality);
+    select.dataset.playing = String(file.resolution);
+  };
+  show(session.quality, session.file);
+  session.onQuality(show);
+  select.addEventListener('change', () => {
+    session.setQuality(select.value);
+  });
+  $('#quality').hidden = false;
 }
 
 // stopStats stops the stats panel and the player's session (set once the
