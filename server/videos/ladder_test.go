@@ -2,7 +2,10 @@ package videos
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
@@ -241,5 +247,92 @@ func TestLocalEntryLower(t *testing.T) {
 	}
 	if _, err := parseLocalEntry(append(localEntry{zero, 1, 2, "a", "f.mp4", nil}.append(nil), 0, 1, 2)); err == nil {
 		t.Error("a truncated lower resolution parsed")
+	}
+}
+
+// TestRemoteFiles: a friend's video carries its files (resolutions); each
+// is checked as the top-level one is, the tracker knows every file's info
+// hash once stored and forgets them when the friend removes the video,
+// and a bad file refuses the whole video.
+func TestRemoteFiles(t *testing.T) {
+	p := newPod(t)
+	good := remoteVideo("Friend ladder", "", time.Now().Add(-time.Hour))
+	good.Width, good.Height = 1280, 720
+	lower := func(res int) api.VideoFile {
+		var ih [20]byte
+		_, _ = rand.Read(ih[:])
+		name := fmt.Sprintf("%s-%dp.mp4", good.ID, res)
+		return api.VideoFile{Resolution: res, Width: res * 16 / 9, Height: res, Size: 999,
+			InfoHash: hex.EncodeToString(ih[:]), Magnet: torrentfile.Magnet(ih, name, 999, nil, nil),
+			TorrentURL: good.TorrentURL + fmt.Sprintf("?resolution=%d", res), WebseedURL: friend + "/static/webseed/" + name,
+			ContentType: "video/mp4", PieceLength: 16 << 10}
+	}
+	good.Files = []api.VideoFile{api.BestFile(good), lower(480), lower(240)}
+	mutate := func(f func(fs []api.VideoFile) []api.VideoFile) api.Video {
+		v := good
+		v.Files = f(slices.Clone(good.Files))
+		return v
+	}
+	for name, v := range map[string]api.Video{
+		"first is not the video": mutate(func(fs []api.VideoFile) []api.VideoFile { return fs[1:] }),
+		"not decreasing":         mutate(func(fs []api.VideoFile) []api.VideoFile { fs[1], fs[2] = fs[2], fs[1]; return fs }),
+		"same hash twice":        mutate(func(fs []api.VideoFile) []api.VideoFile { fs[2].InfoHash = fs[1].InfoHash; return fs }),
+		"magnet of another":      mutate(func(fs []api.VideoFile) []api.VideoFile { fs[1].Magnet = fs[2].Magnet; return fs }),
+		"web seed elsewhere":     mutate(func(fs []api.VideoFile) []api.VideoFile { fs[1].WebseedURL = "http://evil.test/x.mp4"; return fs }),
+		"torrent elsewhere":      mutate(func(fs []api.VideoFile) []api.VideoFile { fs[2].TorrentURL = "javascript:alert(1)"; return fs }),
+		"zero size":              mutate(func(fs []api.VideoFile) []api.VideoFile { fs[1].Size = 0; return fs }),
+		"bad content type":       mutate(func(fs []api.VideoFile) []api.VideoFile { fs[1].ContentType = "text/html"; return fs }),
+		"too many": mutate(func(fs []api.VideoFile) []api.VideoFile {
+			for r := 200; len(fs) <= maxRemoteFiles; r -= 10 {
+				fs = append(fs, lower(r))
+			}
+			return fs
+		}),
+	} {
+		if err := p.putRemote(friend, v); !errors.Is(err, fedproto.ErrInvalid) {
+			t.Errorf("%s: accepted or wrong error: %v", name, err)
+		}
+	}
+	if err := p.putRemote(friend, good); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.svc.Get(remoteKey(friend, good.ID))
+	if err != nil || len(got.Files) != 3 || got.Files[1].Resolution != 480 || got.Files[0].InfoHash != good.InfoHash {
+		t.Fatalf("stored %+v %v", got.Files, err)
+	}
+	hashes := func() [][20]byte {
+		var out [][20]byte
+		for _, f := range good.Files {
+			var ih [20]byte
+			copy(ih[:], mustHex(t, f.InfoHash))
+			out = append(out, ih)
+		}
+		return out
+	}()
+	for _, ih := range hashes {
+		if !p.svc.Known(ih) {
+			t.Errorf("%x not known to the tracker", ih)
+		}
+	}
+	// The torrent of a friend's lower file is its origin's.
+	r, _ := p.do("", "GET", "/api/v1/videos/"+got.ID+"/torrent?resolution=240", nil, nil)
+	if r.StatusCode != http.StatusFound || r.Header.Get("Location") != good.Files[2].TorrentURL {
+		t.Errorf("friend's 240p torrent: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	// A restart counts them from the indexes.
+	p.close()
+	p.open(p.seeder)
+	for _, ih := range hashes {
+		if !p.svc.Known(ih) {
+			t.Errorf("%x not known after a restart", ih)
+		}
+	}
+	if err := p.st.Update(func(tx *bolt.Tx) error { return p.svc.RemoveRemoteTx(tx, friend, good.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, ih := range hashes {
+		if p.svc.Known(ih) {
+			t.Errorf("%x still known after removal", ih)
+		}
 	}
 }
