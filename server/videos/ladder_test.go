@@ -336,3 +336,47 @@ func TestRemoteFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestRelocateMovesEveryFile: a pod restarted under another URL moves
+// every file of its videos, lower resolutions included: torrents keep
+// their info hashes and get the new trackers and web seed, and the video's
+// files name the new URLs.
+func TestRelocateMovesEveryFile(t *testing.T) {
+	_, clip := testenv.MakeClip(t, testenv.Clip{Seconds: 1, Width: 640, Height: 360, Rate: 10, Faststart: true})
+	newURL := ""
+	p := newPod(t, withConfig(func(c *Config) {
+		c.Ladder = []int{240}
+		if newURL != "" {
+			c.PodURL = newURL
+		}
+	}))
+	_, v, _ := p.upload("alice", "moved", "", clip)
+	p.run()
+	v = p.waitFiles(v.ID, 2, time.Minute)
+	p.close()
+	newURL = "https://pod.example.org"
+	p.open(p.seeder)
+	got, err := p.svc.Get(v.ID)
+	if err != nil || len(got.Files) != 2 {
+		t.Fatalf("%+v %v", got.Files, err)
+	}
+	for i, f := range got.Files {
+		if f.InfoHash != v.Files[i].InfoHash {
+			t.Errorf("%dp: info hash changed", f.Resolution)
+		}
+		for _, u := range []string{f.TorrentURL, f.WebseedURL} {
+			if !strings.HasPrefix(u, newURL+"/") {
+				t.Errorf("%dp: %s is not under %s", f.Resolution, u, newURL)
+			}
+		}
+		if m, err := torrentfile.ParseMagnet(f.Magnet); err != nil || len(m.WebSeeds) != 1 || m.WebSeeds[0] != f.WebseedURL {
+			t.Errorf("%dp: magnet %s", f.Resolution, f.Magnet)
+		}
+		r, tb := p.do("", "GET", strings.TrimPrefix(f.TorrentURL, newURL), nil, nil)
+		mi, ih, err := torrentfile.Parse(tb)
+		if r.StatusCode != http.StatusOK || err != nil || hex.EncodeToString(ih[:]) != f.InfoHash ||
+			!slices.Contains(mi.URLList, f.WebseedURL) || mi.AnnounceList[0][0] != "wss://pod.example.org/tracker/socket" {
+			t.Errorf("%dp torrent: %d %+v %v", f.Resolution, r.StatusCode, mi, err)
+		}
+	}
+}
