@@ -49,6 +49,28 @@ type card struct {
 	Href, Name, Initials, Size, Meta string
 	Hue                              uint32
 	Created                          string // RFC 3339, for <time datetime>
+	// Thumbnail is the video's thumbnail URL ("" none: the initials show);
+	// Lazy says it is below the fold, loaded as it scrolls into view.
+	Thumbnail string
+	Lazy      bool
+	Duration  string // "1:05", "1:02:03"; "" when unknown
+}
+
+// eagerCards are the cards of a page whose thumbnails load at once: the
+// first rows, above the fold on a wide screen.
+const eagerCards = 8
+
+// durationText writes seconds as the players' clocks do: m:ss, or h:mm:ss
+// from an hour; "" for an unknown (zero) duration.
+func durationText(secs float64) string {
+	if !(secs > 0) {
+		return ""
+	}
+	s := int64(secs + 0.5)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 // pager links to the neighbouring pages; Past says a page beyond the last
@@ -135,8 +157,10 @@ func (s *site) listPage(d *pageData, r *http.Request) bool {
 		l.Empty = "No more videos."
 	}
 	now := time.Now()
-	for _, v := range res.Data {
-		l.Cards = append(l.Cards, newCard(v, now))
+	for i, v := range res.Data {
+		c := newCard(v, now)
+		c.Lazy = i >= eagerCards
+		l.Cards = append(l.Cards, c)
 	}
 	l.Pager = newPager(page, res.Total, hrefOf)
 	return true
@@ -197,6 +221,10 @@ func newCard(v api.Video, now time.Time) card {
 	c.Hue = hue(key)
 	if v.Size > 0 {
 		c.Size = httpx.SizeText(v.Size)
+	}
+	c.Duration = durationText(v.Duration)
+	if u, err := url.Parse(v.ThumbnailURL); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		c.Thumbnail = v.ThumbnailURL
 	}
 	var meta []string
 	add := func(s string) {

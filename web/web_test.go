@@ -306,6 +306,12 @@ func TestErrorPages(t *testing.T) {
 
 func testOptions() Options {
 	return Options{PodURL: "https://pod.example", PodName: "Pod Example", Video: func(id string) (api.Video, bool) {
+		if id == "cccccccccccccccc" {
+			return api.Video{ID: id, Name: "With images", Owner: "alice", State: api.StatePublished,
+				WebseedURL:   "https://pod.example/static/webseed/cccccccccccccccc.mp4",
+				ThumbnailURL: "https://pod.example/static/images/cccccccccccccccc-thumb-0123456789abcdef.jpg",
+				PreviewURL:   "https://pod.example/static/images/cccccccccccccccc-preview-0123456789abcdef.jpg"}, true
+		}
 		if id != "aaaaaaaaaaaaaaaa" {
 			return api.Video{}, false
 		}
@@ -338,6 +344,23 @@ func TestLinkPreviews(t *testing.T) {
 	}
 	if strings.Contains(body, "<b>") {
 		t.Error("the video name reached the HTML unescaped")
+	}
+	if strings.Contains(body, "og:image") || strings.Contains(body, `class="poster"`) {
+		t.Error("a video without images has an og:image or a poster")
+	}
+	// A video with images: its preview is the link preview's image and the
+	// player's poster before any script runs.
+	preview := "https://pod.example/static/images/cccccccccccccccc-preview-0123456789abcdef.jpg"
+	body = get(mux, "/videos/cccccccccccccccc", nil).Body.String()
+	for _, want := range []string{
+		`<meta property="og:image" content="` + preview + `">`,
+		`<meta property="og:image:width" content="854">`,
+		`<meta name="twitter:card" content="summary_large_image">`,
+		`<div id="player" class="player" aria-busy="true"><img class="poster" src="` + preview + `" alt="" width="854" height="480"></div>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("watch page with images lacks %s", want)
+		}
 	}
 	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("watch page CSP %q", csp)

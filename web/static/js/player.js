@@ -27,7 +27,9 @@ const ENGINE_TIMEOUT_MS = 12000;
  * engine: it falls back to HTTP and says why in stats().note.
  */
 export async function openPlayer(video, container, { engine = true } = {}) {
-  const media = el('video', { controls: true, playsinline: true, preload: 'auto', id: 'video-player' });
+  // The preview is the poster: a representative frame, not the first one
+  // (often black), shown until the video plays.
+  const media = el('video', { controls: true, playsinline: true, preload: 'auto', id: 'video-player', poster: (video.preview_url && safeURL(video.preview_url)) || undefined });
   media.setAttribute('aria-label', video.name || 'Video');
   container.replaceChildren(media);
   const files = videoFiles(video);

@@ -4,6 +4,7 @@ import { initLayout } from '../layout.js';
 import { getVideo, deleteVideo, updateVideo, countView, hasRight } from '../api.js';
 import { el, $, clear, showError, showMessage, safeURL, formatBytes, formatRate, formatDate, podHost, linkify, viewsText } from '../ui.js';
 import { openPlayer, prepareEngine } from '../player.js';
+import { attachStoryboard } from '../storyboard.js';
 import { BytesChart } from '../chart.js';
 
 const id = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
@@ -35,7 +36,10 @@ async function main() {
   playerBox.setAttribute('aria-busy', 'false');
   renderQuality(session);
   stopStats = startStats(session);
-  if (session.media) watchForView(video, session.media);
+  if (session.media) {
+    watchForView(video, session.media);
+    attachStoryboard(session.media, playerBox, video.storyboard_url).catch((err) => console.warn('storyboard:', err));
+  }
   window.addEventListener('pagehide', () => session.destroy(), { once: true });
 }
 
