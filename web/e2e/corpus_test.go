@@ -18,7 +18,10 @@ import (
 // Chromium, with a picture (videoWidth > 0) and advancing time.
 func TestTranscodedCorpusPlays(t *testing.T) {
 	corpus := testenv.Corpus(t, t.TempDir())
-	p := startPod(t, "corpus")
+	// The converted best file only, which the player then plays: with
+	// lower resolutions, Auto would pick one for the player's size
+	// (TestQualitySwitchKeepsPlace covers the ladder).
+	p := startPodWith(t, "corpus", "127.0.0.1", "--resolutions", "")
 	requireVideos(t, p)
 	apiCall(t, p.URL, "", "POST", "/api/v1/users", `{"username":"frank","password":"frank's password"}`, http.StatusCreated)
 	tok := apiLogin(t, p.URL, "frank", "frank's password")
