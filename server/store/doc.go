@@ -12,7 +12,11 @@
 //	videos, videos_by_time,
 //	videos_by_hash, search,
 //	videos_by_origin,
-//	videos_by_doc             videos
+//	videos_by_doc,
+//	videos_by_owner,
+//	videos_owner_n,
+//	videos_local, videos_meta,
+//	videos_pending, video_jobs videos
 //	fed_friends, fed_outbox,
 //	fed_meta, fed_ejected     federation
 //

@@ -25,13 +25,15 @@ import (
 // (issue 20): it publishes N tiny videos through Publish (the real write
 // path, with the real seeder), closes everything, then opens store, seeder
 // and service again as a restarted pod does and runs SeedAll. Reported per
-// video: Go heap in use and goroutines added by that start, and the start
-// time. Sizes come from SWARMTUBE_IDLE_VIDEOS (comma separated, default
-// 1000). Run with -benchtime=1x: each size is one measurement. With
-// SWARMTUBE_IDLE_DIR set, each catalogue is built once into that directory
-// and reused by later runs (to profile the start: building 100,000 videos
-// takes minutes); a reused catalogue is started once before the measured
-// start, so that a store written by an older binary is migrated first.
+// video: Go heap in use and goroutines added by that start; and the start
+// time, as wall time and as the CPU time the whole process used (on a
+// shared machine the wall time moves with the load). Sizes come from
+// SWARMTUBE_IDLE_VIDEOS (comma separated, default 1000). Run with
+// -benchtime=1x: each size is one measurement. With SWARMTUBE_IDLE_DIR set,
+// each catalogue is built once into that directory and reused by later
+// runs (to profile the start: building 100,000 videos takes minutes); a
+// reused catalogue is started once before the measured start, so that a
+// store written by an older binary is migrated first.
 func BenchmarkIdleCost(b *testing.B) {
 	sizes := []int{1000}
 	if v := os.Getenv("SWARMTUBE_IDLE_VIDEOS"); v != "" {
@@ -105,19 +107,20 @@ func idleCost(b *testing.B, n int) {
 
 	heap0, g0 := settle()
 	b.StartTimer()
-	begin := time.Now()
+	begin, beginCPU := time.Now(), processCPU()
 	st, sd, svc := open()
 	opened := time.Since(begin)
 	if err := svc.SeedAll(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	took := time.Since(begin)
+	took, cpu := time.Since(begin), processCPU()-beginCPU
 	b.StopTimer()
 	heap1, g1 := settle()
 	b.ReportMetric(float64(int64(heap1)-int64(heap0))/float64(n), "heap-B/video")
 	b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/video")
 	b.ReportMetric(took.Seconds(), "start-s")
-	b.Logf("%d videos: heap %d -> %d B, goroutines %d -> %d, start %v (store, seeder and service opened in %v, SeedAll %v)", n, heap0, heap1, g0, g1, took, opened, took-opened)
+	b.ReportMetric(cpu.Seconds(), "start-cpu-s")
+	b.Logf("%d videos: heap %d -> %d B, goroutines %d -> %d, start %v, %v of CPU (store, seeder and service opened in %v, SeedAll %v)", n, heap0, heap1, g0, g1, took, cpu, opened, took-opened)
 	sd.Close()
 	st.Close()
 }
