@@ -3,6 +3,7 @@ package seeder
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -46,6 +47,19 @@ func (s *Seeder) Register(infoHash [20]byte, torrentPath, filePath string) error
 	s.cold[ih] = coldEntry{torrentPath: tp, filePath: fp}
 	s.byFile[fp] = ih
 	return nil
+}
+
+// Reserve makes room for n more registrations (a pod's start registers
+// every local video): the maps are then sized once instead of growing step
+// by step.
+func (s *Seeder) Reserve(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cold := make(map[metainfo.Hash]coldEntry, len(s.cold)+n)
+	maps.Copy(cold, s.cold)
+	byFile := make(map[string]metainfo.Hash, len(s.byFile)+n)
+	maps.Copy(byFile, s.byFile)
+	s.cold, s.byFile = cold, byFile
 }
 
 // Registered reports whether infoHash was registered (loaded or not).

@@ -255,6 +255,10 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 // the info hashes the tracker knows from videos_by_hash (every video), the
 // web seed's files and the quota use from videos_local (local videos).
 func (s *Service) loadTx(tx *bolt.Tx) error {
+	// Sized once for every video: grown step by step, the maps cost a
+	// large part of a start.
+	total := int(tx.Bucket([]byte(bucketByTime)).Sequence())
+	s.known, s.files = make(map[[20]byte]int, total), make(map[string]int, total)
 	c := tx.Bucket([]byte(bucketByHash)).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		if len(k) <= 20 {
@@ -544,19 +548,35 @@ func (s *Service) SeedAll(ctx context.Context) error {
 		id string
 		e  localEntry
 	}
-	// Read first, seed after: Seed may take long, and a read transaction
-	// held that long would keep bbolt from reusing freed pages.
+	// A registrar only records paths in memory: that is done during the
+	// read. Seed may take long, and a read transaction held that long
+	// would keep bbolt from reusing freed pages: read first, seed after.
+	rs, registers := s.seeder.(registrar)
 	var locals []local
+	var errs []error
+	n := 0
 	if err := s.st.View(func(tx *bolt.Tx) error {
+		if r, ok := rs.(reserver); ok {
+			r.Reserve(int(tx.Bucket([]byte(bucketByTime)).Sequence()))
+		}
 		return forEachLocalTx(tx, func(id string, e localEntry) error {
-			locals = append(locals, local{id, e})
+			if !registers {
+				locals = append(locals, local{id, e})
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := s.seed(ctx, id, e); err != nil {
+				errs = append(errs, err)
+			} else {
+				n++
+			}
 			return nil
 		})
 	}); err != nil {
 		return err
 	}
-	var errs []error
-	n := 0
 	for _, l := range locals {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -571,6 +591,10 @@ func (s *Service) SeedAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// reserver is a registrar that can make room for many registrations at
+// once (server/seeder has it).
+type reserver interface{ Reserve(n int) }
+
 // seed hands every file of local video id, whose videos_local entry is
 // e, to the seeder: its best file and each lower resolution, each a
 // torrent of its own.
@@ -579,7 +603,8 @@ func (s *Service) seed(ctx context.Context, id string, e localEntry) error {
 		ih                [20]byte
 		path, torrentPath string
 	}
-	files := []file{{e.infoHash, filepath.Join(s.videoDir, e.file), s.torrentPath(id)}}
+	// e.file is a name the pod gave, with no separator (see torrentPath).
+	files := []file{{e.infoHash, s.videoDir + string(filepath.Separator) + e.file, s.torrentPath(id)}}
 	for _, r := range e.lower {
 		files = append(files, file{r.infoHash, filepath.Join(s.videoDir, renditionFile(id, r.resolution)), filepath.Join(s.torrentDir, renditionTorrent(id, r.resolution))})
 	}
@@ -601,7 +626,12 @@ func (s *Service) seed(ctx context.Context, id string, e localEntry) error {
 	return nil
 }
 
-func (s *Service) torrentPath(id string) string { return filepath.Join(s.torrentDir, id+".torrent") }
+// torrentPath is filepath.Join(s.torrentDir, id+".torrent") without its
+// Clean (torrentDir is clean and ids have no separator): a start calls it
+// for every local video.
+func (s *Service) torrentPath(id string) string {
+	return s.torrentDir + string(filepath.Separator) + id + ".torrent"
+}
 
 // cleanup removes what a crash or an abandoned upload left behind: temp
 // files, video and torrent files without a committed record, and resumable
