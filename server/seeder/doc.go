@@ -32,7 +32,13 @@
 //     file. A registered torrent without connected peers or Touch for
 //     Config.IdleTimeout is unloaded; at most Config.MaxActive are loaded,
 //     the least recently active unloaded first. Torrents given to Seed and
-//     never registered stay loaded until Remove.
+//     never registered stay loaded until Remove. A wake racing an unload
+//     is safe by construction: wake marks activity under the seeder's
+//     lock, where the reaper decides again before unloading, so a torrent
+//     a wake returned stays loaded; and a torrent taken out to be dropped
+//     is dropped before the same info hash is added again (anacrolix keeps
+//     one torrent per info hash and would hand the new load the one being
+//     dropped). TestWakeDuringUnload stops the reaper at both points.
 //   - Discovery is trackers only: no DHT, PEX, UPnP/NAT-PMP or local peer
 //     discovery; web seeds only for Fetch. The listen address, port (0 = any
 //     free) and the IP reported to HTTP trackers (PublicIP, sent as "ip=";
