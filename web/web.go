@@ -97,6 +97,10 @@ type Options struct {
 	// Catalog fills the list pages (home, search, a user's videos) in the
 	// HTML. Nil shows them empty.
 	Catalog Catalog
+	// Viewer is the signed-in user of a request (nil when anonymous), so
+	// the watch page shows its owner the Edit and Remove buttons in the
+	// HTML rather than adding them later. Nil treats everyone as anonymous.
+	Viewer func(*http.Request) *api.User
 }
 
 // Routes registers the pages and the static files on mux:
@@ -211,6 +215,7 @@ type pageData struct {
 	EmbedURL string
 	OEmbed   string // the oEmbed discovery URL
 	PodName  string
+	Watch    *watchData // the watch page's rendered details
 
 	// A list page (home, search, a user's videos).
 	List *listData
@@ -232,7 +237,7 @@ func (s *site) parse(name string) (*template.Template, error) {
 	if ok {
 		return t, nil
 	}
-	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset, "hueClass": hueClass}).
+	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset, "hueClass": hueClass, "join": joinNonEmpty}).
 		ParseFS(s.tmpl, layoutOf(name), "head.html", "videolist.html", name+".html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse page %s: %w", name, err)
@@ -277,7 +282,7 @@ func (s *site) render(d pageData) renderedPage {
 
 // videoPage fills d for the watch or embed page of video id; false when
 // the video is unknown.
-func (s *site) videoPage(d *pageData, id string) bool {
+func (s *site) videoPage(d *pageData, r *http.Request, id string) bool {
 	if s.opts.Video == nil {
 		return true
 	}
@@ -293,6 +298,13 @@ func (s *site) videoPage(d *pageData, id string) bool {
 	d.Title = v.Name
 	if v.Description != "" {
 		d.Description = truncate(v.Description, 200)
+	}
+	if d.Name == "watch" {
+		var viewer *api.User
+		if s.opts.Viewer != nil {
+			viewer = s.opts.Viewer(r)
+		}
+		d.Watch = newWatchData(v, viewer)
 	}
 	d.URL = s.opts.PodURL + "/videos/" + url.PathEscape(id)
 	d.EmbedURL = d.URL + "/embed"
@@ -317,7 +329,7 @@ func (s *site) page(name, title, description string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d := pageData{Name: name, Title: title, Description: description}
 		if name == "watch" || name == "embed" {
-			if !s.videoPage(&d, r.PathValue("id")) {
+			if !s.videoPage(&d, r, r.PathValue("id")) {
 				s.errorPage(w, r, http.StatusNotFound, "Video not found", "This video does not exist, or it was removed.")
 				return
 			}

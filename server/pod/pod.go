@@ -364,6 +364,16 @@ func (p *Pod) HTTPAddr() net.Addr {
 // Accounts gives tests and the CLI access to the account service.
 func (p *Pod) Accounts() *accounts.Service { return p.accounts }
 
+// viewer is the signed-in user of a page request, for the pages.
+func viewer(r *http.Request) *api.User {
+	u, ok := accounts.UserFrom(r.Context())
+	if !ok {
+		return nil
+	}
+	pu := u.Public()
+	return &pu
+}
+
 func (p *Pod) handler() http.Handler {
 	log := p.log.With("component", "http")
 	mux := http.NewServeMux()
@@ -383,7 +393,7 @@ func (p *Pod) handler() http.Handler {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
 	})
 	(&feeds.Handler{PodURL: p.cfg.URL, PodName: p.cfg.Name, Videos: p.videos, Log: log}).Routes(mux)
-	web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Catalog: p.videos, Video: func(id string) (api.Video, bool) {
+	web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Catalog: p.videos, Viewer: viewer, Video: func(id string) (api.Video, bool) {
 		v, err := p.videos.Get(id)
 		if errors.Is(err, videos.ErrNotFound) || errors.Is(err, videos.ErrBadID) {
 			return api.Video{}, false

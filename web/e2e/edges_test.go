@@ -158,7 +158,7 @@ func TestEditAndLinks(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
 	)
-	b.waitJS("watch page", `location.pathname.startsWith("/videos/") && !!document.querySelector("#edit-video")`, 20*time.Second)
+	b.waitJS("watch page", `location.pathname.startsWith("/videos/") && !!document.querySelector("#edit-video:enabled")`, 20*time.Second)
 	link := eval[string](b, `(() => { const a = document.querySelector("#video-description a"); return a ? a.getAttribute("href") + "|" + a.textContent + "|" + a.rel : ""; })()`)
 	if link != "https://example.org/docs|https://example.org/docs|nofollow ugc noopener" {
 		t.Errorf("description link %q", link)

@@ -51,7 +51,7 @@ func TestEmbedOnAnotherSite(t *testing.T) {
 		t.Errorf("user page heading %q", h1)
 	}
 	b.do("watch page", 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+id))
-	b.waitJS("embed button", `!!document.querySelector("#embed-button")`, 20*time.Second)
+	b.waitJS("embed button", `!!document.querySelector("#embed-button:enabled")`, 20*time.Second)
 	eval[chromedp.Void](b, `document.querySelector("#embed-button").click()`)
 	b.waitJS("embed code", `document.querySelector("#status").textContent.includes("embed code") || !!document.querySelector("#embed-code")`, 10*time.Second)
 	if code := eval[string](b, `navigator.clipboard.readText().catch(() => document.querySelector("#embed-code")?.value || "")`); !strings.Contains(code, `src="`+embedURL+`"`) {

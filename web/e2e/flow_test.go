@@ -158,7 +158,7 @@ func TestUploadWatchRemove(t *testing.T) {
 	checkAccessible(t, b, "watch")
 
 	// Remove it: confirm() is accepted by the harness.
-	b.do("remove", 10*time.Second, chromedp.Click(chromedp.CSS("#delete-video")))
+	b.do("remove", 10*time.Second, chromedp.WaitEnabled(chromedp.CSS("#delete-video")), chromedp.Click(chromedp.CSS("#delete-video")))
 	b.waitJS("removed", `document.querySelector("#status .message.ok") !== null`, 15*time.Second)
 	// The panel stops with the video: it says so and its chart stands still.
 	b.waitJS("panel stopped", `document.querySelector("#stats-mode").textContent.includes("Sharing stopped")`, 5*time.Second)

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,7 +22,8 @@ func TestPagesWithoutScript(t *testing.T) {
 	tok := apiLogin(t, p.URL, "maya", "maya's password")
 	clip := makeClip(t, 2)
 	const hostile = `<img src=x> & "harbour"`
-	uploadMultipart(t, p.URL, tok, clip, hostile, "Golden hour, see https://example.com/pier.")
+	const desc = "Golden hour, see https://example.com/pier.\nAnd (https://example.org/a?b=1&c=2), <b>not bold</b>; javascript:alert(1)"
+	watchID := uploadMultipart(t, p.URL, tok, clip, hostile, desc)
 	uploadMultipart(t, p.URL, tok, clip, "Making bread", "Flour, water, salt.")
 
 	b := newBrowser(t)
@@ -77,6 +79,62 @@ func TestPagesWithoutScript(t *testing.T) {
 		t.Errorf("page 99 links to %q, want /", got)
 	}
 
+	// The watch page: title, details, description with its links, the
+	// BitTorrent links and a <video> that plays from the web seed.
+	b.do("watch", 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+watchID), chromedp.WaitReady(chromedp.CSS("footer")))
+	if got := b.text("#video-title"); got != hostile {
+		t.Errorf("watch title %q, want %q", got, hostile)
+	}
+	if eval[bool](b, `document.querySelector("#video-info").hidden`) {
+		t.Error("the video's details are hidden without script")
+	}
+	if got := b.text("#video-meta"); !strings.HasPrefix(got, "By maya · ") || !strings.Contains(got, "KiB") {
+		t.Errorf("watch meta %q", got)
+	}
+	if got := eval[string](b, `document.querySelector("#video-description").textContent`); got != desc {
+		t.Errorf("description %q, want %q", got, desc)
+	}
+	if got := eval[[]string](b, `[...document.querySelectorAll("#video-description a")].map((a) => a.href + " " + a.rel)`); len(got) != 2 ||
+		got[0] != "https://example.com/pier nofollow ugc noopener" || got[1] != "https://example.org/a?b=1&c=2 nofollow ugc noopener" {
+		t.Errorf("description links %q", got)
+	}
+	noInjectedMarkup(t, b)
+	if eval[int](b, `document.querySelectorAll("#video-description b").length`) != 0 {
+		t.Error("the description's markup became elements")
+	}
+	video := eval[map[string]any](b, `(() => { const v = document.querySelector("#player video#video-player"); return v ? {src: v.src, controls: v.controls, label: v.getAttribute("aria-label")} : {}; })()`)
+	if src, _ := video["src"].(string); !strings.Contains(src, "/static/webseed/") || video["controls"] != true || video["label"] != hostile {
+		t.Errorf("the player element: %v", video)
+	}
+	for _, sel := range []string{"#magnet-link", "#torrent-link", "#bt-links code"} {
+		if b.text(sel) == "" && eval[string](b, `document.querySelector("`+sel+`")?.getAttribute("href") || ""`) == "" {
+			t.Errorf("no %s without script", sel)
+		}
+	}
+	if !strings.HasPrefix(eval[string](b, `document.querySelector("#magnet-link")?.getAttribute("href") || ""`), "magnet:?xt=urn:btih:") {
+		t.Error("the magnet link is not a magnet URI")
+	}
+	if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false}); err != nil {
+		t.Fatal(err)
+	}
+
+	// With script, the page binds what the pod rendered: the description
+	// is what ui.js's linkify makes of the same text (after an edit the
+	// page renders it itself), and the player starts in the same element.
+	b.do("watch with script", 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+watchID))
+	b.waitJS("player starts", `document.querySelector("#player").getAttribute("aria-busy") === "false"`, 30*time.Second)
+	if same := eval[bool](b, `(async () => {
+		const { linkify } = await import("/static/js/ui.js");
+		const p = document.createElement("p");
+		linkify(p, `+jsQuote(desc)+`);
+		return p.innerHTML === document.querySelector("#video-description").innerHTML;
+	})()`); !same {
+		t.Errorf("the pod's description markup differs from linkify's: %s", b.text("#video-description"))
+	}
+	if n := eval[int](b, `document.querySelectorAll("video").length`); n != 1 {
+		t.Errorf("%d video elements on the watch page, want 1", n)
+	}
+
 	// What a crawler reads: the cards' names are in the HTML itself.
 	body := string(get(t, p.URL+"/search?q=harbour"))
 	if !strings.Contains(body, `&lt;img src=x&gt; &amp; &#34;harbour&#34;`) {
@@ -85,4 +143,9 @@ func TestPagesWithoutScript(t *testing.T) {
 	if strings.Contains(body, "<img src=x>") {
 		t.Error("a video name became markup")
 	}
+}
+
+func jsQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

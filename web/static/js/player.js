@@ -27,11 +27,17 @@ const ENGINE_TIMEOUT_MS = 12000;
  * engine: it falls back to HTTP and says why in stats().note.
  */
 export async function openPlayer(video, container, { engine = true } = {}) {
-  // The preview is the poster: a representative frame, not the first one
-  // (often black), shown until the video plays.
-  const media = el('video', { controls: true, playsinline: true, preload: 'auto', id: 'video-player', poster: (video.preview_url && safeURL(video.preview_url)) || undefined });
-  media.setAttribute('aria-label', video.name || 'Video');
-  container.replaceChildren(media);
+  // The watch page's HTML carries the <video> (preload="none", so it costs
+  // nothing until played or taken over here), with the preview as poster;
+  // other pages get one made. The preview is a representative frame, not
+  // the first one (often black), shown until the video plays.
+  let media = container.querySelector('video#video-player');
+  if (!media) {
+    media = el('video', { controls: true, playsinline: true, id: 'video-player', poster: (video.preview_url && safeURL(video.preview_url)) || undefined });
+    media.setAttribute('aria-label', video.name || 'Video');
+    container.replaceChildren(media);
+  }
+  media.preload = 'auto';
   const files = videoFiles(video);
   const first = pickAuto(files, viewSize(container), initialThroughput(), video.duration);
   const session = await openFile(video, first, media, engine);

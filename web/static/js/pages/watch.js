@@ -23,8 +23,15 @@ async function main() {
     return;
   }
   document.title = `${video.name} · Swarmtube`;
-  renderInfo(video);
-  renderLinks(video);
+  // The pod renders a published video's details, links and buttons in the
+  // HTML (web/templates/watch.html): bind them rather than build them, so
+  // nothing moves when the script arrives.
+  if ($('#video-info').dataset.rendered === 'true') {
+    bindEmbed($('#embed-button'), video);
+  } else {
+    renderInfo(video);
+    renderLinks(video);
+  }
   userP.then((user) => renderActions(video, user));
   if (video.state && video.state !== 'published') {
     playerBox.hidden = true;
@@ -132,15 +139,14 @@ function renderLinks(v) {
   if (torrent) list.append(el('li', {}, el('a', { href: torrent, download: '', id: 'torrent-link' }, 'Torrent file (.torrent)')));
   if (webseed) list.append(el('li', {}, el('a', { href: webseed, download: '', rel: 'noopener' }, 'Direct download (HTTP)')));
   if (v.info_hash) list.append(el('li', { class: 'hint' }, 'Info hash: ', el('code', {}, v.info_hash)));
-  list.append(el('li', {}, embedButton(v)));
+  list.append(el('li', {}, bindEmbed(el('button', { type: 'button', class: 'button', id: 'embed-button' }, 'Embed'), v)));
 }
 
-// embedButton copies the iframe code of the embeddable player; where the
-// clipboard is refused it shows the code to copy by hand.
-function embedButton(v) {
+// bindEmbed makes button copy the iframe code of the embeddable player;
+// where the clipboard is refused it shows the code to copy by hand.
+function bindEmbed(button, v) {
   const src = `${location.origin}/videos/${encodeURIComponent(v.id)}/embed`;
   const code = `<iframe src="${src}" width="640" height="360" title="${(v.name || 'Video').replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`)}" allow="autoplay; fullscreen" allowfullscreen style="border:0"></iframe>`;
-  const button = el('button', { type: 'button', class: 'button', id: 'embed-button' }, 'Embed');
   button.addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(code);
@@ -152,16 +158,29 @@ function embedButton(v) {
       area.select();
     }
   });
+  button.disabled = false; // the pod renders it disabled until bound
   return button;
 }
 
+// renderActions binds the owner's Edit and Remove buttons: the pod renders
+// them for a signed-in owner or admin; they are built here only when the
+// pod could not (a video still processing).
 function renderActions(v, user) {
   const box = $('#video-actions');
-  clear(box);
-  if (!user || v.local === false) return;
-  if (user.username !== v.owner && !hasRight(user, 'admin')) return;
-  box.append(editButton(v));
-  const del = el('button', { type: 'button', class: 'button danger', id: 'delete-video' }, 'Remove this video');
+  if (!user || v.local === false || (user.username !== v.owner && !hasRight(user, 'admin'))) {
+    clear(box);
+    return;
+  }
+  let edit = document.getElementById('edit-video');
+  let del = document.getElementById('delete-video');
+  if (!edit || !del) {
+    edit = el('button', { type: 'button', class: 'button', id: 'edit-video' }, 'Edit');
+    del = el('button', { type: 'button', class: 'button danger', id: 'delete-video' }, 'Remove this video');
+    box.replaceChildren(edit, del);
+  }
+  bindEdit(edit, v);
+  edit.disabled = false; // the pod renders them disabled until bound
+  del.disabled = false;
   del.addEventListener('click', async () => {
     if (!window.confirm(`Remove “${v.name}” from the pod? Its file is deleted and seeding stops.`)) return;
     del.disabled = true;
@@ -177,7 +196,6 @@ function renderActions(v, user) {
       del.disabled = false;
     }
   });
-  box.append(del);
 }
 
 // watchForView reports a view once the viewer has watched 10 s (or the
@@ -216,10 +234,9 @@ function watchForView(v, media) {
   media.addEventListener('ended', send);
 }
 
-// editButton lets the owner (or an admin) change the name and description
-// in place, through PATCH /api/v1/videos/{id}.
-function editButton(v) {
-  const button = el('button', { type: 'button', class: 'button', id: 'edit-video' }, 'Edit');
+// bindEdit makes button let the owner (or an admin) change the name and
+// description in place, through PATCH /api/v1/videos/{id}.
+function bindEdit(button, v) {
   button.addEventListener('click', () => {
     const name = el('input', { id: 'edit-name', type: 'text', required: '', maxlength: '200', value: v.name || '' });
     const description = el('textarea', { id: 'edit-description', rows: '4', maxlength: '10000' });

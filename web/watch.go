@@ -1,0 +1,129 @@
+package web
+
+import (
+	"html/template"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/httpx"
+)
+
+// watchData is what the watch page renders in the HTML for a published
+// video, so its title, details, links and player element are there before
+// (and without) the page's script, for crawlers and link previews, and
+// nothing moves when the script arrives. watch.js then binds the buttons
+// and starts the player in the <video> it finds.
+type watchData struct {
+	Poster      string
+	Date        string // "Nov 30, 2026", as ui.js formatDate in English
+	Size        string
+	Views       string
+	PodURL      string // the origin pod, when an http(s) URL
+	PodHost     string
+	Description template.HTML // linkified, escaped
+	Magnet      template.URL  // magnet: is not a URL html/template trusts
+	Torrent     string
+	Webseed     string
+	CanEdit     bool // the viewer owns the video or is an admin
+}
+
+func newWatchData(v api.Video, viewer *api.User) *watchData {
+	w := &watchData{
+		Views:       viewsText(v.Views),
+		Description: linkify(v.Description),
+		Magnet:      template.URL(safeURL(v.Magnet, "magnet")),
+		Torrent:     safeURL(v.TorrentURL),
+		Webseed:     safeURL(v.WebseedURL),
+	}
+	if v.CreatedAt.Year() >= 2000 {
+		w.Date = v.CreatedAt.Local().Format("Jan 2, 2006")
+	}
+	if v.Size > 0 {
+		w.Size = httpx.SizeText(v.Size)
+	}
+	if u := safeURL(v.Pod); u != "" {
+		w.PodURL, w.PodHost = u, podHost(u)
+	}
+	if viewer != nil && v.Local {
+		w.CanEdit = viewer.Username == v.Owner || hasRight(viewer, api.RightAdmin)
+	}
+	return w
+}
+
+func hasRight(u *api.User, right string) bool {
+	for _, r := range u.Rights {
+		if r == right || r == api.RightAdmin {
+			return true
+		}
+	}
+	return false
+}
+
+// safeURL returns u when it is an absolute http(s) URL (or of one of the
+// extra schemes), else "": as ui.js safeURL, so no javascript: link comes
+// from a friend pod's data.
+func safeURL(u string, extraSchemes ...string) string {
+	p, err := url.Parse(u)
+	if err != nil || u == "" {
+		return ""
+	}
+	switch s := strings.ToLower(p.Scheme); {
+	case (s == "http" || s == "https") && p.Host != "":
+		return u
+	case s != "" && contains(extraSchemes, s):
+		return u
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// urlPattern and trailPattern are ui.js's linkify rules: http(s) URLs in
+// plain text, without the punctuation that usually ends a sentence.
+var (
+	urlPattern   = regexp.MustCompile(`https?://[^\s<>"]+`)
+	trailPattern = regexp.MustCompile(`[).,;:!?'\]]+$`)
+)
+
+// linkify escapes text and makes its http(s) URLs links (rel "nofollow
+// ugc noopener": the text is a user's), exactly as ui.js linkify does in
+// the browser after an edit; TestWatchRendered compares the two.
+func linkify(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range urlPattern.FindAllStringIndex(text, -1) {
+		u := text[m[0]:m[1]]
+		if t := trailPattern.FindString(u); t != "" {
+			u = u[:len(u)-len(t)]
+		}
+		href := safeURL(u)
+		if href == "" {
+			continue
+		}
+		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
+		b.WriteString(`<a href="` + template.HTMLEscapeString(href) + `" rel="nofollow ugc noopener">` + template.HTMLEscapeString(u) + `</a>`)
+		last = m[0] + len(u)
+	}
+	b.WriteString(template.HTMLEscapeString(text[last:]))
+	return template.HTML(b.String())
+}
+
+// joinNonEmpty joins the non-empty parts with sep.
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}
