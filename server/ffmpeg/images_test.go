@@ -107,3 +107,26 @@ func TestStoryboardGrid(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkImages times Images (poster, preview, storyboard) on a 60 s
+// 720p30 H.264 clip: the cost of one images job.
+//
+//	go test -run '^$' -bench Images -benchtime 3x ./server/ffmpeg
+func BenchmarkImages(b *testing.B) {
+	tools := Find()
+	if !tools.Available() {
+		testenv.LookPath(b, "ffmpeg", "ffprobe")
+	}
+	src, _ := testenv.MakeClip(b, testenv.Clip{Seconds: 60, Width: 1280, Height: 720, Rate: 30, Pattern: "testsrc2", Faststart: true})
+	info, err := tools.Probe(b.Context(), src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := tools.Images(b.Context(), src, info, b.TempDir()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(info.Duration/(b.Elapsed().Seconds()/float64(b.N)), "x_realtime")
+}

@@ -202,7 +202,7 @@ func (p *Pod) open() (err error) {
 	}
 	tools := ffmpeg.Find()
 	if !tools.Available() {
-		log.Warn("ffmpeg/ffprobe not found: uploads are not probed or transcoded; only MP4, WebM and Ogg files are accepted, as they are (install Debian's ffmpeg package)")
+		log.Warn("ffmpeg/ffprobe not found: uploads are not probed or transcoded and get no thumbnails; only MP4, WebM and Ogg files are accepted, as they are (install Debian's ffmpeg package)")
 	}
 	p.videos, err = videos.New(videos.Config{
 		PodURL:         p.cfg.URL,

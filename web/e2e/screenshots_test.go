@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -48,22 +49,54 @@ func TestScreenshots(t *testing.T) {
 	tok := apiLogin(t, p.URL, "maya", "maya's password")
 	clip := makeClip(t, 8)
 	var watchID string
-	for i, v := range []struct{ name, desc string }{
-		{"Sunset over the harbour", "Golden hour from the pier."},
-		{"How peer-to-peer video works", "Every viewer shares what they watch."},
-		{"Making bread at home", "Flour, water, salt, time."},
-		{"Mountain bike descent (4K)", "Onboard camera, no music."},
-		{"Cat vs. laser pointer", "A classic."},
-		{"Test pattern and 440 Hz tone", "Generated with ffmpeg: testsrc and a sine wave.\nUseful to check audio/video sync."},
+	ids := map[string]*testPod{}
+	// Each video its own picture (ffmpeg's generated sources), so the
+	// thumbnails on the lists differ as real ones do.
+	for i, v := range []struct{ name, desc, source string }{
+		{"Sunset over the harbour", "Golden hour from the pier.", "gradients=size=640x360:rate=25:speed=0.03:c0=0xff8c1a:c1=0x8a2be2:c2=0x1e3a8a:n=3"},
+		{"How peer-to-peer video works", "Every viewer shares what they watch.", "testsrc2=size=640x360:rate=25"},
+		{"Making bread at home", "Flour, water, salt, time.", "cellauto=size=640x360:rate=25:rule=110:random_fill_ratio=0.5"},
+		{"Mountain bike descent (4K)", "Onboard camera, no music.", "mandelbrot=size=640x360:rate=25:start_scale=2"},
+		{"Cat vs. laser pointer", "A classic.", "life=size=640x360:rate=25:mold=10:life_color=0x22c55e:death_color=0x7f1d1d:ratio=0.3"},
+		{"Test pattern and 440 Hz tone", "Generated with ffmpeg: testsrc and a sine wave.\nUseful to check audio/video sync.", ""},
 	} {
-		id := uploadMultipart(t, p.URL, tok, clip, v.name, v.desc)
+		file := clip
+		if v.source != "" {
+			file = makeSourceClip(t, v.source, 8)
+		}
+		id := uploadMultipart(t, p.URL, tok, file, v.name, v.desc)
+		ids[id] = p
 		if i == 5 {
 			watchID = id
 		}
 		if i == 2 {
-			uploadMultipart(t, friend.URL, apiLogin(t, friend.URL, "noor", "noor's password"), clip, "Street food tour (from a friend pod)", "")
+			fid := uploadMultipart(t, friend.URL, apiLogin(t, friend.URL, "noor", "noor's password"),
+				makeSourceClip(t, "smptehdbars=size=640x360:rate=25", 8), "Street food tour (from a friend pod)", "")
+			ids[fid] = friend
 		}
 	}
+	// Every card shows its thumbnail: wait for each video's images, the
+	// friend's as this pod lists it too.
+	for id, pod := range ids {
+		waitThumbnail(t, pod.URL, id)
+	}
+	testenv.Eventually(t, 90*time.Second, "the friend's thumbnail on this pod's list", func() bool {
+		var list struct {
+			Data []struct {
+				ThumbnailURL string `json:"thumbnail_url"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(get(t, p.URL+"/api/v1/videos"), &list); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, v := range list.Data {
+			if v.ThumbnailURL != "" {
+				n++
+			}
+		}
+		return n == 7
+	})
 
 	b := newBrowser(t)
 	b.out = dir
@@ -75,6 +108,7 @@ func TestScreenshots(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
 	)
 	b.waitJS("home", `location.pathname === "/" && document.querySelectorAll(".video-card").length === 7`, 30*time.Second)
+	b.waitJS("thumbnails", `[...document.querySelectorAll(".video-card img")].filter((i) => i.complete && i.naturalWidth > 0).length === 7`, 30*time.Second)
 	b.screenshot("home")
 
 	// Another viewer in a second tab, so the panel has a peer to show.
@@ -148,6 +182,21 @@ func TestScreenshots(t *testing.T) {
 	b.waitJS("home", `document.querySelectorAll(".video-card").length > 0`, 15*time.Second)
 	b.screenshot("home-phone")
 	t.Logf("screenshots written to %s", dir)
+}
+
+// makeSourceClip writes seconds of an ffmpeg lavfi video source (with a
+// 440 Hz tone) as a faststart H.264/AAC MP4.
+func makeSourceClip(t *testing.T, source string, seconds int) string {
+	t.Helper()
+	ff := testenv.LookPath(t, "ffmpeg")
+	out := filepath.Join(t.TempDir(), "clip.mp4")
+	d := fmt.Sprint(seconds)
+	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", source, "-f", "lavfi", "-i", "sine=duration="+d,
+		"-t", d, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", source, err, b)
+	}
+	return out
 }
 
 // uploadMultipart posts a video with the simple multipart route and
