@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -108,7 +109,15 @@ type seedSet struct {
 	down []time.Time // per seed: failed; tried last until then
 }
 
-func newSeedSet(n int) seedSet { return seedSet{n: n, down: make([]time.Time, n)} }
+// newSeedSet starts at a random seed, so that viewers' first fetches
+// spread over the seeds too.
+func newSeedSet(n int) seedSet {
+	s := seedSet{n: n, down: make([]time.Time, n)}
+	if n > 0 {
+		s.next = rand.IntN(n)
+	}
+	return s
+}
 
 // order returns the seeds to try for one fetch: healthy ones from the
 // next in turn, then resting ones.

@@ -135,15 +135,22 @@ function sources(video, file) {
 
 const SOURCE_TIMEOUT_MS = 5000;
 
+// rotate returns list starting at a random element, the others following
+// in order.
+function rotate(list) {
+  const k = Math.floor(Math.random() * list.length);
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
 // firstSource fetches the .torrent from each source in turn and resolves
 // to the first that answers, with its bytes: {torrent, webSeed, from,
 // bytes}, or null when none does.
 async function firstSource(video, file) {
-  for (const src of sources(video, file)) {
+  for (const [i, src] of sources(video, file).entries()) {
     try {
       const resp = await fetch(src.torrent, { signal: AbortSignal.timeout(SOURCE_TIMEOUT_MS) });
       if (!resp.ok) throw new Error(`status ${resp.status}`);
-      return { ...src, bytes: new Uint8Array(await resp.arrayBuffer()) };
+      return { ...src, first: i === 0, bytes: new Uint8Array(await resp.arrayBuffer()) };
     } catch (err) {
       console.warn(`no .torrent from ${src.from}:`, err);
     }
@@ -157,7 +164,9 @@ async function openEngine(video, file, media, abandoned, from, source) {
   // Start the video at once: the Service Worker reads its first bytes from
   // the web seed while the engine compiles and starts (engine.js playEarly).
   const mod = await importEngine();
-  const webSeed = source.webSeed;
+  // The early bytes come from any web seed when the origin answered (the
+  // load spreads over its mirrors), else from the mirror that did.
+  const webSeed = source.first ? rotate(sources(video, file).map((src) => src.webSeed).filter(Boolean))[0] : source.webSeed;
   if (file.info_hash && webSeed) {
     await mod.playEarly(media, { infoHash: file.info_hash, webSeed, name: video.name || 'video' }, {}).catch((err) => {
       console.warn('early start failed, waiting for the engine:', err);
@@ -242,10 +251,11 @@ async function openEngine(video, file, media, abandoned, from, source) {
 // from the buffered time ranges (the browser does not expose media transfer
 // sizes), which is what the viewer has downloaded.
 function openHTTP(video, file, media, note, reason) {
-  // Every web seed of the file, the origin's first: the browser tries
-  // each <source> in turn until one plays.
+  // Every web seed of the file, from a random one (viewers spread over
+  // the origin and its mirrors): the browser tries each <source> in turn
+  // until one plays.
   const point = (f) => {
-    const seeds = sources(video, f).map((src) => src.webSeed).filter(Boolean);
+    const seeds = rotate(sources(video, f).map((src) => src.webSeed).filter(Boolean));
     if (!seeds.length) throw new Error('this video has no playable address');
     if (seeds.length === 1) {
       media.replaceChildren();
