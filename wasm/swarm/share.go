@@ -113,17 +113,17 @@ func (t *Torrent) announcePodLocked() {
 
 // peerBringsLocked reports whether a connected browser peer that does not
 // offer piece i yet is fetching it from the pod, or will: i is in its
-// horizon and its playhead is ahead of ours (by more than
-// a piece, or within a piece and its peer id is the lower, so that of two
-// viewers at one place exactly one asks the pod).
+// horizon and its playhead is ahead of ours. Playheads are compared as
+// both sides announced them, in pieces (the further piece is ahead; at
+// one piece, the lower peer id), so that two viewers judge each other
+// from the same two numbers and exactly one of them asks the pod.
 func (t *Torrent) peerBringsLocked(i int) bool {
-	off := int64(i) * t.info.PieceLength
-	ours := int64(-1)
-	if rate := t.byteRateLocked(); t.hasPlayback && rate > 0 {
-		anchors, _ := t.podAnchorsLocked()
-		ours = anchors[0]
+	if !t.podSentOK || !t.hasPlayback || t.byteRateLocked() <= 0 {
+		return false
 	}
 	pl := t.info.PieceLength
+	off := int64(i) * pl
+	ours := t.podSent.At / pl
 	for p := range t.peers {
 		// Choking us or not: once it has the piece we are interested, and
 		// browser peers unchoke every interested peer.
@@ -136,10 +136,10 @@ func (t *Torrent) peerBringsLocked(i int) bool {
 		}
 		// Paused or not: a viewer fills its horizon from the pod after
 		// podFillDelay, and while paused we need nothing soon either.
-		if ours < 0 || off < s.At || off >= s.End {
+		if off < s.At || off >= s.End {
 			continue
 		}
-		if d := s.At - ours; d > pl || (d >= -pl && bytes.Compare(p.id[:], t.cfg.PeerID[:]) < 0) {
+		if theirs := s.At / pl; theirs > ours || (theirs == ours && bytes.Compare(p.id[:], t.cfg.PeerID[:]) < 0) {
 			return true
 		}
 	}
