@@ -25,7 +25,9 @@
 //   - viewers: viewers who behave like real ones (Poisson arrivals, a
 //     retention distribution, pauses, seeks; native engines and -browsers
 //     Chromium pages) for each N of -viewers-n: pod bytes ÷ what plain
-//     <video> players would cost, and the ideal (viewers.go).
+//     <video> players doing the same cost another pod in the same run
+//     (Chromium pages for the Chromium viewers, HTTP clients fetching like
+//     a <video> for the native ones), and the ideal (viewers.go).
 package main
 
 import (

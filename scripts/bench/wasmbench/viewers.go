@@ -5,8 +5,10 @@ package main
 // retention distribution, some pause and some seek, then leave (closing
 // their engine: they stop seeding). It prints, for each N, the pod's bytes
 // (seeder + web seed, measured) ÷ what plain <video> players doing the same
-// would cost the pod (modelled, see plainBytes), and the ideal: one copy of
-// what anyone watched.
+// cost a second pod in the same run (measured: a Chromium page with
+// <video src> for each Chromium viewer, an HTTP client fetching like one
+// for each native viewer, see watchPlainHTTP), the same against the older
+// model (plainBytes), and the ideal: one copy of what anyone watched.
 
 import (
 	"context"
@@ -17,6 +19,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -140,12 +143,27 @@ func runViewers(path string, size int64, seconds float64, plans []plan) {
 		log.Fatal(err)
 	}
 	byteRate := float64(size) / seconds
+	// Plain <video> players doing the same, measured in the same run
+	// against a pod of their own (web seed only): a Chromium page with
+	// <video src> for each Chromium viewer, an HTTP client that fetches like
+	// one (watchPlainHTTP) for each native viewer.
+	plainPod := newPod(path, false)
+	defer plainPod.close()
+	plainRes := make([]result, len(plans))
 	res := make([]result, len(plans))
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, pl := range plans {
 		time.Sleep(time.Until(start.Add(pl.arrive)))
-		wg.Add(1)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if pl.browser {
+				plainRes[i] = watchInBrowser(plainPod.srv.URL+"/bench/plain.html", pl, seconds)
+				return
+			}
+			plainRes[i] = watchPlainHTTP(plainPod.srv.URL+"/webseed/video.mp4", size, byteRate, seconds, pl)
+		}()
 		go func() {
 			defer wg.Done()
 			if pl.browser {
@@ -175,16 +193,23 @@ func runViewers(path string, size int64, seconds float64, plans []plan) {
 		stalls += r.stalls
 	}
 	ideal := unionLen(all) * byteRate
+	measured := float64(plainPod.webseedOut.Load())
+	for i, r := range plainRes {
+		if r.err != nil {
+			errs++
+			fmt.Printf("    plain viewer %d: %v\n", i, r.err)
+		}
+	}
 	nb := 0
 	for _, pl := range plans {
 		if pl.browser {
 			nb++
 		}
 	}
-	fmt.Printf("  N=%-2d (%d Chromium, %d native) %4.0f s: pod %6.1f MB (seeder %.1f + web seed %.1f), plain <video> %6.1f MB, ideal %5.1f MB: "+
-		"pod/plain %.3f, ideal/plain %.3f; stalls %d, errors %d\n",
+	fmt.Printf("  N=%-2d (%d Chromium, %d native) %4.0f s: pod %6.1f MB (seeder %.1f + web seed %.1f), plain <video> measured %6.1f MB (model %6.1f), ideal %5.1f MB: "+
+		"pod/plain %.3f (model: %.3f), ideal/plain %.3f; stalls %d, errors %d\n",
 		len(plans), nb, len(plans)-nb, time.Since(start).Seconds(), float64(pod)/1e6, float64(p.seeder.UploadedBytes())/1e6,
-		float64(p.webseedOut.Load())/1e6, plain/1e6, ideal/1e6, float64(pod)/plain, ideal/plain, stalls, errs)
+		float64(p.webseedOut.Load())/1e6, measured/1e6, plain/1e6, ideal/1e6, float64(pod)/measured, float64(pod)/plain, ideal/measured, stalls, errs)
 }
 
 // plainBytes models what a plain <video> playing those intervals would
@@ -411,4 +436,122 @@ func watchInBrowser(url string, pl plan, seconds float64) result {
 	res.err = fmt.Errorf("the page did not finish its plan")
 	res.played = append(res.played, interval{from, last})
 	return res
+}
+
+// watchPlainHTTP plays pl as a plain <video src=webSeed> does, with a
+// real HTTP client against a pod of its own: one open-ended range request
+// from the playhead, read as the data arrives while less than plainAhead
+// seconds of media are held beyond the playhead (then it stops reading, and
+// what TCP already carried is the pod's cost too, as for a browser), a new
+// request after a seek, the connection closed on leaving. Its player is the
+// native viewers' (starts at 1 s held, plays at the bitrate, pauses and
+// seeks as planned); the pod's web seed counts the bytes.
+func watchPlainHTTP(webSeed string, size int64, byteRate, seconds float64, pl plan) result {
+	var res result
+	var mu sync.Mutex // guards pos, buffered, gen
+	var pos, buffered int64
+	gen := 0 // requests started: a cancelled one's last read is not counted
+	ahead := int64(*plainAhead * byteRate)
+	fetch := func(ctx context.Context, from int64, g int) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, webSeed, nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		buf := make([]byte, 64<<10)
+		for ctx.Err() == nil {
+			mu.Lock()
+			full := buffered-pos >= ahead
+			mu.Unlock()
+			if full {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			n, err := resp.Body.Read(buf)
+			mu.Lock()
+			if gen == g {
+				buffered += int64(n)
+			}
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}
+	// stop ends the current request (a seek starts another, leaving ends it).
+	stop := func() {}
+	request := func(at int64) {
+		stop()
+		ctx, cancel := context.WithCancel(context.Background())
+		stop = cancel
+		mu.Lock()
+		g := gen
+		mu.Unlock()
+		go fetch(ctx, at, g)
+	}
+	request(0)
+	defer func() { stop() }()
+	watched, from := 0.0, 0.0
+	var pausedUntil time.Time
+	paused, started, stalled := false, false, false
+	begin, last := time.Now(), time.Now()
+	for {
+		time.Sleep(50 * time.Millisecond)
+		now := time.Now()
+		dt := now.Sub(last).Seconds()
+		last = now
+		mu.Lock()
+		if paused && now.After(pausedUntil) {
+			paused = false
+		}
+		if !started {
+			started = buffered >= min(size, int64(byteRate))
+		}
+		if started && !paused {
+			np := min(buffered, pos+int64(dt*byteRate))
+			switch {
+			case np == pos && pos < size && !stalled:
+				res.stalls++
+				stalled = true
+			case np > pos:
+				stalled = false
+			}
+			watched += float64(np-pos) / byteRate
+			pos = np
+		}
+		cur := float64(pos) / byteRate
+		seek := false
+		switch {
+		case pl.pauseAt >= 0 && watched >= pl.pauseAt:
+			paused, pausedUntil = true, now.Add(pl.pauseFor)
+			pl.pauseAt = -1
+		case pl.seekAt >= 0 && watched >= pl.seekAt:
+			res.played = append(res.played, interval{from, cur})
+			from = pl.seekTo
+			pos = int64(pl.seekTo * byteRate)
+			buffered, gen = pos, gen+1
+			pl.seekAt = -1
+			seek = true
+		}
+		done := watched >= pl.watch || pos >= size
+		at := pos
+		mu.Unlock()
+		if seek {
+			request(at)
+		}
+		if done {
+			res.played = append(res.played, interval{from, math.Min(seconds, float64(at)/byteRate)})
+			return res
+		}
+		if time.Since(begin) > time.Duration(3*seconds)*time.Second+pl.pauseFor+time.Minute {
+			res.err = fmt.Errorf("did not finish its plan")
+			res.played = append(res.played, interval{from, cur})
+			return res
+		}
+	}
 }
