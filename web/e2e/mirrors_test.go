@@ -71,7 +71,8 @@ func metricSum(t *testing.T, base, name string) float64 {
 // rest is server/internal/integration's TestMirrors): pods 1, 2 and 3 are
 // friends, pod 2 mirrors pod 3's video by its admin's pick, pod 3 stops,
 // and a Chromium viewer on pod 1 plays the video to the end from pod 2;
-// the page never says it plays from pod 3.
+// the page never says it plays from pod 3. Pod 3 then stays down past its
+// ejection, and pod 1 still lists the video, mirrored by pod 2.
 func TestMirrorPlayback(t *testing.T) {
 	p1, _ := startStoppablePod(t, "pod1")
 	p2, _ := startStoppablePod(t, "pod2", "--mirror-max-gb", "1", "--mirror-strategy", "manual", "--mirror-check-interval", "1s")
@@ -123,4 +124,24 @@ func TestMirrorPlayback(t *testing.T) {
 		t.Errorf("pod2 served %.0f bytes of a %d-byte video", after-served, onP1.Size)
 	}
 	t.Logf("stats: %q; pod2 served %.0f bytes of %d", mode, after-served, onP1.Size)
+
+	// Pod 3 stays down past its ejection (fast here: retries every 300 ms
+	// cost it its score within a minute): its mirrored video stays listed
+	// on pod 1, with pod 2 as its mirror.
+	admin1 := apiLogin(t, p1.URL, "admin", adminPassword)
+	testenv.Eventually(t, 120*time.Second, "pod1 to eject the stopped pod3", func() bool {
+		var fl api.FriendList
+		if err := json.Unmarshal(apiCall(t, p1.URL, admin1, "GET", "/api/v1/pods", "", http.StatusOK), &fl); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fl.Data {
+			if f.URL == p3.PodURL {
+				return f.Status == "ejected"
+			}
+		}
+		return false
+	})
+	if v, ok := videoNamed(t, p1.URL, name); !ok || len(v.Mirrors) != 1 || v.Mirrors[0].Pod != p2.PodURL {
+		t.Fatalf("after pod3's ejection pod1 lists %+v (listed: %v), want the video with pod2 as its mirror", v, ok)
+	}
 }
