@@ -38,8 +38,8 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		Name: "swarmtube_videos_known",
 		Help: "Distinct info hashes of local and friends' videos (what the tracker tracks).",
 	}, func() float64 {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
+		s.setsMu.RLock()
+		defer s.setsMu.RUnlock()
 		return float64(len(s.known))
 	})
 	for _, c := range []prometheus.Collector{m.ingests, m.ingest, m.search, known} {

@@ -103,13 +103,18 @@ type Service struct {
 	quota                           quotaState
 	views                           *viewTable
 
-	mu sync.RWMutex // guards the following fields
+	// setsMu guards known and files, apart from mu: the clean-up holds mu
+	// while it reads the whole catalogue, and the tracker asks Known for
+	// every announce.
+	setsMu sync.RWMutex
 	// known counts videos (local and friends') per info hash: the tracker
 	// tracks exactly these. Updated in commit handlers by ±1, which commute,
 	// so concurrent commits cannot leave it wrong.
 	known map[[20]byte]int
 	// files counts committed local videos per file name, for the web seed.
 	files map[string]int
+
+	mu sync.RWMutex // guards the following fields
 	// busy holds names under videoDir being written by an ingest that has
 	// not committed yet, and upload ids being finished: the janitor skips them.
 	busy map[string]struct{}
@@ -303,8 +308,8 @@ func (s *Service) SetMirrorTorrents(f func(id string) ([]byte, bool)) { s.mirror
 // in-memory set kept exact after every commit, so the tracker may call it
 // for every announce.
 func (s *Service) Known(infoHash [20]byte) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.setsMu.RLock()
+	defer s.setsMu.RUnlock()
 	return s.known[infoHash] > 0
 }
 
@@ -325,8 +330,8 @@ func (s *Service) onCommitCounts(tx *bolt.Tx, rec *record, delta int) {
 
 // addCounts is the bookkeeping of onCommitCounts.
 func (s *Service) addCounts(ih [20]byte, file string, delta int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.setsMu.Lock()
+	defer s.setsMu.Unlock()
 	if s.known[ih] += delta; s.known[ih] <= 0 {
 		delete(s.known, ih)
 	}
@@ -343,9 +348,9 @@ func (s *Service) ResolveWebseed(fileName string) (string, bool) {
 	if fileName != filepath.Base(fileName) || strings.HasPrefix(fileName, ".") {
 		return "", false
 	}
-	s.mu.RLock()
+	s.setsMu.RLock()
 	ok := s.files[fileName] > 0
-	s.mu.RUnlock()
+	s.setsMu.RUnlock()
 	if !ok {
 		return "", false
 	}

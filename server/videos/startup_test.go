@@ -226,3 +226,33 @@ func TestPageKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupsDoNotWaitForCleanup: the clean-up holds the service's lock
+// while it reads the whole catalogue (seconds at 100,000 videos, at every
+// start and hourly); the tracker's Known (every announce) and the web
+// seed's ResolveWebseed must not wait for it.
+func TestLookupsDoNotWaitForCleanup(t *testing.T) {
+	fast, _ := clips(t)
+	p := newPod(t)
+	_, v, _ := p.upload("alice", "one", "", fast)
+	ih, err := (&record{Video: v}).infoHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.svc.mu.Lock() // as cleanup does
+	done := make(chan bool)
+	go func() {
+		_, served := p.svc.ResolveWebseed(filepath.Base(v.WebseedURL))
+		done <- p.svc.Known(ih) && served
+	}()
+	select {
+	case ok := <-done:
+		p.svc.mu.Unlock()
+		if !ok {
+			t.Fatal("the video is not known or not served")
+		}
+	case <-time.After(10 * time.Second):
+		p.svc.mu.Unlock()
+		t.Fatal("Known and ResolveWebseed wait for the service's lock, which the clean-up holds while it reads the catalogue")
+	}
+}
