@@ -158,7 +158,9 @@ func (t Tools) poster(ctx context.Context, src string, info Info, at float64, th
 
 // sprite writes the storyboard's tile grid of src to dst.
 func (t Tools) sprite(ctx context.Context, src string, info Info, sb Storyboard, dst string) error {
-	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"}
+	// Tiles are 160×90: the deblocking filter's work is invisible there
+	// (-skip_loop_filter all: 13% less CPU on 720p H.264, BENCHMARKS.md).
+	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y", "-skip_loop_filter", "all"}
 	if info.Duration > 120 {
 		args = append(args, "-skip_frame", "nokey")
 	}
