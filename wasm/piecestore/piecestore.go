@@ -27,6 +27,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -34,6 +36,10 @@ import (
 // ErrNotFound is returned (wrapped) by a Backend for an entry it does not
 // hold.
 var ErrNotFound = errors.New("piecestore: not stored")
+
+// ErrDropped is returned by Torrent.Put when the piece was evicted or
+// cleared while it was being written.
+var ErrDropped = errors.New("piecestore: piece dropped while being written")
 
 // ErrFull is returned by Torrent.Put when the budget cannot hold the piece
 // even after every other piece was evicted.
@@ -89,7 +95,8 @@ type Store struct {
 	budget   int64
 	torrents map[string]*entry
 	bytes    int64
-	clock    uint64 // for piece recency
+	clock    uint64                   // for piece recency
+	writes   map[string]chan struct{} // in-flight WritePiece calls (key: torrent/index), closed when done
 }
 
 // Usage is what the page shows: bytes stored (all videos), the budget,
@@ -105,7 +112,7 @@ type Usage struct {
 // and returns a Store bounded by budget bytes. A torrent without a
 // readable metadata record is deleted: its piece sizes are unknown.
 func Load(ctx context.Context, b Backend, budget int64) (*Store, error) {
-	s := &Store{b: b, now: time.Now, budget: budget, torrents: map[string]*entry{}}
+	s := &Store{b: b, now: time.Now, budget: budget, torrents: map[string]*entry{}, writes: map[string]chan struct{}{}}
 	names, err := b.Torrents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("piecestore: list %s: %w", b.Kind(), err)
@@ -174,39 +181,67 @@ func (s *Store) Usage() Usage {
 }
 
 // Clear deletes every stored piece of every video. Open torrents are told
-// which pieces they lost (Torrent.OnDrop) and keep storing what comes next.
+// which pieces they lost (Torrent.OnDrop) and keep storing what comes
+// next: for them Clear deletes piece by piece, after the writes in flight
+// when it was called have finished (a file being written cannot be
+// removed, and would be left behind uncounted); videos not open are
+// deleted whole.
 func (s *Store) Clear(ctx context.Context) error {
 	s.mu.Lock()
-	names := make([]string, 0, len(s.torrents))
+	var closed []string
+	open := map[string][]int{}
 	var drops []func()
 	for name, e := range s.torrents {
-		names = append(names, name)
 		if e.open != nil {
-			drops = append(drops, e.open.dropped(slices.Collect(mapKeys(e.pieces))))
+			pieces := slices.Collect(mapKeys(e.pieces))
+			open[name] = pieces
+			drops = append(drops, e.open.dropped(pieces))
+		} else {
+			closed = append(closed, name)
+			delete(s.torrents, name)
 		}
 		s.bytes -= e.bytes
 		e.pieces, e.bytes = map[int]int64{}, 0
-		if e.open == nil {
-			delete(s.torrents, name)
+	}
+	var inflight []chan struct{}
+	for key, done := range s.writes {
+		inflight = append(inflight, done)
+		name, idx, _ := strings.Cut(key, "/")
+		if i, err := strconv.Atoi(idx); err == nil && s.torrents[name] != nil {
+			open[name] = append(open[name], i) // counted again by its Put, unless it failed
 		}
 	}
 	s.mu.Unlock()
 	for _, f := range drops {
 		f()
 	}
+	for _, done := range inflight {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	var errs []error
-	for _, name := range names {
+	for _, name := range closed {
 		if err := s.b.DeleteTorrent(ctx, name); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	s.mu.Lock()
-	for name, e := range s.torrents { // open ones keep their metadata
-		if e.open != nil {
-			errs = append(errs, s.writeMetaLocked(ctx, name, e))
+	for name, pieces := range open {
+		for _, i := range pieces {
+			s.mu.Lock()
+			e := s.torrents[name]
+			_, rewritten := e.pieces[i] // stored again since: keep it
+			s.mu.Unlock()
+			if rewritten {
+				continue
+			}
+			if err := s.b.DeletePiece(ctx, name, i); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
-	s.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("piecestore: clear: %w", err)
 	}
@@ -395,20 +430,32 @@ func (t *Torrent) Put(ctx context.Context, i int, data []byte) error {
 	s.bytes += size
 	s.clock++
 	t.used[i] = s.clock
+	key := t.name + "/" + strconv.Itoa(i)
+	done := make(chan struct{})
+	s.writes[key] = done
 	s.mu.Unlock()
 	for _, f := range drops {
 		f()
 	}
 	t.deleteAll(ctx, victims, own)
-	if err := s.b.WritePiece(ctx, t.name, i, data); err != nil {
-		s.mu.Lock()
+	err := s.b.WritePiece(ctx, t.name, i, data)
+	s.mu.Lock()
+	delete(s.writes, key)
+	close(done)
+	if _, ok := t.e.pieces[i]; err == nil && !ok {
+		// Evicted or cleared while being written: the file must go, and
+		// the caller must not count it as stored.
+		err = ErrDropped
+	} else if err != nil {
 		if _, ok := t.e.pieces[i]; ok {
 			delete(t.e.pieces, i)
 			delete(t.used, i)
 			t.e.bytes -= size
 			s.bytes -= size
 		}
-		s.mu.Unlock()
+	}
+	s.mu.Unlock()
+	if err != nil {
 		_ = s.b.DeletePiece(ctx, t.name, i) // a partial write must not stay
 		return fmt.Errorf("piecestore: write piece %d: %w", i, err)
 	}

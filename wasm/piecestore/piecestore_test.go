@@ -208,3 +208,48 @@ func TestLoadDropsTorrentWithoutMeta(t *testing.T) {
 		t.Fatalf("unreadable torrents kept: %v", names)
 	}
 }
+
+// slowBackend holds WritePiece until release is closed.
+type slowBackend struct {
+	*Memory
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b slowBackend) WritePiece(ctx context.Context, torrent string, i int, data []byte) error {
+	b.started <- struct{}{}
+	<-b.release
+	return b.Memory.WritePiece(ctx, torrent, i, data)
+}
+
+// TestClearDuringWrite: a piece being written when the viewer clears the
+// store is not left behind, and its Put reports it dropped (the caller must
+// not count it as stored).
+func TestClearDuringWrite(t *testing.T) {
+	b := slowBackend{NewMemory(), make(chan struct{}), make(chan struct{})}
+	s, _ := Load(ctx, b, 10*pl)
+	tor := open(t, s, "aa", 10*pl)
+	errc := make(chan error, 1)
+	go func() { errc <- tor.Put(ctx, 1, piece(1)) }()
+	<-b.started
+	cleared := make(chan error, 1)
+	go func() { cleared <- s.Clear(ctx) }()
+	select {
+	case err := <-cleared:
+		t.Fatalf("Clear returned (%v) before the write in flight ended", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(b.release)
+	if err := <-errc; !errors.Is(err, ErrDropped) {
+		t.Fatalf("Put of a piece cleared meanwhile: %v, want ErrDropped", err)
+	}
+	if err := <-cleared; err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := b.Pieces(ctx, "aa"); len(p) != 0 {
+		t.Fatalf("pieces left behind: %v", p)
+	}
+	if u := s.Usage(); u.Bytes != 0 {
+		t.Fatalf("usage %+v", u)
+	}
+}

@@ -2,7 +2,10 @@ package swarm
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/swarmtube/swarmtube/wasm/piecestore"
 )
 
 // The browser's storage (Config.Storage): every verified piece is written
@@ -41,7 +44,9 @@ func (t *Torrent) writeLoop(ctx context.Context) {
 			switch {
 			case !ok:
 			case err != nil:
-				if ctx.Err() == nil {
+				// A piece dropped while written (the viewer cleared the
+				// storage, or it made room) is simply not stored.
+				if ctx.Err() == nil && !errors.Is(err, piecestore.ErrDropped) {
 					t.log.Warn("store piece", "piece", i, "err", err)
 				}
 			case pc.state == pieceHave && !pc.stored:

@@ -41,7 +41,10 @@ func TestWatchStorageClear(t *testing.T) {
 		chromedp.Focus(chromedp.CSS("#storage-clear")),
 		chromedp.KeyEvent(kb.Enter),
 	)
-	b.waitJS("cleared", `document.querySelector("#storage-status").textContent.startsWith("Cleared")`, 20*time.Second)
+	b.waitJS("clear done", `!document.querySelector("#storage-status").textContent.startsWith("Clearing")`, 30*time.Second)
+	if got := b.text("#storage-status"); !strings.HasPrefix(got, "Cleared") {
+		t.Fatalf("after pressing the button the page says %q", got)
+	}
 	after := b.text("#storage-usage")
 	t.Logf("storage before: %q; after: %q", before, after)
 	if !strings.HasPrefix(after, "0 B of ") || !strings.Contains(after, "0 videos") {
