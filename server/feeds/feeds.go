@@ -118,6 +118,7 @@ type rssDoc struct {
 	Version string     `xml:"version,attr"`
 	AtomNS  string     `xml:"xmlns:atom,attr"`
 	DCNS    string     `xml:"xmlns:dc,attr"`
+	MediaNS string     `xml:"xmlns:media,attr"`
 	Channel rssChannel `xml:"channel"`
 }
 
@@ -145,6 +146,26 @@ type rssItem struct {
 	Creator     string        `xml:"dc:creator,omitempty"`
 	Description string        `xml:"description,omitempty"`
 	Enclosure   *rssEnclosure `xml:"enclosure,omitempty"`
+	Thumbnail   *mediaThumb   `xml:"media:thumbnail,omitempty"`
+}
+
+// mediaNS is Media RSS (https://www.rssboard.org/media-rss), whose
+// media:thumbnail readers show beside an item; the video's thumbnail is
+// 320×180 (server/ffmpeg).
+const mediaNS = "http://search.yahoo.com/mrss/"
+
+type mediaThumb struct {
+	URL    string `xml:"url,attr"`
+	Width  int    `xml:"width,attr"`
+	Height int    `xml:"height,attr"`
+}
+
+// thumbnail is v's media:thumbnail, nil when it has none.
+func thumbnail(v api.Video) *mediaThumb {
+	if v.ThumbnailURL == "" {
+		return nil
+	}
+	return &mediaThumb{URL: v.ThumbnailURL, Width: 320, Height: 180}
 }
 
 type rssGUID struct {
@@ -163,14 +184,14 @@ func (h *Handler) rss(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	doc := rssDoc{Version: "2.0", AtomNS: "http://www.w3.org/2005/Atom", DCNS: "http://purl.org/dc/elements/1.1/", Channel: rssChannel{
+	doc := rssDoc{Version: "2.0", AtomNS: "http://www.w3.org/2005/Atom", DCNS: "http://purl.org/dc/elements/1.1/", MediaNS: mediaNS, Channel: rssChannel{
 		Title: f.title, Link: f.home, Description: "Videos shared peer to peer on " + h.PodName + ".",
 		Self:      rssSelf{Href: f.self, Rel: "self", Type: "application/rss+xml"},
 		Generator: "Swarmtube", LastBuild: f.updated.UTC().Format(time.RFC1123Z),
 	}}
 	for _, v := range f.videos {
 		it := rssItem{Title: v.Name, Link: h.watchURL(v), GUID: rssGUID{IsPermaLink: "true", Value: h.watchURL(v)},
-			PubDate: v.CreatedAt.UTC().Format(time.RFC1123Z), Creator: v.Owner, Description: v.Description}
+			PubDate: v.CreatedAt.UTC().Format(time.RFC1123Z), Creator: v.Owner, Description: v.Description, Thumbnail: thumbnail(v)}
 		if v.WebseedURL != "" {
 			it.Enclosure = &rssEnclosure{URL: v.WebseedURL, Length: strconv.FormatInt(v.Size, 10), Type: contentType(v)}
 		}
@@ -182,6 +203,7 @@ func (h *Handler) rss(w http.ResponseWriter, r *http.Request) {
 // Atom 1.0 (RFC 4287).
 type atomDoc struct {
 	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	MediaNS string      `xml:"xmlns:media,attr"`
 	ID      string      `xml:"id"`
 	Title   string      `xml:"title"`
 	Updated string      `xml:"updated"`
@@ -205,6 +227,7 @@ type atomEntry struct {
 	Author    *atomAuthor `xml:"author,omitempty"`
 	Links     []atomLink  `xml:"link"`
 	Summary   string      `xml:"summary,omitempty"`
+	Thumbnail *mediaThumb `xml:"media:thumbnail,omitempty"`
 }
 
 type atomAuthor struct {
@@ -216,11 +239,11 @@ func (h *Handler) atom(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	doc := atomDoc{ID: f.self, Title: f.title, Updated: f.updated.UTC().Format(time.RFC3339), Gen: "Swarmtube",
+	doc := atomDoc{MediaNS: mediaNS, ID: f.self, Title: f.title, Updated: f.updated.UTC().Format(time.RFC3339), Gen: "Swarmtube",
 		Links: []atomLink{{Rel: "self", Href: f.self, Type: "application/atom+xml"}, {Rel: "alternate", Href: f.home, Type: "text/html"}}}
 	for _, v := range f.videos {
 		e := atomEntry{ID: h.watchURL(v), Title: v.Name, Updated: v.CreatedAt.UTC().Format(time.RFC3339),
-			Published: v.CreatedAt.UTC().Format(time.RFC3339), Summary: v.Description,
+			Published: v.CreatedAt.UTC().Format(time.RFC3339), Summary: v.Description, Thumbnail: thumbnail(v),
 			Links: []atomLink{{Rel: "alternate", Href: h.watchURL(v), Type: "text/html"}}}
 		// RFC 4287 4.1.1: an entry without an author takes the feed's; the
 		// feed has none, so every entry names one.

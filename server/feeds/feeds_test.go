@@ -43,6 +43,7 @@ type parsed struct {
 		Link       string `json:"link"`
 		Author     string `json:"author"`
 		Published  string `json:"published"`
+		Thumbnail  string `json:"thumbnail"`
 		Enclosures []struct {
 			Href   string `json:"href"`
 			Length string `json:"length"`
@@ -58,7 +59,7 @@ print(json.dumps({
   "bozo": bool(d.bozo), "exception": str(d.get("bozo_exception", "")), "version": d.version,
   "title": d.feed.get("title", ""),
   "entries": [{"title": e.get("title", ""), "link": e.get("link", ""), "author": e.get("author", ""),
-               "published": e.get("published", ""),
+               "published": e.get("published", ""), "thumbnail": (e.get("media_thumbnail") or [{}])[0].get("url", ""),
                "enclosures": [{"href": x.get("href", ""), "length": str(x.get("length", "")), "type": x.get("type", "")} for x in e.get("enclosures", [])]}
               for e in d.entries]}))
 `
@@ -86,7 +87,8 @@ func TestFeedsParse(t *testing.T) {
 	created := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	src := fakeSource{videos: []api.Video{
 		{ID: "aaaaaaaaaaaaaaaa", Name: "Élan <vital> & co", Description: "a <b>bold</b> claim", Owner: "alice", Size: 12345,
-			WebseedURL: "https://pod.example/static/webseed/aaaaaaaaaaaaaaaa.mp4", ContentType: "video/mp4", CreatedAt: created, State: api.StatePublished},
+			WebseedURL: "https://pod.example/static/webseed/aaaaaaaaaaaaaaaa.mp4", ContentType: "video/mp4", CreatedAt: created, State: api.StatePublished,
+			ThumbnailURL: "https://pod.example/static/images/aaaaaaaaaaaaaaaa-thumb-0123456789abcdef.jpg"},
 		{ID: "bbbbbbbbbbbbbbbb", Name: "still processing", Owner: "alice", CreatedAt: created.Add(time.Hour), State: api.StateProcessing},
 		{ID: "cccccccccccccccc", Name: "bob's", Owner: "bob", Size: 1, WebseedURL: "https://pod.example/static/webseed/c.webm", ContentType: "video/webm",
 			CreatedAt: created.Add(-time.Hour), State: api.StatePublished},
@@ -119,6 +121,11 @@ func TestFeedsParse(t *testing.T) {
 			for i, e := range p.Entries {
 				if e.Title != tc.entries[i] || !strings.HasPrefix(e.Link, "https://pod.example/videos/") || e.Author == "" || e.Published == "" {
 					t.Errorf("entry %d: %+v", i, e)
+				}
+				// The video with a thumbnail names it (Media RSS), the other none.
+				if wantThumb := strings.HasPrefix(e.Title, "Élan"); (e.Thumbnail != "") != wantThumb ||
+					(wantThumb && e.Thumbnail != "https://pod.example/static/images/aaaaaaaaaaaaaaaa-thumb-0123456789abcdef.jpg") {
+					t.Errorf("entry %d thumbnail %q", i, e.Thumbnail)
 				}
 				if len(e.Enclosures) != 1 || !strings.HasPrefix(e.Enclosures[0].Href, "https://pod.example/static/webseed/") ||
 					e.Enclosures[0].Length == "" || !strings.HasPrefix(e.Enclosures[0].Type, "video/") {
