@@ -268,7 +268,8 @@ func (s *Store) writeMetaLocked(ctx context.Context, name string, e *entry) erro
 // Open opens a torrent's pieces (infoHash in hex, the torrent's piece
 // length and file length) and marks the video used now. A torrent stored
 // with another geometry is emptied. Close it when the page closes the
-// video.
+// video. Opening a video open already hands its pieces to the new handle:
+// the old one's Puts fail from then on, its Close changes nothing.
 func (s *Store) Open(ctx context.Context, infoHash string, pieceLength, length int64) (*Torrent, error) {
 	if pieceLength <= 0 || length <= 0 {
 		return nil, fmt.Errorf("piecestore: open %s: bad geometry %d/%d", infoHash, pieceLength, length)
@@ -277,7 +278,11 @@ func (s *Store) Open(ctx context.Context, infoHash string, pieceLength, length i
 	defer s.mu.Unlock()
 	e := s.torrents[infoHash]
 	if e != nil && e.open != nil {
-		return nil, fmt.Errorf("piecestore: %s is open already", infoHash)
+		// Opened again before the page's close of it ran (closing is
+		// asynchronous; the watch page reopens a resolution it switches
+		// back to): the new handle takes over, the old one stores no more.
+		e.open.closed = true
+		e.open = nil
 	}
 	if e != nil && (e.meta.PieceLength != pieceLength || e.meta.Length != length) {
 		if err := s.b.DeleteTorrent(ctx, infoHash); err != nil {
@@ -521,6 +526,9 @@ func (t *Torrent) Close(ctx context.Context) error {
 		return nil
 	}
 	t.closed = true
+	if t.e.open != t {
+		return nil // taken over by a later Open
+	}
 	t.e.open = nil
 	if t.e.bytes == 0 {
 		delete(s.torrents, t.name)

@@ -85,8 +85,24 @@ func TestReloadFindsPieces(t *testing.T) {
 	if _, err := tor2.Get(ctx, 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("get 1: %v, want ErrNotFound", err)
 	}
-	if _, err := s2.Open(ctx, "aa", pl, 5*pl-30); err == nil {
-		t.Fatal("opened the same video twice")
+	// Opened again before its close ran (the page closes asynchronously):
+	// the new handle takes over; the old one's late Close changes nothing.
+	tor3, err := s2.Open(ctx, "aa", pl, 5*pl-30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tor2.Put(ctx, 1, piece(1)); err == nil {
+		t.Fatal("the replaced handle still stores")
+	}
+	if err := tor2.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	put(t, tor3, 1)
+	if got := tor3.Pieces(); !slices.Equal(got, []int{0, 1, 2, 4}) {
+		t.Fatalf("pieces after take-over %v", got)
+	}
+	if u := s2.Usage(); u.Videos != 1 || u.Bytes != 3*pl+70 {
+		t.Fatalf("usage after take-over %+v", u)
 	}
 }
 
