@@ -1,12 +1,14 @@
 package e2e_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
@@ -19,6 +21,18 @@ import (
 // paused, a switch keeps the video paused at the same time.
 func TestQualitySwitchKeepsPlace(t *testing.T) {
 	t.Parallel()
+	qualitySwitch(t, false)
+}
+
+// TestQualitySwitchWithoutEngine: the same with the engine blocked, so the
+// page plays from the web seed: each resolution plays from its own file's
+// web seed, with time and state kept.
+func TestQualitySwitchWithoutEngine(t *testing.T) {
+	t.Parallel()
+	qualitySwitch(t, true)
+}
+
+func qualitySwitch(t *testing.T, blockEngine bool) {
 	path, _ := testenv.MakeClip(t, testenv.Clip{Seconds: 12, Width: 1280, Height: 720, Rate: 10, Audio: true, Faststart: true})
 	p := startPodWith(t, "quality", "127.0.0.1", "--resolutions", "360,240")
 	requireVideos(t, p)
@@ -38,6 +52,17 @@ func TestQualitySwitchKeepsPlace(t *testing.T) {
 	})
 
 	b := newBrowser(t)
+	if blockEngine {
+		b.do("block the engine", 10*time.Second, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+				return err
+			}
+			_, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{
+				URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/static/engine/*", Block: true}},
+			})
+			return err
+		}))
+	}
 	b.do("open the watch page", 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+id), chromedp.WaitVisible(chromedp.CSS("#video-info")))
 	b.waitJS("the quality menu", `!document.querySelector("#quality").hidden`, 30*time.Second)
 	if got := eval[[]string](b, `[...document.querySelectorAll("#quality-select option")].map((o) => o.value)`); fmt.Sprint(got) != "[auto 720 360 240]" {
@@ -45,14 +70,17 @@ func TestQualitySwitchKeepsPlace(t *testing.T) {
 	}
 	playing := `(() => { const m = document.querySelector("#player video"); return m.currentTime > %v && !m.paused; })()`
 	b.waitJS("playback", fmt.Sprintf(playing, 1.0), 60*time.Second)
-	// With the engine built (make build), each file must play peer to
-	// peer, through the engine's stream of its own torrent.
+	// With the engine built (make build) and not blocked, each file must
+	// play peer to peer, through the engine's stream of its own torrent.
+	p2p := eval[bool](b, `document.querySelector("#player video").src.includes("/static/engine/stream/")`)
 	if res, err := http.Get(p.URL + "/static/client.wasm"); err == nil {
 		res.Body.Close()
-		p2p := eval[bool](b, `document.querySelector("#player video").src.includes("/static/engine/stream/")`)
-		if res.StatusCode == http.StatusOK && !p2p {
+		if res.StatusCode == http.StatusOK && !p2p && !blockEngine {
 			t.Fatalf("the engine is built but the video plays from the web seed")
 		}
+	}
+	if blockEngine && p2p {
+		t.Fatal("the engine runs though it is blocked")
 	}
 
 	// Switch while playing: to the file Auto is not playing.
