@@ -414,11 +414,15 @@ function withQuality(session, video, files, first, container) {
   const duration = () => (Number.isFinite(media.duration) && media.duration > 0 ? media.duration : video.duration || 0);
   const go = (next) => {
     if (next === file || !session.switchTo) return switching;
+    const prev = file;
     file = next;
     lastSwitch = performance.now();
     stalls = 0;
-    switching = switching.then(() => session.switchTo(next)).catch((err) => console.warn('switching resolution:', err))
-      .then(() => listeners.forEach((fn) => fn(quality, file)));
+    switching = switching.then(() => session.switchTo(next)).catch((err) => {
+      // The old file plays on (its .torrent or web seed did not answer).
+      console.warn('switching resolution:', err);
+      if (file === next) file = prev;
+    }).then(() => listeners.forEach((fn) => fn(quality, file)));
     return switching;
   };
   const onWaiting = () => { if (!media.seeking && media.currentTime > 0) stalls++; };
