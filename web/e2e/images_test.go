@@ -33,7 +33,8 @@ func waitThumbnail(t *testing.T, base, id string) (thumb, preview, storyboard st
 // TestThumbnailsAndPoster: a video that opens on 3 s of black shows a real
 // thumbnail on the home page (loaded, not all black), its preview is the
 // watch page's poster and og:image, its storyboard previews the seek bar
-// under the pointer, and the admin page lists its jobs as done.
+// under the pointer, and the admin page lists its jobs as done. A friend
+// pod's video shows its thumbnail (served by the friend) on this pod's list.
 func TestThumbnailsAndPoster(t *testing.T) {
 	t.Parallel()
 	p := startPod(t, "pod-img")
@@ -43,8 +44,32 @@ func TestThumbnailsAndPoster(t *testing.T) {
 	id := uploadMultipart(t, p.URL, apiLogin(t, p.URL, "ines", "ines's password"), clip, "Fade in from black", "")
 	thumb, preview, _ := waitThumbnail(t, p.URL, id)
 
+	friend := startPodAt(t, "pod-img-friend", "localhost")
+	apiCall(t, p.URL, apiLogin(t, p.URL, "admin", adminPassword), "POST", "/api/v1/pods/makefriends", fmt.Sprintf(`{"pods":[%q]}`, friend.PodURL), http.StatusOK)
+	fclip, _ := testenv.MakeClip(t, testenv.Clip{Seconds: 3, Width: 320, Height: 180, Pattern: "smptehdbars", Faststart: true})
+	fid := uploadMultipart(t, friend.URL, apiLogin(t, friend.URL, "admin", adminPassword), fclip, "From a friend", "")
+	fthumb, _, _ := waitThumbnail(t, friend.URL, fid)
+	testenv.Eventually(t, 60*time.Second, "the friend's video with its thumbnail on this pod's list", func() bool {
+		var list struct {
+			Data []struct {
+				Name         string `json:"name"`
+				ThumbnailURL string `json:"thumbnail_url"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(get(t, p.URL+"/api/v1/videos"), &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range list.Data {
+			if v.Name == "From a friend" && v.ThumbnailURL == fthumb {
+				return true
+			}
+		}
+		return false
+	})
+
 	b := newBrowser(t)
 	b.do("home", 20*time.Second, chromedp.Navigate(p.URL+"/"))
+	b.waitJS("the friend's thumbnail loaded", fmt.Sprintf(`[...document.querySelectorAll('.video-card .thumb img')].some((i) => i.src === %q && i.complete && i.naturalWidth === 320)`, fthumb), 20*time.Second)
 	sel := fmt.Sprintf(`document.querySelector('.video-card a[href="/videos/%s"] .thumb img')`, id)
 	b.waitJS("thumbnail loaded", sel+`?.complete && `+sel+`.naturalWidth > 0`, 20*time.Second)
 	type pixels struct {
@@ -73,7 +98,7 @@ func TestThumbnailsAndPoster(t *testing.T) {
 	if px.Src != thumb || px.Width != 320 || px.Height != 180 || px.MaxLuma < 60 || px.Distinct < 4 {
 		t.Errorf("thumbnail %+v is not a real frame of the video", px)
 	}
-	if d := eval[string](b, `document.querySelector('.video-card .thumb .duration')?.textContent || ''`); d != "0:08" {
+	if d := eval[string](b, fmt.Sprintf(`document.querySelector('.video-card a[href="/videos/%s"] .thumb .duration')?.textContent || ''`, id)); d != "0:08" {
 		t.Errorf("card duration %q, want 0:08", d)
 	}
 	checkAccessible(t, b, "home with thumbnails")
