@@ -17,6 +17,9 @@
 //	DELETE /api/v1/videos/{id}            (owner or admin) → 204
 //	GET    /api/v1/videos/{id}/torrent    → application/x-bittorrent; a friend's
 //	                                      video redirects (302) to its origin's torrent_url
+//	GET    /static/images/{name}          → a thumbnail, preview, sprite (image/jpeg) or
+//	                                      storyboard (application/json); see Images
+//	GET    /api/v1/jobs                   (admin) → api.JobList: the pipeline's jobs (jobstatus.go)
 //
 // start is 0..1000000 and count 1..100 (default 20); anything else is 400
 // invalid_paging. Video ids are 16 characters a-z2-7 for local videos and
