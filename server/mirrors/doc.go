@@ -47,6 +47,14 @@
 // "unmirror" event and takes this pod off the video's mirrors in the
 // same transaction; the files go and seeding stops once it committed.
 //
+// # Health
+//
+// An origin checks friends' copies of its videos (checkMirrors, at every
+// policy pass, mirroring or not): one random piece of each over an HTTP
+// range request, SHA-1 against the torrent. A failure costs the mirror's
+// pod score through federation (Scores); bad bytes also take the mirror
+// off the video at once.
+//
 // # Admin routes (bearer token of an admin)
 //
 //	GET    /api/v1/mirrors       → 200 {"strategy", "max_bytes", "used_bytes",

@@ -8,8 +8,9 @@ import (
 
 // metrics are what a pod host watches about mirrors.
 type metrics struct {
-	fetched  prometheus.Counter
-	failures prometheus.Counter
+	fetched       prometheus.Counter
+	failures      prometheus.Counter
+	checkFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
@@ -21,6 +22,9 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 			Name: "swarmtube_mirrors_fetch_failures_total", Help: "Mirror fetches that failed (retried at the next pass).",
 		}),
 	}
+	mt.checkFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "swarmtube_mirrors_check_failures_total", Help: "Friends' mirrors of this pod's videos that failed a range check (unreachable or bad bytes).",
+	})
 	count := func(state string) func() float64 {
 		return func() float64 {
 			recs, err := m.records()
@@ -47,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 	})
 	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "swarmtube_mirrors_held", Help: "Mirrors held (fetched and seeded)."}, count(StateHeld))
 	wanted := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "swarmtube_mirrors_wanted", Help: "Mirrors being fetched."}, count(StateWanted))
-	for _, c := range []prometheus.Collector{mt.fetched, mt.failures, used, held, wanted} {
+	for _, c := range []prometheus.Collector{mt.fetched, mt.failures, mt.checkFailures, used, held, wanted} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("mirrors: register metrics: %w", err)
 		}

@@ -42,7 +42,12 @@ const (
 	StateHeld   = "held"
 )
 
-const bucketMirrors = "mirrors" // video id here → record JSON
+const (
+	bucketMirrors = "mirrors" // video id here → record JSON
+	// bucketChecked holds this pod's own videos that friends mirror: the
+	// ones checkMirrors visits (id → pod URLs, JSON).
+	bucketChecked = "mirrors_checked"
+)
 
 // maxTorrentBytes bounds a .torrent fetched from an origin or mirror.
 const maxTorrentBytes = 4 << 20
@@ -68,6 +73,7 @@ type Catalog interface {
 	Get(id string) (api.Video, error)
 	List(start, count int) (api.VideoList, error)
 	VideoKey(origin, id string) (string, bool)
+	LocalTorrent(id string) ([]byte, error)
 	SetMirrorTx(tx *bolt.Tx, pod string, m fedproto.MirrorRef, add bool) (bool, error)
 	DropMirrorsOfTx(tx *bolt.Tx, pod string) error
 }
@@ -117,11 +123,14 @@ type Manager struct {
 	log     *slog.Logger
 	metrics *metrics
 	kick    chan struct{}
+	scores  Scores // nil: checks only log
 
 	mu       sync.Mutex // guards the following fields
 	fetching map[string]context.CancelFunc
 	held     map[string]string // web seed file name → path, held mirrors
 	failures map[string]int    // consecutive failed fetches by key
+
+	lastCheck time.Time // of checkMirrors; Run's goroutine only
 }
 
 // New opens the mirrors bucket. cat, out and seeder are required.
@@ -149,7 +158,7 @@ func New(cfg Config, st *store.Store, cat Catalog, out Outbox, seeder Seeder, lo
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mirrors: %w", err)
 	}
-	if err := st.Buckets(bucketMirrors); err != nil {
+	if err := st.Buckets(bucketMirrors, bucketChecked); err != nil {
 		return nil, err
 	}
 	if reg == nil {
@@ -301,6 +310,11 @@ func (m *Manager) Close() error {
 // pass applies the policy once and fetches what is wanted, one file at a
 // time.
 func (m *Manager) pass(ctx context.Context) {
+	// An origin checks its friends' copies whether or not it mirrors.
+	if now := m.cfg.Now(); now.Sub(m.lastCheck) >= m.cfg.Interval {
+		m.lastCheck = now
+		m.checkMirrors(ctx)
+	}
 	if !m.Enabled() {
 		return
 	}
@@ -757,8 +771,14 @@ func writeFileSync(p string, data []byte) error {
 
 // MirrorTx records friend pod's copy of a video, or its removal.
 func (m *Manager) MirrorTx(tx *bolt.Tx, pod, kind string, ref fedproto.MirrorRef) error {
-	_, err := m.cat.SetMirrorTx(tx, pod, ref, kind == fedproto.EventMirror)
-	return err
+	found, err := m.cat.SetMirrorTx(tx, pod, ref, kind == fedproto.EventMirror)
+	if err != nil || !found || ref.VideoPod != m.cfg.SelfURL {
+		return err
+	}
+	if kind == fedproto.EventMirror {
+		return tx.Bucket([]byte(bucketChecked)).Put([]byte(ref.VideoID), []byte{1})
+	}
+	return nil // checkMirrors forgets videos without mirrors
 }
 
 // OriginRemovedTx drops this pod's copy of a video its origin removed,

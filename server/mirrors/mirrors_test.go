@@ -28,8 +28,19 @@ const origin = "http://origin.example"
 // fakeCatalog holds friends' videos by id (the id here is the id at the
 // origin, which VideoKey returns unchanged).
 type fakeCatalog struct {
-	mu sync.Mutex
-	vs map[string]api.Video
+	mu       sync.Mutex
+	vs       map[string]api.Video
+	torrents map[string][]byte // this pod's own videos' torrents
+	dropped  []string          // mirror pods SetMirrorTx took off
+}
+
+func (c *fakeCatalog) LocalTorrent(id string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tb, ok := c.torrents[id]; ok {
+		return tb, nil
+	}
+	return nil, videos.ErrNotFound
 }
 
 func (c *fakeCatalog) Get(id string) (api.Video, error) {
@@ -58,7 +69,12 @@ func (c *fakeCatalog) List(start, count int) (api.VideoList, error) {
 }
 
 func (c *fakeCatalog) VideoKey(_, id string) (string, bool) { return id, true }
-func (c *fakeCatalog) SetMirrorTx(*bolt.Tx, string, fedproto.MirrorRef, bool) (bool, error) {
+func (c *fakeCatalog) SetMirrorTx(_ *bolt.Tx, pod string, _ fedproto.MirrorRef, add bool) (bool, error) {
+	if !add {
+		c.mu.Lock()
+		c.dropped = append(c.dropped, pod)
+		c.mu.Unlock()
+	}
 	return true, nil
 }
 func (c *fakeCatalog) DropMirrorsOfTx(*bolt.Tx, string) error { return nil }

@@ -24,6 +24,7 @@ func (p *Pod) openMirrors() error {
 		return err
 	}
 	p.fed.SetMirrors(p.mirrors)
+	p.mirrors.SetScores(p.fed)
 	p.videos.SetMirrorTorrents(p.mirrors.Torrent)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -210,4 +211,14 @@ func mirroredTorrent(data []byte, v api.Video) ([]byte, error) {
 		}
 	}
 	return mi.Bencode()
+}
+
+// LocalTorrent returns the stored .torrent of this pod's own video id (its
+// best file), as published: mirrors' range checks read piece hashes
+// from it.
+func (s *Service) LocalTorrent(id string) ([]byte, error) {
+	if !validLocalID(id) {
+		return nil, ErrBadID
+	}
+	return os.ReadFile(s.torrentPath(id))
 }
