@@ -43,14 +43,18 @@ func templatesFS() fs.FS {
 }
 
 // ContentSecurityPolicy is sent with every page. Scripts come only from the
-// pod (no inline script, no eval except WebAssembly compilation). Media,
+// pod (no inline script, no eval except WebAssembly compilation); the one
+// inline style is the site's stylesheet, allowed by its hash. Media,
 // connections and images may reach other origins because a friend pod's
 // video is played from its own web seed and tracker.
-const ContentSecurityPolicy = cspCommon + "frame-ancestors 'none'"
+var ContentSecurityPolicy = cspFor(embedded.css, "'none'")
 
 // EmbedContentSecurityPolicy is ContentSecurityPolicy for the embeddable
 // player (/videos/{id}/embed): any site may frame it.
-const EmbedContentSecurityPolicy = cspCommon + "frame-ancestors *"
+var EmbedContentSecurityPolicy = cspFor(embedded.css, "*")
+
+// embedded is the minified static tree the pod serves.
+var embedded = newAssets(Static())
 
 const cspCommon = "default-src 'self'; " +
 	"script-src 'self' 'wasm-unsafe-eval'; " +
@@ -121,7 +125,7 @@ type Options struct {
 // or video, 500 for a broken build) is the one error page, in the site's
 // style. Routes panics if a pattern conflicts with one already registered.
 func Routes(mux *http.ServeMux, opts Options) {
-	s := newSite(Static(), templatesFS())
+	s := newSiteWith(Static(), embedded, templatesFS())
 	s.opts = opts
 	s.routes(mux)
 }
@@ -133,6 +137,7 @@ type site struct {
 	static fs.FS
 	tmpl   fs.FS
 	opts   Options
+	assets assets
 
 	mu       sync.Mutex // guards the following fields
 	digests  map[string]string
@@ -147,7 +152,46 @@ type renderedPage struct {
 }
 
 func newSite(static, tmpl fs.FS) *site {
-	return &site{static: static, tmpl: tmpl, digests: map[string]string{}, rendered: map[string]renderedPage{}, parsed: map[string]*template.Template{}}
+	return newSiteWith(static, newAssets(static), tmpl)
+}
+
+func newSiteWith(static fs.FS, a assets, tmpl fs.FS) *site {
+	return &site{static: static, tmpl: tmpl, assets: a, digests: map[string]string{}, rendered: map[string]renderedPage{}, parsed: map[string]*template.Template{}}
+}
+
+// assets are what is derived once from the static tree: minified scripts
+// and stylesheets, and the stylesheet every page inlines.
+type assets struct {
+	min           map[string][]byte
+	css           []byte
+	csp, embedCSP string
+}
+
+func newAssets(static fs.FS) assets {
+	a := assets{min: minifyAll(static)}
+	a.css = a.min[stylesheet]
+	if a.css == nil {
+		a.css, _ = fs.ReadFile(static, stylesheet)
+	}
+	a.csp, a.embedCSP = cspFor(a.css, "'none'"), cspFor(a.css, "*")
+	return a
+}
+
+// open opens a static file, minified when it is a script or stylesheet.
+func (s *site) open(name string) (io.ReadSeeker, func(), error) {
+	if b, ok := s.assets.min[name]; ok {
+		return bytes.NewReader(b), func() {}, nil
+	}
+	f, err := s.static.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, ok := f.(io.ReadSeeker)
+	if !ok {
+		f.Close()
+		return nil, nil, fmt.Errorf("web: static file %s is not seekable", name)
+	}
+	return rs, func() { f.Close() }, nil
 }
 
 func (s *site) routes(mux *http.ServeMux) {
@@ -172,13 +216,13 @@ func (s *site) digest(name string) string {
 	if ok {
 		return d
 	}
-	f, err := s.static.Open(name)
+	f, done, err := s.open(name)
 	if err == nil {
 		h := sha256.New()
 		if _, err = io.Copy(h, f); err == nil {
 			d = hex.EncodeToString(h.Sum(nil)[:8])
 		}
-		f.Close()
+		done()
 	}
 	s.mu.Lock()
 	s.digests[name] = d
@@ -237,7 +281,8 @@ func (s *site) parse(name string) (*template.Template, error) {
 	if ok {
 		return t, nil
 	}
-	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset, "hueClass": hueClass, "join": joinNonEmpty}).
+	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset, "hueClass": hueClass, "join": joinNonEmpty,
+		"inlineCSS": func() template.CSS { return template.CSS(s.assets.css) }}).
 		ParseFS(s.tmpl, layoutOf(name), "head.html", "videolist.html", name+".html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse page %s: %w", name, err)
@@ -348,9 +393,9 @@ func (s *site) page(name, title, description string) http.HandlerFunc {
 			return
 		}
 		h := w.Header()
-		pageHeaders(h)
+		s.pageHeaders(h)
 		if name == "embed" {
-			h.Set("Content-Security-Policy", EmbedContentSecurityPolicy)
+			h.Set("Content-Security-Policy", s.assets.embedCSP)
 		}
 		// Pages are tiny and name versioned assets: revalidate every time so a
 		// deploy is seen at once, and let the ETag make that a 304.
@@ -360,9 +405,9 @@ func (s *site) page(name, title, description string) http.HandlerFunc {
 	}
 }
 
-func pageHeaders(h http.Header) {
+func (s *site) pageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("Content-Security-Policy", s.assets.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 }
@@ -371,7 +416,7 @@ func pageHeaders(h http.Header) {
 // every page (s.parse), executed per call since the message varies, never
 // cached by clients.
 func (s *site) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
-	pageHeaders(w.Header())
+	s.pageHeaders(w.Header())
 	w.Header().Set("Cache-Control", "no-store")
 	t, err := s.parse("error")
 	var buf bytes.Buffer
@@ -509,17 +554,12 @@ func (s *site) serveStatic(w http.ResponseWriter, r *http.Request) {
 		// pages' streaming URLs.
 		h.Set("Service-Worker-Allowed", "/")
 	}
-	f, err := s.static.Open(served)
+	rs, done, err := s.open(served)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	defer f.Close()
-	rs, ok := f.(io.ReadSeeker)
-	if !ok {
-		http.Error(w, "static file is not seekable", http.StatusInternalServerError)
-		return
-	}
+	defer done()
 	http.ServeContent(w, r, name, time.Time{}, rs)
 }
 

@@ -1,7 +1,10 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -148,6 +151,7 @@ func TestStatic(t *testing.T) {
 		"photo.png":      {Data: []byte("\x89PNG")},
 		"photo.png.gz":   {Data: []byte("not served: png is not compressible")},
 		"sw.js":          {Data: []byte("self.addEventListener('fetch', () => {});")},
+		"style.css":      {Data: []byte("a {\n  color: #ff0000;\n}\n")},
 	}
 	mux := testMux(t, static)
 	site := newSite(static, templatesFS())
@@ -170,11 +174,12 @@ func TestStatic(t *testing.T) {
 			map[string]string{"Content-Type": "application/wasm", "Content-Encoding": "", "Vary": "Accept-Encoding"}},
 		{"wasm without siblings", "/static/plain.wasm", map[string]string{"Accept-Encoding": "gzip, br"}, 200, "\x00asm only raw",
 			map[string]string{"Content-Encoding": "", "Vary": ""}},
-		{"js unversioned", "/static/app.js", nil, 200, "export const x = 1;\n",
+		// Scripts and stylesheets are served minified.
+		{"js unversioned", "/static/app.js", nil, 200, "export const x=1",
 			map[string]string{"Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}},
-		{"js versioned", "/static/app.js?v=" + appVersion, nil, 200, "export const x = 1;\n",
+		{"js versioned", "/static/app.js?v=" + appVersion, nil, 200, "export const x=1",
 			map[string]string{"Cache-Control": "public, max-age=31536000, immutable"}},
-		{"js stale version", "/static/app.js?v=0123456789abcdef", nil, 200, "export const x = 1;\n",
+		{"js stale version", "/static/app.js?v=0123456789abcdef", nil, 200, "export const x=1",
 			map[string]string{"Cache-Control": "no-cache"}},
 		{"png not compressible", "/static/photo.png", map[string]string{"Accept-Encoding": "gzip"}, 200, "\x89PNG",
 			map[string]string{"Content-Encoding": "", "Content-Type": "image/png"}},
@@ -186,6 +191,7 @@ func TestStatic(t *testing.T) {
 		{"directory", "/static/img/", nil, 404, "", nil},
 		{"directory no slash", "/static/img", nil, 404, "", nil},
 		{"range", "/static/app.js", map[string]string{"Range": "bytes=0-5"}, 206, "export", nil},
+		{"css minified", "/static/style.css", nil, 200, "a{color:red}", map[string]string{"Content-Type": "text/css; charset=utf-8"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -366,7 +372,7 @@ func TestLinkPreviews(t *testing.T) {
 		t.Errorf("watch page CSP %q", csp)
 	}
 	e := get(mux, "/videos/aaaaaaaaaaaaaaaa/embed", nil)
-	if e.Code != 200 || !strings.Contains(e.Header().Get("Content-Security-Policy"), "frame-ancestors *") || strings.Contains(e.Body.String(), "site-header") {
+	if e.Code != 200 || !strings.Contains(e.Header().Get("Content-Security-Policy"), "frame-ancestors *") || strings.Contains(e.Body.String(), `<header class="site-header"`) {
 		t.Errorf("embed page: %d CSP %q", e.Code, e.Header().Get("Content-Security-Policy"))
 	}
 	if e := get(mux, "/videos/bbbbbbbbbbbbbbbb/embed", nil); e.Code != 404 {
@@ -451,4 +457,46 @@ func TestEngineMIMEMatchesPod(t *testing.T) {
 			t.Errorf(".%s is in engine.js's map but not the pod's", ext)
 		}
 	}
+}
+
+// TestStylesheetInlined: every page carries the minified stylesheet in a
+// <style> allowed by its hash in the CSP, and links none, so no request
+// blocks the first render (issue 17 item 23); scripts are served minified.
+func TestStylesheetInlined(t *testing.T) {
+	mux := testMux(t, nil)
+	src, err := fs.ReadFile(Static(), stylesheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/search?q=x", "/upload", "/login", "/videos/abc", "/videos/abc/embed", "/no/such/page"} {
+		w := get(mux, path, nil)
+		body := w.Body.String()
+		if strings.Contains(body, `rel="stylesheet"`) {
+			t.Errorf("%s links a stylesheet", path)
+		}
+		css := between(body, "<style>", "</style>")
+		if len(css) < 1000 || len(css) >= len(src) {
+			t.Errorf("%s: inline stylesheet of %d bytes (source %d): not there or not minified", path, len(css), len(src))
+		}
+		sum := sha256.Sum256([]byte(css))
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") {
+			t.Errorf("%s: the CSP %q does not allow the inline stylesheet", path, csp)
+		}
+	}
+	for _, name := range []string{"js/ui.js", "js/pages/watch.js", "engine/engine.js", "engine/sw.js"} {
+		raw, _ := fs.ReadFile(Static(), name)
+		w := get(mux, "/static/"+name, nil)
+		if w.Code != 200 || w.Body.Len() == 0 || w.Body.Len() >= len(raw)*9/10 {
+			t.Errorf("%s: %d, %d bytes served of %d: not minified", name, w.Code, w.Body.Len(), len(raw))
+		}
+	}
+}
+
+func between(s, a, b string) string {
+	_, rest, ok := strings.Cut(s, a)
+	if !ok {
+		return ""
+	}
+	in, _, _ := strings.Cut(rest, b)
+	return in
 }
