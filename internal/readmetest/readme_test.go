@@ -1,0 +1,167 @@
+package readmetest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
+)
+
+// shellBlock returns the first ```sh block after the heading line that
+// starts with heading.
+func shellBlock(t *testing.T, readme, heading string) string {
+	t.Helper()
+	i := strings.Index(readme, "\n"+heading)
+	if i < 0 {
+		t.Fatalf("README has no heading %q", heading)
+	}
+	rest := readme[i:]
+	start := strings.Index(rest, "\n```sh\n")
+	if start < 0 {
+		t.Fatalf("no sh block after %q", heading)
+	}
+	rest = rest[start+len("\n```sh\n"):]
+	end := strings.Index(rest, "\n```")
+	if end < 0 {
+		t.Fatalf("unterminated sh block after %q", heading)
+	}
+	return rest[:end+1]
+}
+
+// privateNet runs script with sh in a new network namespace (only its own
+// loopback), so the README's fixed ports (9000–9003) are free and nothing
+// leaves the test. It needs root, as the network labs do.
+func privateNet(t *testing.T, dir, script string, timeout time.Duration) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", "--net", "--", "sh", "-c", "ip link set lo up && "+script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOPROXY=off") // the module cache has what the build needs
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 10 * time.Second
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func needNamespaces(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if testenv.InCI() {
+			t.Fatal("the README walk-through test needs root for its network namespace")
+		}
+		t.Skip("needs root for a network namespace")
+	}
+	for _, tool := range []string{"unshare", "ip", "curl", "ffmpeg", "jq"} {
+		testenv.LookPath(t, tool)
+	}
+}
+
+// repoCopy is a directory that looks like the repository (each top-level
+// entry a symlink to the real one) with its own bin/ and data/, so the
+// README's scripts build and run there without touching the checkout.
+func repoCopy(t *testing.T) string {
+	t.Helper()
+	root := testenv.RepoRoot(t)
+	dir := t.TempDir()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		switch e.Name() {
+		case "bin", "data", ".git":
+			continue
+		}
+		if err := os.Symlink(filepath.Join(root, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestThreePodsWalkthrough runs the README's "Three pods on one machine":
+// scripts/run_servers.sh, then the block as written, with only step 5's
+// "<id>" placeholder filled in (the id of step 3's video on 9003). Step 4
+// must show the video on 9001 and find it on 9002 (issue 17 item 16: it
+// came back empty when run right after step 3), and step 5 must remove it
+// everywhere.
+func TestThreePodsWalkthrough(t *testing.T) {
+	needNamespaces(t)
+	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := shellBlock(t, string(readme), "### Three pods on one machine")
+	if strings.Count(block, "/api/v1/videos/<id>") != 1 {
+		t.Fatalf("step 5 should have one <id> placeholder in its URL:\n%s", block)
+	}
+	block = strings.Replace(block, "/api/v1/videos/<id>", "/api/v1/videos/"+
+		`$(curl -s localhost:9003/api/v1/videos | jq -r '.data[0].id')`, 1)
+	dir := repoCopy(t)
+	work := t.TempDir()
+	// The harness: start the pods as the README says, wait for them, run
+	// the block in its own shell (set -e: a failing command fails the
+	// walk-through), then check what step 5 promises, and stop the pods.
+	script := `set -u
+scripts/run_servers.sh >` + work + `/servers.log 2>&1 &
+servers=$!
+i=0
+until grep -q "Ctrl-C stops the pods" ` + work + `/servers.log; do
+  i=$((i + 1))
+  if [ $i -gt 1200 ] || ! kill -0 $servers 2>/dev/null; then echo "run_servers did not start"; cat ` + work + `/servers.log; exit 1; fi
+  sleep 0.25
+done
+cd ` + work + `
+echo "=== walk-through"
+sh -e ./walkthrough.sh; rc=$?
+echo "=== exit $rc"
+echo "=== after step 5"
+for p in 9001 9002 9003; do
+  i=0
+  until curl -s localhost:$p/api/v1/videos | grep -q '"total":0'; do
+    i=$((i + 1)); if [ $i -gt 150 ]; then break; fi; sleep 0.2
+  done
+  echo "$p: $(curl -s localhost:$p/api/v1/videos)"
+done
+kill -TERM $servers; wait $servers
+exit $rc
+`
+	if err := os.WriteFile(filepath.Join(work, "walkthrough.sh"), []byte(block), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	out, err := privateNet(t, dir, script, 4*time.Minute)
+	t.Logf("the walk-through took %s", time.Since(begin).Round(time.Second))
+	t.Logf("output:\n%s", out)
+	if err != nil {
+		t.Fatalf("the walk-through failed: %v", err)
+	}
+	walk, after, _ := strings.Cut(out, "=== after step 5")
+	// Step 2: all three are friends of each other.
+	if n := strings.Count(walk, `"status":"active"`); n < 2 {
+		t.Errorf("step 2: 9001 lists %d active friends, want 2", n)
+	}
+	// Step 4: 9001 lists the video from 9003, and 9002's search finds it.
+	step4 := regexp.MustCompile(`"total":1,"data":\[\{"id":"[a-z2-7]+","name":"Élan vital"`)
+	if n := len(step4.FindAllString(walk, -1)); n < 2 {
+		t.Errorf("step 4: the video shows %d times on 9001 and in 9002's search, want 2", n)
+	}
+	if !strings.Contains(walk, `"pod":"http://localhost:9003"`) || !strings.Contains(walk, `"local":false`) {
+		t.Error("step 4: 9001 does not list the video as 9003's")
+	}
+	// Step 5: gone everywhere.
+	for _, p := range []string{"9001", "9002", "9003"} {
+		if !strings.Contains(after, p+`: {"total":0,"data":[]}`) {
+			t.Errorf("step 5: the video is still listed on %s", p)
+		}
+	}
+}
