@@ -176,6 +176,22 @@ func BestFile(v Video) VideoFile {
 		Magnet: v.Magnet, TorrentURL: v.TorrentURL, WebseedURL: v.WebseedURL, ContentType: v.ContentType, PieceLength: v.PieceLength}
 }
 
+// Uploaded answers an upload (POST /api/v1/videos, the tus finish): the
+// video, and Duplicates, this pod's other videos with exactly the same
+// bytes under another name (the same name too would be the same torrent,
+// refused with 409 duplicate_video), oldest first, so the uploader is told.
+type Uploaded struct {
+	Video
+	Duplicates []VideoRef `json:"duplicates,omitempty"`
+}
+
+// VideoRef names a video: its id, name and watch page.
+type VideoRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
 // Video states.
 const (
 	StatePublished  = "published"

@@ -3,6 +3,7 @@ package videos
 import (
 	"bytes"
 	"container/heap"
+	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/store"
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
 // Buckets owned by this package:
@@ -55,6 +57,9 @@ const (
 	bucketLocal    = "videos_local"
 	bucketMeta     = "videos_meta"
 	bucketSearch   = "search"
+	// bucketByContent finds local videos by their bytes (contentKey),
+	// whatever their names, so a second upload of the same file is told.
+	bucketByContent = "videos_by_content"
 )
 
 // keyIndex is a secondary index holding at most one entry per video,
@@ -89,6 +94,10 @@ var keyIndexes = []keyIndex{
 	}},
 	{bucketLocal, false, "", func(rec *record, ih [20]byte) ([]byte, []byte, bool) {
 		return []byte(rec.Video.ID), localEntry{ih, rec.Video.Size, rec.Video.CreatedAt.UnixNano(), rec.Video.Owner, rec.File, rec.lowerEntries()}.append(nil), rec.Origin == ""
+	}},
+	{bucketByContent, false, "", func(rec *record, _ [20]byte) ([]byte, []byte, bool) {
+		c, err := hex.DecodeString(rec.Content)
+		return append(c, rec.Video.ID...), nil, err == nil && len(c) == sha1.Size && rec.Origin == ""
 	}},
 }
 
@@ -170,6 +179,60 @@ func parseLocalEntry(b []byte) (localEntry, error) {
 		lower = lower[min(len(lower), 23):]
 	}
 	return e, nil
+}
+
+// contentKey identifies a file by its bytes alone: SHA-1 over its length and
+// piece hashes (which the torrent has computed anyway), unlike the info
+// hash, which also covers the file's name.
+func contentKey(info torrentfile.Info) string {
+	h := sha1.New()
+	_ = binary.Write(h, binary.BigEndian, [2]int64{info.Length, info.PieceLength})
+	h.Write(info.Pieces)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Duplicates returns this pod's other videos with exactly the bytes of
+// local video id (whatever their names), oldest first; none for a video
+// stored before content keys were kept, or a friend's.
+func (s *Service) Duplicates(id string) ([]api.VideoRef, error) {
+	var out []api.VideoRef
+	err := s.st.View(func(tx *bolt.Tx) error {
+		rec, err := getTx(tx, id)
+		if err != nil {
+			return err
+		}
+		same, err := sameContentTx(tx, rec.Content)
+		for _, o := range same {
+			if o.Video.ID != id {
+				out = append(out, api.VideoRef{ID: o.Video.ID, Name: o.Video.Name, URL: s.cfg.PodURL + "/videos/" + o.Video.ID})
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// sameContentTx returns the local videos whose bytes have content key
+// content, oldest first.
+func sameContentTx(tx *bolt.Tx, content string) ([]*record, error) {
+	c, err := hex.DecodeString(content)
+	if err != nil || len(c) != sha1.Size {
+		return nil, nil
+	}
+	var out []*record
+	cur := tx.Bucket([]byte(bucketByContent)).Cursor()
+	for k, _ := cur.Seek(c); k != nil && bytes.HasPrefix(k, c); k, _ = cur.Next() {
+		rec, err := getTx(tx, string(k[len(c):]))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	slices.SortFunc(out, func(a, b *record) int { return a.Video.CreatedAt.Compare(b.Video.CreatedAt) })
+	return out, nil
 }
 
 // putIndexTx writes rec's entry in ix, if it has one.
@@ -279,6 +342,9 @@ type record struct {
 	// after the first). A local one's file is renditionFile(id,
 	// resolution) under DataDir/videos, its torrent renditionTorrent.
 	Lower []api.VideoFile `json:"lower,omitempty"`
+	// Content is contentKey of a local video's file (hex; empty for videos
+	// stored before it was kept).
+	Content string `json:"content,omitempty"`
 }
 
 // torrent is one of a record's files: its info hash, and for a local

@@ -55,6 +55,6 @@ func errInvalidVideo(err error) error {
 }
 
 // errDuplicate is answered when the same bytes were already published under the same name.
-func errDuplicate(id string) error {
-	return httpx.Errorf(http.StatusConflict, "duplicate_video", "this exact video is already published here as %s", id)
+func errDuplicate(podURL, id string) error {
+	return httpx.Errorf(http.StatusConflict, "duplicate_video", "this exact video, under the same name, is already published on this pod: %s/videos/%s", podURL, id)
 }

@@ -294,7 +294,7 @@ func (h handlers) finish(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, createdStatus(v), v)
+	h.answerUpload(w, v)
 }
 
 func (h handlers) upload(w http.ResponseWriter, r *http.Request) {
@@ -343,7 +343,21 @@ func (h handlers) upload(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, createdStatus(v), v)
+	h.answerUpload(w, v)
+}
+
+// answerUpload answers a finished upload with the video and the pod's
+// other copies of the same bytes, if any (issue 17 item 13).
+func (h handlers) answerUpload(w http.ResponseWriter, v api.Video) {
+	out := api.Uploaded{Video: v}
+	if v.State == api.StatePublished {
+		dups, err := h.s.Duplicates(v.ID)
+		if err != nil {
+			h.log.Warn("duplicates of a new video", "video", v.ID, "err", err) // the upload itself succeeded
+		}
+		out.Duplicates = dups
+	}
+	httpx.WriteJSON(w, createdStatus(v), out)
 }
 
 // createdStatus is 201 for a published upload, 202 for one being processed.

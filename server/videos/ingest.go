@@ -171,7 +171,7 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 		ContentType: container.ContentType(),
 		Local:       true,
 		State:       api.StatePublished,
-	}, Probe: probe}
+	}, Probe: probe, Content: contentKey(info)}
 	tb, ih, err := s.torrentFor(&rec.Video, file, info)
 	if err != nil {
 		return api.Video{}, err
@@ -190,7 +190,7 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 		c := tx.Bucket([]byte(bucketByHash)).Cursor()
 		for k, _ := c.Seek(ih[:]); k != nil && bytes.HasPrefix(k, ih[:]); k, _ = c.Next() {
 			if other, err := getTx(tx, string(k[20:])); err == nil && other.Origin == "" {
-				return errDuplicate(other.Video.ID)
+				return errDuplicate(s.cfg.PodURL, other.Video.ID)
 			}
 		}
 		if err := putTx(tx, rec); err != nil {

@@ -205,7 +205,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 	}); err != nil {
 		return nil, err
 	}
-	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketByOwner, bucketOwnerN, bucketLocal, bucketMeta, bucketSearch, bucketPending, bucketJobs); err != nil {
+	if err := st.Buckets(bucketVideos, bucketByTime, bucketByHash, bucketByOrigin, bucketByDoc, bucketByOwner, bucketOwnerN, bucketByContent, bucketLocal, bucketMeta, bucketSearch, bucketPending, bucketJobs); err != nil {
 		return nil, err
 	}
 	if len(missing) > 0 || len(uncounted) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -105,6 +106,47 @@ func TestUploadMultipart(t *testing.T) {
 	}
 	if n := len(p.files("videos")); n != 1 {
 		t.Fatalf("%d files in videos/ after a refused duplicate", n)
+	}
+}
+
+// TestUploadSameBytesIsTold: the same bytes under other names are new
+// videos (another name is another torrent), but the answer names the
+// pod's other copies, oldest first, so the uploader is told (issue 17
+// item 13: "uploading the same bytes twice gives two videos with no
+// word"). Other bytes have none.
+func TestUploadSameBytesIsTold(t *testing.T) {
+	fast, slow := clips(t)
+	p := newPod(t)
+	upload := func(name string, file []byte) api.Uploaded {
+		t.Helper()
+		body, ct := multipartBody(t, map[string]string{"name": name}, "clip.mp4", file)
+		resp, b := p.do("alice", "POST", "/api/v1/videos", body, map[string]string{"Content-Type": ct})
+		var out api.Uploaded
+		if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &out) != nil {
+			t.Fatalf("upload %q: %d %s", name, resp.StatusCode, b)
+		}
+		return out
+	}
+	first := upload("first", fast)
+	if len(first.Duplicates) != 0 {
+		t.Fatalf("a first upload has duplicates: %+v", first.Duplicates)
+	}
+	if other := upload("other bytes", slow); len(other.Duplicates) != 0 {
+		t.Fatalf("other bytes have duplicates: %+v", other.Duplicates)
+	}
+	second := upload("second", fast)
+	third := upload("third", fast)
+	if second.ID == first.ID || len(second.Duplicates) != 1 || second.Duplicates[0] != (api.VideoRef{ID: first.ID, Name: "first", URL: p.srv.URL + "/videos/" + first.ID}) {
+		t.Fatalf("second upload: %+v", second.Duplicates)
+	}
+	if len(third.Duplicates) != 2 || third.Duplicates[0].ID != first.ID || third.Duplicates[1].ID != second.ID {
+		t.Fatalf("third upload: %+v", third.Duplicates)
+	}
+	// The same name too: the same torrent, refused, with its address.
+	body, ct := multipartBody(t, map[string]string{"name": "first"}, "clip.mp4", fast)
+	resp, b := p.do("alice", "POST", "/api/v1/videos", body, map[string]string{"Content-Type": ct})
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), p.srv.URL+"/videos/"+first.ID) {
+		t.Fatalf("same name: %d %s", resp.StatusCode, b)
 	}
 }
 

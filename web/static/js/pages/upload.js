@@ -3,7 +3,7 @@
 // chunked) and turned into a video; the page links to it.
 import { initLayout } from '../layout.js';
 import { pod, finishUpload, getVideo, hasRight, UPLOADS } from '../api.js';
-import { el, $, clear, showError, showMessage, formatBytes, formatRate } from '../ui.js';
+import { el, $, clear, showError, showMessage, formatBytes, formatRate, linkify } from '../ui.js';
 import { TusUpload } from '../tus.js';
 import { loadEngine } from '../player.js';
 
@@ -172,7 +172,14 @@ form.addEventListener('submit', async (ev) => {
       showMessage(status, 'Upload paused. Press Upload to go on; after a reload, choose the same file again.');
     } else {
       if (err.status && err.status < 500 && err.status !== 429) upload.forget(); // refused for good
-      showError(status, err, 'The upload failed');
+      if (err.code === 'duplicate_video') {
+        // The pod names the copy it has: make its address a link.
+        const p = el('p', { class: 'message error', id: 'duplicate-note' }, 'The upload failed: ');
+        linkify(p, err.message);
+        status.replaceChildren(p);
+      } else {
+        showError(status, err, 'The upload failed');
+      }
     }
     submit.disabled = false;
   } finally {
@@ -258,11 +265,26 @@ function showDone(video) {
     processing
       ? el('p', { id: 'processing-note', role: 'status' }, 'The pod is converting your video so every browser can play it; only you can see it until then.')
       : el('p', {}, '“', video.name, '” is being seeded by the pod.'),
+    duplicatesNote(video.duplicates),
     el('p', { class: 'form-actions' },
       el('a', { class: 'button primary', href, id: 'watch-link' }, 'Watch it'),
       el('a', { class: 'button', href: '/upload' }, 'Upload another')));
   done.hidden = false;
   $('#watch-link').focus();
+}
+
+// duplicatesNote warns that this pod already has the same file under
+// another name (the upload's answer lists them), linking to each copy.
+function duplicatesNote(dups) {
+  if (!dups || dups.length === 0) return null;
+  const links = [];
+  dups.forEach((d, i) => {
+    if (i > 0) links.push(i === dups.length - 1 ? ' and ' : ', ');
+    links.push('“', el('a', { href: `/videos/${encodeURIComponent(d.id)}` }, d.name || d.id), '”');
+  });
+  return el('p', { class: 'message warning', id: 'duplicate-note', role: 'status' },
+    'This exact file is already on this pod as ', ...links,
+    '. If you did not mean to publish it twice, remove one of them from its page.');
 }
 
 main().catch((err) => showError(status, err));
