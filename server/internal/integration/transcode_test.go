@@ -97,6 +97,24 @@ func TestTranscodeSurvivesKill9(t *testing.T) {
 			return slices.Equal(names, want)
 		})
 	}
+	// Its images (made before the ladder's jobs) survived both crashes:
+	// exactly the four files the record names, nothing partial.
+	if got.ThumbnailURL == "" || got.PreviewURL == "" || got.StoryboardURL == "" {
+		t.Fatalf("no images: %+v", got)
+	}
+	entries, _ := os.ReadDir(filepath.Join(p.data, "images"))
+	var images []string
+	for _, e := range entries {
+		images = append(images, e.Name())
+	}
+	for _, u := range []string{got.ThumbnailURL, got.PreviewURL, got.StoryboardURL} {
+		if !slices.Contains(images, u[strings.LastIndexByte(u, '/')+1:]) {
+			t.Errorf("images/ %v lacks %s", images, u)
+		}
+	}
+	if len(images) != 4 {
+		t.Errorf("images/ holds %v, want the thumbnail, preview, sprite and storyboard", images)
+	}
 	for _, f := range got.Files {
 		resp, err := http.Get(f.WebseedURL)
 		if err != nil {
