@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -102,7 +103,7 @@ func startPod(t *testing.T, host *netlab.Host, flags ...string) *pod {
 	}
 	cmd := host.Command(context.Background(), bin, append([]string{
 		"--listen", strings.TrimPrefix(p.base, "http://"), "--url", p.base, "--data", filepath.Join(dir, "data"),
-		"--bt-port", fmt.Sprint(podBTPort), "--admin-password", adminPass, "--log-level", "debug"}, flags...)...)
+		"--bt-port", fmt.Sprint(podBTPort), "--admin-password", adminPass, "--log-level", "debug"}, append(slices.Clip(testenv.PodFlags), flags...)...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

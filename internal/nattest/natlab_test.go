@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,7 +199,7 @@ func startPod(t *testing.T, h *netlab.Host, bin string, ca *testcert.CA, leaf te
 		"--listen", ip + ":" + podPort, "--url", p.url, "--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile,
 		"--data", t.TempDir(), "--admin-password", adminPass, "--bt-port", btPort,
 		"--turn-listen", ip + ":" + turnPort, "--log-level", "info",
-	}, extra...)
+	}, append(slices.Clip(testenv.PodFlags), extra...)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := h.Command(ctx, bin, args...)
 	// The seeder announces to the pod's own https and wss trackers: Go's

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -71,7 +72,7 @@ func startPodWith(t *testing.T, name, host string, extra ...string) *testPod {
 		"--turn-listen", "127.0.0.1:0",
 		// Pods on loopback that befriend each other at once, as on a test network.
 		"--federation-accept", "open", "--federation-allow-private",
-	}, extra...), func(string) string { return "" })
+	}, append(slices.Clip(testenv.PodFlags), extra...)...), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func startStoppablePod(t *testing.T, name string, extra ...string) (*testPod, fu
 		"--admin-password", adminPassword, "--default-rights", "upload", "--log-level", logLevel.String(),
 		"--turn-listen", "127.0.0.1:0", "--federation-accept", "open", "--federation-allow-private",
 		"--friend-retry-max", "300ms", "--friend-check-interval", "1s",
-	}, extra...), func(string) string { return "" })
+	}, append(slices.Clip(testenv.PodFlags), extra...)...), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

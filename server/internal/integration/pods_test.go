@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -105,7 +106,7 @@ func (p *pod) start() {
 	t := p.t
 	t.Helper()
 	args := append([]string{"--listen", p.addr, "--url", p.url, "--data", p.data, "--name", p.name,
-		"--bt-port", "0", "--admin-password", "admin-password", "--log-level", "debug", "--turn-listen", "off"}, p.flags...)
+		"--bt-port", "0", "--admin-password", "admin-password", "--log-level", "debug", "--turn-listen", "off"}, append(slices.Clip(testenv.PodFlags), p.flags...)...)
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
