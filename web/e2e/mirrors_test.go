@@ -146,3 +146,45 @@ func TestMirrorPlayback(t *testing.T) {
 		t.Fatalf("after pod3's ejection pod1 lists %+v (listed: %v), want the video with pod2 as its mirror", v, ok)
 	}
 }
+
+// TestAdminPicksMirror: the admin page's Mirrors panel mirrors a friend's
+// video named by its watch page address (the manual strategy), lists it
+// held, and unpicks it.
+func TestAdminPicksMirror(t *testing.T) {
+	origin, _ := startStoppablePod(t, "origin")
+	mirror, _ := startStoppablePod(t, "mirror", "--mirror-max-gb", "1", "--mirror-strategy", "manual", "--mirror-check-interval", "1s")
+	apiCall(t, mirror.URL, apiLogin(t, mirror.URL, "admin", adminPassword), "POST", "/api/v1/pods/makefriends", fmt.Sprintf(`{"pods":[%q]}`, origin.PodURL), http.StatusOK)
+	const name = "Picked on the admin page"
+	uploadMultipart(t, origin.URL, apiLogin(t, origin.URL, "admin", adminPassword), makeClip(t, 2), name, "")
+	var v api.Video
+	testenv.Eventually(t, 30*time.Second, "the mirror pod to list the video", func() bool {
+		var ok bool
+		v, ok = videoNamed(t, mirror.URL, name)
+		return ok
+	})
+	b := newBrowser(t)
+	b.do("log in as admin", 20*time.Second,
+		chromedp.Navigate(mirror.URL+"/login?next=/admin"),
+		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+	)
+	b.waitJS("admin page", `location.pathname === "/admin" && !document.querySelector("#admin").hidden`, 15*time.Second)
+	b.do("pick the video", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#mirror-video"), mirror.URL+"/videos/"+v.ID),
+		chromedp.Click(chromedp.CSS("#mirrors-form button[type=submit]")),
+	)
+	b.waitJS("picked", `document.querySelector("#mirrors-status .message.ok") !== null`, 10*time.Second)
+	row := fmt.Sprintf(`#mirrors-table tr[data-video=%q]`, v.ID)
+	testenv.Eventually(t, 60*time.Second, "the mirror to be held", func() bool {
+		var st struct{ Data []struct{ State string } }
+		_ = json.Unmarshal(apiCall(t, mirror.URL, apiLogin(t, mirror.URL, "admin", adminPassword), "GET", "/api/v1/mirrors", "", http.StatusOK), &st)
+		return len(st.Data) == 1 && st.Data[0].State == "held"
+	})
+	b.do("reload", 20*time.Second, chromedp.Navigate(mirror.URL+"/admin"))
+	b.waitJS("held in the table", fmt.Sprintf(`document.querySelector('%s')?.dataset.state === "held"`, row), 15*time.Second)
+	checkAccessible(t, b, "admin-mirrors")
+	b.do("unpick", 10*time.Second, chromedp.Click(chromedp.CSS(row+` button[data-action="unpick"]`)))
+	b.waitJS("unpicked", `document.querySelector("#mirrors-status .message.ok")?.textContent.includes("no longer picked")`, 10*time.Second)
+}

@@ -106,6 +106,9 @@ export const finishUpload = (uploadID, fields) =>
 
 export const listFriends = () => request('GET', '/api/v1/pods');
 export const listJobs = () => request('GET', '/api/v1/jobs');
+export const listMirrors = () => request('GET', '/api/v1/mirrors');
+export const pickMirror = (id) => request('PUT', `/api/v1/mirrors/${encodeURIComponent(id)}`);
+export const unpickMirror = (id) => request('DELETE', `/api/v1/mirrors/${encodeURIComponent(id)}`);
 export const makeFriends = (pods) => request('POST', '/api/v1/pods/makefriends', { body: { pods } });
 export const quitFriends = () => request('POST', '/api/v1/pods/quitfriends');
 export const acceptFriends = (pods) => request('POST', '/api/v1/pods/accept', { body: { pods } });

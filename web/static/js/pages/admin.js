@@ -3,9 +3,9 @@
 // admin right; the page only hides itself from others.
 import { initLayout } from '../layout.js';
 import {
-  listFriends, listJobs, makeFriends, quitFriends, acceptFriends, refuseFriends, listUsers, setRights, setQuota, setSuspended, removeUser, hasRight,
+  listFriends, listJobs, listMirrors, pickMirror, unpickMirror, makeFriends, quitFriends, acceptFriends, refuseFriends, listUsers, setRights, setQuota, setSuspended, removeUser, hasRight,
 } from '../api.js';
-import { el, $, clear, showError, showMessage, formatDate, timeAgo, safeURL } from '../ui.js';
+import { el, $, clear, showError, showMessage, formatDate, formatBytes, timeAgo, safeURL } from '../ui.js';
 
 const status = $('#status');
 const RIGHTS = ['upload', 'admin'];
@@ -25,9 +25,77 @@ async function main() {
   }
   $('#admin').hidden = false;
   setupFriends();
-  await Promise.all([loadFriends(), loadUsers(user), loadJobs()]);
+  setupMirrors();
+  await Promise.all([loadFriends(), loadUsers(user), loadJobs(), loadMirrors()]);
   // The queue moves by itself: follow it while the page is shown.
   setInterval(() => { if (!document.hidden) loadJobs(); }, 3000);
+}
+
+// Mirrors (issue 18): the admin picks friends' videos to keep a copy of
+// (the manual strategy) and sees what the pod holds within its budget.
+function setupMirrors() {
+  const form = $('#mirrors-form');
+  const mstatus = $('#mirrors-status');
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    // A watch page address or a bare id: the id is the last path part.
+    const raw = form.video.value.trim();
+    const id = raw.split(/[?#]/)[0].split('/').filter(Boolean).pop() || '';
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      const m = await pickMirror(id);
+      showMessage(mstatus, `Mirroring “${m.name || m.video_id}”: ${m.state === 'held' ? 'held' : 'fetching'}.`, 'ok');
+      form.video.value = '';
+    } catch (err) {
+      showError(mstatus, err, 'The video could not be mirrored');
+    } finally {
+      button.disabled = false;
+      loadMirrors();
+    }
+  });
+}
+
+async function loadMirrors() {
+  const body = $('#mirrors-table tbody');
+  try {
+    const res = await listMirrors();
+    const list = (res && res.data) || [];
+    $('#mirrors-summary').textContent = res.max_bytes > 0
+      ? `Copies of friends’ videos this pod keeps and seeds (${res.strategy}): ${formatBytes(res.used_bytes || 0)} of ${formatBytes(res.max_bytes)}. A copy is kept at least ${Math.round((res.min_lifetime || 0) / 3600)} h.`
+      : 'Mirroring is off on this pod (start it with --mirror-max-gb).';
+    clear(body);
+    if (list.length === 0) {
+      body.append(el('tr', {}, el('td', { colspan: 6, class: 'hint' }, 'No mirrors.')));
+      return;
+    }
+    for (const m of list) {
+      const origin = safeURL(m.pod);
+      const state = m.state === 'held' ? 'held' : 'wanted';
+      const unpick = el('button', { type: 'button', class: 'button small', dataset: { action: 'unpick' } }, 'Unpick');
+      unpick.hidden = !m.picked;
+      unpick.addEventListener('click', async () => {
+        unpick.disabled = true;
+        try {
+          await unpickMirror(m.video_id);
+          showMessage($('#mirrors-status'), `“${m.name}” is no longer picked: its copy goes once its minimum lifetime has passed.`, 'ok');
+        } catch (err) {
+          showError($('#mirrors-status'), err, 'Unpicking failed');
+        } finally {
+          loadMirrors();
+        }
+      });
+      body.append(el('tr', { dataset: { video: m.video_id, state } },
+        el('td', {}, el('a', { href: `/videos/${encodeURIComponent(m.video_id)}` }, m.name || m.video_id)),
+        el('td', {}, origin ? el('a', { href: origin, rel: 'noopener' }, m.pod) : ''),
+        el('td', { class: 'num' }, formatBytes(m.size || 0)),
+        el('td', {}, el('span', { class: `state ${state}` }, state === 'held' ? 'held' : `fetching (${formatBytes(m.missing || 0)} left)`)),
+        el('td', { title: formatDate(m.held_at || m.added_at) }, timeAgo(m.held_at || m.added_at) || '—'),
+        el('td', {}, unpick)));
+    }
+  } catch (err) {
+    showError($('#mirrors-status'), err, 'The mirrors could not be loaded');
+  }
 }
 
 const JOB_NAMES = { transcode: 'Conversion', images: 'Thumbnails', rendition: 'Resolution' };
