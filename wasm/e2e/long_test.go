@@ -51,7 +51,8 @@ func envInt(name string, def int) int {
 // in the watch page's flow while the page's memory stays bounded: the
 // engine keeps verified pieces in the browser's storage (OPFS) and only a
 // 32 MiB cache in memory, so the WebAssembly memory (which never shrinks)
-// stays far below the file's size. At 16× the writes to OPFS may lag the
+// stays far below the file's size. At 16× writes to OPFS wait (the player
+// never holds 2 s of wall time, swarm's writeMinBuffer) or lag the
 // download: pieces not yet written then leave memory unwritten. In the suite the clip is 3 minutes at
 // 8 Mbit/s (180 MB, about 3x the cache); scripts/bench/longvideo.sh runs
 // 2 hours (SWARMTUBE_LONG_SECONDS=7200) and records the JS heap and wasm

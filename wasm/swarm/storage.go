@@ -28,6 +28,15 @@ func (t *Torrent) writeLoop(ctx context.Context) {
 				t.mu.Unlock()
 				break
 			}
+			if t.writeWaitLocked() {
+				t.mu.Unlock()
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(250 * time.Millisecond):
+				}
+				continue
+			}
 			i := t.writeq[0]
 			t.writeq = t.writeq[1:]
 			data, ok := t.store[i]
@@ -62,6 +71,20 @@ func (t *Torrent) writeLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// writeMinBuffer: while the player plays with less than this (wall time)
+// buffered, writes to Config.Storage wait. Each write costs the page's
+// main thread (copies, promise round trips), which a starving player and
+// the peers feeding it need more: measured in TestTwoViewersShareOneCopy
+// under load, writing during playback made the second viewer ask the pod
+// for 2-3 MB more. Waiting pieces stay evictable, so memory stays bounded.
+const writeMinBuffer = 2.0
+
+// writeWaitLocked reports whether writes should wait (writeMinBuffer).
+func (t *Torrent) writeWaitLocked() bool {
+	pb := t.playback
+	return t.hasPlayback && !pb.Paused && pb.Buffer >= 0 && pb.Buffer/pb.Rate < writeMinBuffer
 }
 
 // load returns verified piece i from memory or, read back and verified
