@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
@@ -125,6 +127,32 @@ func TestMirrorPlayback(t *testing.T) {
 		t.Errorf("pod2 served %.0f bytes of a %d-byte video", after-served, onP1.Size)
 	}
 	t.Logf("stats: %q; pod2 served %.0f bytes of %d", mode, after-served, onP1.Size)
+
+	// Without the engine, the page's HTTP fallback plays it from pod 2's
+	// web seed (the <source> list skips the dead origin's).
+	hb := newBrowser(t)
+	hb.do("block the engine", 10*time.Second, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{
+			URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/static/engine/*", Block: true}},
+		})
+		return err
+	}))
+	hb.do("open the watch page without the engine", 30*time.Second, chromedp.Navigate(p1.URL+"/videos/"+onP1.ID))
+	hb.waitJS("HTTP playback to the end", `(() => {
+		const v = document.querySelector("#player video");
+		if (!v) return false;
+		if (!v.ended && v.paused) { v.muted = true; v.playbackRate = 4; v.play().catch(() => {}); }
+		return v.ended || (v.duration > 5 && v.currentTime >= v.duration - 0.1);
+	})()`, 120*time.Second)
+	if src := eval[string](hb, `document.querySelector("#player video").currentSrc`); !strings.HasPrefix(src, p2.PodURL+"/static/webseed/") {
+		t.Errorf("the HTTP fallback played %q, want pod2's web seed", src)
+	}
+	if mode := hb.text("#stats-mode"); strings.Contains(mode, host3) {
+		t.Errorf("the fallback page says %q: it names the stopped origin %s", mode, host3)
+	}
 
 	// Pod 3 stays down past its ejection (fast here: retries every 300 ms
 	// cost it its score within a minute): its mirrored video stays listed
