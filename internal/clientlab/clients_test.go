@@ -100,12 +100,11 @@ func runTransmission(ctx context.Context, h *netlab.Host, src, dir, file string,
 	add := func(ctx context.Context) error {
 		// The RPC server comes up a moment after the daemon starts.
 		var out []byte
-		for ctx.Err() == nil {
+		if testenv.Poll(ctx, func() bool {
 			out, err = h.Command(ctx, "transmission-remote", "127.0.0.1:9091", "-a", src).CombinedOutput()
-			if err == nil && strings.Contains(string(out), "success") {
-				return nil
-			}
-			time.Sleep(200 * time.Millisecond)
+			return err == nil && strings.Contains(string(out), "success")
+		}) {
+			return nil
 		}
 		return fmt.Errorf("transmission-remote -a: %v: %s", err, out)
 	}

@@ -123,26 +123,20 @@ func startPod(t *testing.T, host *netlab.Host, flags ...string) *pod {
 			logTail(t, "pod log", p.log)
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := p.http.Get(p.base + "/api/v1/pod")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
+	testenv.Eventually(t, 60*time.Second, "the pod to answer", func() bool {
 		select {
 		case <-exited:
 			logTail(t, "pod log", p.log)
 			t.Fatal("the pod exited at start")
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the pod did not answer within 60 s: %v", err)
+		resp, err := p.http.Get(p.base + "/api/v1/pod")
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	var tok struct {
 		Token string `json:"token"`
 	}

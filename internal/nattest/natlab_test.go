@@ -229,18 +229,18 @@ func startPod(t *testing.T, h *netlab.Host, bin string, ca *testcert.CA, leaf te
 			mu.Unlock()
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := p.client.Get(p.url + "/api/v1/pod")
-		if err == nil {
+	ctx30, cancel30 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel30()
+	var err error
+	if !testenv.Poll(ctx30, func() bool {
+		var resp *http.Response
+		if resp, err = p.client.Get(p.url + "/api/v1/pod"); err == nil {
 			resp.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			mu.Lock()
-			t.Fatalf("the pod never answered over https: %v\n%s", err, log.String())
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err == nil
+	}) {
+		mu.Lock()
+		t.Fatalf("the pod never answered over https: %v\n%s", err, log.String())
 	}
 	var tok struct{ Token string }
 	p.call(t, "POST", "/api/v1/users/token", "application/json",
@@ -297,14 +297,16 @@ func (p *pod) upload(t *testing.T, clip []byte, name string) string {
 	mw.Close()
 	var v api.Video
 	p.call(t, "POST", "/api/v1/videos", mw.FormDataContentType(), &body, &v)
-	deadline := time.Now().Add(2 * time.Minute)
-	for v.State != "" && v.State != "published" {
-		if time.Now().After(deadline) || v.State == "failed" {
-			t.Fatalf("video %s is %s", v.ID, v.State)
+	testenv.Eventually(t, 2*time.Minute, "video "+v.ID+" to be published", func() bool {
+		if v.State == "" || v.State == "published" {
+			return true
 		}
-		time.Sleep(500 * time.Millisecond)
+		if v.State == "failed" {
+			t.Fatalf("video %s failed", v.ID)
+		}
 		p.call(t, "GET", "/api/v1/videos/"+v.ID, "", nil, &v)
-	}
+		return false
+	})
 	return v.ID
 }
 
@@ -485,18 +487,15 @@ func (v *viewer) text(t *testing.T, sel string) string {
 
 func (v *viewer) waitJS(t *testing.T, cond string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if !testenv.Poll(ctx, func() bool {
 		var ok bool
 		v.eval(t, "!!("+cond+")", &ok)
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: timed out waiting for %s; panel: %s / peers %s / progress %s / from peers %s / from pod %s", v.name, cond,
-				v.text(t, "#stats-mode"), v.text(t, "#stat-peers"), v.text(t, "#stat-progress"), v.text(t, "#stat-from-peers"), v.text(t, "#stat-from-pod"))
-		}
-		time.Sleep(500 * time.Millisecond)
+		return ok
+	}) {
+		t.Fatalf("%s: timed out waiting for %s; panel: %s / peers %s / progress %s / from peers %s / from pod %s", v.name, cond,
+			v.text(t, "#stats-mode"), v.text(t, "#stat-peers"), v.text(t, "#stat-progress"), v.text(t, "#stat-from-peers"), v.text(t, "#stat-from-pod"))
 	}
 }
 

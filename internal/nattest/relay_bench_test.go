@@ -11,6 +11,7 @@ import (
 
 	"github.com/pion/webrtc/v3"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/turn"
 	"github.com/swarmtube/swarmtube/wasm/rtcpeer"
 )
@@ -99,6 +100,6 @@ func connect(tb testing.TB, offerCfg, answerCfg rtcpeer.Config) (*rtcpeer.Conn, 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // the first route read
+	testenv.Eventually(tb, 10*time.Second, "both ends to read their route", func() bool { return a.RouteKnown() && c.RouteKnown() })
 	return a, c
 }

@@ -7,6 +7,7 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,13 +84,29 @@ func missing(t testing.TB, format string, args ...any) {
 // socket's close); where a channel or callback says when, wait on that.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if !Poll(ctx, cond) {
+		t.Fatalf("timed out after %s waiting for %s", within, what)
+	}
+}
+
+// Poll calls cond at growing intervals (10 ms up to 100 ms) until it
+// returns true, and reports false if ctx ends first. It is Eventually for
+// callers that report failure themselves (a browser screenshot first, an
+// error from a helper without a testing.TB); the suite's tests have no
+// other polling loop (internal/repotest TestNoSleepsInTests).
+func Poll(ctx context.Context, cond func() bool) bool {
 	wait := 10 * time.Millisecond
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
 		}
-		time.Sleep(wait)
 		wait = min(wait*2, 100*time.Millisecond)
 	}
+	return true
 }

@@ -91,13 +91,8 @@ func TestColdVideoServedToAria2(t *testing.T) {
 		t.Fatalf("seeder uploaded %d bytes of %d", up, len(stored))
 	}
 	// aria2 is gone: the torrent goes cold again after --seed-idle.
-	deadline := time.Now().Add(30 * time.Second)
-	for l, _ := p.seeder.Loaded(); l != 0; l, _ = p.seeder.Loaded() {
-		if time.Now().After(deadline) {
-			t.Fatal("idle torrent never unloaded")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	unloaded := func() bool { l, _ := p.seeder.Loaded(); return l == 0 }
+	testenv.Eventually(t, 30*time.Second, "the idle torrent to unload", unloaded)
 
 	// The first response to an announce for a cold video lists the seeder
 	// (a client behind NAT cannot wait for the seeder to dial it).
@@ -129,12 +124,7 @@ func TestColdVideoServedToAria2(t *testing.T) {
 	// brings its offer to that peer, which downloads everything over a data
 	// channel. The peer is anacrolix's WebTorrent client, not the browser
 	// engine.
-	for l, _ := p.seeder.Loaded(); l != 0; l, _ = p.seeder.Loaded() {
-		if time.Now().After(deadline.Add(30 * time.Second)) {
-			t.Fatal("torrent never unloaded after the HTTP announce")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, 60*time.Second, "the torrent to unload after the HTTP announce", unloaded)
 	ws := "ws" + strings.TrimPrefix(p.URL(), "http") + "/tracker/socket"
 	wsOnly, err := torrentfile.Metainfo{Info: mi.Info, AnnounceList: [][]string{{ws}}}.Bencode()
 	if err != nil {

@@ -205,16 +205,13 @@ func TestCrashDuringRegistrationsLosesNothing(t *testing.T) {
 	}
 	// Kill once enough registrations are acknowledged that losing any would
 	// show, and while more are in flight; time alone says nothing on a busy machine.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	ctx60, cancel60 := context.WithTimeout(ctx, 60*time.Second)
+	testenv.Poll(ctx60, func() bool {
 		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 20 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(acked) >= 20
+	})
+	cancel60()
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -261,15 +258,13 @@ func freeAddr(t *testing.T) string {
 
 func waitUp(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/api/v1/pod"); err == nil {
+	testenv.Eventually(t, 20*time.Second, "the pod at "+base+" to come up", func() bool {
+		resp, err := http.Get(base + "/api/v1/pod")
+		if err == nil {
 			resp.Body.Close()
-			return
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("pod at %s did not come up", base)
+		return err == nil
+	})
 }
 
 func loginHTTP(t *testing.T, base, user, pass string) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
@@ -74,13 +75,7 @@ func TestSeedOnDemand(t *testing.T) {
 	}
 
 	// Idle: unloaded after IdleTimeout, registration kept.
-	deadline := time.Now().Add(10 * time.Second)
-	for l, _ := s.Loaded(); l != 0; l, _ = s.Loaded() {
-		if time.Now().After(deadline) {
-			t.Fatal("idle torrent never unloaded")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, "the idle torrent to unload", func() bool { l, _ := s.Loaded(); return l == 0 })
 	if !s.Registered(ihs[0]) {
 		t.Fatal("unloading forgot the registration")
 	}

@@ -91,12 +91,10 @@ func TestInteropHTTPClients(t *testing.T) {
 		cancel()
 		_ = cmd.Wait()
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for tt.srv.Stats().HTTPPeers == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("aria2c never announced; output:\n%s", aout.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx15, cancel15 := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel15()
+	if !testenv.Poll(ctx15, func() bool { return tt.srv.Stats().HTTPPeers > 0 }) {
+		t.Fatalf("aria2c never announced; output:\n%s", aout.String())
 	}
 
 	var ih [20]byte = mi.HashInfoBytes()

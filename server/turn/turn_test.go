@@ -14,6 +14,8 @@ import (
 	pionturn "github.com/pion/turn/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
 )
 
 // startServer runs a server on a free loopback port that may relay to
@@ -192,10 +194,7 @@ func TestLimits(t *testing.T) {
 			t.Fatal("second allocation over the cap succeeded")
 		}
 		r1.Close() // frees the slot (pion deallocates on Refresh lifetime 0)
-		deadline := time.Now().Add(5 * time.Second)
-		for s.allocs.Load() != 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		testenv.Eventually(t, 5*time.Second, "the allocation to be freed", func() bool { return s.allocs.Load() == 0 })
 		c3, _ := client(t, s, user, pass)
 		r3, err := c3.Allocate()
 		if err != nil {
@@ -237,10 +236,7 @@ func TestLimits(t *testing.T) {
 		}
 		// Freeing one makes room again.
 		relays[0].Close()
-		deadline := time.Now().Add(5 * time.Second)
-		for s.allocs.Load() != 1 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		testenv.Eventually(t, 5*time.Second, "one allocation to be freed", func() bool { return s.allocs.Load() == 1 })
 		c4, _ := client(t, s, user, pass)
 		r, err := c4.Allocate()
 		if err != nil {

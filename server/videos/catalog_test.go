@@ -17,6 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
@@ -444,20 +445,13 @@ func TestRestartSeedsAndCleans(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.svc.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Eventually(t, 10*time.Second, "two videos seeded and the orphan removed after restart", func() bool {
 		_, err0 := os.Stat(orphans[0])
 		seeder.mu.Lock()
 		n := len(seeder.seeded)
 		seeder.mu.Unlock()
-		if n == 2 && errors.Is(err0, os.ErrNotExist) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after restart: %d seeded, orphan stat %v", n, err0)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return n == 2 && errors.Is(err0, os.ErrNotExist)
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

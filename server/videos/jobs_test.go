@@ -1,6 +1,7 @@
 package videos
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -17,20 +18,15 @@ import (
 // waitState polls the video as its owner until it leaves processing.
 func (p *pod) waitState(user, id string, timeout time.Duration) api.Video {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		var v api.Video
+	var v api.Video
+	testenv.Eventually(p.t, timeout, id+" to leave processing", func() bool {
+		v = api.Video{}
 		if s := p.getJSON(user, "/api/v1/videos/"+id, &v); s != http.StatusOK {
 			p.t.Fatalf("GET %s: %d", id, s)
 		}
-		if v.State != api.StateProcessing {
-			return v
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s still processing after %v: %+v", id, timeout, v.Processing)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return v.State != api.StateProcessing
+	})
+	return v
 }
 
 // TestTranscodeCorpus uploads every clip browsers cannot play as it is:
@@ -188,14 +184,11 @@ func TestTranscodeJobSurvivesRestart(t *testing.T) {
 // 10 s: a job removes its source just after the commit that publishes.
 func (p *pod) filesSettled(sub string, n int) []string {
 	p.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		f := p.files(sub)
-		if len(f) == n || time.Now().After(deadline) {
-			return f
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var f []string
+	testenv.Poll(ctx, func() bool { f = p.files(sub); return len(f) == n })
+	return f
 }
 
 // TestJobCodec: jobs round-trip through their stored form, and a value

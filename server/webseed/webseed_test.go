@@ -144,9 +144,9 @@ func TestServedBytes(t *testing.T) {
 	// The server counts after writing, so the client may see the body
 	// first: wait briefly for the count to settle.
 	settled := func(want int64) int64 {
-		for deadline := time.Now().Add(2 * time.Second); h.ServedBytes() < want && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		testenv.Poll(ctx, func() bool { return h.ServedBytes() >= want })
 		return h.ServedBytes()
 	}
 	var total int64

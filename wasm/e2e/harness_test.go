@@ -380,25 +380,26 @@ func eval[T any](t *testing.T, ctx context.Context, expr string, out *T) {
 // expression) is reported and fails the test early when non-empty.
 func waitJS(t *testing.T, ctx context.Context, cond, errExpr, dump string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	within, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if testenv.Poll(within, func() bool {
 		var ok bool
 		eval(t, ctx, "!!("+cond+")", &ok)
 		if ok {
-			return
+			return true
 		}
 		var e string
 		eval(t, ctx, "String("+errExpr+" || '')", &e)
 		if e != "" {
 			t.Fatalf("page error while waiting for %s: %s", cond, e)
 		}
-		if time.Now().After(deadline) {
-			var state string
-			eval(t, ctx, "JSON.stringify("+dump+")", &state)
-			t.Fatalf("timed out waiting for %s; state: %s", cond, state)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return false
+	}) {
+		return
 	}
+	var state string
+	eval(t, ctx, "JSON.stringify("+dump+")", &state)
+	t.Fatalf("timed out waiting for %s; state: %s", cond, state)
 }
 
 // stats returns a page's engine stats.

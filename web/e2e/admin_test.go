@@ -85,15 +85,10 @@ func TestAdmin(t *testing.T) {
 		}
 		return 0, 0
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	testenv.Eventually(t, 10*time.Second, "dave's quotas to be saved", func() bool {
 		total, daily := daveQuotas()
-		if total == 100<<20 && daily == 10<<20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dave's quotas after saving: %d, %d", total, daily)
-		}
-	}
+		return total == 100<<20 && daily == 10<<20
+	})
 
 	// Friends: pod A names pod B.
 	if !servesFriends(t, a.URL, tok) {
@@ -119,13 +114,9 @@ func TestAdmin(t *testing.T) {
 	// Federation delivers asynchronously (a friend still finishing its side
 	// of the introduction is retried a second later): wait until pod A has
 	// the video before loading a page that shows it.
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(string(apiCall(t, a.URL, "", "GET", "/api/v1/videos", "", http.StatusOK)), "From the friend pod") {
-		if time.Now().After(deadline) {
-			t.Fatal("pod A never received the friend's video")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, "pod A to receive the friend's video", func() bool {
+		return strings.Contains(string(apiCall(t, a.URL, "", "GET", "/api/v1/videos", "", http.StatusOK)), "From the friend pod")
+	})
 	b.do("home of pod A", 20*time.Second, chromedp.Navigate(a.URL+"/"))
 	b.waitJS("friend's video listed", `[...document.querySelectorAll(".video-card")].some((c) => c.textContent.includes("From the friend pod"))`, 30*time.Second)
 	if meta := b.text(".video-card .meta"); !strings.Contains(meta, strings.TrimPrefix(bpod.PodURL, "http://")) {

@@ -31,8 +31,7 @@ func TestTranscodedCorpusPlays(t *testing.T) {
 	}
 	b := newBrowser(t)
 	for i, c := range corpus {
-		deadline := time.Now().Add(3 * time.Minute)
-		for {
+		testenv.Eventually(t, 3*time.Minute, c.Name+" to be published", func() bool {
 			var v struct{ State, Failure string }
 			req, _ := http.NewRequest("GET", p.URL+"/api/v1/videos/"+ids[i], nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
@@ -45,14 +44,11 @@ func TestTranscodedCorpusPlays(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.State == "published" {
-				break
-			}
-			if v.State == "failed" || time.Now().After(deadline) {
+			if v.State == "failed" {
 				t.Fatalf("%s: state %q %s", c.Name, v.State, v.Failure)
 			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return v.State == "published"
+		})
 		b.do("open "+c.Name, 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+ids[i]), chromedp.WaitVisible(chromedp.CSS("#video-info")))
 		b.waitJS(c.Name+" plays with a picture", fmt.Sprintf(`(() => { const v = document.querySelector("#player video");
 			return !!v && v.videoWidth === %d && v.videoHeight === %d && v.currentTime > 0.2; })()`, c.W, c.H), 30*time.Second)

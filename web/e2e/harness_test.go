@@ -124,18 +124,13 @@ func newLoopbackServer(t *testing.T, h http.Handler) string {
 
 func waitHTTP(t *testing.T, u string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Eventually(t, 10*time.Second, u+" to answer", func() bool {
 		res, err := http.Get(u)
 		if err == nil {
 			res.Body.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never answered: %v", u, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 type testWriter struct{ t *testing.T }
@@ -284,20 +279,19 @@ func (b *browser) waitJS(what, expr string, timeout time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var lastErr error
-	for {
+	within, cancel := context.WithDeadline(b.ctx, deadline)
+	defer cancel()
+	if testenv.Poll(within, func() bool {
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
-		cancel()
-		if err == nil && ok {
-			return
-		}
 		lastErr = err
-		if time.Now().After(deadline) || b.ctx.Err() != nil {
-			b.screenshot("failed-" + sanitize(what))
-			b.t.Fatalf("%s: waiting for %s: last error %v", what, expr, lastErr)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil && ok
+	}) {
+		return
 	}
+	b.screenshot("failed-" + sanitize(what))
+	b.t.Fatalf("%s: waiting for %s: last error %v", what, expr, lastErr)
 }
 
 // text is the trimmed textContent of the first element matching a CSS selector.

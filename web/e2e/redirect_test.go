@@ -126,7 +126,7 @@ func TestFormsNeedTheirScript(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#password"), "\r"), // implicit submission
 			chromedp.Click(chromedp.CSS(form+" button[type=submit]")),
 		)
-		time.Sleep(500 * time.Millisecond) // a submission would have left by now; the URL check below does not depend on it
+		time.Sleep(500 * time.Millisecond) // timed: an absence check: a submission would have left by now; the URL check below does not depend on it
 		if !eval[bool](b, `window.stillHere === true && location.pathname === "/`+page+`" && location.search === ""`) {
 			t.Errorf("%s: the form was submitted without its script: now at %s", page, eval[string](b, `location.href`))
 		}

@@ -121,7 +121,10 @@ func TestScreenshots(t *testing.T) {
 	b.waitJS("player", `!!document.querySelector("#player video")`, 15*time.Second)
 	eval[chromedp.Void](b, `(async () => { const v = document.querySelector("#player video"); v.muted = true; await v.play().catch(() => {}); })()`)
 	b.waitJS("playing", `document.querySelector("#player video").currentTime > 3`, 30*time.Second)
-	time.Sleep(6 * time.Second) // a few stats ticks for the chart
+	// Five more stats ticks (each adds two points per area) for the chart.
+	const points = `(document.querySelector("#stats-chart path.area-pod")?.getAttribute("d") || "").split("L").length`
+	eval[int](b, `window.__points = `+points)
+	b.waitJS("five more stats ticks", points+` >= window.__points + 10`, 15*time.Second)
 	t.Logf("watch: viewers %s, from peers %s, from pod %s", b.text("#stat-peers"), b.text("#stat-from-peers"), b.text("#stat-from-pod"))
 	b.screenshot("watch")
 

@@ -108,18 +108,14 @@ func startPodAt(t *testing.T, bin, data string) (*exec.Cmd, string) {
 			t.Logf("holder pod's output:\n%s", out.String())
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testenv.Eventually(t, 60*time.Second, "the holder pod to come up", func() bool {
 		resp, err := http.Get("http://" + addr + "/api/v1/pod")
 		if err == nil {
 			resp.Body.Close()
-			return cmd, "http://" + addr
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("holder pod did not come up: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil
+	})
+	return cmd, "http://" + addr
 }
 
 // TestStartupFailures is issue 15's acceptance: the real binary, started

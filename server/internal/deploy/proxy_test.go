@@ -124,7 +124,7 @@ func TestBehindReverseProxy(t *testing.T) {
 			// the 60 s that proxies commonly default to (not in the suite:
 			// too slow).
 			if d, err := time.ParseDuration(os.Getenv("SWARMTUBE_PROXY_IDLE")); err == nil {
-				time.Sleep(time.Until(idleSince.Add(d)))
+				time.Sleep(time.Until(idleSince.Add(d))) // timed: the socket's silence is what is tested
 				t.Logf("%s: tracker socket idle for %v", px.name, time.Since(idleSince).Round(time.Second))
 			}
 			scrape(t, idle)
@@ -178,7 +178,7 @@ func TestNginxTimeoutGovernsTrackerSockets(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		scrape(t, busy)
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // timed: the busy socket talks while the idle one stays silent
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -442,25 +442,19 @@ func (c *client) tusUpload(t *testing.T, base string, auth map[string]string, da
 // waitReady waits until the proxy answers for the pod.
 func waitReady(t *testing.T, c *client, base string, exited <-chan struct{}) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.Eventually(t, 20*time.Second, "the proxy to answer for the pod at "+base, func() bool {
 		select {
 		case <-exited:
 			t.Fatal("the proxy exited at start")
 		default:
 		}
 		resp, err := c.Get(base + "/api/v1/pod")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the proxy did not answer for the pod at %s: %v", base, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 var (

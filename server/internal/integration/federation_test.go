@@ -138,10 +138,10 @@ func TestFederation(t *testing.T) {
 			added = append(added, a.upload("added while pod3 is down "+itoa(i), data).Name)
 		}
 		a.remove(gone.ID)
-		time.Sleep(time.Second) // pod1 fails and backs off meanwhile
-		if f := a.friends()[c.url]; f.Pending == 0 || f.Status != "unreachable" {
-			t.Fatalf("pod1's view of the dead pod3: %+v", f)
-		}
+		testenv.Eventually(t, wait, "pod1 to queue for the dead pod3 and call it unreachable", func() bool {
+			f := a.friends()[c.url]
+			return f.Pending > 0 && f.Status == "unreachable"
+		})
 		c.start()
 		want := append([]string{kept.Name}, added...)
 		slices.Sort(want)
@@ -151,7 +151,8 @@ func TestFederation(t *testing.T) {
 			return slices.Equal(got, want)
 		})
 		testenv.Eventually(t, wait, "pod1's queue to pod3 to drain", func() bool { return a.friends()[c.url].Pending == 0 })
-		time.Sleep(500 * time.Millisecond) // nothing more may arrive
+		// pod1's queue is empty only once pod3 acknowledged every event
+		// it committed, so nothing more can arrive.
 		got := names(c.videos())[a.url]
 		slices.Sort(got)
 		if !slices.Equal(got, want) {

@@ -117,25 +117,19 @@ func (p *pod) start() {
 		_ = cmd.Wait()
 		close(exit)
 	}(p.cmd, p.exit)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(p.url + "/api/v1/pod")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
+	testenv.Eventually(t, 30*time.Second, "pod "+p.name+" to answer", func() bool {
 		select {
 		case <-p.exit:
 			t.Fatalf("pod %s exited at start", p.name)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pod %s did not answer within 30 s: %v", p.name, err)
+		resp, err := http.Get(p.url + "/api/v1/pod")
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	p.token = p.login()
 }
 
