@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -412,6 +413,32 @@ func TestHelloImpersonation(t *testing.T) {
 	}
 }
 
+// TestHeartbeatFollowsTheClock: a friend with nothing to send is still
+// contacted once HealthInterval has passed on the pod's clock (Config.Now),
+// not on the wall clock: an hour passes without the test waiting for it.
+func TestHeartbeatFollowsTheClock(t *testing.T) {
+	var offset atomic.Int64 // nanoseconds added to the wall clock
+	cfg := fastConfig()
+	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	a, b := newTestPod(t, cfg, true), newTestPod(t, cfg, true) // one clock, so B accepts A's Date
+	makeFriends(t, a, b)
+	testenv.Eventually(t, wait, "A to settle with B", func() bool {
+		f := a.friends()[b.url]
+		return f.Status == StatusActive && f.Pending == 0
+	})
+	// Each check moves the clock another HealthInterval on: an attempt A
+	// was still recording when the clock moved is then an hour old too.
+	moved := time.Now().Add(cfg.HealthInterval).Truncate(time.Second) // Date has whole seconds
+	testenv.Eventually(t, wait, "A's heartbeat to B an hour later on its clock", func() bool {
+		offset.Add(int64(cfg.HealthInterval))
+		return !time.Unix(b.lastEvents.Load(), 0).Before(moved)
+	})
+	testenv.Eventually(t, wait, "A to record the heartbeat's answer", func() bool {
+		f := a.friends()[b.url]
+		return f.Status == StatusActive && !f.LastSeen.Before(moved)
+	})
+}
+
 // TestSeeds: pods named at start (--friends) are befriended by Run, even
 // when they come up later.
 func TestSeeds(t *testing.T) {
@@ -420,7 +447,7 @@ func TestSeeds(t *testing.T) {
 	cfg := fastConfig()
 	cfg.Seeds = []string{b.url}
 	a := newTestPod(t, cfg, true)
-	time.Sleep(100 * time.Millisecond)
+	testenv.Eventually(t, wait, "A to try its seed while it is down", func() bool { return b.failed.Load() > 0 })
 	b.down.Store(false)
 	testenv.Eventually(t, wait, "A to befriend its seed", func() bool { return a.friends()[b.url].Status == StatusActive })
 	if _, ok := b.friends()[a.url]; !ok {

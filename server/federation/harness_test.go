@@ -178,10 +178,15 @@ type testPod struct {
 	fed  *Service
 	cat  *fakeCatalog
 	down atomic.Bool // answer 503 to everything, as a dead pod would fail
-	mux  atomic.Pointer[http.ServeMux]
-	stop context.CancelFunc
-	done chan struct{}
-	cfg  Config
+	// failed counts the requests answered 503 while down.
+	failed atomic.Int64
+	// lastEvents is the latest signed Date (Unix seconds) of a request to
+	// PathEvents, stamped by the sender's Config.Now.
+	lastEvents atomic.Int64
+	mux        atomic.Pointer[http.ServeMux]
+	stop       context.CancelFunc
+	done       chan struct{}
+	cfg        Config
 }
 
 // fastConfig retries quickly, accepts every introduction and lets pods
@@ -208,8 +213,13 @@ func newTestPod(t testing.TB, cfg Config, distinctKey bool) *testPod {
 	}
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.down.Load() {
+			p.failed.Add(1)
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
+		}
+		if d, err := http.ParseTime(r.Header.Get("Date")); err == nil && r.URL.Path == fedproto.PathEvents {
+			for old := p.lastEvents.Load(); d.Unix() > old && !p.lastEvents.CompareAndSwap(old, d.Unix()); old = p.lastEvents.Load() {
+			}
 		}
 		p.mux.Load().ServeHTTP(w, r)
 	}))
