@@ -60,6 +60,7 @@ type Conn struct {
 	closeMu sync.Once
 
 	relayed atomic.Bool // the selected candidate pair uses a TURN relay (see watchRoute)
+	routed  atomic.Bool // relayed has been read from the selected pair at least once
 	watch   sync.Once
 
 	mu     sync.Mutex // guards the following fields
@@ -165,6 +166,10 @@ func (c *Conn) Close() error {
 // 8445 section 5.1.1.1), as last read; false until it is known.
 func (c *Conn) Relayed() bool { return c.relayed.Load() }
 
+// RouteKnown reports whether Relayed has been read from the selected
+// candidate pair at least once, rather than being the false it starts as.
+func (c *Conn) RouteKnown() bool { return c.routed.Load() }
+
 // routeEvery is how often watchRoute reads the selected pair again: ICE may
 // switch pairs after connecting (a relay first, a direct path later).
 const routeEvery = 5 * time.Second
@@ -181,6 +186,7 @@ func (c *Conn) watchRoute() {
 			for {
 				if relayed, err := selectedRelay(ctx, c.pc); err == nil {
 					c.relayed.Store(relayed)
+					c.routed.Store(true)
 				}
 				select {
 				case <-t.C:

@@ -11,6 +11,8 @@ import (
 
 	pionturn "github.com/pion/turn/v2"
 	"github.com/pion/webrtc/v3"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
 )
 
 func TestOfferAnswerStream(t *testing.T) {
@@ -131,18 +133,12 @@ func TestRelayedRoute(t *testing.T) {
 	// The route is read when the connection opens, then every routeEvery.
 	eventually := func(t *testing.T, what string, f func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(3 * routeEvery)
-		for !f() {
-			if time.Now().After(deadline) {
-				t.Fatal(what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		testenv.Eventually(t, 3*routeEvery, what, f)
 	}
 	t.Run("relay", func(t *testing.T) {
 		a, b := connect(t, Config{ICEServers: servers, RelayOnly: true}, Config{})
-		eventually(t, "offerer does not see its relay", a.Relayed)
-		eventually(t, "answerer does not see the remote relay", b.Relayed)
+		eventually(t, "the offerer to see its relay", a.Relayed)
+		eventually(t, "the answerer to see the remote relay", b.Relayed)
 		if _, err := a.Write([]byte("through the relay")); err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +155,8 @@ func TestRelayedRoute(t *testing.T) {
 		if _, err := io.ReadFull(b, make([]byte, 1)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond) // the first route read has happened
+		eventually(t, "the offerer to read its route", a.RouteKnown)
+		eventually(t, "the answerer to read its route", b.RouteKnown)
 		if a.Relayed() || b.Relayed() {
 			t.Error("a loopback connection with host candidates reports a relay")
 		}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
@@ -181,56 +182,81 @@ func TestCorruptPeerIsDropped(t *testing.T) {
 	}
 }
 
-// recordingWebSeed serves fx's data as a web seed and returns fx's
-// metainfo pointing at it, and a function listing the Range headers served.
-func recordingWebSeed(t *testing.T, fx fixture) (torrentfile.Metainfo, func() []string) {
-	var mu sync.Mutex
-	var ranges []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		ranges = append(ranges, r.Header.Get("Range"))
-		mu.Unlock()
+// webSeed serves a fixture's data as a web seed, in memory: no socket, so
+// tests that use it can run in a synctest bubble.
+type webSeed struct {
+	mi     torrentfile.Metainfo // the fixture's, with the web seed's URL
+	client *http.Client         // for Config.HTTPClient
+	mu     sync.Mutex
+	ranges []string // guarded by mu: the Range headers served
+}
+
+// recordingWebSeed serves fx's data as a web seed.
+func recordingWebSeed(fx fixture) *webSeed {
+	ws := &webSeed{mi: fx.mi}
+	ws.mi.URLList = []string{"http://webseed.test/"}
+	ws.client = &http.Client{Transport: handlerTransport(func(w http.ResponseWriter, r *http.Request) {
+		ws.mu.Lock()
+		ws.ranges = append(ws.ranges, r.Header.Get("Range"))
+		ws.mu.Unlock()
 		http.ServeContent(w, r, "video.mp4", time.Time{}, bytes.NewReader(fx.data))
-	}))
-	t.Cleanup(srv.Close)
-	mi := fx.mi
-	mi.URLList = []string{srv.URL + "/"}
-	return mi, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(ranges)
+	})}
+	return ws
+}
+
+// Ranges lists the Range headers served so far.
+func (ws *webSeed) Ranges() []string {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return slices.Clone(ws.ranges)
+}
+
+// handlerTransport answers each request with the handler, in the caller's
+// goroutine.
+type handlerTransport http.HandlerFunc
+
+func (h handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
 	}
+	rec := httptest.NewRecorder()
+	h(rec, r)
+	return rec.Result(), nil
 }
 
 func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
-	// Without playback reports, the pod horizon is ReadaheadBytes after
-	// each read position.
-	fx := newFixture(t, 6*pieceLen)
-	mi, ranges := recordingWebSeed(t, fx)
-	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ReadaheadBytes: 2 * pieceLen})
-	// Bytes 3×pieceLen+7 on: at most 3 pieces, 2 of them only for the
-	// horizon.
-	time.Sleep(500 * time.Millisecond)
-	if r := ranges(); len(r) != 0 {
-		t.Fatalf("web seed used with no reader: %v", r)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	buf := make([]byte, 100)
-	off := int64(3*pieceLen + 7)
-	if _, err := leech.ReadAt(ctx, "s", buf, off); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf, fx.data[off:off+100]) {
-		t.Fatal("web seed data differs")
-	}
-	// Pieces 3, 4 and 5 hold the two pieces' worth of bytes after off.
-	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().BytesFromWebSeed == 3*pieceLen })
-	time.Sleep(300 * time.Millisecond)
-	st := leech.Stats()
-	if st.BytesFromWebSeed != 3*pieceLen || st.PiecesHave != 3 {
-		t.Fatalf("web seed fetched beyond its window: %+v, ranges %v", st, ranges())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// Without playback reports, the pod horizon is ReadaheadBytes after
+		// each read position.
+		fx := newFixture(t, 6*pieceLen)
+		ws := recordingWebSeed(fx)
+		leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ReadaheadBytes: 2 * pieceLen})
+		// Bytes 3×pieceLen+7 on: at most 3 pieces, 2 of them only for the
+		// horizon.
+		time.Sleep(podFillDelay + time.Second)
+		synctest.Wait()
+		if r := ws.Ranges(); len(r) != 0 {
+			t.Fatalf("web seed used with no reader: %v", r)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		buf := make([]byte, 100)
+		off := int64(3*pieceLen + 7)
+		if _, err := leech.ReadAt(ctx, "s", buf, off); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf, fx.data[off:off+100]) {
+			t.Fatal("web seed data differs")
+		}
+		// Pieces 3, 4 and 5 hold the two pieces' worth of bytes after off.
+		testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().BytesFromWebSeed == 3*pieceLen })
+		time.Sleep(podFillDelay + time.Second) // then nothing more
+		synctest.Wait()
+		st := leech.Stats()
+		if st.BytesFromWebSeed != 3*pieceLen || st.PiecesHave != 3 {
+			t.Fatalf("web seed fetched beyond its window: %+v, ranges %v", st, ws.Ranges())
+		}
+	})
 }
 
 func TestMemoryBudgetEvicts(t *testing.T) {
@@ -326,67 +352,74 @@ func readAhead(t *testing.T, tor *Torrent, off int64) {
 	}()
 }
 
-// steady waits until f stops changing for a second longer than pieces
-// wait in the horizon for a browser peer (at most 20 s) and returns its
-// value.
+// steady returns f once it has not changed for a second longer than
+// pieces wait in the horizon for a browser peer (at most 20 s). It runs in
+// a synctest bubble: the clock is fake, and synctest.Wait lets every
+// goroutine of the swarm finish what the elapsed time started.
 func steady(t *testing.T, f func() int64) int64 {
 	t.Helper()
-	v, since := f(), time.Now()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if w := f(); w != v {
-			v, since = w, time.Now()
-		} else if time.Since(since) > podFillDelay+time.Second {
+	v := f()
+	for range int(20 * time.Second / (podFillDelay + time.Second)) {
+		time.Sleep(podFillDelay + time.Second)
+		synctest.Wait()
+		w := f()
+		if w == v {
 			return v
 		}
+		v = w
 	}
 	t.Fatalf("still changing after 20 s: %d", v)
 	return 0
 }
 
 func TestPodSeederBoundedWithoutBrowserPeers(t *testing.T) {
-	// Only the pod's seeder in the swarm, a player reading the start and
-	// reporting nothing: the pod sends the pieces within ReadaheadBytes of
-	// the read, not the whole file (before the pod budget the picker took
-	// everything from it, rarest first).
-	fx := newFixture(t, 24*pieceLen)
-	serverSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
-	leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, ReadaheadBytes: 4 * pieceLen})
-	connect(t, leech, serverSeed)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := leech.ReadAt(ctx, "s", make([]byte, 100), 0); err != nil {
-		t.Fatal(err)
-	}
-	if got := steady(t, func() int64 { return podBytes(leech) }); got > 4*pieceLen {
-		t.Fatalf("the pod sent %d bytes (%d pieces) for a read at 0 with a 4-piece horizon", got, got/pieceLen)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// Only the pod's seeder in the swarm, a player reading the start and
+		// reporting nothing: the pod sends the pieces within ReadaheadBytes of
+		// the read, not the whole file (before the pod budget the picker took
+		// everything from it, rarest first).
+		fx := newFixture(t, 24*pieceLen)
+		serverSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
+		leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, ReadaheadBytes: 4 * pieceLen})
+		connect(t, leech, serverSeed)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := leech.ReadAt(ctx, "s", make([]byte, 100), 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := steady(t, func() int64 { return podBytes(leech) }); got > 4*pieceLen {
+			t.Fatalf("the pod sent %d bytes (%d pieces) for a read at 0 with a 4-piece horizon", got, got/pieceLen)
+		}
+	})
 }
 
 func TestPodHorizonPaused(t *testing.T) {
-	// A paused player that reads ahead as far as it may: the pod (web seed
-	// and seeder together, no duplicates) fills the horizon after the
-	// playhead, PodHorizon seconds of media at the file's bitrate, then
-	// sends nothing more; moving the playhead moves the horizon.
-	const n = 40
-	fx := newFixture(t, n*pieceLen)
-	mi, ranges := recordingWebSeed(t, fx)
-	serverSeed := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
-	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
-	connect(t, leech, serverSeed)
-	// One piece per second of media: the horizon is 8 pieces.
-	leech.SetPlayback(Playback{Position: 0, Duration: n, Paused: true, Buffer: 0})
-	readAhead(t, leech, 0)
-	if got := steady(t, func() int64 { return podBytes(leech) }); got != 8*pieceLen {
-		t.Fatalf("paused at 0 s with an 8 s horizon the pod sent %d bytes (%.1f pieces), want 8 pieces; web seed ranges %v, stats %+v",
-			got, float64(got)/pieceLen, ranges(), leech.Stats())
-	}
-	if st := leech.Stats(); st.PiecesHave != 8 {
-		t.Fatalf("have %d pieces, want the 8 of the horizon", st.PiecesHave)
-	}
-	leech.SetPlayback(Playback{Position: 3, Duration: n, Paused: true, Buffer: 0})
-	if got := steady(t, func() int64 { return podBytes(leech) }); got != 11*pieceLen {
-		t.Fatalf("paused at 3 s the pod sent %d bytes (%.1f pieces), want 11", got, float64(got)/pieceLen)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// A paused player that reads ahead as far as it may: the pod (web seed
+		// and seeder together, no duplicates) fills the horizon after the
+		// playhead, PodHorizon seconds of media at the file's bitrate, then
+		// sends nothing more; moving the playhead moves the horizon.
+		const n = 40
+		fx := newFixture(t, n*pieceLen)
+		ws := recordingWebSeed(fx)
+		serverSeed := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
+		leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
+		connect(t, leech, serverSeed)
+		// One piece per second of media: the horizon is 8 pieces.
+		leech.SetPlayback(Playback{Position: 0, Duration: n, Paused: true, Buffer: 0})
+		readAhead(t, leech, 0)
+		if got := steady(t, func() int64 { return podBytes(leech) }); got != 8*pieceLen {
+			t.Fatalf("paused at 0 s with an 8 s horizon the pod sent %d bytes (%.1f pieces), want 8 pieces; web seed ranges %v, stats %+v",
+				got, float64(got)/pieceLen, ws.Ranges(), leech.Stats())
+		}
+		if st := leech.Stats(); st.PiecesHave != 8 {
+			t.Fatalf("have %d pieces, want the 8 of the horizon", st.PiecesHave)
+		}
+		leech.SetPlayback(Playback{Position: 3, Duration: n, Paused: true, Buffer: 0})
+		if got := steady(t, func() int64 { return podBytes(leech) }); got != 11*pieceLen {
+			t.Fatalf("paused at 3 s the pod sent %d bytes (%.1f pieces), want 11", got, float64(got)/pieceLen)
+		}
+	})
 }
 
 func TestBrowserPeersBeyondHorizon(t *testing.T) {
@@ -394,10 +427,10 @@ func TestBrowserPeersBeyondHorizon(t *testing.T) {
 	// only, and they are asked first inside it too.
 	const n = 24
 	fx := newFixture(t, n*pieceLen)
-	mi, _ := recordingWebSeed(t, fx)
+	ws := recordingWebSeed(fx)
 	browserSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-browser"), Source: bytes.NewReader(fx.data)})
-	serverSeed := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
-	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
+	serverSeed := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
+	leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
 	connect(t, leech, serverSeed)
 	connect(t, leech, browserSeed)
 	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().Peers == 2 })
@@ -438,41 +471,43 @@ func stallingPeer(t *testing.T, tor *Torrent, fx fixture) {
 }
 
 func TestPodOnlyWhenPeersCannotDeliverInTime(t *testing.T) {
-	// A browser peer offers every piece but never delivers. Playing at
-	// 1 s of media per piece, the pod sends a piece only once it is needed
-	// within podRescue (and podGrace passed), never the horizon's far end.
-	const n = 40
-	fx := newFixture(t, n*pieceLen)
-	mi, _ := recordingWebSeed(t, fx)
-	leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
-	stallingPeer(t, leech, fx)
-	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().Peers == 1 })
-	if got := leech.AddWebSeedData(context.Background(), 0, fx.data[:4*pieceLen]); got != 4 {
-		t.Fatalf("stored %d early pieces", got)
-	}
-	readAhead(t, leech, 0)
-	begin := time.Now()
-	for time.Since(begin) < 4*time.Second {
-		pos := time.Since(begin).Seconds()
-		leech.SetPlayback(Playback{Position: pos, Duration: n, Buffer: 4 - pos})
-		time.Sleep(100 * time.Millisecond)
-		// Pieces the pod may have sent by now: those needed within
-		// podRescue of the playhead; the early 4 pieces count too.
-		limit := int64(math.Ceil(time.Since(begin).Seconds()+podRescue.Seconds())+1) * pieceLen
-		if got := podBytes(leech); got > limit {
-			t.Fatalf("at %.1f s the pod sent %d bytes (%.1f pieces), want ≤ %d pieces: it may only help with pieces needed within %v",
-				pos, got, float64(got)/pieceLen, limit/pieceLen, podRescue)
+	synctest.Test(t, func(t *testing.T) {
+		// A browser peer offers every piece but never delivers. Playing at
+		// 1 s of media per piece, the pod sends a piece only once it is needed
+		// within podRescue (and podGrace passed), never the horizon's far end.
+		const n = 40
+		fx := newFixture(t, n*pieceLen)
+		ws := recordingWebSeed(fx)
+		leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
+		stallingPeer(t, leech, fx)
+		testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().Peers == 1 })
+		if got := leech.AddWebSeedData(context.Background(), 0, fx.data[:4*pieceLen]); got != 4 {
+			t.Fatalf("stored %d early pieces", got)
 		}
-	}
-	// The player kept playing: everything it needed came from the pod.
-	if st := leech.Stats(); st.PiecesHave < 6 {
-		t.Fatalf("after 4 s of play the pod has not stepped in for the stalled peer: %+v", st)
-	}
+		readAhead(t, leech, 0)
+		begin := time.Now()
+		for time.Since(begin) < 4*time.Second {
+			pos := time.Since(begin).Seconds()
+			leech.SetPlayback(Playback{Position: pos, Duration: n, Buffer: 4 - pos})
+			time.Sleep(100 * time.Millisecond)
+			// Pieces the pod may have sent by now: those needed within
+			// podRescue of the playhead; the early 4 pieces count too.
+			limit := int64(math.Ceil(time.Since(begin).Seconds()+podRescue.Seconds())+1) * pieceLen
+			if got := podBytes(leech); got > limit {
+				t.Fatalf("at %.1f s the pod sent %d bytes (%.1f pieces), want ≤ %d pieces: it may only help with pieces needed within %v",
+					pos, got, float64(got)/pieceLen, limit/pieceLen, podRescue)
+			}
+		}
+		// The player kept playing: everything it needed came from the pod.
+		if st := leech.Stats(); st.PiecesHave < 6 {
+			t.Fatalf("after 4 s of play the pod has not stepped in for the stalled peer: %+v", st)
+		}
+	})
 }
 
 func TestAddWebSeedData(t *testing.T) {
 	fx := newFixture(t, 6*pieceLen)
-	mi, ranges := recordingWebSeed(t, fx)
+	ws := recordingWebSeed(fx)
 	bad := append([]byte(nil), fx.data[4*pieceLen:6*pieceLen]...)
 	bad[pieceLen+5] ^= 0xff
 	tests := []struct {
@@ -490,7 +525,7 @@ func TestAddWebSeedData(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			leech := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
+			leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
 			if got := leech.AddWebSeedData(context.Background(), tc.off, tc.data); got != tc.wantPieces {
 				t.Fatalf("stored %d pieces, want %d", got, tc.wantPieces)
 			}
@@ -502,7 +537,7 @@ func TestAddWebSeedData(t *testing.T) {
 			if st.PiecesHave != tc.wantPieces || st.BytesFromWebSeed != wantBytes {
 				t.Fatalf("stats %+v, want %d pieces, %d web seed bytes", st, tc.wantPieces, wantBytes)
 			}
-			before := len(ranges())
+			before := len(ws.Ranges())
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			buf := make([]byte, 100)
@@ -512,7 +547,7 @@ func TestAddWebSeedData(t *testing.T) {
 					t.Fatalf("read piece %d: %v", i, err)
 				}
 			}
-			if r := ranges(); len(r) != before {
+			if r := ws.Ranges(); len(r) != before {
 				t.Fatalf("pieces given were fetched again: %v", r[before:])
 			}
 		})
@@ -520,16 +555,21 @@ func TestAddWebSeedData(t *testing.T) {
 }
 
 func TestRatesFallToZero(t *testing.T) {
-	// Rates are over a sliding window: once nothing moves they read 0,
-	// not a decaying remainder.
-	fx := newFixture(t, 8*pieceLen)
-	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
-	leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
-	connect(t, leech, seed)
-	testenv.Eventually(t, 15*time.Second, "the swarm state", leech.Complete)
-	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().DownloadRate > 0 && seed.Stats().UploadRate > 0 })
-	time.Sleep(rateWindow * time.Second)
-	testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().DownloadRate == 0 && seed.Stats().UploadRate == 0 })
+	synctest.Test(t, func(t *testing.T) {
+		// Rates are over a sliding window: once nothing moves they read 0,
+		// not a decaying remainder.
+		fx := newFixture(t, 8*pieceLen)
+		seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
+		leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
+		connect(t, leech, seed)
+		testenv.Eventually(t, 15*time.Second, "the swarm state", leech.Complete)
+		testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().DownloadRate > 0 && seed.Stats().UploadRate > 0 })
+		time.Sleep(rateWindow * time.Second)
+		synctest.Wait()
+		if d, u := leech.Stats().DownloadRate, seed.Stats().UploadRate; d != 0 || u != 0 {
+			t.Fatalf("%d s after the download: download rate %v, upload rate %v", rateWindow, d, u)
+		}
+	})
 }
 
 func TestPodSendsAPieceOnceToViewersTogether(t *testing.T) {

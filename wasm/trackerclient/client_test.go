@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/tracker"
 )
 
@@ -38,7 +39,7 @@ func TestTwoClientsMeetThroughPodTracker(t *testing.T) {
 		<-done
 		<-done
 	})
-	for _, id := range []string{"-ST0001-aaaaaaaaaaaa", "-ST0001-bbbbbbbbbbbb"} {
+	for i, id := range []string{"-ST0001-aaaaaaaaaaaa", "-ST0001-bbbbbbbbbbbb"} {
 		var pid [20]byte
 		copy(pid[:], id)
 		c := New(Config{URL: url, InfoHash: ih, PeerID: pid, Offers: 2,
@@ -47,7 +48,8 @@ func TestTwoClientsMeetThroughPodTracker(t *testing.T) {
 			c.Run(ctx)
 			done <- struct{}{}
 		}()
-		time.Sleep(300 * time.Millisecond) // the second announce finds the first
+		// The second announce must find the first in the swarm.
+		testenv.Eventually(t, 10*time.Second, "the tracker to hold the announce", func() bool { return tr.Stats().WSPeers == i+1 })
 	}
 	var got []conn
 	timeout := time.After(20 * time.Second)
