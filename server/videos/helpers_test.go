@@ -376,12 +376,20 @@ func clips(t testing.TB) (faststart, moovLast []byte) {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	testenv.VerifyNoLeaks(&cleanupM{m})
+}
+
+// cleanupM removes the shared clips and benchmark data after the tests,
+// before the leak check.
+type cleanupM struct{ *testing.M }
+
+func (c *cleanupM) Run() int {
+	code := c.M.Run()
 	if clipDir != "" {
 		os.RemoveAll(clipDir)
 	}
 	benchCleanup()
-	os.Exit(code)
+	return code
 }
 
 // containsAll reports whether s contains every part.

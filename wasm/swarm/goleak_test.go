@@ -1,0 +1,9 @@
+package swarm
+
+import (
+	"testing"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.VerifyNoLeaks(m) }
