@@ -14,6 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 )
@@ -22,9 +23,8 @@ import (
 // their absence recorded).
 func (p *pod) waitImages(id string, timeout time.Duration) (api.Video, *images) {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		var rec *record
+	var rec *record
+	testenv.Eventually(p.t, timeout, id+"'s images job", func() bool {
 		if err := p.st.View(func(tx *bolt.Tx) error {
 			var err error
 			rec, err = getTx(tx, id)
@@ -32,14 +32,9 @@ func (p *pod) waitImages(id string, timeout time.Duration) (api.Video, *images) 
 		}); err != nil {
 			p.t.Fatal(err)
 		}
-		if rec.Images != nil {
-			return rec.Video, rec.Images
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s has no images after %v", id, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return rec.Images != nil
+	})
+	return rec.Video, rec.Images
 }
 
 // get fetches an absolute URL of the pod.
