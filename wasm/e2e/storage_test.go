@@ -3,11 +3,14 @@
 package e2e
 
 import (
+	"context"
 	"encoding/hex"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/swarmtube/swarmtube/internal/testenv"
 )
 
 // steadyEgress waits until the pod's egress has not moved for 8 s (the
@@ -16,18 +19,18 @@ import (
 func steadyEgress(t *testing.T, p *pod) int64 {
 	t.Helper()
 	last, since := int64(-1), time.Now()
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		s, w := p.Egress(t)
-		if s+w != last {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if !testenv.Poll(ctx, func() bool {
+		if s, w := p.Egress(t); s+w != last {
 			last, since = s+w, time.Now()
-			continue
+			return false
 		}
-		if time.Since(since) >= 8*time.Second {
-			return last
-		}
+		return time.Since(since) >= 8*time.Second
+	}) {
+		t.Fatalf("the pod's egress never settled (last %d)", last)
 	}
-	t.Fatalf("the pod's egress never settled (last %d)", last)
-	return 0
+	return last
 }
 
 // TestReloadPlaysFromBrowserStorage: a viewer plays the first 8 s of a
