@@ -79,12 +79,14 @@ func start(t *testing.T, cfg Config) *Torrent {
 func connect(t *testing.T, a, b *Torrent) <-chan error {
 	t.Helper()
 	ca, cb := net.Pipe()
-	ea, eb := make(chan error, 1), make(chan error, 1)
-	go func() { ea <- a.AddConn(context.Background(), ca, "pipe-b") }()
+	out, eb := make(chan error, 1), make(chan error, 1)
+	doneA := make(chan struct{})
+	go func() {
+		defer close(doneA)
+		out <- a.AddConn(context.Background(), ca, "pipe-b")
+	}()
 	go func() { eb <- b.AddConn(context.Background(), cb, "pipe-a") }()
-	t.Cleanup(func() { ca.Close(); cb.Close(); <-ea; <-eb })
-	out := make(chan error, 1)
-	go func() { out <- <-ea; ea <- nil }()
+	t.Cleanup(func() { ca.Close(); cb.Close(); <-doneA; <-eb })
 	return out
 }
 
@@ -573,46 +575,48 @@ func TestRatesFallToZero(t *testing.T) {
 }
 
 func TestPodSendsAPieceOnceToViewersTogether(t *testing.T) {
-	// Two viewers at the same place, both filling their pod horizon: the
-	// pod sends each piece once, to one of them (the lower peer id at equal
-	// playheads), and the other takes it from that viewer (issue 12: "when
-	// several viewers need the same piece from the pod at the same moment,
-	// the pod should send it once").
-	const n = 40
-	fx := newFixture(t, n*pieceLen)
-	mi, ranges := recordingWebSeed(t, fx)
-	a := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-a"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
-	b := start(t, Config{Metainfo: mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-b"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
-	connect(t, a, b)
-	testenv.Eventually(t, 10*time.Second, "the two viewers connected", func() bool { return a.Stats().Peers == 1 && b.Stats().Peers == 1 })
-	// One piece per second of media: each horizon is 8 pieces. The piece
-	// at the playhead is needed at once by whoever is there; a gets it
-	// before b arrives, the rest of the horizon is needed by both alike.
-	a.SetPlayback(Playback{Position: 0, Duration: n, Paused: true, Buffer: 0})
-	readAhead(t, a, 0)
-	testenv.Eventually(t, 10*time.Second, "a's first piece", func() bool { return a.Stats().PiecesHave >= 1 })
-	b.SetPlayback(Playback{Position: 0, Duration: n, Paused: true, Buffer: 0})
-	readAhead(t, b, 0)
-	both := func() int64 { return podBytes(a) + podBytes(b) }
-	if got := steady(t, both); got != 8*pieceLen {
-		t.Fatalf("the pod sent %.1f pieces to two viewers at one place with an 8-piece horizon, want 8 (a %+v, b %+v, ranges %v)",
-			float64(got)/pieceLen, a.Stats(), b.Stats(), ranges())
-	}
-	for name, tor := range map[string]*Torrent{"a": a, "b": b} {
-		if st := tor.Stats(); st.PiecesHave != 8 {
-			t.Errorf("%s has %d pieces, want the horizon's 8: %+v", name, st.PiecesHave, st)
+	synctest.Test(t, func(t *testing.T) {
+		// Two viewers at the same place, both filling their pod horizon: the
+		// pod sends each piece once, to one of them (the lower peer id at equal
+		// playheads), and the other takes it from that viewer (issue 12: "when
+		// several viewers need the same piece from the pod at the same moment,
+		// the pod should send it once").
+		const n = 40
+		fx := newFixture(t, n*pieceLen)
+		ws := recordingWebSeed(fx)
+		a := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-a"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
+		b := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-b"), ServerPeer: isServer, PodHorizon: 8 * time.Second})
+		connect(t, a, b)
+		testenv.Eventually(t, 10*time.Second, "the two viewers connected", func() bool { return a.Stats().Peers == 1 && b.Stats().Peers == 1 })
+		// One piece per second of media: each horizon is 8 pieces. The piece
+		// at the playhead is needed at once by whoever is there; a gets it
+		// before b arrives, the rest of the horizon is needed by both alike.
+		a.SetPlayback(Playback{Position: 0, Duration: n, Paused: true, Buffer: 0})
+		readAhead(t, a, 0)
+		testenv.Eventually(t, 10*time.Second, "a's first piece", func() bool { return a.Stats().PiecesHave >= 1 })
+		b.SetPlayback(Playback{Position: 0, Duration: n, Paused: true, Buffer: 0})
+		readAhead(t, b, 0)
+		both := func() int64 { return podBytes(a) + podBytes(b) }
+		if got := steady(t, both); got != 8*pieceLen {
+			t.Fatalf("the pod sent %.1f pieces to two viewers at one place with an 8-piece horizon, want 8 (a %+v, b %+v, ranges %v)",
+				float64(got)/pieceLen, a.Stats(), b.Stats(), ws.Ranges())
 		}
-	}
-	// The viewer ahead asks the pod: b moves to 5 s and a to 2 s, so the
-	// new pieces of both horizons (a's 8 and 9, b's 8 to 12) come from the
-	// pod once, to b, and a takes its two from b.
-	aBefore := podBytes(a)
-	b.SetPlayback(Playback{Position: 5, Duration: n, Paused: true, Buffer: 0})
-	a.SetPlayback(Playback{Position: 2, Duration: n, Paused: true, Buffer: 0})
-	if got := steady(t, both); got != 13*pieceLen {
-		t.Fatalf("after the move the pod sent %.1f pieces in all, want 13 (a %+v, b %+v)", float64(got)/pieceLen, a.Stats(), b.Stats())
-	}
-	if got := podBytes(a) - aBefore; got != 0 {
-		t.Errorf("a, behind, got %.1f pieces from the pod after the move, want them from b", float64(got)/pieceLen)
-	}
+		for name, tor := range map[string]*Torrent{"a": a, "b": b} {
+			if st := tor.Stats(); st.PiecesHave != 8 {
+				t.Errorf("%s has %d pieces, want the horizon's 8: %+v", name, st.PiecesHave, st)
+			}
+		}
+		// The viewer ahead asks the pod: b moves to 5 s and a to 2 s, so the
+		// new pieces of both horizons (a's 8 and 9, b's 8 to 12) come from the
+		// pod once, to b, and a takes its two from b.
+		aBefore := podBytes(a)
+		b.SetPlayback(Playback{Position: 5, Duration: n, Paused: true, Buffer: 0})
+		a.SetPlayback(Playback{Position: 2, Duration: n, Paused: true, Buffer: 0})
+		if got := steady(t, both); got != 13*pieceLen {
+			t.Fatalf("after the move the pod sent %.1f pieces in all, want 13 (a %+v, b %+v)", float64(got)/pieceLen, a.Stats(), b.Stats())
+		}
+		if got := podBytes(a) - aBefore; got != 0 {
+			t.Errorf("a, behind, got %.1f pieces from the pod after the move, want them from b", float64(got)/pieceLen)
+		}
+	})
 }
