@@ -71,7 +71,7 @@ func TestNoLayoutShift(t *testing.T) {
 				if in && strings.HasPrefix(pg.path, "/videos/") {
 					b.waitJS(name+": owner's buttons", `!!document.querySelector("#edit-video:enabled")`, 10*time.Second)
 				}
-				time.Sleep(1500 * time.Millisecond) // stats ticks and late fonts would shift by now
+				time.Sleep(1500 * time.Millisecond) // timed: the window CLS is measured over: stats ticks and late fonts would shift by now
 				cls := eval[float64](b, `window.__cls`)
 				t.Logf("%s: CLS %.4f %s", name, cls, strings.Join(eval[[]string](b, `window.__shifts`), "; "))
 				if cls > 0.02 {
