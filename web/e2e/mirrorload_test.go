@@ -72,7 +72,7 @@ func TestMirrorLoadSplit(t *testing.T) {
 				return v.ended || (v.duration > 50 && v.currentTime >= v.duration - 0.2);
 			})()`, 240*time.Second)
 		}()
-		time.Sleep(2 * time.Second)
+		time.Sleep(2 * time.Second) // timed: viewers arrive 2 s apart, the scenario measured
 	}
 	wg.Wait()
 	o, m := podBytes(t, origin.URL)-o0, podBytes(t, mirror.URL)-m0
