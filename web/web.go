@@ -282,6 +282,7 @@ func (s *site) parse(name string) (*template.Template, error) {
 		return t, nil
 	}
 	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset, "hueClass": hueClass, "join": joinNonEmpty,
+		"maxNameRunes": func() int { return api.MaxVideoNameRunes }, "maxDescriptionRunes": func() int { return api.MaxVideoDescriptionRunes },
 		"inlineCSS": func() template.CSS { return template.CSS(s.assets.css) }}).
 		ParseFS(s.tmpl, layoutOf(name), "head.html", "videolist.html", name+".html")
 	if err != nil {

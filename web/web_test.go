@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -499,4 +500,29 @@ func between(s, a, b string) string {
 	}
 	in, _, _ := strings.Cut(rest, b)
 	return in
+}
+
+// TestFormLimitsArePods checks the forms take no more text than the pod
+// accepts: the upload page once allowed 200-character names and the pod
+// refused them after the whole file had been hashed and sent.
+func TestFormLimitsArePods(t *testing.T) {
+	mux := testMux(t, nil)
+	body := get(mux, "/upload", nil).Body.String()
+	for _, want := range []string{
+		fmt.Sprintf(`id="name" name="name" type="text" required maxlength="%d"`, api.MaxVideoNameRunes),
+		fmt.Sprintf(`id="description" name="description" rows="4" maxlength="%d"`, api.MaxVideoDescriptionRunes),
+		// The watch page's edit form reads these.
+		fmt.Sprintf(`data-max-name-runes="%d" data-max-description-runes="%d"`, api.MaxVideoNameRunes, api.MaxVideoDescriptionRunes),
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("upload page lacks %s", want)
+		}
+	}
+	js, err := fs.ReadFile(Static(), "js/pages/watch.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`maxlength: '\d+'`).Find(js); m != nil {
+		t.Errorf("watch.js sets a limit of its own: %s", m)
+	}
 }

@@ -11,6 +11,14 @@ const (
 	RightAdmin  = "admin"
 )
 
+// Limits of a video's text, in characters (Unicode code points). One
+// definition for the API, federation and the pages' forms, so a form never
+// takes what the pod then refuses.
+const (
+	MaxVideoNameRunes        = 120
+	MaxVideoDescriptionRunes = 5000
+)
+
 // Error is the body of every 4xx/5xx answer.
 type Error struct {
 	Error   string `json:"error"`   // machine code, e.g. "invalid_username"

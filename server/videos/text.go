@@ -6,14 +6,15 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/shared/textfold"
 )
 
 // Limits on the text of a video.
 const (
-	MaxNameRunes        = 120
-	MaxDescriptionRunes = 5000
+	MaxNameRunes        = api.MaxVideoNameRunes
+	MaxDescriptionRunes = api.MaxVideoDescriptionRunes
 	maxOwnerRunes       = 64
 )
 

@@ -328,8 +328,8 @@ func CheckEvent(origin string, e Event) error {
 
 // Video field limits, the same a pod applies to its own uploads.
 const (
-	MaxNameRunes        = 120
-	MaxDescriptionRunes = 5000
+	MaxNameRunes        = api.MaxVideoNameRunes
+	MaxDescriptionRunes = api.MaxVideoDescriptionRunes
 	MaxOwnerRunes       = 64
 	MaxVideoSize        = 1 << 42
 	VideoIDLen          = 16

@@ -238,8 +238,11 @@ function watchForView(v, media) {
 // description in place, through PATCH /api/v1/videos/{id}.
 function bindEdit(button, v) {
   button.addEventListener('click', () => {
-    const name = el('input', { id: 'edit-name', type: 'text', required: '', maxlength: '200', value: v.name || '' });
-    const description = el('textarea', { id: 'edit-description', rows: '4', maxlength: '10000' });
+    // The pod's limits, from the page (server/api), so the form never takes
+    // what the PATCH would refuse.
+    const { maxNameRunes, maxDescriptionRunes } = document.body.dataset;
+    const name = el('input', { id: 'edit-name', type: 'text', required: '', maxlength: maxNameRunes, value: v.name || '' });
+    const description = el('textarea', { id: 'edit-description', rows: '4', maxlength: maxDescriptionRunes });
     description.value = v.description || '';
     const save = el('button', { type: 'submit', class: 'button primary', id: 'edit-save' }, 'Save');
     const cancel = el('button', { type: 'button', class: 'button', id: 'edit-cancel' }, 'Cancel');
