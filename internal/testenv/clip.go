@@ -22,6 +22,7 @@ type Clip struct {
 	Rate          int    // frames per second; default 10
 	Audio         bool   // add an AAC sine tone
 	Pattern       string // lavfi video source; default "testsrc"
+	Filter        string // lavfi filters after the source, e.g. "geq=random(1)*255:128:128"
 	Faststart     bool   // moov before mdat (-movflags +faststart)
 	Ext           string // container by extension; default ".mp4"
 	// BlackLead is seconds of black frames before the pattern (a fade-in,
@@ -62,6 +63,9 @@ func MakeClip(t testing.TB, c Clip) (path string, data []byte) {
 	}
 	d := strconv.Itoa(c.Seconds)
 	src := fmt.Sprintf("%s=duration=%s:size=%dx%d:rate=%d", c.Pattern, d, c.Width, c.Height, c.Rate)
+	if c.Filter != "" {
+		src += "," + c.Filter
+	}
 	if c.BlackLead > 0 {
 		src = fmt.Sprintf("color=c=black:duration=%d:size=%dx%d:rate=%d[lead];%s[pat];[lead][pat]concat=n=2:v=1:a=0[out0]",
 			c.BlackLead, c.Width, c.Height, c.Rate, src)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"testing"
@@ -28,22 +27,11 @@ import (
 // WebM must give identical bytes and info hashes; a Matroska file is
 // refused by the browser, which cannot know what the pod will make of it.
 func TestPodAndBrowserAgree(t *testing.T) {
-	ff := testenv.LookPath(t, "ffmpeg")
-	dir := t.TempDir()
-	gen := func(name string, args ...string) []byte {
-		out := filepath.Join(dir, name)
-		full := append([]string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10",
-			"-f", "lavfi", "-i", "sine=duration=1"}, args...)
-		if b, err := exec.Command(ff, append(full, out)...).CombinedOutput(); err != nil {
-			t.Fatalf("ffmpeg: %v %s", err, b)
-		}
-		data, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	gen := func(ext string, faststart bool, args ...string) []byte {
+		_, data := testenv.MakeClip(t, testenv.Clip{Audio: true, Ext: ext, Faststart: faststart, Args: args})
 		return data
 	}
-	moovLast := gen("last.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac")
+	moovLast := gen(".mp4", false, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac")
 	if p, err := media.Prepare(bytes.NewReader(moovLast), int64(len(moovLast))); err != nil || !p.Rewritten() {
 		t.Fatalf("the clip must have moov last: %v", err)
 	}
@@ -52,8 +40,8 @@ func TestPodAndBrowserAgree(t *testing.T) {
 		data []byte
 	}{
 		{"moov-last mp4", moovLast},
-		{"faststart mp4", gen("fast.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart")},
-		{"webm", gen("clip.webm", "-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-b:v", "100k", "-c:a", "libopus")},
+		{"faststart mp4", gen(".mp4", true, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac")},
+		{"webm", gen(".webm", false, "-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-b:v", "100k", "-c:a", "libopus")},
 	}
 
 	dataDir := t.TempDir()
@@ -103,7 +91,7 @@ func TestPodAndBrowserAgree(t *testing.T) {
 			}
 		})
 	}
-	mkv := gen("clip.mkv", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac")
+	mkv := gen(".mkv", false, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac")
 	if _, err := engine.PrepareUpload(context.Background(), bytes.NewReader(mkv), int64(len(mkv)), "", "x", nil, "", nil); !errors.Is(err, engine.ErrTranscoded) {
 		t.Fatalf("mkv: %v", err)
 	}

@@ -102,15 +102,11 @@ func TestProbeRealFiles(t *testing.T) {
 		testenv.LookPath(t, "ffprobe") // fails or skips as the environment says
 	}
 	dir := t.TempDir()
-	gen := func(name string, args ...string) string {
-		out := filepath.Join(dir, name)
-		full := append([]string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=320x240:rate=10"}, args...)
-		if b, err := exec.Command(tools.FFmpeg, append(full, out)...).CombinedOutput(); err != nil {
-			t.Fatalf("ffmpeg: %v %s", err, b)
-		}
-		return out
+	gen := func(args ...string) string {
+		path, _ := testenv.MakeClip(t, testenv.Clip{Width: 320, Height: 240, Args: args})
+		return path
 	}
-	plain := gen("plain.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p")
+	plain := gen("-c:v", "libx264", "-pix_fmt", "yuv420p")
 	info, err := tools.Probe(context.Background(), plain)
 	if err != nil || info.Video == nil || info.Video.Width != 320 || info.Video.Height != 240 || info.Video.FPS != 10 || !info.WebPlayable("mp4") {
 		t.Fatalf("plain: %+v %+v %v", info, info.Video, err)
@@ -123,7 +119,7 @@ func TestProbeRealFiles(t *testing.T) {
 	if err != nil || info.Video.Width != 240 || info.Video.Height != 320 || info.Video.Rotation%180 != 90 || info.WebPlayable("mp4") {
 		t.Fatalf("rotated: %+v %+v %v", info, info.Video, err)
 	}
-	tenBit := gen("ten.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p10le")
+	tenBit := gen("-c:v", "libx264", "-pix_fmt", "yuv420p10le")
 	if info, err := tools.Probe(context.Background(), tenBit); err != nil || info.WebPlayable("mp4") {
 		t.Fatalf("10-bit: %+v %v", info.Video, err)
 	}

@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,17 +22,7 @@ import (
 // smallClip is a 1 s MP4 made by ffmpeg.
 func smallClip(t *testing.T) []byte {
 	t.Helper()
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	out := filepath.Join(t.TempDir(), "clip.mp4")
-	b, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10",
-		"-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", out).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v: %s", err, b)
-	}
-	clip, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, clip := testenv.MakeClip(t, testenv.Clip{Faststart: true})
 	return clip
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -337,57 +335,27 @@ func (p *pod) files(sub string) []string {
 	return out
 }
 
-// Clips generated once per test binary with ffmpeg.
-var (
-	clipOnce              sync.Once
-	clipDir               string
-	clipErr               error
-	clipFast, clipMoovEnd []byte
-)
-
-// clips returns a 3 s test clip with moov first, and one with moov last.
+// clips returns a 3 s 320x240 test clip with sound, with moov first and
+// with moov last.
 func clips(t testing.TB) (faststart, moovLast []byte) {
 	t.Helper()
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	clipOnce.Do(func() {
-		clipDir, clipErr = os.MkdirTemp("", "swarmtube-videos-clips-")
-		if clipErr != nil {
-			return
-		}
-		gen := func(name string, extra ...string) ([]byte, error) {
-			out := filepath.Join(clipDir, name)
-			args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=3:size=320x240:rate=25",
-				"-f", "lavfi", "-i", "sine", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"}
-			args = append(append(args, extra...), out)
-			if b, err := exec.Command(ffmpeg, args...).CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("ffmpeg: %v: %s", err, b)
-			}
-			return os.ReadFile(out)
-		}
-		if clipFast, clipErr = gen("fast.mp4", "-movflags", "+faststart"); clipErr != nil {
-			return
-		}
-		clipMoovEnd, clipErr = gen("slow.mp4")
-	})
-	if clipErr != nil {
-		t.Fatal(clipErr)
-	}
-	return clipFast, clipMoovEnd
+	c := testenv.Clip{Seconds: 3, Width: 320, Height: 240, Rate: 25, Audio: true}
+	_, moovLast = testenv.MakeClip(t, c)
+	c.Faststart = true
+	_, faststart = testenv.MakeClip(t, c)
+	return faststart, moovLast
 }
 
 func TestMain(m *testing.M) {
 	testenv.VerifyNoLeaks(&cleanupM{m})
 }
 
-// cleanupM removes the shared clips and benchmark data after the tests,
+// cleanupM removes the benchmark data after the tests,
 // before the leak check.
 type cleanupM struct{ *testing.M }
 
 func (c *cleanupM) Run() int {
 	code := c.M.Run()
-	if clipDir != "" {
-		os.RemoveAll(clipDir)
-	}
 	benchCleanup()
 	return code
 }
@@ -404,18 +372,10 @@ func containsAll(s string, parts ...string) bool {
 
 // clipsFFmpeg returns a generator of 1 s test clips encoded with args.
 func clipsFFmpeg(t *testing.T) func(t *testing.T, ext string, args ...string) []byte {
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
+	testenv.LookPath(t, "ffmpeg")
 	return func(t *testing.T, ext string, args ...string) []byte {
 		t.Helper()
-		out := filepath.Join(t.TempDir(), "clip."+ext)
-		full := append([]string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10"}, args...)
-		if b, err := exec.Command(ffmpeg, append(full, out)...).CombinedOutput(); err != nil {
-			t.Fatalf("ffmpeg: %v: %s", err, b)
-		}
-		data, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, data := testenv.MakeClip(t, testenv.Clip{Ext: "." + ext, Args: args})
 		return data
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
@@ -117,7 +115,6 @@ func TestMultipartSniffsHead(t *testing.T) {
 // shown in the API; a file ffprobe cannot decode is refused in plain words
 // and leaves nothing behind.
 func TestProbeMetadata(t *testing.T) {
-	ffmpegPath := testenv.LookPath(t, "ffmpeg")
 	p := newPod(t)
 	fast, _ := clips(t)
 	status, v, code := p.upload("alice", "probed", "", fast)
@@ -133,13 +130,7 @@ func TestProbeMetadata(t *testing.T) {
 	}
 
 	// A WebM whose header is right but whose content is garbage.
-	dir := t.TempDir()
-	webm := filepath.Join(dir, "c.webm")
-	if out, err := exec.Command(ffmpegPath, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10",
-		"-c:v", "libvpx", "-b:v", "100k", webm).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v %s", err, out)
-	}
-	data, _ := os.ReadFile(webm)
+	_, data := testenv.MakeClip(t, testenv.Clip{Ext: ".webm", Args: []string{"-c:v", "libvpx", "-b:v", "100k"}})
 	garbled := append(append([]byte(nil), data[:40]...), bytes.Repeat([]byte{0xff}, 3000)...)
 	truncated := fast[:len(fast)/2] // moov first, media cut
 	for name, file := range map[string][]byte{"garbled webm": garbled, "truncated mp4": truncated} {

@@ -2,7 +2,7 @@ package e2e_test
 
 import (
 	"net/http"
-	"os/exec"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,24 +17,16 @@ import (
 // the watch page then plays it.
 func TestUploadPageFollowsProcessing(t *testing.T) {
 	t.Parallel()
-	ff := testenv.LookPath(t, "ffmpeg")
-	clip := filepath.Join(t.TempDir(), "holiday.mkv")
-	if out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=320x240:rate=10",
-		"-c:v", "libx264", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v %s", err, out)
+	_, data := testenv.MakeClip(t, testenv.Clip{Seconds: 2, Width: 320, Height: 240, Ext: ".mkv"})
+	clip := filepath.Join(t.TempDir(), "holiday.mkv") // the name the page shows
+	if err := os.WriteFile(clip, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	p := startPod(t, "processing")
 	requireVideos(t, p)
 	apiCall(t, p.URL, "", "POST", "/api/v1/users", `{"username":"gina","password":"gina's password"}`, http.StatusCreated)
 	b := newBrowser(t)
-	b.do("log in", 20*time.Second,
-		chromedp.Navigate(p.URL+"/login"),
-		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "gina"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "gina's password"),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
-	b.waitJS("logged in", `document.querySelector("#nav-user")?.textContent === "gina"`, 15*time.Second)
+	b.login(p.URL, "gina", "gina's password", "")
 	b.do("upload an MKV", 20*time.Second,
 		chromedp.Navigate(p.URL+"/upload"),
 		chromedp.WaitVisible(chromedp.CSS("#upload-form")),

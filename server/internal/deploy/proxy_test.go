@@ -457,38 +457,14 @@ func waitReady(t *testing.T, c *client, base string, exited <-chan struct{}) {
 	})
 }
 
-var (
-	bigOnce sync.Once
-	bigData []byte
-	bigErr  error
-)
-
 // bigClip is a ~24 MB MP4 (2 s of lossless noise): tens of MiB, so a tus
 // upload takes several PATCHes, yet quick to make.
 func bigClip(t *testing.T) []byte {
 	t.Helper()
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	bigOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "swarmtube-deploy-clip-")
-		if err != nil {
-			bigErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "big.mp4")
-		b, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi",
-			"-i", "nullsrc=s=640x480:r=25,geq=random(1)*255:128:128", "-t", "2",
-			"-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", "-movflags", "+faststart", out).CombinedOutput()
-		if err != nil {
-			bigErr = fmt.Errorf("ffmpeg: %v: %s", err, b)
-			return
-		}
-		bigData, bigErr = os.ReadFile(out)
-	})
-	if bigErr != nil {
-		t.Fatal(bigErr)
-	}
-	return bigData
+	_, data := testenv.MakeClip(t, testenv.Clip{Seconds: 2, Width: 640, Height: 480, Rate: 25, Pattern: "nullsrc",
+		Filter: "geq=random(1)*255:128:128", Faststart: true,
+		Args: []string{"-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p"}})
+	return data
 }
 
 // syncBuffer is a bytes.Buffer safe for a process's output goroutines.

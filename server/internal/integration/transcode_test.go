@@ -3,7 +3,6 @@ package integration
 import (
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,17 +21,9 @@ import (
 // directory holds exactly the video's files and torrents (no partial
 // output, no source, no stray torrent).
 func TestTranscodeSurvivesKill9(t *testing.T) {
-	ff := testenv.LookPath(t, "ffmpeg")
-	src := filepath.Join(t.TempDir(), "clip.avi")
 	// MPEG-4 Part 2 in AVI, 1080p: must be transcoded, and takes seconds.
-	if out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=duration=5:size=1920x1080:rate=25",
-		"-f", "lavfi", "-i", "sine=duration=5", "-c:v", "mpeg4", "-q:v", "8", "-c:a", "mp3", src).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v %s", err, out)
-	}
-	clip, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, clip := testenv.MakeClip(t, testenv.Clip{Seconds: 5, Width: 1920, Height: 1080, Rate: 25, Pattern: "testsrc2", Audio: true,
+		Ext: ".avi", Args: []string{"-c:v", "mpeg4", "-q:v", "8", "-c:a", "mp3"}})
 	p := startPod(t, "pod1", "--resolutions", "720,240")
 	v := p.upload("big avi", clip)
 	if v.State != api.StateProcessing {
