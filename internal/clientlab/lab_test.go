@@ -9,12 +9,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,12 +27,6 @@ const (
 	clientLimit = 3 * time.Minute // per download; Transmission alone waits ~10 s to say "interested"
 )
 
-var (
-	buildOnce sync.Once
-	podBinary string
-	buildErr  error
-)
-
 // binary returns the pod binary: $SWARMTUBE_CLIENTLAB_POD, or
 // ./server/cmd/swarmtube built once per test process.
 func binary(t *testing.T) string {
@@ -43,30 +34,12 @@ func binary(t *testing.T) string {
 	if p := os.Getenv("SWARMTUBE_CLIENTLAB_POD"); p != "" {
 		return p
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "clientlab-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		podBinary = filepath.Join(dir, "swarmtube")
-		cmd := exec.Command("go", "build", "-o", podBinary, "./server/cmd/swarmtube")
-		cmd.Dir = testenv.RepoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build the pod: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return podBinary
+	return testenv.PodBinary(t)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if podBinary != "" {
-		os.RemoveAll(filepath.Dir(podBinary))
-	}
+	testenv.RemoveBuilt()
 	os.Exit(code)
 }
 
@@ -105,24 +78,13 @@ func startPod(t *testing.T, host *netlab.Host, flags ...string) *pod {
 		"--listen", strings.TrimPrefix(p.base, "http://"), "--url", p.base, "--data", filepath.Join(dir, "data"),
 		"--bt-port", fmt.Sprint(podBTPort), "--admin-password", adminPass, "--log-level", "debug"}, append(slices.Clip(testenv.PodFlags), flags...)...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+	t.Cleanup(func() { // after the pod has stopped
 		logf.Close()
 		if t.Failed() {
 			logTail(t, "pod log", p.log)
 		}
 	})
+	exited := testenv.Start(t, cmd)
 	testenv.Eventually(t, 60*time.Second, "the pod to answer", func() bool {
 		select {
 		case <-exited:
@@ -150,30 +112,7 @@ func startPod(t *testing.T, host *netlab.Host, flags ...string) *pod {
 // failing the test on any status but 2xx.
 func (p *pod) do(t *testing.T, method, path, contentType string, body io.Reader, out any) {
 	t.Helper()
-	req, err := http.NewRequest(method, p.base+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if p.token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.token)
-	}
-	resp, err := p.http.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %s %s (%v)", method, path, resp.Status, data, err)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
-		}
-	}
+	testenv.CallAPI(t, p.http, method, p.base+path, p.token, contentType, body, out)
 }
 
 // get returns the body of a GET of url (a URL the pod published).
@@ -251,17 +190,11 @@ func publish(t *testing.T, p *pod, seconds, mbits int) published {
 // makeClip encodes a test clip of the given length and bitrate (Mbit/s).
 func makeClip(t *testing.T, seconds, mbits int) string {
 	t.Helper()
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	out := filepath.Join(t.TempDir(), "clip.mp4")
-	cmd := exec.Command(ffmpeg, "-loglevel", "error", "-f", "lavfi",
-		"-i", fmt.Sprintf("testsrc=duration=%d:size=640x360:rate=25", seconds),
-		"-vf", "noise=alls=30:allf=t", // noise keeps the bitrate (and the piece count) up
-		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-		"-b:v", fmt.Sprintf("%dM", mbits), "-maxrate", fmt.Sprintf("%dM", mbits), "-bufsize", fmt.Sprintf("%dM", mbits), out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
-	}
-	return out
+	rate := fmt.Sprintf("%dM", mbits)
+	path, _ := testenv.MakeClip(t, testenv.Clip{Seconds: seconds, Width: 640, Height: 360, Rate: 25,
+		Filter: "noise=alls=30:allf=t", // noise keeps the bitrate (and the piece count) up
+		Args:   []string{"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-b:v", rate, "-maxrate", rate, "-bufsize", rate}})
+	return path
 }
 
 // logTail logs the last lines of a file.

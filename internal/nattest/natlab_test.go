@@ -22,9 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/swarmtube/swarmtube/internal/chromium"
 	"github.com/swarmtube/swarmtube/internal/netlab"
 	"github.com/swarmtube/swarmtube/internal/testcert"
 	"github.com/swarmtube/swarmtube/internal/testenv"
@@ -55,7 +55,7 @@ func TestNATLab(t *testing.T) {
 		certutil: testenv.LookPath(t, "certutil"),
 		aria2:    testenv.LookPath(t, "aria2c"),
 	}
-	clip := makeClip(t, testenv.LookPath(t, "ffmpeg"))
+	clip := makeClip(t)
 	bin := buildPod(t)
 
 	podHost := lab.Host("pod")
@@ -155,30 +155,18 @@ func buildPod(t *testing.T) string {
 			t.Fatalf("build the wasm: %v\n%s", err, out)
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "swarmtube")
-	cmd := exec.Command("go", "build", "-o", bin, "./server/cmd/swarmtube")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.PodBinary(t)
+	t.Cleanup(testenv.RemoveBuilt) // one test in the package
 	return bin
 }
 
 // makeClip makes a 60 s 720p MP4 of about 7 MB, moov first: longer than
 // the engine's pod horizon (30 s of media), so most of it must come from
 // other viewers.
-func makeClip(t *testing.T, ffmpeg string) []byte {
+func makeClip(t *testing.T) []byte {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "clip.mp4")
-	b, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=60:size=1280x720:rate=25",
-		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-pix_fmt", "yuv420p", "-movflags", "+faststart", out).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v: %s", err, b)
-	}
-	clip, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, clip := testenv.MakeClip(t, testenv.Clip{Seconds: 60, Width: 1280, Height: 720, Rate: 25, Faststart: true,
+		Args: []string{"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-pix_fmt", "yuv420p"}})
 	return clip
 }
 
@@ -200,8 +188,7 @@ func startPod(t *testing.T, h *netlab.Host, bin string, ca *testcert.CA, leaf te
 		"--data", t.TempDir(), "--admin-password", adminPass, "--bt-port", btPort,
 		"--turn-listen", ip + ":" + turnPort, "--log-level", "info",
 	}, append(slices.Clip(testenv.PodFlags), extra...)...)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := h.Command(ctx, bin, args...)
+	cmd := h.Command(context.Background(), bin, args...)
 	// The seeder announces to the pod's own https and wss trackers: Go's
 	// TLS must trust the lab's CA (crypto/x509 reads SSL_CERT_FILE).
 	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+ca.CertFile)
@@ -209,26 +196,14 @@ func startPod(t *testing.T, h *netlab.Host, bin string, ca *testcert.CA, leaf te
 	var mu sync.Mutex
 	cmd.Stdout = writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return log.Write(b) })
 	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cancel()
-			<-done
-		}
-		cancel()
+	t.Cleanup(func() { // after the pod has stopped
 		if t.Failed() {
 			mu.Lock()
 			t.Logf("pod log:\n%s", tail(log.String(), 60))
 			mu.Unlock()
 		}
 	})
+	testenv.Start(t, cmd)
 	ctx30, cancel30 := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel30()
 	var err error
@@ -258,32 +233,11 @@ func tail(s string, lines int) string {
 	return strings.Join(l[max(0, len(l)-lines):], "\n")
 }
 
+// call sends a request to the pod and decodes its JSON answer into out,
+// failing the test on any status but 2xx.
 func (p *pod) call(t *testing.T, method, path, ctype string, body io.Reader, out any) {
 	t.Helper()
-	req, err := http.NewRequest(method, p.url+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if p.token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.token)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	testenv.CallAPI(t, p.client, method, p.url+path, p.token, ctype, body, out)
 }
 
 // upload posts the clip and waits until it is published.
@@ -386,54 +340,23 @@ func newViewer(t *testing.T, name string, h *netlab.Host, ca *testcert.CA, tl to
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(tl.chromium),
-		chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Env("HOME=" + home),
-		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
-			cmd.Args = append([]string{"ip", "netns", "exec", h.Namespace(), cmd.Path}, cmd.Args[1:]...)
-			cmd.Path = ipPath
-		}),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	v := &viewer{name: name, ctx: ctx}
-	t.Cleanup(func() {
+	v := &viewer{name: name}
+	t.Cleanup(func() { // after chromium.Start's: the console is complete
 		if t.Failed() {
 			v.mu.Lock()
 			t.Logf("viewer %s console:\n%s", name, strings.Join(v.console, "\n"))
 			v.mu.Unlock()
 		}
-		cancelC()
-		cancelA()
 	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium for %s: %v", name, err)
-	}
-	err = chromedp.Listen(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			var parts []string
-			for _, a := range ev.Args {
-				if len(a.Value) > 0 {
-					parts = append(parts, string(a.Value))
-				} else {
-					parts = append(parts, a.Description)
-				}
-			}
-			v.log(string(ev.Type) + ": " + strings.Join(parts, " "))
-		case *runtime.EventExceptionThrown:
-			v.log("exception: " + ev.ExceptionDetails.Text)
+	v.ctx = chromium.Start(t, chromium.Options(t, filepath.Join(home, "profile"),
+		chromedp.Env("HOME="+home),
+		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+			cmd.Args = append([]string{"ip", "netns", "exec", h.Namespace(), cmd.Path}, cmd.Args[1:]...)
+			cmd.Path = ipPath
+		})))
+	err = chromedp.Listen(v.ctx, func(ev any) {
+		if line := chromium.ConsoleLine(ev); line != "" {
+			v.log(line)
 		}
 	})
 	if err != nil {

@@ -221,55 +221,10 @@ func hello(t *testing.T, target, pod string) *http.Request {
 // key and counts requests), a closed port and a hanging service.
 func probeTargets(t *testing.T) (open, closed, hanging string, hits *atomic.Int64) {
 	t.Helper()
-	hits = new(atomic.Int64)
-	other := testKey(t, false)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		httpx.WriteJSON(w, http.StatusOK, api.PodInfo{Name: "x", URL: "http://" + r.Host, APIVersions: []string{"v1"}, PublicKey: pemOf(t, other)})
-	}))
-	t.Cleanup(srv.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed = "http://" + ln.Addr().String()
-	ln.Close()
-	return srv.URL, closed, hangingServer(t, nil), hits
-}
-
-// hangingServer accepts connections and never answers; conns counts
-// them.
-func hangingServer(t *testing.T, conns *atomic.Int64) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if conns != nil {
-				conns.Add(1)
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
+	other := pemOf(t, testKey(t, false))
+	return testenv.ProbeTargets(t, func(r *http.Request) any {
+		return api.PodInfo{Name: "x", URL: "http://" + r.Host, APIVersions: []string{"v1"}, PublicKey: other}
 	})
-	return "http://" + ln.Addr().String()
 }
 
 // TestNoSSRF (issue 14, attack 5): a hello naming an open, a closed and a
@@ -350,7 +305,7 @@ func TestIntroductionsBounded(t *testing.T) {
 	var conns atomic.Int64
 	var friends []string
 	for range 25 { // the first MaxIntroductions are contacted
-		friends = append(friends, hangingServer(t, &conns))
+		friends = append(friends, testenv.HangingServer(t, &conns))
 	}
 	for len(friends) < 1000 {
 		friends = append(friends, fmt.Sprintf("http://127.0.0.1:%d", 1+len(friends)))

@@ -156,13 +156,8 @@ func TestCrashDuringRegistrationsLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the pod binary")
 	}
-	testenv.LookPath(t, "go")
-	bin := filepath.Join(t.TempDir(), "swarmtube")
-	build := exec.Command("go", "build", "-o", bin, "./server/cmd/swarmtube")
-	build.Dir = testenv.RepoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testenv.PodBinary(t)
+	t.Cleanup(testenv.RemoveBuilt) // the one test of the package that runs it
 	data := t.TempDir()
 	addr := freeAddr(t)
 	base := "http://" + addr

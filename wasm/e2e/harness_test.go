@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/swarmtube/swarmtube/internal/chromium"
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/seeder"
 	"github.com/swarmtube/swarmtube/server/tracker"
@@ -95,22 +96,10 @@ func makeVideo(t *testing.T) clip { return makeClip(t, 40, 1000) }
 // kbps of video (x264 CBR with filler, so bytes track time).
 func makeClip(t *testing.T, seconds, kbps int) clip {
 	t.Helper()
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	path := filepath.Join(t.TempDir(), "clip.mp4")
 	rate := fmt.Sprintf("%dk", kbps)
-	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=duration=%d:size=320x240:rate=25", seconds),
-		"-f", "lavfi", "-i", fmt.Sprintf("sine=duration=%d", seconds), "-shortest",
-		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", rate, "-minrate", rate, "-maxrate", rate,
-		"-bufsize", fmt.Sprintf("%dk", kbps/2), "-x264-params", "nal-hrd=cbr",
-		"-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", "-threads", "1", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, data := testenv.MakeClip(t, testenv.Clip{Seconds: seconds, Width: 320, Height: 240, Rate: 25, Pattern: "testsrc2", Audio: true, Faststart: true,
+		Args: []string{"-c:v", "libx264", "-preset", "ultrafast", "-b:v", rate, "-minrate", rate, "-maxrate", rate,
+			"-bufsize", fmt.Sprintf("%dk", kbps/2), "-x264-params", "nal-hrd=cbr", "-pix_fmt", "yuv420p", "-c:a", "aac"}})
 	return clip{path, data}
 }
 
@@ -311,35 +300,7 @@ func (p *pod) Egress(t *testing.T) (seeder, webseed int64) {
 // browser starts a headless Chromium for the test.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(testenv.Chromium(t)),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		// Background tabs must keep playing and seeding.
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelB := chromedp.NewContext(actx)
-	if err := chromedp.Do(bctx); err != nil {
-		cancelB()
-		cancelA()
-		t.Fatalf("start chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		cancelB()
-		cancelA()
-	})
-	return bctx
+	return chromium.Start(t, chromium.Options(t, t.TempDir()))
 }
 
 // tab opens url in a new tab of the browser; cancel closes the tab.

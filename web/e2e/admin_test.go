@@ -25,13 +25,7 @@ func TestAdmin(t *testing.T) {
 	apiCall(t, a.URL, "", "POST", "/api/v1/users", `{"username":"dave","password":"dave's password"}`, http.StatusCreated)
 	b := newBrowser(t)
 
-	b.do("log in as admin", 20*time.Second,
-		chromedp.Navigate(a.URL+"/login?next=/admin"),
-		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
-		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
-		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
+	b.login(a.URL, "admin", adminPassword, "/admin")
 	b.waitJS("admin page", `location.pathname === "/admin" && !document.querySelector("#admin").hidden`, 15*time.Second)
 
 	// Rights: take "upload" from dave.

@@ -151,13 +151,7 @@ func TestEditAndLinks(t *testing.T) {
 	tok := apiLogin(t, p.URL, "admin", adminPassword)
 	id := uploadMultipart(t, p.URL, tok, makeClip(t, 2), "Before", "Docs at https://example.org/docs. And <b>not bold</b>.")
 	b := newBrowser(t)
-	b.do("log in", 20*time.Second,
-		chromedp.Navigate(p.URL+"/login?next=/videos/"+id),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
-		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
+	b.login(p.URL, "admin", adminPassword, "/videos/"+id)
 	b.waitJS("watch page", `location.pathname.startsWith("/videos/") && !!document.querySelector("#edit-video:enabled")`, 20*time.Second)
 	link := eval[string](b, `(() => { const a = document.querySelector("#video-description a"); return a ? a.getAttribute("href") + "|" + a.textContent + "|" + a.rel : ""; })()`)
 	if link != "https://example.org/docs|https://example.org/docs|nofollow ugc noopener" {
@@ -250,16 +244,7 @@ func TestAccountPages(t *testing.T) {
 		resp.Body.Close()
 	}
 	b := newBrowser(t)
-	login := func(user, pass, next string) {
-		b.do("log in "+user, 20*time.Second,
-			chromedp.Navigate(p.URL+"/login?next="+next),
-			chromedp.WaitVisible(chromedp.CSS("#login-form")),
-			chromedp.SendKeys(chromedp.CSS("#username"), user),
-			chromedp.SendKeys(chromedp.CSS("#password"), pass),
-			chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-		)
-		b.waitJS("at "+next, `location.pathname === "`+next+`" && document.querySelector("#nav-user")?.textContent === "`+user+`"`, 20*time.Second)
-	}
+	login := func(user, pass, next string) { b.login(p.URL, user, pass, next) }
 	login("dora", "dora password", "/account")
 	b.waitJS("forms ready", `!document.querySelector("#account").hidden && !document.querySelector("#password-submit").disabled`, 10*time.Second)
 	b.do("change the password", 10*time.Second,

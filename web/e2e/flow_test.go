@@ -44,14 +44,7 @@ func TestUploadWatchRemove(t *testing.T) {
 	b.waitJS("logged out", `location.pathname === "/" && !!document.querySelector("#nav-login")`, 10*time.Second)
 	// Navigate rather than click the menu's link: a click could land on a
 	// page that the registration's or the logout's redirect is replacing.
-	b.do("log in", 20*time.Second,
-		chromedp.Navigate(p.URL+"/login"),
-		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
-		chromedp.SendKeys(chromedp.CSS("#username"), "carol"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "carol's password"),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
-	b.waitJS("logged in", `document.querySelector("#nav-user")?.textContent === "carol"`, 15*time.Second)
+	b.login(p.URL, "carol", "carol's password", "")
 
 	// Upload, watching the progress bar as it fills.
 	b.do("fill the upload form", 20*time.Second,

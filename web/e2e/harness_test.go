@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,9 +16,9 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/swarmtube/swarmtube/internal/chromium"
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/config"
 	"github.com/swarmtube/swarmtube/server/pod"
@@ -153,25 +152,10 @@ type browser struct {
 // newBrowser starts Chromium (skipped locally when missing, failed in CI).
 func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
-	exe := testenv.Chromium(t)
-	opts := append(append(chromedp.DefaultExecAllocatorOptions[:], extra...),
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	b := &browser{t: t, ctx: ctx, out: outDir(t)}
-	t.Cleanup(func() {
+	opts := chromium.Options(t, t.TempDir(), append([]chromedp.ExecAllocatorOption{chromedp.WindowSize(1280, 800)}, extra...)...)
+	b := &browser{t: t, out: outDir(t)}
+	t.Cleanup(func() { // runs after chromium.Start's: the console is complete
+
 		b.mu.Lock()
 		for _, line := range b.console {
 			// The Content-Security-Policy must never block the pod's own pages.
@@ -183,9 +167,9 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 			t.Logf("browser console:\n%s", strings.Join(b.console, "\n"))
 		}
 		b.mu.Unlock()
-		cancelC()
-		cancelA()
 	})
+	ctx := chromium.Start(t, opts)
+	b.ctx = ctx
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -205,22 +189,10 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 			case dialogs <- struct{}{}:
 			default:
 			}
-		case *runtime.EventConsoleAPICalled:
-			var parts []string
-			for _, a := range ev.Args {
-				if len(a.Value) > 0 {
-					parts = append(parts, string(a.Value))
-				} else {
-					parts = append(parts, a.Description)
-				}
+		default:
+			if line := chromium.ConsoleLine(ev); line != "" {
+				b.logConsole(line)
 			}
-			b.logConsole(string(ev.Type) + ": " + strings.Join(parts, " "))
-		case *runtime.EventExceptionThrown:
-			msg := ev.ExceptionDetails.Text
-			if ev.ExceptionDetails.Exception != nil {
-				msg += " " + ev.ExceptionDetails.Exception.Description
-			}
-			b.logConsole("exception: " + msg)
 		}
 	})
 	if err != nil {
@@ -294,6 +266,29 @@ func (b *browser) waitJS(what, expr string, timeout time.Duration) {
 	b.t.Fatalf("%s: waiting for %s: last error %v", what, expr, lastErr)
 }
 
+// login signs user in through the login page, going on to next (a path,
+// or "" for the default), and waits until the page it lands on names the
+// user. The form's button is enabled once its module is ready.
+func (b *browser) login(base, user, pass, next string) {
+	b.t.Helper()
+	u := base + "/login"
+	if next != "" {
+		u += "?next=" + next
+	}
+	b.do("log in as "+user, 20*time.Second,
+		chromedp.Navigate(u),
+		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.SendKeys(chromedp.CSS("#username"), user),
+		chromedp.SendKeys(chromedp.CSS("#password"), pass),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+	)
+	at := `document.querySelector("#nav-user")?.textContent === "` + user + `"`
+	if next != "" {
+		at += ` && location.pathname === "` + next + `"`
+	}
+	b.waitJS("logged in as "+user, at, 20*time.Second)
+}
+
 // text is the trimmed textContent of the first element matching a CSS selector.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
@@ -350,21 +345,11 @@ func outDir(t *testing.T) string {
 	return dir
 }
 
-// makeClip generates a 5 s H.264/AAC MP4 with ffmpeg.
+// makeClip generates an H.264/AAC faststart MP4 of seconds.
 func makeClip(t *testing.T, seconds int) string {
 	t.Helper()
-	ff := testenv.LookPath(t, "ffmpeg")
-	p := filepath.Join(t.TempDir(), "clip.mp4")
-	d := fmt.Sprint(seconds)
-	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", "testsrc=duration="+d+":size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=duration="+d,
-		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-		"-movflags", "+faststart", p)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	return p
+	path, _ := testenv.MakeClip(t, testenv.Clip{Seconds: seconds, Width: 320, Height: 240, Rate: 25, Audio: true, Faststart: true})
+	return path
 }
 
 // get fetches a URL and returns the body, failing on a non-2xx status.

@@ -100,13 +100,7 @@ func TestScreenshots(t *testing.T) {
 
 	b := newBrowser(t)
 	b.out = dir
-	b.do("log in", 20*time.Second,
-		chromedp.Navigate(p.URL+"/login"),
-		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
-		chromedp.SendKeys(chromedp.CSS("#username"), "maya"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "maya's password"),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
+	b.login(p.URL, "maya", "maya's password", "")
 	b.waitJS("home", `location.pathname === "/" && document.querySelectorAll(".video-card").length === 7`, 30*time.Second)
 	b.waitJS("thumbnails", `[...document.querySelectorAll(".video-card img")].filter((i) => i.complete && i.naturalWidth > 0).length === 7`, 30*time.Second)
 	b.screenshot("home")
@@ -151,13 +145,7 @@ func TestScreenshots(t *testing.T) {
 	// The admin page with a friend.
 	b.do("log out", 10*time.Second, chromedp.Click(chromedp.CSS("#nav-logout")))
 	b.waitJS("logged out", `!!document.querySelector("#nav-login")`, 10*time.Second)
-	b.do("admin", 20*time.Second,
-		chromedp.Navigate(p.URL+"/login?next=/admin"),
-		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
-		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
-		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
+	b.login(p.URL, "admin", adminPassword, "/admin")
 	b.waitJS("admin page", `location.pathname === "/admin" && !document.querySelector("#admin").hidden`, 15*time.Second)
 	b.waitJS("friend listed", `document.querySelectorAll("#friends-table tbody tr[data-url]").length > 0`, 30*time.Second)
 	b.screenshot("admin")

@@ -11,19 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/swarmtube/swarmtube/internal/testcert"
 	"github.com/swarmtube/swarmtube/internal/testenv"
-)
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
 )
 
 // binary builds the swarmtube command once for the package's tests. Its
@@ -33,31 +26,12 @@ func binary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds and runs the swarmtube binary")
 	}
-	testenv.LookPath(t, "go")
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "swarmtube-cmd-test-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		os.Chmod(dir, 0o755)
-		builtBin = filepath.Join(dir, "swarmtube")
-		cmd := exec.Command("go", "build", "-o", builtBin, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build: %v", buildErr)
-	}
-	return builtBin
+	return testenv.PodBinary(t)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
+	testenv.RemoveBuilt()
 	os.Exit(code)
 }
 

@@ -210,55 +210,11 @@ func TestAttackBigHellos(t *testing.T) {
 // accepts and never answers.
 func probeTargets(t *testing.T) (targets []string, hits *atomic.Int64) {
 	t.Helper()
-	hits = new(atomic.Int64)
 	_, other := newKey(t)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(api.PodInfo{Name: "x", URL: "http://" + r.Host, APIVersions: []string{"v1"}, PublicKey: other})
-	}))
-	t.Cleanup(srv.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
-	return []string{srv.URL, closed, hangingServer(t, nil)}, hits
-}
-
-// hangingServer accepts connections and never answers; conns counts them.
-func hangingServer(t *testing.T, conns *atomic.Int64) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if conns != nil {
-				conns.Add(1)
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
+	open, closed, hanging, hits := testenv.ProbeTargets(t, func(r *http.Request) any {
+		return api.PodInfo{Name: "x", URL: "http://" + r.Host, APIVersions: []string{"v1"}, PublicKey: other}
 	})
-	return "http://" + ln.Addr().String()
+	return []string{open, closed, hanging}, hits
 }
 
 // TestAttackSSRF (attack 5): introductions naming an open, a closed and a
@@ -336,7 +292,7 @@ func TestAttackManyFriends(t *testing.T) {
 	var conns atomic.Int64
 	var friends []string
 	for range 25 { // the first 20 are the ones introduced to
-		friends = append(friends, hangingServer(t, &conns))
+		friends = append(friends, testenv.HangingServer(t, &conns))
 	}
 	for i := 0; len(friends) < 1000; i++ {
 		friends = append(friends, fmt.Sprintf("http://127.0.0.1:%d", 1+i))

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
@@ -14,10 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,19 +32,10 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "swarmtube-integration-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	binary = filepath.Join(dir, "swarmtube")
-	cmd := exec.Command("go", "build", "-o", binary, "./server/cmd/swarmtube")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "integration: build the pod: %v\n%s", err, out)
+	defer testenv.RemoveBuilt()
+	var err error
+	if binary, err = testenv.BuildPod(); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
 		return 1
 	}
 	return m.Run()
@@ -310,39 +298,11 @@ func requireFederation(t *testing.T, p *pod) {
 	}
 }
 
-// Clip made once per test binary with ffmpeg.
-var (
-	clipOnce sync.Once
-	clipData []byte
-	clipErr  error
-)
-
+// clip is a 1 s faststart MP4.
 func clip(t *testing.T) []byte {
 	t.Helper()
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	clipOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "swarmtube-integration-clip-")
-		if err != nil {
-			clipErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "clip.mp4")
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		b, err := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi",
-			"-i", "testsrc=duration=1:size=160x120:rate=10", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-			"-movflags", "+faststart", out).CombinedOutput()
-		if err != nil {
-			clipErr = fmt.Errorf("ffmpeg: %v: %s", err, b)
-			return
-		}
-		clipData, clipErr = os.ReadFile(out)
-	})
-	if clipErr != nil {
-		t.Fatal(clipErr)
-	}
-	return clipData
+	_, data := testenv.MakeClip(t, testenv.Clip{Faststart: true})
+	return data
 }
 
 // names maps a listing to origin pod → names, for comparisons.
