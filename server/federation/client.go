@@ -3,6 +3,7 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,15 +43,7 @@ func (s *Service) post(ctx context.Context, pod, path string, body []byte, limit
 		return fmt.Errorf("federation: request %s%s: %w", pod, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Host", req.URL.Host)
-	req.Header.Set("Date", s.cfg.Now().UTC().Format(http.TimeFormat))
-	// Signers are not safe for concurrent use and cheap to make.
-	signer, _, err := httpsig.NewSigner([]httpsig.Algorithm{httpsig.RSA_SHA256}, httpsig.DigestSha256,
-		fedproto.RequiredHeaders, httpsig.Signature, 0)
-	if err != nil {
-		return fmt.Errorf("federation: signer: %w", err)
-	}
-	if err := signer.SignRequest(s.id.Key, s.cfg.SelfURL, req, body); err != nil {
+	if err := SignRequest(req, body, s.cfg.SelfURL, s.id.Key, s.cfg.Now()); err != nil {
 		return fmt.Errorf("federation: sign request to %s: %w", pod, err)
 	}
 	resp, err := s.cfg.HTTPClient.Do(req)
@@ -59,6 +52,24 @@ func (s *Service) post(ctx context.Context, pod, path string, body []byte, limit
 	}
 	defer resp.Body.Close()
 	return decodeAnswer(resp, limit, out)
+}
+
+// SignRequest signs r as a pod signs every request to another (HTTP
+// Signatures, draft-cavage-12, rsa-sha256, by go-fed/httpsig): it sets
+// Host from the URL and Date from now, adds the Digest of body (RFC 3230,
+// SHA-256) unless body is nil, in which case r's own Digest header is
+// signed as it is, and signs fedproto.RequiredHeaders with key under the
+// keyId keyID (the pod's URL). Tests use it to speak as a pod.
+func SignRequest(r *http.Request, body []byte, keyID string, key *rsa.PrivateKey, now time.Time) error {
+	r.Header.Set("Host", r.URL.Host)
+	r.Header.Set("Date", now.UTC().Format(http.TimeFormat))
+	// Signers are not safe for concurrent use and cheap to make.
+	signer, _, err := httpsig.NewSigner([]httpsig.Algorithm{httpsig.RSA_SHA256}, httpsig.DigestSha256,
+		fedproto.RequiredHeaders, httpsig.Signature, 0)
+	if err != nil {
+		return fmt.Errorf("federation: signer: %w", err)
+	}
+	return signer.SignRequest(key, keyID, r, body)
 }
 
 // decodeAnswer reads a JSON answer of at most limit bytes.

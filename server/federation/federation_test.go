@@ -3,10 +3,7 @@ package federation
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
@@ -454,24 +451,14 @@ func TestSeeds(t *testing.T) {
 	}
 }
 
-// signWithDigest signs r (body already set) like fedproto.SignRequest,
-// but with the given Digest header value, as other federated software
-// sends it.
+// signWithDigest signs r (body already set) as SignRequest does, but with
+// the given Digest header value, as other federated software sends it.
 func signWithDigest(t *testing.T, r *http.Request, digest, keyID string, key *rsa.PrivateKey) {
 	t.Helper()
-	r.Header.Set("Host", r.URL.Host)
-	r.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	r.Header.Set("Digest", digest)
-	ss, err := fedproto.SigningString(r.Method, r.URL.Path, r.URL.Host, r.Header, fedproto.RequiredHeaders)
-	if err != nil {
+	if err := SignRequest(r, nil, keyID, key, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(ss))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Header.Set("Signature", fedproto.SignatureParams{KeyID: keyID, Headers: fedproto.RequiredHeaders, Signature: sig}.String())
 }
 
 // TestDigestList (issue 14, bug C): a signed request whose Digest lists

@@ -345,9 +345,8 @@ func toB32(s string) string {
 	return string(b)
 }
 
-// signedRequest builds a request to pod signed with key as keyID (the
-// standard-library signer of fedproto, so these tests also check that the
-// pod's go-fed/httpsig verification accepts another implementation).
+// signedRequest builds a request to pod signed with key as keyID, by the
+// pod's own signer (SignRequest).
 func signedRequest(t testing.TB, pod, path, keyID string, key *rsa.PrivateKey, body []byte, at time.Time) *http.Request {
 	t.Helper()
 	r, err := http.NewRequest(http.MethodPost, pod+path, nil)
@@ -355,7 +354,10 @@ func signedRequest(t testing.TB, pod, path, keyID string, key *rsa.PrivateKey, b
 		t.Fatal(err)
 	}
 	r.Header.Set("Content-Type", "application/json")
-	if err := fedproto.SignRequest(r, body, keyID, key, at); err != nil {
+	if body == nil {
+		body = []byte{} // signed with the Digest of nothing
+	}
+	if err := SignRequest(r, body, keyID, key, at); err != nil {
 		t.Fatal(err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

@@ -23,7 +23,9 @@
 // holds for keyId (the introduction carries its own key, which the receiver
 // confirms against the sender's published pod info). ParseSignature is
 // strict: duplicate, unknown-but-malformed or oversized parameters are
-// refused, so what the verifier checks is exactly what was signed.
+// refused, so what the verifier checks is exactly what was signed. The
+// pod signs with federation.SignRequest and verifies with go-fed/httpsig
+// (package federation); this package holds the parts both sides share.
 //
 // # Messages
 //

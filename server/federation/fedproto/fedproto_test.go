@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -198,69 +197,6 @@ func TestDate(t *testing.T) {
 	}
 }
 
-func signed(t *testing.T, body []byte, now time.Time) *http.Request {
-	t.Helper()
-	r := httptest.NewRequest(http.MethodPost, "http://b.example:9002"+PathEvents, bytes.NewReader(body))
-	if err := SignRequest(r, body, "http://a.example:9001", key(t), now); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func TestSignVerifyRequest(t *testing.T) {
-	now := time.Now()
-	body := []byte(`{"events":[]}`)
-	pub := func(string) (*rsa.PublicKey, error) { return &key(t).PublicKey, nil }
-	other, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name   string
-		mutate func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error))
-		want   error
-	}{
-		{"good", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) { return body, pub }, nil},
-		{"tampered body", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
-			return []byte(`{"events":[{}]}`), pub
-		}, ErrBadDigest},
-		{"digest replaced to match tampered body", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
-			b := []byte(`{"events":[{}]}`)
-			r.Header.Set("Digest", Digest(b))
-			return b, pub
-		}, ErrBadSignature},
-		{"other key", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
-			return body, func(string) (*rsa.PublicKey, error) { return &other.PublicKey, nil }
-		}, ErrBadSignature},
-		{"other path", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
-			r.URL.Path = PathQuit
-			return body, pub
-		}, ErrBadSignature},
-		{"other host", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
-			r.Host = "c.example:9003"
-			return body, pub
-		}, ErrBadSignature},
-		{"old date", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
-			r.Header.Set("Date", now.Add(-10*time.Minute).UTC().Format(http.TimeFormat))
-			return body, pub
-		}, ErrClockSkew},
-		{"no signature", func(r *http.Request) ([]byte, func(string) (*rsa.PublicKey, error)) {
-			r.Header.Del("Signature")
-			return body, pub
-		}, ErrNoSignature},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := signed(t, body, now)
-			b, kf := tc.mutate(r)
-			_, err := VerifyRequest(r, b, now, kf)
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("err = %v, want %v", err, tc.want)
-			}
-		})
-	}
-}
-
 func goodVideo() api.Video {
 	return api.Video{
 		ID: "abcdefghijklmnop", Name: "Élan vital", Description: "line one\nline two", Size: 1234,
@@ -414,38 +350,6 @@ func FuzzParseSignature(f *testing.F) {
 		q, err := ParseSignature(p.String())
 		if err != nil || q.KeyID != p.KeyID || !bytes.Equal(q.Signature, p.Signature) {
 			t.Fatalf("round trip of %q: %v", s, err)
-		}
-	})
-}
-
-// FuzzVerifyRequest feeds arbitrary Signature, Date and Digest headers and
-// bodies to the verifier: it must never panic and never accept anything
-// but the one genuinely signed combination.
-func FuzzVerifyRequest(f *testing.F) {
-	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	body := []byte(`{"events":[]}`)
-	r := httptest.NewRequest(http.MethodPost, "http://b.example:9002"+PathEvents, nil)
-	if err := SignRequest(r, body, "http://a.example:9001", key(f), now); err != nil {
-		f.Fatal(err)
-	}
-	good := [3]string{r.Header.Get("Signature"), r.Header.Get("Date"), r.Header.Get("Digest")}
-	f.Add(good[0], good[1], good[2], body)
-	for _, tc := range sigCases {
-		f.Add(tc.in, good[1], good[2], body)
-	}
-	f.Add(good[0], good[1], good[2], []byte(`{"events":[{}]}`))
-	pub := &key(f).PublicKey
-	f.Fuzz(func(t *testing.T, sig, date, digest string, b []byte) {
-		req := httptest.NewRequest(http.MethodPost, "http://b.example:9002"+PathEvents, nil)
-		req.Header.Set("Signature", sig)
-		req.Header.Set("Date", date)
-		req.Header.Set("Digest", digest)
-		_, err := VerifyRequest(req, b, now, func(string) (*rsa.PublicKey, error) { return pub, nil })
-		if err == nil && (sig != good[0] || date != good[1] || digest != good[2] || !bytes.Equal(b, body)) {
-			// Only whitespace variations of the genuine headers may verify.
-			if strings.TrimSpace(date) != good[1] || strings.TrimSpace(digest) != good[2] || !bytes.Equal(b, body) {
-				t.Fatalf("accepted a forged request: sig=%q date=%q digest=%q body=%q", sig, date, digest, b)
-			}
 		}
 	})
 }

@@ -1,15 +1,11 @@
 package fedproto
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -173,38 +169,6 @@ func (p SignatureParams) CheckCovers() error {
 	return nil
 }
 
-// SigningString builds the string that is signed: for each of headers,
-// "name: value" (several values of one header joined by ", "), lines
-// joined by "\n". host is the request's Host, which servers keep outside
-// the header map.
-func SigningString(method, requestURI, host string, h http.Header, headers []string) (string, error) {
-	var b strings.Builder
-	for i, name := range headers {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		switch name {
-		case RequestTarget:
-			b.WriteString(RequestTarget + ": " + strings.ToLower(method) + " " + requestURI)
-		case "host":
-			b.WriteString("host: " + host)
-		default:
-			vals, ok := h[textproto.CanonicalMIMEHeaderKey(name)]
-			if !ok {
-				return "", fmt.Errorf("%w: signed header %q is missing", ErrBadSignature, name)
-			}
-			b.WriteString(name + ": ")
-			for j, v := range vals {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString(strings.TrimSpace(v))
-			}
-		}
-	}
-	return b.String(), nil
-}
-
 // Digest returns the Digest header value of body.
 func Digest(body []byte) string {
 	sum := sha256.Sum256(body)
@@ -262,79 +226,6 @@ func CheckDate(header string, now time.Time) error {
 		return fmt.Errorf("%w: Date is %s away from this pod's clock (limit %s)", ErrClockSkew, d.Round(time.Second), MaxClockSkew)
 	}
 	return nil
-}
-
-// Verify checks p's signature over signingString with pub (rsa-sha256).
-func Verify(p SignatureParams, signingString string, pub *rsa.PublicKey) error {
-	sum := sha256.Sum256([]byte(signingString))
-	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], p.Signature); err != nil {
-		return fmt.Errorf("%w: does not verify with the key of %s", ErrBadSignature, p.KeyID)
-	}
-	return nil
-}
-
-// SignRequest signs r, whose body is body, with key as keyID: it sets
-// Host, Date and Digest and adds the Signature header over
-// RequiredHeaders. Servers may use any implementation of the same scheme;
-// this one needs only the standard library, so it also runs under js/wasm.
-func SignRequest(r *http.Request, body []byte, keyID string, key *rsa.PrivateKey, now time.Time) error {
-	host := r.Host
-	if host == "" {
-		host = r.URL.Host
-	}
-	r.Header.Set("Host", host)
-	r.Header.Set("Date", now.UTC().Format(http.TimeFormat))
-	r.Header.Set("Digest", Digest(body))
-	ss, err := SigningString(r.Method, requestTarget(r), host, r.Header, RequiredHeaders)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256([]byte(ss))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		return fmt.Errorf("fedproto: sign: %w", err)
-	}
-	r.Header.Set("Signature", SignatureParams{KeyID: keyID, Headers: RequiredHeaders, Signature: sig}.String())
-	return nil
-}
-
-// VerifyRequest checks everything about a signed request but the identity
-// of its key: the Signature header parses and covers RequiredHeaders, the
-// Date is within MaxClockSkew of now, the Digest matches body, and the
-// signature verifies with the key keyFor returns for its keyId. It returns
-// the parsed parameters.
-func VerifyRequest(r *http.Request, body []byte, now time.Time, keyFor func(keyID string) (*rsa.PublicKey, error)) (SignatureParams, error) {
-	p, err := ParseSignature(r.Header.Get("Signature"))
-	if err != nil {
-		return p, err
-	}
-	if err := p.CheckCovers(); err != nil {
-		return p, err
-	}
-	if err := CheckDate(r.Header.Get("Date"), now); err != nil {
-		return p, err
-	}
-	if err := CheckDigest(DigestHeader(r.Header), body); err != nil {
-		return p, err
-	}
-	pub, err := keyFor(p.KeyID)
-	if err != nil {
-		return p, err
-	}
-	ss, err := SigningString(r.Method, requestTarget(r), r.Host, r.Header, p.Headers)
-	if err != nil {
-		return p, err
-	}
-	return p, Verify(p, ss, pub)
-}
-
-// requestTarget is the path and query as signed: the decoded path, as
-// other implementations of the scheme (go-fed/httpsig) use it.
-func requestTarget(r *http.Request) string {
-	if r.URL.RawQuery != "" {
-		return r.URL.Path + "?" + r.URL.RawQuery
-	}
-	return r.URL.Path
 }
 
 func isTokenChar(r rune) bool {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 )
 
@@ -59,7 +60,7 @@ func helloTo(t *testing.T, p *pod, from string, key *rsa.PrivateKey, pemKey stri
 		t.Fatal(err)
 	}
 	r.Header.Set("Content-Type", "application/json")
-	if err := fedproto.SignRequest(r, body, from, key, time.Now()); err != nil {
+	if err := federation.SignRequest(r, body, from, key, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return r, body

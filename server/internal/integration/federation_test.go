@@ -15,6 +15,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 )
 
@@ -187,7 +188,7 @@ func signed(t *testing.T, p *pod, keyID string, key *rsa.PrivateKey, body []byte
 		t.Fatal(err)
 	}
 	r.Header.Set("Content-Type", "application/json")
-	if err := fedproto.SignRequest(r, body, keyID, key, at); err != nil {
+	if err := federation.SignRequest(r, body, keyID, key, at); err != nil {
 		t.Fatal(err)
 	}
 	return r
