@@ -16,6 +16,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	tushandler "github.com/tus/tusd/v2/pkg/handler"
+
 	"github.com/swarmtube/swarmtube/server/accounts"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -37,8 +39,12 @@ const (
 // Routes mounts every /api/v1/videos route, the resumable upload endpoint
 // included, on mux.
 func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
-	tus := accounts.Require(log, api.RightUpload, s.serveTus)
-	h := handlers{s: s, log: log, tusHead: tus}
+	upload := func(serve func(w http.ResponseWriter, r *http.Request, info tushandler.FileInfo)) http.Handler {
+		return accounts.Require(log, api.RightUpload, s.tusUpload(serve))
+	}
+	h := handlers{s: s, log: log, tusHead: upload(func(w http.ResponseWriter, r *http.Request, _ tushandler.FileInfo) {
+		s.tusRoutes.head.ServeHTTP(w, r)
+	})}
 	mux.Handle("POST /api/v1/videos", accounts.Require(log, api.RightUpload, h.upload))
 	mux.HandleFunc("GET /api/v1/videos", h.list)
 	mux.HandleFunc("GET /api/v1/videos/search", h.search)
@@ -54,11 +60,19 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.HandleFunc("GET /api/v1/videos/{id}/{sub}", h.sub)
 	mux.HandleFunc("HEAD /api/v1/videos/{id}/{sub}", h.sub)
 
-	mux.Handle("POST /api/v1/videos/uploads/{$}", tus)
+	mux.Handle("POST /api/v1/videos/uploads/{$}", accounts.Require(log, api.RightUpload, s.tusCreate))
 	mux.Handle("POST /api/v1/videos/uploads", http.RedirectHandler(UploadsPath, http.StatusPermanentRedirect))
-	mux.Handle("PATCH /api/v1/videos/uploads/{uploadID}", tus)
-	mux.Handle("DELETE /api/v1/videos/uploads/{uploadID}", tus)
-	mux.HandleFunc("OPTIONS /api/v1/videos/uploads/", s.serveTus)
+	mux.Handle("PATCH /api/v1/videos/uploads/{uploadID}", upload(func(w http.ResponseWriter, r *http.Request, info tushandler.FileInfo) {
+		if err := s.sniffPatch(r, info); err != nil {
+			httpx.WriteError(w, r, s.log, err)
+			return
+		}
+		s.tusRoutes.patch.ServeHTTP(w, r)
+	}))
+	mux.Handle("DELETE /api/v1/videos/uploads/{uploadID}", upload(func(w http.ResponseWriter, r *http.Request, _ tushandler.FileInfo) {
+		s.tusRoutes.del.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("OPTIONS /api/v1/videos/uploads/", s.tusOptions)
 	mux.Handle("POST /api/v1/videos/uploads/{uploadID}/finish", accounts.Require(log, api.RightUpload, h.finish))
 }
 

@@ -168,55 +168,60 @@ func uploadMetadata(in map[string]string, size int64) (map[string]string, error)
 	return out, nil
 }
 
-// serveTus authorizes a tus request and hands it to tusd: anyone with the
-// upload right may create an upload; only its creator may touch it.
-func (s *Service) serveTus(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("X-HTTP-Method-Override") != "" {
-		// Would let a POST act as PATCH/DELETE behind the checks below.
-		httpx.WriteError(w, r, s.log, httpx.Errorf(http.StatusBadRequest, "method_override", "X-HTTP-Method-Override is not supported"))
-		return
+// The tus routes are dispatched by the mux, one handler per method
+// (Routes): tusCreate, tusUpload for HEAD, PATCH and DELETE on one upload,
+// and tusOptions. Each refuses X-HTTP-Method-Override, which would let a
+// POST act as PATCH or DELETE behind the checks of another route.
+func methodOverridden(w http.ResponseWriter, r *http.Request, log *slog.Logger) bool {
+	if r.Header.Get("X-HTTP-Method-Override") == "" {
+		return false
 	}
-	rest := strings.TrimPrefix(r.URL.Path, UploadsPath)
-	if rest == "" {
-		switch r.Method {
-		case http.MethodPost:
-			s.tusRoutes.post.ServeHTTP(w, r)
-		case http.MethodOptions:
-			s.tusRoutes.options.ServeHTTP(w, r)
-		default:
-			w.Header().Set("Allow", "POST, OPTIONS")
-			httpx.WriteError(w, r, s.log, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "create uploads with POST"))
+	httpx.WriteError(w, r, log, httpx.Errorf(http.StatusBadRequest, "method_override", "X-HTTP-Method-Override is not supported"))
+	return true
+}
+
+// tusCreate hands an upload's creation (POST UploadsPath) to tusd; the
+// route requires the upload right.
+func (s *Service) tusCreate(w http.ResponseWriter, r *http.Request) {
+	if !methodOverridden(w, r, s.log) {
+		s.tusRoutes.post.ServeHTTP(w, r)
+	}
+}
+
+// tusUpload serves a request on one upload, UploadsPath+<id>, with serve,
+// once it is known to exist and to belong to the request's user: only its
+// creator may touch it.
+func (s *Service) tusUpload(serve func(w http.ResponseWriter, r *http.Request, info tushandler.FileInfo)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if methodOverridden(w, r, s.log) {
+			return
 		}
-		return
-	}
-	if !validUploadID(rest) {
-		httpx.WriteError(w, r, s.log, ErrUploadNotFound)
-		return
-	}
-	if r.Method == http.MethodOptions {
-		s.tusRoutes.options.ServeHTTP(w, r)
-		return
-	}
-	info, err := s.ownUpload(r.Context(), rest)
-	if err != nil {
-		httpx.WriteError(w, r, s.log, err)
-		return
-	}
-	switch r.Method {
-	case http.MethodHead:
-		s.tusRoutes.head.ServeHTTP(w, r)
-	case http.MethodPatch:
-		if err := s.sniffPatch(r, info); err != nil {
+		id := strings.TrimPrefix(r.URL.Path, UploadsPath)
+		if !validUploadID(id) {
+			httpx.WriteError(w, r, s.log, ErrUploadNotFound)
+			return
+		}
+		info, err := s.ownUpload(r.Context(), id)
+		if err != nil {
 			httpx.WriteError(w, r, s.log, err)
 			return
 		}
-		s.tusRoutes.patch.ServeHTTP(w, r)
-	case http.MethodDelete:
-		s.tusRoutes.del.ServeHTTP(w, r)
-	default:
-		w.Header().Set("Allow", "HEAD, PATCH, DELETE, OPTIONS")
-		httpx.WriteError(w, r, s.log, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use HEAD, PATCH or DELETE on an upload"))
+		serve(w, r, info)
 	}
+}
+
+// tusOptions answers OPTIONS on UploadsPath and on an upload's path
+// (tusd's discovery of the protocol's capabilities), without
+// authentication, as tus clients send it.
+func (s *Service) tusOptions(w http.ResponseWriter, r *http.Request) {
+	if methodOverridden(w, r, s.log) {
+		return
+	}
+	if id := strings.TrimPrefix(r.URL.Path, UploadsPath); id != "" && !validUploadID(id) {
+		httpx.WriteError(w, r, s.log, ErrUploadNotFound)
+		return
+	}
+	s.tusRoutes.options.ServeHTTP(w, r)
 }
 
 // ownUpload returns the upload id if it exists and belongs to the
