@@ -3,8 +3,9 @@
 // peer wire protocol (package peerwire), the streaming piece picker, SHA-1
 // verification, the BEP 19 web seed and bounded memory. It builds natively
 // and for GOOS=js, so the whole engine is tested without a browser; the
-// wasm side only supplies connections (WebRTC data channels), a hasher
-// (SubtleCrypto) and the JavaScript API.
+// wasm side only supplies connections (WebRTC data channels), the hasher
+// when it is SubtleCrypto rather than the default crypto/sha1, and the
+// JavaScript API.
 //
 // # Contract
 //

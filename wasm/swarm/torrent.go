@@ -17,8 +17,9 @@ import (
 	"github.com/swarmtube/swarmtube/wasm/peerwire"
 )
 
-// Hasher returns the SHA-1 of data. The browser build passes one backed by
-// SubtleCrypto, several times faster than Go's SHA-1 compiled to wasm.
+// Hasher returns the SHA-1 of data. The default is SHA1; the browser build
+// can pass one backed by SubtleCrypto (wasm/cmd/client, opts.hasher), which
+// is not faster on every machine (BENCHMARKS.md, "Piece verification").
 type Hasher func(ctx context.Context, data []byte) ([20]byte, error)
 
 // SHA1 is the default Hasher (crypto/sha1).

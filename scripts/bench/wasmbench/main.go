@@ -20,7 +20,7 @@
 //     interleaved, fresh browser profile per run; the median of -runs, and
 //     when the video element reached each stage (where the time goes).
 //   - hash: SHA-1 piece verification throughput in Chromium (SubtleCrypto,
-//     which the engine uses, and Go's crypto/sha1 in wasm).
+//     opts.hasher "subtle", and Go's crypto/sha1 in wasm, the default).
 //   - size: client.wasm raw, gzip and brotli sizes.
 //   - viewers: viewers who behave like real ones (Poisson arrivals, a
 //     retention distribution, pauses, seeks; native engines and -browsers

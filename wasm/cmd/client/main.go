@@ -138,9 +138,11 @@ func arg(args []js.Value, i int) js.Value {
 
 // options reads the opts object shared by open and seedFile.
 func options(o js.Value) engine.Options {
-	// Go's crypto/sha1 verifies pieces: measured in headless Chromium it
-	// is ~3× faster than SubtleCrypto called from Go (the promise round
-	// trip dominates); opts.hasher = "subtle" selects SubtleCrypto.
+	// Go's crypto/sha1 verifies pieces unless opts.hasher = "subtle"
+	// selects SubtleCrypto. Neither is always faster: on a quiet machine Go
+	// was 1.5–5× SubtleCrypto called from Go (the promise round trip
+	// dominates), on one at load 40 SubtleCrypto was 1.1–1.8× Go; both
+	// exceed what peers deliver (BENCHMARKS.md, "Piece verification").
 	opt := engine.Options{}
 	level := slog.LevelWarn
 	if o.Type() != js.TypeObject {
@@ -402,7 +404,7 @@ func handle(s *engine.Session, torrentBytes []byte) js.Value {
 }
 
 // hashBenchmark measures piece verification speed in this browser:
-// SubtleCrypto (what the engine uses) and Go's crypto/sha1.
+// SubtleCrypto (opts.hasher "subtle") and Go's crypto/sha1 (the default).
 func hashBenchmark(args []js.Value) (any, error) {
 	mib := 64
 	if v := arg(args, 0); v.Type() == js.TypeNumber {
