@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -524,5 +525,33 @@ func TestFormLimitsArePods(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`maxlength: '\d+'`).Find(js); m != nil {
 		t.Errorf("watch.js sets a limit of its own: %s", m)
+	}
+}
+
+// TestWorkerMessagesDefinedOnce: the page ↔ Service Worker message types
+// are defined in static/engine/messages.js only; engine.js and sw.js load
+// it and name them through it, never as string literals (issue 13).
+func TestWorkerMessagesDefinedOnce(t *testing.T) {
+	defs, err := files.ReadFile("static/engine/messages.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := regexp.MustCompile(`[A-Z]+: '(swarmtube-[a-z]+)'`).FindAllSubmatch(defs, -1)
+	if len(types) < 6 {
+		t.Fatalf("messages.js defines %d message types", len(types))
+	}
+	for _, name := range []string{"static/engine/engine.js", "static/engine/sw.js"} {
+		src, err := files.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(src, []byte("messages.js")) || !bytes.Contains(src, []byte("self.SwarmtubeMessages")) {
+			t.Errorf("%s does not load messages.js", name)
+		}
+		for _, m := range types {
+			if bytes.Contains(src, append(append([]byte("'"), m[1]...), '\'')) {
+				t.Errorf("%s spells the message type %s out instead of naming it from messages.js", name, m[1])
+			}
+		}
 	}
 }

@@ -2,6 +2,10 @@
 // registers the Service Worker that feeds <video> from it, and exposes a
 // small API. See README.md next to this file for the contract.
 
+import './messages.js';
+
+const MSG = self.SwarmtubeMessages; // message types shared with sw.js
+
 const ENGINE_BASE = new URL('./', import.meta.url); // .../static/engine/
 const STATIC_BASE = new URL('../', import.meta.url); // .../static/
 const STREAM_BASE = new URL('stream/', ENGINE_BASE);
@@ -178,7 +182,7 @@ function canServiceWorker() {
 // seed in one range request, so that on a first visit the bytes are on
 // their way while the Service Worker registers, installs and activates
 // (the <video> can use the stream only once the worker controls the page).
-// The worker asks for them (onWorkerMessage, 'swarmtube-early') instead of
+// The worker asks for them (onWorkerMessage, MSG.EARLY) instead of
 // fetching them itself; they are handed to the engine on open like the
 // worker's own early reads, so the pod sends them once either way.
 function prefetchEarly(infoHash, url) {
@@ -302,14 +306,14 @@ async function setupServiceWorker(scope) {
 // onWorkerMessage answers the Service Worker's reads for <video>.
 function onWorkerMessage(ev) {
   const msg = ev.data;
-  if (!msg || typeof msg !== 'object' || !String(msg.type).startsWith('swarmtube-')) return;
+  if (!msg || typeof msg !== 'object' || !Object.values(MSG).includes(msg.type)) return;
   const port = ev.ports[0];
-  if (msg.type === 'swarmtube-close') {
+  if (msg.type === MSG.CLOSE) {
     const h = handles.get(msg.infoHash);
     if (h) h.closeStream(msg.streamId);
     return;
   }
-  if (msg.type === 'swarmtube-webseed') {
+  if (msg.type === MSG.WEBSEED) {
     if (!(msg.data instanceof ArrayBuffer) || !Number.isSafeInteger(msg.offset)) return;
     const chunk = { offset: msg.offset, data: new Uint8Array(msg.data) };
     const h = handles.get(msg.infoHash);
@@ -322,7 +326,7 @@ function onWorkerMessage(ev) {
     return;
   }
   if (!port) return;
-  if (msg.type === 'swarmtube-early') {
+  if (msg.type === MSG.EARLY) {
     earlyFromPrefetch(msg.infoHash, msg.offset, msg.length).then(
       (r) => (r ? port.postMessage(r, [r.data]) : port.postMessage({ miss: true })),
       () => port.postMessage({ miss: true }),
@@ -452,7 +456,7 @@ export class Engine {
     handles.set(h.infoHash, h);
     expected.get(h.infoHash)?.resolve(h);
     expected.delete(h.infoHash);
-    tellWorker('swarmtube-opened', h.infoHash);
+    tellWorker(MSG.OPENED, h.infoHash);
     return t;
   }
 }
@@ -578,7 +582,7 @@ export class Torrent {
     earlyWebSeed.delete(this.infoHash);
     prefetched.get(this.infoHash)?.abort();
     prefetched.delete(this.infoHash);
-    tellWorker('swarmtube-closed', this.infoHash);
+    tellWorker(MSG.CLOSED, this.infoHash);
     this.handle.close();
   }
 }

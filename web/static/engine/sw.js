@@ -23,6 +23,9 @@
 // (8 viewers: 0.19 of 8 copies vs 0.255 with 2 MiB), and the player still
 // starts at 1.1-1.2x plain HTTP (BENCHMARKS.md).
 
+importScripts('messages.js');
+const MSG = self.SwarmtubeMessages; // message types shared with engine.js
+
 const STREAM_PATH = new URL('stream/', self.location).pathname;
 const CHUNK = 1 << 20;
 const EARLY_CHUNK = 256 << 10;
@@ -102,8 +105,8 @@ self.addEventListener('message', (event) => {
   const id = event.source && event.source.id;
   if (!id || !msg || typeof msg !== 'object') return;
   const key = `${id} ${msg.infoHash}`;
-  if (msg.type === 'swarmtube-opened' && !opened.has(key)) markOpened(key);
-  if (msg.type === 'swarmtube-closed') {
+  if (msg.type === MSG.OPENED && !opened.has(key)) markOpened(key);
+  if (msg.type === MSG.CLOSED) {
     unmarkOpened(key);
     earlySpent.delete(key);
   }
@@ -195,7 +198,7 @@ async function serve(event, url) {
     // worker that may have been restarted looks up whether the page
     // opened the torrent (Cache Storage: the first visit's first read
     // would wait on that lookup); if it did, the answer is not needed.
-    const fromPage = webSeed && n > 0 && !opened.has(earlyKey) ? ask(client, { type: 'swarmtube-early', infoHash, offset, length: n }) : null;
+    const fromPage = webSeed && n > 0 && !opened.has(earlyKey) ? ask(client, { type: MSG.EARLY, infoHash, offset, length: n }) : null;
     if (fromPage && !(await wasOpened(earlyKey))) {
       if (!earlySpent.has(earlyKey)) forgetGone();
       earlySpent.set(earlyKey, spent + n);
@@ -205,11 +208,11 @@ async function serve(event, url) {
       if (early) {
         // A copy for the page's engine (the original goes to the player).
         const copy = early.data.slice(0);
-        client.postMessage({ type: 'swarmtube-webseed', infoHash, offset, data: copy }, [copy]);
+        client.postMessage({ type: MSG.WEBSEED, infoHash, offset, data: copy }, [copy]);
         return early;
       }
     }
-    return ask(client, { type: 'swarmtube-read', infoHash, streamId, offset, length });
+    return ask(client, { type: MSG.READ, infoHash, streamId, offset, length });
   };
   // The first read also tells the file length; suffix ranges need it first.
   let start = range && range.start !== undefined ? range.start : 0;
@@ -222,13 +225,13 @@ async function serve(event, url) {
     if (first.error) return new Response(first.error, { status: 500 });
   }
   if (start >= length) {
-    client.postMessage({ type: 'swarmtube-close', infoHash, streamId });
+    client.postMessage({ type: MSG.CLOSE, infoHash, streamId });
     return new Response(null, { status: 416, headers: { 'Content-Range': `bytes */${length}` } });
   }
   const end = Math.min(range && range.end !== undefined ? range.end : length - 1, length - 1);
   let pos = start;
   let pending = first.data;
-  const done = () => client.postMessage({ type: 'swarmtube-close', infoHash, streamId });
+  const done = () => client.postMessage({ type: MSG.CLOSE, infoHash, streamId });
   const body = new ReadableStream({
     async pull(ctrl) {
       let data = pending;
