@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -56,15 +55,7 @@ func (s *Service) tryReserve(names ...string) bool {
 
 // trackers returns the announce URLs of this pod: its WebSocket tracker
 // (for browsers) and its HTTP tracker (for standard clients).
-func (s *Service) trackers() (ws, http string) {
-	ws = s.cfg.PodURL
-	if rest, ok := strings.CutPrefix(ws, "https://"); ok {
-		ws = "wss://" + rest
-	} else {
-		ws = "ws://" + strings.TrimPrefix(ws, "http://")
-	}
-	return ws + "/tracker/socket", s.cfg.PodURL + "/tracker/announce"
-}
+func (s *Service) trackers() (ws, http string) { return torrentfile.PodTrackers(s.cfg.PodURL) }
 
 // Publish checks, prepares and publishes an uploaded file: it sniffs the
 // container, moves an MP4's moov in front, hashes the result into a

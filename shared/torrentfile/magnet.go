@@ -120,3 +120,19 @@ func ParseMagnet(s string) (MagnetLink, error) {
 func (m MagnetLink) String() string {
 	return Magnet(m.InfoHash, m.Name, m.Length, m.Trackers, m.WebSeeds)
 }
+
+// PodTrackers returns the announce URLs of the pod at podURL (scheme,
+// host and optional path prefix, no trailing slash): its WebSocket
+// tracker, for browsers (wss:// under https, else ws://), and its HTTP
+// tracker, for BitTorrent clients. Both the pod, which lists them in its
+// torrents, and the browser engine, which seeds to its page's pod, build
+// them here.
+func PodTrackers(podURL string) (ws, http string) {
+	ws = podURL
+	if rest, ok := strings.CutPrefix(ws, "https://"); ok {
+		ws = "wss://" + rest
+	} else {
+		ws = "ws://" + strings.TrimPrefix(ws, "http://")
+	}
+	return ws + "/tracker/socket", podURL + "/tracker/announce"
+}

@@ -88,3 +88,15 @@ func FuzzParseMagnet(f *testing.F) {
 		}
 	})
 }
+
+func TestPodTrackers(t *testing.T) {
+	for _, tc := range []struct{ pod, ws, http string }{
+		{"http://127.0.0.1:8000", "ws://127.0.0.1:8000/tracker/socket", "http://127.0.0.1:8000/tracker/announce"},
+		{"https://pod.example", "wss://pod.example/tracker/socket", "https://pod.example/tracker/announce"},
+		{"https://pod.example/tube", "wss://pod.example/tube/tracker/socket", "https://pod.example/tube/tracker/announce"},
+	} {
+		if ws, http := PodTrackers(tc.pod); ws != tc.ws || http != tc.http {
+			t.Errorf("PodTrackers(%q) = %q, %q; want %q, %q", tc.pod, ws, http, tc.ws, tc.http)
+		}
+	}
+}

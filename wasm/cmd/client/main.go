@@ -85,6 +85,7 @@ import (
 
 	"github.com/pion/webrtc/v3"
 
+	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/engine"
 	"github.com/swarmtube/swarmtube/wasm/jsutil"
 	"github.com/swarmtube/swarmtube/wasm/piecestore"
@@ -297,6 +298,10 @@ func seedFile(args []js.Value) (any, error) {
 			title = v.String()
 		}
 		progress = o.Get("onProgress")
+	}
+	if opt.Trackers == nil { // this page's pod's WebSocket tracker
+		ws, _ := torrentfile.PodTrackers(js.Global().Get("location").Get("origin").String())
+		opt.Trackers = []string{ws}
 	}
 	last := time.Time{}
 	up, err := engine.PrepareUpload(context.Background(), src, size, name, title, opt.Trackers, "Swarmtube "+version, func(done int64) {

@@ -404,12 +404,12 @@ export class Engine {
    * seedFile hashes a File in the engine (opts.onProgress(done, total)),
    * exactly as the pod will (faststart rewrite + torrentfile), and seeds it
    * at once. opts.title or opts.name set info.name; opts.trackers the
-   * announce-list (default: this pod's WebSocket tracker).
+   * announce-list (default: this pod's WebSocket tracker, which the engine
+   * builds as the pod does, torrentfile.PodTrackers).
    */
   async seedFile(file, opts = {}) {
-    const trackers = opts.trackers || [defaultTracker()];
     const iceServers = opts.iceServers ?? await podIceServers();
-    return this.#wrap(await this.api.seedFile(file, { ...opts, trackers, iceServers }));
+    return this.#wrap(await this.api.seedFile(file, { ...opts, iceServers }));
   }
 
   /** hashBenchmark measures SHA-1 speed: {subtleMBps, goMBps}. */
@@ -492,12 +492,6 @@ export async function podIceServers() {
     console.warn('swarmtube: no ICE servers from the pod', err);
     return [];
   }
-}
-
-function defaultTracker() {
-  const u = new URL('/tracker/socket', location.href);
-  u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return u.href;
 }
 
 // bufferAhead returns the seconds buffered after the playhead (the whole
