@@ -123,13 +123,7 @@ func TestThumbnailsAndPoster(t *testing.T) {
 	b.screenshot("watch-storyboard")
 
 	// The admin page lists the video's jobs.
-	b.do("log in as admin", 20*time.Second,
-		chromedp.Navigate(p.URL+"/login?next=/admin"),
-		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
-		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
+	b.login(p.URL, "admin", adminPassword, "/admin")
 	b.waitJS("jobs listed", fmt.Sprintf(`!!document.querySelector('#jobs-table tr[data-kind="images"][data-state="done"][data-video="%s"]')`, id), 20*time.Second)
 	checkAccessible(t, b, "admin with jobs")
 }

@@ -54,14 +54,7 @@ func TestNoLayoutShift(t *testing.T) {
 	}
 	for _, in := range []bool{false, true} {
 		if in {
-			b.do("log in", 20*time.Second,
-				chromedp.Navigate(p.URL+"/login"),
-				chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
-				chromedp.SendKeys(chromedp.CSS("#username"), "maya"),
-				chromedp.SendKeys(chromedp.CSS("#password"), "maya's password"),
-				chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-			)
-			b.waitJS("logged in", `location.pathname === "/" && !!document.querySelector("#nav-user")`, 20*time.Second)
+			b.login(p.URL, "maya", "maya's password", "/")
 		}
 		for _, w := range []struct{ width, height int64 }{{1280, 800}, {390, 844}} {
 			for _, pg := range pages {
