@@ -191,13 +191,7 @@ func TestAdminPicksMirror(t *testing.T) {
 		return ok
 	})
 	b := newBrowser(t)
-	b.do("log in as admin", 20*time.Second,
-		chromedp.Navigate(mirror.URL+"/login?next=/admin"),
-		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
-		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
+	b.login(mirror.URL, "admin", adminPassword, "/admin")
 	b.waitJS("admin page", `location.pathname === "/admin" && !document.querySelector("#admin").hidden`, 15*time.Second)
 	b.do("pick the video", 10*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#mirror-video"), mirror.URL+"/videos/"+v.ID),

@@ -23,13 +23,7 @@ func TestUploadSameFileWarns(t *testing.T) {
 	firstID := uploadMultipart(t, p.URL, tok, clip, "The first copy", "")
 
 	b := newBrowser(t)
-	b.do("log in", 20*time.Second,
-		chromedp.Navigate(p.URL+"/login?next=/upload"),
-		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "maya"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "maya's password"),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
+	b.login(p.URL, "maya", "maya's password", "/upload")
 	upload := func(name string) {
 		t.Helper()
 		b.do("upload "+name, 30*time.Second,
