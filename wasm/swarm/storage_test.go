@@ -113,21 +113,25 @@ func TestStorageEvictionAndClearForgetPieces(t *testing.T) {
 	if got := readAll(t, tor, len(fx.data)); !bytes.Equal(got, fx.data) {
 		t.Fatal("data differs")
 	}
-	testenv.Eventually(t, 15*time.Second, "the budget holds 3 pieces", func() bool {
-		s := tor.Stats()
-		return s.PiecesPersisted == 3 && st.Bytes() == 3*pieceLen
+	// The writer works in the background: the budget can read 3 pieces
+	// after the third write while later ones still wait in memory, so
+	// wait for the state the writer settles in (and fail if it never does).
+	var s Stats
+	testenv.Eventually(t, 15*time.Second, "the budget holds 3 pieces, memory within budget, evicted pieces not claimed", func() bool {
+		s = tor.Stats()
+		return s.PiecesPersisted == 3 && st.Bytes() == 3*pieceLen && s.BytesStored <= 3*pieceLen && s.PiecesHave <= 5
 	})
-	s := tor.Stats()
-	if s.BytesStored > 3*pieceLen || s.PiecesHave > 5 {
-		t.Fatalf("stats %+v: memory over budget, or evicted pieces still claimed", s)
-	}
 	if err := store.Clear(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s = tor.Stats()
-	if s.PiecesPersisted != 0 || s.BytesPersisted != 0 || int64(s.PiecesHave)*pieceLen != s.BytesStored {
-		t.Fatalf("after clear %+v: want only the pieces in memory", s)
-	}
+	// Clear keeps a write that was in flight (piecestore.Store.Clear), so
+	// what must hold is that the torrent claims exactly what the store
+	// holds, and has no piece that is in neither memory nor the store.
+	testenv.Eventually(t, 15*time.Second, "after clear, only the pieces in memory or still stored are claimed", func() bool {
+		s = tor.Stats()
+		return s.BytesPersisted == st.Bytes() && s.BytesPersisted < 3*pieceLen &&
+			int64(s.PiecesHave)*pieceLen <= s.BytesStored+st.Bytes()
+	})
 }
 
 // gatedBackend is a piecestore backend whose writes wait for the gate:

@@ -484,7 +484,14 @@ func (t *Torrent) ReadAt(ctx context.Context, streamID string, p []byte, off int
 			t.streams[streamID] = st
 		}
 		moved := st.pos != off || st.used.IsZero()
+		left := moved && int(st.pos/t.info.PieceLength) != i
 		st.pos, st.used = off, time.Now()
+		if left && t.storeBytes > t.cfg.MemoryBudget {
+			// Pieces memory kept for the stream's old place may go now;
+			// else a stream reading on from memory leaves it over budget
+			// until the next piece arrives.
+			t.evictLocked()
+		}
 		if t.pieces[i].state == pieceHave {
 			if data, ok := t.store[i]; ok {
 				n := copyPiece(p, data, off-int64(i)*t.info.PieceLength)
@@ -582,6 +589,7 @@ func (t *Torrent) SetBufferAhead(seconds float64) {
 func (t *Torrent) CloseStream(streamID string) {
 	t.mu.Lock()
 	delete(t.streams, streamID)
+	t.evictLocked() // what it kept in memory may go
 	t.mu.Unlock()
 }
 
