@@ -42,7 +42,7 @@ func (s *Service) MakeFriends(ctx context.Context, pods []string) (api.MakeFrien
 		n, err := fedproto.NormalizePodURL(p)
 		switch {
 		case err != nil:
-			res.Errors[p] = err.Error()
+			res.Errors[p] = httpx.UserText(err)
 		case n == s.cfg.SelfURL:
 			res.Errors[p] = "that is this pod"
 		case !seen[n]:
@@ -370,7 +370,7 @@ func (s *Service) Accept(ctx context.Context, pods []string) (api.MakeFriendsRes
 		for _, p := range pods {
 			n, err := fedproto.NormalizePodURL(p)
 			if err != nil {
-				res.Errors[p] = err.Error()
+				res.Errors[p] = httpx.UserText(err)
 				continue
 			}
 			if _, err := getRequest(tx, n); err != nil {

@@ -25,7 +25,7 @@ import (
 
 // refusal builds a protocol error from a sentinel with a precise message.
 func refusal(base *httpx.Error, err error) *httpx.Error {
-	return &httpx.Error{Status: base.Status, Code: base.Code, Message: err.Error()}
+	return &httpx.Error{Status: base.Status, Code: base.Code, Message: httpx.UserText(err)}
 }
 
 // checkHeaders does the checks that need no key: the Signature header

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -150,10 +151,40 @@ func decodeError(err error) error {
 	case errors.As(err, &syntax):
 		return Errorf(http.StatusBadRequest, "invalid_json", "malformed JSON at byte %d", syntax.Offset)
 	case errors.As(err, &typ):
-		return Errorf(http.StatusBadRequest, "invalid_json", "field %q must be a %s", typ.Field, typ.Type)
+		if typ.Field == "" {
+			return Errorf(http.StatusBadRequest, "invalid_json", "the body must be %s", jsonKind(typ.Type))
+		}
+		return Errorf(http.StatusBadRequest, "invalid_json", "field %q must be %s", typ.Field, jsonKind(typ.Type))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return Errorf(http.StatusBadRequest, "invalid_json", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:
 		return Errorf(http.StatusBadRequest, "invalid_json", "malformed JSON body")
 	}
+}
+
+// jsonKind names what JSON a Go type decodes from, in the words of JSON
+// (RFC 8259), not Go's: a client never sees "videos.updateRequest".
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another JSON value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a JSON string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	}
+	return "another JSON value"
 }

@@ -19,6 +19,11 @@ type payload struct {
 	Count int    `json:"count"`
 }
 
+var decodeMessages = map[string]string{
+	"wrong type": `field "count" must be a whole number`,
+	"array":      "the body must be a JSON object",
+}
+
 var decodeCases = []struct {
 	name, contentType, body string
 	status                  int // 0: decodes fine
@@ -63,6 +68,10 @@ func TestDecodeJSON(t *testing.T) {
 			var e api.Error
 			if json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error == "" || e.Message == "" {
 				t.Fatalf("bad error body %q", w.Body.String())
+			}
+			// JSON's words, not Go's ("must be a httpx.payload", "a int").
+			if want, ok := decodeMessages[tc.name]; ok && e.Message != want {
+				t.Errorf("message %q, want %q", e.Message, want)
 			}
 		})
 	}

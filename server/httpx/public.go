@@ -93,6 +93,12 @@ func UserText(err error) string {
 		}
 		if prefix, ok := strings.CutSuffix(e.Error(), inner.Error()); ok {
 			b.WriteString(prefix)
+		} else if detail, ok := strings.CutPrefix(e.Error(), inner.Error()+": "); ok && errors.Unwrap(inner) == nil {
+			// fmt.Errorf("%w: detail", ErrSentinel): the detail says what
+			// is wrong; the sentinel ("fedproto: invalid message") is for
+			// code, which matches it with errors.Is.
+			b.WriteString(detail)
+			break
 		}
 		e = inner
 	}

@@ -108,6 +108,13 @@ func TestUserText(t *testing.T) {
 	if got := UserText(fmt.Errorf("no common API version: a speaks [v9]")); got != "no common API version: a speaks [v9]" {
 		t.Errorf("the pod's own words: %q", got)
 	}
+	// A sentinel with its detail after it gives the detail, not the
+	// package's name for the sentinel (makefriends once answered
+	// "fedproto: invalid message: ... is not a pod URL").
+	sentinel := errors.New("fedproto: invalid message")
+	if got := UserText(fmt.Errorf("%w: %q is not a pod URL", sentinel, "file:///x")); got != `"file:///x" is not a pod URL` {
+		t.Errorf("sentinel with detail: %q", got)
+	}
 	if got := UserText(Errorf(502, "x", "plain").Because(errs["refused"])); got != "plain" {
 		t.Errorf("*Error: %q", got)
 	}
