@@ -412,6 +412,7 @@ func (p *Pod) handler() http.Handler {
 		httpx.MinBodyRate(httpx.BodyWindow, httpx.MinBodyBytes),
 		hsts, // after clientaddr: https may have been a trusted proxy's
 		publicCORS,
+		httpx.ModestRanges, // for every ServeContent: web seed, images, pages, static
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),
 		httpx.Compress("/static/webseed/", "/tracker/"),
 		p.accounts.Middleware(log),
