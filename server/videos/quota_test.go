@@ -274,3 +274,21 @@ func TestAbandonedUploadsExpire(t *testing.T) {
 		t.Fatalf("after expiry the cap has room again: %d", r.StatusCode)
 	}
 }
+
+// TestRefusedUploadGivesItsPlaceBack: an upload refused on its first PATCH
+// (not a video) gives its place under the per-user cap back at once. The
+// room reserved at creation outlived it by a minute (the newcomer's
+// three refused uploads held three of four places).
+func TestRefusedUploadGivesItsPlaceBack(t *testing.T) {
+	p := quotaPod(t, withConfig(func(c *Config) { c.MaxOpenUploads = 1 }))
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 600)...)
+	for i := range 3 {
+		resp, path := p.tusCreate("alice", len(png), tusMeta("name", "not a video"))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("upload %d after %d refused: %d, want 201", i+1, i, resp.StatusCode)
+		}
+		if r := p.tusPatch("alice", path, 0, png); r.StatusCode != http.StatusUnsupportedMediaType {
+			t.Fatalf("PATCH of a PNG: %d, want 415", r.StatusCode)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -183,8 +184,18 @@ func methodOverridden(w http.ResponseWriter, r *http.Request, log *slog.Logger) 
 // tusCreate hands an upload's creation (POST UploadsPath) to tusd; the
 // route requires the upload right.
 func (s *Service) tusCreate(w http.ResponseWriter, r *http.Request) {
-	if !methodOverridden(w, r, s.log) {
-		s.tusRoutes.post.ServeHTTP(w, r)
+	if methodOverridden(w, r, s.log) {
+		return
+	}
+	s.tusRoutes.post.ServeHTTP(w, r)
+	// The room the creation hook reserved covers the moment before tusd
+	// writes the upload's .info. Once the upload exists its .info counts,
+	// and stops counting the moment the upload is refused, cancelled or
+	// finished; a reservation kept on would count it a minute longer.
+	if id := path.Base(w.Header().Get("Location")); validUploadID(id) {
+		s.quota.mu.Lock()
+		delete(s.quota.reserved, id)
+		s.quota.mu.Unlock()
 	}
 }
 
