@@ -243,7 +243,7 @@ func TestJobsListed(t *testing.T) {
 		p.getJSON("admin", "/api/v1/jobs", &list)
 		done := map[string]bool{}
 		for _, j := range list.Data {
-			done[j.Kind] = j.State == api.JobDone && j.Video == v.ID && !j.FinishedAt.IsZero()
+			done[j.Kind] = j.State == api.JobDone && j.Video == v.ID && j.Name == "listed job" && !j.FinishedAt.IsZero()
 		}
 		return list.Queued == 0 && done[kindTranscode] && done[kindImages]
 	})

@@ -135,6 +135,8 @@ func (s *Service) Jobs() (api.JobList, error) {
 			}
 			out.Data = append(out.Data, api.Job{Kind: j.Kind, Video: j.Video, Resolution: j.Resolution, State: api.JobQueued, QueuedAt: keyTime(k)})
 		}
+		// Finished jobs are named too: an admin reads titles, not ids.
+		out.Data = append(out.Data, recent...)
 		for i := range out.Data {
 			if rec, err := getTx(tx, out.Data[i].Video); err == nil {
 				out.Data[i].Name = rec.Video.Name
@@ -144,7 +146,6 @@ func (s *Service) Jobs() (api.JobList, error) {
 		}
 		return nil
 	})
-	out.Data = append(out.Data, recent...)
 	return out, err
 }
 
