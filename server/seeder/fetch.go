@@ -1,7 +1,6 @@
 package seeder
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,18 +26,10 @@ import (
 // or Register, which then read nothing. It returns ctx's error when ctx
 // ends first, and ErrConflict when the torrent is already seeded.
 func (s *Seeder) Fetch(ctx context.Context, torrentBytes []byte, partPath string, webSeeds []string) error {
-	mi, err := metainfo.Load(bytes.NewReader(torrentBytes))
+	mi, info, ih, err := parseTorrent(torrentBytes)
 	if err != nil {
-		return fmt.Errorf("seeder: parse torrent: %w", err)
+		return err
 	}
-	info, err := mi.UnmarshalInfo()
-	if err != nil {
-		return fmt.Errorf("seeder: parse torrent info: %w", err)
-	}
-	if info.IsDir() || !info.HasV1() {
-		return fmt.Errorf("seeder: only single-file v1 torrents are supported")
-	}
-	ih := mi.HashInfoBytes()
 	if partPath, err = filepath.Abs(partPath); err != nil {
 		return fmt.Errorf("seeder: %w", err)
 	}

@@ -226,19 +226,28 @@ func (s *Seeder) SeedVerified(ctx context.Context, torrentBytes []byte, filePath
 	return s.seed(ctx, torrentBytes, filePath, true)
 }
 
-func (s *Seeder) seed(ctx context.Context, torrentBytes []byte, filePath string, trusted bool) error {
+// parseTorrent reads a .torrent (BEP 3) and its info dict, refusing what
+// the seeder does not serve: multi-file and v2-only torrents.
+func parseTorrent(torrentBytes []byte) (*metainfo.MetaInfo, metainfo.Info, metainfo.Hash, error) {
 	mi, err := metainfo.Load(bytes.NewReader(torrentBytes))
 	if err != nil {
-		return fmt.Errorf("seeder: parse torrent: %w", err)
+		return nil, metainfo.Info{}, metainfo.Hash{}, fmt.Errorf("seeder: parse torrent: %w", err)
 	}
 	info, err := mi.UnmarshalInfo()
 	if err != nil {
-		return fmt.Errorf("seeder: parse torrent info: %w", err)
+		return nil, metainfo.Info{}, metainfo.Hash{}, fmt.Errorf("seeder: parse torrent info: %w", err)
 	}
 	if info.IsDir() || !info.HasV1() {
-		return fmt.Errorf("seeder: only single-file v1 torrents are supported")
+		return nil, metainfo.Info{}, metainfo.Hash{}, fmt.Errorf("seeder: only single-file v1 torrents are supported")
 	}
-	ih := mi.HashInfoBytes()
+	return mi, info, mi.HashInfoBytes(), nil
+}
+
+func (s *Seeder) seed(ctx context.Context, torrentBytes []byte, filePath string, trusted bool) error {
+	mi, info, ih, err := parseTorrent(torrentBytes)
+	if err != nil {
+		return err
+	}
 	if filePath, err = filepath.Abs(filePath); err != nil {
 		return fmt.Errorf("seeder: %w", err)
 	}
