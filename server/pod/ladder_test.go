@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -69,32 +70,41 @@ func TestLadderDownloadsWithAria2(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Only the pod's HTTP tracker, no url-list: every byte from the seeder.
-		bare, err := torrentfile.Metainfo{Info: mi.Info, AnnounceList: [][]string{{p.URL() + "/tracker/announce"}}}.Bencode()
+		got, err := aria2FromSeeder(t, aria2, p.URL(), mi.Info, "60")
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("aria2c %dp: %v", f.Resolution, err)
 		}
-		out := t.TempDir()
-		tf := filepath.Join(out, "x.torrent")
-		if err := os.WriteFile(tf, bare, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		cmd := exec.CommandContext(ctx, aria2, "--dir="+out, "--enable-dht=false", "--enable-dht6=false",
-			"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=60",
-			"--listen-port="+testenv.Aria2ListenPorts(), "--disable-ipv6=true", "--file-allocation=none",
-			"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=20",
-			"--bt-tracker-timeout=20", "--no-conf=true", tf)
-		logs, err := cmd.CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Fatalf("aria2c %dp: %v\n%s", f.Resolution, err, logs)
-		}
-		got, err := os.ReadFile(filepath.Join(out, mi.Info.Name))
-		if err != nil || !bytes.Equal(got, stored) || int64(len(got)) != f.Size {
+		if !bytes.Equal(got, stored) || int64(len(got)) != f.Size {
 			t.Fatalf("aria2c %dp got %d bytes (%v), want the %d stored", f.Resolution, len(got), err, len(stored))
 		}
 	}
+}
+
+// aria2FromSeeder downloads info with aria2c through the pod's HTTP
+// tracker alone (no url-list, DHT, LPD or PEX): every byte from the pod's
+// seeder. stopTimeout is aria2c's --bt-stop-timeout in seconds.
+func aria2FromSeeder(t *testing.T, aria2, podURL string, info torrentfile.Info, stopTimeout string) ([]byte, error) {
+	t.Helper()
+	bare, err := torrentfile.Metainfo{Info: info, AnnounceList: [][]string{{podURL + "/tracker/announce"}}}.Bencode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	tf := filepath.Join(out, "x.torrent")
+	if err := os.WriteFile(tf, bare, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, aria2, "--dir="+out, "--enable-dht=false", "--enable-dht6=false",
+		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout="+stopTimeout,
+		"--listen-port="+testenv.Aria2ListenPorts(), "--disable-ipv6=true", "--file-allocation=none",
+		"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=20",
+		"--bt-tracker-timeout=20", "--no-conf=true", tf)
+	if logs, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%v\n%s", err, logs)
+	}
+	return os.ReadFile(filepath.Join(out, info.Name))
 }
 
 // getVideo reads a video as a visitor.

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,29 +62,15 @@ func TestColdVideoServedToAria2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Only the pod's HTTP tracker, no url-list: every byte from the seeder.
-	bare, err := torrentfile.Metainfo{Info: mi.Info, AnnounceList: [][]string{{p.URL() + "/tracker/announce"}}}.Bencode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	tf := filepath.Join(out, "x.torrent")
-	if err := os.WriteFile(tf, bare, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// One deadline for the aria2c download and the WebRTC one below.
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, aria2, "--dir="+out, "--enable-dht=false", "--enable-dht6=false",
-		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=30",
-		"--listen-port="+testenv.Aria2ListenPorts(), "--disable-ipv6=true", "--file-allocation=none",
-		"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=20",
-		"--bt-tracker-timeout=20", "--no-conf=true", tf)
-	if logs, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("aria2c: %v\n%s", err, logs)
+	got, err := aria2FromSeeder(t, aria2, p.URL(), mi.Info, "30")
+	if err != nil {
+		t.Fatalf("aria2c: %v", err)
 	}
-	got, err := os.ReadFile(filepath.Join(out, mi.Info.Name))
-	if err != nil || !bytes.Equal(got, stored) {
-		t.Fatalf("aria2c got %d bytes (%v), want the %d stored", len(got), err, len(stored))
+	if !bytes.Equal(got, stored) {
+		t.Fatalf("aria2c got %d bytes, want the %d stored", len(got), len(stored))
 	}
 	if up := p.seeder.UploadedBytes(); up < int64(len(stored)) {
 		t.Fatalf("seeder uploaded %d bytes of %d", up, len(stored))
