@@ -125,18 +125,6 @@ func newTestTracker(t *testing.T, seederPort func() int) *testTracker {
 	return tt
 }
 
-// freePort returns a currently free TCP port on loopback for aria2's
-// listener (aria2 cannot be told to pick one itself).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // aria2Download downloads torrentBytes with aria2c into a fresh directory
 // and returns the downloaded file's bytes.
 func aria2Download(t *testing.T, torrentBytes []byte, name string) []byte {
@@ -150,7 +138,7 @@ func aria2Download(t *testing.T, torrentBytes []byte, name string) []byte {
 	out := filepath.Join(dir, "out")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, aria2, aria2Args(out, freePort(t))...)
+	cmd := exec.CommandContext(ctx, aria2, aria2Args(out)...)
 	cmd.Args = append(cmd.Args, tf)
 	logs, err := cmd.CombinedOutput()
 	if err != nil {
@@ -401,13 +389,13 @@ func TestNewErrors(t *testing.T) {
 
 // aria2Args are the aria2c flags for a tracker-only, single-shot download
 // to dir: no DHT, LPD, PEX or web seeds, exit as soon as the file is done.
-func aria2Args(dir string, port int) []string {
+func aria2Args(dir string) []string {
 	return []string{
 		"--dir=" + dir,
 		"--enable-dht=false", "--enable-dht6=false",
 		"--bt-enable-lpd=false", "--enable-peer-exchange=false",
 		"--seed-time=0", "--bt-stop-timeout=30",
-		fmt.Sprintf("--listen-port=%d", port),
+		"--listen-port=" + testenv.Aria2ListenPorts(),
 		"--disable-ipv6=true",
 		"--file-allocation=none",
 		"--check-certificate=false",

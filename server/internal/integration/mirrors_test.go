@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -154,15 +153,9 @@ func TestMirrors(t *testing.T) {
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
 		cmd := exec.CommandContext(ctx, aria2, "--dir="+dir, "--enable-dht=false", "--enable-dht6=false",
 			"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", "--bt-stop-timeout=60",
-			fmt.Sprintf("--listen-port=%d", port), "--disable-ipv6=true", "--file-allocation=none",
+			"--listen-port="+testenv.Aria2ListenPorts(), "--disable-ipv6=true", "--file-allocation=none",
 			"--summary-interval=0", "--console-log-level=warn", "--bt-tracker-connect-timeout=3",
 			"--bt-tracker-timeout=3", "--bt-tracker-interval=1", "--bt-save-metadata=false", "--no-conf=true", onA.Magnet)
 		out, err := cmd.CombinedOutput()
