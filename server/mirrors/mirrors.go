@@ -640,6 +640,12 @@ func (m *Manager) fetch(ctx context.Context, r record) {
 		m.log.Warn("mirrors: fetch failed; retried at the next pass", "video", r.Key, "failures", n, "err", err)
 		return
 	}
+	// Servable before the record says held and the friends are told, so
+	// no one who reads "held" gets a 404 from the web seed; taken back if
+	// the record is not written.
+	m.mu.Lock()
+	m.held[r.InfoHash+r.Ext] = m.filePath(&r)
+	m.mu.Unlock()
 	err = m.st.Update(func(tx *bolt.Tx) error {
 		cur, err := getTx(tx, r.Key)
 		if err != nil {
@@ -655,6 +661,11 @@ func (m *Manager) fetch(ctx context.Context, r record) {
 		}
 		return m.out.EnqueueMirrorTx(tx, fedproto.EventMirror, ref)
 	})
+	if err != nil {
+		m.mu.Lock()
+		delete(m.held, r.InfoHash+r.Ext)
+		m.mu.Unlock()
+	}
 	if errors.Is(err, errGone) {
 		go m.removeFiles(r) // dropped while fetching
 		return
@@ -664,7 +675,6 @@ func (m *Manager) fetch(ctx context.Context, r record) {
 		return
 	}
 	m.mu.Lock()
-	m.held[r.InfoHash+r.Ext] = m.filePath(&r)
 	delete(m.failures, r.Key)
 	m.mu.Unlock()
 	m.seeder.Touch(r.ih())
