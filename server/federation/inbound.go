@@ -616,24 +616,11 @@ func (s *Service) reported(reporter, target string) error {
 	if dup {
 		return nil
 	}
-	var ejected bool
-	err := s.st.Update(func(tx *bolt.Tx) error {
-		f, err := getFriend(tx, target)
-		if errors.Is(err, errNoFriend) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		ejected, err = s.chargeTx(tx, f, s.cfg.ReportPenalty, "reported by "+reporter)
-		return err
-	})
+	ejected, err := s.charge(target, s.cfg.ReportPenalty, "reported by "+reporter)
 	if err != nil {
 		return err
 	}
-	if ejected {
-		s.afterEject(target)
-	} else {
+	if !ejected {
 		s.wakeFriend(target)
 	}
 	return nil
@@ -642,27 +629,42 @@ func (s *Service) reported(reporter, target string) error {
 // penalize lowers a friend's score for a bad request, ejecting it below
 // the threshold.
 func (s *Service) penalize(friend, reason string) {
-	var ejected bool
-	err := s.st.Update(func(tx *bolt.Tx) error {
+	if _, err := s.charge(friend, s.cfg.Penalty, reason); err != nil {
+		s.log.Error("federation: lower score", "friend", friend, "err", err)
+	}
+}
+
+// charge takes points from friend's score in a transaction of its own
+// (chargeTx) and, if that ejected it, runs afterEject once committed. A
+// pod that is no friend (gone meanwhile) costs nothing.
+func (s *Service) charge(friend string, points int, reason string) (ejected bool, err error) {
+	err = s.st.Update(func(tx *bolt.Tx) error {
+		ejected = false
 		f, err := getFriend(tx, friend)
-		if err != nil {
-			return nil // gone already
+		if errors.Is(err, errNoFriend) {
+			return nil
 		}
-		ejected, err = s.chargeTx(tx, f, s.cfg.Penalty, reason)
+		if err != nil {
+			return err
+		}
+		ejected, err = s.chargeTx(tx, f, points, reason)
 		return err
 	})
 	if err != nil {
-		s.log.Error("federation: lower score", "friend", friend, "err", err)
+		return false, err
 	}
 	if ejected {
 		s.afterEject(friend)
 	}
+	return ejected, nil
 }
 
 // chargeTx is the one place a friend loses score: inside tx it takes
 // points from f and stores it, or, below ScoreMin, ejects it for reason
 // (ejectTx). It reports whether f was ejected; the caller then runs
-// afterEject once tx has committed.
+// afterEject once tx has committed. charge wraps it for a change that is
+// only a charge; applyBatch and failed call it inside their own
+// transaction, with the rest of what they record.
 func (s *Service) chargeTx(tx *bolt.Tx, f *friendRecord, points int, reason string) (ejected bool, err error) {
 	f.Score -= points
 	if f.Score < s.cfg.ScoreMin {

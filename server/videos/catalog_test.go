@@ -206,7 +206,7 @@ func TestRemove(t *testing.T) {
 		t.Fatal("web seed still serves it")
 	}
 	ev := p.outbox.all()
-	if len(ev) != 2 || ev[1].kind != EventRemove || ev[1].v.ID != v.ID {
+	if len(ev) != 2 || ev[1].kind != fedproto.EventRemove || ev[1].v.ID != v.ID {
 		t.Fatalf("outbox: %+v", ev)
 	}
 	if resp, _ := p.do("alice", "DELETE", "/api/v1/videos/"+v.ID, nil, nil); resp.StatusCode != 404 {
@@ -249,7 +249,7 @@ func TestUpdate(t *testing.T) {
 	if _, l := p.search("fresh new", ""); l.Total != 1 || l.Data[0].Name != "new title" || l.Data[0].InfoHash != v.InfoHash {
 		t.Fatalf("new words not indexed: %+v", l)
 	}
-	if ev := p.outbox.all(); len(ev) != 2 || ev[1].kind != EventUpdate || ev[1].v.Name != "new title" {
+	if ev := p.outbox.all(); len(ev) != 2 || ev[1].kind != fedproto.EventUpdate || ev[1].v.Name != "new title" {
 		t.Fatalf("outbox %+v", ev)
 	}
 }

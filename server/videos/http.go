@@ -10,11 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-
-	bolt "go.etcd.io/bbolt"
 
 	tushandler "github.com/tus/tusd/v2/pkg/handler"
 
@@ -184,86 +181,36 @@ func (h handlers) torrent(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, ErrBadID)
 		return
 	}
-	var rec *record
-	if err := h.s.st.View(func(tx *bolt.Tx) error {
-		var err error
-		rec, err = getTx(tx, id)
-		return err
-	}); err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	// ?resolution=N picks one of the video's files (Video.Files); without
-	// it, the best file. Mirrors hold the best file only.
-	f, i := api.BestFile(rec.Video), 0
+	// it, the best file.
+	res := 0
 	if q, ok := r.URL.Query()["resolution"]; ok {
-		res, err := strconv.Atoi(q[0])
+		var err error
+		res, err = strconv.Atoi(q[0])
 		if len(q) != 1 || err != nil || res < 1 || res > maxRemoteDimension {
 			h.fail(w, r, httpx.Errorf(http.StatusBadRequest, "invalid_resolution", "resolution must be a number of pixels, as in the video's files"))
 			return
 		}
-		i = slices.IndexFunc(rec.Video.Files, func(f api.VideoFile) bool { return f.Resolution == res })
-		if i < 0 {
-			h.fail(w, r, httpx.Errorf(http.StatusNotFound, "resolution_not_found", "this video has no file at %dp", res))
-			return
-		}
-		f = rec.Video.Files[i]
 	}
-	var data []byte
-	var name string
-	switch {
-	case i > 0 && rec.Origin != "":
-		// cleanRemote checked the URL is on the origin pod.
-		http.Redirect(w, r, f.TorrentURL, http.StatusFound)
+	t, err := h.s.Torrent(id, res)
+	if err != nil {
+		h.fail(w, r, err)
 		return
-	case i > 0:
-		var err error
-		if data, err = os.ReadFile(filepath.Join(h.s.torrentDir, renditionTorrent(id, f.Resolution))); err != nil {
-			h.fail(w, r, fmt.Errorf("videos: read torrent %s at %dp: %w", id, f.Resolution, err))
-			return
-		}
-		name = strings.TrimSuffix(renditionFile(id, f.Resolution), ".mp4") + ".torrent"
-	case rec.Origin != "":
-		// A copy this pod mirrors is served from here, so the video does
-		// not depend on its origin (issue 18); otherwise the origin's.
-		if h.s.mirrorTorrent == nil {
-			http.Redirect(w, r, rec.Video.TorrentURL, http.StatusFound)
-			return
-		}
-		var ok bool
-		if data, ok = h.s.mirrorTorrent(id); !ok {
-			// cleanRemote checked the URL is on the origin pod.
-			http.Redirect(w, r, rec.Video.TorrentURL, http.StatusFound)
-			return
-		}
-		var err error
-		if data, err = mirroredTorrent(data, rec.Video); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		name = id + ".torrent"
-	default:
-		stored, err := os.ReadFile(h.s.torrentPath(id))
-		if err != nil {
-			h.fail(w, r, fmt.Errorf("videos: read torrent %s: %w", id, err))
-			return
-		}
-		if data, err = mirroredTorrent(stored, rec.Video); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		name = strings.TrimSuffix(filepath.Base(rec.File), filepath.Ext(rec.File)) + ".torrent"
+	}
+	if t.Redirect != "" {
+		http.Redirect(w, r, t.Redirect, http.StatusFound)
+		return
 	}
 	w.Header().Set("Content-Type", "application/x-bittorrent")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
-	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": t.Name}))
+	w.Header().Set("Content-Length", strconv.Itoa(len(t.Data)))
 	// The info dictionary never changes, but the url-list and
 	// announce-list follow the video's mirrors.
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(data)
+	_, _ = w.Write(t.Data)
 }
 
 type updateRequest struct {

@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
@@ -206,7 +207,7 @@ func (s *Service) runImages(ctx, jctx context.Context, key []byte, id string) {
 			return err
 		}
 		if s.outbox != nil && im.None == "" {
-			if err := s.outbox.EnqueueTx(tx, EventUpdate, rec.Video); err != nil {
+			if err := s.outbox.EnqueueTx(tx, fedproto.EventUpdate, rec.Video); err != nil {
 				return fmt.Errorf("videos: federation event: %w", err)
 			}
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 )
 
@@ -115,7 +116,7 @@ func TestImagesMadeAndServed(t *testing.T) {
 	}
 	var updated bool
 	for _, e := range p.outbox.all() {
-		updated = updated || (e.kind == EventUpdate && e.v.ThumbnailURL == v.ThumbnailURL)
+		updated = updated || (e.kind == fedproto.EventUpdate && e.v.ThumbnailURL == v.ThumbnailURL)
 	}
 	if !updated {
 		t.Error("friends were not told of the images")

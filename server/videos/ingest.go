@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
@@ -191,7 +192,7 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 			return err
 		}
 		if s.outbox != nil {
-			if err := s.outbox.EnqueueTx(tx, EventAdd, rec.Video); err != nil {
+			if err := s.outbox.EnqueueTx(tx, fedproto.EventAdd, rec.Video); err != nil {
 				return fmt.Errorf("videos: federation event: %w", err)
 			}
 		}
@@ -427,7 +428,7 @@ func (s *Service) Remove(ctx context.Context, id, user string, admin bool) error
 			return err
 		}
 		if s.outbox != nil {
-			if err := s.outbox.EnqueueTx(tx, EventRemove, rec.Video); err != nil {
+			if err := s.outbox.EnqueueTx(tx, fedproto.EventRemove, rec.Video); err != nil {
 				return fmt.Errorf("videos: federation event: %w", err)
 			}
 		}
@@ -522,7 +523,7 @@ func (s *Service) Update(ctx context.Context, id, user string, admin bool, name,
 			return err
 		}
 		if s.outbox != nil {
-			if err := s.outbox.EnqueueTx(tx, EventUpdate, rec.Video); err != nil {
+			if err := s.outbox.EnqueueTx(tx, fedproto.EventUpdate, rec.Video); err != nil {
 				return fmt.Errorf("videos: federation event: %w", err)
 			}
 		}

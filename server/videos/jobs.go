@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/shared/media"
@@ -254,7 +255,7 @@ func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 			return err
 		}
 		if s.outbox != nil {
-			if err := s.outbox.EnqueueTx(tx, EventAdd, pub.Video); err != nil {
+			if err := s.outbox.EnqueueTx(tx, fedproto.EventAdd, pub.Video); err != nil {
 				return fmt.Errorf("videos: federation event: %w", err)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 )
 
@@ -99,7 +100,7 @@ func TestTranscodeCorpus(t *testing.T) {
 	}
 	adds := 0
 	for _, e := range p.outbox.all() {
-		if e.kind == EventAdd {
+		if e.kind == fedproto.EventAdd {
 			adds++
 		}
 	}

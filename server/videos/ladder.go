@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/shared/media"
@@ -200,7 +201,7 @@ func (s *Service) runRendition(ctx, jctx context.Context, key []byte, j job) {
 		}
 		pub = cur.withFiles().Video
 		if s.outbox != nil {
-			if err := s.outbox.EnqueueTx(tx, EventUpdate, pub); err != nil {
+			if err := s.outbox.EnqueueTx(tx, fedproto.EventUpdate, pub); err != nil {
 				return fmt.Errorf("videos: federation event: %w", err)
 			}
 		}

@@ -140,12 +140,12 @@ func TestLadderOfWebPlayable(t *testing.T) {
 	ev := p.outbox.all()
 	withFiles, most := 0, 0
 	for _, e := range ev[1:] {
-		if e.kind == EventUpdate && len(e.v.Files) > 1 {
+		if e.kind == fedproto.EventUpdate && len(e.v.Files) > 1 {
 			withFiles++
 			most = max(most, len(e.v.Files))
 		}
 	}
-	if ev[0].kind != EventAdd || withFiles != 3 || most != 4 {
+	if ev[0].kind != fedproto.EventAdd || withFiles != 3 || most != 4 {
 		t.Errorf("federation events: %d, %d with lower files", len(ev), withFiles)
 	}
 	// Listings carry the files too.

@@ -33,17 +33,12 @@ type Seeder interface {
 
 // Outbox queues federation events (server/federation implements it). It is
 // called inside the write transaction of the change, so the change and its
-// event commit together or not at all.
+// event commit together or not at all. kind is fedproto.EventAdd,
+// EventUpdate or EventRemove: the event kinds are defined once, with the
+// wire protocol.
 type Outbox interface {
 	EnqueueTx(tx *bolt.Tx, kind string, v api.Video) error
 }
-
-// Federation event kinds passed to Outbox.EnqueueTx.
-const (
-	EventAdd    = "add"
-	EventUpdate = "update"
-	EventRemove = "remove"
-)
 
 // Config configures the service.
 type Config struct {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/shared/media"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
@@ -97,7 +98,7 @@ func TestUploadMultipart(t *testing.T) {
 			t.Fatalf("webseed resolved %q", bad)
 		}
 	}
-	if ev := p.outbox.all(); len(ev) != 1 || ev[0].kind != EventAdd || !reflect.DeepEqual(ev[0].v, v) {
+	if ev := p.outbox.all(); len(ev) != 1 || ev[0].kind != fedproto.EventAdd || !reflect.DeepEqual(ev[0].v, v) {
 		t.Fatalf("outbox: %+v", ev)
 	}
 	// The same bytes under the same name again: refused, nothing left.

@@ -1,0 +1,90 @@
+package videos
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/httpx"
+)
+
+// TorrentFile is what GET /api/v1/videos/{id}/torrent answers: the
+// .torrent's bytes and file name, or the URL it lives at (Redirect set,
+// Data nil) when this pod does not serve it.
+type TorrentFile struct {
+	Data     []byte
+	Name     string
+	Redirect string
+}
+
+// Torrent returns the .torrent of video id's file at resolution (the
+// short side in pixels, as in Video.Files; 0 for the best file). This
+// pod's own files are served with the web seeds and trackers of their
+// mirrors added; a friend's video redirects to its origin, unless this
+// pod mirrors it (issue 18: mirrors hold the best file only, so lower
+// resolutions still redirect). Errors: ErrBadID, ErrNotFound, 404
+// resolution_not_found.
+func (s *Service) Torrent(id string, resolution int) (TorrentFile, error) {
+	if !validID(id) {
+		return TorrentFile{}, ErrBadID
+	}
+	var rec *record
+	if err := s.st.View(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = getTx(tx, id)
+		return err
+	}); err != nil {
+		return TorrentFile{}, err
+	}
+	f, i := api.BestFile(rec.Video), 0
+	if resolution != 0 {
+		i = slices.IndexFunc(rec.Video.Files, func(f api.VideoFile) bool { return f.Resolution == resolution })
+		if i < 0 {
+			return TorrentFile{}, httpx.Errorf(http.StatusNotFound, "resolution_not_found", "this video has no file at %dp", resolution)
+		}
+		f = rec.Video.Files[i]
+	}
+	switch {
+	case i > 0 && rec.Origin != "":
+		// cleanRemote checked the URL is on the origin pod.
+		return TorrentFile{Redirect: f.TorrentURL}, nil
+	case i > 0:
+		data, err := os.ReadFile(filepath.Join(s.torrentDir, renditionTorrent(id, f.Resolution)))
+		if err != nil {
+			return TorrentFile{}, fmt.Errorf("videos: read torrent %s at %dp: %w", id, f.Resolution, err)
+		}
+		return TorrentFile{Data: data, Name: strings.TrimSuffix(renditionFile(id, f.Resolution), ".mp4") + ".torrent"}, nil
+	case rec.Origin != "":
+		// A copy this pod mirrors is served from here, so the video does
+		// not depend on its origin (issue 18); otherwise the origin's.
+		var data []byte
+		var ok bool
+		if s.mirrorTorrent != nil {
+			data, ok = s.mirrorTorrent(id)
+		}
+		if !ok {
+			// cleanRemote checked the URL is on the origin pod.
+			return TorrentFile{Redirect: rec.Video.TorrentURL}, nil
+		}
+		data, err := mirroredTorrent(data, rec.Video)
+		if err != nil {
+			return TorrentFile{}, err
+		}
+		return TorrentFile{Data: data, Name: id + ".torrent"}, nil
+	}
+	stored, err := os.ReadFile(s.torrentPath(id))
+	if err != nil {
+		return TorrentFile{}, fmt.Errorf("videos: read torrent %s: %w", id, err)
+	}
+	data, err := mirroredTorrent(stored, rec.Video)
+	if err != nil {
+		return TorrentFile{}, err
+	}
+	return TorrentFile{Data: data, Name: strings.TrimSuffix(filepath.Base(rec.File), filepath.Ext(rec.File)) + ".torrent"}, nil
+}
