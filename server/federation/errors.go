@@ -8,7 +8,9 @@ import (
 )
 
 // Errors answered on the pod-to-pod routes; the codes are part of the
-// protocol (see doc.go).
+// protocol (see doc.go). The protocol layer (protocol.go) answers with
+// them; the model (model.go) refuses with the domain errors below, which
+// protocolError maps to these.
 var (
 	ErrBadSignature   = &httpx.Error{Status: http.StatusUnauthorized, Code: "bad_signature", Message: "the request's HTTP signature is missing, malformed or does not verify"}
 	ErrBadDigest      = &httpx.Error{Status: http.StatusUnauthorized, Code: "bad_digest", Message: "the request body does not match its Digest"}
@@ -35,3 +37,21 @@ var (
 // errPrivateAddress refuses a fetch on someone else's behalf to an
 // address that is not public (see publicAddr).
 var errPrivateAddress = errors.New("federation: the address is not public (loopback, private, link-local, multicast or unspecified); --federation-allow-private lifts this on test networks")
+
+// Domain errors of the model: what the state of this pod's friends
+// refuses, whatever carried the request. They have no HTTP status; the
+// protocol layer gives each its code (protocolError). A message the model
+// will not apply wraps fedproto.ErrInvalid instead.
+var (
+	// errNoFriend: the pod has no friend record here (never had, quit or
+	// ejected meanwhile). Answered ErrNotFriend.
+	errNoFriend = errors.New("not a friend")
+	// errRefused: this pod's admin refused the pod's introduction.
+	// Answered ErrRefused.
+	errRefused = errors.New("federation: the admin refused this pod's friendship")
+	// errFriendLimit: MaxFriends records exist. Answered ErrFriendLimit.
+	errFriendLimit = errors.New("federation: this pod has as many friends as it accepts")
+	// errRequestsFull: MaxRequests introductions wait for the admin.
+	// Answered ErrRequestsFull.
+	errRequestsFull = errors.New("federation: too many friendship requests wait for the admin")
+)

@@ -102,8 +102,6 @@ type ejectedRecord struct {
 	Reason   string    `json:"reason"`
 }
 
-var errNoFriend = errors.New("not a friend")
-
 func getFriend(tx *bolt.Tx, u string) (*friendRecord, error) {
 	var f friendRecord
 	err := store.GetJSON(tx.Bucket([]byte(bucketFriends)), []byte(u), &f)

@@ -1,7 +1,16 @@
 package federation
 
+// The protocol layer of the pod-to-pod routes, as syncthing's
+// lib/protocol is to its model: it authenticates (HTTP Signature, Digest,
+// Date, Host, replays), limits (per-friend and per-IP token buckets, body
+// sizes) and decodes each request, then hands the model (model.go) a
+// verified sender and a decoded message, and answers the model's domain
+// errors with the protocol's codes (protocolError). It holds no
+// transaction and changes no friend record itself.
+
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -14,13 +23,11 @@ import (
 	"time"
 
 	"github.com/go-fed/httpsig"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/clientaddr"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/httpx"
-	"github.com/swarmtube/swarmtube/server/store"
 )
 
 // refusal builds a protocol error from a sentinel with a precise message.
@@ -50,7 +57,7 @@ func (s *Service) checkHeaders(r *http.Request, now time.Time) (fedproto.Signatu
 
 // verify checks the signature of r with pub (go-fed/httpsig does the
 // cryptography; checkHeaders already enforced what it must cover).
-func verify(r *http.Request, pub any) error {
+func verify(r *http.Request, pub *rsa.PublicKey) error {
 	v, err := httpsig.NewVerifier(r)
 	if err != nil {
 		return refusal(ErrBadSignature, fmt.Errorf("fedproto: bad signature: %w", err))
@@ -114,11 +121,8 @@ func (s *Service) authFriend(w http.ResponseWriter, r *http.Request, limit int64
 	if err != nil {
 		return nil, nil, unauth(refusal(ErrBadSignature, fmt.Errorf("keyId %q is not a pod URL", p.KeyID)))
 	}
-	var f *friendRecord
-	if err := s.st.View(func(tx *bolt.Tx) error {
-		f, err = getFriend(tx, origin)
-		return err
-	}); err != nil {
+	f, err := s.friend(origin)
+	if err != nil {
 		if errors.Is(err, errNoFriend) {
 			return nil, nil, unauth(ErrNotFriend)
 		}
@@ -153,6 +157,7 @@ func (s *Service) authFriend(w http.ResponseWriter, r *http.Request, limit int64
 // fail answers a refused federation request, logging it (sampled, so a
 // flood cannot flood the log too) and counting it.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, route string, err error) {
+	err = protocolError(err)
 	var he *httpx.Error
 	code := "internal"
 	if errors.As(err, &he) {
@@ -167,6 +172,28 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	}
 	s.metrics.inbound.WithLabelValues(route, code).Inc()
 	httpx.WriteError(w, r, log, err)
+}
+
+// protocolError answers a domain error of the model (errors.go) with
+// the protocol's code for it; an *httpx.Error of this layer, or any other
+// error (a 500), is left as it is.
+func protocolError(err error) error {
+	var he *httpx.Error
+	switch {
+	case errors.As(err, &he):
+		return err
+	case errors.Is(err, errNoFriend):
+		return ErrNotFriend
+	case errors.Is(err, errRefused):
+		return ErrRefused
+	case errors.Is(err, errFriendLimit):
+		return ErrFriendLimit
+	case errors.Is(err, errRequestsFull):
+		return ErrRequestsFull
+	case errors.Is(err, fedproto.ErrInvalid):
+		return refusal(ErrInvalidMessage, err)
+	}
+	return err
 }
 
 // keyIDOf extracts the keyId for logs, without trusting it.
@@ -193,13 +220,10 @@ func (s *Service) handleEvents(log *slog.Logger) http.HandlerFunc {
 				"the body must be {\"events\": [...]} with at most %d events", fedproto.MaxBatchEvents))
 			return
 		}
-		res, err := s.applyBatch(f.URL, b.Events)
+		res, err := s.receiveEvents(f, b.Events)
 		if err != nil {
 			s.fail(w, r, log, route, err)
 			return
-		}
-		if f.Failures > 0 || !f.NextAttempt.IsZero() && f.NextAttempt.After(s.cfg.Now()) {
-			s.wakeFriend(f.URL) // it is up again: deliver what we hold for it now
 		}
 		for _, rj := range res.Rejected {
 			log.Warn("refused an event from a friend", "friend", f.URL, "seq", rj.Seq, "reason", rj.Reason)
@@ -225,75 +249,6 @@ type replayAnswer struct {
 	LastSeq uint64 `json:"last_seq"`
 }
 
-// applyBatch applies a friend's events in one transaction. Events at or
-// below the friend's LastSeq are duplicates; invalid ones are skipped,
-// reported and cost the friend score; a store failure aborts all.
-func (s *Service) applyBatch(origin string, events []fedproto.Event) (fedproto.BatchResult, error) {
-	var res fedproto.BatchResult
-	var ejected *friendRecord
-	err := s.st.Update(func(tx *bolt.Tx) error {
-		res = fedproto.BatchResult{}
-		ejected = nil
-		f, err := getFriend(tx, origin)
-		if err != nil {
-			return ErrNotFriend // quit or ejected meanwhile
-		}
-		var prev uint64
-		for _, e := range events {
-			if e.Seq <= prev {
-				return httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "event sequences must increase within a batch (%d after %d)", e.Seq, prev)
-			}
-			prev = e.Seq
-			if e.Seq <= f.LastSeq {
-				res.Duplicates++
-				continue
-			}
-			if err := s.applyEventTx(tx, f, e); err != nil {
-				if !errors.Is(err, fedproto.ErrInvalid) {
-					return fmt.Errorf("federation: apply %s: %w", e.ID(), err)
-				}
-				res.Rejected = append(res.Rejected, fedproto.Rejection{Seq: e.Seq, Reason: err.Error()})
-			} else {
-				res.Applied++
-			}
-			f.LastSeq = e.Seq
-		}
-		res.LastSeq = f.LastSeq
-		f.LastSeen = s.cfg.Now()
-		if len(res.Rejected) > 0 {
-			out, err := s.chargeTx(tx, f, s.cfg.Penalty, "sent invalid events")
-			if out {
-				ejected = f
-			}
-			return err
-		}
-		return putFriend(tx, f)
-	})
-	if err != nil {
-		return res, err
-	}
-	if ejected != nil {
-		s.afterEject(ejected.URL)
-	}
-	return res, nil
-}
-
-func (s *Service) applyEventTx(tx *bolt.Tx, f *friendRecord, e fedproto.Event) error {
-	if err := fedproto.CheckEvent(f.URL, e); err != nil {
-		return err
-	}
-	switch e.Type {
-	case fedproto.EventRemove:
-		return s.removeVideoTx(tx, f, e.VideoID)
-	case fedproto.EventMirror, fedproto.EventUnmirror:
-		if s.mirrors == nil {
-			return fmt.Errorf("%w: this pod does not take mirror events", fedproto.ErrInvalid)
-		}
-		return s.mirrors.MirrorTx(tx, f.URL, e.Type, *e.Mirror)
-	}
-	return s.putVideoTx(tx, f, *e.Video)
-}
-
 func (s *Service) handleHello(log *slog.Logger) http.HandlerFunc {
 	const route = "hello"
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -316,101 +271,89 @@ func (s *Service) handleHello(log *slog.Logger) http.HandlerFunc {
 
 // acceptHello handles an introduction. Its body is small (MaxHelloBody)
 // and read before anything is known of the sender; it is checked, its
-// signature verified with the key it carries, and that key confirmed
-// against the sender's published pod info (confirmKey). Then the policy
-// decides: a pod this pod asked, already knows as a friend, or that the
-// policy admits becomes a friend at once (HelloAccepted); any other is
-// kept as a request for the admin (HelloRequested).
+// signature verified with the key it carries (readHello), and that key
+// confirmed against the sender's published pod info (confirmKey) unless
+// this pod already holds it. Then the model decides (admit): a pod this
+// pod asked, already knows as a friend, or that the policy admits becomes
+// a friend at once (HelloAccepted); any other is kept as a request for
+// the admin (HelloRequested).
 func (s *Service) acceptHello(w http.ResponseWriter, r *http.Request) (fedproto.HelloResult, string, error) {
-	var res fedproto.HelloResult
 	now := s.cfg.Now()
-	ip := clientIP(r)
-	// Introductions come from pods not yet known: they share the per-IP
-	// bucket, before any expensive work.
-	if !s.unauthLimits.allow(ip, now) {
-		return res, "", ErrRateLimited
-	}
-	p, err := s.checkHeaders(r, now)
+	h, origin, version, err := s.readHello(w, r, now)
 	if err != nil {
-		return res, "", err
+		return fedproto.HelloResult{}, "", err
 	}
-	body, err := readBody(w, r, fedproto.MaxHelloBody)
+	consent, known, err := s.consentOf(origin, h.Pod.PublicKey)
 	if err != nil {
-		return res, "", err
+		return fedproto.HelloResult{}, "", err
 	}
-	var h fedproto.Hello
-	if err := json.Unmarshal(body, &h); err != nil {
-		return res, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "malformed introduction")
-	}
-	if err := fedproto.CheckPodRef(h.Pod); err != nil {
-		return res, "", refusal(ErrInvalidMessage, err)
-	}
-	origin, _ := fedproto.NormalizePodURL(h.Pod.URL)
-	if kid, err := fedproto.NormalizePodURL(p.KeyID); err != nil || kid != origin {
-		return res, "", httpx.Errorf(http.StatusUnauthorized, ErrBadSignature.Code, "keyId %q is not the introduced pod %s", p.KeyID, origin)
-	}
-	if origin == s.cfg.SelfURL {
-		return res, "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "a pod cannot befriend itself")
-	}
-	version := fedproto.CommonVersion(s.Self().APIVersions, h.Pod.APIVersions)
-	if version == "" {
-		return res, "", httpx.Errorf(http.StatusBadRequest, ErrIncompatible.Code,
-			"no common API version: %s speaks %v, this pod speaks %v", origin, h.Pod.APIVersions, s.Self().APIVersions)
-	}
-	pub, err := s.publicKey(h.Pod.PublicKey)
-	if err != nil {
-		return res, "", refusal(ErrInvalidMessage, err)
-	}
-	if err := verify(r, pub); err != nil {
-		return res, "", err
-	}
-	if err := s.remember(p, now); err != nil {
-		return res, "", err
-	}
-
-	// What this pod already knows of the sender decides whether its key
-	// needs confirming and whether it consents.
-	var consent, known bool
-	err = s.st.View(func(tx *bolt.Tx) error {
-		if rq, err := getRequest(tx, origin); err == nil {
-			if rq.Refused {
-				return ErrRefused
-			}
-			known = sameKey(rq.PublicKey, h.Pod.PublicKey)
-		}
-		if f, err := getFriend(tx, origin); err == nil {
-			consent = true // this pod asked it, or it is a friend introducing itself again
-			known = sameKey(f.PublicKey, h.Pod.PublicKey)
-		}
-		return nil
-	})
-	if err != nil {
-		return res, "", err
-	}
-	consent = consent || s.cfg.Accept == AcceptOpen || s.cfg.Accept == AcceptAllowlist && s.allowlisted(origin)
 	if !known {
 		// Anyone can sign with a key of their own and claim a URL: the key
 		// must be the one that URL publishes. That fetch is made on the
 		// sender's behalf: limited per source, and guarded (newClient).
-		if !s.fetchLimits.allow(ip, now) {
-			return res, "", ErrRateLimited
+		if !s.fetchLimits.allow(clientIP(r), now) {
+			return fedproto.HelloResult{}, "", ErrRateLimited
 		}
 		if err := s.confirmKey(r.Context(), origin, h.Pod.PublicKey); err != nil {
-			return res, "", err
+			return fedproto.HelloResult{}, "", err
 		}
 	}
-	if !consent {
-		return s.storeRequest(origin, h.Pod, version, now)
-	}
-	res, err = s.befriendTx(origin, h.Pod, version, h.Seq, now)
+	res, err := s.admit(origin, h, version, consent, now)
 	if err != nil {
 		return res, "", err
 	}
-	s.wakeFriend(origin) // page its catalogue now
 	return res, origin, nil
 }
 
-func sameKey(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }
+// readHello is the protocol half of an introduction: the per-IP limit
+// (introductions come from pods not yet known: they share the bucket of
+// requests not from a friend, before any expensive work), the headers,
+// the body against its Digest, the message, a keyId naming the
+// introduced pod, a common API version, the signature with the key the
+// body carries, and no replay. It returns the hello, the sender's
+// normalized URL and the version both speak.
+func (s *Service) readHello(w http.ResponseWriter, r *http.Request, now time.Time) (h fedproto.Hello, origin, version string, err error) {
+	if !s.unauthLimits.allow(clientIP(r), now) {
+		return h, "", "", ErrRateLimited
+	}
+	p, err := s.checkHeaders(r, now)
+	if err != nil {
+		return h, "", "", err
+	}
+	body, err := readBody(w, r, fedproto.MaxHelloBody)
+	if err != nil {
+		return h, "", "", err
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		return h, "", "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "malformed introduction")
+	}
+	if err := fedproto.CheckPodRef(h.Pod); err != nil {
+		return h, "", "", refusal(ErrInvalidMessage, err)
+	}
+	origin, _ = fedproto.NormalizePodURL(h.Pod.URL)
+	if kid, err := fedproto.NormalizePodURL(p.KeyID); err != nil || kid != origin {
+		return h, "", "", httpx.Errorf(http.StatusUnauthorized, ErrBadSignature.Code, "keyId %q is not the introduced pod %s", p.KeyID, origin)
+	}
+	if origin == s.cfg.SelfURL {
+		return h, "", "", httpx.Errorf(http.StatusBadRequest, ErrInvalidMessage.Code, "a pod cannot befriend itself")
+	}
+	version = fedproto.CommonVersion(s.Self().APIVersions, h.Pod.APIVersions)
+	if version == "" {
+		return h, "", "", httpx.Errorf(http.StatusBadRequest, ErrIncompatible.Code,
+			"no common API version: %s speaks %v, this pod speaks %v", origin, h.Pod.APIVersions, s.Self().APIVersions)
+	}
+	pub, err := s.publicKey(h.Pod.PublicKey)
+	if err != nil {
+		return h, "", "", refusal(ErrInvalidMessage, err)
+	}
+	if err := verify(r, pub); err != nil {
+		return h, "", "", err
+	}
+	if err := s.remember(p, now); err != nil {
+		return h, "", "", err
+	}
+	return h, origin, version, nil
+}
 
 // confirmKey reads the pod info at origin and requires origin's URL and
 // key there. Every failure is ErrKeyUnconfirmed, answered once
@@ -429,76 +372,6 @@ func (s *Service) confirmKey(ctx context.Context, origin, key string) error {
 	s.log.Debug("could not confirm an introduction's key", "pod", origin, "err", err)
 	<-ctx.Done()
 	return ErrKeyUnconfirmed
-}
-
-// storeRequest keeps an introduction for the admin: at most MaxRequests
-// wait at once (refused ones do not count; Refuse bounds those).
-func (s *Service) storeRequest(origin string, ref fedproto.PodRef, version string, now time.Time) (fedproto.HelloResult, string, error) {
-	err := s.st.Update(func(tx *bolt.Tx) error {
-		if _, err := getRequest(tx, origin); err != nil {
-			waiting, _, err := countRequests(tx)
-			if err != nil {
-				return err
-			}
-			if waiting >= s.cfg.MaxRequests {
-				return ErrRequestsFull
-			}
-		}
-		return putRequest(tx, origin, &requestRecord{Name: ref.Name, PublicKey: ref.PublicKey, APIVersion: version, At: now})
-	})
-	if err != nil {
-		return fedproto.HelloResult{}, "", err
-	}
-	return fedproto.HelloResult{Status: fedproto.HelloRequested, Pod: s.Self()}, origin, nil
-}
-
-// befriendTx makes origin a friend that both sides consented to: in one
-// transaction its record enters syncing (the worker pages its catalogue;
-// videos it had here are dropped first), events for it are queued from
-// this pod's current sequence on, and its request and tombstone go. It
-// returns the accepting answer, with this pod's sequence and other
-// friends.
-func (s *Service) befriendTx(origin string, ref fedproto.PodRef, version string, theirSeq uint64, now time.Time) (fedproto.HelloResult, error) {
-	var res fedproto.HelloResult
-	err := s.st.Update(func(tx *bolt.Tx) error {
-		f, err := getFriend(tx, origin)
-		switch {
-		case errors.Is(err, errNoFriend):
-			if countFriends(tx) >= s.cfg.MaxFriends {
-				return ErrFriendLimit
-			}
-			f = &friendRecord{URL: origin, Score: ScoreInitial, AddedAt: now}
-		case err != nil:
-			return err
-		}
-		f.Name, f.PublicKey, f.APIVersion = ref.Name, ref.PublicKey, version
-		f.setState(stateSyncing, now)
-		f.LastSeq, f.LastSeen, f.Cursor, f.Received, f.Videos = theirSeq, now, "", 0, 0
-		f.Failures, f.NextAttempt, f.LastError = 0, time.Time{}, ""
-		if err := deleteRequest(tx, origin); err != nil {
-			return err
-		}
-		if err := tx.Bucket([]byte(bucketEjected)).Delete([]byte(origin)); err != nil {
-			return err
-		}
-		if err := resetOutbox(tx, origin); err != nil {
-			return err
-		}
-		if err := s.cat.DropPodTx(tx, origin); err != nil {
-			return fmt.Errorf("federation: drop videos of %s: %w", origin, err)
-		}
-		res = fedproto.HelloResult{Status: fedproto.HelloAccepted, Pod: s.Self(), Seq: lastSeq(tx)}
-		if err := forEachFriend(tx, func(o *friendRecord) error {
-			if o.URL != origin && o.State == stateActive && len(res.Friends) < fedproto.MaxHelloFriends {
-				res.Friends = append(res.Friends, o.URL)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		return putFriend(tx, f)
-	})
-	return res, err
 }
 
 func (s *Service) handleCatalog(log *slog.Logger) http.HandlerFunc {
@@ -524,33 +397,6 @@ func (s *Service) handleCatalog(log *slog.Logger) http.HandlerFunc {
 	}
 }
 
-// catalogPage returns this pod's videos after id after: at most
-// MaxCatalogVideos and, encoded, at most half of MaxCatalogPage.
-func (s *Service) catalogPage(after string) (fedproto.CatalogPage, error) {
-	page := fedproto.CatalogPage{Videos: []api.Video{}}
-	vids, err := s.cat.LocalVideosAfter(after, fedproto.MaxCatalogVideos)
-	if err != nil {
-		return page, fmt.Errorf("federation: list local videos: %w", err)
-	}
-	size := 0
-	for i, v := range vids {
-		v.Pod, v.Local = s.cfg.SelfURL, false
-		b, err := json.Marshal(v)
-		if err != nil {
-			return page, fmt.Errorf("federation: encode video %s: %w", v.ID, err)
-		}
-		if size += len(b) + 1; size > fedproto.MaxCatalogPage/2 && i > 0 {
-			page.Next = page.Videos[len(page.Videos)-1].ID
-			return page, nil
-		}
-		page.Videos = append(page.Videos, v)
-	}
-	if len(vids) == fedproto.MaxCatalogVideos {
-		page.Next = vids[len(vids)-1].ID
-	}
-	return page, nil
-}
-
 func (s *Service) handleQuit(log *slog.Logger) http.HandlerFunc {
 	const route = "quit"
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -559,7 +405,7 @@ func (s *Service) handleQuit(log *slog.Logger) http.HandlerFunc {
 			s.fail(w, r, log, route, err)
 			return
 		}
-		if err := s.st.Update(func(tx *bolt.Tx) error { return s.removeFriendTx(tx, f.URL) }); err != nil {
+		if err := s.quit(f.URL); err != nil {
 			s.fail(w, r, log, route, err)
 			return
 		}
@@ -594,91 +440,4 @@ func (s *Service) handleEject(log *slog.Logger) http.HandlerFunc {
 		s.metrics.inbound.WithLabelValues(route, "ok").Inc()
 		w.WriteHeader(http.StatusNoContent)
 	}
-}
-
-// reported handles a friend's report that it ejected target: a report
-// costs target ReportPenalty (once per reporter and hour) and makes the
-// worker check target at once, so a healthy pod earns it back.
-func (s *Service) reported(reporter, target string) error {
-	now := s.cfg.Now()
-	s.mu.Lock()
-	for k, t := range s.reports {
-		if now.Sub(t) > time.Hour {
-			delete(s.reports, k)
-		}
-	}
-	key := [2]string{reporter, target}
-	_, dup := s.reports[key]
-	if !dup {
-		s.reports[key] = now
-	}
-	s.mu.Unlock()
-	if dup {
-		return nil
-	}
-	ejected, err := s.charge(target, s.cfg.ReportPenalty, "reported by "+reporter)
-	if err != nil {
-		return err
-	}
-	if !ejected {
-		s.wakeFriend(target)
-	}
-	return nil
-}
-
-// penalize lowers a friend's score for a bad request, ejecting it below
-// the threshold.
-func (s *Service) penalize(friend, reason string) {
-	if _, err := s.charge(friend, s.cfg.Penalty, reason); err != nil {
-		s.log.Error("federation: lower score", "friend", friend, "err", err)
-	}
-}
-
-// charge takes points from friend's score in a transaction of its own
-// (chargeTx) and, if that ejected it, runs afterEject once committed. A
-// pod that is no friend (gone meanwhile) costs nothing.
-func (s *Service) charge(friend string, points int, reason string) (ejected bool, err error) {
-	err = s.st.Update(func(tx *bolt.Tx) error {
-		ejected = false
-		f, err := getFriend(tx, friend)
-		if errors.Is(err, errNoFriend) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		ejected, err = s.chargeTx(tx, f, points, reason)
-		return err
-	})
-	if err != nil {
-		return false, err
-	}
-	if ejected {
-		s.afterEject(friend)
-	}
-	return ejected, nil
-}
-
-// chargeTx is the one place a friend loses score: inside tx it takes
-// points from f and stores it, or, below ScoreMin, ejects it for reason
-// (ejectTx). It reports whether f was ejected; the caller then runs
-// afterEject once tx has committed. charge wraps it for a change that is
-// only a charge; applyBatch and failed call it inside their own
-// transaction, with the rest of what they record.
-func (s *Service) chargeTx(tx *bolt.Tx, f *friendRecord, points int, reason string) (ejected bool, err error) {
-	f.Score -= points
-	if f.Score < s.cfg.ScoreMin {
-		return true, s.ejectTx(tx, f, reason)
-	}
-	return false, putFriend(tx, f)
-}
-
-// ejectTx removes friend f, leaving a tombstone for the listing.
-func (s *Service) ejectTx(tx *bolt.Tx, f *friendRecord, reason string) error {
-	if err := s.removeFriendTx(tx, f.URL); err != nil {
-		return err
-	}
-	s.log.Warn("ejecting a friend", "friend", f.URL, "score", f.Score, "min", s.cfg.ScoreMin, "reason", reason)
-	return store.PutJSON(tx.Bucket([]byte(bucketEjected)), []byte(f.URL),
-		ejectedRecord{Name: f.Name, Score: f.Score, LastSeen: f.LastSeen, At: s.cfg.Now(), Reason: reason})
 }
