@@ -164,7 +164,7 @@
 //
 // # Outbox and delivery
 //
-// A local change calls EnqueueTx inside its own write transaction: the
+// A local change calls Outbox.EnqueueTx inside its own write transaction: the
 // pod's event sequence (bucket fed_meta) is incremented and the event is
 // stored under that sequence in every friend's queue (fed_outbox/<friend>),
 // so the change and its events commit together. The worker (Run) sends

@@ -60,7 +60,7 @@ func testKey(t testing.TB, distinct bool) *rsa.PrivateKey {
 type fakeCatalog struct {
 	st   *store.Store
 	self string
-	fed  *Service
+	out  *Outbox
 }
 
 const bucketFake = "fake_videos"
@@ -137,7 +137,7 @@ func (c *fakeCatalog) publish(t testing.TB, kind string, v api.Video) {
 				return err
 			}
 		}
-		return c.fed.EnqueueTx(tx, kind, v)
+		return c.out.EnqueueTx(tx, kind, v)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -262,13 +262,17 @@ func (p *testPod) open() {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("pod", p.url)
 	}
-	fed, err := New(cfg, p.st, id, p.cat, log, nil)
+	out, err := NewOutbox(p.st, p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cat.out = out
+	fed, err := New(cfg, p.st, id, p.cat, out, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.fed = fed
 	p.mux.Store(handlerFor(fed))
-	p.cat.fed = fed
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop, p.done = cancel, make(chan struct{})
 	go func() {

@@ -21,9 +21,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	m := &metrics{
-		enqueued: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "swarmtube_federation_events_enqueued_total", Help: "Events queued for friends (one per friend).",
-		}),
+		enqueued: s.out.enqueued, // counted by the outbox, registered here
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "swarmtube_federation_events_delivered_total", Help: "Events friends confirmed.",
 		}),

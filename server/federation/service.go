@@ -241,7 +241,7 @@ type Service struct {
 	unauthLimits *limiters // per client IP, for everything else
 	fetchLimits  *limiters // per client IP, fetches made for introductions
 	replays      *replayCache
-	kick         chan struct{} // wakes the delivery worker; capacity 1
+	out          *Outbox // the events the worker delivers
 
 	logLimit *rate.Limiter // samples logs of refused requests
 
@@ -266,13 +266,18 @@ type Service struct {
 	busy map[string]bool
 }
 
-// New opens federation's buckets. Call Routes to serve, Run to deliver.
-func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
+// New opens federation's buckets. out is the pod's outbox (NewOutbox in
+// the same store, for the same URL), whose events the worker delivers.
+// Call Routes to serve, Run to deliver.
+func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, out *Outbox, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	if st == nil || id == nil || cat == nil || log == nil {
-		return nil, errors.New("federation: store, identity, catalog and logger are required")
+	if st == nil || id == nil || cat == nil || out == nil || log == nil {
+		return nil, errors.New("federation: store, identity, catalog, outbox and logger are required")
+	}
+	if out.self != cfg.SelfURL {
+		return nil, fmt.Errorf("federation: the outbox is %s's, not %s's", out.self, cfg.SelfURL)
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -293,7 +298,7 @@ func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, log *s
 		fetchLimits:  newLimiters(cfg.FetchRate, cfg.FetchBurst),
 		replays:      newReplayCache(100_000),
 		logLimit:     rate.NewLimiter(2, 20),
-		kick:         make(chan struct{}, 1),
+		out:          out,
 		keys:         make(map[string]*rsa.PublicKey),
 		wake:         make(map[string]bool),
 		reports:      make(map[[2]string]time.Time),
@@ -344,12 +349,7 @@ func (s *Service) publicKey(pemText string) (*rsa.PublicKey, error) {
 }
 
 // signal wakes the delivery worker without blocking.
-func (s *Service) signal() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
+func (s *Service) signal() { s.out.signal() }
 
 // wakeFriend makes the worker contact friend at once, backoff or not.
 func (s *Service) wakeFriend(friend string) {

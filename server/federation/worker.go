@@ -61,7 +61,7 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 			return nil
 		case f := <-done:
 			delete(inflight, f)
-		case <-s.kick:
+		case <-s.out.kick:
 		case <-ticker.C:
 		}
 	}

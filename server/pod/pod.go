@@ -69,6 +69,7 @@ type Pod struct {
 	seeder   *seeder.Seeder
 	videos   *videos.Service
 	fed      *federation.Service
+	outbox   *federation.Outbox // made before videos, which feeds it, and fed, which drains it
 	mirrors  *mirrors.Manager
 	webseed  *webseed.Handler
 	tracker  *tracker.Server
@@ -204,8 +205,12 @@ func (p *Pod) open() (err error) {
 	if !tools.Available() {
 		log.Warn("ffmpeg/ffprobe not found: uploads are not probed or transcoded and get no thumbnails; only MP4, WebM and Ogg files are accepted, as they are (install Debian's ffmpeg package)")
 	}
+	if p.outbox, err = federation.NewOutbox(p.store, p.cfg.URL); err != nil {
+		return err
+	}
 	p.videos, err = videos.New(videos.Config{
 		PodURL:         p.cfg.URL,
+		Outbox:         p.outbox,
 		DataDir:        cfg.DataDir,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		FFmpeg:         tools,
@@ -237,11 +242,10 @@ func (p *Pod) open() (err error) {
 		MaxFriends:       cfg.FederationMaxFriends,
 		MaxFriendVideos:  cfg.FederationMaxVideos,
 		MaxIntroductions: cfg.FederationMaxIntroductions,
-	}, p.store, p.id, p.videos, log.With("component", "federation"), p.reg)
+	}, p.store, p.id, p.videos, p.outbox, log.With("component", "federation"), p.reg)
 	if err != nil {
 		return err
 	}
-	p.videos.SetOutbox(p.fed)
 	if err := p.openMirrors(); err != nil {
 		return err
 	}

@@ -197,7 +197,7 @@ func (p *pod) open(seeder Seeder) {
 		}
 	}
 	url := "http://" + p.addr
-	cfg := Config{PodURL: url, DataDir: p.dir, MaxUploadBytes: p.maxSize, FFmpeg: p.tools, TranscodeTimeLimit: p.limit}
+	cfg := Config{PodURL: url, DataDir: p.dir, MaxUploadBytes: p.maxSize, FFmpeg: p.tools, TranscodeTimeLimit: p.limit, Outbox: p.outbox}
 	if p.tune != nil {
 		p.tune(&cfg)
 	}
@@ -205,7 +205,6 @@ func (p *pod) open(seeder Seeder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.svc.SetOutbox(p.outbox)
 	p.acc.Routes(mux, log)
 	p.svc.Routes(mux, log)
 	p.srv.Config.Handler = httpx.Chain(mux, httpx.Recover(log), p.acc.Middleware(log))

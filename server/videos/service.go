@@ -73,6 +73,10 @@ type Config struct {
 	// Ladder is the resolutions (short side, pixels) made of every video
 	// below its best file (ladder.go); nil means DefaultLadder, empty none.
 	Ladder []int
+	// Outbox queues the federation events of local changes
+	// (federation.Outbox, made before this service and the federation
+	// that drains it); nil: a pod without federation.
+	Outbox Outbox
 }
 
 // Service is the video catalogue: uploads, storage, the search index and
@@ -158,6 +162,7 @@ func New(cfg Config, st *store.Store, seeder Seeder, log *slog.Logger, reg prome
 		cfg:         cfg,
 		st:          st,
 		seeder:      seeder,
+		outbox:      cfg.Outbox,
 		log:         log,
 		videoDir:    filepath.Join(cfg.DataDir, "videos"),
 		torrentDir:  filepath.Join(cfg.DataDir, "torrents"),
@@ -289,10 +294,6 @@ func forEachLocalTx(tx *bolt.Tx, fn func(id string, e localEntry) error) error {
 		return fn(string(k), e)
 	})
 }
-
-// SetOutbox sets the federation outbox. Call it once, before Run and before
-// serving requests.
-func (s *Service) SetOutbox(o Outbox) { s.outbox = o }
 
 // SetMirrorTorrents sets where the .torrent of a friend's video this pod
 // mirrors comes from (server/mirrors), by the video's id here. Call it
