@@ -156,8 +156,10 @@
 // event: {"origin": <sender>, "seq", "type": "mirror", "mirror":
 // {"video_pod", "video_id", "info_hash", "webseed_url", "torrent_url"}},
 // both URLs on the sender (fedproto.CheckMirrorRef). The receiver lists
-// the sender among the video's mirrors (Mirrors.MirrorTx); a video it
-// does not know is ignored, a wrong info hash rejected. When a friend
+// the sender among the video's mirrors (Mirrors.MirrorTx); a wrong info
+// hash is rejected. Events of different senders are not ordered, so a
+// mirror event may come before the video it names: it is kept and
+// applied when the video arrives (Mirrors.VideoArrivedTx). When a friend
 // goes, its mirror entries go with it (Mirrors.PodGoneTx); when an
 // origin removes a video, a copy held here is dropped
 // (Mirrors.OriginRemovedTx).

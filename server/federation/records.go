@@ -274,6 +274,11 @@ func (s *Service) putVideoTx(tx *bolt.Tx, f *friendRecord, v api.Video) error {
 	}
 	if !known {
 		f.Videos++
+		if s.mirrors != nil {
+			if err := s.mirrors.VideoArrivedTx(tx, f.URL, v.ID); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

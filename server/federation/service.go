@@ -52,6 +52,10 @@ type Mirrors interface {
 	// MirrorTx records that friend pod holds a copy of the video m names
 	// (kind fedproto.EventMirror) or no longer does (EventUnmirror).
 	MirrorTx(tx *bolt.Tx, pod, kind string, m fedproto.MirrorRef) error
+	// VideoArrivedTx runs when a friend's video is stored (an event or a
+	// catalogue page): mirrors announced before the video was known here
+	// are listed now.
+	VideoArrivedTx(tx *bolt.Tx, origin, id string) error
 	// OriginRemovedTx runs when the video id of origin is removed there:
 	// a copy held here goes too.
 	OriginRemovedTx(tx *bolt.Tx, origin, id string) error

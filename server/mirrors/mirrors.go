@@ -158,7 +158,7 @@ func New(cfg Config, st *store.Store, cat Catalog, out Outbox, seeder Seeder, lo
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mirrors: %w", err)
 	}
-	if err := st.Buckets(bucketMirrors, bucketChecked); err != nil {
+	if err := st.Buckets(bucketMirrors, bucketChecked, bucketEarly); err != nil {
 		return nil, err
 	}
 	if reg == nil {
@@ -314,6 +314,7 @@ func (m *Manager) pass(ctx context.Context) {
 	if now := m.cfg.Now(); now.Sub(m.lastCheck) >= m.cfg.Interval {
 		m.lastCheck = now
 		m.checkMirrors(ctx)
+		m.pruneEarly()
 	}
 	if !m.Enabled() {
 		return
@@ -780,10 +781,21 @@ func writeFileSync(p string, data []byte) error {
 // The federation side (federation.Mirrors).
 
 // MirrorTx records friend pod's copy of a video, or its removal.
+// A video not known here yet is kept for VideoArrivedTx (see
+// bucketEarly).
 func (m *Manager) MirrorTx(tx *bolt.Tx, pod, kind string, ref fedproto.MirrorRef) error {
 	found, err := m.cat.SetMirrorTx(tx, pod, ref, kind == fedproto.EventMirror)
-	if err != nil || !found || ref.VideoPod != m.cfg.SelfURL {
+	if err != nil {
 		return err
+	}
+	if !found {
+		if key, ok := m.cat.VideoKey(ref.VideoPod, ref.VideoID); ok && ref.VideoPod != m.cfg.SelfURL {
+			return m.keepEarlyTx(tx, key, pod, kind, ref)
+		}
+		return nil
+	}
+	if ref.VideoPod != m.cfg.SelfURL {
+		return nil
 	}
 	if kind == fedproto.EventMirror {
 		return tx.Bucket([]byte(bucketChecked)).Put([]byte(ref.VideoID), []byte{1})
@@ -798,6 +810,9 @@ func (m *Manager) OriginRemovedTx(tx *bolt.Tx, origin, id string) error {
 	if !ok {
 		return nil
 	}
+	if err := forgetEarlyTx(tx, func(e earlyMirror) bool { return e.Ref.VideoPod == origin && e.Ref.VideoID == id }); err != nil {
+		return err
+	}
 	r, err := getTx(tx, key)
 	if err != nil {
 		return nil //nolint:nilerr // not mirrored here
@@ -806,8 +821,13 @@ func (m *Manager) OriginRemovedTx(tx *bolt.Tx, origin, id string) error {
 	return m.dropTx(tx, r)
 }
 
-// PodGoneTx forgets the copies pod announced.
-func (m *Manager) PodGoneTx(tx *bolt.Tx, pod string) error { return m.cat.DropMirrorsOfTx(tx, pod) }
+// PodGoneTx forgets the copies pod announced, early ones included.
+func (m *Manager) PodGoneTx(tx *bolt.Tx, pod string) error {
+	if err := forgetEarlyTx(tx, func(e earlyMirror) bool { return e.Pod == pod }); err != nil {
+		return err
+	}
+	return m.cat.DropMirrorsOfTx(tx, pod)
+}
 
 // Status is the answer of GET /api/v1/mirrors.
 type Status struct {

@@ -69,12 +69,20 @@ func (c *fakeCatalog) List(start, count int) (api.VideoList, error) {
 }
 
 func (c *fakeCatalog) VideoKey(_, id string) (string, bool) { return id, true }
-func (c *fakeCatalog) SetMirrorTx(_ *bolt.Tx, pod string, _ fedproto.MirrorRef, add bool) (bool, error) {
-	if !add {
-		c.mu.Lock()
-		c.dropped = append(c.dropped, pod)
-		c.mu.Unlock()
+func (c *fakeCatalog) SetMirrorTx(_ *bolt.Tx, pod string, m fedproto.MirrorRef, add bool) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.vs[m.VideoID]
+	if !ok {
+		return false, nil
 	}
+	v.Mirrors = slices.DeleteFunc(slices.Clone(v.Mirrors), func(x api.Mirror) bool { return x.Pod == pod })
+	if add {
+		v.Mirrors = append(v.Mirrors, api.Mirror{Pod: pod, WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL})
+	} else {
+		c.dropped = append(c.dropped, pod)
+	}
+	c.vs[m.VideoID] = v
 	return true, nil
 }
 func (c *fakeCatalog) DropMirrorsOfTx(*bolt.Tx, string) error { return nil }

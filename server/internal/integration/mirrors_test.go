@@ -117,13 +117,22 @@ func TestMirrors(t *testing.T) {
 	if got, err := get(t, webseed); err != nil || !bytes.Equal(got, original) {
 		t.Fatalf("pod2's web seed: %v", err)
 	}
-	testenv.Eventually(t, wait, "pod3 and pod1 to list pod2 as a mirror", func() bool {
-		if code := c.call(http.MethodGet, "/api/v1/videos/"+onC.ID, nil, &own); code != http.StatusOK {
-			return false
-		}
-		onA, _ := a.video(name)
-		return slices.Equal(mirrorPods(own.Mirrors), []string{b.url}) && slices.Equal(mirrorPods(onA.Mirrors), []string{b.url})
+	// The mirror event was queued with "held". A friend confirms an event
+	// in the transaction that applies it, so once pod 2's queues to pods
+	// 3 and 1 are empty and pod 1 has the video (pod 3's own event or
+	// catalogue page may come after pod 2's event, which then waits for
+	// it), both list pod 2 now: a lost event fails here, not by a timeout.
+	testenv.Eventually(t, wait, "pod2 to deliver its mirror event to pods 3 and 1, and pod1 to have the video", func() bool {
+		fs := b.friends()
+		_, n := a.video(name)
+		return fs[a.url].Status == "active" && fs[a.url].Pending == 0 && fs[c.url].Status == "active" && fs[c.url].Pending == 0 && n == 1
 	})
+	if code := c.call(http.MethodGet, "/api/v1/videos/"+onC.ID, nil, &own); code != http.StatusOK {
+		t.Fatalf("pod3's video: %d", code)
+	}
+	if onA, _ := a.video(name); !slices.Equal(mirrorPods(own.Mirrors), []string{b.url}) || !slices.Equal(mirrorPods(onA.Mirrors), []string{b.url}) {
+		t.Fatalf("pod2's mirror event delivered, yet pod3 lists mirrors %v and pod1 %v, want [%s]", mirrorPods(own.Mirrors), mirrorPods(onA.Mirrors), b.url)
+	}
 	if own.Mirrors[0].WebseedURL != webseed {
 		t.Fatalf("pod3 lists mirror %+v, want web seed %s", own.Mirrors[0], webseed)
 	}
