@@ -90,10 +90,7 @@ func (m *Manager) checkVideo(ctx context.Context, v api.Video) {
 		}
 		ref := fedproto.MirrorRef{VideoPod: m.cfg.SelfURL, VideoID: v.ID, InfoHash: v.InfoHash,
 			WebseedURL: mirror.WebseedURL, TorrentURL: mirror.TorrentURL}
-		if err := m.st.Update(func(tx *bolt.Tx) error {
-			_, err := m.cat.SetMirrorTx(tx, mirror.Pod, ref, false)
-			return err
-		}); err != nil {
+		if _, err := m.cat.SetMirror(mirror.Pod, ref, false); err != nil {
 			m.log.Warn("mirrors: drop a bad mirror", "video", v.ID, "mirror", mirror.Pod, "err", err)
 		}
 	}

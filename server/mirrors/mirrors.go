@@ -75,6 +75,7 @@ type Catalog interface {
 	VideoKey(origin, id string) (string, bool)
 	LocalTorrent(id string) ([]byte, error)
 	SetMirrorTx(tx *bolt.Tx, pod string, m fedproto.MirrorRef, add bool) (bool, error)
+	SetMirror(pod string, m fedproto.MirrorRef, add bool) (bool, error) // SetMirrorTx in its own transaction
 	DropMirrorsOfTx(tx *bolt.Tx, pod string) error
 }
 

@@ -74,6 +74,17 @@ func (s *Service) SetMirrorTx(tx *bolt.Tx, pod string, m fedproto.MirrorRef, add
 	return true, store.PutJSON(tx.Bucket([]byte(bucketVideos)), []byte(rec.Video.ID), rec)
 }
 
+// SetMirror is SetMirrorTx in a transaction of its own, for a change that
+// is only a video's mirror list (an origin taking off a copy that failed
+// its range check): the caller opens no transaction to reach videos'.
+func (s *Service) SetMirror(pod string, m fedproto.MirrorRef, add bool) (found bool, err error) {
+	err = s.st.Update(func(tx *bolt.Tx) error {
+		found, err = s.SetMirrorTx(tx, pod, m, add)
+		return err
+	})
+	return found, err
+}
+
 // DropMirrorsOfTx removes, inside the caller's transaction, every copy
 // pod was listed as holding (it quit or was ejected).
 func (s *Service) DropMirrorsOfTx(tx *bolt.Tx, pod string) error {
