@@ -5,7 +5,8 @@
 # iproute2 and nftables for the network-namespace lab (internal/netlab),
 # Caddy and nginx for the reverse-proxy tests (server/internal/deploy),
 # certutil (libnss3-tools) to make Chromium trust the NAT lab's test CA,
-# ffmpeg to make test clips, Node.js, and the pinned npm reference peers.
+# ffmpeg to make test clips, Node.js, and the pinned npm packages (reference
+# peers, axe-core and Lighthouse).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/swarmtube/swarmtube/server/api"
@@ -27,7 +28,14 @@ type watchData struct {
 	Torrent     string
 	Webseed     string
 	CanEdit     bool // the viewer owns the video or is an admin
+	// Qualities are the quality menu's entries after "Auto", best first,
+	// as player.js labels them; empty for a video with one file (no menu).
+	Qualities []quality
 }
+
+// quality is one entry of the watch page's quality menu: the value
+// player.js's setQuality takes (the resolution) and its label.
+type quality struct{ Value, Label string }
 
 func newWatchData(v api.Video, viewer *api.User) *watchData {
 	w := &watchData{
@@ -36,6 +44,15 @@ func newWatchData(v api.Video, viewer *api.User) *watchData {
 		Magnet:      template.URL(safeURL(v.Magnet, "magnet")),
 		Torrent:     safeURL(v.TorrentURL),
 		Webseed:     safeURL(v.WebseedURL),
+	}
+	if len(v.Files) > 1 {
+		for _, f := range v.Files {
+			q := quality{Value: strconv.Itoa(f.Resolution), Label: "Original"}
+			if f.Resolution > 0 {
+				q.Label = q.Value + "p"
+			}
+			w.Qualities = append(w.Qualities, q)
+		}
 	}
 	if v.CreatedAt.Year() >= 2000 {
 		w.Date = v.CreatedAt.Local().Format("Jan 2, 2006")

@@ -64,7 +64,7 @@ func qualitySwitch(t *testing.T, blockEngine bool) {
 		}))
 	}
 	b.do("open the watch page", 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+id), chromedp.WaitVisible(chromedp.CSS("#video-info")))
-	b.waitJS("the quality menu", `!document.querySelector("#quality").hidden`, 30*time.Second)
+	b.waitJS("the quality menu", `!document.querySelector("#quality").hidden && !document.querySelector("#quality-select").disabled`, 30*time.Second)
 	if got := eval[[]string](b, `[...document.querySelectorAll("#quality-select option")].map((o) => o.value)`); fmt.Sprint(got) != "[auto 720 360 240]" {
 		t.Fatalf("menu %v", got)
 	}

@@ -51,11 +51,15 @@ async function main() {
 }
 
 // renderQuality fills the quality menu: Auto (naming the resolution it
-// plays) and each of the video's resolutions, best first. A video with one
-// file has no menu.
+// plays) and each of the video's resolutions, best first, and enables it
+// (the pod renders it, disabled, at its final size: web/watch.go). A video
+// with one file has no menu.
 function renderQuality(session) {
   const files = session.files || [];
-  if (files.length < 2) return;
+  if (files.length < 2) {
+    $('#quality').hidden = true;
+    return;
+  }
   const select = $('#quality-select');
   const label = (f) => (f.resolution ? `${f.resolution}p` : 'Original');
   const auto = el('option', { value: 'auto' }, 'Auto');
@@ -70,6 +74,7 @@ function renderQuality(session) {
   select.addEventListener('change', () => {
     session.setQuality(select.value);
   });
+  select.disabled = false;
   $('#quality').hidden = false;
 }
 
