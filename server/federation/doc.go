@@ -4,6 +4,94 @@
 // ejection, and per-pod rate limits. Message shapes and the signature
 // scheme are in server/federation/fedproto.
 //
+// # Layout
+//
+// As syncthing keeps lib/protocol apart from its model, federation is in
+// layers, each in files of its own:
+//
+//   - fedproto (server/federation/fedproto): the wire. Message shapes,
+//     limits, checks of what a message may say, signature and digest
+//     parsing, event kinds. No state.
+//   - protocol.go: the protocol layer of the pod-to-pod routes. It
+//     authenticates (HTTP Signature through go-fed/httpsig, Digest,
+//     Date, Host, replays), limits (token buckets per friend and per
+//     client IP, body sizes), decodes, calls the model, and answers; the
+//     model's domain errors become the wire's codes in one place
+//     (protocolError). It opens no transaction.
+//   - model.go: what a verified message does. It applies a batch of
+//     events, admits an introduction, forgets a friend that quits, takes
+//     a report, and charges scores (charge and chargeTx, the one place a
+//     friend loses score and is ejected below ScoreMin). It knows no
+//     HTTP and refuses with the domain errors of errors.go.
+//   - records.go: the friend, request and tombstone records (the state
+//     machine below) and their buckets.
+//   - outbox.go: Outbox, the durable per-friend queue that local changes
+//     write their events into. It is made before the catalogue that
+//     feeds it and the Service that drains it, so no setter closes the
+//     loop.
+//   - worker.go and client.go: the delivery worker and catalogue paging,
+//     and the signed outbound client. friends.go and http.go: the admin
+//     operations (makefriends, accept, refuse, quitfriends) and routes.
+//
+// # Transactions across packages
+//
+// Every multi-step change is one bbolt transaction, so a crash never
+// leaves half of it. The package that owns the change opens the
+// transaction. Other packages join it only through a ...Tx method of an
+// interface that the opener declares, and inside it they touch only
+// their own buckets:
+//
+//   - videos opens a local change's transaction and joins the Outbox
+//     (EnqueueTx).
+//   - federation opens the transaction of a friend's batch, a catalogue
+//     page, a befriending or a removal. It joins the catalogue (Catalog:
+//     HasRemoteTx, PutRemoteTx, RemoveRemoteTx, DropPodTx) and the
+//     mirrors (Mirrors: MirrorTx, VideoArrivedTx, OriginRemovedTx,
+//     PodGoneTx).
+//   - mirrors opens the transaction of a copy held or dropped and joins
+//     the catalogue (SetMirrorTx) and the Outbox (EnqueueMirrorTx).
+//
+// No package opens a transaction only to call another's Tx method; such
+// a change is the other's service method, with its own transaction
+// (videos.SetMirror). Refusals cross as domain errors (a message a
+// package will not apply wraps fedproto.ErrInvalid), never as HTTP
+// statuses.
+//
+// # Friend lifecycle
+//
+// As an admin sees it (the status of GET /api/v1/pods), a pod is pending,
+// refused, requested, syncing, active, unreachable or ejected:
+//
+//	            their Hello, no consent            admin: refuse
+//	(none) ──────────────────────────► pending ──────────────────► refused
+//	  │  │                                │                           │
+//	  │  │                                │ admin: accept             │ admin: accept
+//	  │  │ admin: makefriends             ▼                           │
+//	  │  └────────────────────────► (introducing) ◄───────────────────┘
+//	  │                              │           │
+//	  │ their Hello, and             │ Hello 200 │ Hello 202
+//	  │ the policy consents          ▼           ▼
+//	  └─────────────────────────► syncing ◄──── requested
+//	                                 │    their Hello (their admin accepted)
+//	                                 │ catalogue paged
+//	                                 ▼
+//	               ┌───────────────► active
+//	  a delivery   │                   │ a delivery fails
+//	  succeeds     └────────────── unreachable
+//	                                   │ score < ScoreMin (failed deliveries,
+//	                                   │ invalid events, bad requests,
+//	                                   ▼ other friends' reports)
+//	                                ejected: a tombstone; its videos,
+//	                                queue and mirror entries are gone
+//
+// Any friend state goes back to (none) when either side quits (quit,
+// quitfriends). A friend is charged whatever its state, so active
+// friends can be ejected too, but the usual road is through
+// unreachable. An ejected pod may come back only as a new friendship:
+// its Hello with this pod's consent, or makefriends, replaces the
+// tombstone. Introducing (this pod's Hello under way) is shown as
+// syncing.
+//
 // # Friendship by consent
 //
 // A friendship needs the consent of both admins. An admin naming a pod
@@ -20,7 +108,10 @@
 // events are queued, no catalogue is paged, and the requester's signed
 // requests are refused (403 not_friend).
 //
-// One friend record, one state field (friendRecord.State):
+// Inside, one friend record has one state field (friendRecord.State).
+// The statuses above derive from it (friendRecord.status): unreachable is
+// active with failed deliveries, and pending, refused and ejected are
+// records of their own (requests and tombstones):
 //
 //	             admin: makefriends / accept
 //	(none) ─────────────────────────────► introducing ──Hello 202──► requested
