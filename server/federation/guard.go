@@ -61,11 +61,14 @@ func guardControl(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// newClient returns the HTTP client of pod-to-pod requests: no
-// redirects (a signed request is for one URL), no proxy from the
-// environment, bounded answer headers, and unless allowPrivate, only
-// public addresses.
-func newClient(allowPrivate bool) *http.Client {
+// NewClient returns the HTTP client of pod-to-pod requests and of every
+// other fetch a pod makes on someone else's behalf (mirrors' .torrent
+// fetches, range checks and web seeds): no redirects (a signed request is
+// for one URL), no proxy from the environment, bounded answer headers,
+// and unless allowPrivate, only public addresses. It has no overall
+// timeout: each request needs a context deadline, and its caller bounds
+// what it reads of the body.
+func NewClient(allowPrivate bool) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = guardControl

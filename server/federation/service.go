@@ -153,7 +153,7 @@ type Config struct {
 	FetchRate  rate.Limit
 	FetchBurst int
 
-	// HTTPClient sends pod-to-pod requests (default: newClient, which
+	// HTTPClient sends pod-to-pod requests (default: NewClient, which
 	// refuses non-public addresses unless AllowPrivate; timeouts come from
 	// contexts). A client given here is used as is.
 	HTTPClient *http.Client
@@ -215,7 +215,7 @@ func (c *Config) defaults() error {
 	setDefault(&c.UnauthRate, 1)
 	setDefault(&c.UnauthBurst, 10)
 	if c.HTTPClient == nil {
-		c.HTTPClient = newClient(c.AllowPrivate)
+		c.HTTPClient = NewClient(c.AllowPrivate)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -96,10 +96,12 @@ func (m *Manager) checkVideo(ctx context.Context, v api.Video) {
 	}
 }
 
-// checkPiece fetches piece i from a web seed with a Range request and
-// checks its hash.
+// checkPiece fetches piece i from a web seed with a Range request,
+// through the guarded client within requestTimeout, and checks its hash.
 func (m *Manager) checkPiece(ctx context.Context, webseed string, info torrentfile.Info, i int) error {
 	off, n := int64(i)*info.PieceLength, info.PieceSize(i)
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, webseed, nil)
 	if err != nil {
 		return err

@@ -49,8 +49,14 @@ const (
 	bucketChecked = "mirrors_checked"
 )
 
-// maxTorrentBytes bounds a .torrent fetched from an origin or mirror.
-const maxTorrentBytes = 4 << 20
+const (
+	// maxTorrentBytes bounds a .torrent fetched from an origin or mirror;
+	// a larger one is refused.
+	maxTorrentBytes = 4 << 20
+	// requestTimeout bounds one .torrent fetch or range check: the
+	// guarded client has no timeout of its own.
+	requestTimeout = 30 * time.Second
+)
 
 // Config configures a Manager. Zero values take the defaults noted.
 type Config struct {
@@ -64,8 +70,11 @@ type Config struct {
 	// FetchTimeout bounds one fetch attempt (1 h); a failed one is
 	// retried at the next pass.
 	FetchTimeout time.Duration
-	HTTPClient   *http.Client // fetches .torrent files (a 30 s client)
-	Now          func() time.Time
+	// HTTPClient fetches .torrent files and checks friends' copies: the
+	// pod's one guarded client (federation.NewClient; URLs come from
+	// friends). Required.
+	HTTPClient *http.Client
+	Now        func() time.Time
 }
 
 // Catalog is what mirrors need from the video catalogue (server/videos).
@@ -151,7 +160,7 @@ func New(cfg Config, st *store.Store, cat Catalog, out Outbox, seeder Seeder, lo
 	cfg.Interval = cmp.Or(cfg.Interval, 5*time.Minute)
 	cfg.FetchTimeout = cmp.Or(cfg.FetchTimeout, time.Hour)
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		return nil, errors.New("mirrors: no HTTP client (federation.NewClient)")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -733,7 +742,11 @@ func (m *Manager) torrent(ctx context.Context, r *record, v api.Video) ([]byte, 
 	return nil, lastErr
 }
 
+// get reads a .torrent at u through the guarded client, within
+// requestTimeout and maxTorrentBytes.
 func (m *Manager) get(ctx context.Context, u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
@@ -746,7 +759,14 @@ func (m *Manager) get(ctx context.Context, u string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("mirrors: get %s: %s", u, resp.Status)
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, maxTorrentBytes))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxTorrentBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("mirrors: get %s: %w", u, err)
+	}
+	if len(data) > maxTorrentBytes {
+		return nil, fmt.Errorf("mirrors: get %s: more than %d bytes", u, maxTorrentBytes)
+	}
+	return data, nil
 }
 
 func trackers(podURL string) (ws, http string) {

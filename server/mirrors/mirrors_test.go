@@ -18,6 +18,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/server/videos"
@@ -141,6 +142,7 @@ func newFixture(t *testing.T, strategy string, maxBytes int64) *fixture {
 	f := &fixture{cat: &fakeCatalog{vs: map[string]api.Video{}}, out: &fakeOutbox{}, now: &now, dir: t.TempDir(),
 		sd: &fakeSeeder{sizes: map[string]int64{}}}
 	f.m, err = New(Config{SelfURL: "http://self.example", Dir: f.dir, MaxBytes: maxBytes, Strategy: strategy,
+		HTTPClient:  federation.NewClient(true), // the test's servers are on loopback
 		MinLifetime: 24 * time.Hour, Now: func() time.Time { return *f.now }},
 		st, f.cat, f.out, f.sd, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {

@@ -19,6 +19,7 @@ func (p *Pod) openMirrors() error {
 		Strategy:    p.cfg.MirrorStrategy,
 		MinLifetime: p.cfg.MirrorMinLifetime,
 		Interval:    p.cfg.MirrorInterval,
+		HTTPClient:  p.guarded,
 	}, p.store, p.videos, p.outbox, p.seeder, p.log.With("component", "mirrors"), p.reg)
 	if err != nil {
 		return err

@@ -70,6 +70,7 @@ type Pod struct {
 	videos   *videos.Service
 	fed      *federation.Service
 	outbox   *federation.Outbox // made before videos, which feeds it, and fed, which drains it
+	guarded  *http.Client       // federation.NewClient: every fetch on someone else's behalf
 	mirrors  *mirrors.Manager
 	webseed  *webseed.Handler
 	tracker  *tracker.Server
@@ -186,6 +187,7 @@ func (p *Pod) open() (err error) {
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = ""
 	}
+	p.guarded = federation.NewClient(cfg.FederationAllowPrivate)
 	p.seeder, err = seeder.New(seeder.Config{
 		DataDir:     filepath.Join(cfg.DataDir, "seeder"),
 		ListenAddr:  host, // the seeder listens where the HTTP server does: loopback stays loopback
@@ -194,6 +196,8 @@ func (p *Pod) open() (err error) {
 		ICEServers:  p.ice.SeederServers(),
 		IdleTimeout: cfg.SeedIdle,
 		MaxActive:   cfg.SeedMaxActive,
+
+		WebTransport: p.guarded.Transport, // mirrors' web seeds: URLs from friends
 	}, log.With("component", "seeder"), p.reg)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) {
@@ -229,6 +233,7 @@ func (p *Pod) open() (err error) {
 	p.fed, err = federation.New(federation.Config{
 		SelfURL:        p.cfg.URL,
 		Name:           p.cfg.Name,
+		HTTPClient:     p.guarded,
 		ScoreMin:       cfg.FriendScoreMin,
 		Seeds:          cfg.Friends,
 		RetryMax:       cfg.FriendRetryMax,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -49,6 +50,11 @@ type Config struct {
 	// MaxActive bounds the registered torrents loaded at once; loading one
 	// more unloads the least recently active. 0 means 2000.
 	MaxActive int
+	// WebTransport carries the HTTP requests to web seeds of Fetch (BEP
+	// 19; anacrolix ClientConfig.WebTransport); nil is net/http's default.
+	// The pod gives federation's guarded transport: web seed URLs come
+	// from friends.
+	WebTransport http.RoundTripper
 }
 
 // Seeder seeds complete local files. It is safe for concurrent use.
@@ -160,6 +166,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Seeder, erro
 	// Web seeds are given only to Fetch (mirrors); seeded torrents have
 	// none (spec.Webseeds = nil) and may not download anyway.
 	cc.DisableWebseeds = false
+	cc.WebTransport = cfg.WebTransport
 	cc.DisableWebtorrent = !cfg.WebRTC
 	cc.ICEServerList = cfg.ICEServers
 	cc.Seed = true
