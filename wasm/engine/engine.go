@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/piecestore"
@@ -34,6 +36,17 @@ type Options struct {
 	NoWebSeed bool
 	// Trackers, if set, replaces the torrent's announce-list.
 	Trackers []string
+	// PodTracker is the WebSocket tracker of the pod whose page plays the
+	// video (torrentfile.PodTrackers of its URL): announced to first,
+	// then the announce-list (or Trackers), where it is not repeated
+	// (issue 18: viewers on one pod find each other on its tracker, which
+	// answers while the page's pod does, whoever else is down). The other
+	// trackers start once its first connection attempt ended, or
+	// podTrackerLead after it began.
+	PodTracker string
+	// OriginPod is the video's origin pod's URL: web seeds under it are
+	// the origin's, the others mirrors' (swarm.Config.OriginPod).
+	OriginPod string
 	// Store, when set, keeps verified pieces across page loads (the
 	// browser's OPFS or IndexedDB): what it holds is played and seeded
 	// without fetching; MemoryBudget then bounds only the in-memory cache.
@@ -102,18 +115,10 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 		Metainfo: mi, InfoHash: ih, PeerID: s.PeerID, Logger: opt.Logger,
 		Hasher: opt.Hasher, HTTPClient: opt.HTTPClient, Source: opt.Source,
 		MemoryBudget: opt.MemoryBudget, NoWebSeed: opt.NoWebSeed,
-		ServerPeer: IsServerPeer,
+		ServerPeer: IsServerPeer, OriginPod: opt.OriginPod,
 	}
-	for _, u := range opt.Trackers {
-		cfg.AwaitPeers = cfg.AwaitPeers || isWebSocket(u)
-	}
-	if opt.Trackers == nil {
-		for _, tier := range mi.AnnounceList {
-			for _, u := range tier {
-				cfg.AwaitPeers = cfg.AwaitPeers || isWebSocket(u)
-			}
-		}
-	}
+	urls := trackerOrder(opt.PodTracker, opt.Trackers, mi.AnnounceList)
+	cfg.AwaitPeers = len(urls) > 0
 	if opt.Store != nil && opt.Source == nil {
 		st, err := opt.Store.Open(context.Background(), hex.EncodeToString(ih[:]), mi.Info.PieceLength, mi.Info.Length)
 		if err != nil {
@@ -141,15 +146,22 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 		defer s.wg.Done()
 		t.Run(ctx)
 	}()
-	urls := opt.Trackers
-	if urls == nil {
-		for _, tier := range mi.AnnounceList {
-			urls = append(urls, tier...)
-		}
+	// The page's pod's tracker first: the others wait for its first
+	// connection attempt (it is the page's own origin, so that is quick).
+	first := make(chan struct{})
+	firstDone := sync.OnceFunc(func() { close(first) })
+	if len(urls) == 0 || urls[0] != opt.PodTracker {
+		firstDone()
 	}
-	for _, u := range urls {
-		if !isWebSocket(u) {
-			continue
+	var counts struct {
+		sync.Mutex
+		others []int // per tracker: other viewers it last reported
+	}
+	counts.others = make([]int, len(urls))
+	for k, u := range urls {
+		var onDial func(error)
+		if k == 0 {
+			onDial = func(error) { firstDone() }
 		}
 		tc := trackerclient.New(trackerclient.Config{
 			URL: u, InfoHash: ih, PeerID: s.PeerID, Logger: opt.Logger, RTC: opt.RTC,
@@ -169,8 +181,16 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 			},
 			// The counts include us and, as a seeder, the pod's seeder:
 			// the rest are other viewers, worth waiting for a moment
-			// rather than paying the pod for what they hold.
-			OnCounts: func(complete, incomplete int) { t.ExpectPeers(complete + incomplete - 2) },
+			// rather than paying the pod for what they hold. Each
+			// tracker sees part of the swarm: the most any reports.
+			OnCounts: func(complete, incomplete int) {
+				counts.Lock()
+				counts.others[k] = complete + incomplete - 2
+				n := slices.Max(counts.others)
+				counts.Unlock()
+				t.ExpectPeers(n)
+			},
+			OnDial: onDial,
 			OnConn: func(conn io.ReadWriteCloser, peerID [20]byte) {
 				s.wg.Add(1)
 				defer s.wg.Done()
@@ -183,10 +203,42 @@ func Start(mi torrentfile.Metainfo, ih [20]byte, opt Options) (*Session, error) 
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			if k > 0 {
+				select {
+				case <-first:
+				case <-time.After(podTrackerLead):
+				case <-ctx.Done():
+					return
+				}
+			}
 			tc.Run(ctx)
 		}()
 	}
 	return s, nil
+}
+
+// podTrackerLead bounds how long the other trackers wait for the first
+// connection attempt to the page's pod's tracker.
+const podTrackerLead = 2 * time.Second
+
+// trackerOrder returns the WebSocket trackers a session announces to, in
+// order: pod (the page's pod's tracker, when it is ws:// or wss://), then
+// trackers, or when that is nil every tier of the announce-list in
+// order (BEP 12); each once.
+func trackerOrder(pod string, trackers []string, announceList [][]string) []string {
+	list := trackers
+	if list == nil {
+		for _, tier := range announceList {
+			list = append(list, tier...)
+		}
+	}
+	var out []string
+	for _, u := range append([]string{pod}, list...) {
+		if isWebSocket(u) && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // relayer is a connection that knows whether it goes through a TURN relay

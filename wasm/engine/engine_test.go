@@ -8,11 +8,18 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"nhooyr.io/websocket"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
@@ -115,5 +122,90 @@ func TestIsServerPeer(t *testing.T) {
 	}
 	if id := NewPeerID(); string(id[:8]) != PeerIDPrefix || IsServerPeer(id) {
 		t.Errorf("NewPeerID() = %q", id)
+	}
+}
+
+func TestTrackerOrder(t *testing.T) {
+	const (
+		pod    = "ws://pod1.test/tracker/socket"
+		origin = "ws://pod3.test/tracker/socket"
+		mirror = "wss://pod2.test/tracker/socket"
+	)
+	list := [][]string{{origin}, {"http://pod3.test/tracker/announce"}, {mirror, "udp://other.test:80"}}
+	for _, tc := range []struct {
+		name     string
+		pod      string
+		trackers []string
+		list     [][]string
+		want     []string
+	}{
+		{"the page's pod first, then the announce-list's ws trackers", pod, nil, list, []string{pod, origin, mirror}},
+		{"the page's pod is the origin: once", origin, nil, list, []string{origin, mirror}},
+		{"the page's pod in the list further down: first, once", mirror, nil, list, []string{mirror, origin}},
+		{"no pod tracker: the announce-list", "", nil, list, []string{origin, mirror}},
+		{"Trackers replace the announce-list", pod, []string{"ws://x.test/t"}, list, []string{pod, "ws://x.test/t"}},
+		{"empty Trackers: the pod's alone", pod, []string{}, list, []string{pod}},
+		{"an http pod tracker is no WebSocket tracker", "http://pod1.test/tracker/announce", nil, list, []string{origin, mirror}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := trackerOrder(tc.pod, tc.trackers, tc.list); !slices.Equal(got, tc.want) {
+				t.Fatalf("trackerOrder = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPodTrackerFirst: a session announces to the page's pod's tracker
+// before the origin's and the mirror's: their connections arrive only
+// once the pod's tracker has accepted its own.
+func TestPodTrackerFirst(t *testing.T) {
+	var mu sync.Mutex
+	var arrivals []string
+	all := make(chan struct{})
+	tracker := func(name string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			arrivals = append(arrivals, name)
+			if len(arrivals) == 3 {
+				close(all)
+			}
+			mu.Unlock()
+			c, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			for {
+				if _, _, err := c.Read(r.Context()); err != nil {
+					return
+				}
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return "ws" + strings.TrimPrefix(srv.URL, "http") + "/tracker/socket"
+	}
+	origin, mirror, pod := tracker("origin"), tracker("mirror"), tracker("pod")
+	data := make([]byte, 100<<10)
+	info, err := torrentfile.HashReader(context.Background(), bytes.NewReader(data), "v.mp4", int64(len(data)), torrentfile.PieceLength(int64(len(data))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ih, _ := info.InfoHash()
+	s, err := Start(torrentfile.Metainfo{Info: info, AnnounceList: [][]string{{origin}, {mirror}}}, ih, Options{PodTracker: pod, Source: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("trackers reached: %v", arrivals)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if arrivals[0] != "pod" {
+		t.Fatalf("trackers reached in the order %v, want the pod's first", arrivals)
 	}
 }

@@ -420,7 +420,7 @@ func (p *peer) onPieceLocked(m peerwire.Message) error {
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			t.verify(i, data, false)
+			t.verify(i, data, -1)
 		}()
 	}
 	t.fillRequestsLocked(p)

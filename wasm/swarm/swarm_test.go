@@ -483,7 +483,7 @@ func TestPodOnlyWhenPeersCannotDeliverInTime(t *testing.T) {
 		leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
 		stallingPeer(t, leech, fx)
 		testenv.Eventually(t, 15*time.Second, "the swarm state", func() bool { return leech.Stats().Peers == 1 })
-		if got := leech.AddWebSeedData(context.Background(), 0, fx.data[:4*pieceLen]); got != 4 {
+		if got := leech.AddWebSeedData(context.Background(), "http://webseed.test/video.mp4", 0, fx.data[:4*pieceLen]); got != 4 {
 			t.Fatalf("stored %d early pieces", got)
 		}
 		readAhead(t, leech, 0)
@@ -514,21 +514,24 @@ func TestAddWebSeedData(t *testing.T) {
 	bad[pieceLen+5] ^= 0xff
 	tests := []struct {
 		name       string
+		url        string // where the page read the bytes
 		off        int64
 		data       []byte
 		wantPieces int
 		wantHave   []int
+		wantSeeds  int // Stats.WebSeeds entries
 	}{
-		{"whole pieces and a partial one", 0, fx.data[:2*pieceLen+100], 2, []int{0, 1}},
-		{"unaligned start", pieceLen / 2, fx.data[pieceLen/2 : 3*pieceLen], 2, []int{1, 2}},
-		{"corrupt second piece", 4 * pieceLen, bad, 1, []int{4}},
-		{"past the end", 6 * pieceLen, fx.data[:10], 0, nil},
-		{"shorter than a piece", 0, fx.data[:pieceLen-1], 0, nil},
+		{"whole pieces and a partial one", "http://webseed.test/video.mp4", 0, fx.data[:2*pieceLen+100], 2, []int{0, 1}, 1},
+		{"unaligned start", "http://webseed.test/", pieceLen / 2, fx.data[pieceLen/2 : 3*pieceLen], 2, []int{1, 2}, 1},
+		{"corrupt second piece", "http://webseed.test/video.mp4", 4 * pieceLen, bad, 1, []int{4}, 1},
+		{"past the end", "http://webseed.test/video.mp4", 6 * pieceLen, fx.data[:10], 0, nil, 1},
+		{"shorter than a piece", "http://webseed.test/video.mp4", 0, fx.data[:pieceLen-1], 0, nil, 1},
+		{"another address: an entry of its own", "http://mirror.test/video.mp4", 0, fx.data[:pieceLen], 1, []int{0}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
-			if got := leech.AddWebSeedData(context.Background(), tc.off, tc.data); got != tc.wantPieces {
+			if got := leech.AddWebSeedData(context.Background(), tc.url, tc.off, tc.data); got != tc.wantPieces {
 				t.Fatalf("stored %d pieces, want %d", got, tc.wantPieces)
 			}
 			st := leech.Stats()
@@ -538,6 +541,13 @@ func TestAddWebSeedData(t *testing.T) {
 			}
 			if st.PiecesHave != tc.wantPieces || st.BytesFromWebSeed != wantBytes {
 				t.Fatalf("stats %+v, want %d pieces, %d web seed bytes", st, tc.wantPieces, wantBytes)
+			}
+			// The bytes count for the seed the page read them from.
+			if len(st.WebSeeds) != tc.wantSeeds || st.WebSeeds[tc.wantSeeds-1].Bytes != wantBytes {
+				t.Fatalf("web seeds %+v, want %d, the last with %d bytes", st.WebSeeds, tc.wantSeeds, wantBytes)
+			}
+			if st.BytesFromOrigin+st.BytesFromMirrors != st.BytesFromWebSeed {
+				t.Fatalf("origin %d + mirrors %d != web seed %d", st.BytesFromOrigin, st.BytesFromMirrors, st.BytesFromWebSeed)
 			}
 			before := len(ws.Ranges())
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -65,6 +65,12 @@ type Config struct {
 	PodHorizon time.Duration
 	// NoWebSeed ignores the torrent's url-list.
 	NoWebSeed bool
+	// OriginPod is the URL of the video's origin pod: web seeds with its
+	// scheme, host and port are the origin's, the others mirrors'
+	// (Stats.BytesFromOrigin, BytesFromMirrors). Empty: the first url-list
+	// entry is the origin's (as in the .torrent the origin serves; a
+	// mirror's lists its own first).
+	OriginPod string
 	// MaxPeers bounds connected peers; default 30.
 	MaxPeers int
 	// MaxRequests is the request pipeline depth per peer; default 48.
@@ -137,11 +143,14 @@ type Torrent struct {
 	numPieces int
 	numBlocks int // blocks in a full piece
 	webSeeds  []string
-	seeds     seedSet // which web seed to try first; guarded by mu
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	// originSeed tells the origin's web seeds from mirrors'
+	// (Config.OriginPod); nil: the first url-list entry is the origin's.
+	originSeed func(url string) bool
+	seeds      seedSet // the web seeds and their measurements; guarded by mu
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
 
 	mu             sync.Mutex // guards the following fields
 	pieces         []piece
@@ -259,9 +268,10 @@ func New(cfg Config) (*Torrent, error) {
 		// Rates count from 0 at New, so the first tick has a window.
 		stats: counters{downs: []int64{0}, ups: []int64{0}, browsers: []int64{0}},
 	}
+	t.originSeed = sameOrigin(cfg.OriginPod)
 	if !cfg.NoWebSeed {
 		t.webSeeds = cfg.Metainfo.URLList
-		t.seeds = newSeedSet(len(t.webSeeds))
+		t.seeds = newSeedSet(t.webSeeds, t.originSeed)
 	}
 	if cfg.Source != nil {
 		for i := range t.pieces {
@@ -394,9 +404,16 @@ type Stats struct {
 	// (the pod's seeder, per Config.ServerPeer) sent.
 	BytesFromServers int64 `json:"bytesFromServers"`
 	BytesFromWebSeed int64 `json:"bytesFromWebSeed"`
-	BytesUploaded    int64 `json:"bytesUploaded"`
-	PiecesHave       int   `json:"piecesHave"`
-	Pieces           int   `json:"pieces"`
+	// BytesFromOrigin and BytesFromMirrors split BytesFromWebSeed between
+	// the origin's web seeds and its mirrors' (Config.OriginPod); WebSeeds
+	// details each seed, in url-list order (then addresses only early
+	// bytes came from, AddWebSeedData).
+	BytesFromOrigin  int64          `json:"bytesFromOrigin"`
+	BytesFromMirrors int64          `json:"bytesFromMirrors"`
+	WebSeeds         []WebSeedStats `json:"webSeeds"`
+	BytesUploaded    int64          `json:"bytesUploaded"`
+	PiecesHave       int            `json:"piecesHave"`
+	Pieces           int            `json:"pieces"`
 	// BytesStored is what verified pieces take in memory.
 	BytesStored int64 `json:"bytesStored"`
 	// PiecesPersisted and BytesPersisted are this torrent's pieces in the
@@ -440,6 +457,7 @@ func (t *Torrent) Stats() Stats {
 		Length:           t.info.Length,
 		BadPieces:        t.bad,
 	}
+	st.WebSeeds, st.BytesFromOrigin, st.BytesFromMirrors = t.seeds.stats(time.Now())
 	for p := range t.peers {
 		st.PeerList = append(st.PeerList, PeerStats{
 			ID: printableID(p.id), Addr: p.addr, Server: p.server,
@@ -786,16 +804,19 @@ func (t *Torrent) storeFullLocked() bool {
 	return t.pendingBytes+t.info.PieceLength > t.cfg.MemoryBudget || t.cfg.Storage.Free() < t.info.PieceLength
 }
 
-// verify hashes a complete piece off the lock and records the result.
-// from are the peers that contributed to it.
-func (t *Torrent) verify(i int, data []byte, fromWebSeed bool) bool {
+// verify hashes a complete piece off the lock and records the result:
+// seed is the web seed it came from (seedSet index), -1 when it came from
+// peers (pc.from).
+func (t *Torrent) verify(i int, data []byte, seed int) bool {
+	fromWebSeed := seed >= 0
 	sum, err := t.cfg.Hasher(t.ctx, data)
 	ok := err == nil && sum == t.info.PieceHash(i)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	pc := &t.pieces[i]
 	if ok && fromWebSeed {
-		t.stats.fromWebSeed += int64(len(data)) // the pod sent it, needed or not
+		t.stats.fromWebSeed += int64(len(data)) // a pod sent it, needed or not
+		t.seeds.received(seed, int64(len(data)))
 	}
 	if pc.state == pieceHave {
 		return ok // a racing source delivered it first

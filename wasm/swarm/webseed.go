@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -63,6 +62,8 @@ func (t *Torrent) webseedPickLocked(now time.Time) (int, bool) {
 	return 0, false
 }
 
+// webseedFetch fetches piece i from the web seeds, in the order the
+// chooser gives (seeds.go), falling back to the next when one fails.
 func (t *Torrent) webseedFetch(ctx context.Context, i int) {
 	defer func() {
 		t.mu.Lock()
@@ -72,17 +73,30 @@ func (t *Torrent) webseedFetch(ctx context.Context, i int) {
 		t.mu.Unlock()
 	}()
 	var lastErr error
+	size := t.info.PieceSize(i)
 	t.mu.Lock()
-	order := t.seeds.order(time.Now())
+	order := t.seeds.order(size, time.Now())
 	t.mu.Unlock()
 	for _, k := range order {
-		u := t.webSeeds[k]
-		data, err := t.fetchRange(ctx, webseedURL(u, t.info.Name), int64(i)*t.info.PieceLength, t.info.PieceSize(i))
-		if err == nil && !t.verify(i, data, true) {
+		t.mu.Lock()
+		u := t.seeds.seeds[k].url
+		start := time.Now()
+		t.seeds.begin(k, size, start)
+		t.mu.Unlock()
+		data, m, err := t.fetchRange(ctx, webseedURL(u, t.info.Name), int64(i)*t.info.PieceLength, size)
+		if err == nil && !t.verify(i, data, k) {
 			err = fmt.Errorf("piece %d from %s failed verification", i, u)
 		}
 		t.mu.Lock()
-		t.seeds.result(k, err == nil, time.Now())
+		t.seeds.end(k, size, start)
+		switch {
+		case ctx.Err() != nil: // shutting down: not the seed's fault
+			err = nil
+		case err == nil:
+			t.seeds.sample(k, m)
+		default:
+			t.seeds.failed(k, time.Now())
+		}
 		t.mu.Unlock()
 		if err == nil {
 			return
@@ -98,53 +112,6 @@ func (t *Torrent) webseedFetch(ctx context.Context, i int) {
 	t.mu.Unlock()
 }
 
-// seedSet spreads the pod budget over several web seeds (the origin's and
-// its mirrors', issue 18): each fetch starts at the next seed in turn, so
-// n seeds share the load, and a seed whose fetch failed is tried last
-// for webseedRetry. A piece is fetched from one seed at a time (its
-// webseed flag), so no range is asked of two at once. Guarded by t.mu.
-type seedSet struct {
-	n    int
-	next int
-	down []time.Time // per seed: failed; tried last until then
-}
-
-// newSeedSet starts at a random seed, so that viewers' first fetches
-// spread over the seeds too.
-func newSeedSet(n int) seedSet {
-	s := seedSet{n: n, down: make([]time.Time, n)}
-	if n > 0 {
-		s.next = rand.IntN(n)
-	}
-	return s
-}
-
-// order returns the seeds to try for one fetch: healthy ones from the
-// next in turn, then resting ones.
-func (s *seedSet) order(now time.Time) []int {
-	var up, resting []int
-	for j := range s.n {
-		k := (s.next + j) % s.n
-		if now.Before(s.down[k]) {
-			resting = append(resting, k)
-		} else {
-			up = append(up, k)
-		}
-	}
-	if s.n > 0 {
-		s.next = (s.next + 1) % s.n
-	}
-	return append(up, resting...)
-}
-
-func (s *seedSet) result(k int, ok bool, now time.Time) {
-	if ok {
-		s.down[k] = time.Time{}
-		return
-	}
-	s.down[k] = now.Add(webseedRetry)
-}
-
 // webseedRetry is how long the web seed rests after a failed fetch.
 const webseedRetry = 10 * time.Second
 
@@ -157,18 +124,22 @@ func webseedURL(u, name string) string {
 	return u
 }
 
-func (t *Torrent) fetchRange(ctx context.Context, u string, off, n int64) ([]byte, error) {
+// fetchRange reads n bytes at off from the web seed at u (one HTTP range
+// request, 30 s at most), with its measurement for the chooser.
+func (t *Torrent) fetchRange(ctx context.Context, u string, off, n int64) ([]byte, seedSample, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("web seed %s: %w", u, err)
+		return nil, seedSample{}, fmt.Errorf("web seed %s: %w", u, err)
 	}
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	start := time.Now()
 	resp, err := t.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("web seed %s: %w", u, err)
+		return nil, seedSample{}, fmt.Errorf("web seed %s: %w", u, err)
 	}
+	headers := time.Now()
 	defer resp.Body.Close()
 	body := io.Reader(resp.Body)
 	switch {
@@ -176,30 +147,36 @@ func (t *Torrent) fetchRange(ctx context.Context, u string, off, n int64) ([]byt
 	case resp.StatusCode == http.StatusOK && off == 0:
 		// A server ignoring Range sends the whole file; the start is ours.
 	default:
-		return nil, fmt.Errorf("web seed %s: status %s", u, resp.Status)
+		return nil, seedSample{}, fmt.Errorf("web seed %s: status %s", u, resp.Status)
 	}
 	data := make([]byte, n)
 	if _, err := io.ReadFull(body, data); err != nil {
-		return nil, fmt.Errorf("web seed %s: read %d bytes at %d: %w", u, n, off, err)
+		return nil, seedSample{}, fmt.Errorf("web seed %s: read %d bytes at %d: %w", u, n, off, err)
 	}
-	return data, nil
+	return data, seedSample{latency: headers.Sub(start), body: time.Since(headers), bytes: n}, nil
 }
 
 // AddWebSeedData hands the torrent bytes at off that the page already read
-// from the web seed before the engine ran (the Service Worker's start-up
-// reads, see web/static/engine/sw.js). All of them count in
-// BytesFromWebSeed, since the pod served them; every whole piece among
+// from the web seed at url before the engine ran (the Service Worker's
+// start-up reads, see web/static/engine/sw.js). All of them count in
+// BytesFromWebSeed, since a pod served them, and in that seed's
+// Stats.WebSeeds entry (url is a url-list entry or the file it names; any
+// other address gets an entry of its own, never fetched from; "" counts
+// in no entry); every whole piece among
 // them that passes SHA-1 is stored as if the engine had fetched it, so it
 // is fetched again from neither the web seed nor the pod's seeder, and
 // other viewers can get it from this one. Partial pieces at either end
 // are dropped. It returns how many pieces it stored.
-func (t *Torrent) AddWebSeedData(ctx context.Context, off int64, data []byte) int {
+func (t *Torrent) AddWebSeedData(ctx context.Context, url string, off int64, data []byte) int {
 	if off < 0 || off >= t.info.Length || len(data) == 0 {
 		return 0
 	}
 	data = data[:min(int64(len(data)), t.info.Length-off)]
 	t.mu.Lock()
 	t.stats.fromWebSeed += int64(len(data))
+	if k := t.seeds.early(url, t.info.Name, t.originSeed); k >= 0 {
+		t.seeds.received(k, int64(len(data)))
+	}
 	t.mu.Unlock()
 	stored := 0
 	pl := t.info.PieceLength

@@ -46,6 +46,9 @@ type Config struct {
 	// OnCounts, if set, receives each announce reply's swarm counts
 	// (seeders, leechers; ourselves included). It must not block.
 	OnCounts func(complete, incomplete int)
+	// OnDial, if set, learns the outcome of each attempt to connect to
+	// the tracker (nil: connected). It must not block.
+	OnDial func(err error)
 }
 
 // Client is one tracker connection for one torrent.
@@ -111,6 +114,9 @@ func (c *Client) session(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	ws, _, err := websocket.Dial(dctx, c.cfg.URL, nil)
 	cancel()
+	if c.cfg.OnDial != nil {
+		c.cfg.OnDial(err)
+	}
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", c.cfg.URL, err)
 	}

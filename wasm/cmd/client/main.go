@@ -32,7 +32,12 @@
 // storageShare, storageBudget (see above; the first open or storage call
 // sets up the store, later ones may change its budget), storageBackend
 // ("indexeddb" skips OPFS: tests of the fallback), trackers
-// (string[], replaces the announce-list), iceServers (RTCIceServer[];
+// (string[], replaces the announce-list), podTracker (open only: the
+// tracker announced to first, before the others; default this page's
+// pod's WebSocket tracker, torrentfile.PodTrackers(location.origin),
+// unless trackers is given; false: none), origin (open only: the video's
+// origin pod URL, which tells its web seeds from its mirrors' in stats),
+// iceServers (RTCIceServer[];
 // engine.js fetches the pod's from /api/v1/webrtc/ice-servers), relayOnly
 // (ICE transport policy "relay": for measurements only),
 // webSeed (false disables it), logLevel ("debug"|"info"|"warn"), hasher
@@ -48,16 +53,21 @@
 //	                                          empty at end of file. streamId names the reader
 //	                                          whose position steers the piece picker.
 //	Handle.closeStream(streamId)
-//	Handle.addWebSeedData(offset, bytes)      Promise<number>   bytes the page read from the web seed
-//	                                          before the engine ran (engine.js playEarly): counted in
-//	                                          bytesFromWebSeed; whole pieces that verify are stored
-//	                                          and not fetched again; resolves to their count
+//	Handle.addWebSeedData(offset, bytes, url) Promise<number>   bytes the page read from the web seed
+//	                                          at url before the engine ran (engine.js playEarly): counted
+//	                                          in bytesFromWebSeed and that seed's webSeeds entry; whole
+//	                                          pieces that verify are stored and not fetched again;
+//	                                          resolves to their count
 //	Handle.setPlayback({position, duration,   the player's state (engine.js reports it every 250 ms):
 //	    rate, paused, buffer})                seconds of media; the pod is asked only for pieces within
 //	                                          30 s of media after position (bitrate = length ÷ duration)
 //	Handle.setBufferAhead(seconds)            only the buffer, for players that know nothing else
 //	Handle.stats()                            {peers, peerList, downloadRate, uploadRate,
-//	                                          bytesFromPeers, bytesFromWebSeed, bytesUploaded,
+//	                                          bytesFromPeers, bytesFromServers (of bytesFromPeers:
+//	                                          pods' seeders), bytesFromWebSeed = bytesFromOrigin +
+//	                                          bytesFromMirrors (web seeds by pod, see origin),
+//	                                          webSeeds [{url, origin, bytes, rate (bytes/s),
+//	                                          latencyMs, failures, resting}], bytesUploaded,
 //	                                          piecesHave, pieces, bytesStored (in memory),
 //	                                          piecesPersisted, bytesPersisted (in the browser's
 //	                                          storage), badStored (failed read-back), length, badPieces,
@@ -269,8 +279,25 @@ func open(args []js.Value) (any, error) {
 	if len(tb) == 0 {
 		return nil, errors.New("open: first argument must be the .torrent as a Uint8Array")
 	}
-	opt := options(arg(args, 1))
-	opt.Store = pieceStore(arg(args, 1))
+	o := arg(args, 1)
+	opt := options(o)
+	opt.Store = pieceStore(o)
+	if opt.Trackers == nil {
+		opt.PodTracker, _ = torrentfile.PodTrackers(js.Global().Get("location").Get("origin").String())
+	}
+	if o.Type() == js.TypeObject {
+		switch v := o.Get("podTracker"); v.Type() {
+		case js.TypeString:
+			opt.PodTracker = v.String()
+		case js.TypeBoolean:
+			if !v.Bool() {
+				opt.PodTracker = ""
+			}
+		}
+		if v := o.Get("origin"); v.Type() == js.TypeString {
+			opt.OriginPod = v.String()
+		}
+	}
 	s, err := engine.Open(tb, opt)
 	if err != nil {
 		return nil, err
@@ -380,8 +407,12 @@ func handle(s *engine.Session, torrentBytes []byte) js.Value {
 	set("addWebSeedData", func(args []js.Value) any {
 		off := int64(arg(args, 0).Float())
 		data := jsutil.Bytes(arg(args, 1))
+		url := ""
+		if v := arg(args, 2); v.Type() == js.TypeString {
+			url = v.String()
+		}
 		return jsutil.Promise(func() (any, error) {
-			return s.Torrent.AddWebSeedData(context.Background(), off, data), nil
+			return s.Torrent.AddWebSeedData(context.Background(), url, off, data), nil
 		})
 	})
 	set("closeStream", func(args []js.Value) any {
