@@ -128,9 +128,13 @@ func TestUploadWatchRemove(t *testing.T) {
 		const n = (s) => document.querySelector(s).textContent;
 		return n("#stat-progress") !== "0%" && (n("#stat-from-pod") !== "0 B" || n("#stat-from-peers") !== "0 B");
 	})()`, 15*time.Second)
-	t.Logf("stats: mode %q, peers %s, from peers %s, from pod %s (web seed %s, seeder %s), saved the pod %s, progress %s", b.text("#stats-mode"),
-		b.text("#stat-peers"), b.text("#stat-from-peers"), b.text("#stat-from-pod"), b.text("#stat-from-webseed"),
-		b.text("#stat-from-seeder"), b.text("#stat-saved"), b.text("#stat-progress"))
+	t.Logf("stats: mode %q, peers %s, from peers %s, from pods %s (origin %s, mirrors %s, seeders %s), saved the pods %s, progress %s", b.text("#stats-mode"),
+		b.text("#stat-peers"), b.text("#stat-from-peers"), b.text("#stat-from-pod"), b.text("#stat-from-origin"),
+		b.text("#stat-from-mirrors"), b.text("#stat-from-seeder"), b.text("#stat-saved"), b.text("#stat-progress"))
+	// A video without mirrors: every pod byte is the origin's.
+	if pb := readPanel(t, b); pb.Mirrors != 0 {
+		t.Errorf("panel %+v: bytes from mirrors for a video without any", pb)
+	}
 	// Paused with the clip fetched, nothing moves: the speeds read 0 (they
 	// are sliding-window rates, not a decaying average).
 	eval[chromedp.Void](b, `document.querySelector("#player video").pause()`)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +44,53 @@ func startStoppablePod(t *testing.T, name string, extra ...string) (*testPod, fu
 	stop := runPod(t, name, p)
 	return &testPod{URL: p.URL(), PodURL: p.URL(), Addr: "http://" + p.Addr().String()}, stop
 }
+
+// panelBytes is the watch page's bytes by source (its stats panel's
+// data-bytes): other viewers, pods (= origin + mirrors + seeders), the
+// origin's web seed, mirrors' web seeds, pods' seeders.
+type panelBytes struct{ Peers, Pod, Origin, Mirrors, Seeder int64 }
+
+// readPanel reads the panel once, checking that the pods' part adds up.
+func readPanel(t *testing.T, b *browser) panelBytes {
+	t.Helper()
+	p := eval[panelBytes](b, `(() => {
+		const n = (id) => Number(document.querySelector("#stat-from-" + id).dataset.bytes);
+		return {Peers: n("peers"), Pod: n("pod"), Origin: n("origin"), Mirrors: n("mirrors"), Seeder: n("seeder")};
+	})()`)
+	if p.Pod != p.Origin+p.Mirrors+p.Seeder {
+		t.Errorf("panel: from pods %d != origin %d + mirrors %d + seeders %d", p.Pod, p.Origin, p.Mirrors, p.Seeder)
+	}
+	return p
+}
+
+// watchWebSockets records the WebSocket URLs the browser's page opens,
+// in order; the returned func lists them so far.
+func watchWebSockets(t *testing.T, b *browser) func() []string {
+	t.Helper()
+	var mu sync.Mutex
+	var urls []string
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		if e, ok := ev.(*network.EventWebSocketCreated); ok {
+			mu.Lock()
+			urls = append(urls, e.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.do("watch WebSockets", 10*time.Second, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+		return err
+	}))
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(urls)
+	}
+}
+
+// wsURL is a pod's http(s) URL as ws(s).
+func wsURL(pod string) string { return "ws" + strings.TrimPrefix(pod, "http") }
 
 func videoNamed(t *testing.T, base, name string) (api.Video, bool) {
 	t.Helper()
@@ -100,9 +148,11 @@ func TestMirrorPlayback(t *testing.T) {
 		return ok && len(onP1.Mirrors) == 1 && onP1.Mirrors[0].Pod == p2.PodURL
 	})
 	stop3()
+	served2WS := metricSum(t, p2.URL, "swarmtube_webseed_served_bytes_total")
 	served := metricSum(t, p2.URL, "swarmtube_webseed_served_bytes_total") + metricSum(t, p2.URL, "swarmtube_seeder_uploaded_bytes_total")
 
 	b := newBrowser(t)
+	sockets := watchWebSockets(t, b)
 	b.do("open the watch page on pod1", 30*time.Second, chromedp.Navigate(p1.URL+"/videos/"+onP1.ID))
 	b.waitJS("video element", `!!document.querySelector("#player video")`, 30*time.Second)
 	eval[chromedp.Void](b, `(async () => { const v = document.querySelector("#player video"); v.muted = true; v.playbackRate = 4; await v.play().catch(() => {}); })()`)
@@ -127,6 +177,31 @@ func TestMirrorPlayback(t *testing.T) {
 		t.Errorf("pod2 served %.0f bytes of a %d-byte video", after-served, onP1.Size)
 	}
 	t.Logf("stats: %q; pod2 served %.0f bytes of %d", mode, after-served, onP1.Size)
+
+	// The panel's bytes by source add up to the whole video, none from
+	// the stopped origin: the mirror's web seed sent its share (no more
+	// than pod 2 served), other viewers and pods' seeders the rest.
+	b.waitJS("the panel to count the whole video", fmt.Sprintf(`(() => {
+		const n = (id) => Number(document.querySelector("#stat-from-" + id).dataset.bytes);
+		return n("peers") + n("pod") >= %d;
+	})()`, onP1.Size), 10*time.Second)
+	pb := readPanel(t, b)
+	t.Logf("panel: %+v (%q)", pb, b.text("#stats-caption"))
+	if pb.Origin != 0 || pb.Mirrors == 0 {
+		t.Errorf("with the origin down the panel shows origin %d, mirrors %d bytes; want 0 and some", pb.Origin, pb.Mirrors)
+	}
+	if served2 := metricSum(t, p2.URL, "swarmtube_webseed_served_bytes_total") - served2WS; float64(pb.Mirrors) > served2 {
+		t.Errorf("the panel shows %d bytes from mirrors, pod2's web seed served %.0f", pb.Mirrors, served2)
+	}
+	// The page's pod's tracker first, then the mirror's (and the stopped
+	// origin's): viewers on pod 1 find each other there.
+	tracker1, tracker2 := wsURL(p1.PodURL)+"/tracker/socket", wsURL(p2.PodURL)+"/tracker/socket"
+	if got := sockets(); len(got) == 0 || got[0] != tracker1 || !slices.Contains(got, tracker2) {
+		t.Errorf("the page opened WebSockets %v, want %s first and %s", got, tracker1, tracker2)
+	}
+	if n := metricSum(t, p1.URL, "swarmtube_tracker_announces_total"); n == 0 {
+		t.Errorf("pod1's tracker counted no announce")
+	}
 
 	// Without the engine, the page's HTTP fallback plays it from pod 2's
 	// web seed (the <source> list skips the dead origin's).

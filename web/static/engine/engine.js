@@ -104,6 +104,9 @@ const expected = new Map(); // infoHash → {promise, resolve} of a torrent play
 // infoHash → [{offset, data}] the Service Worker read from the web seed
 // for this page before it opened the torrent; handed to the engine on open.
 const earlyWebSeed = new Map();
+// infoHash → the web seed URL playEarly read those bytes from: the engine
+// counts them for that seed (origin's or a mirror's, in stats().webSeeds).
+const earlySeed = new Map();
 const EXPECT_WAIT_MS = 30000;
 
 let swSetup = null;
@@ -138,6 +141,7 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { 
   // stored pieces once the engine runs: reading its start from the web
   // seed again would cost the pod what it already sent.
   const early = ws && !(await storedStart(ih)) ? ws : null;
+  if (early) earlySeed.set(ih, early.href);
   const pre = early && early.origin === location.origin && canServiceWorker() ? prefetchEarly(ih, early.href) : null;
   if (!(await startServiceWorker(swScope))) {
     pre?.abort();
@@ -361,7 +365,7 @@ function giveEarly(h, chunks) {
     const buf = new Uint8Array(r.length);
     let n = 0;
     for (const p of r.parts) { buf.set(p, n); n += p.byteLength; }
-    return h.addWebSeedData(r.offset, buf).catch((err) => console.warn('swarmtube: early web seed data', err));
+    return h.addWebSeedData(r.offset, buf, earlySeed.get(h.infoHash) || '').catch((err) => console.warn('swarmtube: early web seed data', err));
   }));
 }
 
@@ -386,7 +390,7 @@ export class Engine {
   /**
    * open streams a video: torrent is a .torrent URL (e.g. the API's
    * torrent_url) or its bytes. opts: see wasm/cmd/client (memoryBudget,
-   * trackers, iceServers, webSeed, logLevel). Without opts.iceServers the
+   * trackers, podTracker, origin, iceServers, webSeed, logLevel). Without opts.iceServers the
    * page's pod gives them (iceServers()).
    */
   async open(torrent, opts = {}) {
@@ -574,6 +578,7 @@ export class Torrent {
     handles.delete(this.infoHash);
     expected.delete(this.infoHash);
     earlyWebSeed.delete(this.infoHash);
+    earlySeed.delete(this.infoHash);
     prefetched.get(this.infoHash)?.abort();
     prefetched.delete(this.infoHash);
     tellWorker(MSG.CLOSED, this.infoHash);

@@ -4,9 +4,13 @@
 // stats() shape, so the watch page does not care which one runs.
 //
 //   stats() → {mode: 'p2p'|'http', peers, relayed (peers through a TURN
-//              relay), downloadSpeed, uploadSpeed, fromPeers, fromPod,
-//              progress (0..1), stored (bytes of this video kept in the
-//              browser), note, reason (why not p2p)}
+//              relay), downloadSpeed, uploadSpeed, fromPeers, fromPod
+//              (= fromOrigin + fromMirrors + fromSeeder: the origin's web
+//              seed, its mirrors' web seeds, and pods' seeders, origin's or
+//              mirrors', over WebRTC), webSeeds (per web seed: {url,
+//              origin, bytes, rate, latencyMs, failures}), progress (0..1),
+//              stored (bytes of this video kept in the browser), note,
+//              reason (why not p2p)}
 //   storage(), clearStorage() (p2p only) → {backend, bytes, budget, videos}:
 //              the browser's store of videos' pieces, and emptying it
 //
@@ -133,6 +137,26 @@ function sources(video, file) {
   return out;
 }
 
+// originOf is the URL of the video's origin pod (video.pod; for a video
+// object without it, its file's web seed's origin): web seeds under it are
+// the origin's, the others mirrors'.
+function originOf(video, file) {
+  try {
+    return new URL(video.pod || file.webseed_url, location.href).origin;
+  } catch {
+    return '';
+  }
+}
+
+// isOrigin reports whether url (a web seed) is the origin pod's.
+function isOrigin(url, video, file) {
+  try {
+    return !!url && new URL(url, location.href).origin === originOf(video, file);
+  } catch {
+    return false;
+  }
+}
+
 const SOURCE_TIMEOUT_MS = 5000;
 
 // rotate returns list starting at a random element, the others following
@@ -174,7 +198,10 @@ async function openEngine(video, file, media, abandoned, from, source) {
   }
   const engine = await loadEngine();
   if (!engine.serviceWorker) throw new Error('no Service Worker: the page needs https or localhost');
-  let torrent = await engine.open(await torrentBytes);
+  // The page's pod's tracker is announced to first (the engine's
+  // default); origin tells the origin's web seed from its mirrors'.
+  const opts = { origin: originOf(video, file) };
+  let torrent = await engine.open(await torrentBytes, opts);
   if (abandoned()) { // the fallback already took over: do not leak the swarm
     torrent.close();
     throw new Error('the engine started too late');
@@ -191,7 +218,7 @@ async function openEngine(video, file, media, abandoned, from, source) {
     async switchTo(next) {
       const src = await firstSource(video, next);
       if (!src) throw new Error('no pod answers with this file’s .torrent');
-      const opened = await engine.open(src.bytes);
+      const opened = await engine.open(src.bytes, { origin: originOf(video, next) });
       if (closed) {
         opened.close();
         return;
@@ -217,6 +244,9 @@ async function openEngine(video, file, media, abandoned, from, source) {
       } else if (relayed > 0) {
         note += ` ${relayed === 1 ? 'One connection goes' : `${relayed} connections go`} through the pod’s relay (TURN), as no direct path was found.`;
       }
+      // Web seed bytes by pod: the origin's, its mirrors' (issue 18).
+      const fromOrigin = s.bytesFromOrigin || 0;
+      const fromMirrors = s.bytesFromMirrors || 0;
       return {
         mode: 'p2p',
         peers: viewers,
@@ -224,11 +254,13 @@ async function openEngine(video, file, media, abandoned, from, source) {
         reason,
         downloadSpeed: s.downloadRate || 0,
         uploadSpeed: s.uploadRate || 0,
-        // Bytes from other viewers: what the pod did not have to send.
+        // Bytes from other viewers: what the pods did not have to send.
         fromPeers: Math.max(0, (s.bytesFromPeers || 0) - fromServers),
-        fromPod: fromServers + (s.bytesFromWebSeed || 0),
-        fromWebSeed: s.bytesFromWebSeed || 0,
+        fromPod: fromServers + fromOrigin + fromMirrors,
+        fromOrigin,
+        fromMirrors,
         fromSeeder: fromServers,
+        webSeeds: s.webSeeds || [],
         progress: s.pieces ? (s.piecesHave || 0) / s.pieces : 0,
         // This video's pieces kept in the browser's storage (OPFS/IndexedDB).
         stored: s.bytesPersisted || 0,
@@ -285,6 +317,7 @@ function openHTTP(video, file, media, note, reason) {
     media,
     async switchTo(next) {
       await keepPlace(media, () => point(next));
+      file = next;
       size = next.size || 0;
       last = 0;
     },
@@ -295,7 +328,13 @@ function openHTTP(video, file, media, note, reason) {
       const rate = Math.max(0, ((fromPod - last) * 1000) / Math.max(1, now - lastAt));
       last = fromPod;
       lastAt = now;
-      return { mode: 'http', peers: 0, downloadSpeed: rate, uploadSpeed: 0, fromPeers: 0, fromPod, fromWebSeed: fromPod, fromSeeder: 0, progress, note, reason };
+      // The browser plays one <source> at a time: all of it from there.
+      const origin = isOrigin(media.currentSrc, video, file);
+      return {
+        mode: 'http', peers: 0, downloadSpeed: rate, uploadSpeed: 0, fromPeers: 0, fromPod,
+        fromOrigin: origin ? fromPod : 0, fromMirrors: origin ? 0 : fromPod, fromSeeder: 0,
+        webSeeds: media.currentSrc ? [{ url: media.currentSrc, origin, bytes: fromPod }] : [], progress, note, reason,
+      };
     },
     destroy() { media.replaceChildren(); media.removeAttribute('src'); media.load(); },
   };

@@ -314,15 +314,25 @@ function startStats(session) {
     set('#stat-down', formatRate(s.downloadSpeed));
     set('#stat-up', formatRate(s.uploadSpeed));
     set('#stat-progress', `${Math.round((s.progress || 0) * 100)}%`);
-    set('#stat-from-peers', formatBytes(s.fromPeers));
-    set('#stat-from-pod', formatBytes(s.fromPod));
-    set('#stat-from-webseed', formatBytes(s.fromWebSeed || 0));
-    set('#stat-from-seeder', formatBytes(s.fromSeeder || 0));
+    // Bytes by source (issue 18): other viewers, the origin pod's web
+    // seed, its mirrors' web seeds, and pods' seeders (origin's or
+    // mirrors': a WebRTC peer does not say which pod it is). data-bytes
+    // keeps the exact count.
+    const bytes = (sel, n) => {
+      set(sel, formatBytes(n || 0));
+      $(sel).dataset.bytes = String(n || 0);
+    };
+    bytes('#stat-from-peers', s.fromPeers);
+    bytes('#stat-from-pod', s.fromPod);
+    bytes('#stat-from-origin', s.fromOrigin);
+    bytes('#stat-from-mirrors', s.fromMirrors);
+    bytes('#stat-from-seeder', s.fromSeeder);
     set('#stat-saved', formatBytes(s.fromPeers));
     const total = s.fromPeers + s.fromPod;
+    const pct = (n) => `${Math.round(((n || 0) / total) * 100)}%`;
     set('#stats-caption', total > 0
-      ? `${Math.round((s.fromPeers / total) * 100)}% of the bytes came from peers, ${Math.round((s.fromPod / total) * 100)}% from the pod.`
-      : 'Bytes received from peers and from the pod over time.');
+      ? `${pct(s.fromPeers)} of the bytes came from peers, ${pct(s.fromOrigin)} from the origin pod, ${pct(s.fromMirrors)} from mirrors${s.fromSeeder ? `, ${pct(s.fromSeeder)} from pods’ seeders` : ''}.`
+      : 'Bytes received from peers and from pods over time.');
     chart.push(s.fromPeers, s.fromPod);
   };
   tick();
