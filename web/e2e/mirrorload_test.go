@@ -55,9 +55,11 @@ func TestMirrorLoadSplit(t *testing.T) {
 		return len(v.Mirrors) == 1
 	})
 	o0, m0 := podBytes(t, origin.URL), podBytes(t, mirror.URL)
+	ows0, mws0 := metricSum(t, origin.URL, "swarmtube_webseed_served_bytes_total"), metricSum(t, mirror.URL, "swarmtube_webseed_served_bytes_total")
 
 	const viewers = 4
 	var wg sync.WaitGroup
+	panels := make([]panelBytes, viewers)
 	for i := range viewers {
 		b := newBrowser(t)
 		wg.Add(1)
@@ -71,6 +73,11 @@ func TestMirrorLoadSplit(t *testing.T) {
 				if (v.playbackRate !== 4) v.playbackRate = 4;
 				return v.ended || (v.duration > 50 && v.currentTime >= v.duration - 0.2);
 			})()`, 240*time.Second)
+			b.waitJS("the panel to count the whole video", fmt.Sprintf(`(() => {
+				const n = (id) => Number(document.querySelector("#stat-from-" + id).dataset.bytes);
+				return n("peers") + n("pod") >= %d;
+			})()`, onMirror.Size), 10*time.Second)
+			panels[i] = readPanel(t, b)
 		}()
 		time.Sleep(2 * time.Second) // timed: viewers arrive 2 s apart, the scenario measured
 	}
@@ -80,6 +87,24 @@ func TestMirrorLoadSplit(t *testing.T) {
 	t.Logf("video %d bytes; %d viewers; origin sent %.2f MB (web seed %.2f), mirror %.2f MB (web seed %.2f): origin share %.0f%%",
 		onMirror.Size, viewers, o/1e6, (metricSum(t, origin.URL, "swarmtube_webseed_served_bytes_total"))/1e6, m/1e6,
 		metricSum(t, mirror.URL, "swarmtube_webseed_served_bytes_total")/1e6, share*100)
+	// The viewers' panels: each adds up (readPanel); together they show
+	// web seed bytes from both pods, no more than each pod's web seed
+	// served.
+	var sum panelBytes
+	for _, p := range panels {
+		sum.Peers, sum.Origin, sum.Mirrors, sum.Seeder = sum.Peers+p.Peers, sum.Origin+p.Origin, sum.Mirrors+p.Mirrors, sum.Seeder+p.Seeder
+	}
+	t.Logf("panels: %+v; summed: peers %.2f MB, origin %.2f MB, mirrors %.2f MB, seeders %.2f MB", panels,
+		float64(sum.Peers)/1e6, float64(sum.Origin)/1e6, float64(sum.Mirrors)/1e6, float64(sum.Seeder)/1e6)
+	if sum.Mirrors == 0 {
+		t.Errorf("no viewer's panel shows bytes from the mirror")
+	}
+	if ws := metricSum(t, origin.URL, "swarmtube_webseed_served_bytes_total") - ows0; float64(sum.Origin) > ws {
+		t.Errorf("the panels show %d bytes from the origin, its web seed served %.0f", sum.Origin, ws)
+	}
+	if ws := metricSum(t, mirror.URL, "swarmtube_webseed_served_bytes_total") - mws0; float64(sum.Mirrors) > ws {
+		t.Errorf("the panels show %d bytes from the mirror, its web seed served %.0f", sum.Mirrors, ws)
+	}
 	if share > 0.6 {
 		t.Errorf("the origin sent %.0f%% of the pods' bytes, want at most 60%%", share*100)
 	}
