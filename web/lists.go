@@ -129,7 +129,7 @@ func (s *site) listPage(d *pageData, r *http.Request) bool {
 			return u
 		}
 		res, err = catalog.Search(q, start, PerPage)
-		l.Heading = fmt.Sprintf("%d result%s for “%s”", res.Total, plural(res.Total), q)
+		l.Heading = httpx.Count(int64(res.Total), "result") + " for “" + q + "”"
 	case "user":
 		name := r.PathValue("name")
 		if name == "" || len(name) > maxUsername {
@@ -166,13 +166,6 @@ func (s *site) listPage(d *pageData, r *http.Request) bool {
 	return true
 }
 
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
 // pageParam reads a 1-based ?page=, as ui.js's pageParam did: anything
 // else is page 1, and pages beyond the API's bound are capped there.
 func pageParam(r *http.Request) int {
@@ -188,7 +181,7 @@ func newPager(page, total int, hrefOf func(int) string) pager {
 	var p pager
 	if page > pages {
 		// A stale or hand-made link: say so and offer the last real page.
-		p.Past = fmt.Sprintf("There is no page %d: this list has %d %s.", page, pages, map[bool]string{true: "page", false: "pages"}[pages == 1])
+		p.Past = fmt.Sprintf("There is no page %d: this list has %s.", page, httpx.Count(int64(pages), "page"))
 		p.PastHref = hrefOf(pages)
 		p.PastLink = "Go to page " + strconv.Itoa(pages)
 		if pages == 1 {
@@ -343,16 +336,16 @@ func timeAgo(t, now time.Time) string {
 		case n == 1 && future && u.next != "":
 			return u.next
 		case future:
-			return fmt.Sprintf("in %d %s%s", n, u.name, plural(int(n)))
+			return "in " + httpx.Count(n, u.name)
 		}
-		return fmt.Sprintf("%d %s%s ago", n, u.name, plural(int(n)))
+		return httpx.Count(n, u.name) + " ago"
 	}
 	n := int64(secs + 0.5)
 	switch {
 	case n == 0:
 		return "now"
 	case future:
-		return fmt.Sprintf("in %d second%s", n, plural(int(n)))
+		return "in " + httpx.Count(n, "second")
 	}
-	return fmt.Sprintf("%d second%s ago", n, plural(int(n)))
+	return httpx.Count(n, "second") + " ago"
 }

@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"runtime"
@@ -75,10 +74,9 @@ func (s *Service) withHashSlot(ctx context.Context, f func()) error {
 
 // throttled is the 429 for a client that must wait.
 func throttled(wait time.Duration) error {
-	secs := int64((wait + time.Second - 1) / time.Second)
 	return &httpx.RetryAfter{
 		Err: &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
-			Message: fmt.Sprintf("too many failed logins; try again in %d seconds", secs)},
+			Message: "too many failed logins; try again in " + httpx.DurationText(wait)},
 		After: wait,
 	}
 }

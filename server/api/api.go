@@ -268,7 +268,7 @@ type Friend struct {
 	// "refused", "requested" (waiting for the other pod's admin),
 	// "syncing", "active", "unreachable" or "ejected".
 	Status      string    `json:"status"`
-	LastSeen    time.Time `json:"last_seen,omitempty"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`    // absent: never seen
 	RequestedAt time.Time `json:"requested_at,omitzero"` // pending and refused
 	Pending     int       `json:"pending_events"`
 	Videos      int       `json:"videos"` // the friend's videos kept here

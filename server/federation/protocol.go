@@ -75,7 +75,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %d bytes", limit)
+			return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %s", httpx.SizeText(limit))
 		}
 		return nil, httpx.Errorf(http.StatusBadRequest, "bad_body", "could not read the request body")
 	}

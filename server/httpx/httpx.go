@@ -145,7 +145,7 @@ func decodeError(err error) error {
 	)
 	switch {
 	case errors.As(err, &mbe):
-		return Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %d bytes", mbe.Limit)
+		return Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %s", SizeText(mbe.Limit))
 	case errors.Is(err, io.EOF):
 		return Errorf(http.StatusBadRequest, "invalid_json", "the request body is empty")
 	case errors.As(err, &syntax):

@@ -39,7 +39,7 @@ func Public(err error) *Error {
 	case errors.As(err, &he):
 		return &Error{Status: he.Status, Code: he.Code, Message: he.Message}
 	case errors.As(err, &mbe):
-		return Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %d bytes", mbe.Limit)
+		return Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %s", SizeText(mbe.Limit))
 	case diskFull(err):
 		return ErrInsufficientStorage
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

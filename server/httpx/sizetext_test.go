@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 )
@@ -41,4 +42,37 @@ func TestSizeTextMatchesPages(t *testing.T) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return strings.ReplaceAll(string(b), "'", `\'`)
+}
+
+// TestDurationAndCountText: durations and counts in people's words, never
+// "1 seconds" (a login throttled for one second said so).
+func TestDurationAndCountText(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                                       "0 seconds",
+		time.Millisecond:                        "1 second",
+		time.Second:                             "1 second",
+		1500 * time.Millisecond:                 "2 seconds",
+		45 * time.Second:                        "45 seconds",
+		60 * time.Second:                        "1 minute",
+		90 * time.Second:                        "1 minute 30 seconds",
+		15 * time.Minute:                        "15 minutes",
+		time.Hour + 5*time.Minute + time.Second: "1 hour 5 minutes",
+		time.Hour + 5*time.Second:               "1 hour",
+		49 * time.Hour:                          "2 days 1 hour",
+	} {
+		if got := DurationText(d); got != want {
+			t.Errorf("DurationText(%v) = %q, want %q", d, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		n          int64
+		noun, want string
+	}{{0, "video", "0 videos"}, {1, "video", "1 video"}, {2, "page", "2 pages"}, {1, "entry", "1 entry"}} {
+		if got := Count(tc.n, tc.noun); got != tc.want {
+			t.Errorf("Count(%d, %q) = %q, want %q", tc.n, tc.noun, got, tc.want)
+		}
+	}
+	if got := Count(3, "entry", "entries"); got != "3 entries" {
+		t.Errorf("Count(3, entry, entries) = %q", got)
+	}
 }
