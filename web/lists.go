@@ -82,7 +82,7 @@ type pager struct {
 }
 
 // listPage fills d.List for the list pages; false when the request itself
-// is not a page (a bad user name gets the 404 page).
+// is not a page (a bad or unknown user name gets the 404 page).
 func (s *site) listPage(d *pageData, r *http.Request) bool {
 	catalog := s.opts.Catalog
 	if catalog == nil {
@@ -149,6 +149,9 @@ func (s *site) listPage(d *pageData, r *http.Request) bool {
 		res, err = catalog.ListByOwner(strings.ToLower(name), start, PerPage)
 	}
 	d.List = l
+	if err != nil && d.Name == "user" && httpx.Public(err).Status == http.StatusNotFound {
+		return false // no such user: the 404 page, not an empty list
+	}
 	if err != nil {
 		l.Error = "The videos could not be loaded: " + httpx.UserText(err)
 		return true

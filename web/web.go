@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/httpx"
 )
 
 //go:embed static templates
@@ -124,10 +125,39 @@ type Options struct {
 // HEAD. Every error a person can meet on a page (404 for an unknown route
 // or video, 500 for a broken build) is the one error page, in the site's
 // style. Routes panics if a pattern conflicts with one already registered.
-func Routes(mux *http.ServeMux, opts Options) {
+//
+// It returns the error page for errors answered by others, so that an
+// error a person meets on a page is this page whoever answered it
+// (httpx.PlainErrors).
+func Routes(mux *http.ServeMux, opts Options) httpx.ErrorPage {
 	s := newSiteWith(Static(), embedded, templatesFS())
 	s.opts = opts
 	s.routes(mux)
+	return s.errorPageFor
+}
+
+// errorPageFor draws the error page for e: a heading for its status, and
+// its message as a sentence.
+func (s *site) errorPageFor(w http.ResponseWriter, r *http.Request, e *httpx.Error) {
+	heading := "Something went wrong"
+	switch {
+	case e.Status == http.StatusNotFound || e.Status == http.StatusGone:
+		heading = "Page not found"
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+		heading = "Not allowed"
+	case e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable:
+		heading = "Try again later"
+	case e.Status < 500:
+		heading = "This request cannot be answered"
+	}
+	msg := e.Message
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+		if !strings.HasSuffix(msg, ".") {
+			msg += "."
+		}
+	}
+	s.errorPage(w, r, e.Status, heading, msg)
 }
 
 // site serves pages rendered once from templates and static files with

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -162,7 +163,7 @@ func (l *ConnLimiter) ConnState(c net.Conn, st http.ConnState) {
 			l.rejected.Inc()
 			if tc, ok := c.(*net.TCPConn); ok {
 				_ = tc.SetWriteDeadline(time.Now().Add(time.Second))
-				_, _ = io.WriteString(tc, "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 45\r\n\r\ntoo many connections from your address (429)\n")
+				_, _ = io.WriteString(tc, connsRefusal)
 			}
 			_ = c.Close() // net/http still reports StateClosed, which uncounts it
 		}
@@ -187,3 +188,12 @@ func (l *ConnLimiter) Open(a netip.Addr) int {
 	defer l.mu.Unlock()
 	return l.n[a]
 }
+
+// connsRefusal is written straight to a connection over the limit, before
+// net/http reads a request from it: the API's JSON error shape, like every
+// other answer.
+var connsRefusal = func() string {
+	const body = `{"error":"too_many_connections","message":"too many connections from your address; close some and try again"}` + "\n"
+	return "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}()

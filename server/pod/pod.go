@@ -219,6 +219,10 @@ func (p *Pod) open() (err error) {
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		FFmpeg:         tools,
 		Quota:          p.accounts.Quotas,
+		CheckUser: func(name string) error {
+			_, err := p.accounts.Get(name)
+			return err
+		},
 		MaxOpenUploads: cfg.MaxOpenUploads,
 		UploadExpiry:   cfg.UploadExpiry,
 		FreeSpace:      videos.DiskFree,
@@ -402,7 +406,7 @@ func (p *Pod) handler() http.Handler {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
 	})
 	(&feeds.Handler{PodURL: p.cfg.URL, PodName: p.cfg.Name, Videos: p.videos, Log: log}).Routes(mux)
-	web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Catalog: p.videos, Viewer: viewer, Video: func(id string) (api.Video, bool) {
+	errorPage := web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Catalog: p.videos, Viewer: viewer, Video: func(id string) (api.Video, bool) {
 		v, err := p.videos.Get(id)
 		if errors.Is(err, videos.ErrNotFound) || errors.Is(err, videos.ErrBadID) {
 			return api.Video{}, false
@@ -424,6 +428,7 @@ func (p *Pod) handler() http.Handler {
 		httpx.ModestRanges, // for every ServeContent: web seed, images, pages, static
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),
 		httpx.Compress("/static/webseed/", "/tracker/"),
+		httpx.PlainErrors(log, nil, errorPage), // libraries' plain-text errors: JSON, or the error page
 		p.accounts.Middleware(log),
 	)
 }

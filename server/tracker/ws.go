@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/internal/wsframe"
 	"github.com/swarmtube/swarmtube/server/clientaddr"
+	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/shared/trackerproto"
 )
 
@@ -67,15 +70,31 @@ type member struct {
 	peer *wsPeer
 }
 
+// Refusals of a WebSocket before it opens, in the API's JSON shape.
+var (
+	errShuttingDown = &httpx.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the tracker is shutting down; connect again in a moment"}
+	errTooManyConns = &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_connections", Message: "too many tracker connections from your address; close some first"}
+)
+
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	// gobwas answers a bad handshake on the hijacked connection, in plain
+	// text and past every ResponseWriter; check it first so the client
+	// gets the API's JSON.
+	if err := handshakeError(r); err != nil {
+		if err.Status == http.StatusUpgradeRequired {
+			w.Header().Set("Sec-WebSocket-Version", "13")
+		}
+		httpx.WriteError(w, r, s.log, err)
+		return
+	}
 	ip := clientIP(r)
 	if ok, closed := s.acquireIP(ip); !ok {
 		if closed {
-			http.Error(w, "tracker shutting down", http.StatusServiceUnavailable)
+			httpx.WriteError(w, r, s.log, &httpx.RetryAfter{Err: errShuttingDown, After: 5 * time.Second})
 			return
 		}
 		s.m.reject(rejectConnsPerIP)
-		http.Error(w, "too many tracker connections from your address", http.StatusTooManyRequests)
+		httpx.WriteError(w, r, s.log, errTooManyConns)
 		return
 	}
 	u := ws.HTTPUpgrader{}
@@ -669,4 +688,42 @@ func putBuf(b *[]byte) {
 	}
 	*b = (*b)[:0]
 	bufPool.Put(b)
+}
+
+// handshakeError checks a WebSocket opening handshake as RFC 6455 §4.2.1
+// asks a server to (the checks ws.HTTPUpgrader makes after hijacking):
+// HTTP/1.1 GET, "Upgrade: websocket", "Connection: Upgrade", a
+// Sec-WebSocket-Key of 16 bytes in base64 and Sec-WebSocket-Version 13
+// (426 Upgrade Required otherwise, §4.4). nil when the handshake may
+// proceed.
+func handshakeError(r *http.Request) *httpx.Error {
+	bad := func(msg string) *httpx.Error {
+		return &httpx.Error{Status: http.StatusBadRequest, Code: "websocket_required", Message: msg}
+	}
+	switch {
+	case r.Method != http.MethodGet || r.ProtoMajor != 1 || r.ProtoMinor < 1:
+		return bad("this is a WebSocket tracker: open it with an HTTP/1.1 GET upgrade (ws:// or wss://)")
+	case !headerHasToken(r.Header, "Upgrade", "websocket"), !headerHasToken(r.Header, "Connection", "upgrade"):
+		return bad("this is a WebSocket tracker: open it as a WebSocket (ws:// or wss://), not as a page")
+	}
+	if key, err := base64.StdEncoding.DecodeString(r.Header.Get("Sec-WebSocket-Key")); err != nil || len(key) != 16 {
+		return bad("the WebSocket handshake needs a Sec-WebSocket-Key of 16 bytes in base64")
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		return &httpx.Error{Status: http.StatusUpgradeRequired, Code: "websocket_version", Message: "this tracker speaks WebSocket version 13"}
+	}
+	return nil
+}
+
+// headerHasToken reports whether a comma-separated header lists token,
+// case-insensitively.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }

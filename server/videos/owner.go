@@ -9,7 +9,7 @@ import (
 // stops, files go, friends are told), for an account that is deleted.
 func (s *Service) RemoveAllOf(ctx context.Context, owner string) error {
 	for {
-		l, err := s.ListByOwner(owner, 0, 100)
+		l, err := s.listByOwner(owner, 0, 100)
 		if err != nil {
 			return err
 		}

@@ -55,7 +55,11 @@ type Config struct {
 	// FreeSpace reports the bytes free on the file system of DataDir
 	// (DiskFree; nil: not checked), and an upload that would leave less
 	// than MinFreeBytes is refused with 507. See quota.go.
-	Quota          func(accounts.User) (total, daily int64)
+	Quota func(accounts.User) (total, daily int64)
+	// CheckUser says whether a local user has this name: nil, a 404
+	// *httpx.Error (accounts.ErrNoSuchUser), or the store's error. Nil:
+	// every name is taken to be a user's.
+	CheckUser      func(username string) error
 	MaxOpenUploads int
 	FreeSpace      func(dir string) (int64, error)
 	MinFreeBytes   int64
@@ -415,8 +419,20 @@ func (s *Service) List(start, count int) (api.VideoList, error) {
 }
 
 // ListByOwner returns count of the local videos uploaded by owner, newest
-// first, after skipping start, with how many owner has.
+// first, after skipping start, with how many owner has. An owner who is
+// no user of this pod is Config.CheckUser's error (a 404 no_such_user),
+// so a user page, feed or ?owner= of nobody is not an empty list.
 func (s *Service) ListByOwner(owner string, start, count int) (api.VideoList, error) {
+	if s.cfg.CheckUser != nil {
+		if err := s.cfg.CheckUser(owner); err != nil {
+			return api.VideoList{}, err
+		}
+	}
+	return s.listByOwner(owner, start, count)
+}
+
+// listByOwner is ListByOwner for an owner who may be gone already.
+func (s *Service) listByOwner(owner string, start, count int) (api.VideoList, error) {
 	var out api.VideoList
 	err := s.st.View(func(tx *bolt.Tx) error {
 		var err error

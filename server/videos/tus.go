@@ -92,13 +92,16 @@ func (s *Service) setupTus() error {
 		return fmt.Errorf("videos: tus handler: %w", err)
 	}
 	s.tus = h
+	// tusd answers its own refusals in plain text: tusWords puts them in
+	// the API's JSON, in the pod's words.
+	plain := httpx.PlainErrors(s.log, s.tusWords, nil)
 	s.tusRoutes = tusRoutes{
-		post: relativeLocation(h.Middleware(http.HandlerFunc(h.PostFile))), // outside: tusd keeps the writer Middleware saw
+		post: plain(relativeLocation(h.Middleware(http.HandlerFunc(h.PostFile)))), // outside: tusd keeps the writer Middleware saw
 		// tusd takes the upload id from the path after its base path.
-		head:    h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.HeadFile))),
-		patch:   h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.PatchFile))),
-		del:     h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.DelFile))),
-		options: h.Middleware(http.NotFoundHandler()), // answers OPTIONS itself
+		head:    plain(h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.HeadFile)))),
+		patch:   plain(h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.PatchFile)))),
+		del:     plain(h.Middleware(http.StripPrefix(UploadsPath, http.HandlerFunc(h.DelFile)))),
+		options: plain(h.Middleware(http.NotFoundHandler())), // answers OPTIONS itself
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ func TestPagesWithoutScript(t *testing.T) {
 	p := startPod(t, "noscript")
 	requireVideos(t, p)
 	apiCall(t, p.URL, "", "POST", "/api/v1/users", `{"username":"maya","password":"maya's password"}`, http.StatusCreated)
+	apiCall(t, p.URL, "", "POST", "/api/v1/users", `{"username":"ada","password":"ada's password"}`, http.StatusCreated)
 	tok := apiLogin(t, p.URL, "maya", "maya's password")
 	clip := makeClip(t, 2)
 	const hostile = `<img src=x> & "harbour"`
@@ -41,7 +42,7 @@ func TestPagesWithoutScript(t *testing.T) {
 		{"/search?q=bread", "1 result for “bread”", []string{"Making bread"}},
 		{"/search?q=nothing+matches", "0 results for “nothing matches”", nil},
 		{"/users/maya", "Videos by maya", []string{"Making bread", hostile}},
-		{"/users/nobody", "Videos by nobody", nil},
+		{"/users/ada", "Videos by ada", nil},
 	} {
 		b.do("open "+tc.path, 20*time.Second, chromedp.Navigate(p.URL+tc.path), chromedp.WaitReady(chromedp.CSS("footer")))
 		if eval[int](b, `document.querySelector("#user-menu").childElementCount`) != 0 {
@@ -66,8 +67,13 @@ func TestPagesWithoutScript(t *testing.T) {
 		}
 		noInjectedMarkup(t, b)
 	}
-	if meta := b.text("#videos .empty"); !strings.Contains(meta, "nobody has no videos") {
+	if meta := b.text("#videos .empty"); !strings.Contains(meta, "ada has no videos") {
 		t.Errorf("a user without videos: %q", meta)
+	}
+	// A name no user has is the 404 page, not an empty list.
+	b.do("open /users/nobody", 20*time.Second, chromedp.Navigate(p.URL+"/users/nobody"), chromedp.WaitReady(chromedp.CSS("footer")))
+	if h := b.text("#page-title"); h != "Page not found" || eval[int](b, `document.querySelectorAll("#videos").length`) != 0 {
+		t.Errorf("/users/nobody: heading %q, want the 404 page", h)
 	}
 
 	// Paging: 24 cards a page, and past the last page the pager says so.

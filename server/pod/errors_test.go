@@ -1,0 +1,122 @@
+package pod
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestLibraryErrorsInPodShape: errors answered by code that is not the
+// pod's own (tusd's refusals, http.ServeContent's 416, http.NotFound,
+// gobwas' handshake refusals) reach API clients as {"error","message"}
+// in plain words, and pages as the site's error page; before, they were
+// "ERR_MAX_SIZE_EXCEEDED: maximum size exceeded", "invalid range: failed
+// to overlap", "404 page not found" and "handshake error: bad "Upgrade"
+// header" in text/plain (issue 17).
+func TestLibraryErrorsInPodShape(t *testing.T) {
+	p := startInProcess(t, "--max-upload-mb", "1")
+	base := p.URL()
+	tok := loginHTTP(t, base, "admin", "admin-password")
+	v := uploadVideo(t, nil, base, tok, "clip", smallClip(t))
+
+	do := func(method, path string, hdr map[string]string, body string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	auth := "Bearer " + tok
+	// An upload to PATCH with a wrong offset or headers.
+	resp, _ := do("POST", "/api/v1/videos/uploads/", map[string]string{"Authorization": auth, "Tus-Resumable": "1.0.0", "Upload-Length": "1000"}, "")
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusCreated || loc == "" {
+		t.Fatalf("tus create: %s", resp.Status)
+	}
+	webseed := strings.TrimPrefix(v.WebseedURL, base)
+
+	for _, tc := range []struct {
+		name, method, path string
+		hdr                map[string]string
+		body               string
+		status             int
+		code               string // "" for the HTML page
+		words              string // in the message or page
+	}{
+		{"tus upload too large", "POST", "/api/v1/videos/uploads/", map[string]string{"Authorization": auth, "Tus-Resumable": "1.0.0", "Upload-Length": "99999999"}, "",
+			413, "too_large", "the video is larger than this pod accepts (1 MiB)"},
+		{"tus bad offset", "PATCH", loc, map[string]string{"Authorization": auth, "Tus-Resumable": "1.0.0", "Upload-Offset": "5", "Content-Type": "application/offset+octet-stream"}, "abc",
+			409, "offset_mismatch", "Upload-Offset is not where the upload stands"},
+		{"tus no version", "PATCH", loc, map[string]string{"Authorization": auth, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}, "abc",
+			412, "unsupported_tus_version", "Tus-Resumable: 1.0.0"},
+		{"tus bad content type", "PATCH", loc, map[string]string{"Authorization": auth, "Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "text/plain"}, "abc",
+			400, "invalid_content_type", "application/offset+octet-stream"},
+		{"web seed range past the end", "GET", webseed, map[string]string{"Range": "bytes=99999999-"}, "",
+			416, "range_not_satisfiable", "the requested byte range is not within the file"},
+		{"static file missing", "GET", "/static/js/nothing.js", nil, "", 404, "not_found", "no such resource"},
+		{"tracker socket opened as a page", "GET", "/tracker/socket", nil, "", 400, "websocket_required", "open it as a WebSocket"},
+		{"tracker socket of another version", "GET", "/tracker/socket", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket",
+			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "8"}, "", 426, "websocket_version", "version 13"},
+		{"page range past the end", "GET", "/upload", map[string]string{"Range": "bytes=99999999-"}, "", 416, "", "not within the file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := do(tc.method, tc.path, tc.hdr, tc.body)
+			ct := resp.Header.Get("Content-Type")
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s %s: %s %q %q, want %d", tc.method, tc.path, resp.Status, ct, body, tc.status)
+			}
+			if tc.code == "" {
+				if !strings.HasPrefix(ct, "text/html") || !strings.Contains(body, `class="narrow error-page"`) || !strings.Contains(body, tc.words) {
+					t.Fatalf("%q %q, want the error page saying %q", ct, body, tc.words)
+				}
+				return
+			}
+			var e struct{ Error, Message string }
+			if !strings.HasPrefix(ct, "application/json") || json.Unmarshal([]byte(body), &e) != nil {
+				t.Fatalf("%q %q, want the API's JSON error", ct, body)
+			}
+			if e.Error != tc.code || !strings.Contains(e.Message, tc.words) {
+				t.Fatalf("%+v, want code %s and words %q", e, tc.code, tc.words)
+			}
+		})
+	}
+}
+
+// TestUnknownUser: a user page, ?owner= and a user's feed of a name no
+// user has answer 404 (the error page for the page, JSON for the API),
+// not an empty list with 200 (issue 17: /users/nobody answered 200).
+func TestUnknownUser(t *testing.T) {
+	p := startInProcess(t)
+	base := p.URL()
+	for _, tc := range []struct {
+		path, ctype, words string
+		status             int
+	}{
+		{"/users/nobody", "text/html", "Page not found", 404},
+		{"/api/v1/videos?owner=nobody", "application/json", `"error":"no_such_user"`, 404},
+		{"/feeds/videos.xml?user=nobody", "application/json", `"error":"no_such_user"`, 404},
+		{"/users/admin", "text/html", "Videos by admin", 200},
+		{"/users/ADMIN", "text/html", "Videos by ADMIN", 200},
+		{"/api/v1/videos?owner=admin", "application/json", `"total":0`, 200},
+		{"/feeds/videos.atom?user=admin", "application/atom+xml", "<feed", 200},
+	} {
+		resp, err := http.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype) || !strings.Contains(string(b), tc.words) {
+			t.Errorf("GET %s: %s %q, want %d %s with %q; body:\n%.300s", tc.path, resp.Status, resp.Header.Get("Content-Type"), tc.status, tc.ctype, tc.words, b)
+		}
+	}
+}
