@@ -165,3 +165,74 @@ exit $rc
 		}
 	}
 }
+
+// TestAPIQuickStart runs the README's API quick start ("## The API") as
+// written, against a pod started as the README's "Two commands" start it:
+// `make run` (with the wasm taken as built, `make -o wasm run`: the API
+// does not need the browser peer), on localhost:9000 with a fresh ./data.
+// The one placeholder, "<admin password>", is filled in as a host does:
+// with the random password the pod logs once at its first start. Each
+// command's answer must be what the block promises: the pod info, alice
+// registered, her token accepted by /users/me, and the admin's grant of
+// the upload right.
+func TestAPIQuickStart(t *testing.T) {
+	needNamespaces(t)
+	testenv.LookPath(t, "make")
+	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := shellBlock(t, string(readme), "## The API")
+	if strings.Count(block, "<admin password>") != 1 {
+		t.Fatalf("the quick start should have one <admin password> placeholder:\n%s", block)
+	}
+	dir := repoCopy(t)
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "quickstart.sh"), []byte(block), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `set -u
+make -o wasm run >` + work + `/pod.log 2>&1 &
+pod=$!
+i=0
+until grep -q "pod listening" ` + work + `/pod.log; do
+  i=$((i + 1))
+  if [ $i -gt 1200 ] || ! kill -0 $pod 2>/dev/null; then echo "make run did not start a pod"; cat ` + work + `/pod.log; exit 1; fi
+  sleep 0.25
+done
+PW=$(sed -n 's/.*msg="created the admin account.*password=\([A-Za-z0-9_-]*\).*/\1/p' ` + work + `/pod.log | head -n 1)
+if [ -z "$PW" ]; then echo "no admin password in the log"; cat ` + work + `/pod.log; kill -TERM $pod; exit 1; fi
+cd ` + work + `
+sed "s|<admin password>|$PW|" quickstart.sh > run.sh
+echo "=== quick start"
+sh -e ./run.sh; rc=$?
+echo
+echo "=== exit $rc"
+pkill -TERM -P $pod; kill -TERM $pod; wait $pod
+exit $rc
+`
+	begin := time.Now()
+	out, err := privateNet(t, dir, script, 4*time.Minute)
+	t.Logf("the quick start took %s", time.Since(begin).Round(time.Second))
+	t.Logf("output:\n%s", out)
+	if err != nil {
+		t.Fatalf("the quick start failed: %v", err)
+	}
+	_, answers, _ := strings.Cut(out, "=== quick start")
+	pod := regexp.MustCompile(`(?m)^\{"name":"[^"]+","url":"http://localhost:9000","software_version":"[^"]*","api_versions":\["v1"\]`)
+	alice := regexp.MustCompile(`(?m)^\{"username":"alice","rights":\[\]`)
+	granted := regexp.MustCompile(`(?m)^\{"username":"alice","rights":\["upload"\]`)
+	if !pod.MatchString(answers) {
+		t.Error("GET /api/v1/pod did not answer the pod info")
+	}
+	// Registration answers alice, and so does /users/me with her token.
+	if n := len(alice.FindAllString(answers, -1)); n != 2 {
+		t.Errorf("alice without rights answered %d times, want 2 (registration, /users/me)", n)
+	}
+	if !granted.MatchString(answers) {
+		t.Error("the admin's grant did not answer alice with the upload right")
+	}
+	if strings.Contains(answers, `"error":`) {
+		t.Errorf("a step of the quick start was refused:\n%s", answers)
+	}
+}
