@@ -1,18 +1,23 @@
 package mirrors
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // BitTorrent v1 piece hashes are SHA-1 (BEP 3)
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
+	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
@@ -29,14 +34,31 @@ func (m *Manager) SetScores(s Scores) { m.scores = s }
 // the piece's.
 var errBadBytes = errors.New("mirrors: the piece's bytes fail its hash")
 
+// bucketSuspended holds the copies of this pod's videos taken off their
+// video's mirrors for a failed range check: video id, NUL, mirror pod →
+// suspended JSON. They are checked again at every pass and listed again
+// once one passes.
+const bucketSuspended = "mirrors_suspended"
+
+type suspended struct {
+	Pod    string             `json:"pod"`
+	Ref    fedproto.MirrorRef `json:"ref"`
+	Since  time.Time          `json:"since"`
+	Reason string             `json:"reason"`
+}
+
+func suspendedKey(id, pod string) []byte { return []byte(id + "\x00" + pod) }
+
 // checkMirrors is the origin's side of issue 18's health rule: for each
 // of this pod's own videos that friends mirror (bucketChecked, kept by
-// MirrorTx), it asks each mirror's web
-// seed for one random piece and checks its SHA-1 against the video's
-// torrent. A mirror that cannot answer the range costs its pod score
-// (federation ejects a pod that keeps failing, and its mirrors go with
-// it); one that serves bad bytes also comes off the video's mirrors at
-// once, so the url-list, magnet and video object stop naming it.
+// MirrorTx), it asks each mirror's web seed for one random piece and
+// checks its SHA-1 against the video's torrent. A mirror that fails (no
+// answer, no range, bad bytes) costs its pod score, as a failed delivery
+// does (federation ejects a pod that keeps failing, and its mirrors go
+// with it), and comes off the video's mirrors at once, so the url-list,
+// magnet and video object stop naming it; it is kept suspended
+// (bucketSuspended) and checked again at every pass, and listed again
+// once a check passes.
 func (m *Manager) checkMirrors(ctx context.Context) {
 	var ids []string
 	if err := m.st.View(func(tx *bolt.Tx) error {
@@ -53,16 +75,60 @@ func (m *Manager) checkMirrors(ctx context.Context) {
 			return
 		}
 		v, err := m.cat.Get(id)
-		if err == nil && v.Local && len(v.Mirrors) > 0 {
-			m.checkVideo(ctx, v)
+		sus := m.suspendedOf(id)
+		if err == nil && v.Local && len(v.Mirrors)+len(sus) > 0 {
+			m.checkVideo(ctx, v, sus)
 			continue
 		}
 		// Removed, or no mirror left: nothing to check any more.
-		_ = m.st.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucketChecked)).Delete([]byte(id)) })
+		_ = m.st.Update(func(tx *bolt.Tx) error {
+			if err := forgetSuspendedTx(tx, id, ""); err != nil {
+				return err
+			}
+			return tx.Bucket([]byte(bucketChecked)).Delete([]byte(id))
+		})
 	}
 }
 
-func (m *Manager) checkVideo(ctx context.Context, v api.Video) {
+// suspendedOf returns the suspended copies of this pod's video id.
+func (m *Manager) suspendedOf(id string) []suspended {
+	var out []suspended
+	_ = m.st.View(func(tx *bolt.Tx) error {
+		prefix := []byte(id + "\x00")
+		c := tx.Bucket([]byte(bucketSuspended)).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var s suspended
+			if json.Unmarshal(v, &s) == nil {
+				out = append(out, s)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// forgetSuspendedTx forgets the suspended copies of video id: pod's, or
+// every one for pod "".
+func forgetSuspendedTx(tx *bolt.Tx, id, pod string) error {
+	b := tx.Bucket([]byte(bucketSuspended))
+	if pod != "" {
+		return b.Delete(suspendedKey(id, pod))
+	}
+	prefix := []byte(id + "\x00")
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys { // collected first: no writes under a cursor
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manager) checkVideo(ctx context.Context, v api.Video, sus []suspended) {
 	tb, err := m.cat.LocalTorrent(v.ID)
 	if err != nil {
 		return
@@ -71,28 +137,71 @@ func (m *Manager) checkVideo(ctx context.Context, v api.Video) {
 	if err != nil || mi.Info.NumPieces() == 0 {
 		return
 	}
+	type target struct {
+		pod       string
+		ref       fedproto.MirrorRef
+		suspended bool
+	}
+	var targets []target
 	for _, mirror := range v.Mirrors {
-		if mirror.Pod == m.cfg.SelfURL {
-			continue
+		if mirror.Pod != m.cfg.SelfURL {
+			targets = append(targets, target{mirror.Pod, fedproto.MirrorRef{VideoPod: m.cfg.SelfURL, VideoID: v.ID, InfoHash: v.InfoHash,
+				WebseedURL: mirror.WebseedURL, TorrentURL: mirror.TorrentURL}, false})
 		}
+	}
+	for _, s := range sus {
+		if !slices.ContainsFunc(v.Mirrors, func(x api.Mirror) bool { return x.Pod == s.Pod }) {
+			targets = append(targets, target{s.Pod, s.Ref, true})
+		}
+	}
+	for _, t := range targets {
 		i := rand.IntN(mi.Info.NumPieces())
-		err := m.checkPiece(ctx, mirror.WebseedURL, mi.Info, i)
-		if err == nil || ctx.Err() != nil {
+		err := m.checkPiece(ctx, t.ref.WebseedURL, mi.Info, i)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			if t.suspended {
+				m.setSuspended(t.pod, t.ref, false, "")
+			}
 			continue
 		}
 		m.metrics.checkFailures.Inc()
-		m.log.Warn("mirrors: a mirror failed its range check", "video", v.ID, "mirror", mirror.Pod, "piece", i, "err", err)
+		m.log.Warn("mirrors: a mirror failed its range check", "video", v.ID, "mirror", t.pod, "piece", i, "err", err)
 		if m.scores != nil {
-			m.scores.Penalize(mirror.Pod, "its mirror failed a range check")
+			m.scores.Penalize(t.pod, "its mirror failed a range check")
 		}
-		if !errors.Is(err, errBadBytes) {
-			continue
+		if !t.suspended {
+			m.setSuspended(t.pod, t.ref, true, err.Error())
 		}
-		ref := fedproto.MirrorRef{VideoPod: m.cfg.SelfURL, VideoID: v.ID, InfoHash: v.InfoHash,
-			WebseedURL: mirror.WebseedURL, TorrentURL: mirror.TorrentURL}
-		if _, err := m.cat.SetMirror(mirror.Pod, ref, false); err != nil {
-			m.log.Warn("mirrors: drop a bad mirror", "video", v.ID, "mirror", mirror.Pod, "err", err)
+	}
+}
+
+// setSuspended takes pod's copy off its video's mirrors and keeps it
+// suspended (on true), or lists it again (on false), in one transaction.
+func (m *Manager) setSuspended(pod string, ref fedproto.MirrorRef, on bool, reason string) {
+	err := m.st.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketSuspended))
+		k := suspendedKey(ref.VideoID, pod)
+		if !on && b.Get(k) == nil {
+			return nil // forgotten meanwhile (the pod unmirrored or went)
 		}
+		found, err := m.cat.SetMirrorTx(tx, pod, ref, !on)
+		if err != nil && !errors.Is(err, fedproto.ErrInvalid) {
+			return err
+		}
+		if !on || !found || err != nil {
+			return b.Delete(k)
+		}
+		return store.PutJSON(b, k, suspended{Pod: pod, Ref: ref, Since: m.cfg.Now(), Reason: reason})
+	})
+	switch {
+	case err != nil:
+		m.log.Warn("mirrors: list or unlist a mirror after its range check", "video", ref.VideoID, "mirror", pod, "err", err)
+	case on:
+		m.log.Warn("took a mirror that failed its range check off the video", "video", ref.VideoID, "mirror", pod)
+	default:
+		m.log.Info("a suspended mirror passed its range check; listed again", "video", ref.VideoID, "mirror", pod)
 	}
 }
 

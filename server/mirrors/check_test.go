@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
@@ -29,9 +31,11 @@ func (s *fakeScores) Penalize(friend, _ string) {
 }
 
 // TestRangeCheck: the origin checks a random piece of each friend's copy
-// of its videos: a good mirror passes, an unreachable one costs its pod
-// score, one serving bad bytes costs score and comes off the video's
-// mirrors.
+// of its videos: a good mirror passes; one that does not answer or serves
+// bad bytes costs its pod score and comes off the video's mirrors at once
+// (the url-list followed it only when the pod was ejected, hours later),
+// is checked again at each pass, and is listed again once it passes; an
+// unmirror event forgets a suspended copy.
 func TestRangeCheck(t *testing.T) {
 	f := newFixture(t, StrategyManual, 0) // an origin that mirrors nothing itself
 	scores := &fakeScores{}
@@ -49,34 +53,100 @@ func TestRangeCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve := func(body []byte) string {
+	// serve answers with body, or 503 while *down.
+	serve := func(body []byte, down *atomic.Bool) string {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
 			http.ServeContent(w, r, "v.mp4", time.Time{}, bytes.NewReader(body))
 		}))
 		t.Cleanup(srv.Close)
 		return srv.URL + "/static/webseed/v.mp4"
 	}
+	var up, down, flaky atomic.Bool
+	down.Store(true)
 	bad := make([]byte, len(data)) // every piece wrong
-	dead := httptest.NewServer(http.NotFoundHandler())
-	dead.Close()
 	const id = "localvideoaaaaaa"
 	f.cat.torrents = map[string][]byte{id: tb}
 	f.cat.vs[id] = api.Video{ID: id, Local: true, State: api.StatePublished, Size: int64(len(data)), Mirrors: []api.Mirror{
-		{Pod: "http://good.example", WebseedURL: serve(data)},
-		{Pod: "http://bad.example", WebseedURL: serve(bad)},
-		{Pod: "http://down.example", WebseedURL: dead.URL + "/static/webseed/v.mp4"},
+		{Pod: "http://good.example", WebseedURL: serve(data, &up)},
+		{Pod: "http://bad.example", WebseedURL: serve(bad, &up)},
+		{Pod: "http://down.example", WebseedURL: serve(data, &down)},
+		{Pod: "http://flaky.example", WebseedURL: serve(data, &flaky)},
 	}}
 	if err := f.m.st.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketChecked)).Put([]byte(id), []byte{1})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	f.m.pass(context.Background())
-	slices.Sort(scores.got)
-	if want := []string{"http://bad.example", "http://down.example"}; !slices.Equal(scores.got, want) {
-		t.Fatalf("penalized %v, want %v", scores.got, want)
+	pass := func() {
+		*f.now = f.now.Add(f.m.cfg.Interval)
+		f.m.pass(context.Background())
 	}
-	if want := []string{"http://bad.example"}; !slices.Equal(f.cat.dropped, want) {
-		t.Fatalf("dropped from the video's mirrors: %v, want %v", f.cat.dropped, want)
+	listed := func() []string {
+		v, _ := f.cat.Get(id)
+		var pods []string
+		for _, m := range v.Mirrors {
+			pods = append(pods, m.Pod)
+		}
+		slices.Sort(pods)
+		return pods
 	}
+	penalized := func() []string {
+		scores.mu.Lock()
+		defer scores.mu.Unlock()
+		got := slices.Clone(scores.got)
+		scores.got = nil
+		slices.Sort(got)
+		return got
+	}
+
+	pass()
+	if got, want := penalized(), []string{"http://bad.example", "http://down.example"}; !slices.Equal(got, want) {
+		t.Fatalf("penalized %v, want %v", got, want)
+	}
+	if got, want := listed(), []string{"http://flaky.example", "http://good.example"}; !slices.Equal(got, want) {
+		t.Fatalf("listed %v after the first check, want %v", got, want)
+	}
+
+	// Checked again: still failing ones cost score again; flaky fails now
+	// and goes; down is back and is listed again.
+	down.Store(false)
+	flaky.Store(true)
+	pass()
+	if got, want := penalized(), []string{"http://bad.example", "http://flaky.example"}; !slices.Equal(got, want) {
+		t.Fatalf("penalized %v at the second check, want %v", got, want)
+	}
+	if got, want := listed(), []string{"http://down.example", "http://good.example"}; !slices.Equal(got, want) {
+		t.Fatalf("listed %v after the second check, want %v", got, want)
+	}
+
+	// bad withdraws its copy: no longer checked nor charged.
+	if err := f.m.st.Update(func(tx *bolt.Tx) error {
+		return f.m.MirrorTx(tx, "http://bad.example", fedproto.EventUnmirror,
+			fedproto.MirrorRef{VideoPod: f.m.cfg.SelfURL, VideoID: id})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pass()
+	if got, want := penalized(), []string{"http://flaky.example"}; !slices.Equal(got, want) {
+		t.Fatalf("penalized %v at the third check, want %v", got, want)
+	}
+	if got := f.suspended(t); got != 1 {
+		t.Fatalf("%d suspended copies, want flaky's only", got)
+	}
+}
+
+func (f *fixture) suspended(t *testing.T) int {
+	t.Helper()
+	n := 0
+	if err := f.m.st.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket([]byte(bucketSuspended)).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -51,9 +51,18 @@
 //
 // An origin checks friends' copies of its videos (checkMirrors, at every
 // policy pass, mirroring or not): one random piece of each over an HTTP
-// range request, SHA-1 against the torrent. A failure costs the mirror's
-// pod score through federation (Scores); bad bytes also take the mirror
-// off the video at once.
+// range request, SHA-1 against the torrent. A failure (no answer, no
+// range, bad bytes) costs the mirror's pod score through federation
+// (Scores) and takes the mirror off the video at once (the origin's
+// url-list, magnet and video object); it stays suspended, checked at
+// every pass, and is listed again once a check passes. The mirror's own
+// mirror or unmirror event, or its pod leaving, ends the suspension.
+//
+// # Events before their video
+//
+// A friend's mirror event for a video not known here yet (events of
+// different friends are not ordered) is kept and applied when the video
+// arrives (VideoArrivedTx), at most 256 per friend, for 24 h.
 //
 // # Admin routes (bearer token of an admin)
 //

@@ -1,6 +1,7 @@
 package mirrors
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -84,7 +85,6 @@ type Catalog interface {
 	VideoKey(origin, id string) (string, bool)
 	LocalTorrent(id string) ([]byte, error)
 	SetMirrorTx(tx *bolt.Tx, pod string, m fedproto.MirrorRef, add bool) (bool, error)
-	SetMirror(pod string, m fedproto.MirrorRef, add bool) (bool, error) // SetMirrorTx in its own transaction
 	DropMirrorsOfTx(tx *bolt.Tx, pod string) error
 }
 
@@ -168,7 +168,7 @@ func New(cfg Config, st *store.Store, cat Catalog, out Outbox, seeder Seeder, lo
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mirrors: %w", err)
 	}
-	if err := st.Buckets(bucketMirrors, bucketChecked, bucketEarly); err != nil {
+	if err := st.Buckets(bucketMirrors, bucketChecked, bucketEarly, bucketSuspended); err != nil {
 		return nil, err
 	}
 	if reg == nil {
@@ -818,6 +818,12 @@ func (m *Manager) MirrorTx(tx *bolt.Tx, pod, kind string, ref fedproto.MirrorRef
 	if ref.VideoPod != m.cfg.SelfURL {
 		return nil
 	}
+	// The copy's own news replaces what a range check concluded: a new
+	// announcement is listed (and checked at the next pass), a withdrawn
+	// one is forgotten.
+	if err := forgetSuspendedTx(tx, ref.VideoID, pod); err != nil {
+		return err
+	}
 	if kind == fedproto.EventMirror {
 		return tx.Bucket([]byte(bucketChecked)).Put([]byte(ref.VideoID), []byte{1})
 	}
@@ -846,6 +852,21 @@ func (m *Manager) OriginRemovedTx(tx *bolt.Tx, origin, id string) error {
 func (m *Manager) PodGoneTx(tx *bolt.Tx, pod string) error {
 	if err := forgetEarlyTx(tx, func(e earlyMirror) bool { return e.Pod == pod }); err != nil {
 		return err
+	}
+	var keys [][]byte
+	b := tx.Bucket([]byte(bucketSuspended))
+	if err := b.ForEach(func(k, _ []byte) error {
+		if _, p, _ := bytes.Cut(k, []byte{0}); string(p) == pod {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
 	}
 	return m.cat.DropMirrorsOfTx(tx, pod)
 }

@@ -86,9 +86,6 @@ func (c *fakeCatalog) SetMirrorTx(_ *bolt.Tx, pod string, m fedproto.MirrorRef, 
 	c.vs[m.VideoID] = v
 	return true, nil
 }
-func (c *fakeCatalog) SetMirror(pod string, m fedproto.MirrorRef, add bool) (bool, error) {
-	return c.SetMirrorTx(nil, pod, m, add)
-}
 func (c *fakeCatalog) DropMirrorsOfTx(*bolt.Tx, string) error { return nil }
 
 type fakeOutbox struct {

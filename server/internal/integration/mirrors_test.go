@@ -78,7 +78,7 @@ func TestMirrors(t *testing.T) {
 	aria2 := testenv.LookPath(t, "aria2c")
 	a := startPod(t, "pod1", fast...)
 	b := startPod(t, "pod2", append(slices.Clone(fast), mirrorFlags...)...)
-	c := startPod(t, "pod3", fast...)
+	c := startPod(t, "pod3", append(slices.Clone(fast), "--mirror-check-interval", "1s")...) // the origin checks pod 2's copy
 	requireFederation(t, a)
 	data := clip(t)
 	b.makeFriends(c)
@@ -198,4 +198,27 @@ func TestMirrors(t *testing.T) {
 	if strings.Count(onA.Magnet, "&ws=") != 2 {
 		t.Fatalf("pod1's magnet %q: want two web seeds", onA.Magnet)
 	}
+
+	// The mirror goes down: its range check fails at pod 3's next check
+	// (every second here) and pod 3's url-list stops naming it; back up,
+	// it passes and is listed again.
+	urlList := func() []string {
+		tb, err := get(t, onC.TorrentURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mi, _, err := torrentfile.Parse(tb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mi.URLList
+	}
+	b.stop()
+	testenv.Eventually(t, wait, "pod3's url-list to drop the stopped mirror", func() bool {
+		return slices.Equal(urlList(), []string{onC.WebseedURL})
+	})
+	b.start()
+	testenv.Eventually(t, wait, "pod3's url-list to name the mirror again", func() bool {
+		return slices.Equal(urlList(), []string{onC.WebseedURL, webseed})
+	})
 }
