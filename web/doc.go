@@ -14,8 +14,10 @@
 //	GET /static/{path...}                                            assets
 //
 // Pages are sent with a Content-Security-Policy (scripts only from the pod,
-// 'wasm-unsafe-eval' for the engine, no inline scripts), Cache-Control
-// no-cache and an ETag, so a revisit costs a 304.
+// 'wasm-unsafe-eval' for the engine, and one inline script allowed by its
+// hash: static/engine/start.js, which registers the engine's Service Worker
+// before the page's modules load), Cache-Control no-cache and an ETag, so a
+// revisit costs a 304.
 //
 // Static files carry a content-hash ETag. A request whose ?v= equals the
 // file's current version (the templates' asset URLs) is cached for a year as
@@ -25,5 +27,7 @@
 // it is served in its place to clients that accept that encoding, with
 // Content-Encoding and Vary: Accept-Encoding; the Content-Type stays that of
 // the original (application/wasm for .wasm, which streaming compilation
-// needs). A Service Worker script is allowed to control the whole origin.
+// needs). A Service Worker script is allowed to control the whole origin;
+// the engine's (static/engine/sw.js) is served with the one script it
+// imports (messages.js) in place of its importScripts.
 package web

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"io/fs"
 	"path"
 	"strings"
@@ -46,8 +45,15 @@ func minifyAll(static fs.FS) map[string][]byte {
 		if err != nil {
 			return nil
 		}
+		bundled := false
+		if name == workerScript {
+			src, bundled = bundleWorker(static, src)
+		}
 		var buf bytes.Buffer
 		if err := m.Minify(mime, &buf, bytes.NewReader(src)); err != nil {
+			if bundled {
+				out[name] = src
+			}
 			return nil // served as written
 		}
 		out[name] = buf.Bytes()
@@ -56,15 +62,50 @@ func minifyAll(static fs.FS) map[string][]byte {
 	return out
 }
 
+// workerScript is the engine's Service Worker, and workerImport the one
+// script it imports (the page ↔ worker message types, shared with
+// engine.js).
+const (
+	workerScript = "engine/sw.js"
+	workerImport = "engine/messages.js"
+)
+
+// bundleWorker returns the Service Worker's source with its
+// importScripts('messages.js') replaced by that file, and whether it did:
+// on a first visit the worker installs only once its script has run, and
+// an imported script is one more request on that path (measured 5–170 ms,
+// BENCHMARKS.md), while the page waits for the worker to control it.
+func bundleWorker(static fs.FS, src []byte) ([]byte, bool) {
+	stmt := []byte("importScripts('" + path.Base(workerImport) + "');")
+	imported, err := fs.ReadFile(static, workerImport)
+	if err != nil || bytes.Count(src, stmt) != 1 {
+		return src, false
+	}
+	return bytes.Replace(src, stmt, append(append([]byte("\n"), imported...), '\n'), 1), true
+}
+
 // stylesheet is the site's one stylesheet, inlined in every page's head so
 // that no request blocks the first render (issue 17 item 23).
 const stylesheet = "css/style.css"
 
+// startScript is the engine's early Service Worker registration, inlined
+// at the top of every page's head (inlineStart) so that it runs before the
+// page's modules load (BENCHMARKS.md, start-up).
+const startScript = "engine/start.js"
+
 // cspFor is the pages' Content-Security-Policy allowing exactly the inlined
-// stylesheet (a CSP3 hash source), and no other inline style or script.
-func cspFor(css []byte, frameAncestors string) string {
-	sum := sha256.Sum256(css)
-	return strings.Replace(cspCommon, "style-src 'self'; ",
-		fmt.Sprintf("style-src 'self' 'sha256-%s'; ", base64.StdEncoding.EncodeToString(sum[:])), 1) +
-		"frame-ancestors " + frameAncestors
+// stylesheet and start script (CSP3 hash sources, which pin their bytes),
+// and no other inline style or script. An empty start script adds no hash.
+func cspFor(css, start []byte, frameAncestors string) string {
+	csp := strings.Replace(cspCommon, "style-src 'self'; ", "style-src 'self' "+hashSource(css)+"; ", 1)
+	if len(start) > 0 {
+		csp = strings.Replace(csp, "script-src 'self' ", "script-src 'self' "+hashSource(start)+" ", 1)
+	}
+	return csp + "frame-ancestors " + frameAncestors
+}
+
+// hashSource is the CSP hash source of an inline element's exact text.
+func hashSource(text []byte) string {
+	sum := sha256.Sum256(text)
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }

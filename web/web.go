@@ -44,15 +44,16 @@ func templatesFS() fs.FS {
 }
 
 // ContentSecurityPolicy is sent with every page. Scripts come only from the
-// pod (no inline script, no eval except WebAssembly compilation); the one
-// inline style is the site's stylesheet, allowed by its hash. Media,
+// pod (no eval except WebAssembly compilation); the one inline script is
+// the engine's start.js (the Service Worker's early registration) and the
+// one inline style the site's stylesheet, each allowed by its hash. Media,
 // connections and images may reach other origins because a friend pod's
 // video is played from its own web seed and tracker.
-var ContentSecurityPolicy = cspFor(embedded.css, "'none'")
+var ContentSecurityPolicy = cspFor(embedded.css, embedded.start, "'none'")
 
 // EmbedContentSecurityPolicy is ContentSecurityPolicy for the embeddable
 // player (/videos/{id}/embed): any site may frame it.
-var EmbedContentSecurityPolicy = cspFor(embedded.css, "*")
+var EmbedContentSecurityPolicy = cspFor(embedded.css, embedded.start, "*")
 
 // embedded is the minified static tree the pod serves.
 var embedded = newAssets(Static())
@@ -190,10 +191,10 @@ func newSiteWith(static fs.FS, a assets, tmpl fs.FS) *site {
 }
 
 // assets are what is derived once from the static tree: minified scripts
-// and stylesheets, and the stylesheet every page inlines.
+// and stylesheets, and the stylesheet and script every page inlines.
 type assets struct {
 	min           map[string][]byte
-	css           []byte
+	css, start    []byte
 	csp, embedCSP string
 }
 
@@ -203,7 +204,11 @@ func newAssets(static fs.FS) assets {
 	if a.css == nil {
 		a.css, _ = fs.ReadFile(static, stylesheet)
 	}
-	a.csp, a.embedCSP = cspFor(a.css, "'none'"), cspFor(a.css, "*")
+	a.start = a.min[startScript]
+	if a.start == nil {
+		a.start, _ = fs.ReadFile(static, startScript)
+	}
+	a.csp, a.embedCSP = cspFor(a.css, a.start, "'none'"), cspFor(a.css, a.start, "*")
 	return a
 }
 
@@ -313,7 +318,8 @@ func (s *site) parse(name string) (*template.Template, error) {
 	}
 	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset, "hueClass": hueClass, "join": joinNonEmpty,
 		"maxNameRunes": func() int { return api.MaxVideoNameRunes }, "maxDescriptionRunes": func() int { return api.MaxVideoDescriptionRunes },
-		"inlineCSS": func() template.CSS { return template.CSS(s.assets.css) }}).
+		"inlineCSS":   func() template.CSS { return template.CSS(s.assets.css) },
+		"inlineStart": func() template.JS { return template.JS(s.assets.start) }}).
 		ParseFS(s.tmpl, layoutOf(name), "head.html", "videolist.html", name+".html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse page %s: %w", name, err)

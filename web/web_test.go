@@ -61,8 +61,17 @@ func TestPages(t *testing.T) {
 				t.Errorf("Content-Type = %q", h.Get("Content-Type"))
 			}
 			body := w.Body.String()
-			if strings.Contains(body, "<script>") || regexp.MustCompile(`\son[a-z]+=`).MatchString(body) {
-				t.Errorf("inline script or handler in page:\n%s", body)
+			// One inline script, the engine's start.js, allowed by its
+			// hash; no handler attributes.
+			if n := strings.Count(body, "<script>"); n != 1 || regexp.MustCompile(`\son[a-z]+=`).MatchString(body) {
+				t.Errorf("%d inline scripts, or a handler, in page:\n%s", n, body)
+			}
+			inline := between(body, "<script>", "</script>")
+			if sum := sha256.Sum256([]byte(inline)); !strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self' 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"' ") {
+				t.Errorf("the CSP does not allow the inline script %q", inline)
+			}
+			if !strings.Contains(inline, "serviceWorker.register(") {
+				t.Errorf("the inline script is not the engine's start.js: %q", inline)
 			}
 			// Every asset the page names exists and is versioned by content.
 			want := `src="/static/js/pages/` + p.name + `.js?v=`
@@ -576,5 +585,31 @@ func TestWorkerMessagesDefinedOnce(t *testing.T) {
 				t.Errorf("%s spells the message type %s out instead of naming it from messages.js", name, m[1])
 			}
 		}
+	}
+}
+
+// TestWorkerServedBundled: the pod serves the Service Worker with
+// messages.js inside it, so a first visit's install waits on no second
+// request; the source still defines the types once (messages.js).
+func TestWorkerServedBundled(t *testing.T) {
+	mux := testMux(t, nil)
+	sw := get(mux, "/static/engine/sw.js", nil)
+	msgs := get(mux, "/static/engine/messages.js", nil)
+	if sw.Code != 200 || msgs.Code != 200 {
+		t.Fatalf("sw.js %d, messages.js %d", sw.Code, msgs.Code)
+	}
+	body := sw.Body.String()
+	if strings.Contains(body, "importScripts") {
+		t.Errorf("the served worker still imports a script: %.200s", body)
+	}
+	if !strings.Contains(body, strings.TrimSuffix(strings.TrimSpace(msgs.Body.String()), ";")) {
+		t.Errorf("the served worker lacks messages.js's definitions %q", msgs.Body.String())
+	}
+	src, err := files.ReadFile("static/engine/sw.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(src, []byte("importScripts('messages.js');")) {
+		t.Error("sw.js's source no longer imports messages.js as bundleWorker expects")
 	}
 }

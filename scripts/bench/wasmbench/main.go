@@ -15,10 +15,16 @@
 //     -engine-delay later and is given those bytes (engine.js giveEarly).
 //   - startup: time from navigation to the first "playing" event in
 //     headless Chromium, for a plain <video src=webseed>, our engine (a
-//     first visit, and a return visit whose Service Worker is registered
-//     already), and the JavaScript webtorrent client on the same file,
-//     interleaved, fresh browser profile per run; the median of -runs, and
-//     when the video element reached each stage (where the time goes).
+//     first visit with the worker registered from the page's head as the
+//     pod's pages do; the same registering from the module, the flow
+//     before, "ours-module"; a return visit whose Service Worker another
+//     page of the pod registered), and the JavaScript webtorrent client on
+//     the same file, interleaved, fresh browser profile per run; the
+//     median of -runs, and when each start-up step happened (where the
+//     time goes: the video element's events, the page's requests, the
+//     worker's registration, install and activation, engine.js
+//     startupMarks; -timeline prints every run's). The engine's scripts are
+//     served by web's handler as the pod serves them.
 //   - hash: SHA-1 piece verification throughput in Chromium (SubtleCrypto,
 //     opts.hasher "subtle", and Go's crypto/sha1 in wasm, the default).
 //   - size: client.wasm raw, gzip and brotli sizes.
@@ -61,6 +67,7 @@ import (
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/engine"
 	"github.com/swarmtube/swarmtube/wasm/swarm"
+	"github.com/swarmtube/swarmtube/web"
 )
 
 var (
@@ -72,6 +79,8 @@ var (
 	sizeMB   = flag.Int("size", 16, "offload: video size in MiB")
 	bitrate  = flag.Float64("bitrate", 4e6, "offload: video bitrate in bit/s")
 	runs     = flag.Int("runs", 3, "startup: runs per client")
+	timeline = flag.Bool("timeline", false, "startup: print each run's timeline")
+	clientsF = flag.String("clients", "plain,ours,ours-module,ours-return,ours-late,webtorrent", "startup: the clients to run, interleaved (plain first: the ratios are to it)")
 	browsers = flag.Int("browsers", 2, "offload: how many of the viewers are Chromium pages running client.wasm (the others: native builds of the same engine); with any, the video is a real MP4")
 	chromium = flag.String("chromium", "chromium", "Chromium binary")
 	debug    = flag.Bool("debug", false, "offload: engine debug logs on stderr; startup: web seed ranges and the ours page's trace")
@@ -190,9 +199,14 @@ func newPod(path string, withSeeder bool) *pod {
 	if p.torrent, err = mi.Bencode(); err != nil {
 		log.Fatal(err)
 	}
-	static := http.FileServer(http.Dir(filepath.Join(*root, "web", "static")))
-	mux.Handle("/static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
+	// The engine's scripts as the pod serves them (web's static handler:
+	// minified, the Service Worker bundled with messages.js, the scope
+	// header), from the tree this binary embeds: rebuild it after editing
+	// them. client.wasm from -wasm.
+	site := http.NewServeMux()
+	web.Routes(site, web.Options{})
+	mux.HandleFunc("/static/", func(w http.ResponseWriter, r *http.Request) {
+		switch strings.TrimPrefix(r.URL.Path, "/static/") {
 		case "client.wasm":
 			w.Header().Set("Content-Type", "application/wasm")
 			if br := filepath.Join(*wasmDir, "client.wasm.br"); strings.Contains(r.Header.Get("Accept-Encoding"), "br") && exists(br) {
@@ -210,11 +224,9 @@ func newPod(path string, withSeeder bool) *pod {
 		case "wasm_exec.js":
 			http.ServeFile(w, r, filepath.Join(*wasmDir, "wasm_exec.js"))
 			return
-		case "engine/sw.js":
-			w.Header().Set("Service-Worker-Allowed", "/")
 		}
-		static.ServeHTTP(w, r)
-	})))
+		site.ServeHTTP(w, r)
+	})
 	nm := filepath.Join(*root, "scripts", "node", "node_modules", "webtorrent", "dist")
 	mux.HandleFunc("/bench/webtorrent.min.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, filepath.Join(nm, "webtorrent.min.js"))
@@ -222,6 +234,15 @@ func newPod(path string, withSeeder bool) *pod {
 	mux.HandleFunc("/bench/sw.min.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, filepath.Join(nm, "sw.min.js"))
 	})
+	headStart, err := os.ReadFile(filepath.Join(*root, "web", "static", "engine", "start.js"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	pages["ours.html"] = oursPage(string(headStart))
+	// Another page of the pod (its home page): start.js in its head, as
+	// every page of the pod has.
+	pages["home.html"] = "<!doctype html><head><script>" + string(headStart) + "</script><title>home</title></head>"
+	pages["ours-module.html"] = oursPage("")
 	for name, html := range pages {
 		mux.HandleFunc("/bench/"+name, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -303,40 +324,13 @@ s.listen(0, '127.0.0.1');`)
 	return fmt.Sprintf("ws://127.0.0.1:%d", port)
 }
 
+// pages are the start-up benchmark's pages (benchPages adds the ours pages).
 var pages = map[string]string{
-	"plain.html": `<!doctype html><video id=v muted autoplay src="/webseed/video.mp4"></video>
-<script>const v = document.getElementById('v'); window.__st = {};
+	"plain.html": `<!doctype html><script>window.__st = { marks: { html: performance.now() } };</script>
+<video id=v muted autoplay src="/webseed/video.mp4"></video>
+<script>const v = document.getElementById('v');
 ` + markScript + `
 v.addEventListener('playing', () => { window.__st.playingMs = performance.now(); }, { once: true });</script>`,
-	// ours: like the watch page — prepare (Service Worker registration), the
-	// video's metadata (API call), then playEarly (the Service Worker reads
-	// the web seed until the engine runs; the wasm loads, compiles and starts
-	// once the video plays) while the .torrent loads.
-	"ours.html": `<!doctype html><video id=v muted autoplay></video>
-<script type=module>
-import { loadEngine, playEarly, prepare } from '/static/engine/engine.js';
-const st = window.__st = {};
-const v = document.getElementById('v');
-` + markScript + `
-st.marks.module = performance.now();
-v.addEventListener('playing', () => { st.playingMs = performance.now(); }, { once: true });
-try {
-  prepare();
-  navigator.serviceWorker.ready.then(() => { st.marks.swActive = performance.now(); });
-  navigator.serviceWorker.addEventListener('controllerchange', () => { st.marks.swControls = performance.now(); }, { once: true });
-  const meta = await (await fetch('/t/video.json')).json(); st.marks.meta = performance.now();
-  const tb = fetch(meta.torrent_url).then((r) => r.arrayBuffer());
-  st.early = await playEarly(v, { infoHash: meta.info_hash, webSeed: meta.webseed_url, name: 'video.mp4' }); st.earlyMs = performance.now();
-  const e = await loadEngine(); st.engineMs = performance.now(); st.engine = e;
-  const t = await e.open(new Uint8Array(await tb)); st.openMs = performance.now(); st.torrent = t; t.play(v);
-  // For -debug: what the engine saw after open.
-  st.trace = [];
-  const tick = () => { const s = t.stats(); const b = v.buffered;
-    st.trace.push([Math.round(performance.now()), v.readyState, v.paused, +v.currentTime.toFixed(2), b.length ? +b.end(b.length - 1).toFixed(2) : 0,
-      s.peers, s.piecesHave, s.bytesFromWebSeed, s.bytesFromPeers]); };
-  tick(); setInterval(tick, 250);
-} catch (err) { st.err = String(err); }
-</script>`,
 	// ours-late: the engine alone serves the Service Worker (no playEarly).
 	"ours-late.html": `<!doctype html><video id=v muted autoplay></video>
 <script type=module>
@@ -370,10 +364,59 @@ try {
 	"blank.html": `<!doctype html><title>blank</title>`,
 }
 
+// oursPage is the watch page's flow: the Service Worker registration
+// (start.js, inlined at the top of the head as every page of the pod does,
+// when headStart; else only the module's prepare, the flow before), the
+// video's metadata (API call), then playEarly (the page fetches the first
+// bytes while the worker starts; the Service Worker serves them, then the
+// engine) while the .torrent loads; the wasm loads, compiles and starts
+// once the video plays. After playing, the worker's start-up marks
+// (engine.js startupMarks) join the timeline.
+func oursPage(headStart string) string {
+	head := ""
+	if headStart != "" {
+		head = "<script>" + headStart + "</script>"
+	}
+	return `<!doctype html><head><script>window.__st = { marks: { html: performance.now() } };</script>` + head + `</head>
+<video id=v muted autoplay></video>
+<script type=module>
+import { loadEngine, playEarly, prepare, startupMarks } from '/static/engine/engine.js';
+const st = window.__st;
+const v = document.getElementById('v');
+` + markScript + `
+st.marks.module = performance.now();
+v.addEventListener('playing', () => {
+  st.playingMs = performance.now();
+  startupMarks().then((m) => Object.assign(st.marks, m));
+  // When the page's requests started and ended (resource timing).
+  for (const e of performance.getEntriesByType('resource')) {
+    const name = { 'engine.js': 'engineJs', 'messages.js': 'messagesJs', 'video.json': 'metaReq', 'video.mp4': 'prefetch' }[new URL(e.name).pathname.split('/').pop()];
+    if (name && !(name + 'Start' in st.marks)) Object.assign(st.marks, { [name + 'Start']: e.startTime, [name + 'End']: e.responseEnd });
+  }
+}, { once: true });
+try {
+  prepare();
+  navigator.serviceWorker.ready.then(() => { st.marks.swActive = performance.now(); });
+  const meta = await (await fetch('/t/video.json')).json(); st.marks.meta = performance.now();
+  const tb = fetch(meta.torrent_url).then((r) => r.arrayBuffer());
+  st.early = await playEarly(v, { infoHash: meta.info_hash, webSeed: meta.webseed_url, name: 'video.mp4' }); st.earlyMs = performance.now();
+  const e = await loadEngine(); st.engineMs = performance.now(); st.engine = e;
+  const t = await e.open(new Uint8Array(await tb)); st.openMs = performance.now(); st.torrent = t; t.play(v);
+  // For -debug: what the engine saw after open.
+  st.trace = [];
+  const tick = () => { const s = t.stats(); const b = v.buffered;
+    st.trace.push([Math.round(performance.now()), v.readyState, v.paused, +v.currentTime.toFixed(2), b.length ? +b.end(b.length - 1).toFixed(2) : 0,
+      s.peers, s.piecesHave, s.bytesFromWebSeed, s.bytesFromPeers]); };
+  tick(); setInterval(tick, 250);
+} catch (err) { st.err = String(err); }
+</script>`
+}
+
 // markScript records, in window.__st.marks (ms since navigation), when the
 // video element reached each stage of its start; startup prints their
 // medians to show where the time goes.
-const markScript = `window.__st.marks = {};
+const markScript = `addEventListener('DOMContentLoaded', () => { window.__st.marks.domReady = performance.now(); });
+addEventListener('load', () => { window.__st.marks.loaded = performance.now(); });
 for (const e of ['loadstart', 'loadedmetadata', 'loadeddata', 'canplay', 'playing']) {
   document.getElementById('v').addEventListener(e, () => { window.__st.marks[e] ??= performance.now(); });
 }`
@@ -420,7 +463,7 @@ func waitPlaying(ctx context.Context) (float64, error) {
 
 func startup(p *pod) {
 	results := map[string][]float64{}
-	clients := []string{"plain", "ours", "ours-return", "ours-late", "webtorrent"}
+	clients := strings.Split(*clientsF, ",")
 	var engineMs, openMs, earlyMs []float64
 	marks := map[string]map[string][]float64{}
 	webseed := map[string][]float64{}
@@ -430,9 +473,9 @@ func startup(p *pod) {
 			bctx, stop := newBrowser()
 			page := c
 			if c == "ours-return" {
-				// A return visit: the Service Worker was registered by an
-				// earlier visit to the pod (a page that only registers it).
-				if err := registerWorker(bctx, p.srv.URL+"/bench/blank.html"); err != nil {
+				// A return visit, or a viewer who arrives from another
+				// page of the pod: that page registered the Service Worker.
+				if err := registerWorker(bctx, p.srv.URL+"/bench/home.html"); err != nil {
 					log.Printf("startup %s run %d: %v", c, r, err)
 				}
 				page = "ours"
@@ -457,6 +500,9 @@ func startup(p *pod) {
 					marks[c][name] = append(marks[c][name], v)
 				}
 			}
+			if *timeline && err == nil {
+				log.Printf("startup %s run %d: playing %.0f, %s", c, r, ms, timelineOf(phases))
+			}
 			if c == "ours" {
 				earlyMs = append(earlyMs, phases["earlyMs"])
 			}
@@ -471,18 +517,21 @@ func startup(p *pod) {
 	base := median(results["plain"])
 	for _, c := range clients {
 		m := median(results[c])
-		fmt.Printf("  %-11s %7.0f ms  (%.2f× plain)  runs %v\n", c, m, m/base, round(results[c]))
+		fmt.Printf("  %-12s %7.0f ms  (%.2f× plain)  runs %v\n", c, m, m/base, round(results[c]))
 	}
 	fmt.Printf("  ours, phases (ms since navigation, medians): video on the stream (Service Worker controls; -1: no playEarly) %.0f, engine ready (wasm + Service Worker) %.0f, torrent open %.0f\n",
 		median(earlyMs), median(engineMs), median(openMs))
 	fmt.Printf("  where the time goes (ms since navigation, medians):\n")
-	for _, c := range []string{"plain", "ours", "ours-return"} {
+	for _, c := range []string{"plain", "ours", "ours-module", "ours-return"} {
+		if marks[c] == nil {
+			continue
+		}
 		var names []string
 		for k := range marks[c] {
 			names = append(names, k)
 		}
 		sort.Slice(names, func(i, j int) bool { return median(marks[c][names[i]]) < median(marks[c][names[j]]) })
-		fmt.Printf("    %-11s", c)
+		fmt.Printf("    %-12s", c)
 		for _, k := range names {
 			fmt.Printf(" %s %.0f", k, median(marks[c][k]))
 		}
@@ -495,17 +544,31 @@ func startup(p *pod) {
 		median(podWebSeed["ours-late"]), median(podSeeder["ours-late"]))
 }
 
-// registerWorker visits url and registers the engine's Service Worker
-// there (engine.js prepare), as a first visit to the pod would.
+// timelineOf lists a run's marks (phases' "mark." entries) in time order.
+func timelineOf(phases map[string]float64) string {
+	var names []string
+	for k := range phases {
+		if strings.HasPrefix(k, "mark.") {
+			names = append(names, k)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return phases[names[i]] < phases[names[j]] })
+	var b strings.Builder
+	for _, k := range names {
+		fmt.Fprintf(&b, " %s %.0f", strings.TrimPrefix(k, "mark."), phases[k])
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// registerWorker visits url, whose head registers the engine's Service
+// Worker (start.js), and waits until the worker is active.
 func registerWorker(bctx context.Context, url string) error {
 	ctx, cancel := chromedp.NewContext(bctx)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		return err
 	}
-	_, err := evalJS[bool](ctx, `(async () => {
-		const { prepare } = await import('/static/engine/engine.js'); prepare();
-		await navigator.serviceWorker.ready; return true; })()`)
+	_, err := evalJS[bool](ctx, `navigator.serviceWorker.ready.then(() => true)`)
 	return err
 }
 

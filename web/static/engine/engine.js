@@ -6,6 +6,17 @@ import './messages.js';
 
 const MSG = self.SwarmtubeMessages; // message types shared with sw.js
 
+// pageMarks: when this page's start-up steps happened (ms since
+// navigation), for startupMarks; engine: this module ran.
+const pageMarks = { engine: performance.now() };
+
+// controlledAtStart: whether a Service Worker controlled this page from its
+// start, i.e. this browser has been here before (start.js saw it first; else
+// as this module runs, which a first visit's worker may have claimed the
+// page before, which only costs the storage check in playEarly).
+const controlledAtStart = self.swarmtubeStart ? self.swarmtubeStart.controlledAtStart
+  : !!(typeof navigator !== 'undefined' && navigator.serviceWorker && navigator.serviceWorker.controller);
+
 const ENGINE_BASE = new URL('./', import.meta.url); // .../static/engine/
 const STATIC_BASE = new URL('../', import.meta.url); // .../static/
 const STREAM_BASE = new URL('stream/', ENGINE_BASE);
@@ -134,14 +145,23 @@ function startServiceWorker(scope = '/') {
  * controls the page. Later, torrent.play(video) keeps the running stream.
  */
 export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { swScope = '/' } = {}) {
+  pageMarks.playEarly ??= performance.now();
   const ih = String(infoHash || '').toLowerCase();
   if (!/^[0-9a-f]{40}$/.test(ih)) return false;
   const ws = webSeed ? new URL(webSeed, location.href) : null;
   // A video this browser stored (a reload, a return visit) starts from its
   // stored pieces once the engine runs: reading its start from the web
-  // seed again would cost the pod what it already sent.
-  const early = ws && !(await storedStart(ih)) ? ws : null;
+  // seed again would cost the pod what it already sent. Only a page that
+  // a Service Worker controlled from its start (every visit after the
+  // first) asks: on a first visit nothing is stored, and there the
+  // browser answers a storage call only once it has set storage up for
+  // the worker's registration, which held the early fetch below until the
+  // worker was nearly ready (wasmbench -mode startup -timeline: "stored"
+  // beside "swScript"). A hard reload (no controller) may so fetch the
+  // first EARLY_PREFETCH bytes once more.
+  const early = ws && !(controlledAtStart && (await storedStart(ih))) ? ws : null;
   if (early) earlySeed.set(ih, early.href);
+  pageMarks.stored ??= performance.now();
   const pre = early && early.origin === location.origin && canServiceWorker() ? prefetchEarly(ih, early.href) : null;
   if (!(await startServiceWorker(swScope))) {
     pre?.abort();
@@ -161,6 +181,7 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { 
   const u = new URL(`${ih}/${encodeURIComponent(name)}`, STREAM_BASE);
   if (early) u.searchParams.set('webseed', early.href);
   video.src = u.href;
+  pageMarks.src ??= performance.now();
   // Autoplay may be refused (the page shows controls): then nothing plays
   // soon, so the engine need not wait.
   video.play().catch(() => release && release());
@@ -293,18 +314,63 @@ async function handleFor(infoHash) {
 async function setupServiceWorker(scope) {
   if (!('serviceWorker' in navigator)) return false;
   navigator.serviceWorker.onmessage = onWorkerMessage;
-  try {
-    await navigator.serviceWorker.register(new URL('sw.js', ENGINE_BASE).href, { scope });
-  } catch (e) {
-    console.warn('swarmtube: service worker registration failed', e);
-    return false;
+  if (!navigator.serviceWorker.controller) {
+    navigator.serviceWorker.addEventListener('controllerchange', () => { pageMarks.controlled ??= performance.now(); }, { once: true });
+  }
+  // The page's head registered it already (start.js), unless it could not.
+  const early = self.swarmtubeStart;
+  const url = new URL('sw.js', ENGINE_BASE).href;
+  let reg = early && url === new URL('/static/engine/sw.js', location.href).href &&
+    new URL(scope, location.href).href === new URL('/', location.href).href ? await early.registration : null;
+  if (early && reg) Object.assign(pageMarks, { register: early.register, registered: early.registered, controlled: early.controlled });
+  if (!reg) {
+    pageMarks.register = performance.now();
+    try {
+      reg = await navigator.serviceWorker.register(url, { scope });
+    } catch (e) {
+      console.warn('swarmtube: service worker registration failed', e);
+      return false;
+    }
+    pageMarks.registered = performance.now();
   }
   if (!navigator.serviceWorker.controller) {
-    await new Promise((resolve) => {
+    const claimed = new Promise((resolve) => {
       navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true });
     });
+    // An active worker that does not control the page (a hard reload
+    // bypasses workers; it claimed the pages open when it activated) is
+    // asked to take it, or the page would wait for ever.
+    if (reg.active && !navigator.serviceWorker.controller) reg.active.postMessage({ type: MSG.CLAIM });
+    await claimed;
   }
   return true;
+}
+
+/**
+ * startupMarks resolves to when this page's Service Worker start-up steps
+ * happened, in ms since navigation (wasmbench's timeline): engine (this
+ * module ran), register (the call: the page's head, start.js, or this
+ * module), registered (its promise), controlled (controllerchange, on a
+ * first visit), playEarly (called), stored (the check for a stored start
+ * of the video done), src
+ * (playEarly pointed the <video> at the stream), and the worker's own: swScript (its script starts),
+ * swImported, swInstall, swActivate, swClaimed (clients.claim resolved).
+ * A worker that was running before the page has its older times.
+ */
+export async function startupMarks() {
+  const out = Object.fromEntries(Object.entries(pageMarks).filter(([, v]) => v !== undefined));
+  const c = navigator.serviceWorker && navigator.serviceWorker.controller;
+  if (!c) return out;
+  const sw = await new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = (ev) => { ch.port1.close(); resolve(ev.data || {}); };
+    c.postMessage({ type: MSG.MARKS }, [ch.port2]);
+    setTimeout(() => resolve({}), 2000);
+  });
+  for (const [k, v] of Object.entries(sw)) {
+    if (Number.isFinite(v)) out[k] = v - performance.timeOrigin;
+  }
+  return out;
 }
 
 // onWorkerMessage answers the Service Worker's reads for <video>.

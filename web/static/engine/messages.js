@@ -10,4 +10,6 @@ self.SwarmtubeMessages = Object.freeze({
   CLOSE: 'swarmtube-close', // worker → page: a <video> stream ended
   OPENED: 'swarmtube-opened', // page → worker: the engine opened this torrent
   CLOSED: 'swarmtube-closed', // page → worker: the engine closed it
+  CLAIM: 'swarmtube-claim', // page → worker: control me (a page loaded past the worker, e.g. a hard reload)
+  MARKS: 'swarmtube-marks', // page → worker: when the worker's start-up steps happened (reply on the port)
 });

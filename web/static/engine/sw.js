@@ -23,7 +23,16 @@
 // (8 viewers: 0.19 of 8 copies vs 0.255 with 2 MiB), and the player still
 // starts at 1.1-1.2x plain HTTP (BENCHMARKS.md).
 
+// When this worker's start-up steps happened (epoch ms, performance.timeOrigin
+// + now), for wasmbench's start-up timeline (MSG.MARKS).
+const startMarks = { swScript: performance.timeOrigin + performance.now() };
+const mark = (name) => { startMarks[name] ??= performance.timeOrigin + performance.now(); };
+
+// The pod serves this file with messages.js in place of this line (web's
+// bundleWorker): on a first visit an imported script is one more request
+// before the worker can install.
 importScripts('messages.js');
+mark('swImported');
 const MSG = self.SwarmtubeMessages; // message types shared with engine.js
 
 const STREAM_PATH = new URL('stream/', self.location).pathname;
@@ -104,6 +113,14 @@ self.addEventListener('message', (event) => {
   const msg = event.data;
   const id = event.source && event.source.id;
   if (!id || !msg || typeof msg !== 'object') return;
+  if (msg.type === MSG.MARKS) {
+    event.ports[0]?.postMessage(startMarks);
+    return;
+  }
+  if (msg.type === MSG.CLAIM) {
+    event.waitUntil(self.clients.claim());
+    return;
+  }
   const key = `${id} ${msg.infoHash}`;
   if (msg.type === MSG.OPENED && !opened.has(key)) markOpened(key);
   if (msg.type === MSG.CLOSED) {
@@ -112,8 +129,27 @@ self.addEventListener('message', (event) => {
   }
 });
 
-self.addEventListener('install', () => self.skipWaiting());
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+// install and activate wait on nothing that can be put off: a page's
+// <video> can use the stream only once this worker controls the page.
+self.addEventListener('install', (event) => {
+  mark('swInstall');
+  // Only the stream needs this worker: every other request of the pod's
+  // pages (navigations included, so a return visit's page does not wait
+  // for the worker to start) goes to the network without starting it
+  // (Service Worker static routing, InstallEvent.addRoutes, Chromium 123+;
+  // elsewhere the fetch handler below passes them by).
+  try {
+    const routed = event.addRoutes?.({ condition: { not: { urlPattern: new URLPattern({ pathname: `${STREAM_PATH}*` }) } }, source: 'network' });
+    if (routed) event.waitUntil(routed.catch(() => {}));
+  } catch (e) {
+    // no URLPattern, or no "not" condition: the fetch handler filters
+  }
+  self.skipWaiting();
+});
+self.addEventListener('activate', (event) => {
+  mark('swActivate');
+  event.waitUntil(self.clients.claim().then(() => mark('swClaimed')));
+});
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);

@@ -1,0 +1,136 @@
+package e2e_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// TestServiceWorkerStartsEarly: on a first visit the <video> can use the
+// stream only once the engine's Service Worker controls the page, so every
+// page registers it from its head (engine/start.js, inlined and allowed by
+// its hash), before any module loads; the engine takes that registration
+// over. A viewer who arrives from another page of the pod finds the page
+// controlled from its first byte. Only the stream goes through the worker
+// (static routing): navigations and the pages' other requests go to the
+// network without it (issue 12, time to first frame).
+func TestServiceWorkerStartsEarly(t *testing.T) {
+	t.Parallel()
+	p := startPodAt(t, "swstart", "localhost")
+	tok := apiLogin(t, p.URL, "admin", adminPassword)
+	id := uploadMultipart(t, p.URL, tok, makeClip(t, 6), "Early", "")
+	b := newBrowser(t)
+	// Whether the page was controlled when its document started.
+	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__controlledAtStart = !!(navigator.serviceWorker && navigator.serviceWorker.controller);`,
+	}); err != nil {
+		t.Fatalf("add script: %v", err)
+	}
+	played := `(v => {
+		if (!v) return false;
+		v.muted = true;
+		if (v.paused && !v.ended) v.play().catch(() => {});
+		return v.currentTime > 0.5;
+	})(document.querySelector("#player video"))`
+	marks := func() map[string]float64 {
+		raw := eval[string](b, `import('/static/engine/engine.js').then((m) => m.startupMarks()).then((m) => JSON.stringify(m))`)
+		var m map[string]float64
+		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+			t.Fatalf("startupMarks %s: %v", raw, err)
+		}
+		return m
+	}
+
+	// A first visit, straight to the watch page, on a fresh profile.
+	b.do("first visit", 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+id))
+	b.waitJS("played", played, 60*time.Second)
+	if eval[bool](b, "window.__controlledAtStart") {
+		t.Fatal("a fresh profile's first page was controlled at its start")
+	}
+	m := marks()
+	t.Logf("first visit (ms since navigation): %v", m)
+	if !eval[bool](b, `!!self.swarmtubeStart && self.swarmtubeStart.register > 0`) {
+		t.Fatal("the page's head did not register the Service Worker (start.js)")
+	}
+	if !(m["register"] > 0 && m["register"] == eval[float64](b, "self.swarmtubeStart.register")) {
+		t.Errorf("the engine registered the worker itself (register %v), not taking over the head's registration", m["register"])
+	}
+	if !(m["register"] < m["engine"]) {
+		t.Errorf("the worker was registered at %v ms, after the engine module ran (%v ms)", m["register"], m["engine"])
+	}
+	if !(m["controlled"] > 0 && m["src"] >= m["controlled"] && m["src"] > m["playEarly"]) {
+		t.Errorf("the <video> was pointed at the stream (%v ms) before the worker controlled the page (%v ms)", m["src"], m["controlled"])
+	}
+	// The stream went through the worker; what the page asked for once
+	// controlled (the .torrent, the API) did not.
+	type entry struct {
+		Name        string  `json:"name"`
+		WorkerStart float64 `json:"workerStart"`
+		StartTime   float64 `json:"startTime"`
+		Matched     string  `json:"workerMatchedSourceType"`
+	}
+	entries := func() []entry {
+		raw := eval[string](b, `JSON.stringify(performance.getEntriesByType('resource').map((e) => ({name: e.name, workerStart: e.workerStart, startTime: e.startTime, workerMatchedSourceType: e.workerMatchedSourceType || ''})))`)
+		var es []entry
+		if err := json.Unmarshal([]byte(raw), &es); err != nil {
+			t.Fatalf("resource entries %s: %v", raw, err)
+		}
+		return es
+	}
+	var sawStream bool
+	for _, e := range entries() {
+		if strings.Contains(e.Name, "/static/engine/stream/") {
+			sawStream = true
+			if e.WorkerStart == 0 || e.Matched == "network" {
+				t.Errorf("the stream did not go through the worker: %+v", e)
+			}
+		}
+	}
+	if !sawStream {
+		t.Error("no stream request in the page's resource timing")
+	}
+
+	// The home page, then the watch page again: controlled from the start,
+	// and its navigation did not wait for the worker.
+	b.do("home", 20*time.Second, chromedp.Navigate(p.URL+"/"))
+	b.waitJS("home controlled", "!!navigator.serviceWorker.controller", 20*time.Second)
+	b.do("watch again", 20*time.Second, chromedp.Navigate(p.URL+"/videos/"+id))
+	b.waitJS("played again", played, 60*time.Second)
+	if !eval[bool](b, "window.__controlledAtStart") {
+		t.Error("a watch page visited after the home page was not controlled from its start")
+	}
+	// Static routing (Chromium 123+) reports where a request went.
+	if eval[bool](b, `'workerMatchedSourceType' in PerformanceResourceTiming.prototype`) {
+		if nav := eval[string](b, `performance.getEntriesByType('navigation')[0].workerMatchedSourceType`); nav != "network" {
+			t.Errorf("the watch page's navigation went to the worker (matched %q), not straight to the network", nav)
+		}
+		for _, e := range entries() {
+			isStream := strings.Contains(e.Name, "/static/engine/stream/")
+			if isStream == (e.Matched == "network") {
+				t.Errorf("%s: routed to %q (the worker must see the stream and nothing else)", e.Name, e.Matched)
+			}
+		}
+	} else {
+		t.Log("this Chromium does not report Service Worker static routing")
+	}
+	t.Logf("return visit (ms since navigation): %v", marks())
+
+	// A hard reload bypasses the worker: the page starts uncontrolled
+	// beside an active worker, which must take it when asked (it waited
+	// for a controllerchange that never came, and fell back to plain HTTP
+	// after the engine's 12 s timeout).
+	if _, err := chromedp.Call(b.ctx, page.Reload, page.ReloadParams{IgnoreCache: new(true)}); err != nil {
+		t.Fatalf("hard reload: %v", err)
+	}
+	b.waitJS("played after a hard reload", played, 60*time.Second)
+	if eval[bool](b, "window.__controlledAtStart") {
+		t.Error("the hard-reloaded page was controlled at its start: the reload did not bypass the worker")
+	}
+	if src := eval[string](b, `document.querySelector("#player video").src`); !strings.Contains(src, "/static/engine/stream/") {
+		t.Errorf("after a hard reload the video plays %s, not the worker's stream", src)
+	}
+}
