@@ -898,7 +898,7 @@ func (v *viewer) play() {
 		}
 		// engine.js on open: the early bytes first, then play() reports the
 		// buffer at once.
-		s.Torrent.AddWebSeedData(ctx, 0, earlyData)
+		s.Torrent.AddWebSeedData(ctx, v.webSeed, 0, earlyData)
 		s.Torrent.SetPlayback(v.playback(pos.Load(), buffered.Load()))
 		sess.Store(s)
 		buf := make([]byte, 1<<20)

@@ -331,7 +331,7 @@ func watchNative(webSeed string, size int64, byteRate, seconds float64, pl plan,
 				res.err = err
 				return res
 			}
-			s.Torrent.AddWebSeedData(ctx, 0, earlyData)
+			s.Torrent.AddWebSeedData(ctx, webSeed, 0, earlyData)
 			sess = s
 			go reader(s)
 		}
