@@ -159,6 +159,12 @@ func TestUploadWatchRemove(t *testing.T) {
 	b.waitJS("removed", `document.querySelector("#status .message.ok") !== null`, 15*time.Second)
 	// The panel stops with the video: it says so and its chart stands still.
 	b.waitJS("panel stopped", `document.querySelector("#stats-mode").textContent.includes("Sharing stopped")`, 5*time.Second)
+	// Its BitTorrent links go with it: they would lead nowhere (issue 17 item 6).
+	for _, sel := range []string{"#magnet-link", "#torrent-link", "#bt-hint"} {
+		if eval[bool](b, `(() => { const a = document.querySelector("`+sel+`"); return !!a && a.getClientRects().length > 0; })()`) {
+			t.Errorf("%s is still shown after the video was removed", sel)
+		}
+	}
 	chart := `document.querySelector("#stats-chart path.area-pod").getAttribute("d")`
 	before := eval[string](b, chart)
 	time.Sleep(2500 * time.Millisecond) // timed: an absence check: two stats ticks (1 s each) in which a running panel would move the chart

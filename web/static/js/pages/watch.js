@@ -196,6 +196,9 @@ function renderActions(v, user) {
       playerBox.replaceChildren();
       playerBox.hidden = true;
       $('#video-info').hidden = true;
+      // Its magnet, .torrent and web seed links now lead nowhere.
+      const links = $('#bt-links').closest('section');
+      if (links) links.hidden = true;
     } catch (err) {
       showError(status, err, 'The video could not be removed');
       del.disabled = false;
