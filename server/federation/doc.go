@@ -25,10 +25,13 @@
 //     HTTP and refuses with the domain errors of errors.go.
 //   - records.go: the friend, request and tombstone records (the state
 //     machine below) and their buckets.
-//   - outbox.go: Outbox, the durable per-friend queue that local changes
-//     write their events into. It is made before the catalogue that
-//     feeds it and the Service that drains it, so no setter closes the
-//     loop.
+//   - outbox (server/federation/outbox): the durable per-friend queues
+//     that local changes write their events into, and the event sequence.
+//     A package of its own, made before the catalogue that feeds it and
+//     the Service that drains it: videos and mirrors hand their
+//     transactions to it, never to federation, and no setter closes the
+//     loop. Federation opens a friend's queue when the friend starts to
+//     receive events and closes it when it stops (openQueues).
 //   - worker.go and client.go: the delivery worker and catalogue paging,
 //     and the signed outbound client. friends.go and http.go: the admin
 //     operations (makefriends, accept, refuse, quitfriends) and routes.
@@ -41,15 +44,19 @@
 // interface that the opener declares, and inside it they touch only
 // their own buckets:
 //
-//   - videos opens a local change's transaction and joins the Outbox
+//   - videos opens a local change's transaction and joins the outbox
 //     (EnqueueTx).
 //   - federation opens the transaction of a friend's batch, a catalogue
 //     page, a befriending or a removal. It joins the catalogue (Catalog:
-//     HasRemoteTx, PutRemoteTx, RemoveRemoteTx, DropPodTx) and the
-//     mirrors (Mirrors: MirrorTx, VideoArrivedTx, OriginRemovedTx,
-//     PodGoneTx).
+//     HasRemoteTx, PutRemoteTx, RemoveRemoteTx, DropPodTx), the mirrors
+//     (Mirrors: MirrorTx, VideoArrivedTx, OriginRemovedTx, PodGoneTx) and
+//     the outbox's queues (OpenTx, ResetTx, CloseTx, QueueTx).
 //   - mirrors opens the transaction of a copy held or dropped and joins
-//     the catalogue (SetMirrorTx) and the Outbox (EnqueueMirrorTx).
+//     the catalogue (SetMirrorTx) and the outbox (EnqueueMirrorTx).
+//
+// So videos and federation no longer pass transactions both ways: videos
+// joins federation's (as its Catalog), and federation never joins videos';
+// a local change's events go to the outbox, a package of its own.
 //
 // No package opens a transaction only to call another's Tx method; such
 // a change is the other's service method, with its own transaction
@@ -257,9 +264,10 @@
 //
 // # Outbox and delivery
 //
-// A local change calls Outbox.EnqueueTx inside its own write transaction: the
-// pod's event sequence (bucket fed_meta) is incremented and the event is
-// stored under that sequence in every friend's queue (fed_outbox/<friend>),
+// A local change calls outbox.Outbox.EnqueueTx inside its own write
+// transaction: the pod's event sequence (bucket fed_meta) is incremented
+// and the event is stored under that sequence in every open queue
+// (fed_outbox/<friend>: one for each introducing, syncing or active friend),
 // so the change and its events commit together. The worker (Run) sends
 // each friend with queued events (or no contact for HealthInterval) one
 // batch at a time, at most MaxParallel friends at once, reading the queue

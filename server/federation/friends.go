@@ -15,6 +15,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
+	"github.com/swarmtube/swarmtube/server/federation/outbox"
 	"github.com/swarmtube/swarmtube/server/httpx"
 )
 
@@ -223,7 +224,7 @@ func (s *Service) introduce(ctx context.Context, target string) (fedproto.HelloR
 		}
 		f.setState(stateIntroducing, now)
 		f.Name, f.PublicKey, f.APIVersion = info.Name, info.PublicKey, version
-		if _, err := outboxOf(tx, canonical, true); err != nil {
+		if _, err := outbox.OpenTx(tx, canonical); err != nil {
 			return err
 		}
 		// The admin asked: a request from it, or an earlier refusal, is
@@ -231,7 +232,7 @@ func (s *Service) introduce(ctx context.Context, target string) (fedproto.HelloR
 		if err := deleteRequest(tx, canonical); err != nil {
 			return err
 		}
-		hello = fedproto.Hello{Nonce: fedproto.NewNonce(), Pod: s.Self(), Seq: lastSeq(tx)}
+		hello = fedproto.Hello{Nonce: fedproto.NewNonce(), Pod: s.Self(), Seq: outbox.SeqTx(tx)}
 		return putFriend(tx, f)
 	}); err != nil {
 		return hr, "", err
@@ -261,7 +262,7 @@ func (s *Service) introduce(ctx context.Context, target string) (fedproto.HelloR
 		f.Name = hr.Pod.Name
 		if hr.Status == fedproto.HelloRequested {
 			f.setState(stateRequested, now)
-			if err := deleteOutbox(tx, canonical); err != nil {
+			if err := outbox.CloseTx(tx, canonical); err != nil {
 				return err
 			}
 			return putFriend(tx, f)
@@ -269,7 +270,7 @@ func (s *Service) introduce(ctx context.Context, target string) (fedproto.HelloR
 		f.setState(stateSyncing, now)
 		f.LastSeq, f.LastSeen, f.Cursor, f.Received, f.Videos = hr.Seq, now, "", 0, 0
 		f.Failures, f.NextAttempt, f.LastError = 0, time.Time{}, ""
-		if ob, _ := outboxOf(tx, canonical, false); ob != nil {
+		if ob := outbox.QueueTx(tx, canonical); ob != nil {
 			// It pages our catalogue as of now or later: events up to
 			// the sequence it was told are moot.
 			c := ob.Cursor()
@@ -341,7 +342,7 @@ func (s *Service) undoIntroducing(u string, prev *friendRecord) {
 		}
 		if prev != nil {
 			if prev.State == stateRequested {
-				if err := deleteOutbox(tx, u); err != nil {
+				if err := outbox.CloseTx(tx, u); err != nil {
 					return err
 				}
 			}

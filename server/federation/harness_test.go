@@ -25,6 +25,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
+	"github.com/swarmtube/swarmtube/server/federation/outbox"
 	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/identity"
 	"github.com/swarmtube/swarmtube/server/store"
@@ -60,7 +61,7 @@ func testKey(t testing.TB, distinct bool) *rsa.PrivateKey {
 type fakeCatalog struct {
 	st   *store.Store
 	self string
-	out  *Outbox
+	out  *outbox.Outbox
 }
 
 const bucketFake = "fake_videos"
@@ -262,7 +263,7 @@ func (p *testPod) open() {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("pod", p.url)
 	}
-	out, err := NewOutbox(p.st, p.url)
+	out, err := outbox.New(p.st, p.url)
 	if err != nil {
 		t.Fatal(err)
 	}

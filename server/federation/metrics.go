@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/swarmtube/swarmtube/server/federation/outbox"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -21,7 +22,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	m := &metrics{
-		enqueued: s.out.enqueued, // counted by the outbox, registered here
+		enqueued: s.out.Enqueued(), // counted by the outbox, registered here
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "swarmtube_federation_events_delivered_total", Help: "Events friends confirmed.",
 		}),
@@ -49,12 +50,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		Name: "swarmtube_federation_outbox_events", Help: "Events queued for friends, not yet confirmed.",
 	}, func() float64 {
 		n := 0
-		_ = s.st.View(func(tx *bolt.Tx) error {
-			return tx.Bucket([]byte(bucketOutbox)).ForEachBucket(func(k []byte) error {
-				n += tx.Bucket([]byte(bucketOutbox)).Bucket(k).Stats().KeyN
-				return nil
-			})
-		})
+		_ = s.st.View(func(tx *bolt.Tx) error { n = outbox.TotalTx(tx); return nil })
 		return float64(n)
 	})
 	for _, c := range []prometheus.Collector{m.enqueued, m.delivered, m.applied, m.failures, m.ejections, m.inbound, m.introductions, m.deliveryTime, pending} {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
+	"github.com/swarmtube/swarmtube/server/federation/outbox"
 	"github.com/swarmtube/swarmtube/server/store"
 )
 
@@ -216,13 +217,13 @@ func (s *Service) befriendTx(origin string, ref fedproto.PodRef, version string,
 		if err := tx.Bucket([]byte(bucketEjected)).Delete([]byte(origin)); err != nil {
 			return err
 		}
-		if err := resetOutbox(tx, origin); err != nil {
+		if err := outbox.ResetTx(tx, origin); err != nil {
 			return err
 		}
 		if err := s.cat.DropPodTx(tx, origin); err != nil {
 			return fmt.Errorf("federation: drop videos of %s: %w", origin, err)
 		}
-		res = fedproto.HelloResult{Status: fedproto.HelloAccepted, Pod: s.Self(), Seq: lastSeq(tx)}
+		res = fedproto.HelloResult{Status: fedproto.HelloAccepted, Pod: s.Self(), Seq: outbox.SeqTx(tx)}
 		if err := forEachFriend(tx, func(o *friendRecord) error {
 			if o.URL != origin && o.State == stateActive && len(res.Friends) < fedproto.MaxHelloFriends {
 				res.Friends = append(res.Friends, o.URL)

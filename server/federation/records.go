@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,22 +10,17 @@ import (
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
+	"github.com/swarmtube/swarmtube/server/federation/outbox"
 	"github.com/swarmtube/swarmtube/server/store"
 )
 
-// Buckets. fed_outbox holds one nested bucket per friend URL whose keys
-// are event sequences (8 bytes big-endian) and values the event JSON as
-// sent, so a friend's queue is read in order with a cursor and dropped
-// whole when the friend goes.
+// Buckets. The event sequence and the friends' queues (fed_meta,
+// fed_outbox) are server/federation/outbox's.
 const (
 	bucketFriends  = "fed_friends"  // friend URL → friendRecord JSON
-	bucketOutbox   = "fed_outbox"   // friend URL → {seq → event JSON}
-	bucketMeta     = "fed_meta"     // "seq" → last event sequence of this pod
 	bucketEjected  = "fed_ejected"  // pod URL → ejectedRecord JSON
 	bucketRequests = "fed_requests" // pod URL → requestRecord JSON (introductions waiting for the admin)
 )
-
-var keySeq = []byte("seq")
 
 // Friend states (friendRecord.State); the package documentation draws
 // the transitions.
@@ -192,53 +186,40 @@ func forEachFriend(tx *bolt.Tx, fn func(f *friendRecord) error) error {
 	})
 }
 
-// outboxOf returns friend u's queue, creating it when create is set; nil
-// if absent.
-func outboxOf(tx *bolt.Tx, u string, create bool) (*bolt.Bucket, error) {
-	ob := tx.Bucket([]byte(bucketOutbox))
-	if !create {
-		return ob.Bucket([]byte(u)), nil
-	}
-	b, err := ob.CreateBucketIfNotExists([]byte(u))
-	if err != nil {
-		return nil, fmt.Errorf("federation: outbox of %s: %w", u, err)
-	}
-	return b, nil
-}
-
-// resetOutbox empties friend u's queue: a fresh catalogue exchange
-// supersedes whatever was queued.
-func resetOutbox(tx *bolt.Tx, u string) error {
-	if err := deleteOutbox(tx, u); err != nil {
+// openQueues makes the outbox's open queues the friends that receive
+// events: introducing, syncing and active ones (a requested friend has
+// not consented yet; it gets a fresh catalogue if it comes). Queues are
+// opened and closed with the state changes (introduce, befriendTx,
+// undoIntroducing, removeFriendTx); this puts right stores whose queues
+// were made lazily, at a friend's first event, and drops queues no friend
+// owns.
+func openQueues(tx *bolt.Tx) error {
+	friends := map[string]bool{}
+	if err := forEachFriend(tx, func(f *friendRecord) error {
+		friends[f.URL] = f.State != stateRequested
+		return nil
+	}); err != nil {
 		return err
 	}
-	_, err := outboxOf(tx, u, true)
-	return err
-}
-
-func deleteOutbox(tx *bolt.Tx, u string) error {
-	err := tx.Bucket([]byte(bucketOutbox)).DeleteBucket([]byte(u))
-	if err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-		return fmt.Errorf("federation: drop outbox of %s: %w", u, err)
+	open, err := outbox.RecipientsTx(tx)
+	if err != nil {
+		return err
+	}
+	for _, u := range open {
+		if !friends[u] {
+			if err := outbox.CloseTx(tx, u); err != nil {
+				return err
+			}
+		}
+	}
+	for u, receives := range friends {
+		if receives {
+			if _, err := outbox.OpenTx(tx, u); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
-}
-
-func pendingCount(tx *bolt.Tx, u string) int {
-	b, _ := outboxOf(tx, u, false)
-	if b == nil {
-		return 0
-	}
-	return b.Stats().KeyN
-}
-
-// lastSeq is this pod's last event sequence.
-func lastSeq(tx *bolt.Tx) uint64 {
-	v := tx.Bucket([]byte(bucketMeta)).Get(keySeq)
-	if len(v) != 8 {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
 }
 
 // removeFriendTx forgets friend u: its record, queue and videos.
@@ -251,7 +232,7 @@ func (s *Service) removeFriendTx(tx *bolt.Tx, u string) error {
 	if err := s.cat.DropPodTx(tx, u); err != nil {
 		return fmt.Errorf("federation: drop videos of %s: %w", u, err)
 	}
-	if err := deleteOutbox(tx, u); err != nil {
+	if err := outbox.CloseTx(tx, u); err != nil {
 		return err
 	}
 	return tx.Bucket([]byte(bucketFriends)).Delete([]byte(u))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
+	"github.com/swarmtube/swarmtube/server/federation/outbox"
 	"github.com/swarmtube/swarmtube/server/identity"
 	"github.com/swarmtube/swarmtube/server/store"
 )
@@ -245,7 +246,7 @@ type Service struct {
 	unauthLimits *limiters // per client IP, for everything else
 	fetchLimits  *limiters // per client IP, fetches made for introductions
 	replays      *replayCache
-	out          *Outbox // the events the worker delivers
+	out          *outbox.Outbox // the events the worker delivers
 
 	logLimit *rate.Limiter // samples logs of refused requests
 
@@ -270,24 +271,28 @@ type Service struct {
 	busy map[string]bool
 }
 
-// New opens federation's buckets. out is the pod's outbox (NewOutbox in
-// the same store, for the same URL), whose events the worker delivers.
-// Call Routes to serve, Run to deliver.
-func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, out *Outbox, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
+// New opens federation's buckets. out is the pod's outbox (outbox.New in
+// the same store, for the same URL), whose events the worker delivers;
+// New opens its queue for every friend that lacks one and closes the
+// others (openQueues). Call Routes to serve, Run to deliver.
+func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, out *outbox.Outbox, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
 	if st == nil || id == nil || cat == nil || out == nil || log == nil {
 		return nil, errors.New("federation: store, identity, catalog, outbox and logger are required")
 	}
-	if out.self != cfg.SelfURL {
-		return nil, fmt.Errorf("federation: the outbox is %s's, not %s's", out.self, cfg.SelfURL)
+	if out.Self() != cfg.SelfURL {
+		return nil, fmt.Errorf("federation: the outbox is %s's, not %s's", out.Self(), cfg.SelfURL)
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	if err := st.Buckets(bucketFriends, bucketOutbox, bucketMeta, bucketEjected, bucketRequests); err != nil {
+	if err := st.Buckets(bucketFriends, bucketEjected, bucketRequests); err != nil {
 		return nil, err
+	}
+	if err := st.Update(openQueues); err != nil {
+		return nil, fmt.Errorf("federation: friends' queues: %w", err)
 	}
 	u, _ := url.Parse(cfg.SelfURL) // validated by defaults
 	s := &Service{
@@ -353,7 +358,7 @@ func (s *Service) publicKey(pemText string) (*rsa.PublicKey, error) {
 }
 
 // signal wakes the delivery worker without blocking.
-func (s *Service) signal() { s.out.signal() }
+func (s *Service) signal() { s.out.Signal() }
 
 // wakeFriend makes the worker contact friend at once, backoff or not.
 func (s *Service) wakeFriend(friend string) {
@@ -373,7 +378,7 @@ func (s *Service) Friends() ([]api.Friend, error) {
 		if err := forEachFriend(tx, func(f *friendRecord) error {
 			out = append(out, api.Friend{
 				URL: f.URL, Name: f.Name, Score: f.Score, Status: f.status(),
-				LastSeen: f.LastSeen, Pending: pendingCount(tx, f.URL), Videos: f.Videos,
+				LastSeen: f.LastSeen, Pending: outbox.PendingTx(tx, f.URL), Videos: f.Videos,
 			})
 			return nil
 		}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
+	"github.com/swarmtube/swarmtube/server/federation/outbox"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -61,7 +62,7 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 			return nil
 		case f := <-done:
 			delete(inflight, f)
-		case <-s.out.kick:
+		case <-s.out.Wake():
 		case <-ticker.C:
 		}
 	}
@@ -105,7 +106,7 @@ func (s *Service) dueFriends(inflight map[string]bool) ([]string, error) {
 				due = append(due, f.URL)
 				return nil
 			}
-			ob, _ := outboxOf(tx, f.URL, false)
+			ob := outbox.QueueTx(tx, f.URL)
 			hasEvents := ob != nil && ob.Stats().KeyN > 0
 			if hasEvents || now.Sub(f.LastAttempt) >= s.cfg.HealthInterval {
 				due = append(due, f.URL)
@@ -233,7 +234,7 @@ func (s *Service) deliver(ctx context.Context, friend string) {
 	n := 0
 	err := s.st.View(func(tx *bolt.Tx) error {
 		body.WriteString(`{"nonce":"` + fedproto.NewNonce() + `","events":[`)
-		if ob, _ := outboxOf(tx, friend, false); ob != nil {
+		if ob := outbox.QueueTx(tx, friend); ob != nil {
 			c := ob.Cursor()
 			for k, v := c.First(); k != nil && n < s.cfg.BatchSize; k, v = c.Next() {
 				if n > 0 {
@@ -297,7 +298,7 @@ func (s *Service) delivered(friend string, res fedproto.BatchResult, sent int, l
 		if err != nil {
 			return nil // quit or ejected meanwhile
 		}
-		if ob, _ := outboxOf(tx, friend, false); ob != nil {
+		if ob := outbox.QueueTx(tx, friend); ob != nil {
 			c := ob.Cursor()
 			for k, _ := c.First(); k != nil && bytesToSeq(k) <= res.LastSeq; k, _ = c.First() {
 				if err := c.Delete(); err != nil {

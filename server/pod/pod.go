@@ -40,6 +40,7 @@ import (
 	"github.com/swarmtube/swarmtube/server/config"
 	"github.com/swarmtube/swarmtube/server/datadir"
 	"github.com/swarmtube/swarmtube/server/federation"
+	"github.com/swarmtube/swarmtube/server/federation/outbox"
 	"github.com/swarmtube/swarmtube/server/feeds"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -69,8 +70,8 @@ type Pod struct {
 	seeder   *seeder.Seeder
 	videos   *videos.Service
 	fed      *federation.Service
-	outbox   *federation.Outbox // made before videos, which feeds it, and fed, which drains it
-	guarded  *http.Client       // federation.NewClient: every fetch on someone else's behalf
+	outbox   *outbox.Outbox // made before videos, which feeds it, and fed, which drains it
+	guarded  *http.Client   // federation.NewClient: every fetch on someone else's behalf
 	mirrors  *mirrors.Manager
 	webseed  *webseed.Handler
 	tracker  *tracker.Server
@@ -209,7 +210,7 @@ func (p *Pod) open() (err error) {
 	if !tools.Available() {
 		log.Warn("ffmpeg/ffprobe not found: uploads are not probed or transcoded and get no thumbnails; only MP4, WebM and Ogg files are accepted, as they are (install Debian's ffmpeg package)")
 	}
-	if p.outbox, err = federation.NewOutbox(p.store, p.cfg.URL); err != nil {
+	if p.outbox, err = outbox.New(p.store, p.cfg.URL); err != nil {
 		return err
 	}
 	p.videos, err = videos.New(videos.Config{

@@ -78,7 +78,7 @@ type Config struct {
 	// below its best file (ladder.go); nil means DefaultLadder, empty none.
 	Ladder []int
 	// Outbox queues the federation events of local changes
-	// (federation.Outbox, made before this service and the federation
+	// (server/federation/outbox, made before this service and the federation
 	// that drains it); nil: a pod without federation.
 	Outbox Outbox
 }
