@@ -17,8 +17,9 @@
 //	videos_owner_n,
 //	videos_local, videos_meta,
 //	videos_pending, video_jobs videos
-//	fed_friends, fed_outbox,
-//	fed_meta, fed_ejected     federation
+//	fed_friends, fed_ejected,
+//	fed_requests              federation
+//	fed_outbox, fed_meta      federation/outbox (queues, event sequence)
 //
 // (Friends' videos live in the videos buckets, marked by their origin.)
 //
