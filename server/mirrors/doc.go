@@ -60,9 +60,10 @@
 //
 // # Events before their video
 //
-// A friend's mirror event for a video not known here yet (events of
-// different friends are not ordered) is kept and applied when the video
-// arrives (VideoArrivedTx), at most 256 per friend, for 24 h.
+// A friend's mirror or unmirror event for a video not known here yet
+// (events of different friends are not ordered) is kept and applied when
+// the video arrives (VideoArrivedTx), over the list of mirrors the origin
+// sent with it: at most 256 per friend, for 24 h.
 //
 // # Admin routes (bearer token of an admin)
 //

@@ -17,8 +17,12 @@ import (
 // event (or catalogue page) that brings the video. The video's record
 // does not exist yet, so there is nothing to list X on, and O's event,
 // queued when the video was published, does not name X either; ignored,
-// the mirror would stay unknown here for good. So such an event is
-// kept ("early") and applied when the video arrives (VideoArrivedTx).
+// the mirror would stay unknown here for good. An "unmirror" event has
+// the same trouble the other way: the origin's list that comes with the
+// video may still name the copy X withdrew. So such events are kept
+// ("early"), the last of each friend for each video, and applied when the
+// video arrives (VideoArrivedTx): X's word on its own copy wins over the
+// origin's list.
 
 // bucketEarly holds mirror events for videos not known yet: video key
 // here, NUL, mirror pod → earlyMirror JSON.
@@ -36,21 +40,19 @@ const (
 )
 
 type earlyMirror struct {
-	Pod string             `json:"pod"`
-	Ref fedproto.MirrorRef `json:"ref"`
-	At  time.Time          `json:"at"`
+	Pod  string             `json:"pod"`
+	Kind string             `json:"kind"` // fedproto.EventMirror or EventUnmirror
+	Ref  fedproto.MirrorRef `json:"ref"`
+	At   time.Time          `json:"at"`
 }
 
 func earlyKey(videoKey, pod string) []byte { return []byte(videoKey + "\x00" + pod) }
 
-// keepEarlyTx keeps pod's mirror event for the video key here, not known
-// yet; an unmirror event forgets a kept one.
+// keepEarlyTx keeps pod's mirror or unmirror event for the video key
+// here, not known yet, in place of an earlier one.
 func (m *Manager) keepEarlyTx(tx *bolt.Tx, key, pod, kind string, ref fedproto.MirrorRef) error {
 	b := tx.Bucket([]byte(bucketEarly))
 	k := earlyKey(key, pod)
-	if kind != fedproto.EventMirror {
-		return b.Delete(k)
-	}
 	n := 0
 	if err := b.ForEach(func(ek, _ []byte) error {
 		if _, p, _ := bytes.Cut(ek, []byte{0}); string(p) == pod && !bytes.Equal(ek, k) {
@@ -64,13 +66,15 @@ func (m *Manager) keepEarlyTx(tx *bolt.Tx, key, pod, kind string, ref fedproto.M
 		m.log.Warn("mirrors: too many mirror events for unknown videos from one friend; ignoring one", "friend", pod, "video", ref.VideoID)
 		return nil
 	}
-	return store.PutJSON(b, k, earlyMirror{Pod: pod, Ref: ref, At: m.cfg.Now()})
+	m.log.Info("a friend's mirror event came before the video it names; kept until the video arrives", "friend", pod, "video", key, "type", kind)
+	return store.PutJSON(b, k, earlyMirror{Pod: pod, Kind: kind, Ref: ref, At: m.cfg.Now()})
 }
 
-// VideoArrivedTx lists, inside the caller's transaction, the mirrors
-// announced for the video id of origin before it was known here (see
-// bucketEarly). Federation calls it whenever it stores a friend's video.
-// A kept event the video refuses (another info hash) is forgotten.
+// VideoArrivedTx applies, inside the caller's transaction, the mirror
+// and unmirror events received for the video id of origin before it was
+// known here (see bucketEarly). Federation calls it whenever it stores a
+// friend's video that was not known. A kept event the video refuses
+// (another info hash) is forgotten.
 func (m *Manager) VideoArrivedTx(tx *bolt.Tx, origin, id string) error {
 	key, ok := m.cat.VideoKey(origin, id)
 	if !ok {
@@ -94,7 +98,7 @@ func (m *Manager) VideoArrivedTx(tx *bolt.Tx, origin, id string) error {
 		}
 	}
 	for _, e := range found {
-		if _, err := m.cat.SetMirrorTx(tx, e.Pod, e.Ref, true); err != nil {
+		if _, err := m.cat.SetMirrorTx(tx, e.Pod, e.Ref, e.Kind != fedproto.EventUnmirror); err != nil {
 			if !errors.Is(err, fedproto.ErrInvalid) {
 				return err
 			}

@@ -15,9 +15,10 @@ import (
 // TestEarlyMirrorEvent: a friend's mirror event that comes before the
 // video it names (events of different friends are not ordered; TestMirrors
 // timed out so in CI: pod 1 had pod 2's event before pod 3's video and
-// never listed the mirror) is kept and applied when the video arrives;
-// an unmirror, the mirror pod's leaving, the origin's removal or age
-// forget it, and one friend cannot keep more than maxEarlyPerPod.
+// never listed the mirror) is kept and applied when the video arrives; a
+// kept unmirror takes the copy off the list the origin sent; the mirror
+// pod's leaving, the origin's removal or age forget kept events, and one
+// friend cannot keep more than maxEarlyPerPod.
 func TestEarlyMirrorEvent(t *testing.T) {
 	f := newFixture(t, StrategyManual, 0)
 	ref := func(id, pod string) fedproto.MirrorRef {
@@ -30,10 +31,16 @@ func TestEarlyMirrorEvent(t *testing.T) {
 			t.Fatalf("%s event from %s for %s: %v", kind, pod, id, err)
 		}
 	}
-	arrive := func(id string) []string {
+	// arrive stores the video as its origin sends it, naming the mirrors
+	// the origin knew of, and returns the mirrors listed here.
+	arrive := func(id string, originList ...string) []string {
 		t.Helper()
+		var ms []api.Mirror
+		for _, p := range originList {
+			ms = append(ms, api.Mirror{Pod: p, WebseedURL: p + "/static/webseed/ab" + id + ".mp4"})
+		}
 		f.cat.mu.Lock()
-		f.cat.vs[id] = api.Video{ID: id, Pod: origin, InfoHash: "ab" + id, State: api.StatePublished}
+		f.cat.vs[id] = api.Video{ID: id, Pod: origin, InfoHash: "ab" + id, State: api.StatePublished, Mirrors: ms}
 		f.cat.mu.Unlock()
 		if err := f.m.st.Update(func(tx *bolt.Tx) error { return f.m.VideoArrivedTx(tx, origin, id) }); err != nil {
 			t.Fatal(err)
@@ -55,7 +62,8 @@ func TestEarlyMirrorEvent(t *testing.T) {
 	if err := f.m.st.Update(func(tx *bolt.Tx) error { return f.m.PodGoneTx(tx, z) }); err != nil {
 		t.Fatal(err)
 	}
-	if got := arrive("video1"); !slices.Equal(got, []string{x}) {
+	// The origin's list still names y, whose unmirror it has not had yet.
+	if got := arrive("video1", y); !slices.Equal(got, []string{x}) {
 		t.Fatalf("video1 arrived with mirrors %v, want %v", got, []string{x})
 	}
 	if n := f.early(t); n != 0 {
