@@ -31,6 +31,7 @@ type peer struct {
 	amChoking      bool
 	amInterested   bool
 	peerChoking    bool
+	unchokedAt     time.Time // when the peer last unchoked us
 	peerInterested bool
 	reqs           map[blockRef]time.Time // our outstanding requests to the peer
 	outq           []peerwire.Message     // to send; Piece with nil Block is read at send time
@@ -278,6 +279,9 @@ func (p *peer) handleLocked(m peerwire.Message, first bool) error {
 		}
 		t.reprioritizeLocked()
 	case peerwire.Unchoke:
+		if p.peerChoking {
+			p.unchokedAt = time.Now()
+		}
 		p.peerChoking = false
 		t.fillRequestsLocked(p)
 	case peerwire.Interested:

@@ -139,16 +139,19 @@ func (t *Torrent) podWantLocked(now time.Time) []podPick {
 			pc.needAt = now
 		}
 		ok := (need < podLead || now.Sub(pc.horizonAt) >= podFillDelay) && !waitPeers
-		if t.browserOfferedLocked(i) {
+		if since, offered := t.browserOfferedSinceLocked(i); offered {
 			// Browser peers first: the pod helps once the piece is due
-			// within podRescue, podGrace passed, and at their rate browser
+			// within podRescue, podGrace passed since it was (and since a
+			// browser peer could deliver it: a viewer whose peers connect
+			// after its buffer ran low would otherwise pay the pod for
+			// pieces they were about to send), and at their rate browser
 			// peers would not deliver it in time.
 			offeredAhead += t.missingBytesLocked(i)
 			late := time.Duration(float64(offeredAhead)/browserRate*float64(time.Second))+podMargin > need
 			if browserRate <= 0 { // just connected: judge by whether anything arrives
-				late = now.Sub(t.browserGotAt) >= podGrace
+				late = now.Sub(latest(t.browserGotAt, since)) >= podGrace
 			}
-			ok = need < podRescue && now.Sub(pc.needAt) >= podGrace && now.Sub(pc.gotAt) >= podGrace && late
+			ok = need < podRescue && now.Sub(latest(pc.needAt, since)) >= podGrace && now.Sub(pc.gotAt) >= podGrace && late
 		} else if t.peerBringsLocked(i) {
 			// Another viewer is fetching it from the pod, or is ahead and
 			// will (share.go): take it from that viewer, the pod only once
@@ -247,6 +250,26 @@ func (t *Torrent) missingBytesLocked(i int) int64 {
 		}
 	}
 	return n
+}
+
+// browserOfferedSinceLocked reports whether an unchoked browser peer has
+// piece i, and since when one could deliver it: the earliest unchoke among
+// those peers.
+func (t *Torrent) browserOfferedSinceLocked(i int) (since time.Time, offered bool) {
+	for p := range t.peers {
+		if !p.server && !p.peerChoking && p.has.Has(i) && (!offered || p.unchokedAt.Before(since)) {
+			since, offered = p.unchokedAt, true
+		}
+	}
+	return since, offered
+}
+
+// latest returns the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // browserOfferedLocked reports whether an unchoked browser peer has piece i.
