@@ -35,7 +35,7 @@ func TestPausedViewerCostsNoMoreThanPlainVideo(t *testing.T) {
 	ours := startPodWith(t, true, c)
 	plain := startPodWith(t, false, c)
 	bo, bp := browser(t), browser(t)
-	po, _ := tab(t, bo, ours.URL+"/test/watch.html?torrent=/t/video.torrent&early="+hex.EncodeToString(ours.InfoHash[:]))
+	po, _ := tab(t, bo, ours.URL+"/test/watch.html?torrent=/t/video.torrent&early="+hex.EncodeToString(ours.InfoHash[:])+earlyMeta(ours, 60))
 	pp, _ := tab(t, bp, plain.URL+"/test/plain.html?src=/webseed/clip.mp4")
 	done := make(chan struct{})
 	go func() {
@@ -71,7 +71,7 @@ func TestPausedViewerCostsNoMoreThanPlainVideo(t *testing.T) {
 func TestTwoViewersShareOneCopy(t *testing.T) {
 	c := makeClip(t, 60, 3000)
 	p := startPodWith(t, true, c)
-	watch := p.URL + "/test/watch.html?rate=4&torrent=/t/video.torrent&early=" + hex.EncodeToString(p.InfoHash[:])
+	watch := p.URL + "/test/watch.html?rate=4&torrent=/t/video.torrent&early=" + hex.EncodeToString(p.InfoHash[:]) + earlyMeta(p, 60)
 	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
 	ba, bb := browser(t), browser(t)
 	a, _ := tab(t, ba, watch)

@@ -10,9 +10,11 @@
 //     code as client.wasm) with a simulated player that reads ahead like
 //     Chromium and reports its buffer, because 2 cores cannot hold 8
 //     Chromium instances. Each native viewer starts like the watch page: the
-//     Service Worker's early reads from the web seed (sw.js EARLY_BUDGET in
-//     EARLY_CHUNK range requests) fill the player's buffer, the engine opens
-//     -engine-delay later and is given those bytes (engine.js giveEarly).
+//     page's early reads from the web seed (engine.js earlyBudget, run in
+//     node, in one request, then a piece at a time while the player needs
+//     one, up to sw.js EARLY_BUDGET) fill the player's buffer, the engine
+//     opens -engine-delay after the first frame and is given those bytes
+//     (engine.js giveEarly).
 //   - startup: time from navigation to the first "playing" event in
 //     headless Chromium, for a plain <video src=webseed>, our engine (a
 //     first visit with the worker registered from the page's head as the
@@ -84,10 +86,10 @@ var (
 	browsers = flag.Int("browsers", 2, "offload: how many of the viewers are Chromium pages running client.wasm (the others: native builds of the same engine); with any, the video is a real MP4")
 	chromium = flag.String("chromium", "chromium", "Chromium binary")
 	debug    = flag.Bool("debug", false, "offload: engine debug logs on stderr; startup: web seed ranges and the ours page's trace")
-	early    = flag.Int64("early", -1, "offload: bytes each viewer reads from the web seed before its engine runs, like sw.js (-1: sw.js EARLY_BUDGET, 0: none)")
-	earlyCh  = flag.Int64("early-chunk", -1, "offload: size of those range requests (-1: sw.js EARLY_CHUNK)")
-	engDelay = flag.Duration("engine-delay", 1850*time.Millisecond,
-		"offload: time from a viewer's start to its engine opening the torrent (measured in Chromium: video on the stream → torrent open, median)")
+	early    = flag.Int64("early", -1, "offload: bytes of each viewer's first web seed request before its engine runs (-1: engine.js earlyBudget from the video's bitrate, 0: none)")
+	earlyCh  = flag.Int64("early-chunk", -1, "viewers: size of the early range requests (-1: sw.js EARLY_CHUNK)")
+	engDelay = flag.Duration("engine-delay", 550*time.Millisecond,
+		"offload: time from a viewer's first frame to its engine opening the torrent (measured in Chromium, playing → torrent open, medians of 3-5: 338-574 ms at load 18-21, 1062 ms at load 25; -mode startup prints it)")
 )
 
 func main() {
@@ -97,7 +99,7 @@ func main() {
 		sizes()
 	}
 	if *mode == "hash" || *mode == "all" || *mode == "startup" {
-		p := newPod(videoFile(), true)
+		p := newPod(videoFile(), 60, true)
 		if *mode != "startup" {
 			hashBench(p)
 		}
@@ -158,6 +160,7 @@ type pod struct {
 	tracker    string
 	torrent    []byte
 	size       int64
+	duration   float64 // seconds
 	webseedOut atomic.Int64
 	seeder     *seeder.Seeder
 	cleanup    []func()
@@ -180,8 +183,9 @@ func (w countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func newPod(path string, withSeeder bool) *pod {
-	p := &pod{}
+// newPod serves the video at path, of duration seconds.
+func newPod(path string, duration float64, withSeeder bool) *pod {
+	p := &pod{duration: duration}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		log.Fatal(err)
@@ -256,7 +260,8 @@ func newPod(path string, withSeeder bool) *pod {
 	}
 	mux.HandleFunc("/t/video.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"info_hash":"%x","torrent_url":"/t/video.torrent","webseed_url":"/webseed/video.mp4"}`, ih)
+		fmt.Fprintf(w, `{"info_hash":"%x","torrent_url":"/t/video.torrent","webseed_url":"/webseed/video.mp4","size":%d,"duration":%g,"piece_length":%d}`,
+			ih, p.size, p.duration, info.PieceLength)
 	})
 	mux.HandleFunc("/webseed/video.mp4", func(w http.ResponseWriter, r *http.Request) {
 		if *debug {
@@ -295,6 +300,45 @@ func swConst(name string) int64 {
 	if len(m[2]) > 0 {
 		sh, _ := strconv.Atoi(string(m[2]))
 		v <<= sh
+	}
+	return v
+}
+
+// jsFloat reads `const NAME = N;` from engine.js.
+func jsFloat(name string) float64 {
+	src, err := os.ReadFile(filepath.Join(*root, "web", "static", "engine", "engine.js"))
+	if err != nil {
+		log.Fatalf("engine.js: %v", err)
+	}
+	m := regexp.MustCompile(`(?m)^const ` + name + ` = ([0-9.]+);`).FindSubmatch(src)
+	if m == nil {
+		log.Fatalf("engine.js: no %s constant", name)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		log.Fatalf("engine.js %s: %v", name, err)
+	}
+	return v
+}
+
+// jsEarlyBudget runs engine.js's earlyBudget in node: the bytes of a
+// viewer's first early request for this video, exactly as the page
+// computes them.
+func jsEarlyBudget(length int64, duration float64, pieceLength int64) int64 {
+	abs, err := filepath.Abs(filepath.Join(*root, "web", "static", "engine", "engine.js"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	engineJS, _ := json.Marshal(abs)
+	script := fmt.Sprintf(`globalThis.self = globalThis; const { earlyBudget } = await import(%s);
+console.log(earlyBudget({ length: %d, duration: %g, pieceLength: %d }));`, engineJS, length, duration, pieceLength)
+	out, err := exec.Command("node", "--input-type=module", "-e", script).CombinedOutput()
+	if err != nil {
+		log.Fatalf("node earlyBudget: %v: %s", err, out)
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		log.Fatalf("node earlyBudget: %q", out)
 	}
 	return v
 }
@@ -399,12 +443,14 @@ try {
   navigator.serviceWorker.ready.then(() => { st.marks.swActive = performance.now(); });
   const meta = await (await fetch('/t/video.json')).json(); st.marks.meta = performance.now();
   const tb = fetch(meta.torrent_url).then((r) => r.arrayBuffer());
-  st.early = await playEarly(v, { infoHash: meta.info_hash, webSeed: meta.webseed_url, name: 'video.mp4' }); st.earlyMs = performance.now();
+  st.early = await playEarly(v, { infoHash: meta.info_hash, webSeed: meta.webseed_url, name: 'video.mp4',
+    length: meta.size, duration: meta.duration, pieceLength: meta.piece_length }); st.earlyMs = performance.now();
   const e = await loadEngine(); st.engineMs = performance.now(); st.engine = e;
   const t = await e.open(new Uint8Array(await tb)); st.openMs = performance.now(); st.torrent = t; t.play(v);
+  st.marks.open = st.openMs;
   // For -debug: what the engine saw after open.
   st.trace = [];
-  const tick = () => { const s = t.stats(); const b = v.buffered;
+  const tick = () => { const s = t.stats(); const b = v.buffered; if (s.peers > 0) st.marks.peer ??= performance.now();
     st.trace.push([Math.round(performance.now()), v.readyState, v.paused, +v.currentTime.toFixed(2), b.length ? +b.end(b.length - 1).toFixed(2) : 0,
       s.peers, s.piecesHave, s.bytesFromWebSeed, s.bytesFromPeers]); };
   tick(); setInterval(tick, 250);
@@ -464,7 +510,7 @@ func waitPlaying(ctx context.Context) (float64, error) {
 func startup(p *pod) {
 	results := map[string][]float64{}
 	clients := strings.Split(*clientsF, ",")
-	var engineMs, openMs, earlyMs []float64
+	var engineMs, openMs, earlyMs, playOpenMs []float64
 	marks := map[string]map[string][]float64{}
 	webseed := map[string][]float64{}
 	podWebSeed, podSeeder := map[string][]float64{}, map[string][]float64{}
@@ -509,6 +555,9 @@ func startup(p *pod) {
 			if c == "ours" && phases["engineMs"] > 0 {
 				engineMs = append(engineMs, phases["engineMs"])
 				openMs = append(openMs, phases["openMs"])
+				if err == nil {
+					playOpenMs = append(playOpenMs, phases["openMs"]-ms)
+				}
 			}
 			stop()
 		}
@@ -521,6 +570,7 @@ func startup(p *pod) {
 	}
 	fmt.Printf("  ours, phases (ms since navigation, medians): video on the stream (Service Worker controls; -1: no playEarly) %.0f, engine ready (wasm + Service Worker) %.0f, torrent open %.0f\n",
 		median(earlyMs), median(engineMs), median(openMs))
+	fmt.Printf("  ours, first playing → torrent open (offload's -engine-delay), median: %.0f ms, runs %v\n", median(playOpenMs), round(playOpenMs))
 	fmt.Printf("  where the time goes (ms since navigation, medians):\n")
 	for _, c := range []string{"plain", "ours", "ours-module", "ours-return"} {
 		if marks[c] == nil {
@@ -638,16 +688,8 @@ func round(v []float64) []int {
 
 // offload runs N native viewers against one pod.
 func offload() {
-	budget, chunk := *early, *earlyCh
-	if budget < 0 {
-		budget = swConst("EARLY_BUDGET")
-	}
-	if chunk < 0 {
-		chunk = swConst("EARLY_CHUNK")
-	}
-	if chunk <= 0 {
-		log.Fatalf("early chunk %d", chunk)
-	}
+	earlyCap, earlyLow := swConst("EARLY_BUDGET"), jsFloat("EARLY_LOW")
+	earlyStuck := time.Duration(jsFloat("EARLY_STUCK_MS")) * time.Millisecond
 	dir, err := os.MkdirTemp("", "wasmbench-offload-")
 	if err != nil {
 		log.Fatal(err)
@@ -655,17 +697,19 @@ func offload() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "video.mp4")
 	byteRate := *bitrate / 8
+	seconds := float64(*sizeMB<<20) / byteRate
 	nBrowsers := min(max(*browsers, 0), *viewers)
 	if nBrowsers > 0 {
 		// Browsers must play it: a real video of about the size and bitrate asked.
-		seconds := int(math.Ceil(float64(*sizeMB<<20) / byteRate))
-		path = encodeVideo(seconds, int(*bitrate/1000)-128) // 128 kbit/s of AAC on top
+		secs := int(math.Ceil(float64(*sizeMB<<20) / byteRate))
+		path = encodeVideo(secs, int(*bitrate/1000)-128) // 128 kbit/s of AAC on top
 		defer os.RemoveAll(filepath.Dir(path))
 		fi, err := os.Stat(path)
 		if err != nil {
 			log.Fatal(err)
 		}
-		byteRate = float64(fi.Size()) / float64(seconds)
+		seconds = float64(secs)
+		byteRate = float64(fi.Size()) / seconds
 	} else {
 		data := make([]byte, *sizeMB<<20)
 		r := rand.New(rand.NewPCG(1, 2))
@@ -676,11 +720,15 @@ func offload() {
 			log.Fatal(err)
 		}
 	}
-	p := newPod(path, true)
+	p := newPod(path, seconds, true)
 	defer p.close()
 	mi, ih, err := torrentfile.Parse(p.torrent)
 	if err != nil {
 		log.Fatal(err)
+	}
+	budget := *early
+	if budget < 0 {
+		budget = jsEarlyBudget(p.size, seconds, mi.Info.PieceLength)
 	}
 	vs := make([]*viewer, *viewers)
 	bs := make([]*browserViewer, *viewers)
@@ -707,7 +755,8 @@ func offload() {
 		}
 		vs[v] = &viewer{
 			webSeed: p.srv.URL + "/webseed/video.mp4", size: p.size, byteRate: byteRate,
-			early: min(budget, p.size), chunk: chunk, engineDelay: *engDelay,
+			early: min(budget, p.size), earlyCap: min(earlyCap, p.size), earlyLow: earlyLow, earlyStuck: earlyStuck,
+			pieceLength: mi.Info.PieceLength, engineDelay: *engDelay,
 			open: func() (*engine.Session, error) { return engine.Start(mi, ih, opt) },
 		}
 		wg.Add(1)
@@ -725,8 +774,8 @@ func offload() {
 	}
 	fmt.Printf("offload: %d viewers (%d Chromium pages with client.wasm, %d native) joining %v apart, %.1f MB %s at %.1f Mbit/s, %v total\n",
 		*viewers, nBrowsers, *viewers-nBrowsers, *join, float64(p.size)/1e6, kind, byteRate*8/1e6, elapsed.Round(time.Second))
-	fmt.Printf("  each viewer: %.2f MiB from the web seed in %d KiB range requests before its engine runs (sw.js), engine opens after %v\n",
-		float64(budget)/(1<<20), chunk>>10, *engDelay)
+	fmt.Printf("  each viewer: %.2f MiB from the web seed in its first request (engine.js earlyBudget), then a piece at a time while its player holds under %g s and its engine has not opened, at most %.2f MiB; engine opens %v after the first frame\n",
+		float64(budget)/(1<<20), earlyLow, float64(earlyCap)/(1<<20), *engDelay)
 	for v, w := range vs {
 		if b := bs[v]; b != nil {
 			b.report(v)
@@ -803,7 +852,11 @@ func (b *browserViewer) watch(url string, length time.Duration) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	if ended, _ := evalJS[bool](ctx, "document.getElementById('v').ended"); !ended {
-		b.err = fmt.Errorf("the video did not end within %v", 2*length+30*time.Second)
+		state, _ := evalJS[string](ctx, `(() => { const v = document.getElementById('v'); const b = [];
+			for (let i = 0; i < v.buffered.length; i++) b.push([+v.buffered.start(i).toFixed(2), +v.buffered.end(i).toFixed(2)]);
+			return JSON.stringify({ t: v.currentTime, d: v.duration, readyState: v.readyState, networkState: v.networkState, paused: v.paused,
+				buffered: b, error: v.error && v.error.message }); })()`)
+		b.err = fmt.Errorf("the video did not end within %v: %s", 2*length+30*time.Second, state)
 	}
 	b.stalls, _ = evalJS[int](ctx, "window.__waits")
 	raw, err := evalJS[string](ctx, "JSON.stringify(window.__st.torrent.stats())")
@@ -826,13 +879,20 @@ func (b *browserViewer) report(v int) {
 
 // viewer simulates one watch page: a player that reads ahead of the
 // playhead up to 10 s (as Chromium's media buffer does), starts once 1 s
-// is buffered and advances at the bitrate; first fed by the Service
-// Worker's early web seed reads, then, from engineDelay on, by the engine,
-// which is given those early bytes and told the player's buffer.
+// is buffered and advances at the bitrate. It is fed first by the page's
+// early web seed reads (engine.js playEarly: the first request of early
+// bytes, then one piece at a time while the player has not started or
+// holds under earlyLow seconds, up to earlyCap), then, from engineDelay
+// after its first frame, by the engine, which is given those early bytes
+// and told the player's buffer.
 type viewer struct {
 	webSeed     string
 	size, early int64
-	chunk       int64
+	earlyCap    int64
+	pieceLength int64
+	earlyLow    float64
+	earlyStuck  time.Duration
+	chunk       int64 // viewers mode: the early reads' size (sw.js EARLY_CHUNK)
 	byteRate    float64
 	engineDelay time.Duration
 	open        func() (*engine.Session, error)
@@ -846,24 +906,14 @@ type viewer struct {
 }
 
 // readEarly reads the first v.early bytes from the web seed as sw.js does:
-// one whole range request of v.chunk bytes after the other.
+// one whole range request of v.chunk bytes after the other (viewers mode).
 func (v *viewer) readEarly(ctx context.Context, buffered *atomic.Int64) ([]byte, error) {
 	out := make([]byte, 0, v.early)
 	for off := int64(0); off < v.early; {
 		n := min(v.chunk, v.early-off)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.webSeed, nil)
+		b, err := v.readRange(ctx, off, n)
 		if err != nil {
 			return nil, err
-		}
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("early web seed read at %d: %w", off, err)
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusPartialContent || int64(len(b)) != n {
-			return nil, fmt.Errorf("early web seed read at %d: status %d, %d bytes, %v", off, resp.StatusCode, len(b), err)
 		}
 		out = append(out, b...)
 		off += n
@@ -872,25 +922,69 @@ func (v *viewer) readEarly(ctx context.Context, buffered *atomic.Int64) ([]byte,
 	return out, nil
 }
 
+// readRange reads [off, off+n) from the web seed in one range request.
+func (v *viewer) readRange(ctx context.Context, off, n int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.webSeed, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("early web seed read at %d: %w", off, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusPartialContent || int64(len(b)) != n {
+		return nil, fmt.Errorf("early web seed read at %d: status %d, %d bytes, %v", off, resp.StatusCode, len(b), err)
+	}
+	return b, nil
+}
+
 func (v *viewer) play() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	begin := time.Now()
-	var buffered, pos atomic.Int64
+	var buffered, pos, startedAt atomic.Int64 // startedAt: ns since begin of the first frame, 0 before
 	var sess atomic.Pointer[engine.Session]
 	failed := make(chan error, 1)
 	go func() {
-		earlyData, err := v.readEarly(ctx, &buffered)
+		// engine.js prefetchEarly and earlyFromPrefetch: the first request,
+		// then a piece at a time while the player needs it, until the
+		// engine opens (engineDelay after the first frame).
+		earlyData, err := v.readRange(ctx, 0, v.early)
 		if err != nil {
 			failed <- err
 			return
 		}
-		v.earlyRead = int64(len(earlyData))
-		select {
-		case <-time.After(time.Until(begin.Add(v.engineDelay))):
-		case <-ctx.Done():
-			return
+		buffered.Add(v.early)
+		for {
+			if at := startedAt.Load(); at > 0 && time.Since(begin) >= time.Duration(at)+v.engineDelay {
+				break
+			}
+			got := int64(len(earlyData))
+			need := float64(buffered.Load()-pos.Load())/v.byteRate < v.earlyLow
+			if startedAt.Load() == 0 { // engine.js: not started EARLY_STUCK_MS after the first bytes
+				need = time.Since(begin) >= v.earlyStuck
+			}
+			if !need || got >= v.earlyCap {
+				select {
+				case <-time.After(20 * time.Millisecond):
+					continue
+				case <-ctx.Done():
+					return
+				}
+			}
+			next := min(v.earlyCap, (got/v.pieceLength+1)*v.pieceLength)
+			b, err := v.readRange(ctx, got, next-got)
+			if err != nil {
+				failed <- err
+				return
+			}
+			earlyData = append(earlyData, b...)
+			buffered.Add(int64(len(b)))
 		}
+		v.earlyRead = int64(len(earlyData))
 		s, err := v.open()
 		if err != nil {
 			failed <- err
@@ -946,6 +1040,7 @@ func (v *viewer) play() {
 				continue
 			}
 			started, v.startup = true, time.Since(begin)
+			startedAt.Store(int64(v.startup))
 		}
 		np := min(b, p+int64(dt*v.byteRate))
 		if stalled {

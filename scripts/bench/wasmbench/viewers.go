@@ -136,7 +136,7 @@ func viewersBench() {
 func pathDir(p string) string { return p[:strings.LastIndex(p, "/")] }
 
 func runViewers(path string, size int64, seconds float64, plans []plan) {
-	p := newPod(path, true)
+	p := newPod(path, seconds, true)
 	defer p.close()
 	mi, ih, err := torrentfile.Parse(p.torrent)
 	if err != nil {
@@ -147,7 +147,7 @@ func runViewers(path string, size int64, seconds float64, plans []plan) {
 	// against a pod of their own (web seed only): a Chromium page with
 	// <video src> for each Chromium viewer, an HTTP client that fetches like
 	// one (watchPlainHTTP) for each native viewer.
-	plainPod := newPod(path, false)
+	plainPod := newPod(path, seconds, false)
 	defer plainPod.close()
 	plainRes := make([]result, len(plans))
 	res := make([]result, len(plans))

@@ -132,19 +132,22 @@ function startServiceWorker(scope = '/') {
 /**
  * playEarly starts <video> on a torrent's stream before the engine has
  * loaded: until the page opens the torrent, the Service Worker serves the
- * first bytes (≤ 1 MiB, sw.js EARLY_BUDGET) from the same-origin web seed
- * (the video's webseed_url), then the engine takes over; open() hands it
- * those bytes (see giveEarly). The page itself fetches those first bytes
- * at once, while the Service Worker registers and starts (on a first visit
- * that takes as long as a plain <video>'s whole first request), and the
- * worker asks the page for them (prefetchEarly). meta: {infoHash (40 hex),
- * webSeed, name}. The wasm's download, compilation and the start of Go
+ * first bytes from the same-origin web seed (the video's webseed_url),
+ * then the engine takes over; open() hands it those bytes (see giveEarly).
+ * The page itself fetches those first bytes at once, while the Service
+ * Worker registers and starts (on a first visit that takes as long as a
+ * plain <video>'s whole first request), and the worker asks the page for
+ * them (prefetchEarly): one second of media (earlyBudget), then a piece at
+ * a time only while the player needs it before the engine runs, at most
+ * 1 MiB (sw.js EARLY_BUDGET). meta: {infoHash (40 hex), webSeed, name,
+ * length (bytes), duration (seconds), pieceLength (bytes)}; without length
+ * and duration the first request is the whole 1 MiB. The wasm's download, compilation and the start of Go
  * (CPU, main thread) then wait until the video plays, autoplay is refused,
  * the video fails or 2.5 s pass, if loadEngine has not got that far yet.
  * Resolves to false (and leaves the video alone) when no Service Worker
  * controls the page. Later, torrent.play(video) keeps the running stream.
  */
-export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { swScope = '/' } = {}) {
+export async function playEarly(video, { infoHash, webSeed, name = 'video', length, duration, pieceLength }, { swScope = '/' } = {}) {
   pageMarks.playEarly ??= performance.now();
   const ih = String(infoHash || '').toLowerCase();
   if (!/^[0-9a-f]{40}$/.test(ih)) return false;
@@ -162,7 +165,9 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { 
   const early = ws && !(controlledAtStart && (await storedStart(ih))) ? ws : null;
   if (early) earlySeed.set(ih, early.href);
   pageMarks.stored ??= performance.now();
-  const pre = early && early.origin === location.origin && canServiceWorker() ? prefetchEarly(ih, early.href) : null;
+  const pre = early && early.origin === location.origin && canServiceWorker()
+    ? prefetchEarly(ih, early.href, earlyBudget({ length, duration, pieceLength }), pieceLength > 0 ? pieceLength : EARLY_CHUNK, video)
+    : null;
   if (!(await startServiceWorker(swScope))) {
     pre?.abort();
     return false;
@@ -188,74 +193,142 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video' }, { 
   return true;
 }
 
-// EARLY_PREFETCH is what playEarly fetches from the web seed itself:
+// EARLY_PREFETCH caps what playEarly fetches from the web seed itself:
 // sw.js's EARLY_BUDGET, all the worker reads before the engine runs (web's
-// TestEarlyPrefetchIsWorkerBudget keeps the two equal).
+// TestEarlyPrefetchIsWorkerBudget keeps the two equal). Every byte of it
+// is pod upload per viewer, whether or not peers hold it.
 const EARLY_PREFETCH = 1 << 20;
+// EARLY_SECONDS of media (at the file's mean bitrate, from the video's
+// metadata) is what playEarly's first request asks for: what the player
+// needs to start (a few hundred ms of media and the faststart moov) and to
+// play while the engine starts. Measured in Chromium (BENCHMARKS.md, "8
+// start 3 s apart"): the engine opens 0.3-0.6 s after the first frame, and
+// later pieces come from peers.
+const EARLY_SECONDS = 1;
+// EARLY_LOW: beyond the first request, while the engine has not opened
+// the torrent, the page fetches the next piece from the web seed only when
+// the player needs it, up to EARLY_PREFETCH: it plays with less than
+// EARLY_LOW seconds of wall time ahead (about what one range request of a
+// piece takes on a slow link), it has no metadata yet (a moov larger than
+// the first request), or it has not started EARLY_STUCK_MS after asking.
+// A slow engine start costs the pod what the player plays, not a stall.
+const EARLY_LOW = 0.5;
+const EARLY_STUCK_MS = 500;
+const EARLY_POLL_MS = 100;
+const EARLY_CHUNK = 256 << 10; // sw.js EARLY_CHUNK: the unit when the piece length is not known
+
+/**
+ * earlyBudget returns the bytes playEarly's first request fetches from the
+ * web seed: EARLY_SECONDS of media at the file's mean bitrate (length ÷
+ * duration), rounded up to whole pieces (the engine keeps only whole
+ * pieces of what it is handed), at least one piece, at most EARLY_PREFETCH
+ * and the file. meta: {length (bytes), duration (seconds), pieceLength
+ * (bytes)}, from the video's metadata (API: file.size, video.duration,
+ * file.piece_length); EARLY_PREFETCH when the bitrate is not known.
+ */
+export function earlyBudget({ length, duration, pieceLength } = {}) {
+  if (!(length > 0 && duration > 0)) return EARLY_PREFETCH;
+  const unit = pieceLength > 0 ? pieceLength : EARLY_CHUNK;
+  const want = Math.ceil((EARLY_SECONDS * length) / duration / unit) * unit;
+  return Math.min(Math.max(want, unit), EARLY_PREFETCH, length);
+}
 
 // prefetched: infoHash → the first bytes of the file, fetched by the page
-// from the web seed while its Service Worker starts ({buf, got (bytes
-// arrived, from offset 0), length (of the file, 0 until known), mime,
-// done, wake (waiters), abort}).
+// from the web seed while its Service Worker starts and until the engine
+// opens the torrent ({buf, got (bytes arrived, from offset 0), length (of
+// the file, 0 until known), mime, unit (piece length), busy (a fetch in
+// flight), failed, opened (the engine has the torrent: fetch no more),
+// video, wake (waiters), abort, handle, given}).
 const prefetched = new Map();
 
 function canServiceWorker() {
   return typeof window !== 'undefined' && window.isSecureContext && 'serviceWorker' in navigator;
 }
 
-// prefetchEarly fetches the file's first EARLY_PREFETCH bytes from the web
-// seed in one range request, so that on a first visit the bytes are on
-// their way while the Service Worker registers, installs and activates
-// (the <video> can use the stream only once the worker controls the page).
-// The worker asks for them (onWorkerMessage, MSG.EARLY) instead of
-// fetching them itself; they are handed to the engine on open like the
-// worker's own early reads, so the pod sends them once either way.
-function prefetchEarly(infoHash, url) {
+// prefetchEarly fetches the file's first budget bytes (earlyBudget) from
+// the web seed in one range request, so that on a first visit the bytes
+// are on their way while the Service Worker registers, installs and
+// activates (the <video> can use the stream only once the worker controls
+// the page). The worker asks for them (onWorkerMessage, MSG.EARLY) instead
+// of fetching them itself, and for more as the player reads on: those are
+// fetched a piece at a time only while the player needs them before the
+// engine runs (earlyFromPrefetch). They are handed to the engine on open
+// like the worker's own early reads, so the pod sends them once either way.
+function prefetchEarly(infoHash, url, budget, unit, video) {
   const have = prefetched.get(infoHash);
   if (have) return have;
   const ctl = new AbortController();
   const p = {
-    buf: new Uint8Array(0), got: 0, length: 0, mime: '', done: false, wake: [],
-    abort: () => ctl.abort(),
+    buf: new Uint8Array(0), got: 0, length: 0, mime: '', unit, busy: false, failed: false, opened: false,
+    video, url, signal: ctl.signal, wake: [], abort: () => ctl.abort(),
   };
   prefetched.set(infoHash, p);
-  const wake = () => { for (const w of p.wake.splice(0)) w(); };
+  fetchEarly(p, 0, budget);
+  return p;
+}
+
+function wakeEarly(p) {
+  for (const w of p.wake.splice(0)) w();
+}
+
+// fetchEarly appends [from, to) of the file to p.buf from the web seed
+// (from is p.got); a failure stops the page's early fetching (the worker
+// reads the web seed itself, within its budget).
+function fetchEarly(p, from, to) {
+  p.busy = true;
   (async () => {
-    const resp = await fetch(url, { headers: { Range: `bytes=0-${EARLY_PREFETCH - 1}` }, cache: 'no-store', signal: ctl.signal });
-    const m = /^bytes 0-(\d+)\/(\d+)$/.exec(resp.headers.get('content-range') || '');
-    if (resp.status !== 206 || !m) {
+    const resp = await fetch(p.url, { headers: { Range: `bytes=${from}-${to - 1}` }, cache: 'no-store', signal: p.signal });
+    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(resp.headers.get('content-range') || '');
+    if (resp.status !== 206 || !m || Number(m[1]) !== from) {
       resp.body?.cancel();
-      return;
+      throw new Error(`early range ${from}-${to - 1}: status ${resp.status}`);
     }
-    p.length = Number(m[2]);
-    p.mime = resp.headers.get('content-type') || 'application/octet-stream';
-    p.buf = new Uint8Array(Number(m[1]) + 1);
+    if (!p.length) {
+      p.length = Number(m[3]);
+      p.mime = resp.headers.get('content-type') || 'application/octet-stream';
+      p.buf = new Uint8Array(Math.min(EARLY_PREFETCH, p.length));
+    }
+    const end = Math.min(Number(m[2]) + 1, p.buf.byteLength);
     const reader = resp.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      const n = Math.min(value.byteLength, p.buf.byteLength - p.got);
+      const n = Math.min(value.byteLength, end - p.got);
       p.buf.set(value.subarray(0, n), p.got);
       p.got += n;
-      wake();
+      wakeEarly(p);
     }
-  })().catch(() => {}).finally(() => {
-    p.done = true;
-    wake();
+  })().catch(() => { p.failed = true; }).finally(() => {
+    p.busy = false;
+    wakeEarly(p);
     if (p.handle) givePrefetched(p);
   });
-  return p;
+}
+
+// earlyNeeded reports whether the player, asking for bytes since waitedMs,
+// needs them from the web seed before the engine runs (see EARLY_LOW).
+function earlyNeeded(video, waitedMs) {
+  if (!video || video.paused || video.error) return false;
+  if (video.readyState < HTMLMediaElement.HAVE_METADATA) return true;
+  if (video.currentTime === 0 && video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) return waitedMs >= EARLY_STUCK_MS;
+  const t = video.currentTime;
+  const b = video.buffered;
+  let ahead = 0;
+  for (let i = 0; i < b.length; i++) {
+    if (b.start(i) <= t + 0.05 && t <= b.end(i)) ahead = b.end(i) - t;
+  }
+  return ahead / (video.playbackRate || 1) < EARLY_LOW;
 }
 
 // givePrefetched hands the engine the prefetched bytes it has not had yet
-// (whole pieces until the prefetch ends: the engine keeps only the whole
-// pieces of each hand-over), and forgets a finished prefetch once the
-// engine has all of it.
+// (whole pieces while a fetch is in flight: the engine keeps only the whole
+// pieces of each hand-over), and forgets the prefetch once the engine has
+// all of it (no fetch starts after open).
 function givePrefetched(p) {
   const from = p.given || 0;
   const pl = p.handle.pieceLength;
-  const to = p.done ? p.got : Math.floor(p.got / pl) * pl;
-  if (p.done && prefetched.get(p.handle.infoHash) === p) prefetched.delete(p.handle.infoHash);
+  const to = p.busy ? Math.floor(p.got / pl) * pl : p.got;
+  if (!p.busy && prefetched.get(p.handle.infoHash) === p) prefetched.delete(p.handle.infoHash);
   if (to <= from) return Promise.resolve();
   p.given = to;
   return giveEarly(p.handle, [{ offset: from, data: p.buf.subarray(from, to) }]);
@@ -263,14 +336,34 @@ function givePrefetched(p) {
 
 // earlyFromPrefetch resolves to [offset, offset+length) of the file from
 // the page's prefetch, in the Service Worker's read answer shape ({data,
-// length (of the file), mime}), or null when the prefetch does not hold it.
+// length (of the file), mime}; data may be shorter), fetching the next
+// piece first when the player needs it (earlyNeeded) and the engine has
+// not opened the torrent; {end: true} when the early bytes end there (the
+// engine serves the rest); null when the page does not hold them (the
+// worker reads the web seed itself).
 async function earlyFromPrefetch(infoHash, offset, length) {
   const p = prefetched.get(infoHash);
-  if (!p || !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0) return null;
-  while (!p.done && p.got < offset + length) await new Promise((r) => p.wake.push(r));
-  const end = Math.min(offset + length, p.got);
-  if (p.length === 0 || offset >= end) return null;
-  return { data: p.buf.slice(offset, end).buffer, length: p.length, mime: p.mime };
+  if (!p) return handles.has(infoHash) ? { end: true } : null;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0) return null;
+  const asked = performance.now();
+  for (;;) {
+    if (p.got >= offset + length || (!p.busy && offset < p.got)) {
+      const end = Math.min(offset + length, p.got);
+      return { data: p.buf.slice(offset, end).buffer, length: p.length, mime: p.mime };
+    }
+    if (!p.busy) {
+      if (p.failed || p.length === 0) return null;
+      if (p.opened || offset > p.got || p.got >= p.buf.byteLength) return { end: true };
+      if (earlyNeeded(p.video, performance.now() - asked)) {
+        fetchEarly(p, p.got, Math.min(p.buf.byteLength, (Math.floor(p.got / p.unit) + 1) * p.unit));
+        continue;
+      }
+    }
+    await new Promise((r) => {
+      p.wake.push(r);
+      if (!p.busy) setTimeout(r, EARLY_POLL_MS);
+    });
+  }
 }
 
 // storedStart reports whether the engine's OPFS store (wasm/jsutil:
@@ -397,8 +490,9 @@ function onWorkerMessage(ev) {
   }
   if (!port) return;
   if (msg.type === MSG.EARLY) {
+    // r: bytes (transferred), {end} or null (a miss: the worker reads them).
     earlyFromPrefetch(msg.infoHash, msg.offset, msg.length).then(
-      (r) => (r ? port.postMessage(r, [r.data]) : port.postMessage({ miss: true })),
+      (r) => port.postMessage(r ?? { miss: true }, r && r.data ? [r.data] : []),
       () => port.postMessage({ miss: true }),
     );
     return;
@@ -514,9 +608,14 @@ export class Engine {
     // fetches none of it again.
     // What arrived of the page's own prefetch; the rest follows when it
     // arrives (prefetchEarly), so open does not wait on the network.
+    // A piece still on its way from the web seed is waited for: handed
+    // over later, it could meet the engine's own fetch of it.
     const pre = prefetched.get(h.infoHash);
     if (pre) {
+      pre.opened = true; // the engine serves the player's next reads: no more fetches
+      while (pre.busy) await new Promise((r) => pre.wake.push(r));
       pre.handle = h;
+      wakeEarly(pre);
       await givePrefetched(pre);
     }
     for (let early; (early = earlyWebSeed.get(h.infoHash));) {

@@ -19,9 +19,12 @@
 // <video>. Each read of its own is also posted to the page, which hands it to
 // its engine on open: the engine counts it in its stats and keeps the whole
 // pieces instead of fetching them again (from the web seed or the pod's
-// seeder). The budget is 1 MiB: every byte of it is pod upload per viewer
-// (8 viewers: 0.19 of 8 copies vs 0.255 with 2 MiB), and the player still
-// starts at 1.1-1.2x plain HTTP (BENCHMARKS.md).
+// seeder). The budget is at most 1 MiB: every byte of it is pod upload per
+// viewer (8 viewers: 0.19 of 8 copies vs 0.255 with 2 MiB). The page
+// decides how much of it to use: one second of media, then a piece at a
+// time while its player needs one before the engine runs (engine.js
+// earlyBudget, earlyFromPrefetch); it answers {end: true} where its early
+// bytes end, and the engine serves the rest.
 
 // When this worker's start-up steps happened (epoch ms, performance.timeOrigin
 // + now), for wasmbench's start-up timeline (MSG.MARKS).
@@ -240,12 +243,19 @@ async function serve(event, url) {
       earlySpent.set(earlyKey, spent + n);
       const got = await fromPage;
       if (got && got.data instanceof ArrayBuffer && got.data.byteLength > 0) return got;
-      const early = await readEarly(webSeed, offset, n);
-      if (early) {
-        // A copy for the page's engine (the original goes to the player).
-        const copy = early.data.slice(0);
-        client.postMessage({ type: MSG.WEBSEED, infoHash, offset, data: copy }, [copy]);
-        return early;
+      if (got && got.end) {
+        // The page's early bytes end here (its budget in seconds of media
+        // was enough, or its engine opened the torrent): the engine serves
+        // the rest, from peers first.
+        earlySpent.set(earlyKey, EARLY_BUDGET);
+      } else {
+        const early = await readEarly(webSeed, offset, n);
+        if (early) {
+          // A copy for the page's engine (the original goes to the player).
+          const copy = early.data.slice(0);
+          client.postMessage({ type: MSG.WEBSEED, infoHash, offset, data: copy }, [copy]);
+          return early;
+        }
       }
     }
     return ask(client, { type: MSG.READ, infoHash, streamId, offset, length });

@@ -192,7 +192,9 @@ async function openEngine(video, file, media, abandoned, from, source) {
   // load spreads over its mirrors), else from the mirror that did.
   const webSeed = source.first ? rotate(sources(video, file).map((src) => src.webSeed).filter(Boolean))[0] : source.webSeed;
   if (file.info_hash && webSeed) {
-    await mod.playEarly(media, { infoHash: file.info_hash, webSeed, name: video.name || 'video' }, {}).catch((err) => {
+    // Size, duration and piece length size the early fetch to a second of media (earlyBudget).
+    const meta = { length: file.size, duration: video.duration, pieceLength: file.piece_length };
+    await mod.playEarly(media, { infoHash: file.info_hash, webSeed, name: video.name || 'video', ...meta }, {}).catch((err) => {
       console.warn('early start failed, waiting for the engine:', err);
     });
   }
