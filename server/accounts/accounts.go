@@ -52,6 +52,13 @@ var (
 	ErrClosed        = &httpx.Error{Status: http.StatusForbidden, Code: "registration_closed", Message: "registration on this pod is closed; ask its admin for an account"}
 )
 
+// ErrAdminPasswordIgnored is returned by EnsureAdmin when the admin
+// exists already and the password it was given is not the admin's: a
+// password is set only when the account is created, and the caller must
+// say so rather than let the host believe it took effect (issue 17 item
+// 1). `swarmtube admin reset-password` changes it.
+var ErrAdminPasswordIgnored = errors.New("accounts: the admin exists; its password was not changed")
+
 var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{2,31}$`)
 
 // Config tunes the service.
@@ -198,17 +205,17 @@ func checkPassword(p string) error {
 
 // EnsureAdmin creates the admin account at first start. If password is
 // empty a random one is generated and returned so the caller can show it
-// once; an existing admin is left untouched and "" is returned.
+// once; an existing admin is left untouched and "" is returned, with
+// ErrAdminPasswordIgnored when password is given and is not the admin's.
 func (s *Service) EnsureAdmin(ctx context.Context, password string) (generated string, err error) {
-	exists := false
-	if err := s.st.View(func(tx *bolt.Tx) error {
-		exists = tx.Bucket([]byte(bucketUsers)).Get([]byte(AdminUsername)) != nil
-		return nil
-	}); err != nil {
-		return "", err
-	}
-	if exists {
+	u, err := s.Get(AdminUsername)
+	switch {
+	case err == nil && password != "" && !verifyPassword(u.PasswordHash, password):
+		return "", ErrAdminPasswordIgnored
+	case err == nil:
 		return "", nil
+	case !errors.Is(err, ErrNoSuchUser):
+		return "", err
 	}
 	if password == "" {
 		generated = randomToken(18)

@@ -110,8 +110,13 @@ func TestLastAdminKeepsRight(t *testing.T) {
 	if pw, err := s.EnsureAdmin(ctx, ""); err != nil || pw == "" {
 		t.Fatalf("EnsureAdmin: %q %v", pw, err)
 	}
-	if pw, err := s.EnsureAdmin(ctx, "ignored-now"); err != nil || pw != "" {
-		t.Fatalf("second EnsureAdmin must keep the admin: %q %v", pw, err)
+	// A password given for an existing admin is not taken, and the caller
+	// is told so (it used to be ignored without a word: issue 17 item 1).
+	if pw, err := s.EnsureAdmin(ctx, "ignored-now"); !errors.Is(err, ErrAdminPasswordIgnored) || pw != "" {
+		t.Fatalf("second EnsureAdmin must keep the admin and say the password was ignored: %q %v", pw, err)
+	}
+	if _, err := s.Login(ctx, "admin", "ignored-now"); !errors.Is(err, ErrBadLogin) {
+		t.Fatalf("the ignored password logs in: %v", err)
 	}
 	if _, err := s.SetRights(ctx, "admin", []string{"upload"}); !errors.Is(err, ErrLastAdmin) {
 		t.Fatalf("got %v", err)

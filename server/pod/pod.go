@@ -289,6 +289,11 @@ func (p *Pod) open() (err error) {
 	// Last, once nothing else can fail: a start that fails must not create
 	// the admin and show its one-time password in a log nobody reads.
 	generated, err := p.accounts.EnsureAdmin(context.Background(), cfg.AdminPassword)
+	if errors.Is(err, accounts.ErrAdminPasswordIgnored) {
+		log.Warn("--admin-password is used only when the admin account is created: the admin's password was not changed; to change it, stop the pod and run `swarmtube admin reset-password --data "+cfg.DataDir+" admin`",
+			"username", accounts.AdminUsername)
+		err = nil
+	}
 	if err != nil {
 		return err
 	}
