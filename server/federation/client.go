@@ -122,6 +122,34 @@ func (s *Service) fetchPodInfo(ctx context.Context, pod string) (api.PodInfo, er
 	return info, nil
 }
 
+// deferred reports whether err is a friend's answer that asks for a later
+// try and blames no one, and when to try again: a 429 (its Retry-After,
+// at least min), or 403 friendship_pending while it finishes our
+// introduction (min). The worker backs off without a penalty then.
+func deferred(err error, min time.Duration) (time.Duration, bool) {
+	re, ok := asRemote(err)
+	if !ok || re.Status != http.StatusTooManyRequests && re.Code != ErrPending.Code {
+		return 0, false
+	}
+	return max(re.RetryAfter, min), true
+}
+
+// replayed reports whether err is a friend's 409 replayed_event answer to
+// a batch it had applied entirely already, and the sequence it holds
+// (replayAnswer.LastSeq): a success for the sender, which may forget up
+// to it.
+func replayed(err error) (lastSeq uint64, ok bool) {
+	re, isRemote := asRemote(err)
+	if !isRemote || re.Status != http.StatusConflict || re.Code != ErrReplayedEvent.Code {
+		return 0, false
+	}
+	var ra replayAnswer
+	if json.Unmarshal(re.Body, &ra) != nil {
+		return 0, false
+	}
+	return ra.LastSeq, true
+}
+
 // asRemote returns the remote error inside err, if any.
 func asRemote(err error) (*remoteError, bool) {
 	var re *remoteError

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -45,6 +46,41 @@ func TestProtocolError(t *testing.T) {
 			}
 			if tc.message != "" && he.Message != tc.message {
 				t.Errorf("message %q, want %q", he.Message, tc.message)
+			}
+		})
+	}
+}
+
+// TestAnswerClasses: the worker learns from a friend's answer only through
+// deferred and replayed, which read the HTTP status and code: a 429 waits
+// its Retry-After (at least the minimum), friendship_pending the minimum,
+// other refusals are failures; a 409 replayed_event with its last_seq is
+// a success up to it.
+func TestAnswerClasses(t *testing.T) {
+	const minWait = time.Second
+	wrap := func(re *remoteError) error { return fmt.Errorf("federation: post: %w", re) }
+	for _, tc := range []struct {
+		name     string
+		err      error
+		wait     time.Duration
+		deferred bool
+		last     uint64
+		replayed bool
+	}{
+		{"429", wrap(&remoteError{Status: http.StatusTooManyRequests, Code: ErrRateLimited.Code, RetryAfter: 5 * time.Second}), 5 * time.Second, true, 0, false},
+		{"429 soon", wrap(&remoteError{Status: http.StatusTooManyRequests}), minWait, true, 0, false},
+		{"pending", wrap(&remoteError{Status: http.StatusForbidden, Code: ErrPending.Code}), minWait, true, 0, false},
+		{"not friend", wrap(&remoteError{Status: http.StatusForbidden, Code: ErrNotFriend.Code}), 0, false, 0, false},
+		{"replayed", wrap(&remoteError{Status: http.StatusConflict, Code: ErrReplayedEvent.Code, Body: []byte(`{"error":"replayed_event","last_seq":42}`)}), 0, false, 42, true},
+		{"replayed, no body", wrap(&remoteError{Status: http.StatusConflict, Code: ErrReplayedEvent.Code, Body: []byte(`<html>`)}), 0, false, 0, false},
+		{"down", errors.New("dial tcp: connection refused"), 0, false, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if wait, ok := deferred(tc.err, minWait); ok != tc.deferred || wait != tc.wait {
+				t.Errorf("deferred = %v, %v; want %v, %v", wait, ok, tc.wait, tc.deferred)
+			}
+			if last, ok := replayed(tc.err); ok != tc.replayed || last != tc.last {
+				t.Errorf("replayed = %d, %v; want %d, %v", last, ok, tc.last, tc.replayed)
 			}
 		})
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"time"
 
@@ -261,11 +260,8 @@ func (s *Service) deliver(ctx context.Context, friend string) {
 		return // shutting down: not the friend's fault
 	}
 	s.metrics.deliveryTime.Observe(time.Since(start).Seconds())
-	if re, ok := asRemote(err); ok && re.Status == http.StatusConflict && re.Code == ErrReplayedEvent.Code {
-		var ra replayAnswer
-		if json.Unmarshal(re.Body, &ra) == nil {
-			res, err = fedproto.BatchResult{LastSeq: ra.LastSeq, Duplicates: n}, nil
-		}
+	if last, ok := replayed(err); ok {
+		res, err = fedproto.BatchResult{LastSeq: last, Duplicates: n}, nil
 	}
 	if err == nil {
 		s.delivered(friend, res, n, lastSent)
@@ -330,10 +326,9 @@ func (s *Service) delivered(friend string, res fedproto.BatchResult, sent int, l
 func (s *Service) failed(friend string, cause error) {
 	now := s.cfg.Now()
 	s.metrics.failures.Inc()
-	re, _ := asRemote(cause)
 	// Neither a 429 nor a friend still finishing our introduction is the
 	// friend's failure: back off without a penalty.
-	limited := re != nil && (re.Status == http.StatusTooManyRequests || re.Code == ErrPending.Code)
+	wait, limited := deferred(cause, s.cfg.RetryMin)
 	var ejected *friendRecord
 	err := s.st.DB().Batch(func(tx *bolt.Tx) error { // see delivered
 		ejected = nil
@@ -344,7 +339,7 @@ func (s *Service) failed(friend string, cause error) {
 		f.LastAttempt = now
 		f.LastError = cause.Error()
 		if limited {
-			f.NextAttempt = now.Add(max(re.RetryAfter, s.cfg.RetryMin))
+			f.NextAttempt = now.Add(wait)
 			return putFriend(tx, f)
 		}
 		f.Failures++
