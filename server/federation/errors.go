@@ -38,6 +38,22 @@ var (
 // address that is not public (see publicAddr).
 var errPrivateAddress = errors.New("federation: the address is not public (loopback, private, link-local, multicast or unspecified); --federation-allow-private lifts this on test networks")
 
+// Refusals of the admin operations (MakeFriends, Accept, Refuse),
+// wrapped with what went wrong ("%w: detail"). They carry no HTTP status:
+// the admin routes answer them (adminError in http.go).
+var (
+	// ErrInvalidPods: no usable pod URL was named. Answered 400
+	// invalid_pods.
+	ErrInvalidPods = errors.New("federation: no usable pod URL")
+	// ErrNoRequest: none of the named pods asked to be friends. Answered
+	// 404 no_request.
+	ErrNoRequest = errors.New("federation: no introduction from the named pods")
+	// ErrNoneSucceeded: not one named pod could be befriended, asked or
+	// accepted (the reasons per pod follow). Answered 502 makefriends_failed
+	// or accept_failed.
+	ErrNoneSucceeded = errors.New("federation: no friendship could be set up")
+)
+
 // Domain errors of the model: what the state of this pod's friends
 // refuses, whatever carried the request. They have no HTTP status; the
 // protocol layer gives each its code (protocolError). A message the model

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -28,13 +27,13 @@ import (
 // pods are introduced concurrently, each within HelloTimeout; learnt
 // ones concurrently, each within IntroTimeout. No lock is held over the
 // network. The result lists all friends afterwards and, per pod URL as
-// given (or as learnt), why it failed. The error is an *httpx.Error when
-// no named pod could be befriended or asked (400 for bad input, 502
-// otherwise).
+// given (or as learnt), why it failed. The error wraps ErrInvalidPods
+// when no usable pod is named, ErrNoneSucceeded when no named pod could be
+// befriended or asked.
 func (s *Service) MakeFriends(ctx context.Context, pods []string) (api.MakeFriendsResult, error) {
 	res := api.MakeFriendsResult{Errors: map[string]string{}}
 	if len(pods) == 0 || len(pods) > 100 {
-		return res, httpx.Errorf(http.StatusBadRequest, "invalid_pods", "name 1 to 100 pod URLs in \"pods\"")
+		return res, errPodCount
 	}
 	var named []string
 	given := map[string]string{}
@@ -53,7 +52,7 @@ func (s *Service) MakeFriends(ctx context.Context, pods []string) (api.MakeFrien
 		}
 	}
 	if len(named) == 0 {
-		return res, httpx.Errorf(http.StatusBadRequest, "invalid_pods", "no pod to befriend: %s", joinErrors(res.Errors))
+		return res, fmt.Errorf("%w: no pod to befriend: %s", ErrInvalidPods, joinErrors(res.Errors))
 	}
 	known, err := s.knownURLs()
 	if err != nil {
@@ -106,7 +105,7 @@ func (s *Service) MakeFriends(ctx context.Context, pods []string) (api.MakeFrien
 		return res, err
 	}
 	if namedOK == 0 {
-		return res, httpx.Errorf(http.StatusBadGateway, "makefriends_failed", "no friendship was set up: %s", joinErrors(res.Errors))
+		return res, fmt.Errorf("%w: no friendship was set up: %s", ErrNoneSucceeded, joinErrors(res.Errors))
 	}
 	return res, nil
 }
@@ -133,6 +132,9 @@ func introResult(hr fedproto.HelloResult, err error) string {
 	}
 	return hr.Status
 }
+
+// errPodCount refuses a list of pods too short or too long.
+var errPodCount = fmt.Errorf("%w: name 1 to 100 pod URLs in \"pods\"", ErrInvalidPods)
 
 func joinErrors(m map[string]string) string {
 	var parts []string
@@ -357,13 +359,13 @@ func (s *Service) undoIntroducing(u string, prev *friendRecord) {
 
 // Accept accepts introductions waiting for this pod's admin (or refused
 // earlier): this pod introduces itself back to each, which counts as
-// consent on both sides. The result is MakeFriends'; the error is an
-// *httpx.Error when no named pod could be accepted (404 no_request when
-// none of them asked).
+// consent on both sides. The result is MakeFriends'; the error wraps
+// ErrInvalidPods for no usable URL, ErrNoRequest when none of the pods
+// asked, ErrNoneSucceeded when none could be accepted.
 func (s *Service) Accept(ctx context.Context, pods []string) (api.MakeFriendsResult, error) {
 	res := api.MakeFriendsResult{Errors: map[string]string{}}
 	if len(pods) == 0 || len(pods) > 100 {
-		return res, httpx.Errorf(http.StatusBadRequest, "invalid_pods", "name 1 to 100 pod URLs in \"pods\"")
+		return res, errPodCount
 	}
 	var todo []string
 	given := map[string]string{}
@@ -389,7 +391,7 @@ func (s *Service) Accept(ctx context.Context, pods []string) (api.MakeFriendsRes
 		return res, err
 	}
 	if len(todo) == 0 {
-		return res, httpx.Errorf(http.StatusNotFound, "no_request", "no introduction to accept: %s", joinErrors(res.Errors))
+		return res, fmt.Errorf("%w: no introduction to accept: %s", ErrNoRequest, joinErrors(res.Errors))
 	}
 	ok := 0
 	var mu sync.Mutex
@@ -411,7 +413,7 @@ func (s *Service) Accept(ctx context.Context, pods []string) (api.MakeFriendsRes
 		return res, err
 	}
 	if ok == 0 {
-		return res, httpx.Errorf(http.StatusBadGateway, "accept_failed", "no introduction could be accepted: %s", joinErrors(res.Errors))
+		return res, fmt.Errorf("%w: no introduction could be accepted: %s", ErrNoneSucceeded, joinErrors(res.Errors))
 	}
 	return res, nil
 }
@@ -420,10 +422,11 @@ func (s *Service) Accept(ctx context.Context, pods []string) (api.MakeFriendsRes
 // listed as refused (its further introductions get 403
 // friendship_refused until an admin accepts it or makes friends with
 // it), and is told, best effort, so that it forgets its request. The
-// error is a 404 *httpx.Error when none of pods asked.
+// error wraps ErrInvalidPods for a list too short or too long, and
+// ErrNoRequest when none of pods asked.
 func (s *Service) Refuse(ctx context.Context, pods []string) error {
 	if len(pods) == 0 || len(pods) > 100 {
-		return httpx.Errorf(http.StatusBadRequest, "invalid_pods", "name 1 to 100 pod URLs in \"pods\"")
+		return errPodCount
 	}
 	var refused []string
 	err := s.st.Update(func(tx *bolt.Tx) error {
@@ -458,7 +461,7 @@ func (s *Service) Refuse(ctx context.Context, pods []string) error {
 		return fmt.Errorf("federation: refuse: %w", err)
 	}
 	if len(refused) == 0 {
-		return httpx.Errorf(http.StatusNotFound, "no_request", "this pod holds no introduction from %s", strings.Join(pods, ", "))
+		return fmt.Errorf("%w: this pod holds no introduction from %s", ErrNoRequest, strings.Join(pods, ", "))
 	}
 	quit, _ := json.Marshal(fedproto.Quit{Nonce: fedproto.NewNonce()})
 	s.background(func(ctx context.Context) { s.broadcast(ctx, refused, fedproto.PathQuit, quit) })

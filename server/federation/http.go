@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -14,9 +15,29 @@ import (
 // maxAdminBody bounds POST /api/v1/pods/makefriends, accept and refuse.
 const maxAdminBody = 64 << 10
 
+// adminError answers the admin operations' refusals (errors.go) with
+// their status and code; failed is the route's code for "none of the
+// named pods worked". Any other error is left as it is.
+func adminError(err error, failed string) error {
+	var status int
+	var code string
+	switch {
+	case errors.Is(err, ErrInvalidPods):
+		status, code = http.StatusBadRequest, "invalid_pods"
+	case errors.Is(err, ErrNoRequest):
+		status, code = http.StatusNotFound, "no_request"
+	case errors.Is(err, ErrNoneSucceeded):
+		status, code = http.StatusBadGateway, failed
+	default:
+		return err
+	}
+	return &httpx.Error{Status: status, Code: code, Message: httpx.UserText(err)}
+}
+
 // podsHandler serves an admin route whose body is {"pods": [URL...]}:
-// it answers f's result as JSON with 200, or f's error.
-func podsHandler[R any](log *slog.Logger, f func(context.Context, []string) (R, error)) http.HandlerFunc {
+// it answers f's result as JSON with 200, or f's error (adminError, with
+// failed as the code when no pod worked).
+func podsHandler[R any](log *slog.Logger, failed string, f func(context.Context, []string) (R, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req api.MakeFriends
 		if err := httpx.DecodeJSON(w, r, maxAdminBody, &req); err != nil {
@@ -25,7 +46,7 @@ func podsHandler[R any](log *slog.Logger, f func(context.Context, []string) (R, 
 		}
 		res, err := f(r.Context(), req.Pods)
 		if err != nil {
-			httpx.WriteError(w, r, log, err)
+			httpx.WriteError(w, r, log, adminError(err, failed))
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, res)
@@ -35,8 +56,8 @@ func podsHandler[R any](log *slog.Logger, f func(context.Context, []string) (R, 
 // Routes mounts the admin routes of API.md and the signed pod-to-pod
 // routes (see the package documentation).
 func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
-	mux.Handle("POST /api/"+api.Version+"/pods/makefriends", accounts.Require(log, api.RightAdmin, podsHandler(log, s.MakeFriends)))
-	mux.Handle("POST /api/"+api.Version+"/pods/accept", accounts.Require(log, api.RightAdmin, podsHandler(log, s.Accept)))
+	mux.Handle("POST /api/"+api.Version+"/pods/makefriends", accounts.Require(log, api.RightAdmin, podsHandler(log, "makefriends_failed", s.MakeFriends)))
+	mux.Handle("POST /api/"+api.Version+"/pods/accept", accounts.Require(log, api.RightAdmin, podsHandler(log, "accept_failed", s.Accept)))
 	mux.Handle("POST /api/"+api.Version+"/pods/refuse", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
 		var req api.MakeFriends
 		if err := httpx.DecodeJSON(w, r, maxAdminBody, &req); err != nil {
@@ -44,7 +65,7 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 			return
 		}
 		if err := s.Refuse(r.Context(), req.Pods); err != nil {
-			httpx.WriteError(w, r, log, err)
+			httpx.WriteError(w, r, log, adminError(err, ""))
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

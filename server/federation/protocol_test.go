@@ -85,3 +85,38 @@ func TestAnswerClasses(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminError: the admin operations' refusals reach the admin routes
+// with the status, code and words they had when the operations built
+// HTTP errors themselves.
+func TestAdminError(t *testing.T) {
+	internal := errors.New("disk on fire")
+	for _, tc := range []struct {
+		name    string
+		err     error
+		failed  string
+		status  int
+		code    string
+		message string
+	}{
+		{"count", errPodCount, "makefriends_failed", http.StatusBadRequest, "invalid_pods", `name 1 to 100 pod URLs in "pods"`},
+		{"none usable", fmt.Errorf("%w: no pod to befriend: %s", ErrInvalidPods, "x: that is this pod"), "makefriends_failed",
+			http.StatusBadRequest, "invalid_pods", "no pod to befriend: x: that is this pod"},
+		{"no request", fmt.Errorf("%w: this pod holds no introduction from %s", ErrNoRequest, "http://a.example"), "",
+			http.StatusNotFound, "no_request", "this pod holds no introduction from http://a.example"},
+		{"makefriends failed", fmt.Errorf("%w: no friendship was set up: %s", ErrNoneSucceeded, "http://a.example: it did not answer in time"), "makefriends_failed",
+			http.StatusBadGateway, "makefriends_failed", "no friendship was set up: http://a.example: it did not answer in time"},
+		{"accept failed", fmt.Errorf("%w: no introduction could be accepted: %s", ErrNoneSucceeded, "b"), "accept_failed",
+			http.StatusBadGateway, "accept_failed", "no introduction could be accepted: b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var he *httpx.Error
+			if !errors.As(adminError(tc.err, tc.failed), &he) || he.Status != tc.status || he.Code != tc.code || he.Message != tc.message {
+				t.Fatalf("adminError(%v) = %+v, want %d %s %q", tc.err, he, tc.status, tc.code, tc.message)
+			}
+		})
+	}
+	if got := adminError(internal, "makefriends_failed"); got != internal {
+		t.Fatalf("an internal error became %v", got)
+	}
+}
