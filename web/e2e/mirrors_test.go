@@ -202,6 +202,9 @@ func TestMirrorPlayback(t *testing.T) {
 	if n := metricSum(t, p1.URL, "swarmtube_tracker_announces_total"); n == 0 {
 		t.Errorf("pod1's tracker counted no announce")
 	}
+	if m := regexp.MustCompile(`(?m)^swarmtube_tracker_rejections_total\{reason="not_tracked"\} ([0-9.e+]+)$`).FindSubmatch(get(t, p1.URL+"/metrics")); m == nil || string(m[1]) != "0" {
+		t.Errorf("pod1's tracker refused the video it lists as not tracked (%q)", m)
+	}
 
 	// Without the engine, the page's HTTP fallback plays it from pod 2's
 	// web seed (the <source> list skips the dead origin's).

@@ -237,7 +237,9 @@ async function openEngine(video, file, media, abandoned, from, source) {
       const fromServers = s.bytesFromServers || 0;
       const viewers = Math.max(0, (s.peers || 0) - podPeers);
       const relayed = s.relayedPeers || 0;
-      let note = `Peer to peer${podPeers ? ', with the pod’s seeder' : ''}: while this page is open you share what you have with other viewers.`;
+      // A seeder may be the origin's or a mirror's (issue 18).
+      const seeders = podPeers === 1 ? ', with a pod’s seeder' : `, with ${podPeers} pods’ seeders`;
+      let note = `Peer to peer${podPeers ? seeders : ''}: while this page is open you share what you have with other viewers.`;
       let reason;
       if (viewers === 0 && (s.unreachablePeers || 0) > 0) {
         // Viewers answered but every connection failed its ICE checks.
