@@ -17,6 +17,20 @@
 // rely on a mirror for that long. Only the removal of the video at its
 // origin (a federation remove event) drops a younger mirror.
 //
+// # Resolutions
+//
+// A mirror holds its video's best file first; its lower resolutions (the
+// origin's ladder, api.Video.Files after the first) join the record
+// (record.Lower) at every policy pass while they fit in the room left
+// once every best file is in (grow: most useful mirror first, each
+// video's resolutions best first, one that does not fit skipped), and
+// are fetched, verified, seeded and served like the best file once that
+// is held, each a file of its own (<dir>/<infohash>.<ext>, its own
+// .torrent, swarm and web seed). A best file that needs room takes it
+// from lower resolutions first, any mirror's, least useful mirror and
+// lowest resolution first, whatever their age: the minimum lifetime
+// protects a mirror's best file; only then whole mirrors as above.
+//
 // # A mirror's life
 //
 // One record per video in bucket "mirrors", keyed by the video's id on
@@ -39,7 +53,8 @@
 // seeder seeds it on demand in the same swarm (the same info hash), the
 // web seed serves it at /static/webseed/<infohash>.<ext>, the pod serves
 // the .torrent at its own /api/v1/videos/{id}/torrent (its own trackers
-// first, then the origin's), and, in the transaction that makes it held,
+// first, then the origin's; ?resolution=N for a lower resolution it
+// holds), and, in the transaction that makes it held,
 // a signed "mirror" event is queued for every friend, the origin
 // included. The video's record here lists this pod as a mirror too.
 //
@@ -79,5 +94,6 @@
 //
 // A mirror is {"video_id", "name", "pod" (origin), "size", "state"
 // (wanted | held), "picked", "added_at", "held_at", "missing" (bytes not
-// fetched yet)}.
+// fetched yet), "lower": [{"resolution", "size", "held"}]}; size and
+// missing count its lower resolutions too.
 package mirrors

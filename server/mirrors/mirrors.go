@@ -115,12 +115,63 @@ type record struct {
 	Picked   bool      `json:"picked,omitempty"`
 	AddedAt  time.Time `json:"added_at"`
 	HeldAt   time.Time `json:"held_at,omitzero"`
+	// Lower are the video's lower resolutions this mirror holds or
+	// fetches, best first, within the budget (plan's grow step); they are
+	// fetched once the best file is held. Records from before resolutions
+	// have none.
+	Lower []lowerFile `json:"lower,omitempty"`
 }
 
-func (r *record) ih() [20]byte {
+// lowerFile is one lower resolution of a mirrored video (a rendition,
+// api.Video.Files after the first): a file of its own, with its own
+// torrent, swarm and web seed, stored as <dir>/<infohash>.<ext>.
+type lowerFile struct {
+	Resolution int    `json:"resolution"` // short side, pixels
+	InfoHash   string `json:"info_hash"`
+	Ext        string `json:"ext"`
+	Size       int64  `json:"size"`
+	Held       bool   `json:"held,omitempty"`
+}
+
+func (r *record) ih() [20]byte { return hexIH(r.InfoHash) }
+
+func hexIH(s string) [20]byte {
 	var ih [20]byte
-	_, _ = hex.Decode(ih[:], []byte(r.InfoHash))
+	_, _ = hex.Decode(ih[:], []byte(s))
 	return ih
+}
+
+// bytes is what r takes of the budget: its best file and its lower
+// resolutions, fetched or not.
+func (r *record) bytes() int64 {
+	n := r.Size
+	for _, f := range r.Lower {
+		n += f.Size
+	}
+	return n
+}
+
+// files lists r's files (best first) by info hash and extension.
+func (r *record) files() []fileName {
+	out := []fileName{{r.InfoHash, r.Ext, r.Key}}
+	for _, f := range r.Lower {
+		out = append(out, fileName{f.InfoHash, f.Ext, fetchKey(r.Key, f.InfoHash)})
+	}
+	return out
+}
+
+// fileName names one mirrored file: <infohash><ext> on disk and on the
+// web seed, <infohash>.torrent and .part beside it; Fetch is its key in
+// Manager.fetching while it is fetched.
+type fileName struct{ InfoHash, Ext, Fetch string }
+
+// fetchKey names a fetch under way in Manager.fetching: the record's key
+// for its best file, key/infohash for a lower resolution.
+func fetchKey(key, lowerIH string) string {
+	if lowerIH == "" {
+		return key
+	}
+	return key + "/" + lowerIH
 }
 
 // Manager keeps this pod's mirrors. It is safe for concurrent use.
@@ -188,6 +239,11 @@ func New(cfg Config, st *store.Store, cat Catalog, out Outbox, seeder Seeder, lo
 		if r.State == StateHeld {
 			m.held[r.InfoHash+r.Ext] = m.filePath(&r)
 		}
+		for _, f := range r.Lower {
+			if f.Held {
+				m.held[f.InfoHash+f.Ext] = filepath.Join(cfg.Dir, f.InfoHash+f.Ext)
+			}
+		}
 	}
 	return m, nil
 }
@@ -195,14 +251,19 @@ func New(cfg Config, st *store.Store, cat Catalog, out Outbox, seeder Seeder, lo
 // Enabled reports whether this pod mirrors at all (a budget is set).
 func (m *Manager) Enabled() bool { return m.cfg.MaxBytes > 0 }
 
-func (m *Manager) filePath(r *record) string { return filepath.Join(m.cfg.Dir, r.InfoHash+r.Ext) }
-func (m *Manager) partPath(r *record) string { return filepath.Join(m.cfg.Dir, r.InfoHash+".part") }
+func (m *Manager) filePath(r *record) string {
+	return m.filePathOf(fileName{InfoHash: r.InfoHash, Ext: r.Ext})
+}
 func (m *Manager) torrentPath(r *record) string {
 	return filepath.Join(m.cfg.Dir, r.InfoHash+".torrent")
 }
+func (m *Manager) filePathOf(f fileName) string { return filepath.Join(m.cfg.Dir, f.InfoHash+f.Ext) }
 
 func (m *Manager) webseedURL(r *record) string {
-	return m.cfg.SelfURL + "/static/webseed/" + r.InfoHash + r.Ext
+	return m.webseedOf(fileName{InfoHash: r.InfoHash, Ext: r.Ext})
+}
+func (m *Manager) webseedOf(f fileName) string {
+	return m.cfg.SelfURL + "/static/webseed/" + f.InfoHash + f.Ext
 }
 
 func (m *Manager) ref(r *record) fedproto.MirrorRef {
@@ -219,8 +280,10 @@ func (m *Manager) ResolveWebseed(name string) (string, bool) {
 	return p, ok
 }
 
-// Torrent returns the .torrent of the held mirror of the video id here.
-func (m *Manager) Torrent(id string) ([]byte, bool) {
+// Torrent returns the .torrent of the held mirror of the video id here:
+// of its best file (infoHash empty or the best file's) or of a lower
+// resolution it holds (infoHash that file's, 40 lower-case hex digits).
+func (m *Manager) Torrent(id, infoHash string) ([]byte, bool) {
 	var r *record
 	_ = m.st.View(func(tx *bolt.Tx) error {
 		r, _ = getTx(tx, id)
@@ -229,7 +292,11 @@ func (m *Manager) Torrent(id string) ([]byte, bool) {
 	if r == nil || r.State != StateHeld {
 		return nil, false
 	}
-	data, err := os.ReadFile(m.torrentPath(r))
+	if infoHash != "" && infoHash != r.InfoHash &&
+		!slices.ContainsFunc(r.Lower, func(f lowerFile) bool { return f.Held && f.InfoHash == infoHash }) {
+		return nil, false
+	}
+	data, err := os.ReadFile(filepath.Join(m.cfg.Dir, cmp.Or(infoHash, r.InfoHash)+".torrent"))
 	if err != nil {
 		m.log.Warn("mirrors: read torrent", "video", id, "err", err)
 		return nil, false
@@ -292,6 +359,20 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 		if err := m.seeder.Register(r.ih(), m.torrentPath(&r), m.filePath(&r)); err != nil {
 			m.log.Warn("mirrors: register with the seeder", "video", r.Key, "err", err)
+		}
+		for _, f := range r.Lower {
+			if !f.Held {
+				continue
+			}
+			fn := fileName{InfoHash: f.InfoHash, Ext: f.Ext}
+			if _, err := os.Stat(m.filePathOf(fn)); err != nil {
+				m.log.Warn("mirrors: a held file is gone; dropping it", "video", r.Key, "resolution", f.Resolution, "err", err)
+				m.shedLower(r.Key, f.InfoHash, "file gone")
+				continue
+			}
+			if err := m.seeder.Register(hexIH(f.InfoHash), filepath.Join(m.cfg.Dir, f.InfoHash+".torrent"), m.filePathOf(fn)); err != nil {
+				m.log.Warn("mirrors: register with the seeder", "video", r.Key, "resolution", f.Resolution, "err", err)
+			}
 		}
 	}
 	tick := time.NewTicker(m.cfg.Interval)
@@ -380,7 +461,7 @@ func (m *Manager) plan() error {
 		}
 	}
 	if m.cfg.Strategy == StrategyManual {
-		return nil
+		return m.grow()
 	}
 	var cands []api.Video
 	for start := 0; ; start += 100 {
@@ -403,7 +484,93 @@ func (m *Manager) plan() error {
 			m.log.Warn("mirrors: admit", "video", v.ID, "err", err)
 		}
 	}
-	return nil
+	return m.grow()
+}
+
+// grow adds to mirrors the lower resolutions of their videos that fit in
+// the room left, after every best file (plan admits those first): most
+// useful mirror first, each video's resolutions best first, a file that
+// does not fit skipped. It evicts nothing.
+func (m *Manager) grow() error {
+	recs, err := m.records()
+	if err != nil {
+		return err
+	}
+	type cand struct {
+		key   string
+		f     api.VideoFile
+		score float64
+	}
+	var cands []cand
+	for _, r := range recs {
+		v, err := m.cat.Get(r.Key)
+		if err != nil || v.InfoHash != r.InfoHash {
+			continue
+		}
+		for _, f := range v.Files[min(1, len(v.Files)):] {
+			if f.InfoHash != "" && !slices.ContainsFunc(r.Lower, func(x lowerFile) bool { return x.InfoHash == f.InfoHash }) {
+				cands = append(cands, cand{r.Key, f, m.score(v, r.Picked)})
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
+	added := 0
+	err = m.st.Update(func(tx *bolt.Tx) error {
+		added = 0
+		used, err := usedTx(tx)
+		if err != nil {
+			return err
+		}
+		for _, c := range cands {
+			if used+c.f.Size > m.cfg.MaxBytes {
+				continue
+			}
+			r, err := getTx(tx, c.key)
+			if err != nil {
+				continue //nolint:nilerr // dropped meanwhile
+			}
+			r.Lower = append(r.Lower, lowerFile{Resolution: c.f.Resolution, InfoHash: c.f.InfoHash, Ext: extOf(c.f.WebseedURL), Size: c.f.Size})
+			slices.SortStableFunc(r.Lower, func(a, b lowerFile) int { return cmp.Compare(b.Resolution, a.Resolution) })
+			if err := putTx(tx, r); err != nil {
+				return err
+			}
+			used += c.f.Size
+			added++
+		}
+		return nil
+	})
+	if err == nil && added > 0 {
+		m.log.Info("mirroring lower resolutions of mirrored videos", "files", added)
+	}
+	return err
+}
+
+// usedTx sums the budget every mirror takes.
+func usedTx(tx *bolt.Tx) (int64, error) {
+	var used int64
+	b := tx.Bucket([]byte(bucketMirrors))
+	err := b.ForEach(func(k, _ []byte) error {
+		var r record
+		if err := store.GetJSON(b, k, &r); err != nil {
+			return err
+		}
+		used += r.bytes()
+		return nil
+	})
+	return used, err
+}
+
+// extOf returns the file extension of a web seed URL, ".mp4" when it has
+// none a browser plays.
+func extOf(webseed string) string {
+	ext := strings.ToLower(path.Ext(urlPath(webseed)))
+	if ext == "" || media.TypeByName("x"+ext) == "" {
+		ext = ".mp4"
+	}
+	return ext
 }
 
 func (m *Manager) evictable(r *record, now time.Time) bool {
@@ -427,10 +594,7 @@ func (m *Manager) admit(v api.Video, picked bool) (*record, error) {
 	if v.Local {
 		return nil, errNotRemote
 	}
-	ext := strings.ToLower(path.Ext(urlPath(v.WebseedURL)))
-	if ext == "" || media.TypeByName("x"+ext) == "" {
-		ext = ".mp4"
-	}
+	ext := extOf(v.WebseedURL)
 	key := v.ID
 	origin, originID, ok := m.originOf(v)
 	if !ok {
@@ -439,9 +603,9 @@ func (m *Manager) admit(v api.Video, picked bool) (*record, error) {
 	now := m.cfg.Now()
 	rec := &record{Key: key, Origin: origin, OriginID: originID, InfoHash: v.InfoHash, Name: v.Name, Ext: ext,
 		Size: v.Size, State: StateWanted, Picked: picked, AddedAt: now}
-	var victims []string
+	var victims, shed []string // keys; key/infohash of lower files
 	err := m.st.Update(func(tx *bolt.Tx) error {
-		victims = nil
+		victims, shed = nil, nil
 		if old, err := getTx(tx, key); err == nil {
 			if picked && !old.Picked {
 				old.Picked = true
@@ -454,47 +618,64 @@ func (m *Manager) admit(v api.Video, picked bool) (*record, error) {
 			*rec = *old
 			return errExists
 		}
+		// Room is made from lower resolutions first, any mirror's (least
+		// useful mirror first, lowest resolution first): a best file is
+		// worth more than another video's lower one, and the minimum
+		// lifetime protects a mirror's best file. Then whole mirrors
+		// less useful than v and past their minimum lifetime.
 		var used int64
 		type cand struct {
 			key   string
+			ih    string // a lower file's; "" for the whole mirror
+			res   int
 			size  int64
 			score float64
 		}
-		var evict []cand
+		var lower, whole []cand
+		mine := m.score(v, picked)
 		b := tx.Bucket([]byte(bucketMirrors))
 		if err := b.ForEach(func(k, _ []byte) error {
 			var r record
 			if err := store.GetJSON(b, k, &r); err != nil {
 				return err
 			}
-			used += r.Size
-			if r.State == StateHeld && m.evictable(&r, now) {
-				sv, err := m.cat.Get(r.Key)
-				if err == nil {
-					evict = append(evict, cand{r.Key, r.Size, m.score(sv, r.Picked)})
-				} else {
-					evict = append(evict, cand{r.Key, r.Size, -1})
-				}
+			used += r.bytes()
+			score := -1.0
+			if sv, err := m.cat.Get(r.Key); err == nil {
+				score = m.score(sv, r.Picked)
+			}
+			for _, f := range r.Lower {
+				lower = append(lower, cand{r.Key, f.InfoHash, f.Resolution, f.Size, score})
+			}
+			if r.State == StateHeld && m.evictable(&r, now) && score < mine {
+				whole = append(whole, cand{key: r.Key, size: r.Size, score: score})
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		mine := m.score(v, picked)
-		slices.SortFunc(evict, func(a, b cand) int { return cmp.Compare(a.score, b.score) })
-		for _, c := range evict {
+		slices.SortFunc(lower, func(a, b cand) int { return cmp.Or(cmp.Compare(a.score, b.score), cmp.Compare(a.res, b.res)) })
+		slices.SortFunc(whole, func(a, b cand) int { return cmp.Compare(a.score, b.score) })
+		for _, c := range append(lower, whole...) {
 			if used+v.Size <= m.cfg.MaxBytes {
 				break
 			}
-			if c.score >= mine {
-				break
+			if c.ih != "" {
+				shed = append(shed, fetchKey(c.key, c.ih))
+			} else {
+				victims = append(victims, c.key)
 			}
-			victims = append(victims, c.key)
 			used -= c.size
 		}
 		if used+v.Size > m.cfg.MaxBytes {
-			victims = nil
+			victims, shed = nil, nil
 			return errBudget
+		}
+		for _, k := range shed { // in this transaction: the room is v's
+			key, ih, _ := strings.Cut(k, "/")
+			if err := m.shedLowerTx(tx, key, ih); err != nil {
+				return err
+			}
 		}
 		return putTx(tx, rec)
 	})
@@ -504,7 +685,7 @@ func (m *Manager) admit(v api.Video, picked bool) (*record, error) {
 	for _, k := range victims {
 		m.drop(k, "evicted for a more useful video", false)
 	}
-	m.log.Info("mirroring a friend's video", "video", key, "origin", origin, "bytes", v.Size, "evicted", len(victims))
+	m.log.Info("mirroring a friend's video", "video", key, "origin", origin, "bytes", v.Size, "evicted", len(victims), "lower_resolutions_evicted", len(shed))
 	m.signal()
 	return rec, nil
 }
@@ -574,141 +755,244 @@ func (m *Manager) dropTx(tx *bolt.Tx, r *record) error {
 			return err
 		}
 	}
-	rc := *r
-	tx.OnCommit(func() {
-		m.mu.Lock()
-		delete(m.held, rc.InfoHash+rc.Ext)
-		if cancel, ok := m.fetching[rc.Key]; ok {
-			cancel()
-		}
-		m.mu.Unlock()
-		go m.removeFiles(rc)
-	})
+	m.removeOnCommit(tx, r.Key, r.files())
 	return nil
 }
 
-// removeFiles stops seeding r and deletes its files.
-func (m *Manager) removeFiles(r record) {
-	// A fetch being cancelled drops its torrent from the client first.
-	for range 50 {
+// removeOnCommit stops serving, fetching and seeding files of the mirror
+// key and deletes them once tx commits.
+func (m *Manager) removeOnCommit(tx *bolt.Tx, key string, files []fileName) {
+	tx.OnCommit(func() {
 		m.mu.Lock()
-		_, busy := m.fetching[r.Key]
-		m.mu.Unlock()
-		if !busy {
-			break
+		for _, f := range files {
+			delete(m.held, f.InfoHash+f.Ext)
+			if cancel, ok := m.fetching[f.Fetch]; ok {
+				cancel()
+			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err := m.seeder.Remove(r.ih()); err != nil {
-		m.log.Warn("mirrors: stop seeding", "video", r.Key, "err", err)
-	}
-	for _, p := range []string{m.filePath(&r), m.partPath(&r), m.torrentPath(&r)} {
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-			m.log.Warn("mirrors: remove file", "err", err)
+		m.mu.Unlock()
+		go m.removeFiles(key, files)
+	})
+}
+
+// removeFiles stops seeding files of the mirror key and deletes them.
+func (m *Manager) removeFiles(key string, files []fileName) {
+	for _, f := range files {
+		// A fetch being cancelled drops its torrent from the client first.
+		for range 50 {
+			m.mu.Lock()
+			_, busy := m.fetching[f.Fetch]
+			m.mu.Unlock()
+			if !busy {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err := m.seeder.Remove(hexIH(f.InfoHash)); err != nil {
+			m.log.Warn("mirrors: stop seeding", "video", key, "err", err)
+		}
+		for _, p := range []string{m.filePathOf(f), filepath.Join(m.cfg.Dir, f.InfoHash+".part"), filepath.Join(m.cfg.Dir, f.InfoHash+".torrent")} {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				m.log.Warn("mirrors: remove file", "err", err)
+			}
 		}
 	}
 }
 
-// fetch takes r's .torrent and file, then makes it held.
+// shedLower takes the lower resolution ih off the mirror key.
+func (m *Manager) shedLower(key, ih, why string) {
+	err := m.st.Update(func(tx *bolt.Tx) error { return m.shedLowerTx(tx, key, ih) })
+	if err != nil {
+		m.log.Warn("mirrors: drop a lower resolution", "video", key, "err", err)
+		return
+	}
+	m.log.Info("dropped a lower resolution of a mirror", "video", key, "info_hash", ih, "why", why)
+}
+
+// shedLowerTx takes the lower resolution ih off the mirror key inside tx;
+// a held one is announced gone (a new mirror event lists what is left)
+// and its files go once tx commits. A record or file gone is no error.
+func (m *Manager) shedLowerTx(tx *bolt.Tx, key, ih string) error {
+	r, err := getTx(tx, key)
+	if err != nil {
+		return nil //nolint:nilerr // dropped meanwhile
+	}
+	i := slices.IndexFunc(r.Lower, func(f lowerFile) bool { return f.InfoHash == ih })
+	if i < 0 {
+		return nil
+	}
+	f := r.Lower[i]
+	r.Lower = slices.Delete(r.Lower, i, i+1)
+	if err := putTx(tx, r); err != nil {
+		return err
+	}
+	if f.Held && r.State == StateHeld {
+		if err := m.announceTx(tx, r); err != nil {
+			return err
+		}
+	}
+	m.removeOnCommit(tx, key, []fileName{{f.InfoHash, f.Ext, fetchKey(key, ih)}})
+	return nil
+}
+
+// announceTx lists this pod's copy r (held) on its video and queues a
+// mirror event for every friend, inside tx.
+func (m *Manager) announceTx(tx *bolt.Tx, r *record) error {
+	ref := m.ref(r)
+	if _, err := m.cat.SetMirrorTx(tx, m.cfg.SelfURL, ref, true); err != nil {
+		return err
+	}
+	return m.out.EnqueueMirrorTx(tx, fedproto.EventMirror, ref)
+}
+
+// fetch takes the best file of r (a wanted mirror), then, once that is
+// held, the lower resolutions of r not held yet, best first.
 func (m *Manager) fetch(ctx context.Context, r record) {
 	v, err := m.cat.Get(r.Key)
 	if err != nil {
 		return // plan drops it
 	}
+	if r.State == StateWanted && !m.fetchFile(ctx, r, v, "") {
+		return
+	}
+	for _, f := range r.Lower {
+		if ctx.Err() != nil {
+			return
+		}
+		if !f.Held {
+			m.fetchFile(ctx, r, v, f.InfoHash)
+		}
+	}
+}
+
+// fetchFile takes one file of the mirror r, the best (lowerIH empty) or
+// a lower resolution, and its .torrent, then makes it held: the best
+// file makes the mirror held, and a held mirror's new file is announced
+// again with every file it holds. It reports whether the file is held.
+func (m *Manager) fetchFile(ctx context.Context, r record, v api.Video, lowerIH string) bool {
+	fn := fileName{r.InfoHash, r.Ext, r.Key}
+	src := api.BestFile(v)
+	var res int
+	if lowerIH != "" {
+		i := slices.IndexFunc(r.Lower, func(f lowerFile) bool { return f.InfoHash == lowerIH })
+		j := slices.IndexFunc(v.Files, func(f api.VideoFile) bool { return f.InfoHash == lowerIH })
+		if i < 0 {
+			return false
+		}
+		if j < 1 {
+			m.shedLower(r.Key, lowerIH, "the origin no longer lists it")
+			return false
+		}
+		fn, src, res = fileName{lowerIH, r.Lower[i].Ext, fetchKey(r.Key, lowerIH)}, v.Files[j], r.Lower[i].Resolution
+	}
+	log := m.log.With("video", r.Key, "resolution", res)
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.FetchTimeout)
 	defer cancel()
 	m.mu.Lock()
-	m.fetching[r.Key] = cancel
+	m.fetching[fn.Fetch] = cancel
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
-		delete(m.fetching, r.Key)
+		delete(m.fetching, fn.Fetch)
 		m.mu.Unlock()
 	}()
 	begin := time.Now()
-	tb, err := m.torrent(ctx, &r, v)
-	if err == nil {
-		seeds := []string{v.WebseedURL}
-		for _, mi := range v.Mirrors {
-			if mi.Pod != m.cfg.SelfURL {
-				seeds = append(seeds, mi.WebseedURL)
+	urls := []string{src.TorrentURL}
+	seeds := []string{src.WebseedURL}
+	for _, mi := range v.Mirrors {
+		if mi.Pod == m.cfg.SelfURL {
+			continue
+		}
+		if lowerIH == "" {
+			seeds = append(seeds, mi.WebseedURL)
+			if mi.TorrentURL != "" {
+				urls = append(urls, mi.TorrentURL)
 			}
 		}
-		err = m.seeder.Fetch(ctx, tb, m.partPath(&r), seeds)
+	}
+	part := filepath.Join(m.cfg.Dir, fn.InfoHash+".part")
+	torrentPath := filepath.Join(m.cfg.Dir, fn.InfoHash+".torrent")
+	tb, err := m.torrent(ctx, fn, r.Origin, urls, src.WebseedURL)
+	if err == nil {
+		err = m.seeder.Fetch(ctx, tb, part, seeds)
 	}
 	if err == nil {
-		err = os.Rename(m.partPath(&r), m.filePath(&r))
+		err = os.Rename(part, m.filePathOf(fn))
 	}
 	if err == nil {
-		err = m.seeder.Register(r.ih(), m.torrentPath(&r), m.filePath(&r))
+		err = m.seeder.Register(hexIH(fn.InfoHash), torrentPath, m.filePathOf(fn))
 	}
 	if err != nil {
 		m.mu.Lock()
-		m.failures[r.Key]++
-		n := m.failures[r.Key]
+		m.failures[fn.Fetch]++
+		n := m.failures[fn.Fetch]
 		m.mu.Unlock()
 		m.metrics.failures.Inc()
-		m.log.Warn("mirrors: fetch failed; retried at the next pass", "video", r.Key, "failures", n, "err", err)
-		return
+		log.Warn("mirrors: fetch failed; retried at the next pass", "failures", n, "err", err)
+		return false
 	}
 	// Servable before the record says held and the friends are told, so
 	// no one who reads "held" gets a 404 from the web seed; taken back if
 	// the record is not written.
 	m.mu.Lock()
-	m.held[r.InfoHash+r.Ext] = m.filePath(&r)
+	m.held[fn.InfoHash+fn.Ext] = m.filePathOf(fn)
 	m.mu.Unlock()
 	err = m.st.Update(func(tx *bolt.Tx) error {
 		cur, err := getTx(tx, r.Key)
 		if err != nil {
 			return errGone
 		}
-		cur.State, cur.HeldAt = StateHeld, m.cfg.Now()
+		if lowerIH == "" {
+			cur.State, cur.HeldAt = StateHeld, m.cfg.Now()
+		} else {
+			i := slices.IndexFunc(cur.Lower, func(f lowerFile) bool { return f.InfoHash == lowerIH })
+			if i < 0 {
+				return errGone
+			}
+			cur.Lower[i].Held = true
+		}
 		if err := putTx(tx, cur); err != nil {
 			return err
 		}
-		ref := m.ref(cur)
-		if _, err := m.cat.SetMirrorTx(tx, m.cfg.SelfURL, ref, true); err != nil {
-			return err
+		if cur.State != StateHeld {
+			return nil
 		}
-		return m.out.EnqueueMirrorTx(tx, fedproto.EventMirror, ref)
+		return m.announceTx(tx, cur)
 	})
 	if err != nil {
 		m.mu.Lock()
-		delete(m.held, r.InfoHash+r.Ext)
+		delete(m.held, fn.InfoHash+fn.Ext)
 		m.mu.Unlock()
 	}
 	if errors.Is(err, errGone) {
-		go m.removeFiles(r) // dropped while fetching
-		return
+		go m.removeFiles(r.Key, []fileName{fn}) // dropped while fetching
+		return false
 	}
 	if err != nil {
-		m.log.Warn("mirrors: record a fetched mirror", "video", r.Key, "err", err)
-		return
+		log.Warn("mirrors: record a fetched mirror", "err", err)
+		return false
 	}
 	m.mu.Lock()
-	delete(m.failures, r.Key)
+	delete(m.failures, fn.Fetch)
 	m.mu.Unlock()
-	m.seeder.Touch(r.ih())
-	m.metrics.fetched.Add(float64(r.Size))
-	m.log.Info("mirror held: fetched, verified and seeded", "video", r.Key, "origin", r.Origin, "bytes", r.Size, "took", time.Since(begin))
+	m.seeder.Touch(hexIH(fn.InfoHash))
+	m.metrics.fetched.Add(float64(src.Size))
+	log.Info("mirror held: fetched, verified and seeded", "origin", r.Origin, "bytes", src.Size, "took", time.Since(begin))
+	return true
 }
 
 var errGone = errors.New("mirrors: dropped meanwhile")
 
-// torrent returns r's stored .torrent, or takes it from the origin (or
-// a mirror when the origin fails), checks its info hash, rewrites its
-// trackers and web seeds for this pod and stores it.
-func (m *Manager) torrent(ctx context.Context, r *record, v api.Video) ([]byte, error) {
-	if data, err := os.ReadFile(m.torrentPath(r)); err == nil {
+// torrent returns the stored .torrent of the file fn, or takes it from
+// urls in turn (the origin's first, then mirrors'), checks its info hash,
+// rewrites its trackers (this pod's, then the origin's) and web seeds
+// (this pod's, then the origin's originSeed) and stores it.
+func (m *Manager) torrent(ctx context.Context, fn fileName, origin string, urls []string, originSeed string) ([]byte, error) {
+	p := filepath.Join(m.cfg.Dir, fn.InfoHash+".torrent")
+	if data, err := os.ReadFile(p); err == nil {
 		return data, nil
 	}
-	urls := []string{v.TorrentURL}
-	for _, mi := range v.Mirrors {
-		if mi.Pod != m.cfg.SelfURL && mi.TorrentURL != "" {
-			urls = append(urls, mi.TorrentURL)
-		}
-	}
-	var lastErr error
+	lastErr := errors.New("mirrors: no .torrent URL")
 	for _, u := range urls {
 		data, err := m.get(ctx, u)
 		if err != nil {
@@ -720,21 +1004,21 @@ func (m *Manager) torrent(ctx context.Context, r *record, v api.Video) ([]byte, 
 			lastErr = fmt.Errorf("mirrors: %s: %w", u, err)
 			continue
 		}
-		if hex.EncodeToString(ih[:]) != r.InfoHash {
+		if hex.EncodeToString(ih[:]) != fn.InfoHash {
 			lastErr = fmt.Errorf("mirrors: %s holds another torrent", u)
 			continue
 		}
 		ws, httpTr := trackers(m.cfg.SelfURL)
 		tiers := [][]string{{ws}, {httpTr}}
-		ows, ohttp := trackers(r.Origin)
+		ows, ohttp := trackers(origin)
 		tiers = append(tiers, []string{ows}, []string{ohttp})
 		mi.AnnounceList = tiers
-		mi.URLList = []string{m.webseedURL(r), v.WebseedURL}
+		mi.URLList = []string{m.webseedOf(fn), originSeed}
 		out, err := mi.Bencode()
 		if err != nil {
 			return nil, err
 		}
-		if err := writeFileSync(m.torrentPath(r), out); err != nil {
+		if err := writeFileSync(p, out); err != nil {
 			return nil, err
 		}
 		return out, nil
@@ -891,15 +1175,34 @@ type MirrorInfo struct {
 	AddedAt time.Time `json:"added_at"`
 	HeldAt  time.Time `json:"held_at,omitzero"`
 	Missing int64     `json:"missing"`
+	// Lower are the lower resolutions mirrored with the best file, best
+	// first; Size and Missing count them too.
+	Lower []LowerInfo `json:"lower,omitempty"`
+}
+
+// LowerInfo is one lower resolution of a mirror.
+type LowerInfo struct {
+	Resolution int   `json:"resolution"` // short side, pixels
+	Size       int64 `json:"size"`
+	Held       bool  `json:"held"`
 }
 
 func (m *Manager) info(r record) MirrorInfo {
-	mi := MirrorInfo{VideoID: r.Key, Name: r.Name, Pod: r.Origin, Size: r.Size, State: r.State, Picked: r.Picked,
+	mi := MirrorInfo{VideoID: r.Key, Name: r.Name, Pod: r.Origin, Size: r.bytes(), State: r.State, Picked: r.Picked,
 		AddedAt: r.AddedAt, HeldAt: r.HeldAt}
+	missing := func(ih string, size int64) int64 {
+		if n, ok := m.seeder.FetchProgress(hexIH(ih)); ok {
+			return n
+		}
+		return size
+	}
 	if r.State == StateWanted {
-		mi.Missing = r.Size
-		if missing, ok := m.seeder.FetchProgress(r.ih()); ok {
-			mi.Missing = missing
+		mi.Missing = missing(r.InfoHash, r.Size)
+	}
+	for _, f := range r.Lower {
+		mi.Lower = append(mi.Lower, LowerInfo{Resolution: f.Resolution, Size: f.Size, Held: f.Held})
+		if !f.Held {
+			mi.Missing += missing(f.InfoHash, f.Size)
 		}
 	}
 	return mi
@@ -914,7 +1217,7 @@ func (m *Manager) Status() (Status, error) {
 	st := Status{Strategy: m.cfg.Strategy, MaxBytes: m.cfg.MaxBytes, MinLifetime: m.cfg.MinLifetime.Seconds(), Data: []MirrorInfo{}}
 	slices.SortFunc(recs, func(a, b record) int { return b.AddedAt.Compare(a.AddedAt) })
 	for _, r := range recs {
-		st.UsedBytes += r.Size
+		st.UsedBytes += r.bytes()
 		st.Data = append(st.Data, m.info(r))
 	}
 	return st, nil

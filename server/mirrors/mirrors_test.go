@@ -290,3 +290,99 @@ func TestManualBudget(t *testing.T) {
 		t.Fatalf("pick once room was made: %v", err)
 	}
 }
+
+// addFiles publishes a friend's video with files of sizes, best first:
+// the best file, then 720p, 480p, 360p..., each with its own torrent.
+func (f *fixture) addFiles(t *testing.T, id string, views int64, sizes ...int64) api.Video {
+	t.Helper()
+	f.add(t, id, sizes[0], views)
+	id = (id + strings.Repeat("a", 16))[:16]
+	f.cat.mu.Lock()
+	defer f.cat.mu.Unlock()
+	v := f.cat.vs[id]
+	v.Files = []api.VideoFile{api.BestFile(v)}
+	for i, size := range sizes[1:] {
+		res := []int{720, 480, 360, 240}[i]
+		ih := fmt.Sprintf("%036x%04d", len(f.cat.vs), res)
+		tb := "torrent-" + ih
+		f.sd.sizes[tb] = size
+		if err := os.WriteFile(filepath.Join(f.dir, ih+".torrent"), []byte(tb), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		v.Files = append(v.Files, api.VideoFile{Resolution: res, Size: size, InfoHash: ih,
+			TorrentURL: v.TorrentURL + fmt.Sprintf("?resolution=%d", res), WebseedURL: origin + "/static/webseed/" + id + fmt.Sprintf("-%dp.mp4", res)})
+	}
+	f.cat.vs[id] = v
+	return v
+}
+
+// servable lists the web seed file names of v this pod serves, by
+// resolution (0 for the best file), and checks each is on disk with its
+// .torrent served.
+func (f *fixture) servable(t *testing.T, m *Manager, v api.Video) []int {
+	t.Helper()
+	var out []int
+	for i, file := range v.Files {
+		p, ok := m.ResolveWebseed(file.InfoHash + ".mp4")
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%dp served from %s: %v", file.Resolution, p, err)
+		}
+		ih := file.InfoHash
+		if i == 0 {
+			ih = ""
+		}
+		if _, ok := m.Torrent(v.ID, ih); !ok {
+			t.Fatalf("%dp served by the web seed but its .torrent is not", file.Resolution)
+		}
+		out = append(out, file.Resolution)
+	}
+	return out
+}
+
+// TestLowerResolutions: a mirror holds every resolution of its video
+// that fits the budget, best first, fetched, seeded and served (web seed
+// and .torrent), across a restart; a new video's best file takes the
+// room of lower resolutions first (any mirror's, lowest first), even of
+// a mirror younger than its minimum lifetime, whose best file stays.
+func TestLowerResolutions(t *testing.T) {
+	f := newFixture(t, StrategyMostViewed, 350)
+	a := f.addFiles(t, "a", 10, 100, 80, 60, 40)
+	ctx := context.Background()
+	f.m.pass(ctx)
+	if got := f.servable(t, f.m, a); !slices.Equal(got, []int{0, 720, 480, 360}) {
+		t.Fatalf("serves resolutions %v of a, want all: [0 720 480 360]", got)
+	}
+	if n := f.onDisk(t); n != 280 {
+		t.Fatalf("%d bytes on disk, want 280", n)
+	}
+	if st, _ := f.m.Status(); st.UsedBytes != 280 || len(st.Data) != 1 || st.Data[0].Missing != 0 || len(st.Data[0].Lower) != 3 {
+		t.Fatalf("status %+v, want 280 bytes used, one mirror with 3 lower resolutions, nothing missing", st)
+	}
+
+	// b (less viewed) fits once a's 360p goes; its own 480p does not.
+	b := f.addFiles(t, "b", 5, 100, 50)
+	f.m.pass(ctx)
+	f.m.pass(ctx)
+	if got := f.held(t); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("held %v, want a and b", got)
+	}
+	if got := f.servable(t, f.m, a); !slices.Equal(got, []int{0, 720, 480}) {
+		t.Fatalf("serves %v of a, want its 360p evicted for b: [0 720 480]", got)
+	}
+	if got := f.servable(t, f.m, b); !slices.Equal(got, []int{0}) {
+		t.Fatalf("serves %v of b, want its best file only: [0]", got)
+	}
+	testenv.Eventually(t, 5*time.Second, "a's 360p file to go", func() bool { return f.onDisk(t) == 340 })
+
+	// After a restart the same files are served.
+	m2, err := New(f.m.cfg, f.m.st, f.cat, f.out, f.sd, f.m.log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.servable(t, m2, a); !slices.Equal(got, []int{0, 720, 480}) {
+		t.Fatalf("after a restart serves %v of a, want [0 720 480]", got)
+	}
+}

@@ -92,8 +92,9 @@ type Service struct {
 	outbox Outbox
 	log    *slog.Logger
 	// mirrorTorrent returns the .torrent of a friend's video this pod
-	// mirrors, by its id here (SetMirrorTorrents); nil: none.
-	mirrorTorrent func(id string) ([]byte, bool)
+	// mirrors, by its id here and the info hash of one of its files
+	// (SetMirrorTorrents); nil: none.
+	mirrorTorrent func(id, infoHash string) ([]byte, bool)
 	metrics       *metrics
 
 	videoDir, torrentDir, uploadDir string
@@ -300,9 +301,10 @@ func forEachLocalTx(tx *bolt.Tx, fn func(id string, e localEntry) error) error {
 }
 
 // SetMirrorTorrents sets where the .torrent of a friend's video this pod
-// mirrors comes from (server/mirrors), by the video's id here. Call it
-// once, before serving requests.
-func (s *Service) SetMirrorTorrents(f func(id string) ([]byte, bool)) { s.mirrorTorrent = f }
+// mirrors comes from (server/mirrors), by the video's id here and the
+// info hash of the file (one of Video.Files). Call it once, before
+// serving requests.
+func (s *Service) SetMirrorTorrents(f func(id, infoHash string) ([]byte, bool)) { s.mirrorTorrent = f }
 
 // Known reports whether infoHash is a local or friend's video. It reads an
 // in-memory set kept exact after every commit, so the tracker may call it

@@ -26,10 +26,9 @@ type TorrentFile struct {
 // Torrent returns the .torrent of video id's file at resolution (the
 // short side in pixels, as in Video.Files; 0 for the best file). This
 // pod's own files are served with the web seeds and trackers of their
-// mirrors added; a friend's video redirects to its origin, unless this
-// pod mirrors it (issue 18: mirrors hold the best file only, so lower
-// resolutions still redirect). Errors: ErrBadID, ErrNotFound, 404
-// resolution_not_found.
+// mirrors added; a friend's video's file redirects to its origin, unless
+// this pod mirrors that file (issue 18). Errors: ErrBadID, ErrNotFound,
+// 404 resolution_not_found.
 func (s *Service) Torrent(id string, resolution int) (TorrentFile, error) {
 	if !validID(id) {
 		return TorrentFile{}, ErrBadID
@@ -50,41 +49,43 @@ func (s *Service) Torrent(id string, resolution int) (TorrentFile, error) {
 		}
 		f = rec.Video.Files[i]
 	}
+	name := id + ".torrent"
+	if i > 0 {
+		name = strings.TrimSuffix(renditionFile(id, f.Resolution), ".mp4") + ".torrent"
+	}
+	var stored []byte
 	switch {
-	case i > 0 && rec.Origin != "":
-		// cleanRemote checked the URL is on the origin pod.
-		return TorrentFile{Redirect: f.TorrentURL}, nil
-	case i > 0:
-		data, err := os.ReadFile(filepath.Join(s.torrentDir, renditionTorrent(id, f.Resolution)))
-		if err != nil {
-			return TorrentFile{}, fmt.Errorf("videos: read torrent %s at %dp: %w", id, f.Resolution, err)
-		}
-		return TorrentFile{Data: data, Name: strings.TrimSuffix(renditionFile(id, f.Resolution), ".mp4") + ".torrent"}, nil
 	case rec.Origin != "":
-		// A copy this pod mirrors is served from here, so the video does
+		// A file this pod mirrors is served from here, so the video does
 		// not depend on its origin (issue 18); otherwise the origin's.
-		var data []byte
 		var ok bool
 		if s.mirrorTorrent != nil {
-			data, ok = s.mirrorTorrent(id)
+			stored, ok = s.mirrorTorrent(id, f.InfoHash)
 		}
 		if !ok {
 			// cleanRemote checked the URL is on the origin pod.
-			return TorrentFile{Redirect: rec.Video.TorrentURL}, nil
+			return TorrentFile{Redirect: f.TorrentURL}, nil
 		}
-		data, err := mirroredTorrent(data, rec.Video)
+	case i > 0:
+		var err error
+		stored, err = os.ReadFile(filepath.Join(s.torrentDir, renditionTorrent(id, f.Resolution)))
 		if err != nil {
-			return TorrentFile{}, err
+			return TorrentFile{}, fmt.Errorf("videos: read torrent %s at %dp: %w", id, f.Resolution, err)
 		}
-		return TorrentFile{Data: data, Name: id + ".torrent"}, nil
+	default:
+		var err error
+		stored, err = os.ReadFile(s.torrentPath(id))
+		if err != nil {
+			return TorrentFile{}, fmt.Errorf("videos: read torrent %s: %w", id, err)
+		}
+		name = strings.TrimSuffix(filepath.Base(rec.File), filepath.Ext(rec.File)) + ".torrent"
 	}
-	stored, err := os.ReadFile(s.torrentPath(id))
-	if err != nil {
-		return TorrentFile{}, fmt.Errorf("videos: read torrent %s: %w", id, err)
+	if i > 0 {
+		return TorrentFile{Data: stored, Name: name}, nil
 	}
 	data, err := mirroredTorrent(stored, rec.Video)
 	if err != nil {
 		return TorrentFile{}, err
 	}
-	return TorrentFile{Data: data, Name: strings.TrimSuffix(filepath.Base(rec.File), filepath.Ext(rec.File)) + ".torrent"}, nil
+	return TorrentFile{Data: data, Name: name}, nil
 }
