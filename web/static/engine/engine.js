@@ -372,7 +372,7 @@ async function earlyFromPrefetch(infoHash, offset, length) {
 // that fails. IndexedDB, the fallback, is not looked at (false).
 async function storedStart(infoHash) {
   try {
-    const root = await navigator.storage.getDirectory();
+    const root = (await self.swarmtubeStart?.storage) || (await navigator.storage.getDirectory());
     const dir = await (await root.getDirectoryHandle('swarmtube-pieces')).getDirectoryHandle(infoHash);
     await dir.getFileHandle('p0');
     return true;

@@ -16,6 +16,13 @@
   // visit after the first): engine.js looks for stored videos only then.
   const start = (self.swarmtubeStart = { register: performance.now(), controlledAtStart: !!navigator.serviceWorker.controller });
   navigator.serviceWorker.addEventListener('controllerchange', () => { start.controlled = performance.now(); }, { once: true });
+  // A return visit's watch page first asks OPFS whether the video's start
+  // is stored, and the browser's first storage call of a page takes tens
+  // of ms: begun here, it runs while the modules load. Not on a first
+  // visit, where storage waits for the worker's registration anyway.
+  if (start.controlledAtStart && navigator.storage && navigator.storage.getDirectory) {
+    start.storage = navigator.storage.getDirectory().catch(() => null);
+  }
   start.registration = navigator.serviceWorker.register('/static/engine/sw.js', { scope: '/' }).then(
     (reg) => { start.registered = performance.now(); return reg; },
     () => null, // engine.js registers again and reports why it cannot
