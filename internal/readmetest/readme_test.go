@@ -145,6 +145,19 @@ exit $rc
 	if err != nil {
 		t.Fatalf("the walk-through failed: %v", err)
 	}
+	// The logs are where the README says (issue 17 item 18: it named
+	// files run_servers.sh never wrote).
+	intro := string(readme)[strings.Index(string(readme), "\n### Three pods on one machine"):]
+	intro = intro[:strings.Index(intro, "```sh")]
+	logs := regexp.MustCompile(`pod\d+\.log`).FindAllString(intro, -1)
+	if len(logs) != 3 {
+		t.Errorf("the README names %d log files of the three pods: %q", len(logs), logs)
+	}
+	for _, name := range logs {
+		if fi, err := os.Stat(filepath.Join(dir, "data", name)); err != nil || fi.Size() == 0 {
+			t.Errorf("the README's log ./data/%s: %v", name, err)
+		}
+	}
 	walk, after, _ := strings.Cut(out, "=== after step 5")
 	// Step 2: all three are friends of each other.
 	if n := strings.Count(walk, `"status":"active"`); n < 2 {
@@ -234,5 +247,35 @@ exit $rc
 	}
 	if strings.Contains(answers, `"error":`) {
 		t.Errorf("a step of the quick start was refused:\n%s", answers)
+	}
+}
+
+// TestMakeRunElsewhere checks the README's `make run LISTEN=… DATA=…`
+// example against what make would run (make -n: nothing is built or
+// started): the pod listens and keeps its data where asked, its URL
+// follows, and its STUN/TURN port is the one the README names (issue 17
+// item 18: the README did not mention LISTEN and DATA).
+func TestMakeRunElsewhere(t *testing.T) {
+	testenv.LookPath(t, "make")
+	root := testenv.RepoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("`make run LISTEN=([0-9.]+):([0-9]+) DATA=([^` ]+)` \\(its STUN/TURN port follows: ([0-9]+) there").FindStringSubmatch(string(readme))
+	if m == nil {
+		t.Fatal("the README no longer gives a `make run LISTEN=… DATA=…` example with its TURN port")
+	}
+	host, port, data, turn := m[1], m[2], m[3], m[4]
+	cmd := exec.Command("make", "-n", "-o", "wasm", "-o", "server", "run", "LISTEN="+host+":"+port, "DATA="+data)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"--listen " + host + ":" + port, "--url http://localhost:" + port, "--data " + data, "--turn-listen " + host + ":" + turn} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("make run with the README's LISTEN and DATA runs\n%s\nwithout %q", out, want)
+		}
 	}
 }
