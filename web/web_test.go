@@ -613,3 +613,29 @@ func TestWorkerServedBundled(t *testing.T) {
 		t.Error("sw.js's source no longer imports messages.js as bundleWorker expects")
 	}
 }
+
+// TestFilePickerAcceptsWhatThePodTakes: the upload page's file picker
+// offers every file the pod accepts by its name (media.TypeByName), so no
+// accepted video is greyed out in the dialog (issue 17 item 10: .mov was
+// left out).
+func TestFilePickerAcceptsWhatThePodTakes(t *testing.T) {
+	w := get(testMux(t, nil), "/upload", nil)
+	m := regexp.MustCompile(`<input id="file"[^>]* accept="([^"]+)"`).FindStringSubmatch(w.Body.String())
+	if m == nil {
+		t.Fatalf("the upload page has no file input with accept:\n%s", w.Body)
+	}
+	accept := map[string]bool{}
+	for _, a := range strings.Split(m[1], ",") {
+		accept[strings.TrimSpace(a)] = true
+	}
+	for _, ext := range []string{"mp4", "m4v", "webm", "ogv", "ogg", "mov", "mkv", "avi", "wmv"} {
+		typ := media.TypeByName("x." + ext)
+		if typ == "" {
+			t.Errorf(".%s: the pod does not name its type", ext)
+			continue
+		}
+		if !accept["."+ext] {
+			t.Errorf("the picker's accept=%q leaves out .%s (%s)", m[1], ext, typ)
+		}
+	}
+}
