@@ -9,11 +9,15 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/shared/media"
 )
@@ -636,6 +640,52 @@ func TestFilePickerAcceptsWhatThePodTakes(t *testing.T) {
 		}
 		if !accept["."+ext] {
 			t.Errorf("the picker's accept=%q leaves out .%s (%s)", m[1], ext, typ)
+		}
+	}
+}
+
+// TestUploadTransferText: the upload page's progress line tells bytes of
+// the total, the speed over the last five seconds and the time left, and
+// the speed falls to 0 (and the time left goes) when nothing moves (issue
+// 17 item 11: progress showed only a percentage). ui.js's Transfer runs
+// in node with a test clock.
+func TestUploadTransferText(t *testing.T) {
+	node := testenv.LookPath(t, "node")
+	ui, err := filepath.Abs(filepath.Join("static", "js", "ui.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `import { Transfer } from ` + strconv.Quote(ui) + `;
+let now = 0;
+const x = new Transfer(() => now);
+const MiB = 1 << 20, out = [];
+x.add(0); out.push(x.text(0, 10 * MiB));
+now = 1000; x.add(MiB); out.push(x.text(MiB, 10 * MiB));
+now = 2000; x.add(2 * MiB); out.push(x.text(2 * MiB, 10 * MiB));
+now = 400000; x.add(2 * MiB); now = 408000; x.add(2 * MiB); out.push(x.text(2 * MiB, 10 * MiB));
+now = 409000; x.add(2 * MiB + 1024); out.push(x.text(2 * MiB + 1024, 10 * MiB));
+console.log(JSON.stringify(out));`
+	out, err := exec.Command(node, "--input-type=module", "-e", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v: %s", err, out)
+	}
+	var got []string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node output %q: %v", out, err)
+	}
+	want := []string{
+		"0 B of 10 MiB",
+		"1 MiB of 10 MiB · 1 MiB/s · 9 s left",
+		"2 MiB of 10 MiB · 1 MiB/s · 8 s left",
+		"2 MiB of 10 MiB",                                // stalled: no speed, no guess
+		"2 MiB of 10 MiB · 1 KiB/s · about 137 min left", // crawling
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("step %d: %q, want %q", i, got[i], want[i])
 		}
 	}
 }

@@ -115,6 +115,37 @@ export function formatBytes(n) {
 /** formatRate: bytes per second. */
 export const formatRate = (n) => `${formatBytes(n)}/s`;
 
+/**
+ * Transfer tells bytes, speed and time left from the samples of the last
+ * five seconds, so the speed follows the connection and falls to 0 when
+ * nothing moves: "3 MiB of 10 MiB · 1 MiB/s · 7 s left". now() is the
+ * clock in milliseconds (performance.now; a test gives its own).
+ */
+export class Transfer {
+  constructor(now = () => performance.now()) { this.samples = []; this.now = now; }
+  add(loaded) {
+    const now = this.now();
+    this.samples.push([now, loaded]);
+    while (this.samples.length > 2 && now - this.samples[0][0] > 5000) this.samples.shift();
+  }
+  rate() {
+    if (this.samples.length < 2) return 0;
+    const [t0, b0] = this.samples[0];
+    const [t1, b1] = this.samples[this.samples.length - 1];
+    return t1 > t0 ? ((b1 - b0) * 1000) / (t1 - t0) : 0;
+  }
+  text(loaded, total) {
+    const rate = this.rate();
+    const parts = [`${formatBytes(loaded)} of ${formatBytes(total)}`];
+    if (rate > 0) {
+      parts.push(formatRate(rate));
+      const left = Math.ceil((total - loaded) / rate);
+      parts.push(left >= 120 ? `about ${Math.round(left / 60)} min left` : `${left} s left`);
+    }
+    return parts.join(' · ');
+  }
+}
+
 /** formatDate: a short local date, or '' for a missing/zero time. */
 export function formatDate(s) {
   const d = new Date(s);

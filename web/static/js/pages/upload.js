@@ -3,7 +3,7 @@
 // chunked) and turned into a video; the page links to it.
 import { initLayout } from '../layout.js';
 import { pod, finishUpload, getVideo, hasRight, UPLOADS } from '../api.js';
-import { el, $, clear, showError, showMessage, formatBytes, formatRate, linkify } from '../ui.js';
+import { el, $, clear, showError, showMessage, formatBytes, linkify, Transfer } from '../ui.js';
 import { TusUpload } from '../tus.js';
 import { loadEngine } from '../player.js';
 
@@ -72,34 +72,6 @@ function setProgress(which, fraction) {
   const pct = Math.max(0, Math.min(100, Math.floor(fraction * 100)));
   $(`#${which}-progress`).value = pct;
   $(`#${which}-text`).textContent = `${pct}%`;
-}
-
-// Transfer tells bytes, speed and time left from the samples of the last
-// five seconds, so the speed follows the connection and falls to 0 when
-// nothing moves.
-class Transfer {
-  constructor() { this.samples = []; }
-  add(loaded) {
-    const now = performance.now();
-    this.samples.push([now, loaded]);
-    while (this.samples.length > 2 && now - this.samples[0][0] > 5000) this.samples.shift();
-  }
-  rate() {
-    if (this.samples.length < 2) return 0;
-    const [t0, b0] = this.samples[0];
-    const [t1, b1] = this.samples[this.samples.length - 1];
-    return t1 > t0 ? ((b1 - b0) * 1000) / (t1 - t0) : 0;
-  }
-  text(loaded, total) {
-    const rate = this.rate();
-    const parts = [`${formatBytes(loaded)} of ${formatBytes(total)}`];
-    if (rate > 0) {
-      parts.push(formatRate(rate));
-      const left = Math.ceil((total - loaded) / rate);
-      parts.push(left >= 120 ? `about ${Math.round(left / 60)} min left` : `${left} s left`);
-    }
-    return parts.join(' · ');
-  }
 }
 
 function validate() {
