@@ -155,8 +155,19 @@ type Video struct {
 // .torrent at TorrentURL, so the video outlives its origin.
 type Mirror struct {
 	Pod        string `json:"pod"`                   // the mirroring pod's URL
-	WebseedURL string `json:"webseed_url"`           // its web seed of the file (HTTP ranges)
-	TorrentURL string `json:"torrent_url,omitempty"` // the .torrent as it serves it
+	WebseedURL string `json:"webseed_url"`           // its web seed of the best file (HTTP ranges)
+	TorrentURL string `json:"torrent_url,omitempty"` // the best file's .torrent as it serves it
+	// Files are the lower resolutions it holds too (Video.Files after the
+	// first), by info hash; absent when it holds the best file only.
+	Files []MirrorFile `json:"files,omitempty"`
+}
+
+// MirrorFile is a lower resolution a mirror holds (Mirror.Files): the
+// file of InfoHash, served at WebseedURL, its .torrent at TorrentURL.
+type MirrorFile struct {
+	InfoHash   string `json:"info_hash"` // 40 lower-case hex digits: one of Video.Files
+	WebseedURL string `json:"webseed_url"`
+	TorrentURL string `json:"torrent_url"`
 }
 
 // VideoFile is one resolution of a video (Video.Files).

@@ -146,7 +146,7 @@ func (m *Manager) checkVideo(ctx context.Context, v api.Video, sus []suspended) 
 	for _, mirror := range v.Mirrors {
 		if mirror.Pod != m.cfg.SelfURL {
 			targets = append(targets, target{mirror.Pod, fedproto.MirrorRef{VideoPod: m.cfg.SelfURL, VideoID: v.ID, InfoHash: v.InfoHash,
-				WebseedURL: mirror.WebseedURL, TorrentURL: mirror.TorrentURL}, false})
+				WebseedURL: mirror.WebseedURL, TorrentURL: mirror.TorrentURL, Files: mirror.Files}, false})
 		}
 	}
 	for _, s := range sus {

@@ -29,7 +29,10 @@
 // .torrent, swarm and web seed). A best file that needs room takes it
 // from lower resolutions first, any mirror's, least useful mirror and
 // lowest resolution first, whatever their age: the minimum lifetime
-// protects a mirror's best file; only then whole mirrors as above.
+// protects a mirror's best file; only then whole mirrors as above. The
+// mirror event lists the lower resolutions held (fedproto.MirrorRef.Files)
+// and is sent again, in the transaction that changes that set, whenever
+// one is held or given up: receivers replace what the pod announced.
 //
 // # A mirror's life
 //

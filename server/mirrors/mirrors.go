@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -266,9 +267,20 @@ func (m *Manager) webseedOf(f fileName) string {
 	return m.cfg.SelfURL + "/static/webseed/" + f.InfoHash + f.Ext
 }
 
+// ref is how r is announced: its best file, and the lower resolutions
+// it holds (none for a wanted mirror's unheld files).
 func (m *Manager) ref(r *record) fedproto.MirrorRef {
-	return fedproto.MirrorRef{VideoPod: r.Origin, VideoID: r.OriginID, InfoHash: r.InfoHash,
-		WebseedURL: m.webseedURL(r), TorrentURL: m.cfg.SelfURL + "/api/" + api.Version + "/videos/" + r.Key + "/torrent"}
+	torrentURL := m.cfg.SelfURL + "/api/" + api.Version + "/videos/" + r.Key + "/torrent"
+	ref := fedproto.MirrorRef{VideoPod: r.Origin, VideoID: r.OriginID, InfoHash: r.InfoHash,
+		WebseedURL: m.webseedURL(r), TorrentURL: torrentURL}
+	for _, f := range r.Lower {
+		if f.Held && len(ref.Files) < fedproto.MaxMirrorFiles {
+			ref.Files = append(ref.Files, api.MirrorFile{InfoHash: f.InfoHash,
+				WebseedURL: m.webseedOf(fileName{InfoHash: f.InfoHash, Ext: f.Ext}),
+				TorrentURL: torrentURL + "?resolution=" + strconv.Itoa(f.Resolution)})
+		}
+	}
+	return ref
 }
 
 // ResolveWebseed maps a web seed file name to a held mirror's file
@@ -907,6 +919,12 @@ func (m *Manager) fetchFile(ctx context.Context, r record, v api.Video, lowerIH 
 			seeds = append(seeds, mi.WebseedURL)
 			if mi.TorrentURL != "" {
 				urls = append(urls, mi.TorrentURL)
+			}
+			continue
+		}
+		for _, mf := range mi.Files {
+			if mf.InfoHash == lowerIH {
+				seeds, urls = append(seeds, mf.WebseedURL), append(urls, mf.TorrentURL)
 			}
 		}
 	}

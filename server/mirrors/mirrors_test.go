@@ -79,7 +79,7 @@ func (c *fakeCatalog) SetMirrorTx(_ *bolt.Tx, pod string, m fedproto.MirrorRef, 
 	}
 	v.Mirrors = slices.DeleteFunc(slices.Clone(v.Mirrors), func(x api.Mirror) bool { return x.Pod == pod })
 	if add {
-		v.Mirrors = append(v.Mirrors, api.Mirror{Pod: pod, WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL})
+		v.Mirrors = append(v.Mirrors, api.Mirror{Pod: pod, WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL, Files: m.Files})
 	} else {
 		c.dropped = append(c.dropped, pod)
 	}
@@ -342,9 +342,30 @@ func (f *fixture) servable(t *testing.T, m *Manager, v api.Video) []int {
 	return out
 }
 
+// announced returns the info hashes of the lower files this pod's
+// mirror of id lists (what its last mirror event said).
+func (f *fixture) announced(t *testing.T, id string) []string {
+	t.Helper()
+	v, _ := f.cat.Get(id)
+	var out []string
+	for _, mi := range v.Mirrors {
+		if mi.Pod != f.m.cfg.SelfURL {
+			continue
+		}
+		for _, file := range mi.Files {
+			if file.WebseedURL != f.m.cfg.SelfURL+"/static/webseed/"+file.InfoHash+".mp4" ||
+				!strings.HasPrefix(file.TorrentURL, f.m.cfg.SelfURL+"/api/v1/videos/"+id+"/torrent?resolution=") {
+				t.Errorf("announced %+v", file)
+			}
+			out = append(out, file.InfoHash)
+		}
+	}
+	return out
+}
+
 // TestLowerResolutions: a mirror holds every resolution of its video
 // that fits the budget, best first, fetched, seeded and served (web seed
-// and .torrent), across a restart; a new video's best file takes the
+// and .torrent) and announced, across a restart; a new video's best file takes the
 // room of lower resolutions first (any mirror's, lowest first), even of
 // a mirror younger than its minimum lifetime, whose best file stays.
 func TestLowerResolutions(t *testing.T) {
@@ -357,6 +378,9 @@ func TestLowerResolutions(t *testing.T) {
 	}
 	if n := f.onDisk(t); n != 280 {
 		t.Fatalf("%d bytes on disk, want 280", n)
+	}
+	if got := f.announced(t, a.ID); !slices.Equal(got, []string{a.Files[1].InfoHash, a.Files[2].InfoHash, a.Files[3].InfoHash}) {
+		t.Fatalf("announced lower files %v, want a's three", got)
 	}
 	if st, _ := f.m.Status(); st.UsedBytes != 280 || len(st.Data) != 1 || st.Data[0].Missing != 0 || len(st.Data[0].Lower) != 3 {
 		t.Fatalf("status %+v, want 280 bytes used, one mirror with 3 lower resolutions, nothing missing", st)
@@ -376,6 +400,9 @@ func TestLowerResolutions(t *testing.T) {
 		t.Fatalf("serves %v of b, want its best file only: [0]", got)
 	}
 	testenv.Eventually(t, 5*time.Second, "a's 360p file to go", func() bool { return f.onDisk(t) == 340 })
+	if got := f.announced(t, a.ID); !slices.Equal(got, []string{a.Files[1].InfoHash, a.Files[2].InfoHash}) {
+		t.Fatalf("announced lower files %v after the 360p went, want a's 720p and 480p", got)
+	}
 
 	// After a restart the same files are served.
 	m2, err := New(f.m.cfg, f.m.st, f.cat, f.out, f.sd, f.m.log, nil)

@@ -36,10 +36,13 @@ func (s *Service) VideoKey(origin, id string) (key string, ok bool) {
 	return remoteKey(origin, id), true
 }
 
-// SetMirrorTx adds (add true) or removes, inside the caller's transaction,
-// the copy pod holds of the video m names. A video this pod does not know
-// (removed meanwhile) is no error and reports found false; an info hash
-// other than the video's wraps fedproto.ErrInvalid.
+// SetMirrorTx adds (add true; it replaces what pod announced before) or
+// removes, inside the caller's transaction, the copy pod holds of the
+// video m names, with the lower resolutions it lists (m.Files; those of
+// info hashes the video does not list are kept but used nowhere until it
+// does). A video this pod does not know (removed meanwhile) is no error
+// and reports found false; an info hash other than the best file's wraps
+// fedproto.ErrInvalid.
 func (s *Service) SetMirrorTx(tx *bolt.Tx, pod string, m fedproto.MirrorRef, add bool) (found bool, err error) {
 	key, ok := s.VideoKey(m.VideoPod, m.VideoID)
 	if !ok {
@@ -60,29 +63,22 @@ func (s *Service) SetMirrorTx(tx *bolt.Tx, pod string, m fedproto.MirrorRef, add
 		if len(mirrors) >= fedproto.MaxMirrors {
 			return true, errRemote("a video lists at most %d mirrors", fedproto.MaxMirrors)
 		}
-		mirrors = append(mirrors, api.Mirror{Pod: pod, WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL})
+		mirrors = append(mirrors, api.Mirror{Pod: pod, WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL, Files: slices.Clone(m.Files)})
 		slices.SortFunc(mirrors, func(a, b api.Mirror) int { return strings.Compare(a.Pod, b.Pod) })
 	}
-	if slices.Equal(mirrors, rec.Video.Mirrors) {
+	if slices.EqualFunc(mirrors, rec.Video.Mirrors, sameMirror) {
 		return true, nil
 	}
 	rec.Video.Mirrors = mirrors
 	if len(mirrors) == 0 {
 		rec.Video.Mirrors = nil
 	}
-	s.decorateMagnet(&rec.Video)
+	s.decorateMagnets(rec)
 	return true, store.PutJSON(tx.Bucket([]byte(bucketVideos)), []byte(rec.Video.ID), rec)
 }
 
-// SetMirror is SetMirrorTx in a transaction of its own, for a change that
-// is only a video's mirror list (an origin taking off a copy that failed
-// its range check): the caller opens no transaction to reach videos'.
-func (s *Service) SetMirror(pod string, m fedproto.MirrorRef, add bool) (found bool, err error) {
-	err = s.st.Update(func(tx *bolt.Tx) error {
-		found, err = s.SetMirrorTx(tx, pod, m, add)
-		return err
-	})
-	return found, err
+func sameMirror(a, b api.Mirror) bool {
+	return a.Pod == b.Pod && a.WebseedURL == b.WebseedURL && a.TorrentURL == b.TorrentURL && slices.Equal(a.Files, b.Files)
 }
 
 // DropMirrorsOfTx removes, inside the caller's transaction, every copy
@@ -112,7 +108,7 @@ func (s *Service) DropMirrorsOfTx(tx *bolt.Tx, pod string) error {
 		if len(rec.Video.Mirrors) == 0 {
 			rec.Video.Mirrors = nil
 		}
-		s.decorateMagnet(&rec.Video)
+		s.decorateMagnets(rec)
 		if err := store.PutJSON(b, []byte(id), rec); err != nil {
 			return err
 		}
@@ -132,29 +128,63 @@ func trackersOf(podURL string) (ws, http string) {
 	return ws + "/tracker/socket", podURL + "/tracker/announce"
 }
 
-// MirrorTrackers returns the trackers of v's mirrors, after the origin's
-// own: the announce-list tiers a .torrent of v carries.
-func MirrorTrackers(v api.Video) [][]string {
-	var tiers [][]string
+// holder is a mirror that holds one file of a video: its pod and its web
+// seed of that file.
+type holder struct{ pod, webseed string }
+
+// holdersOf returns the mirrors of v that hold its file of infoHash:
+// every mirror for the best file, those that list it in Files for a lower
+// one.
+func holdersOf(v api.Video, infoHash string) []holder {
+	var out []holder
 	for _, m := range v.Mirrors {
-		ws, http := trackersOf(m.Pod)
+		if infoHash == v.InfoHash {
+			out = append(out, holder{m.Pod, m.WebseedURL})
+			continue
+		}
+		if i := slices.IndexFunc(m.Files, func(f api.MirrorFile) bool { return f.InfoHash == infoHash }); i >= 0 {
+			out = append(out, holder{m.Pod, m.Files[i].WebseedURL})
+		}
+	}
+	return out
+}
+
+// MirrorTrackers returns the trackers of v's mirrors, after the origin's
+// own: the announce-list tiers a .torrent of v's best file carries.
+func MirrorTrackers(v api.Video) [][]string { return mirrorTrackers(holdersOf(v, v.InfoHash)) }
+
+func mirrorTrackers(hs []holder) [][]string {
+	var tiers [][]string
+	for _, h := range hs {
+		ws, http := trackersOf(h.pod)
 		tiers = append(tiers, []string{ws}, []string{http})
 	}
 	return tiers
 }
 
-// decorateMagnet rewrites v's magnet so that it carries the origin's
-// trackers and web seed and then every mirror's (BEP 9 tr, BEP 19 ws):
-// trackers of other hosts and other web seeds, i.e. mirrors that went,
-// are dropped. A magnet that does not parse is left alone.
-func (s *Service) decorateMagnet(v *api.Video) {
-	m, err := torrentfile.ParseMagnet(v.Magnet)
-	if err != nil {
-		return
-	}
+// decorateMagnets rewrites the magnets of rec's files (the best file's
+// and every lower resolution's) so that each carries the origin's
+// trackers and its web seed and then those of every mirror holding that
+// file (BEP 9 tr, BEP 19 ws): trackers of other hosts and other web
+// seeds, i.e. mirrors that went, are dropped. A magnet that does not
+// parse is left alone.
+func (s *Service) decorateMagnets(rec *record) {
+	v := &rec.Video
 	origin := v.Pod
 	if v.Local || origin == "" {
 		origin = s.cfg.PodURL
+	}
+	v.Magnet = decorateMagnet(v.Magnet, origin, v.WebseedURL, holdersOf(*v, v.InfoHash))
+	for i, f := range rec.Lower {
+		rec.Lower[i].Magnet = decorateMagnet(f.Magnet, origin, f.WebseedURL, holdersOf(*v, f.InfoHash))
+	}
+	rec.withFiles()
+}
+
+func decorateMagnet(magnet, origin, webseed string, hs []holder) string {
+	m, err := torrentfile.ParseMagnet(magnet)
+	if err != nil {
+		return magnet
 	}
 	ows, ohttp := trackersOf(origin)
 	var trackers []string
@@ -163,13 +193,13 @@ func (s *Service) decorateMagnet(v *api.Video) {
 			trackers = append(trackers, tr)
 		}
 	}
-	seeds := []string{v.WebseedURL}
-	for _, mi := range v.Mirrors {
-		ws, http := trackersOf(mi.Pod)
+	seeds := []string{webseed}
+	for _, h := range hs {
+		ws, http := trackersOf(h.pod)
 		trackers = append(trackers, ws, http)
-		seeds = append(seeds, mi.WebseedURL)
+		seeds = append(seeds, h.webseed)
 	}
-	v.Magnet = torrentfile.Magnet(m.InfoHash, m.Name, m.Length, trackers, seeds)
+	return torrentfile.Magnet(m.InfoHash, m.Name, m.Length, trackers, seeds)
 }
 
 // keepMirrorsTx carries the mirrors this pod learnt for a friend's video
@@ -187,9 +217,9 @@ func (s *Service) keepMirrorsTx(tx *bolt.Tx, rec *record) {
 				continue
 			}
 			ref := fedproto.MirrorRef{VideoPod: rec.Origin, VideoID: rec.OriginID, InfoHash: rec.Video.InfoHash,
-				WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL}
+				WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL, Files: m.Files}
 			if fedproto.CheckMirrorRef(pod, ref) == nil {
-				ok = append(ok, api.Mirror{Pod: pod, WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL})
+				ok = append(ok, api.Mirror{Pod: pod, WebseedURL: m.WebseedURL, TorrentURL: m.TorrentURL, Files: m.Files})
 			}
 		}
 		rec.Video.Mirrors = ok
@@ -197,26 +227,27 @@ func (s *Service) keepMirrorsTx(tx *bolt.Tx, rec *record) {
 	if len(rec.Video.Mirrors) == 0 {
 		rec.Video.Mirrors = nil
 	}
-	s.decorateMagnet(&rec.Video)
+	s.decorateMagnets(rec)
 }
 
-// mirroredTorrent returns the stored .torrent of a local video with the
-// web seeds and trackers of its mirrors added (outside the info
-// dictionary: the info hash does not change).
-func mirroredTorrent(data []byte, v api.Video) ([]byte, error) {
-	if len(v.Mirrors) == 0 {
+// mirroredTorrent returns the stored .torrent of v's file of infoHash
+// with the web seeds and trackers of the mirrors that hold that file
+// added (outside the info dictionary: the info hash does not change).
+func mirroredTorrent(data []byte, v api.Video, infoHash string) ([]byte, error) {
+	hs := holdersOf(v, infoHash)
+	if len(hs) == 0 {
 		return data, nil
 	}
 	mi, _, err := torrentfile.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("videos: parse stored torrent of %s: %w", v.ID, err)
 	}
-	for _, m := range v.Mirrors {
-		if !slices.Contains(mi.URLList, m.WebseedURL) {
-			mi.URLList = append(mi.URLList, m.WebseedURL)
+	for _, h := range hs {
+		if !slices.Contains(mi.URLList, h.webseed) {
+			mi.URLList = append(mi.URLList, h.webseed)
 		}
 	}
-	for _, tier := range MirrorTrackers(v) {
+	for _, tier := range mirrorTrackers(hs) {
 		if !slices.ContainsFunc(mi.AnnounceList, func(t []string) bool { return slices.Contains(t, tier[0]) }) {
 			mi.AnnounceList = append(mi.AnnounceList, tier)
 		}

@@ -25,8 +25,8 @@ type TorrentFile struct {
 
 // Torrent returns the .torrent of video id's file at resolution (the
 // short side in pixels, as in Video.Files; 0 for the best file). This
-// pod's own files are served with the web seeds and trackers of their
-// mirrors added; a friend's video's file redirects to its origin, unless
+// pod's own files are served with the web seeds and trackers of the
+// mirrors that hold them added; a friend's video's file redirects to its origin, unless
 // this pod mirrors that file (issue 18). Errors: ErrBadID, ErrNotFound,
 // 404 resolution_not_found.
 func (s *Service) Torrent(id string, resolution int) (TorrentFile, error) {
@@ -80,10 +80,7 @@ func (s *Service) Torrent(id string, resolution int) (TorrentFile, error) {
 		}
 		name = strings.TrimSuffix(filepath.Base(rec.File), filepath.Ext(rec.File)) + ".torrent"
 	}
-	if i > 0 {
-		return TorrentFile{Data: stored, Name: name}, nil
-	}
-	data, err := mirroredTorrent(stored, rec.Video)
+	data, err := mirroredTorrent(stored, rec.Video, f.InfoHash)
 	if err != nil {
 		return TorrentFile{}, err
 	}

@@ -67,14 +67,21 @@ const (
 // MaxMirrors bounds the mirrors a pod lists for one video.
 const MaxMirrors = 16
 
+// MaxMirrorFiles bounds the lower resolutions one mirror lists.
+const MaxMirrorFiles = 8
+
 // MirrorRef names a video by its origin and the id it has there, and the
-// sending pod's copy of it: its web seed of the file and its .torrent.
+// sending pod's copy of it: its web seed of the best file and its
+// .torrent, and the lower resolutions it holds too (Files; absent from
+// pods that mirror best files only, and then it means the best file only).
+// A mirror event replaces what the sender announced before.
 type MirrorRef struct {
-	VideoPod   string `json:"video_pod"`   // origin pod URL of the video
-	VideoID    string `json:"video_id"`    // the video's id at VideoPod
-	InfoHash   string `json:"info_hash"`   // 40 lower-case hex digits
-	WebseedURL string `json:"webseed_url"` // on the sender
-	TorrentURL string `json:"torrent_url"` // on the sender
+	VideoPod   string           `json:"video_pod"`   // origin pod URL of the video
+	VideoID    string           `json:"video_id"`    // the video's id at VideoPod
+	InfoHash   string           `json:"info_hash"`   // of the best file: 40 lower-case hex digits
+	WebseedURL string           `json:"webseed_url"` // on the sender
+	TorrentURL string           `json:"torrent_url"` // on the sender
+	Files      []api.MirrorFile `json:"files,omitempty"`
 }
 
 // CheckMirrorRef validates a mirror announced by the pod at sender: the
@@ -93,15 +100,45 @@ func CheckMirrorRef(sender string, m MirrorRef) error {
 	if len(m.InfoHash) != 40 || strings.ToLower(m.InfoHash) != m.InfoHash {
 		return fmt.Errorf("%w: mirror info_hash must be 40 lower-case hex digits", ErrInvalid)
 	}
-	if _, err := hex.DecodeString(m.InfoHash); err != nil {
+	if !validInfoHash(m.InfoHash) {
 		return fmt.Errorf("%w: mirror info_hash must be 40 lower-case hex digits", ErrInvalid)
 	}
-	for field, raw := range map[string]string{"webseed_url": m.WebseedURL, "torrent_url": m.TorrentURL} {
-		if len(raw) > MaxURLLen || !strings.HasPrefix(raw, sender+"/") {
-			return fmt.Errorf("%w: mirror %s must be a URL on %s", ErrInvalid, field, sender)
+	if err := checkMirrorURLs(sender, "", m.WebseedURL, m.TorrentURL); err != nil {
+		return err
+	}
+	if len(m.Files) > MaxMirrorFiles {
+		return fmt.Errorf("%w: a mirror lists at most %d files", ErrInvalid, MaxMirrorFiles)
+	}
+	seen := map[string]bool{m.InfoHash: true}
+	for i, f := range m.Files {
+		if !validInfoHash(f.InfoHash) || seen[f.InfoHash] {
+			return fmt.Errorf("%w: mirror files[%d].info_hash must be 40 lower-case hex digits, distinct from the others", ErrInvalid, i)
 		}
-		if _, err := url.Parse(raw); err != nil {
-			return fmt.Errorf("%w: mirror %s is not a URL", ErrInvalid, field)
+		seen[f.InfoHash] = true
+		if err := checkMirrorURLs(sender, fmt.Sprintf("files[%d].", i), f.WebseedURL, f.TorrentURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validInfoHash(s string) bool {
+	if len(s) != 40 || strings.ToLower(s) != s {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// checkMirrorURLs checks a mirror's web seed and .torrent URLs are URLs
+// on sender; prefix names the file in the error.
+func checkMirrorURLs(sender, prefix, webseed, torrent string) error {
+	for _, u := range []struct{ field, raw string }{{"webseed_url", webseed}, {"torrent_url", torrent}} {
+		if len(u.raw) > MaxURLLen || !strings.HasPrefix(u.raw, sender+"/") {
+			return fmt.Errorf("%w: mirror %s%s must be a URL on %s", ErrInvalid, prefix, u.field, sender)
+		}
+		if _, err := url.Parse(u.raw); err != nil {
+			return fmt.Errorf("%w: mirror %s%s is not a URL", ErrInvalid, prefix, u.field)
 		}
 	}
 	return nil

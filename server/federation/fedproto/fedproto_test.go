@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -254,6 +255,8 @@ func TestCheckEvent(t *testing.T) {
 	v := goodVideo()
 	m := MirrorRef{VideoPod: "http://b.example", VideoID: v.ID, InfoHash: strings.Repeat("ab", 20),
 		WebseedURL: origin + "/static/mirror/x.mp4", TorrentURL: origin + "/api/v1/videos/x/torrent"}
+	lower := api.MirrorFile{InfoHash: strings.Repeat("cd", 20), WebseedURL: origin + "/static/webseed/y.mp4",
+		TorrentURL: origin + "/api/v1/videos/x/torrent?resolution=240"}
 	cases := []struct {
 		name string
 		e    Event
@@ -279,6 +282,24 @@ func TestCheckEvent(t *testing.T) {
 		{"mirror bad hash", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.InfoHash = strings.ToUpper(m.InfoHash) })}, false},
 		{"mirror bad id", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.VideoID = "x" })}, false},
 		{"mirror bad pod", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.VideoPod = "ftp://b" })}, false},
+		{"mirror with files", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) { m.Files = []api.MirrorFile{lower} })}, true},
+		{"mirror file web seed elsewhere", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) {
+			m.Files = []api.MirrorFile{{InfoHash: lower.InfoHash, WebseedURL: "http://c.example/x.mp4", TorrentURL: lower.TorrentURL}}
+		})}, false},
+		{"mirror file torrent elsewhere", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) {
+			m.Files = []api.MirrorFile{{InfoHash: lower.InfoHash, WebseedURL: lower.WebseedURL, TorrentURL: "http://c.example/t"}}
+		})}, false},
+		{"mirror file bad hash", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) {
+			m.Files = []api.MirrorFile{{InfoHash: "cd", WebseedURL: lower.WebseedURL, TorrentURL: lower.TorrentURL}}
+		})}, false},
+		{"mirror file is the best file", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) {
+			m.Files = []api.MirrorFile{{InfoHash: m.InfoHash, WebseedURL: lower.WebseedURL, TorrentURL: lower.TorrentURL}}
+		})}, false},
+		{"mirror too many files", Event{Origin: origin, Seq: 4, Type: EventMirror, Mirror: withMirror(m, func(m *MirrorRef) {
+			for i := range MaxMirrorFiles + 1 {
+				m.Files = append(m.Files, api.MirrorFile{InfoHash: fmt.Sprintf("%040x", i+1), WebseedURL: lower.WebseedURL, TorrentURL: lower.TorrentURL})
+			}
+		})}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
