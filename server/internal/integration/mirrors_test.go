@@ -222,3 +222,67 @@ func TestMirrors(t *testing.T) {
 		return slices.Equal(urlList(), []string{onC.WebseedURL, webseed})
 	})
 }
+
+// TestMirrorsResolutions: a mirror holds every resolution of a video
+// (issue 18 point 2). Pod 3 makes a 240p rendition of a 360p upload; pod
+// 2 mirrors the video by its admin's pick, fetches both files byte for
+// byte, serves each by its web seed and .torrent, and announces both:
+// pod 3's .torrent of each file lists pod 2's web seed of that file.
+func TestMirrorsResolutions(t *testing.T) {
+	b := startPod(t, "pod2", append(slices.Clone(fast), mirrorFlags...)...)
+	c := startPod(t, "pod3", append(slices.Clone(fast), "--resolutions", "240")...)
+	requireFederation(t, b)
+	_, data := testenv.MakeClip(t, testenv.Clip{Seconds: 1, Width: 640, Height: 360, Rate: 10, Faststart: true})
+	b.makeFriends(c)
+	const name = "Mirrored with its 240p"
+	onC := c.upload(name, data)
+	var onB api.Video
+	testenv.Eventually(t, 2*time.Minute, "pod2 to list pod3's video with its 240p file", func() bool {
+		v, n := b.video(name)
+		onB = v
+		return n == 1 && len(v.Files) == 2
+	})
+	if code := b.call(http.MethodPut, "/api/v1/mirrors/"+onB.ID, nil, nil); code != http.StatusOK {
+		t.Fatalf("pick on pod2: %d", code)
+	}
+	testenv.Eventually(t, time.Minute, "pod2 to hold both files", func() bool {
+		st := b.mirrorStatus()
+		return len(st.Data) == 1 && st.Data[0].State == mirrors.StateHeld && len(st.Data[0].Lower) == 1 && st.Data[0].Lower[0].Held
+	})
+	testenv.Eventually(t, wait, "pod3 to list pod2's copy of both files", func() bool {
+		var own api.Video
+		c.call(http.MethodGet, "/api/v1/videos/"+onC.ID, nil, &own)
+		onC = own
+		return len(own.Mirrors) == 1 && len(own.Mirrors[0].Files) == 1
+	})
+	for i, f := range onC.Files {
+		original, err := get(t, f.WebseedURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		webseed := b.url + "/static/webseed/" + f.InfoHash + ".mp4"
+		if onDisk, err := os.ReadFile(filepath.Join(b.data, "mirrors", f.InfoHash+".mp4")); err != nil || !bytes.Equal(onDisk, original) {
+			t.Fatalf("%dp: pod2's copy differs from pod3's file (%v)", f.Resolution, err)
+		}
+		if got, err := get(t, webseed); err != nil || !bytes.Equal(got, original) {
+			t.Fatalf("%dp: pod2's web seed: %v", f.Resolution, err)
+		}
+		torrentOnB := b.url + "/api/v1/videos/" + onB.ID + "/torrent"
+		if i > 0 {
+			torrentOnB += fmt.Sprintf("?resolution=%d", f.Resolution)
+		}
+		for _, u := range []string{f.TorrentURL, torrentOnB} {
+			tb, err := get(t, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mi, ih, err := torrentfile.Parse(tb)
+			if err != nil || fmt.Sprintf("%x", ih) != f.InfoHash || !slices.Contains(mi.URLList, webseed) || !slices.Contains(mi.URLList, f.WebseedURL) {
+				t.Fatalf("%dp torrent at %s: %v, info hash %x, url-list %q; want %s with both pods' web seeds", f.Resolution, u, err, ih, mi.URLList, f.InfoHash)
+			}
+		}
+		if m, err := torrentfile.ParseMagnet(f.Magnet); err != nil || !slices.Contains(m.WebSeeds, webseed) {
+			t.Fatalf("%dp: pod3's magnet %q lacks pod2's web seed (%v)", f.Resolution, f.Magnet, err)
+		}
+	}
+}
