@@ -66,6 +66,8 @@ func TestLibraryErrorsInPodShape(t *testing.T) {
 		{"tracker socket opened as a page", "GET", "/tracker/socket", nil, "", 400, "websocket_required", "open it as a WebSocket"},
 		{"tracker socket of another version", "GET", "/tracker/socket", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket",
 			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "8"}, "", 426, "websocket_version", "version 13"},
+		{"tracker announce by POST", "POST", "/tracker/announce", nil, "", 404, "no_route", "nothing answers POST"},
+		{"web seed by POST", "POST", webseed, nil, "", 404, "no_route", "nothing answers POST"},
 		{"page range past the end", "GET", "/upload", map[string]string{"Range": "bytes=99999999-"}, "", 416, "", "not within the file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
