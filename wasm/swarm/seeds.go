@@ -1,10 +1,8 @@
 package swarm
 
 import (
-	"cmp"
 	"math/rand/v2"
 	"net/url"
-	"slices"
 	"time"
 )
 
@@ -134,13 +132,8 @@ func (s *seedSet) estimate(k int, n int64, now time.Time) time.Duration {
 // order returns the seeds to ask for a fetch of n bytes, in turn (see
 // the comment at the top of this file).
 func (s *seedSet) order(n int64, now time.Time) []int {
-	type cand struct {
-		k    int
-		est  time.Duration
-		load int64
-	}
-	var up []cand
-	var resting []int
+	est := make([]time.Duration, len(s.seeds))
+	var up, resting []int
 	for k := range s.seeds {
 		st := &s.seeds[k]
 		switch {
@@ -148,35 +141,40 @@ func (s *seedSet) order(n int64, now time.Time) []int {
 		case now.Before(st.down):
 			resting = append(resting, k)
 		default:
-			up = append(up, cand{k, s.estimate(k, n, now), st.bytes + st.busyLen})
+			up = append(up, k)
+			est[k] = s.estimate(k, n, now)
 		}
 	}
-	byRank := func(a, b int) int { return s.rank[a] - s.rank[b] }
-	slices.SortFunc(up, func(a, b cand) int {
-		return cmp.Or(cmp.Compare(a.est, b.est), byRank(a.k, b.k))
-	})
-	out := make([]int, 0, len(s.seeds))
+	byRank := func(a, b int) bool { return s.rank[a] < s.rank[b] }
+	sortSeeds(up, func(a, b int) bool { return est[a] < est[b] || est[a] == est[b] && byRank(a, b) })
 	if len(up) > 0 {
-		limit := time.Duration(float64(up[0].est)*seedComparable) + seedSlack
-		if up[0].est == 0 {
+		limit := time.Duration(float64(est[up[0]])*seedComparable) + seedSlack
+		if est[up[0]] == 0 {
 			limit = 0 // idle unmeasured seeds first, measured ones after
 		}
 		j := 0
-		for j < len(up) && up[j].est <= limit {
+		for j < len(up) && est[up[j]] <= limit {
 			j++
 		}
-		near := up[:j]
-		slices.SortStableFunc(near, func(a, b cand) int {
-			return cmp.Or(cmp.Compare(a.load, b.load), byRank(a.k, b.k))
-		})
-		for _, c := range up {
-			out = append(out, c.k)
+		load := func(k int) int64 { return s.seeds[k].bytes + s.seeds[k].busyLen }
+		sortSeeds(up[:j], func(a, b int) bool { return load(a) < load(b) || load(a) == load(b) && byRank(a, b) })
+	}
+	sortSeeds(resting, func(a, b int) bool {
+		da, db := s.seeds[a].down, s.seeds[b].down
+		return da.Before(db) || da.Equal(db) && byRank(a, b)
+	})
+	return append(up, resting...)
+}
+
+// sortSeeds sorts a few seed indexes by less, stably (insertion sort: a
+// url-list names a handful of seeds, and each instantiation of the
+// generic slices sorts cost the wasm tens of KB).
+func sortSeeds(ks []int, less func(a, b int) bool) {
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && less(ks[j], ks[j-1]); j-- {
+			ks[j], ks[j-1] = ks[j-1], ks[j]
 		}
 	}
-	slices.SortFunc(resting, func(a, b int) int {
-		return cmp.Or(s.seeds[a].down.Compare(s.seeds[b].down), byRank(a, b))
-	})
-	return append(out, resting...)
 }
 
 // begin records a fetch of n bytes from seed k starting at now; end must
@@ -191,8 +189,11 @@ func (s *seedSet) begin(k int, n int64, now time.Time) {
 // follow).
 func (s *seedSet) end(k int, n int64, start time.Time) {
 	st := &s.seeds[k]
-	if i := slices.Index(st.inflight, start); i >= 0 {
-		st.inflight = slices.Delete(st.inflight, i, i+1)
+	for i, t := range st.inflight {
+		if t.Equal(start) {
+			st.inflight = append(st.inflight[:i], st.inflight[i+1:]...)
+			break
+		}
 	}
 	st.busyLen -= n
 }
