@@ -411,7 +411,8 @@ func (m *Manager) Close() error {
 }
 
 // pass applies the policy once and fetches what is wanted, one file at a
-// time.
+// time: wanted mirrors' best files, and the lower resolutions of any
+// mirror not fetched yet (a rendition its origin made later).
 func (m *Manager) pass(ctx context.Context) {
 	// An origin checks its friends' copies whether or not it mirrors.
 	if now := m.cfg.Now(); now.Sub(m.lastCheck) >= m.cfg.Interval {
@@ -434,7 +435,7 @@ func (m *Manager) pass(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if r.State == StateWanted {
+		if r.State == StateWanted || slices.ContainsFunc(r.Lower, func(f lowerFile) bool { return !f.Held }) {
 			m.fetch(ctx, r)
 		}
 	}
@@ -502,7 +503,8 @@ func (m *Manager) plan() error {
 // grow adds to mirrors the lower resolutions of their videos that fit in
 // the room left, after every best file (plan admits those first): most
 // useful mirror first, each video's resolutions best first, a file that
-// does not fit skipped. It evicts nothing.
+// does not fit skipped. It evicts nothing, and under manual grows only
+// picked mirrors (an unpicked one waits out its minimum lifetime).
 func (m *Manager) grow() error {
 	recs, err := m.records()
 	if err != nil {
@@ -515,6 +517,9 @@ func (m *Manager) grow() error {
 	}
 	var cands []cand
 	for _, r := range recs {
+		if m.cfg.Strategy == StrategyManual && !r.Picked {
+			continue
+		}
 		v, err := m.cat.Get(r.Key)
 		if err != nil || v.InfoHash != r.InfoHash {
 			continue

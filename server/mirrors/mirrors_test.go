@@ -292,10 +292,14 @@ func TestManualBudget(t *testing.T) {
 }
 
 // addFiles publishes a friend's video with files of sizes, best first:
-// the best file, then 720p, 480p, 360p..., each with its own torrent.
+// the best file, then 720p, 480p, 360p..., each with its own torrent. A
+// video published already keeps its best file and gets the lower ones
+// (as its origin makes them).
 func (f *fixture) addFiles(t *testing.T, id string, views int64, sizes ...int64) api.Video {
 	t.Helper()
-	f.add(t, id, sizes[0], views)
+	if _, err := f.cat.Get((id + strings.Repeat("a", 16))[:16]); err != nil {
+		f.add(t, id, sizes[0], views)
+	}
 	id = (id + strings.Repeat("a", 16))[:16]
 	f.cat.mu.Lock()
 	defer f.cat.mu.Unlock()
@@ -303,7 +307,7 @@ func (f *fixture) addFiles(t *testing.T, id string, views int64, sizes ...int64)
 	v.Files = []api.VideoFile{api.BestFile(v)}
 	for i, size := range sizes[1:] {
 		res := []int{720, 480, 360, 240}[i]
-		ih := fmt.Sprintf("%036x%04d", len(f.cat.vs), res)
+		ih := fmt.Sprintf("%032x%04d%04d", int(id[0])*100+len(f.cat.vs), i, res)
 		tb := "torrent-" + ih
 		f.sd.sizes[tb] = size
 		if err := os.WriteFile(filepath.Join(f.dir, ih+".torrent"), []byte(tb), 0o600); err != nil {
@@ -411,5 +415,34 @@ func TestLowerResolutions(t *testing.T) {
 	}
 	if got := f.servable(t, m2, a); !slices.Equal(got, []int{0, 720, 480}) {
 		t.Fatalf("after a restart serves %v of a, want [0 720 480]", got)
+	}
+}
+
+// TestManualLowerResolutions: under manual, a picked mirror takes the
+// lower resolutions its origin makes later; an unpicked one, waiting out
+// its minimum lifetime, takes none.
+func TestManualLowerResolutions(t *testing.T) {
+	f := newFixture(t, StrategyManual, 1000)
+	a := f.addFiles(t, "a", 0, 100)
+	b := f.addFiles(t, "b", 0, 100)
+	ctx := context.Background()
+	for _, id := range []string{a.ID, b.ID} {
+		if _, err := f.m.Pick(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.m.pass(ctx)
+	if err := f.m.Unpick(b.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The origin makes a 720p of each.
+	a = f.addFiles(t, "a", 0, 100, 50)
+	b = f.addFiles(t, "b", 0, 100, 50)
+	f.m.pass(ctx)
+	if got := f.servable(t, f.m, a); !slices.Equal(got, []int{0, 720}) {
+		t.Fatalf("serves %v of the picked a, want [0 720]", got)
+	}
+	if got := f.servable(t, f.m, b); !slices.Equal(got, []int{0}) {
+		t.Fatalf("serves %v of the unpicked b, want its best file only: [0]", got)
 	}
 }
