@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/swarmtube/swarmtube/server/accounts"
+	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/datadir"
 	"github.com/swarmtube/swarmtube/server/store"
 )
@@ -97,7 +98,8 @@ func runAdmin(args []string, stdout io.Writer, getenv func(string) string) error
 	if v := getenv("SWARMTUBE_DATA"); v != "" {
 		*data = v
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	rest, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, "usage: swarmtube admin %s [--data DIR] %s\n", name, cmd.synopsis)
 			fs.SetOutput(stdout)
@@ -105,7 +107,7 @@ func runAdmin(args []string, stdout io.Writer, getenv func(string) string) error
 		}
 		return err
 	}
-	if !cmd.args(fs.NArg()) {
+	if !cmd.args(len(rest)) {
 		return fmt.Errorf("usage: swarmtube admin %s [--data DIR] %s", name, cmd.synopsis)
 	}
 	pw := ""
@@ -136,7 +138,32 @@ func runAdmin(args []string, stdout io.Writer, getenv func(string) string) error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return cmd.run(ctx, acc, fs.Args(), pw, stdout)
+	return cmd.run(ctx, acc, rest, pw, stdout)
+}
+
+// parseInterspersed parses fs's flags wherever they stand among args and
+// returns the other arguments in order, so `grant alice upload --data DIR`
+// means what `grant --data DIR alice upload` does. The flag package alone
+// stops at the first non-flag, which made a trailing --data a right name or
+// a surplus argument and sent the command to ./data. After "--" everything
+// is an argument. No username or right starts with '-' (a file name that
+// does, for import, is given after "--" or as ./-name).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if i := len(args) - len(rest); i > 0 && args[i-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 func adminUsers(_ context.Context, acc *accounts.Service, _ []string, _ string, out io.Writer) error {
@@ -180,7 +207,7 @@ func adminChangeRights(ctx context.Context, acc *accounts.Service, user string, 
 		return publicText(err)
 	}
 	if err := accounts.ValidRights(rights); err != nil {
-		return fmt.Errorf("%s: rights are upload and admin", publicText(err))
+		return badRight(rights)
 	}
 	next := slices.Clone(u.Rights)
 	for _, r := range rights {
@@ -202,6 +229,20 @@ func adminChangeRights(ctx context.Context, acc *accounts.Service, user string, 
 	}
 	fmt.Fprintf(out, "%s now has: %s\n", u.Username, now)
 	return nil
+}
+
+// badRight names what accounts.ValidRights refused in rights, in one
+// sentence: a word that is not a right, or a right named twice.
+func badRight(rights []string) error {
+	for i, r := range rights {
+		if r != api.RightUpload && r != api.RightAdmin {
+			return fmt.Errorf("%q is not a right: rights are upload and admin", r)
+		}
+		if slices.Contains(rights[:i], r) {
+			return fmt.Errorf("%q is named twice", r)
+		}
+	}
+	return errors.New("rights are upload and admin")
 }
 
 // publicText turns an accounts error into its sentence for a person

@@ -41,14 +41,15 @@ func runImport(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: swarmtube import --pod URL --user U --password P --name N [--description D] FILE")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterspersed(fs, args) // flags before or after FILE
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(files) != 1 {
 		fs.Usage()
 		return errors.New("import: give exactly one video file")
 	}
-	o.File = fs.Arg(0)
+	o.File = files[0]
 	if o.Password == "" {
 		o.Password = os.Getenv("SWARMTUBE_PASSWORD")
 	}
