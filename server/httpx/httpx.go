@@ -149,7 +149,9 @@ func decodeError(err error) error {
 	case errors.Is(err, io.EOF):
 		return Errorf(http.StatusBadRequest, "invalid_json", "the request body is empty")
 	case errors.As(err, &syntax):
-		return Errorf(http.StatusBadRequest, "invalid_json", "malformed JSON at byte %d", syntax.Offset)
+		// No offset: a byte count into the body is the parser's, not
+		// plain words (issue 17), and the client has the body anyway.
+		return Errorf(http.StatusBadRequest, "invalid_json", "the body is not valid JSON")
 	case errors.As(err, &typ):
 		if typ.Field == "" {
 			return Errorf(http.StatusBadRequest, "invalid_json", "the body must be %s", jsonKind(typ.Type))
@@ -158,7 +160,7 @@ func decodeError(err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return Errorf(http.StatusBadRequest, "invalid_json", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:
-		return Errorf(http.StatusBadRequest, "invalid_json", "malformed JSON body")
+		return Errorf(http.StatusBadRequest, "invalid_json", "the body is not valid JSON")
 	}
 }
 

@@ -22,6 +22,11 @@ type payload struct {
 var decodeMessages = map[string]string{
 	"wrong type": `field "count" must be a whole number`,
 	"array":      "the body must be a JSON object",
+	// No parser offsets (issue 17: "malformed JSON at byte 2"), one
+	// sentence whatever the parser stopped at.
+	"malformed":   "the body is not valid JSON",
+	"cut short":   "the body is not valid JSON",
+	"bad literal": "the body is not valid JSON",
 }
 
 var decodeCases = []struct {
@@ -41,6 +46,9 @@ var decodeCases = []struct {
 	{"trailing value", "application/json", `{} {}`, 400},
 	{"trailing garbage", "application/json", `{}x`, 400},
 	{"array", "application/json", `[1]`, 400},
+	{"malformed", "application/json", `{"name": x`, 400},
+	{"cut short", "application/json", `{"name":`, 400},
+	{"bad literal", "application/json", `{"name":"a","count":tru}`, 400},
 	{"too large", "application/json", `{"name":"` + strings.Repeat("a", 200) + `"}`, 413},
 }
 
