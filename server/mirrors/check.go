@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1" //nolint:gosec // BitTorrent v1 piece hashes are SHA-1 (BEP 3)
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,12 +130,35 @@ func forgetSuspendedTx(tx *bolt.Tx, id, pod string) error {
 }
 
 func (m *Manager) checkVideo(ctx context.Context, v api.Video, sus []suspended) {
-	tb, err := m.cat.LocalTorrent(v.ID)
-	if err != nil {
-		return
+	// The pieces of each file: the best file's, and those of the lower
+	// resolutions mirrors list (by info hash), read once.
+	infos := map[string]*torrentfile.Info{}
+	infoOf := func(ih string) *torrentfile.Info {
+		if info, ok := infos[ih]; ok {
+			return info
+		}
+		infos[ih] = nil
+		i := slices.IndexFunc(v.Files, func(f api.VideoFile) bool { return f.InfoHash == ih })
+		res := 0
+		switch {
+		case ih == v.InfoHash:
+		case i > 0:
+			res = v.Files[i].Resolution
+		default:
+			return nil // not one of the video's files
+		}
+		tb, err := m.cat.LocalTorrent(v.ID, res)
+		if err != nil {
+			return nil
+		}
+		mi, got, err := torrentfile.Parse(tb)
+		if err != nil || mi.Info.NumPieces() == 0 || hex.EncodeToString(got[:]) != ih {
+			return nil
+		}
+		infos[ih] = &mi.Info
+		return &mi.Info
 	}
-	mi, _, err := torrentfile.Parse(tb)
-	if err != nil || mi.Info.NumPieces() == 0 {
+	if infoOf(v.InfoHash) == nil {
 		return
 	}
 	type target struct {
@@ -155,8 +179,27 @@ func (m *Manager) checkVideo(ctx context.Context, v api.Video, sus []suspended) 
 		}
 	}
 	for _, t := range targets {
-		i := rand.IntN(mi.Info.NumPieces())
-		err := m.checkPiece(ctx, t.ref.WebseedURL, mi.Info, i)
+		// One random piece of every file the mirror lists: the best
+		// file, and each lower resolution the video has.
+		type check struct {
+			webseed string
+			info    *torrentfile.Info
+		}
+		checks := []check{{t.ref.WebseedURL, infoOf(v.InfoHash)}}
+		for _, f := range t.ref.Files {
+			if info := infoOf(f.InfoHash); info != nil {
+				checks = append(checks, check{f.WebseedURL, info})
+			}
+		}
+		var err error
+		var i int
+		var webseed string
+		for _, c := range checks {
+			i, webseed = rand.IntN(c.info.NumPieces()), c.webseed
+			if err = m.checkPiece(ctx, c.webseed, *c.info, i); err != nil {
+				break
+			}
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -167,7 +210,7 @@ func (m *Manager) checkVideo(ctx context.Context, v api.Video, sus []suspended) 
 			continue
 		}
 		m.metrics.checkFailures.Inc()
-		m.log.Warn("mirrors: a mirror failed its range check", "video", v.ID, "mirror", t.pod, "piece", i, "err", err)
+		m.log.Warn("mirrors: a mirror failed its range check", "video", v.ID, "mirror", t.pod, "piece", i, "webseed", webseed, "err", err)
 		if m.scores != nil {
 			m.scores.Penalize(t.pod, "its mirror failed a range check")
 		}

@@ -3,6 +3,7 @@ package mirrors
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -35,7 +36,9 @@ func (s *fakeScores) Penalize(friend, _ string) {
 // bad bytes costs its pod score and comes off the video's mirrors at once
 // (the url-list followed it only when the pod was ejected, hours later),
 // is checked again at each pass, and is listed again once it passes; an
-// unmirror event forgets a suspended copy.
+// unmirror event forgets a suspended copy. Every file a mirror lists is
+// checked: a bad lower resolution fails the mirror as a bad best file
+// does.
 func TestRangeCheck(t *testing.T) {
 	f := newFixture(t, StrategyManual, 0) // an origin that mirrors nothing itself
 	scores := &fakeScores{}
@@ -53,6 +56,18 @@ func TestRangeCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, ih, _ := torrentfile.Parse(tb)
+	// A 240p file of its own: mirrors that list it are checked on it too.
+	low := data[:1<<20]
+	lowInfo, err := torrentfile.HashReader(context.Background(), bytes.NewReader(low), "v-240p.mp4", int64(len(low)), torrentfile.MinPieceLength, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowTB, err := torrentfile.Metainfo{Info: lowInfo}.Bencode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lowIH, _ := torrentfile.Parse(lowTB)
 	// serve answers with body, or 503 while *down.
 	serve := func(body []byte, down *atomic.Bool) string {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -69,13 +84,19 @@ func TestRangeCheck(t *testing.T) {
 	down.Store(true)
 	bad := make([]byte, len(data)) // every piece wrong
 	const id = "localvideoaaaaaa"
-	f.cat.torrents = map[string][]byte{id: tb}
-	f.cat.vs[id] = api.Video{ID: id, Local: true, State: api.StatePublished, Size: int64(len(data)), Mirrors: []api.Mirror{
-		{Pod: "http://good.example", WebseedURL: serve(data, &up)},
-		{Pod: "http://bad.example", WebseedURL: serve(bad, &up)},
-		{Pod: "http://down.example", WebseedURL: serve(data, &down)},
-		{Pod: "http://flaky.example", WebseedURL: serve(data, &flaky)},
-	}}
+	f.cat.torrents = map[string][]byte{id: tb, id + "-240p": lowTB}
+	lowFile := func(body []byte) []api.MirrorFile {
+		return []api.MirrorFile{{InfoHash: hex.EncodeToString(lowIH[:]), WebseedURL: serve(body, &up)}}
+	}
+	f.cat.vs[id] = api.Video{ID: id, Local: true, State: api.StatePublished, Size: int64(len(data)), InfoHash: hex.EncodeToString(ih[:]),
+		Files: []api.VideoFile{{InfoHash: hex.EncodeToString(ih[:])}, {Resolution: 240, InfoHash: hex.EncodeToString(lowIH[:])}},
+		Mirrors: []api.Mirror{
+			{Pod: "http://good.example", WebseedURL: serve(data, &up), Files: lowFile(low)},
+			{Pod: "http://bad.example", WebseedURL: serve(bad, &up)},
+			{Pod: "http://down.example", WebseedURL: serve(data, &down)},
+			{Pod: "http://flaky.example", WebseedURL: serve(data, &flaky)},
+			{Pod: "http://badlow.example", WebseedURL: serve(data, &up), Files: lowFile(bad[:len(low)])},
+		}}
 	if err := f.m.st.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketChecked)).Put([]byte(id), []byte{1})
 	}); err != nil {
@@ -104,8 +125,8 @@ func TestRangeCheck(t *testing.T) {
 	}
 
 	pass()
-	if got, want := penalized(), []string{"http://bad.example", "http://down.example"}; !slices.Equal(got, want) {
-		t.Fatalf("penalized %v, want %v", got, want)
+	if got, want := penalized(), []string{"http://bad.example", "http://badlow.example", "http://down.example"}; !slices.Equal(got, want) {
+		t.Fatalf("penalized %v, want %v (badlow: its 240p is wrong)", got, want)
 	}
 	if got, want := listed(), []string{"http://flaky.example", "http://good.example"}; !slices.Equal(got, want) {
 		t.Fatalf("listed %v after the first check, want %v", got, want)
@@ -116,7 +137,7 @@ func TestRangeCheck(t *testing.T) {
 	down.Store(false)
 	flaky.Store(true)
 	pass()
-	if got, want := penalized(), []string{"http://bad.example", "http://flaky.example"}; !slices.Equal(got, want) {
+	if got, want := penalized(), []string{"http://bad.example", "http://badlow.example", "http://flaky.example"}; !slices.Equal(got, want) {
 		t.Fatalf("penalized %v at the second check, want %v", got, want)
 	}
 	if got, want := listed(), []string{"http://down.example", "http://good.example"}; !slices.Equal(got, want) {
@@ -131,11 +152,11 @@ func TestRangeCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	pass()
-	if got, want := penalized(), []string{"http://flaky.example"}; !slices.Equal(got, want) {
+	if got, want := penalized(), []string{"http://badlow.example", "http://flaky.example"}; !slices.Equal(got, want) {
 		t.Fatalf("penalized %v at the third check, want %v", got, want)
 	}
-	if got := f.suspended(t); got != 1 {
-		t.Fatalf("%d suspended copies, want flaky's only", got)
+	if got := f.suspended(t); got != 2 {
+		t.Fatalf("%d suspended copies, want flaky's and badlow's", got)
 	}
 }
 

@@ -84,7 +84,7 @@ type Catalog interface {
 	Get(id string) (api.Video, error)
 	List(start, count int) (api.VideoList, error)
 	VideoKey(origin, id string) (string, bool)
-	LocalTorrent(id string) ([]byte, error)
+	LocalTorrent(id string, resolution int) ([]byte, error)
 	SetMirrorTx(tx *bolt.Tx, pod string, m fedproto.MirrorRef, add bool) (bool, error)
 	DropMirrorsOfTx(tx *bolt.Tx, pod string) error
 }

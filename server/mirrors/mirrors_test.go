@@ -35,9 +35,12 @@ type fakeCatalog struct {
 	dropped  []string          // mirror pods SetMirrorTx took off
 }
 
-func (c *fakeCatalog) LocalTorrent(id string) ([]byte, error) {
+func (c *fakeCatalog) LocalTorrent(id string, resolution int) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if resolution > 0 {
+		id = fmt.Sprintf("%s-%dp", id, resolution)
+	}
 	if tb, ok := c.torrents[id]; ok {
 		return tb, nil
 	}

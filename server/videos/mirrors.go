@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -255,12 +256,16 @@ func mirroredTorrent(data []byte, v api.Video, infoHash string) ([]byte, error) 
 	return mi.Bencode()
 }
 
-// LocalTorrent returns the stored .torrent of this pod's own video id (its
-// best file), as published: mirrors' range checks read piece hashes
-// from it.
-func (s *Service) LocalTorrent(id string) ([]byte, error) {
-	if !validLocalID(id) {
+// LocalTorrent returns the stored .torrent of this pod's own video id's
+// file at resolution (0: the best file; else one of its lower
+// resolutions, api.VideoFile.Resolution), as published: mirrors' range
+// checks read piece hashes from it.
+func (s *Service) LocalTorrent(id string, resolution int) ([]byte, error) {
+	if !validLocalID(id) || resolution < 0 {
 		return nil, ErrBadID
+	}
+	if resolution > 0 {
+		return os.ReadFile(filepath.Join(s.torrentDir, renditionTorrent(id, resolution)))
 	}
 	return os.ReadFile(s.torrentPath(id))
 }
