@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,6 +153,32 @@ func (*Help) Unwrap() error { return flag.ErrHelp }
 // environment, validates them and fills derived defaults. Nothing is
 // opened: every error is about a value, one line naming the flag. For -h
 // or --help it returns a *Help.
+// badValueRE matches the flag package's refusal of a value
+// (`invalid value "abc" for flag -seed-idle: parse error`, `invalid
+// boolean value "maybe" for -open-tracker: parse error`).
+var badValueRE = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-([^:]+): `)
+
+// valueWords says what f wants, in words, in place of strconv's and
+// time's errors ("parse error", "value out of range"); a flag of our own
+// type keeps its own sentence.
+func valueWords(f *flag.Flag, err error) string {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return err.Error()
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "want a duration such as 90s, 10m or 1h30m"
+	case int, int64, uint, uint64:
+		return "want a whole number"
+	case float64:
+		return "want a number"
+	case bool:
+		return "want true or false"
+	}
+	return strings.TrimPrefix(err.Error(), "invalid value ")
+}
+
 func Parse(args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("swarmtube", flag.ContinueOnError)
@@ -230,7 +257,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		name := "SWARMTUBE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(name); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				envErr = errors.Join(envErr, fmt.Errorf("%s: %w", name, err))
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %s", name, v, valueWords(f, err)))
 			}
 		}
 	})
@@ -240,6 +267,11 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, &Help{Text: usage.String()}
+		}
+		if m := badValueRE.FindStringSubmatch(err.Error()); m != nil {
+			if f := fs.Lookup(m[2]); f != nil {
+				return c, fmt.Errorf("--%s %s: %s", f.Name, m[1], valueWords(f, err))
+			}
 		}
 		return c, err
 	}

@@ -219,3 +219,27 @@ func TestParseTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestBadValueWords: a flag or SWARMTUBE_ variable the flag package
+// refuses is answered with what the flag wants, not strconv's or time's
+// "parse error" (`swarmtube --seed-idle abc` said `invalid value "abc" for
+// flag -seed-idle: parse error`).
+func TestBadValueWords(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{args: []string{"--seed-idle", "abc"}, want: `--seed-idle "abc": want a duration such as 90s, 10m or 1h30m`},
+		{args: []string{"--bt-port=x"}, want: `--bt-port "x": want a whole number`},
+		{args: []string{"--bt-port", "99999999999999999999"}, want: `--bt-port "99999999999999999999": want a whole number`},
+		{args: []string{"--open-tracker=maybe"}, want: `--open-tracker "maybe": want true or false`},
+		{env: map[string]string{"SWARMTUBE_SEED_IDLE": "abc"}, want: `SWARMTUBE_SEED_IDLE="abc": want a duration such as 90s, 10m or 1h30m`},
+		{env: map[string]string{"SWARMTUBE_OPEN_TRACKER": "yes"}, want: `SWARMTUBE_OPEN_TRACKER="yes": want true or false`},
+	} {
+		_, err := Parse(tc.args, func(k string) string { return tc.env[k] })
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Parse(%q, %v): %v, want %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
