@@ -533,11 +533,10 @@ func deleteNamespaces(nss []string) []error {
 			}
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for _, ns := range nss {
-		for len(nsPids(ns)) > 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		testenv.Poll(ctx, func() bool { return len(nsPids(ns)) == 0 }) // on timeout, "ip netns del" says what holds it
 		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("ip netns del %s: %v: %s", ns, err, bytes.TrimSpace(out)))
 		}

@@ -62,7 +62,7 @@ func TestMinBodyRate(t *testing.T) {
 			chunk := strings.Repeat("x", 4096)
 			for range 60 { // 240 KiB over about 6 s, more than two windows
 				pw.Write([]byte(chunk))
-				time.Sleep(100 * time.Millisecond) // timed: the body trickles at 40 KiB/s, the behaviour under test
+				time.Sleep(100 * time.Millisecond) // timed: behaviour: the body trickles at 40 KiB/s
 			}
 			pw.Close()
 		}()
@@ -99,7 +99,7 @@ func TestMinBodyRate(t *testing.T) {
 			t.Fatalf("upgrade: %q", line)
 		}
 		br.ReadString('\n')
-		time.Sleep(2 * window) // timed: the hijacked connection stays silent for two windows, the behaviour under test
+		time.Sleep(2 * window) // timed: behaviour: the hijacked connection stays silent for two windows
 		c.Write([]byte{'k'})
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if b, err := br.ReadByte(); err != nil || b != 'k' {

@@ -98,7 +98,7 @@ func TestFetchResumes(t *testing.T) {
 	slow.Store(true)
 	ws := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if slow.Load() {
-			time.Sleep(300 * time.Millisecond) // timed: a slow web seed, so the fetch is under way when cancelled
+			time.Sleep(300 * time.Millisecond) // timed: behaviour: a slow web seed, so the fetch is under way when cancelled
 		}
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
 	}))

@@ -174,7 +174,7 @@ func build(b *testing.B, dir string, n int, open func() (*store.Store, *seeder.S
 // settle lets goroutines started by a start-up reach their idle state and
 // returns the Go heap in use and the goroutine count.
 func settle() (heapInuse uint64, goroutines int) {
-	time.Sleep(2 * time.Second) // timed: a benchmark's pause before it measures; nothing signals that start-up goroutines are idle
+	time.Sleep(2 * time.Second) // timed: scenario: a benchmark (not run by the suite) of what a pod costs at rest, 2 s after a start-up
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats

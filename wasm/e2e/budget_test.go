@@ -44,7 +44,7 @@ func TestPausedViewerCostsNoMoreThanPlainVideo(t *testing.T) {
 	}()
 	playThenPause(t, po, 5)
 	<-done
-	time.Sleep(20 * time.Second) // timed: both viewers stay paused 20 s, the behaviour whose cost is measured
+	time.Sleep(20 * time.Second) // timed: behaviour: both viewers stay paused 20 s, whose cost is measured
 	sO, wO := ours.Egress(t)
 	ps, pw := plain.Egress(t)
 	st := pageStats(t, po)
@@ -75,7 +75,7 @@ func TestTwoViewersShareOneCopy(t *testing.T) {
 	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
 	ba, bb := browser(t), browser(t)
 	a, _ := tab(t, ba, watch)
-	time.Sleep(3 * time.Second) // timed: the second viewer arrives 3 s after the first, the scenario measured
+	time.Sleep(3 * time.Second) // timed: scenario: the second viewer arrives 3 s after the first
 	b, _ := tab(t, bb, watch)
 	for _, pg := range []context.Context{a, b} {
 		waitJS(t, pg, "window.__st.events.includes('ended')", "window.__st.err", dump, 120*time.Second)

@@ -104,7 +104,7 @@ func TestLongVideoBoundedMemory(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the video did not end: at %.0f of %d s after %s", s.T, seconds, time.Since(playStart).Round(time.Second))
 		}
-		time.Sleep(time.Second) // timed: one memory sample a second of play, the measurement
+		time.Sleep(time.Second) // timed: scenario: one memory sample a second of play
 	}
 	st := pageStats(t, pg)
 	t.Logf("ended at %.0f s of media after %s; peak wasm memory %.0f MiB, JS heap %.0f MiB, pieces in memory %.0f MiB; file %.0f MiB; stats %+v",

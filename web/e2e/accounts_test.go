@@ -35,13 +35,7 @@ func TestAccounts(t *testing.T) {
 	b.waitJS("logged out", `!!document.querySelector("#nav-login")`, 10*time.Second)
 
 	// A wrong password shows the API's message.
-	b.do("wrong password", 20*time.Second,
-		chromedp.Navigate(p.URL+"/login?next=/upload"),
-		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")), // enabled once its module is ready
-		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "wrong password"),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-	)
+	b.submitLogin("wrong password", p.URL+"/login?next=/upload", "alice", "wrong password")
 	b.waitJS("error shown", `!!document.querySelector("#status .message.error")`, 10*time.Second)
 	if msg := b.text("#status"); !strings.HasPrefix(msg, "Log in failed: ") || len(msg) < len("Log in failed: ")+5 {
 		t.Errorf("error message %q does not explain the failure", msg)

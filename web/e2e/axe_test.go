@@ -42,8 +42,7 @@ func TestAxe(t *testing.T) {
 		for _, path := range pages {
 			name := label + " " + path
 			b.do(name, 20*time.Second, chromedp.Navigate(p.URL+path), chromedp.WaitReady(chromedp.CSS("body")))
-			b.waitJS(name+": ready", `document.readyState === "complete"`, 15*time.Second)
-			time.Sleep(700 * time.Millisecond) // timed: a settle window before the audit (no event says every module has filled its panels; issue 13 leaves this one to replace)
+			b.waitSettled(name, 30*time.Second)
 			res := eval[[]string](b, string(axe)+`;
 (async () => {
   const r = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } });
@@ -56,14 +55,7 @@ func TestAxe(t *testing.T) {
 	}
 	for _, in := range []bool{false, true} {
 		if in {
-			b.do("log in", 20*time.Second,
-				chromedp.Navigate(p.URL+"/login"),
-				chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
-				chromedp.SendKeys(chromedp.CSS("#username"), "maya"),
-				chromedp.SendKeys(chromedp.CSS("#password"), "maya's password"),
-				chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-			)
-			b.waitJS("logged in", `location.pathname === "/" && !!document.querySelector("#nav-user")`, 20*time.Second)
+			b.login(p.URL, "maya", "maya's password", "/")
 		}
 		for _, theme := range []string{"light", "dark"} {
 			for _, w := range []struct{ width, height int64 }{{1280, 800}, {390, 844}} {

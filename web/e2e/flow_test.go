@@ -167,7 +167,7 @@ func TestUploadWatchRemove(t *testing.T) {
 	}
 	chart := `document.querySelector("#stats-chart path.area-pod").getAttribute("d")`
 	before := eval[string](b, chart)
-	time.Sleep(2500 * time.Millisecond) // timed: an absence check: two stats ticks (1 s each) in which a running panel would move the chart
+	time.Sleep(2500 * time.Millisecond) // timed: absence: two stats ticks (1 s each) in which a running panel would move the chart
 	if after := eval[string](b, chart); after != before {
 		t.Errorf("the stats chart still moves after the video was removed")
 	}

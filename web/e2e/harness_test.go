@@ -60,6 +60,15 @@ func startPodAt(t *testing.T, name, host string) *testPod {
 // startPodWith is startPodAt with extra pod flags (later flags win).
 func startPodWith(t *testing.T, name, host string, extra ...string) *testPod {
 	t.Helper()
+	p, _ := newPod(t, name, host, extra...)
+	return p
+}
+
+// newPod starts a pod on a free loopback port with a fresh data dir, its
+// URL naming host, and the extra flags (later flags win). It returns the
+// function that stops it (idempotent; the test's end calls it too).
+func newPod(t *testing.T, name, host string, extra ...string) (*testPod, func()) {
+	t.Helper()
 	cfg, err := config.Parse(append([]string{
 		"--listen", "127.0.0.1:0",
 		"--url", "http://" + host + ":0",
@@ -80,8 +89,8 @@ func startPodWith(t *testing.T, name, host string, extra ...string) *testPod {
 	if err != nil {
 		t.Fatalf("pod.New: %v", err)
 	}
-	runPod(t, name, p)
-	return &testPod{URL: p.URL(), PodURL: p.URL(), Addr: "http://" + p.Addr().String()}
+	stop := runPod(t, name, p)
+	return &testPod{URL: p.URL(), PodURL: p.URL(), Addr: "http://" + p.Addr().String()}, stop
 }
 
 // runPod runs p until the test ends or stop is called, and waits for it.
@@ -268,25 +277,76 @@ func (b *browser) waitJS(what, expr string, timeout time.Duration) {
 
 // login signs user in through the login page, going on to next (a path,
 // or "" for the default), and waits until the page it lands on names the
-// user. The form's button is enabled once its module is ready.
+// user.
 func (b *browser) login(base, user, pass, next string) {
 	b.t.Helper()
 	u := base + "/login"
 	if next != "" {
 		u += "?next=" + next
 	}
-	b.do("log in as "+user, 20*time.Second,
+	b.submitLogin("log in as "+user, u, user, pass)
+	at := `document.querySelector("#nav-user")?.textContent === "` + user + `"`
+	if next != "" {
+		at += ` && location.pathname === "` + next + `"`
+	}
+	b.waitJS("logged in as "+user, at, 20*time.Second)
+}
+
+// submitLogin opens the login page u (with the ?next= under test, if any)
+// and submits user and pass. The form's button is enabled once its module
+// has bound it; what the submission leads to is the caller's to wait for.
+func (b *browser) submitLogin(what, u, user, pass string) {
+	b.t.Helper()
+	b.do(what, 20*time.Second,
 		chromedp.Navigate(u),
 		chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
 		chromedp.SendKeys(chromedp.CSS("#username"), user),
 		chromedp.SendKeys(chromedp.CSS("#password"), pass),
 		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
 	)
-	at := `document.querySelector("#nav-user")?.textContent === "` + user + `"`
-	if next != "" {
-		at += ` && location.pathname === "` + next + `"`
+}
+
+// settledJS is true once a page's modules have filled in what they fill on
+// load, the DOM state that tests wait on before they audit or measure a
+// page (issue 13: never a settle window). Every page: the document, its
+// fonts and its eager images loaded, the header's user menu and pod name
+// filled. Then by the page's data-page: the form bound (login, register),
+// the form or the page's message shown (upload, account), and the player
+// started, its stats panel drawn once and the owner's buttons bound, or
+// the player hidden with the page's message (watch, embed).
+const settledJS = `(() => {
+	const q = (s) => document.querySelector(s);
+	if (document.readyState !== "complete" || document.fonts.status !== "loaded") return false;
+	if (![...document.images].every((i) => i.complete || i.loading === "lazy")) return false;
+	const menu = q("#user-menu");
+	if (menu && !menu.querySelector("a, button")) return false;
+	const pod = q("#pod-name");
+	if (pod && pod.textContent === "") return false;
+	const said = !!q("#status .message");
+	switch (document.body.dataset.page) {
+	case "login": case "register":
+		return q("form")?.dataset.ready === "true";
+	case "upload":
+		return !q("#upload-form").hidden || said;
+	case "account":
+		return !q("#account").hidden || said;
+	case "watch": case "embed": {
+		const player = q("#player");
+		if (player.hidden) return true; // an error said, or a video still processing
+		if (player.getAttribute("aria-busy") !== "false") return false;
+		const mode = q("#stats-mode"), overlay = q("#embed-stats");
+		if (mode && mode.textContent === "Starting…") return false; // the template's text until the first tick
+		if (overlay && overlay.textContent === "") return false;
+		return !q("#video-actions button:disabled");
 	}
-	b.waitJS("logged in as "+user, at, 20*time.Second)
+	}
+	return true;
+})()`
+
+// waitSettled waits until the page is settled (settledJS).
+func (b *browser) waitSettled(what string, timeout time.Duration) {
+	b.t.Helper()
+	b.waitJS(what+": page settled", settledJS, timeout)
 }
 
 // text is the trimmed textContent of the first element matching a CSS selector.

@@ -85,7 +85,7 @@ func TestMirrorLoadSplit(t *testing.T) {
 			panels[i] = readPanel(t, b)
 			t.Logf("viewer %d: web seed requests %s", i, eval[string](b, `JSON.stringify(performance.getEntriesByType("resource").filter((e) => e.name.includes("/static/webseed/")).map((e) => new URL(e.name).port + " " + e.initiatorType + " " + Math.round(e.startTime)))`))
 		}()
-		time.Sleep(2 * time.Second) // timed: viewers arrive 2 s apart, the scenario measured
+		time.Sleep(2 * time.Second) // timed: scenario: viewers arrive 2 s apart
 	}
 	wg.Wait()
 	o, m := podBytes(t, origin.URL)-o0, podBytes(t, mirror.URL)-m0

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -19,30 +18,14 @@ import (
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
-	"github.com/swarmtube/swarmtube/server/config"
-	"github.com/swarmtube/swarmtube/server/pod"
 )
 
-// startStoppablePod is startPodWith, also returning the function that
-// stops the pod (idempotent; the test's end calls it too).
+// startStoppablePod is newPod for the federation and mirror tests: on
+// 127.0.0.1, retrying a silent friend every 300 ms and checking friends
+// every second, so a stopped pod is found out (and ejected) quickly.
 func startStoppablePod(t *testing.T, name string, extra ...string) (*testPod, func()) {
 	t.Helper()
-	cfg, err := config.Parse(append([]string{
-		"--listen", "127.0.0.1:0", "--url", "http://127.0.0.1:0", "--data", t.TempDir(), "--name", name,
-		"--admin-password", adminPassword, "--default-rights", "upload", "--log-level", logLevel.String(),
-		"--turn-listen", "127.0.0.1:0", "--federation-accept", "open", "--federation-allow-private",
-		"--friend-retry-max", "300ms", "--friend-check-interval", "1s",
-	}, append(slices.Clip(testenv.PodFlags), extra...)...), func(string) string { return "" })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: logLevel})).With("pod", name)
-	p, err := pod.New(cfg, log)
-	if err != nil {
-		t.Fatalf("pod.New: %v", err)
-	}
-	stop := runPod(t, name, p)
-	return &testPod{URL: p.URL(), PodURL: p.URL(), Addr: "http://" + p.Addr().String()}, stop
+	return newPod(t, name, "127.0.0.1", append([]string{"--friend-retry-max", "300ms", "--friend-check-interval", "1s"}, extra...)...)
 }
 
 // panelBytes is the watch page's bytes by source (its stats panel's
@@ -118,6 +101,26 @@ func metricSum(t *testing.T, base, name string) float64 {
 	return sum
 }
 
+// playToEnd plays the watch page's video, muted at 4× speed (again
+// whenever it pauses to buffer), and waits until it has played to its end;
+// the video must be longer than 5 s, so a stub is not taken for the end.
+func (b *browser) playToEnd(what string, timeout time.Duration) {
+	b.t.Helper()
+	b.waitJS(what, `(() => {
+		const v = document.querySelector("#player video");
+		if (!v) return false;
+		if (!v.ended && v.paused) { v.muted = true; v.playbackRate = 4; v.play().catch(() => {}); }
+		return v.ended || (v.duration > 5 && v.currentTime >= v.duration - 0.1);
+	})()`, timeout)
+}
+
+// playerState describes the watch page's <video> for a log: its source,
+// time, duration, error, network and ready states.
+func playerState(b *browser) string {
+	b.t.Helper()
+	return eval[string](b, `(() => { const v = document.querySelector("#player video"); return v ? JSON.stringify({src: v.currentSrc, t: v.currentTime, d: v.duration, err: v.error && v.error.message, net: v.networkState, ready: v.readyState, paused: v.paused}) : "no video"; })()`)
+}
+
 // TestMirrorPlayback is the browser half of issue 18's acceptance (the
 // rest is server/internal/integration's TestMirrors): pods 1, 2 and 3 are
 // friends, pod 2 mirrors pod 3's video by its admin's pick, pod 3 stops,
@@ -155,19 +158,14 @@ func TestMirrorPlayback(t *testing.T) {
 	sockets := watchWebSockets(t, b)
 	b.do("open the watch page on pod1", 30*time.Second, chromedp.Navigate(p1.URL+"/videos/"+onP1.ID))
 	b.waitJS("video element", `!!document.querySelector("#player video")`, 30*time.Second)
-	eval[chromedp.Void](b, `(async () => { const v = document.querySelector("#player video"); v.muted = true; v.playbackRate = 4; await v.play().catch(() => {}); })()`)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("player at failure: %s; stats: %q", eval[string](b, `(() => { const v = document.querySelector("#player video"); return JSON.stringify({src: v.currentSrc, t: v.currentTime, d: v.duration, err: v.error && v.error.message, net: v.networkState, ready: v.readyState, paused: v.paused}); })()`), b.text("#stats-mode"))
+			t.Logf("player at failure: %s; stats: %q", playerState(b), b.text("#stats-mode"))
 		}
 	})
-	b.waitJS("playback to the end", `(() => {
-		const v = document.querySelector("#player video");
-		if (!v.ended && v.paused) { v.playbackRate = 4; v.play().catch(() => {}); }
-		return v.ended || (v.duration > 5 && v.currentTime >= v.duration - 0.1);
-	})()`, 120*time.Second)
+	b.playToEnd("playback to the end", 120*time.Second)
 	mode := b.text("#stats-mode")
-	t.Logf("player: %s", eval[string](b, `(() => { const v = document.querySelector("#player video"); return JSON.stringify({src: v.currentSrc, t: v.currentTime, d: v.duration, err: v.error && v.error.message, net: v.networkState, ready: v.readyState}); })()`))
+	t.Logf("player: %s", playerState(b))
 	host3 := strings.TrimPrefix(p3.PodURL, "http://")
 	if strings.Contains(mode, host3) {
 		t.Errorf("the page says %q: it names the stopped origin %s", mode, host3)
@@ -219,12 +217,7 @@ func TestMirrorPlayback(t *testing.T) {
 		return err
 	}))
 	hb.do("open the watch page without the engine", 30*time.Second, chromedp.Navigate(p1.URL+"/videos/"+onP1.ID))
-	hb.waitJS("HTTP playback to the end", `(() => {
-		const v = document.querySelector("#player video");
-		if (!v) return false;
-		if (!v.ended && v.paused) { v.muted = true; v.playbackRate = 4; v.play().catch(() => {}); }
-		return v.ended || (v.duration > 5 && v.currentTime >= v.duration - 0.1);
-	})()`, 120*time.Second)
+	hb.playToEnd("HTTP playback to the end", 120*time.Second)
 	if src := eval[string](hb, `document.querySelector("#player video").currentSrc`); !strings.HasPrefix(src, p2.PodURL+"/static/webseed/") {
 		t.Errorf("the HTTP fallback played %q, want pod2's web seed", src)
 	}

@@ -111,7 +111,7 @@ func qualitySwitch(t *testing.T, blockEngine bool) {
 	eval[chromedp.Void](b, fmt.Sprintf(`(() => { const s = document.querySelector("#quality-select"); s.value = "%d"; s.dispatchEvent(new Event("change")); })()`, other.Resolution))
 	b.waitJS(fmt.Sprintf("%dp loaded", other.Resolution), fmt.Sprintf(`(() => { const m = document.querySelector("#player video");
 		return (m.src.includes(%q) || m.src === %q) && m.videoHeight === %d && m.readyState >= 1; })()`, other.InfoHash, other.WebseedURL, other.Height), 60*time.Second)
-	time.Sleep(500 * time.Millisecond) // timed: an absence check: a switch that resumed playback would have by now
+	time.Sleep(500 * time.Millisecond) // timed: absence: a switch that resumed playback would have by now
 	state := eval[struct {
 		Paused bool
 		Time   float64

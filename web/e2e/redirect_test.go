@@ -53,13 +53,7 @@ func TestLoginNextStaysOnOrigin(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b.t = t
-			b.do("log in", 20*time.Second,
-				chromedp.Navigate(p.URL+"/login?next="+url.QueryEscape(tc.next)),
-				chromedp.WaitEnabled(chromedp.CSS("#login-form button[type=submit]")),
-				chromedp.SetValue(chromedp.CSS("#username"), "alice"),
-				chromedp.SetValue(chromedp.CSS("#password"), "alice's password"),
-				chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-			)
+			b.submitLogin("log in", p.URL+"/login?next="+url.QueryEscape(tc.next), "alice", "alice's password")
 			b.waitJS("left the login page", fmt.Sprintf(`location.origin !== %q || location.pathname !== "/login"`, p.URL), 15*time.Second)
 			origin := eval[string](b, `location.origin`)
 			if origin != p.URL {
@@ -126,7 +120,7 @@ func TestFormsNeedTheirScript(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#password"), "\r"), // implicit submission
 			chromedp.Click(chromedp.CSS(form+" button[type=submit]")),
 		)
-		time.Sleep(500 * time.Millisecond) // timed: an absence check: a submission would have left by now; the URL check below does not depend on it
+		time.Sleep(500 * time.Millisecond) // timed: absence: a submission would have left by now; the URL check below does not depend on it
 		if !eval[bool](b, `window.stillHere === true && location.pathname === "/`+page+`" && location.search === ""`) {
 			t.Errorf("%s: the form was submitted without its script: now at %s", page, eval[string](b, `location.href`))
 		}

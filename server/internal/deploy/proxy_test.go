@@ -124,7 +124,7 @@ func TestBehindReverseProxy(t *testing.T) {
 			// the 60 s that proxies commonly default to (not in the suite:
 			// too slow).
 			if d, err := time.ParseDuration(os.Getenv("SWARMTUBE_PROXY_IDLE")); err == nil {
-				time.Sleep(time.Until(idleSince.Add(d))) // timed: the socket's silence is what is tested
+				time.Sleep(time.Until(idleSince.Add(d))) // timed: behaviour: the socket's silence is what is tested
 				t.Logf("%s: tracker socket idle for %v", px.name, time.Since(idleSince).Round(time.Second))
 			}
 			scrape(t, idle)
@@ -178,7 +178,7 @@ func TestNginxTimeoutGovernsTrackerSockets(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		scrape(t, busy)
-		time.Sleep(500 * time.Millisecond) // timed: the busy socket talks while the idle one stays silent
+		time.Sleep(500 * time.Millisecond) // timed: behaviour: the busy socket talks while the idle one stays silent
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -111,7 +111,7 @@ func TestAttackUnsolicitedHello(t *testing.T) {
 	if f := y.friends()[x.url]; f.Status != "requested" {
 		t.Fatalf("the asker lists the receiver as %+v, want requested", f)
 	}
-	time.Sleep(time.Second) // timed: an absence check: whatever would move without consent, would move now
+	time.Sleep(time.Second) // timed: absence: whatever would move without consent, would move now
 	if vs := names(x.videos())[y.url]; len(vs) != 0 {
 		t.Fatalf("videos without consent: %v", vs)
 	}
