@@ -185,16 +185,8 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 				return errDuplicate(s.cfg.PodURL, other.Video.ID)
 			}
 		}
-		if err := putTx(tx, rec); err != nil {
+		if err := s.addTx(tx, rec); err != nil {
 			return err
-		}
-		if err := s.queueFollowUpsTx(tx, rec, time.Now()); err != nil {
-			return err
-		}
-		if s.outbox != nil {
-			if err := s.outbox.EnqueueTx(tx, fedproto.EventAdd, rec.Video); err != nil {
-				return fmt.Errorf("videos: federation event: %w", err)
-			}
 		}
 		s.onCommitCounts(tx, rec, 1)
 		return nil
@@ -209,6 +201,24 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 	// file already, and Run retries seeding at the next start.
 	s.seedNew(ctx, log, tb, ih, s.torrentPath(id), final)
 	return rec.Video, nil
+}
+
+// addTx adds the published local video rec in tx: its record and
+// indexes, its follow-up jobs (call wakeWorkers after the commit) and the
+// federation event telling friends.
+func (s *Service) addTx(tx *bolt.Tx, rec *record) error {
+	if err := putTx(tx, rec); err != nil {
+		return err
+	}
+	if err := s.queueFollowUpsTx(tx, rec, time.Now()); err != nil {
+		return err
+	}
+	if s.outbox != nil {
+		if err := s.outbox.EnqueueTx(tx, fedproto.EventAdd, rec.Video); err != nil {
+			return fmt.Errorf("videos: federation event: %w", err)
+		}
+	}
+	return nil
 }
 
 // accepts reports whether uploads in container c are taken: those browsers

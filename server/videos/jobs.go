@@ -11,7 +11,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
-	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
 	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/shared/media"
@@ -150,29 +149,18 @@ func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 	}
 	begin := time.Now()
 	file := id + ".mp4"
-	tmp := ".tmp-" + file
-	tmpTorrent := ".tmp-" + id + ".torrent"
-	s.reserve(file, tmp, id+".torrent", tmpTorrent)
-	defer s.release(file, tmp, id+".torrent", tmpTorrent)
-	tmpPath, final := filepath.Join(s.videoDir, tmp), filepath.Join(s.videoDir, file)
-	committed := false
-	defer func() {
-		if !committed {
-			_ = os.Remove(tmpPath)
-			_ = os.Remove(final)
-			_ = os.Remove(filepath.Join(s.torrentDir, tmpTorrent))
-		}
-	}()
+	out := s.newOutput(file, id+".torrent")
+	defer out.close()
 
 	limit := s.jobTimeLimit(rec.Probe)
 	tctx, stop := context.WithTimeout(jctx, limit)
 	defer stop()
 	s.setProgress(id, 0, "transcoding")
 	log.Info("transcoding", "video_codec", codec(rec.Probe), "duration", rec.Probe.Duration, "limit", limit)
-	err = s.cfg.FFmpeg.Transcode(tctx, filepath.Join(s.videoDir, rec.Source), *rec.Probe, tmpPath, ffmpeg.MaxShort,
+	err = s.cfg.FFmpeg.Transcode(tctx, filepath.Join(s.videoDir, rec.Source), *rec.Probe, out.tmpPath, ffmpeg.MaxShort,
 		func(f float64) { s.setProgress(id, f*jobProgressShare, "transcoding") })
 	if err == nil {
-		err = syncFile(tmpPath)
+		err = syncFile(out.tmpPath)
 	}
 	switch {
 	case err == nil:
@@ -196,29 +184,12 @@ func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 		return
 	}
 	s.setProgress(id, jobProgressShare, "publishing")
-	src, err := os.Open(tmpPath)
-	if err != nil {
-		log.Error("open transcoded file", "err", err)
-		return
-	}
-	defer src.Close()
-	st, err := src.Stat()
-	if err != nil {
-		log.Error("stat transcoded file", "err", err)
-		return
-	}
-	prep, err := media.Prepare(src, st.Size())
-	if err == nil && prep.Rewritten() {
-		err = errors.New("ffmpeg wrote moov last despite +faststart")
-	}
+	info, err := out.hash(ctx, func(p *media.Prepared) string { return p.FileName(rec.Video.Name) })
 	if err != nil {
 		log.Error("check transcoded file", "err", err)
-		s.fail(id, key, "the converted video was not valid")
-		return
-	}
-	info, err := prep.Hash(ctx, prep.FileName(rec.Video.Name), nil, nil)
-	if err != nil {
-		log.Error("hash transcoded file", "err", err)
+		if errors.Is(err, errBadOutput) {
+			s.fail(id, key, "the converted video was not valid")
+		}
 		return
 	}
 	pub := &record{File: file, Probe: rec.Probe, Video: rec.Video}
@@ -230,15 +201,13 @@ func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 		return
 	}
 	pub.withFiles()
-	if err := writeFileSync(filepath.Join(s.torrentDir, tmpTorrent), s.torrentPath(id), tb); err != nil {
+	if err := out.writeTorrent(tb); err != nil {
 		log.Error("write torrent", "err", err)
 		return
 	}
-	// Counted before the commit, not after (onCommitCounts): the owner is
-	// polling, and must not see the video published before its web seed
-	// and tracker know it. Undone if the transaction fails.
-	s.addCounts(ih, file, 1)
-	err = s.st.Update(func(tx *bolt.Tx) error {
+	// The owner is polling, and must not see the video published before
+	// its web seed and tracker know it (publish counts it first).
+	err = out.publish(ih, file, func(tx *bolt.Tx) error {
 		if _, err := pendingTx(tx, id); err != nil {
 			return err // removed while transcoding
 		}
@@ -248,40 +217,25 @@ func (s *Service) runJob(ctx, jctx context.Context, key []byte, id string) {
 		if err := tx.Bucket([]byte(bucketJobs)).Delete(key); err != nil {
 			return err
 		}
-		if err := putTx(tx, pub); err != nil {
+		if err := s.addTx(tx, pub); err != nil {
 			return err
-		}
-		if err := s.queueFollowUpsTx(tx, pub, time.Now()); err != nil {
-			return err
-		}
-		if s.outbox != nil {
-			if err := s.outbox.EnqueueTx(tx, fedproto.EventAdd, pub.Video); err != nil {
-				return fmt.Errorf("videos: federation event: %w", err)
-			}
 		}
 		tx.OnCommit(func() { s.quota.count(pub, 1) })
-		// Last, so a failure above leaves no file under the final name;
-		// if the commit itself fails, the deferred clean-up removes it.
-		if err := os.Rename(tmpPath, final); err != nil {
-			return fmt.Errorf("videos: move transcoded file: %w", err)
-		}
-		return syncDir(s.videoDir)
+		return nil
 	})
 	if err != nil {
-		s.addCounts(ih, file, -1)
 		if !errors.Is(err, store.ErrNotFound) {
 			log.Error("publish transcoded video", "err", err)
 		}
 		return
 	}
-	committed = true
 	if err := os.Remove(filepath.Join(s.videoDir, rec.Source)); err != nil {
 		log.Warn("remove transcoding source", "err", err) // an orphan: cleanup removes it
 	}
 	log.Info("video published after transcoding", "info_hash", pub.Video.InfoHash, "width", pub.Video.Width,
 		"height", pub.Video.Height, "took", time.Since(begin))
 	s.wakeWorkers() // its follow-ups, for idle workers
-	s.seedNew(ctx, log, tb, ih, s.torrentPath(id), final)
+	s.seedNew(ctx, log, tb, ih, out.finalTorrent, out.final)
 }
 
 // fail marks a pending video failed with a reason for its owner, drops its

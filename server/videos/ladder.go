@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -126,27 +125,15 @@ func (s *Service) runRendition(ctx, jctx context.Context, key []byte, j job) {
 		return
 	}
 	begin := time.Now()
-	file, tname := renditionFile(id, res), renditionTorrent(id, res)
-	tmp, tmpTorrent := ".tmp-"+file, ".tmp-"+tname
-	s.reserve(file, tmp, tname, tmpTorrent)
-	defer s.release(file, tmp, tname, tmpTorrent)
-	tmpPath, final := filepath.Join(s.videoDir, tmp), filepath.Join(s.videoDir, file)
-	finalTorrent := filepath.Join(s.torrentDir, tname)
-	committed := false
-	defer func() {
-		if !committed {
-			_ = os.Remove(tmpPath)
-			_ = os.Remove(final)
-			_ = os.Remove(filepath.Join(s.torrentDir, tmpTorrent))
-			_ = os.Remove(finalTorrent)
-		}
-	}()
+	file := renditionFile(id, res)
+	out := s.newOutput(file, renditionTorrent(id, res))
+	defer out.close()
 	limit := s.jobTimeLimit(&probe)
 	tctx, stop := context.WithTimeout(jctx, limit)
 	defer stop()
-	err = s.cfg.FFmpeg.Transcode(tctx, best, probe, tmpPath, res, nil)
+	err = s.cfg.FFmpeg.Transcode(tctx, best, probe, out.tmpPath, res, nil)
 	if err == nil {
-		err = syncFile(tmpPath)
+		err = syncFile(out.tmpPath)
 	}
 	switch {
 	case err == nil:
@@ -164,21 +151,18 @@ func (s *Service) runRendition(ctx, jctx context.Context, key []byte, j job) {
 		s.dropJob(key)
 		return
 	}
-	f, tb, ih, err := s.hashRendition(ctx, rec, tmpPath, file, res, w, h)
+	f, tb, ih, err := s.hashRendition(ctx, rec, out, file, res, w, h)
 	if err != nil {
 		log.Error("rendition", "err", err)
 		s.dropJob(key)
 		return
 	}
-	if err := writeFileSync(filepath.Join(s.torrentDir, tmpTorrent), finalTorrent, tb); err != nil {
+	if err := out.writeTorrent(tb); err != nil {
 		log.Error("write rendition torrent", "err", err)
 		return // the pod's trouble: left queued (see runClaimed)
 	}
-	// Counted before the commit (as runJob does): a client that sees the
-	// file listed finds its web seed and tracker ready. Undone on failure.
-	s.addCounts(ih, file, 1)
 	var pub api.Video
-	err = s.st.Update(func(tx *bolt.Tx) error {
+	err = out.publish(ih, file, func(tx *bolt.Tx) error {
 		cur, err := getTx(tx, id)
 		if err != nil {
 			return err // removed while transcoding
@@ -205,52 +189,31 @@ func (s *Service) runRendition(ctx, jctx context.Context, key []byte, j job) {
 				return fmt.Errorf("videos: federation event: %w", err)
 			}
 		}
-		// Last: see runJob.
-		if err := os.Rename(tmpPath, final); err != nil {
-			return fmt.Errorf("videos: move rendition: %w", err)
-		}
-		return syncDir(s.videoDir)
+		return nil
 	})
 	if err != nil {
-		s.addCounts(ih, file, -1)
 		if !errors.Is(err, store.ErrNotFound) {
 			log.Error("publish rendition", "err", err)
 			s.dropJob(key)
 		}
 		return
 	}
-	committed = true
 	log.Info("rendition published", "info_hash", f.InfoHash, "width", w, "height", h, "bytes", f.Size, "took", time.Since(begin))
-	s.seedNew(ctx, log, tb, ih, finalTorrent, final)
+	s.seedNew(ctx, log, tb, ih, out.finalTorrent, out.final)
 }
 
-// hashRendition checks the converted file at path (an MP4 with moov
-// first, as +faststart writes it) and hashes it into the torrent of
-// rec's rendition res, named like the video with the resolution added.
-func (s *Service) hashRendition(ctx context.Context, rec *record, path, file string, res, w, h int) (api.VideoFile, []byte, [20]byte, error) {
+// hashRendition checks and hashes the converted rendition res of rec
+// (output.hash) into its torrent, named like the video with the
+// resolution added.
+func (s *Service) hashRendition(ctx context.Context, rec *record, out *output, file string, res, w, h int) (api.VideoFile, []byte, [20]byte, error) {
 	var ih [20]byte
-	src, err := os.Open(path)
+	info, err := out.hash(ctx, func(prep *media.Prepared) string {
+		name := prep.FileName(rec.Video.Name)
+		ext := filepath.Ext(name)
+		return strings.TrimSuffix(name, ext) + "-" + strconv.Itoa(res) + "p" + ext
+	})
 	if err != nil {
-		return api.VideoFile{}, nil, ih, fmt.Errorf("open converted file: %w", err)
-	}
-	defer src.Close()
-	st, err := src.Stat()
-	if err != nil {
-		return api.VideoFile{}, nil, ih, fmt.Errorf("stat converted file: %w", err)
-	}
-	prep, err := media.Prepare(src, st.Size())
-	if err == nil && prep.Rewritten() {
-		err = errors.New("ffmpeg wrote moov last despite +faststart")
-	}
-	if err != nil {
-		return api.VideoFile{}, nil, ih, fmt.Errorf("check converted file: %w", err)
-	}
-	name := prep.FileName(rec.Video.Name)
-	ext := filepath.Ext(name)
-	name = strings.TrimSuffix(name, ext) + "-" + strconv.Itoa(res) + "p" + ext
-	info, err := prep.Hash(ctx, name, nil, nil)
-	if err != nil {
-		return api.VideoFile{}, nil, ih, fmt.Errorf("hash converted file: %w", err)
+		return api.VideoFile{}, nil, ih, err
 	}
 	tb, ih, f, err := s.torrentFile(file, s.torrentURL(rec.Video.ID, res), info)
 	if err != nil {
