@@ -201,6 +201,9 @@ func TestImagesJobSurvivesRestart(t *testing.T) {
 	if im.None != "" || v.ThumbnailURL == "" {
 		t.Fatalf("%+v %+v", im, v)
 	}
+	// The record is committed before the job removes its temporary
+	// directory: stopping waits for the job to end.
+	p.close()
 	f := p.files("images")
 	if len(f) != 4 {
 		t.Fatalf("images/: %v", f)
