@@ -1031,9 +1031,9 @@ func (m *Manager) torrent(ctx context.Context, fn fileName, origin string, urls 
 			lastErr = fmt.Errorf("mirrors: %s holds another torrent", u)
 			continue
 		}
-		ws, httpTr := trackers(m.cfg.SelfURL)
+		ws, httpTr := torrentfile.PodTrackers(m.cfg.SelfURL)
 		tiers := [][]string{{ws}, {httpTr}}
-		ows, ohttp := trackers(origin)
+		ows, ohttp := torrentfile.PodTrackers(origin)
 		tiers = append(tiers, []string{ows}, []string{ohttp})
 		mi.AnnounceList = tiers
 		mi.URLList = []string{m.webseedOf(fn), originSeed}
@@ -1074,16 +1074,6 @@ func (m *Manager) get(ctx context.Context, u string) ([]byte, error) {
 		return nil, fmt.Errorf("mirrors: get %s: more than %d bytes", u, maxTorrentBytes)
 	}
 	return data, nil
-}
-
-func trackers(podURL string) (ws, http string) {
-	ws = podURL
-	if rest, ok := strings.CutPrefix(ws, "https://"); ok {
-		ws = "wss://" + rest
-	} else {
-		ws = "ws://" + strings.TrimPrefix(ws, "http://")
-	}
-	return ws + "/tracker/socket", podURL + "/tracker/announce"
 }
 
 func writeFileSync(p string, data []byte) error {

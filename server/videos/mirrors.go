@@ -117,18 +117,6 @@ func (s *Service) DropMirrorsOfTx(tx *bolt.Tx, pod string) error {
 	return nil
 }
 
-// trackersOf returns the announce URLs of the pod at podURL: its
-// WebSocket tracker (browsers) and its HTTP tracker (standard clients).
-func trackersOf(podURL string) (ws, http string) {
-	ws = podURL
-	if rest, ok := strings.CutPrefix(ws, "https://"); ok {
-		ws = "wss://" + rest
-	} else {
-		ws = "ws://" + strings.TrimPrefix(ws, "http://")
-	}
-	return ws + "/tracker/socket", podURL + "/tracker/announce"
-}
-
 // holder is a mirror that holds one file of a video: its pod and its web
 // seed of that file.
 type holder struct{ pod, webseed string }
@@ -157,7 +145,7 @@ func MirrorTrackers(v api.Video) [][]string { return mirrorTrackers(holdersOf(v,
 func mirrorTrackers(hs []holder) [][]string {
 	var tiers [][]string
 	for _, h := range hs {
-		ws, http := trackersOf(h.pod)
+		ws, http := torrentfile.PodTrackers(h.pod)
 		tiers = append(tiers, []string{ws}, []string{http})
 	}
 	return tiers
@@ -187,7 +175,7 @@ func decorateMagnet(magnet, origin, webseed string, hs []holder) string {
 	if err != nil {
 		return magnet
 	}
-	ows, ohttp := trackersOf(origin)
+	ows, ohttp := torrentfile.PodTrackers(origin)
 	var trackers []string
 	for _, tr := range m.Trackers {
 		if tr == ows || tr == ohttp {
@@ -196,7 +184,7 @@ func decorateMagnet(magnet, origin, webseed string, hs []holder) string {
 	}
 	seeds := []string{webseed}
 	for _, h := range hs {
-		ws, http := trackersOf(h.pod)
+		ws, http := torrentfile.PodTrackers(h.pod)
 		trackers = append(trackers, ws, http)
 		seeds = append(seeds, h.webseed)
 	}
