@@ -112,6 +112,98 @@ type result struct {
 	err    error
 }
 
+// simPlayer is the player of a native or plain-HTTP viewer, as Chromium's
+// media element behaves: it starts once 1 s of media is buffered (or the
+// whole file), then advances at the bitrate while bytes are buffered (a
+// stall otherwise), and pauses and seeks where its plan says. Whatever
+// feeds it adds to buffered under mu, counting only while gen is the one
+// it read (a seek moves buffered to the new position and bumps gen).
+type simPlayer struct {
+	pl                plan
+	size              int64
+	byteRate, seconds float64
+	begin             time.Time
+
+	mu            sync.Mutex // guards pos, buffered, gen, paused
+	pos, buffered int64
+	gen           int
+	paused        bool
+
+	pausedUntil      time.Time
+	started, stalled bool
+	watched, from    float64
+	res              result
+}
+
+func newSimPlayer(pl plan, size int64, byteRate, seconds float64) *simPlayer {
+	return &simPlayer{pl: pl, size: size, byteRate: byteRate, seconds: seconds, begin: time.Now()}
+}
+
+// step plays dt seconds up to now. It returns the position after it (in
+// bytes), whether the viewer seeked there, and whether it is done: it
+// watched what its plan says or reached the end (its played intervals are
+// complete then), or ran far past its plan (res.err says so).
+func (p *simPlayer) step(now time.Time, dt float64) (at int64, seeked, done bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paused && now.After(p.pausedUntil) {
+		p.paused = false
+	}
+	if !p.started {
+		p.started = p.buffered >= min(p.size, int64(p.byteRate))
+	}
+	if p.started && !p.paused {
+		np := min(p.buffered, p.pos+int64(dt*p.byteRate))
+		switch {
+		case np == p.pos && p.pos < p.size && !p.stalled:
+			p.res.stalls++
+			p.stalled = true
+		case np > p.pos:
+			p.stalled = false
+		}
+		p.watched += float64(np-p.pos) / p.byteRate
+		p.pos = np
+	}
+	cur := float64(p.pos) / p.byteRate
+	switch {
+	case p.pl.pauseAt >= 0 && p.watched >= p.pl.pauseAt:
+		p.paused, p.pausedUntil = true, now.Add(p.pl.pauseFor)
+		p.pl.pauseAt = -1
+	case p.pl.seekAt >= 0 && p.watched >= p.pl.seekAt:
+		p.res.played = append(p.res.played, interval{p.from, cur})
+		p.from = p.pl.seekTo
+		p.pos = int64(p.pl.seekTo * p.byteRate)
+		p.buffered, p.gen = p.pos, p.gen+1
+		p.pl.seekAt = -1
+		seeked = true
+	}
+	switch {
+	case p.watched >= p.pl.watch || p.pos >= p.size:
+		p.res.played = append(p.res.played, interval{p.from, math.Min(p.seconds, float64(p.pos)/p.byteRate)})
+		return p.pos, seeked, true
+	case time.Since(p.begin) > time.Duration(3*p.seconds)*time.Second+p.pl.pauseFor+time.Minute:
+		p.res.err = fmt.Errorf("did not finish its plan")
+		p.res.played = append(p.res.played, interval{p.from, float64(p.pos) / p.byteRate})
+		return p.pos, seeked, true
+	}
+	return p.pos, seeked, false
+}
+
+// run calls tick every 50 ms with the time elapsed since the last one,
+// until it reports done.
+func run(tick func(now time.Time, dt float64) (done bool)) {
+	last := time.Now()
+	for {
+		time.Sleep(50 * time.Millisecond)
+		now := time.Now()
+		dt := now.Sub(last).Seconds()
+		last = now
+		if tick(now, dt) {
+			return
+		}
+	}
+}
+
 func viewersBench() {
 	path := encodeVideo(*vSeconds, *vKbps)
 	defer os.RemoveAll(pathDir(path))
@@ -254,10 +346,7 @@ func watchNative(webSeed string, size int64, byteRate, seconds float64, pl plan,
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	v := &viewer{webSeed: webSeed, size: size, early: min(swConst("EARLY_BUDGET"), size), chunk: swConst("EARLY_CHUNK")}
-	var res result
-	var mu sync.Mutex // guards pos, buffered, paused, gen
-	var pos, buffered int64
-	paused, gen := false, 0
+	p := newSimPlayer(pl, size, byteRate, seconds)
 	earlyDone := make(chan []byte, 1)
 	var early atomic.Int64
 	var earlyErr error
@@ -276,19 +365,19 @@ func watchNative(webSeed string, size int64, byteRate, seconds float64, pl plan,
 		if sess == nil {
 			return
 		}
-		mu.Lock()
-		pb := swarm.Playback{Position: float64(pos) / byteRate, Duration: seconds, Rate: 1, Paused: paused,
-			Buffer: float64(buffered-pos) / byteRate}
-		mu.Unlock()
+		p.mu.Lock()
+		pb := swarm.Playback{Position: float64(p.pos) / byteRate, Duration: seconds, Rate: 1, Paused: p.paused,
+			Buffer: float64(p.buffered-p.pos) / byteRate}
+		p.mu.Unlock()
 		sess.Torrent.SetPlayback(pb)
 	}
 	reader := func(s *engine.Session) {
 		buf := make([]byte, 1<<20)
 		for ctx.Err() == nil {
-			mu.Lock()
-			b, p, g := buffered, pos, gen
-			mu.Unlock()
-			if b >= size || float64(b-p) > 10*byteRate {
+			p.mu.Lock()
+			b, at, g := p.buffered, p.pos, p.gen
+			p.mu.Unlock()
+			if b >= size || float64(b-at) > 10*byteRate {
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
@@ -299,92 +388,44 @@ func watchNative(webSeed string, size int64, byteRate, seconds float64, pl plan,
 				}
 				continue
 			}
-			mu.Lock()
-			if gen == g && buffered == b {
-				buffered += int64(n)
+			p.mu.Lock()
+			if p.gen == g && p.buffered == b {
+				p.buffered += int64(n)
 			}
-			mu.Unlock()
+			p.mu.Unlock()
 		}
 	}
-	begin := time.Now()
-	engineAt := begin.Add(*vEngDelay)
+	engineAt := p.begin.Add(*vEngDelay)
 	var earlyData []byte
-	watched, from := 0.0, 0.0
-	pausedUntil := time.Time{}
-	started, stalled := false, false
-	last := time.Now()
-	for {
-		time.Sleep(50 * time.Millisecond)
-		now := time.Now()
-		dt := now.Sub(last).Seconds()
-		last = now
+	run(func(now time.Time, dt float64) bool {
 		if earlyData == nil {
 			select {
 			case earlyData = <-earlyDone:
 				if earlyErr != nil {
-					res.err = earlyErr
-					return res
+					p.res.err = earlyErr
+					return true
 				}
-				mu.Lock()
-				buffered = max(buffered, int64(len(earlyData)))
-				mu.Unlock()
+				p.mu.Lock()
+				p.buffered = max(p.buffered, int64(len(earlyData)))
+				p.mu.Unlock()
 			default:
 			}
 		}
 		if sess == nil && earlyData != nil && now.After(engineAt) {
 			s, err := open()
 			if err != nil {
-				res.err = err
-				return res
+				p.res.err = err
+				return true
 			}
 			s.Torrent.AddWebSeedData(ctx, webSeed, 0, earlyData)
 			sess = s
 			go reader(s)
 		}
-		mu.Lock()
-		if paused && now.After(pausedUntil) {
-			paused = false
-		}
-		if !started {
-			started = buffered >= min(size, int64(byteRate))
-		}
-		if started && !paused {
-			np := min(buffered, pos+int64(dt*byteRate))
-			switch {
-			case np == pos && pos < size && !stalled:
-				res.stalls++
-				stalled = true
-			case np > pos:
-				stalled = false
-			}
-			watched += float64(np-pos) / byteRate
-			pos = np
-		}
-		cur := float64(pos) / byteRate
-		switch {
-		case pl.pauseAt >= 0 && watched >= pl.pauseAt:
-			paused, pausedUntil = true, now.Add(pl.pauseFor)
-			pl.pauseAt = -1
-		case pl.seekAt >= 0 && watched >= pl.seekAt:
-			res.played = append(res.played, interval{from, cur})
-			from = pl.seekTo
-			pos = int64(pl.seekTo * byteRate)
-			buffered, gen = pos, gen+1
-			pl.seekAt = -1
-		}
-		done := watched >= pl.watch || pos >= size
-		mu.Unlock()
+		_, _, done := p.step(now, dt)
 		report()
-		if done {
-			res.played = append(res.played, interval{from, math.Min(seconds, float64(pos)/byteRate)})
-			return res
-		}
-		if time.Since(begin) > time.Duration(3*seconds)*time.Second+pl.pauseFor+time.Minute {
-			res.err = fmt.Errorf("did not finish its plan")
-			res.played = append(res.played, interval{from, cur})
-			return res
-		}
-	}
+		return done
+	})
+	return p.res
 }
 
 // watchInBrowser plays pl in a headless Chromium page running the watch
@@ -453,10 +494,7 @@ func watchInBrowser(url string, pl plan, seconds float64) result {
 // native viewers' (starts at 1 s held, plays at the bitrate, pauses and
 // seeks as planned); the pod's web seed counts the bytes.
 func watchPlainHTTP(webSeed string, size int64, byteRate, seconds float64, pl plan) result {
-	var res result
-	var mu sync.Mutex // guards pos, buffered, gen
-	var pos, buffered int64
-	gen := 0 // requests started: a cancelled one's last read is not counted
+	p := newSimPlayer(pl, size, byteRate, seconds) // gen counts the requests: a cancelled one's last read is not counted
 	ahead := int64(*plainAhead * byteRate)
 	fetch := func(ctx context.Context, from int64, g int) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, webSeed, nil)
@@ -471,19 +509,19 @@ func watchPlainHTTP(webSeed string, size int64, byteRate, seconds float64, pl pl
 		defer resp.Body.Close()
 		buf := make([]byte, 64<<10)
 		for ctx.Err() == nil {
-			mu.Lock()
-			full := buffered-pos >= ahead
-			mu.Unlock()
+			p.mu.Lock()
+			full := p.buffered-p.pos >= ahead
+			p.mu.Unlock()
 			if full {
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
 			n, err := resp.Body.Read(buf)
-			mu.Lock()
-			if gen == g {
-				buffered += int64(n)
+			p.mu.Lock()
+			if p.gen == g {
+				p.buffered += int64(n)
 			}
-			mu.Unlock()
+			p.mu.Unlock()
 			if err != nil {
 				return
 			}
@@ -495,69 +533,19 @@ func watchPlainHTTP(webSeed string, size int64, byteRate, seconds float64, pl pl
 		stop()
 		ctx, cancel := context.WithCancel(context.Background())
 		stop = cancel
-		mu.Lock()
-		g := gen
-		mu.Unlock()
+		p.mu.Lock()
+		g := p.gen
+		p.mu.Unlock()
 		go fetch(ctx, at, g)
 	}
 	request(0)
 	defer func() { stop() }()
-	watched, from := 0.0, 0.0
-	var pausedUntil time.Time
-	paused, started, stalled := false, false, false
-	begin, last := time.Now(), time.Now()
-	for {
-		time.Sleep(50 * time.Millisecond)
-		now := time.Now()
-		dt := now.Sub(last).Seconds()
-		last = now
-		mu.Lock()
-		if paused && now.After(pausedUntil) {
-			paused = false
-		}
-		if !started {
-			started = buffered >= min(size, int64(byteRate))
-		}
-		if started && !paused {
-			np := min(buffered, pos+int64(dt*byteRate))
-			switch {
-			case np == pos && pos < size && !stalled:
-				res.stalls++
-				stalled = true
-			case np > pos:
-				stalled = false
-			}
-			watched += float64(np-pos) / byteRate
-			pos = np
-		}
-		cur := float64(pos) / byteRate
-		seek := false
-		switch {
-		case pl.pauseAt >= 0 && watched >= pl.pauseAt:
-			paused, pausedUntil = true, now.Add(pl.pauseFor)
-			pl.pauseAt = -1
-		case pl.seekAt >= 0 && watched >= pl.seekAt:
-			res.played = append(res.played, interval{from, cur})
-			from = pl.seekTo
-			pos = int64(pl.seekTo * byteRate)
-			buffered, gen = pos, gen+1
-			pl.seekAt = -1
-			seek = true
-		}
-		done := watched >= pl.watch || pos >= size
-		at := pos
-		mu.Unlock()
-		if seek {
+	run(func(now time.Time, dt float64) bool {
+		at, seeked, done := p.step(now, dt)
+		if seeked && !done {
 			request(at)
 		}
-		if done {
-			res.played = append(res.played, interval{from, math.Min(seconds, float64(at)/byteRate)})
-			return res
-		}
-		if time.Since(begin) > time.Duration(3*seconds)*time.Second+pl.pauseFor+time.Minute {
-			res.err = fmt.Errorf("did not finish its plan")
-			res.played = append(res.played, interval{from, cur})
-			return res
-		}
-	}
+		return done
+	})
+	return p.res
 }
