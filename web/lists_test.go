@@ -11,6 +11,7 @@ import (
 )
 
 func TestTimeAgo(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		ago  time.Duration
@@ -38,6 +39,7 @@ func TestTimeAgo(t *testing.T) {
 }
 
 func TestCardText(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		n    int64
 		want string
@@ -83,6 +85,7 @@ func (c fakeCatalog) Search(_ string, start, count int) (api.VideoList, error) {
 // lazily below the first rows, and the duration; a video without a
 // thumbnail (or with a URL that is not http(s)) keeps its initials.
 func TestCardImages(t *testing.T) {
+	t.Parallel()
 	var videos []api.Video
 	for i := range 12 {
 		v := api.Video{ID: fmt.Sprintf("%016d", i), Name: fmt.Sprint("clip ", i), Duration: 65.4, Size: 1 << 20, Local: true,

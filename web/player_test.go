@@ -14,6 +14,7 @@ import (
 // pickAuto) in node: the smallest file covering the player's size in
 // device pixels, lowered to what the measured throughput carries.
 func TestPickAuto(t *testing.T) {
+	t.Parallel()
 	node := testenv.LookPath(t, "node")
 	player := filepath.Join(testenv.RepoRoot(t), "web", "static", "js", "player.js")
 	// 10 s of video: bitrates 100, 50, 30 and 15 kB/s.

@@ -44,6 +44,7 @@ func get(mux http.Handler, target string, header map[string]string) *httptest.Re
 }
 
 func TestPages(t *testing.T) {
+	t.Parallel()
 	mux := testMux(t, nil)
 	for _, p := range pages {
 		path := strings.TrimPrefix(p.pattern, "GET ")
@@ -104,6 +105,7 @@ func TestPages(t *testing.T) {
 // to an embedded file, since nothing else would notice a typo before a
 // browser does.
 func TestModulesImportExisting(t *testing.T) {
+	t.Parallel()
 	mux := testMux(t, nil)
 	importRE := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*from\s+'([^']+)'`)
 	var walk func(dir string)
@@ -156,6 +158,7 @@ func cleanURLPath(p string) string {
 }
 
 func TestStatic(t *testing.T) {
+	t.Parallel()
 	static := fstest.MapFS{
 		"client.wasm":    {Data: []byte("\x00asm raw wasm bytes")},
 		"client.wasm.gz": {Data: []byte("gzip bytes")},
@@ -243,6 +246,7 @@ func TestStatic(t *testing.T) {
 }
 
 func TestAcceptsEncoding(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		header, token string
 		want          bool
@@ -284,6 +288,7 @@ func FuzzAcceptsEncoding(f *testing.F) {
 }
 
 func TestFavicon(t *testing.T) {
+	t.Parallel()
 	w := get(testMux(t, nil), "/favicon.ico", nil)
 	if w.Code != http.StatusFound || !strings.HasPrefix(w.Header().Get("Location"), "/static/img/logo.svg?v=") {
 		t.Fatalf("favicon: %d %q", w.Code, w.Header().Get("Location"))
@@ -294,6 +299,7 @@ func TestFavicon(t *testing.T) {
 // page, not net/http's plain "404 page not found" or a player that never
 // loads (issue 17 items 4 and 27).
 func TestErrorPages(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	Routes(mux, testOptions())
 	for _, tc := range []struct {
@@ -347,6 +353,7 @@ func testOptions() Options {
 // oEmbed endpoint answers as oembed.com specifies; the embed page may be
 // framed by any site, the others by none (issue 17).
 func TestLinkPreviews(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	Routes(mux, testOptions())
 	w := get(mux, "/videos/aaaaaaaaaaaaaaaa", nil)
@@ -454,6 +461,7 @@ func TestQualityMenuRendered(t *testing.T) {
 // sw.js EARLY_BUDGET): less and the worker reads the rest itself, more and
 // the page fetches bytes nobody plays yet.
 func TestEarlyPrefetchIsWorkerBudget(t *testing.T) {
+	t.Parallel()
 	constant := func(file, name string) string {
 		src, err := files.ReadFile(file)
 		if err != nil {
@@ -473,6 +481,7 @@ func TestEarlyPrefetchIsWorkerBudget(t *testing.T) {
 // TestEngineMIMEMatchesPod: the browser engine's extension → MIME map is
 // the pod's (media.TypeByName), entry for entry (issue 13: it lacked .mov).
 func TestEngineMIMEMatchesPod(t *testing.T) {
+	t.Parallel()
 	src, err := files.ReadFile("static/engine/engine.js")
 	if err != nil {
 		t.Fatal(err)
@@ -501,6 +510,7 @@ func TestEngineMIMEMatchesPod(t *testing.T) {
 // <style> allowed by its hash in the CSP, and links none, so no request
 // blocks the first render (issue 17 item 23); scripts are served minified.
 func TestStylesheetInlined(t *testing.T) {
+	t.Parallel()
 	mux := testMux(t, nil)
 	src, err := fs.ReadFile(Static(), stylesheet)
 	if err != nil {
@@ -543,6 +553,7 @@ func between(s, a, b string) string {
 // accepts: the upload page once allowed 200-character names and the pod
 // refused them after the whole file had been hashed and sent.
 func TestFormLimitsArePods(t *testing.T) {
+	t.Parallel()
 	mux := testMux(t, nil)
 	body := get(mux, "/upload", nil).Body.String()
 	for _, want := range []string{
@@ -568,6 +579,7 @@ func TestFormLimitsArePods(t *testing.T) {
 // are defined in static/engine/messages.js only; engine.js and sw.js load
 // it and name them through it, never as string literals (issue 13).
 func TestWorkerMessagesDefinedOnce(t *testing.T) {
+	t.Parallel()
 	defs, err := files.ReadFile("static/engine/messages.js")
 	if err != nil {
 		t.Fatal(err)

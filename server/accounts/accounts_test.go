@@ -35,6 +35,7 @@ func newService(t *testing.T, cfg Config) *Service {
 }
 
 func TestRegisterValidation(t *testing.T) {
+	t.Parallel()
 	s := newService(t, Config{OpenRegistration: true})
 	tests := []struct {
 		name, user, pass string
@@ -69,6 +70,7 @@ func TestRegisterValidation(t *testing.T) {
 }
 
 func TestLoginTokensAndExpiry(t *testing.T) {
+	t.Parallel()
 	s := newService(t, Config{TokenTTL: time.Hour})
 	ctx := context.Background()
 	if _, err := s.Register(ctx, "alice", "correct horse", nil); err != nil {
@@ -105,6 +107,7 @@ func TestLoginTokensAndExpiry(t *testing.T) {
 }
 
 func TestLastAdminKeepsRight(t *testing.T) {
+	t.Parallel()
 	s := newService(t, Config{})
 	ctx := context.Background()
 	if pw, err := s.EnsureAdmin(ctx, ""); err != nil || pw == "" {
@@ -198,6 +201,7 @@ func login(t *testing.T, ts *httptest.Server, user, pass string) string {
 }
 
 func TestHTTPFlow(t *testing.T) {
+	t.Parallel()
 	_, ts := server(t, Config{OpenRegistration: true})
 	admin := login(t, ts, "admin", "admin-password")
 	steps := []call{
@@ -247,6 +251,7 @@ func TestHTTPFlow(t *testing.T) {
 }
 
 func TestClosedRegistration(t *testing.T) {
+	t.Parallel()
 	_, ts := server(t, Config{OpenRegistration: false})
 	do(t, ts, call{method: "POST", path: "/api/v1/users", body: `{"username":"alice","password":"correct horse"}`, wantStatus: 403, wantCode: "registration_closed"})
 	admin := login(t, ts, "admin", "admin-password")
@@ -258,6 +263,7 @@ func TestClosedRegistration(t *testing.T) {
 }
 
 func TestCookieSession(t *testing.T) {
+	t.Parallel()
 	_, ts := server(t, Config{OpenRegistration: true, CookieName: CookieName + "_test"})
 	do(t, ts, call{method: "POST", path: "/api/v1/users", body: `{"username":"alice","password":"correct horse"}`, wantStatus: 201})
 	resp, err := http.Post(ts.URL+"/api/v1/users/token", "application/json", bytes.NewBufferString(`{"username":"alice","password":"correct horse"}`))

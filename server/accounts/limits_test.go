@@ -23,6 +23,7 @@ func status(err error) (int, string) {
 }
 
 func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
 	s := newService(t, Config{OpenRegistration: true})
 	ctx := context.Background()
 	if _, err := s.Register(ctx, "owner", "the right password", nil); err != nil {
@@ -121,6 +122,7 @@ func isStatus(err error, code int) bool {
 // then gets 503 with Retry-After instead of starting another 19 MiB hash;
 // the attempt does not count against the client.
 func TestHashSlots(t *testing.T) {
+	t.Parallel()
 	s := newService(t, Config{OpenRegistration: true, MaxHashes: 1})
 	ctx := context.Background()
 	if _, err := s.Register(ctx, "alice", "correct horse", nil); err != nil {

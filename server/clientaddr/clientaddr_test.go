@@ -18,6 +18,7 @@ func mustPrefixes(t testing.TB, s string) []netip.Prefix {
 }
 
 func TestParsePrefixes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in      string
 		want    []string
@@ -51,6 +52,7 @@ func TestParsePrefixes(t *testing.T) {
 }
 
 func TestParseForwarded(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		in     []string
@@ -105,6 +107,7 @@ func TestParseForwarded(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
+	t.Parallel()
 	rs := NewResolver(mustPrefixes(t, "10.0.0.0/8,::1"))
 	for _, tc := range []struct {
 		name       string
@@ -195,6 +198,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestNoTrustedProxies(t *testing.T) {
+	t.Parallel()
 	rs := NewResolver(nil)
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "127.0.0.1:5"

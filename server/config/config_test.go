@@ -12,6 +12,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	tests := []struct {
 		name    string
@@ -139,6 +140,7 @@ func FuzzParseICEServers(f *testing.F) {
 // TestParseTLS checks the HTTPS flags: files are read and matched at Parse,
 // so a pod with a wrong certificate refuses to start, in plain words.
 func TestParseTLS(t *testing.T) {
+	t.Parallel()
 	ca := testcert.NewCA(t)
 	a := ca.Issue(t, "a", time.Time{}, "pod.example.org")
 	b := ca.Issue(t, "b", time.Time{}, "other.example.org")

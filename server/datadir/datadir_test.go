@@ -10,6 +10,7 @@ import (
 )
 
 func TestAcquire(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "pod", "data")
 	l, err := Acquire(dir)
 	if err != nil {
@@ -43,6 +44,7 @@ func TestAcquire(t *testing.T) {
 }
 
 func TestAcquireNotADirectory(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, []byte("x"), 0o600)
 	for _, dir := range []string{file, filepath.Join(file, "sub")} {
@@ -54,6 +56,7 @@ func TestAcquireNotADirectory(t *testing.T) {
 }
 
 func TestAcquireNotWritable(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() == 0 {
 		t.Skip("root writes anywhere; the binary test in server/cmd/swarmtube drops privileges for this case")
 	}

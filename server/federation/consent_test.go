@@ -51,6 +51,7 @@ func settled(t *testing.T, pods ...*testPod) {
 // manual policy makes no friend and moves no video until its admin
 // accepts; then both are friends and catalogues and events flow.
 func TestConsent(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, manualConfig(), true)
 	a.cat.publish(t, fedproto.EventAdd, a.video("a's"))
 	b.cat.publish(t, fedproto.EventAdd, b.video("b's"))
@@ -94,6 +95,7 @@ func TestConsent(t *testing.T) {
 // TestRefuse: a refused pod is told and forgets its request; its next
 // introduction is refused until an admin accepts it after all.
 func TestRefuse(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, manualConfig(), true)
 	if res, err := a.fed.MakeFriends(context.Background(), []string{b.url}); err != nil || len(res.Requested) != 1 {
 		t.Fatalf("MakeFriends: %v %+v", err, res)
@@ -123,6 +125,7 @@ func TestRefuse(t *testing.T) {
 
 // TestAllowlist: pods on the allowlist are accepted at once, others wait.
 func TestAllowlist(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
 	cfg := fastConfig()
 	cfg.Accept, cfg.Allowlist = AcceptAllowlist, []string{a.url + "/", "other.example"}
@@ -153,6 +156,7 @@ func TestAllowlist(t *testing.T) {
 
 // TestFriendLimit: beyond MaxFriends, neither side adds a friend.
 func TestFriendLimit(t *testing.T) {
+	t.Parallel()
 	cfg := fastConfig()
 	cfg.MaxFriends = 1
 	a := newTestPod(t, cfg, true)
@@ -174,6 +178,7 @@ func TestFriendLimit(t *testing.T) {
 // TestHelloBounded (issue 14, attack 3): a hello body is read only up to
 // MaxHelloBody, before its key is known.
 func TestHelloBounded(t *testing.T) {
+	t.Parallel()
 	b := newTestPod(t, fastConfig(), true)
 	stranger := testKey(t, true)
 	ref := fedproto.PodRef{URL: "http://127.0.0.1:1", Name: "big", APIVersions: []string{"v1"}, PublicKey: pemOf(t, stranger)}
@@ -191,6 +196,7 @@ func TestHelloBounded(t *testing.T) {
 }
 
 func TestPublicAddr(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		ip   string
 		want bool
@@ -233,6 +239,7 @@ func probeTargets(t *testing.T) (open, closed, hanging string, hits *atomic.Int6
 // connect, names that resolve to loopback included, and an admin's
 // makefriends to such an address is refused with a plain reason.
 func TestNoSSRF(t *testing.T) {
+	t.Parallel()
 	open, closed, hanging, hits := probeTargets(t)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(open, "http://"))
 	for _, guarded := range []bool{true, false} {
@@ -298,6 +305,7 @@ func TestNoSSRF(t *testing.T) {
 // MaxIntroductions of them, all at once, each within IntroTimeout, and
 // other admin requests go on meanwhile.
 func TestIntroductionsBounded(t *testing.T) {
+	t.Parallel()
 	cfg := fastConfig()
 	cfg.IntroTimeout = 3 * time.Second
 	a := newTestPod(t, cfg, true)
@@ -369,6 +377,7 @@ func TestIntroductionsBounded(t *testing.T) {
 // friend's videos beyond MaxFriendVideos are not kept, by paging or by
 // events.
 func TestCatalogPaging(t *testing.T) {
+	t.Parallel()
 	a := newTestPod(t, fastConfig(), true)
 	capped := fastConfig()
 	capped.MaxFriendVideos = 600
@@ -408,6 +417,7 @@ func TestCatalogPaging(t *testing.T) {
 // TestHelloAnswerShape: an accepted hello is 200 with the receiver's
 // sequence and other friends; a request is 202.
 func TestHelloAnswerShape(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, manualConfig(), true)
 	body, _ := json.Marshal(fedproto.Hello{Nonce: fedproto.NewNonce(), Pod: a.fed.Self()})
 	code, _, data := send(t, signedRequest(t, b.url, fedproto.PathHello, a.url, a.key, body, time.Now()))
@@ -421,6 +431,7 @@ func TestHelloAnswerShape(t *testing.T) {
 // it did not ask for are limited per source address (FetchBurst), before
 // any connection.
 func TestConfirmRateLimited(t *testing.T) {
+	t.Parallel()
 	cfg := fastConfig()
 	cfg.FetchRate, cfg.FetchBurst, cfg.ConfirmTimeout = 0.001, 2, 100*time.Millisecond
 	b := newTestPod(t, cfg, true)
@@ -444,6 +455,7 @@ func TestConfirmRateLimited(t *testing.T) {
 // admin; refusing them makes room again, and refusals are not kept
 // beyond MaxRequests either.
 func TestRequestsBounded(t *testing.T) {
+	t.Parallel()
 	cfg := manualConfig()
 	cfg.MaxRequests = 2
 	b := newTestPod(t, cfg, true)

@@ -51,6 +51,7 @@ func has(list []string, suffix string) bool {
 // then A from A naming only B, which introduces A to C as well; a video
 // added on C reaches A and B, and so do its update and removal.
 func TestThreePods(t *testing.T) {
+	t.Parallel()
 	a, b, c := newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
 	old := c.video("before friendship")
 	c.cat.publish(t, fedproto.EventAdd, old)
@@ -111,6 +112,7 @@ func TestThreePods(t *testing.T) {
 // queued receives every one of them, once and in order, when it is back;
 // a sender restarted meanwhile keeps its queue.
 func TestDownReceiverGetsEverything(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
 	makeFriends(t, a, b)
 	b.down.Store(true)
@@ -155,6 +157,7 @@ func TestDownReceiverGetsEverything(t *testing.T) {
 // answer) are recognised; a batch of only old events gets 409 with the
 // sequence to forget up to.
 func TestRedeliveryIsIdempotent(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
 	makeFriends(t, a, b)
 	v := a.video("once")
@@ -186,6 +189,7 @@ func TestRedeliveryIsIdempotent(t *testing.T) {
 // TestRefusals: every way a request can be wrong gets its status and
 // code, and nothing is applied.
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
 	makeFriends(t, a, b)
 	stranger := testKey(t, true)
@@ -287,6 +291,7 @@ func (stringReadCloser) Close() error { return nil }
 
 // TestRateLimit: a friend flooding gets 429 while another is served.
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	cfg := fastConfig()
 	cfg.Rate, cfg.Burst = rate.Limit(1), 5
 	b := newTestPod(t, cfg, true)
@@ -317,6 +322,7 @@ func TestRateLimit(t *testing.T) {
 // TestEjection: a friend down past the threshold is ejected, its videos
 // dropped, and the other friends told.
 func TestEjection(t *testing.T) {
+	t.Parallel()
 	cfg := fastConfig()
 	cfg.ScoreMin, cfg.Penalty, cfg.HealthInterval = 90, 2, 30*time.Millisecond
 	a, b, c := newTestPod(t, cfg, true), newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
@@ -339,6 +345,7 @@ func TestEjection(t *testing.T) {
 
 // TestQuit: quitting tells friends, which drop this pod and its videos.
 func TestQuit(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
 	a.cat.publish(t, fedproto.EventAdd, a.video("a's"))
 	b.cat.publish(t, fedproto.EventAdd, b.video("b's"))
@@ -363,6 +370,7 @@ func TestQuit(t *testing.T) {
 // TestMakeFriendsErrors: no common API version, an unreachable pod, this
 // pod itself, and a bad URL each fail with a clear reason.
 func TestMakeFriendsErrors(t *testing.T) {
+	t.Parallel()
 	a := newTestPod(t, fastConfig(), true)
 	v2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, api.PodInfo{Name: "future", URL: "http://" + r.Host, APIVersions: []string{"v2"}, PublicKey: a.fed.Self().PublicKey})
@@ -396,6 +404,7 @@ func TestMakeFriendsErrors(t *testing.T) {
 // TestHelloImpersonation: an introduction signed with a key the claimed
 // URL does not publish is refused.
 func TestHelloImpersonation(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
 	mallory := testKey(t, true)
 	ref := a.fed.Self()
@@ -414,6 +423,7 @@ func TestHelloImpersonation(t *testing.T) {
 // contacted once HealthInterval has passed on the pod's clock (Config.Now),
 // not on the wall clock: an hour passes without the test waiting for it.
 func TestHeartbeatFollowsTheClock(t *testing.T) {
+	t.Parallel()
 	var offset atomic.Int64 // nanoseconds added to the wall clock
 	cfg := fastConfig()
 	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
@@ -438,6 +448,7 @@ func TestHeartbeatFollowsTheClock(t *testing.T) {
 // TestSeeds: pods named at start (--friends) are befriended by Run, even
 // when they come up later.
 func TestSeeds(t *testing.T) {
+	t.Parallel()
 	b := newTestPod(t, fastConfig(), true)
 	b.down.Store(true) // not up yet
 	cfg := fastConfig()
@@ -465,6 +476,7 @@ func signWithDigest(t *testing.T, r *http.Request, digest, keyID string, key *rs
 // SHA-256 and SHA-512 is accepted when SHA-256 matches, and refused when
 // SHA-256 does not match even though another algorithm is listed.
 func TestDigestList(t *testing.T) {
+	t.Parallel()
 	a, b := newTestPod(t, fastConfig(), true), newTestPod(t, fastConfig(), true)
 	makeFriends(t, a, b)
 	sum512 := sha512.Sum512([]byte("anything"))

@@ -55,6 +55,7 @@ func signedFor(t testing.TB, body []byte, key *rsa.PrivateKey, now time.Time) *h
 // accept; every change after signing, and every stale or foreign part, is
 // refused with its code.
 func TestSignVerifyRequest(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	body := []byte(`{"events":[]}`)
 	k, other := testKey(t, false), testKey(t, true)

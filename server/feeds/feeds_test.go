@@ -84,6 +84,7 @@ func feedparser(t *testing.T, body []byte) parsed {
 }
 
 func TestFeedsParse(t *testing.T) {
+	t.Parallel()
 	created := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	src := fakeSource{videos: []api.Video{
 		{ID: "aaaaaaaaaaaaaaaa", Name: "Élan <vital> & co", Description: "a <b>bold</b> claim", Owner: "alice", Size: 12345,

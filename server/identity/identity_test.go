@@ -7,6 +7,7 @@ import (
 )
 
 func TestLoadOrCreateIsStable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, err := LoadOrCreate(dir)
 	if err != nil {

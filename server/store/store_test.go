@@ -9,6 +9,7 @@ import (
 )
 
 func TestOpenRecordsAndChecksSchema(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "pod.db")
 	s, err := Open(path)
 	if err != nil {
@@ -52,6 +53,7 @@ func TestOpenRecordsAndChecksSchema(t *testing.T) {
 }
 
 func TestOpenLockedFileFails(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "pod.db")
 	s, err := Open(path)
 	if err != nil {

@@ -13,6 +13,7 @@ func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
 func newClock() *clock               { return &clock{t: time.Unix(1e9, 0)} }
 
 func TestBackoff(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	tb := New(Policy{Free: 3, Base: time.Second, Max: 8 * time.Second, Forget: time.Hour}, c.now)
 	// Each step: advance the clock, then Begin; want the wait it returns.
@@ -50,6 +51,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestForget(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	tb := New(Policy{Free: 1, Base: time.Minute, Forget: time.Hour}, c.now)
 	tb.Begin("k")
@@ -61,6 +63,7 @@ func TestForget(t *testing.T) {
 }
 
 func TestBoundedSize(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	tb := New(Policy{Free: 1, Size: 100}, c.now)
 	for i := range 10000 {

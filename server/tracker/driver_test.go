@@ -18,18 +18,24 @@ import (
 
 // TestGoroutineDriver runs the connection tests with a reader and a writer
 // goroutine per connection, the driver of systems without the event loop.
+//
+// Not parallel: it sets the package's driver, which the other tests read;
+// they run once it returns. Its own (parallel) subtests end within the
+// group, before the driver is set back.
 func TestGoroutineDriver(t *testing.T) {
 	goroutineDriver = true
 	defer func() { goroutineDriver = false }()
-	for name, test := range map[string]func(*testing.T){
-		"OfferAnswerRelay": TestOfferAnswerRelay,
-		"PolicyAndLimits":  TestPolicyAndLimits,
-		"PeerTimeout":      TestPeerTimeout,
-		"CloseGoingAway":   TestCloseGoingAway,
-		"SlowReader":       TestSlowReader,
-	} {
-		t.Run(name, test)
-	}
+	t.Run("group", func(t *testing.T) {
+		for name, test := range map[string]func(*testing.T){
+			"OfferAnswerRelay": TestOfferAnswerRelay,
+			"PolicyAndLimits":  TestPolicyAndLimits,
+			"PeerTimeout":      TestPeerTimeout,
+			"CloseGoingAway":   TestCloseGoingAway,
+			"SlowReader":       TestSlowReader,
+		} {
+			t.Run(name, test)
+		}
+	})
 }
 
 // rawPeer is a WebSocket client that reads only when told to, so that the
@@ -75,6 +81,7 @@ func (p *rawPeer) read() ([]byte, error) {
 // whole and in order once the peer reads again; beyond MaxQueuedBytes the
 // peer is dropped while the others go on being served.
 func TestSlowReader(t *testing.T) {
+	t.Parallel()
 	const sdpBytes = 16 << 10
 	sdp := `{"type":"offer","sdp":"` + strings.Repeat("a", sdpBytes) + `"}`
 	offerFrom := func(peer trackerproto.ID, i int) *trackerproto.Request {

@@ -10,6 +10,7 @@ import (
 // peer into the hole) keeps httpByAddr pointing at each peer's index and
 // the counts right.
 func TestSwarmHTTPIndex(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		n      int

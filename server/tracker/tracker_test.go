@@ -189,6 +189,7 @@ var (
 )
 
 func TestOfferAnswerRelay(t *testing.T) {
+	t.Parallel()
 	tt := newTestTracker(t, Config{})
 	a, b := dial(t, tt), dial(t, tt)
 
@@ -261,6 +262,7 @@ func TestOfferAnswerRelay(t *testing.T) {
 }
 
 func TestOffersSpreadOverPeers(t *testing.T) {
+	t.Parallel()
 	tt := newTestTracker(t, Config{})
 	var peers []*wsClient
 	for i := range 6 {
@@ -296,6 +298,7 @@ func TestOffersSpreadOverPeers(t *testing.T) {
 }
 
 func TestPolicyAndLimits(t *testing.T) {
+	t.Parallel()
 	allowed := ihA
 	tt := newTestTracker(t, Config{
 		Allow:              func(ih [20]byte) bool { return ih == allowed },
@@ -379,6 +382,7 @@ func TestPolicyAndLimits(t *testing.T) {
 }
 
 func TestPeerTimeout(t *testing.T) {
+	t.Parallel()
 	tt := newTestTracker(t, Config{PeerTimeout: 300 * time.Millisecond})
 	c := dial(t, tt)
 	c.send(announce(ihA, peer1, 0, trackerproto.EventStarted, 0))
@@ -391,6 +395,7 @@ func TestPeerTimeout(t *testing.T) {
 }
 
 func TestCloseGoingAway(t *testing.T) {
+	t.Parallel()
 	tt := newTestTracker(t, Config{})
 	c := dial(t, tt)
 	c.send(announce(ihA, peer1, 0, trackerproto.EventStarted, 0))
@@ -442,6 +447,7 @@ type httpReply struct {
 }
 
 func TestHTTPTracker(t *testing.T) {
+	t.Parallel()
 	tt := newTestTracker(t, Config{Allow: func(ih [20]byte) bool { return ih != ihB }})
 	get := func(u string) httpReply {
 		t.Helper()
@@ -541,6 +547,7 @@ func TestHTTPTracker(t *testing.T) {
 }
 
 func TestParseAnnounce(t *testing.T) {
+	t.Parallel()
 	ih := url.QueryEscape(string(ihA[:]))
 	pid := url.QueryEscape(string(peer1[:]))
 	for _, tc := range []struct {

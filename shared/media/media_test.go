@@ -101,6 +101,7 @@ func oggPage(packet string) []byte {
 }
 
 func TestSniff(t *testing.T) {
+	t.Parallel()
 	for _, tc := range sniffCases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Sniff(tc.head)
@@ -169,6 +170,7 @@ var faststartCases = []struct {
 }
 
 func TestFaststart(t *testing.T) {
+	t.Parallel()
 	for _, tc := range faststartCases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -196,6 +198,7 @@ func TestFaststart(t *testing.T) {
 // TestFaststartWidensOffsets moves a moov in front of an mdat that ends past
 // 4 GiB (a sparse reader), so 32-bit offsets overflow and must become co64.
 func TestFaststartWidensOffsets(t *testing.T) {
+	t.Parallel()
 	const mdatSize = 1<<32 - 64
 	head := append([]byte(nil), ftyp...)
 	head = binary.BigEndian.AppendUint32(head, 1)
@@ -351,6 +354,7 @@ func FuzzFaststart(f *testing.F) {
 }
 
 func TestMoovBoxBudget(t *testing.T) {
+	t.Parallel()
 	many := bytes.Repeat(box("free"), maxMoovBoxes+1)
 	in := bytes.Join([][]byte{ftyp, box("mdat", make([]byte, 8)), box("moov", many)}, nil)
 	if _, err := PlanFaststart(bytes.NewReader(in), int64(len(in))); !errors.Is(err, ErrTooLarge) {

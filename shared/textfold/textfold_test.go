@@ -8,6 +8,7 @@ import (
 )
 
 func TestFold(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"Élan Straße Øresund Łódź ﬁlm", "elan strasse oresund lodz film"},
 		{"Ærø", "aero"},
@@ -32,6 +33,7 @@ func TestFold(t *testing.T) {
 // TestFoldIdempotent: folded text folds to itself, so the index and the
 // query meet whatever was folded first.
 func TestFoldIdempotent(t *testing.T) {
+	t.Parallel()
 	for r := rune(0); r < 0x3000; r++ {
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
 			continue
@@ -46,6 +48,7 @@ func TestFoldIdempotent(t *testing.T) {
 // TestTableLettersHaveNoDecomposition keeps the table to what NFKD cannot
 // do: every entry is a letter that Fold would otherwise keep as it is.
 func TestTableLettersHaveNoDecomposition(t *testing.T) {
+	t.Parallel()
 	for r := range letters {
 		if r == 'ʼ' || r == 'ς' {
 			continue

@@ -7,6 +7,7 @@ import (
 )
 
 func TestMagnet(t *testing.T) {
+	t.Parallel()
 	var ih [20]byte
 	for i := range ih {
 		ih[i] = byte(i * 13)
@@ -57,6 +58,7 @@ var magnetCases = []struct {
 }
 
 func TestParseMagnet(t *testing.T) {
+	t.Parallel()
 	for _, tc := range magnetCases {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := ParseMagnet(tc.in)
@@ -90,6 +92,7 @@ func FuzzParseMagnet(f *testing.F) {
 }
 
 func TestPodTrackers(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ pod, ws, http string }{
 		{"http://127.0.0.1:8000", "ws://127.0.0.1:8000/tracker/socket", "http://127.0.0.1:8000/tracker/announce"},
 		{"https://pod.example", "wss://pod.example/tracker/socket", "https://pod.example/tracker/announce"},

@@ -17,6 +17,7 @@ import (
 )
 
 func TestPieceLength(t *testing.T) {
+	t.Parallel()
 	const KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 	for _, tc := range []struct {
 		size, want int64
@@ -39,6 +40,7 @@ func TestPieceLength(t *testing.T) {
 }
 
 func TestFileName(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		title, ext, want string
 	}{
@@ -76,6 +78,7 @@ func pattern(n int, seed uint64) []byte {
 }
 
 func TestHashReader(t *testing.T) {
+	t.Parallel()
 	data := pattern(3*BlockSize*16+12345, 1) // 3 full 256 KiB pieces and a short one
 	const pl = 256 << 10
 	var progress []int64
@@ -126,6 +129,7 @@ func TestHashReader(t *testing.T) {
 // TestMatchesAnacrolix checks the hashes against an independent
 // implementation: anacrolix/torrent, which the pod's seeder runs.
 func TestMatchesAnacrolix(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int{1, BlockSize, 256 << 10, 600<<10 + 7} {
 		data := pattern(size, uint64(size))
 		path := filepath.Join(t.TempDir(), "clip.mp4")
@@ -173,6 +177,7 @@ func testMetainfo(t *testing.T) Metainfo {
 }
 
 func TestMetainfoRoundTrip(t *testing.T) {
+	t.Parallel()
 	m := testMetainfo(t)
 	b, err := m.Bencode()
 	if err != nil {
@@ -206,6 +211,7 @@ func TestMetainfoRoundTrip(t *testing.T) {
 // TestGolden pins the exact bytes of a torrent so a change in encoding,
 // which would change every info hash and split swarms, cannot go unnoticed.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	b, err := testMetainfo(t).Bencode()
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +240,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	m := testMetainfo(t)
 	info, _ := m.Info.Bencode()
 	wrap := func(infoBytes string) string { return "d4:info" + infoBytes + "e" }
@@ -285,6 +292,7 @@ func parseErrorCases(info string) []parseCase {
 }
 
 func TestParseURLListString(t *testing.T) {
+	t.Parallel()
 	info, _ := testMetainfo(t).Info.Bencode()
 	m, _, err := Parse([]byte("d8:announce5:http:4:info" + string(info) + "8:url-list5:http:e"))
 	if err != nil {

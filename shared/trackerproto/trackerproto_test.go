@@ -21,6 +21,7 @@ func id(s string) ID {
 func jsBin(s string) string { return string(AppendBinaryString(nil, []byte(s))) }
 
 func TestBinaryString(t *testing.T) {
+	t.Parallel()
 	all := make([]byte, 256)
 	for i := range all {
 		all[i] = byte(i)
@@ -84,6 +85,7 @@ var (
 )
 
 func TestDecodeRequest(t *testing.T) {
+	t.Parallel()
 	sdp := `{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}`
 	for _, tc := range []struct {
 		name    string
@@ -187,6 +189,7 @@ func TestDecodeRequest(t *testing.T) {
 }
 
 func TestResponsesRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		r    Response
@@ -226,6 +229,7 @@ func TestResponsesRoundTrip(t *testing.T) {
 // TestOfferRelayTail checks that relays built with a shared tail are the
 // messages AppendOfferRelay builds.
 func TestOfferRelayTail(t *testing.T) {
+	t.Parallel()
 	tail := AppendRelayTail(nil, peer, other)
 	for _, o := range []ID{offer1, id("\x00\\\"\xff-offer-id-000000")} {
 		sdp := []byte(`{"type":"offer","sdp":"v=0\r\n"}`)
@@ -402,6 +406,7 @@ func BenchmarkDecodeRequest(b *testing.B) {
 // TestPlain8 checks the eight-byte test against the byte table for every
 // byte value in every position.
 func TestPlain8(t *testing.T) {
+	t.Parallel()
 	base := []byte("a=candid")
 	for pos := range 8 {
 		for c := range 256 {

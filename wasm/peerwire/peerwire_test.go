@@ -32,6 +32,7 @@ var roundTrip = []struct {
 }
 
 func TestMessageRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, tc := range roundTrip {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.msg.AppendBinary(nil)
@@ -62,6 +63,7 @@ func equalMsg(a, b Message) bool {
 }
 
 func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		wire []byte
@@ -86,6 +88,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestHandshake(t *testing.T) {
+	t.Parallel()
 	h := Handshake{}
 	h.SetExtended()
 	copy(h.InfoHash[:], "0123456789abcdefghij")
@@ -108,6 +111,7 @@ func TestHandshake(t *testing.T) {
 }
 
 func TestBitfield(t *testing.T) {
+	t.Parallel()
 	b := NewBitfield(10)
 	for _, i := range []int{0, 7, 9, -1, 100} {
 		b.Set(i)
@@ -125,6 +129,7 @@ func TestBitfield(t *testing.T) {
 }
 
 func TestExtendedHandshakeEncode(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		h    ExtendedHandshake
@@ -175,6 +180,7 @@ func FuzzParseHandshake(f *testing.F) {
 }
 
 func TestExtendedHandshakeAndPodState(t *testing.T) {
+	t.Parallel()
 	h, err := ParseExtendedHandshake(ExtendedHandshake{M: map[string]int{PodStateExtension: 3, "ut_metadata": 2}, V: "Swarmtube 0.1", Reqq: 250}.Encode())
 	if err != nil || h.M[PodStateExtension] != 3 || h.M["ut_metadata"] != 2 || h.V != "Swarmtube 0.1" || h.Reqq != 250 {
 		t.Fatalf("round trip: %+v, %v", h, err)

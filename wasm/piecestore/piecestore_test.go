@@ -59,6 +59,7 @@ func (d *dropLog) add(p []int) {
 }
 
 func TestReloadFindsPieces(t *testing.T) {
+	t.Parallel()
 	b := NewMemory()
 	now := time.Unix(1000, 0)
 	s := clockedLoad(t, b, 10*pl, &now)
@@ -110,6 +111,7 @@ func TestReloadFindsPieces(t *testing.T) {
 // videos not open, the one used longest ago first; then the open video's
 // least recently used pieces, which its owner is told about.
 func TestEvictsLeastRecentlyUsedVideoFirst(t *testing.T) {
+	t.Parallel()
 	b := NewMemory()
 	now := time.Unix(1000, 0)
 	s := clockedLoad(t, b, 6*pl, &now)
@@ -159,6 +161,7 @@ func TestEvictsLeastRecentlyUsedVideoFirst(t *testing.T) {
 }
 
 func TestClear(t *testing.T) {
+	t.Parallel()
 	b := NewMemory()
 	now := time.Unix(1000, 0)
 	s := clockedLoad(t, b, 10*pl, &now)
@@ -188,6 +191,7 @@ func TestClear(t *testing.T) {
 }
 
 func TestFailedWriteIsNotCounted(t *testing.T) {
+	t.Parallel()
 	b := NewMemory()
 	s, _ := Load(ctx, b, 10*pl)
 	tor := open(t, s, "aa", 10*pl)
@@ -201,6 +205,7 @@ func TestFailedWriteIsNotCounted(t *testing.T) {
 }
 
 func TestGeometryChangeEmpties(t *testing.T) {
+	t.Parallel()
 	b := NewMemory()
 	s, _ := Load(ctx, b, 10*pl)
 	tor := open(t, s, "aa", 10*pl)
@@ -213,6 +218,7 @@ func TestGeometryChangeEmpties(t *testing.T) {
 }
 
 func TestLoadDropsTorrentWithoutMeta(t *testing.T) {
+	t.Parallel()
 	b := NewMemory()
 	b.WritePiece(ctx, "bb", 0, piece(0))
 	b.WriteMeta(ctx, "cc", []byte("{not json"))
@@ -242,6 +248,7 @@ func (b slowBackend) WritePiece(ctx context.Context, torrent string, i int, data
 // store is not left behind, and its Put reports it dropped (the caller must
 // not count it as stored).
 func TestClearDuringWrite(t *testing.T) {
+	t.Parallel()
 	b := slowBackend{NewMemory(), make(chan struct{}), make(chan struct{})}
 	s, _ := Load(ctx, b, 10*pl)
 	tor := open(t, s, "aa", 10*pl)

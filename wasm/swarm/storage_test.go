@@ -39,6 +39,7 @@ func persisted(t *testing.T, tor *Torrent) {
 // reads the video with no peer and no web seed, and seeds it to another
 // viewer from storage.
 func TestStoredPiecesSurviveReload(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 5*pieceLen+777)
 	backend := piecestore.NewMemory()
 	store, _ := piecestore.Load(context.Background(), backend, 1<<30)
@@ -74,6 +75,7 @@ func TestStoredPiecesSurviveReload(t *testing.T) {
 // visits is detected when read back, deleted, and fetched again from a
 // peer; the player never sees the damaged bytes.
 func TestCorruptStoredPieceIsFetchedAgain(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 4*pieceLen)
 	backend := piecestore.NewMemory()
 	store, _ := piecestore.Load(context.Background(), backend, 1<<30)
@@ -105,6 +107,7 @@ func TestCorruptStoredPieceIsFetchedAgain(t *testing.T) {
 // budget, or the viewer clearing it) are no longer claimed: missing again
 // unless still in memory.
 func TestStorageEvictionAndClearForgetPieces(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 6*pieceLen)
 	store, _ := piecestore.Load(context.Background(), piecestore.NewMemory(), 3*pieceLen)
 	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
@@ -155,6 +158,7 @@ func (g gatedBackend) WritePiece(ctx context.Context, torrent string, i int, dat
 // (missing again) instead of piling up: memory stays within the budget
 // and the read window, and what is written later is what remained.
 func TestSlowStorageKeepsMemoryBounded(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 12*pieceLen)
 	gate := make(chan struct{})
 	store, _ := piecestore.Load(context.Background(), gatedBackend{piecestore.NewMemory(), gate}, 1<<30)

@@ -110,6 +110,7 @@ func readAll(t *testing.T, tor *Torrent, size int) []byte {
 }
 
 func TestDownloadFromSeeder(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 5*pieceLen+12345)
 	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
 	leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
@@ -126,6 +127,7 @@ func TestDownloadFromSeeder(t *testing.T) {
 }
 
 func TestChainThroughLeecher(t *testing.T) {
+	t.Parallel()
 	// A browser that finished downloading uploads to the next one.
 	fx := newFixture(t, 3*pieceLen)
 	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
@@ -154,6 +156,7 @@ func (c corruptReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func TestCorruptPeerIsDropped(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 2*pieceLen)
 	bad := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-XX0001-bad"), Source: corruptReader{bytes.NewReader(fx.data)}})
 	leech := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech")})
@@ -227,6 +230,7 @@ func (h handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		// Without playback reports, the pod horizon is ReadaheadBytes after
 		// each read position.
@@ -262,6 +266,7 @@ func TestWebSeedServesUrgentPiecesOnly(t *testing.T) {
 }
 
 func TestMemoryBudgetEvicts(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 12*pieceLen)
 	seed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-seed"), Source: bytes.NewReader(fx.data)})
 	budget := int64(5 * pieceLen)
@@ -284,6 +289,7 @@ func TestMemoryBudgetEvicts(t *testing.T) {
 }
 
 func TestWrongInfoHashRejected(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, pieceLen)
 	other := newFixture(t, pieceLen+1)
 	a := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-a")})
@@ -296,6 +302,7 @@ func TestWrongInfoHashRejected(t *testing.T) {
 func isServer(id [20]byte) bool { return string(id[:3]) != "-ST" }
 
 func TestServerPeerSpared(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 24*pieceLen)
 	browserSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-browser"), Source: bytes.NewReader(fx.data)})
 	serverSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
@@ -316,6 +323,7 @@ func TestServerPeerSpared(t *testing.T) {
 }
 
 func TestServerPeerServesTheReader(t *testing.T) {
+	t.Parallel()
 	// Without browser peers, the pod's seeder sends what a reader reads.
 	fx := newFixture(t, 4*pieceLen)
 	serverSeed := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-GT0003-pod"), Source: bytes.NewReader(fx.data)})
@@ -375,6 +383,7 @@ func steady(t *testing.T, f func() int64) int64 {
 }
 
 func TestPodSeederBoundedWithoutBrowserPeers(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		// Only the pod's seeder in the swarm, a player reading the start and
 		// reporting nothing: the pod sends the pieces within ReadaheadBytes of
@@ -396,6 +405,7 @@ func TestPodSeederBoundedWithoutBrowserPeers(t *testing.T) {
 }
 
 func TestPodHorizonPaused(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		// A paused player that reads ahead as far as it may: the pod (web seed
 		// and seeder together, no duplicates) fills the horizon after the
@@ -425,6 +435,7 @@ func TestPodHorizonPaused(t *testing.T) {
 }
 
 func TestBrowserPeersBeyondHorizon(t *testing.T) {
+	t.Parallel()
 	// Prefetching beyond the horizon (rarest first) is from browser peers
 	// only, and they are asked first inside it too.
 	const n = 24
@@ -473,6 +484,7 @@ func stallingPeer(t *testing.T, tor *Torrent, fx fixture) {
 }
 
 func TestPodOnlyWhenPeersCannotDeliverInTime(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		// A browser peer offers every piece but never delivers. Playing at
 		// 1 s of media per piece, the pod sends a piece only once it is needed
@@ -508,6 +520,7 @@ func TestPodOnlyWhenPeersCannotDeliverInTime(t *testing.T) {
 }
 
 func TestAddWebSeedData(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 6*pieceLen)
 	ws := recordingWebSeed(fx)
 	bad := append([]byte(nil), fx.data[4*pieceLen:6*pieceLen]...)
@@ -567,6 +580,7 @@ func TestAddWebSeedData(t *testing.T) {
 }
 
 func TestRatesFallToZero(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		// Rates are over a sliding window: once nothing moves they read 0,
 		// not a decaying remainder.
@@ -585,6 +599,7 @@ func TestRatesFallToZero(t *testing.T) {
 }
 
 func TestPodSendsAPieceOnceToViewersTogether(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		// Two viewers at the same place, both filling their pod horizon: the
 		// pod sends each piece once, to one of them (the lower peer id at equal

@@ -13,6 +13,7 @@ import (
 // mirrors' up (issue 18), the whole file comes from the mirrors, both of
 // them, and no piece is asked of two seeds.
 func TestWebSeedsShareTheLoad(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t, 12*pieceLen)
 	var mu sync.Mutex
 	got := map[string][]string{} // seed → ranges asked

@@ -64,6 +64,7 @@ var sigCases = []struct {
 }
 
 func TestParseSignature(t *testing.T) {
+	t.Parallel()
 	for _, tc := range sigCases {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := ParseSignature(tc.in)
@@ -86,6 +87,7 @@ func TestParseSignature(t *testing.T) {
 }
 
 func TestCheckCovers(t *testing.T) {
+	t.Parallel()
 	p, _ := ParseSignature(goodSig)
 	if err := p.CheckCovers(); err != nil {
 		t.Fatal(err)
@@ -132,6 +134,7 @@ var digestCases = []struct {
 }
 
 func TestCheckDigest(t *testing.T) {
+	t.Parallel()
 	for _, tc := range digestCases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckDigest(tc.header, digestBody)
@@ -179,6 +182,7 @@ func FuzzCheckDigest(f *testing.F) {
 }
 
 func TestDate(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, tc := range []struct {
 		date string
@@ -210,6 +214,7 @@ func goodVideo() api.Video {
 }
 
 func TestCheckVideo(t *testing.T) {
+	t.Parallel()
 	const origin = "http://a.example:9001"
 	cases := []struct {
 		name   string
@@ -251,6 +256,7 @@ func TestCheckVideo(t *testing.T) {
 }
 
 func TestCheckEvent(t *testing.T) {
+	t.Parallel()
 	const origin = "http://a.example:9001"
 	v := goodVideo()
 	m := MirrorRef{VideoPod: "http://b.example", VideoID: v.ID, InfoHash: strings.Repeat("ab", 20),
@@ -319,6 +325,7 @@ func withMirror(m MirrorRef, f func(*MirrorRef)) *MirrorRef {
 }
 
 func TestNormalizePodURLAndVersions(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"http://localhost:9001":   "http://localhost:9001",
 		"http://LocalHost:9001/":  "http://localhost:9001",
