@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -133,21 +132,12 @@ func (p *pod) get(t *testing.T, url string) []byte {
 // upload publishes the file at path and returns the video.
 func (p *pod) upload(t *testing.T, path, name string) video {
 	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	mw.WriteField("name", name)
-	fw, err := mw.CreateFormFile("file", filepath.Base(path))
-	if err != nil {
-		t.Fatal(err)
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw.Write(data)
-	mw.Close()
 	var v video
-	p.do(t, "POST", "/api/v1/videos", mw.FormDataContentType(), &buf, &v)
+	testenv.Upload(t, p.http, p.base, p.token, name, "", filepath.Base(path), data, &v)
 	return v
 }
 

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -243,14 +242,8 @@ func (p *pod) call(t *testing.T, method, path, ctype string, body io.Reader, out
 // upload posts the clip and waits until it is published.
 func (p *pod) upload(t *testing.T, clip []byte, name string) string {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("name", name)
-	fw, _ := mw.CreateFormFile("file", "clip.mp4")
-	fw.Write(clip)
-	mw.Close()
 	var v api.Video
-	p.call(t, "POST", "/api/v1/videos", mw.FormDataContentType(), &body, &v)
+	testenv.Upload(t, p.client, p.url, p.token, name, "", "clip.mp4", clip, &v)
 	testenv.Eventually(t, 2*time.Minute, "video "+v.ID+" to be published", func() bool {
 		if v.State == "" || v.State == "published" {
 			return true

@@ -28,6 +28,10 @@ type Clip struct {
 	// BlackLead is seconds of black frames before the pattern (a fade-in,
 	// for poster frame tests); Seconds counts the pattern only.
 	BlackLead int
+	// Source, when set, is the whole lavfi video source (with its own size
+	// and rate, e.g. "mandelbrot=size=640x360:rate=25"), cut to Seconds; it
+	// replaces Pattern, Filter, Width, Height and Rate.
+	Source string
 	// Args replace the default codec arguments (everything after the
 	// inputs), for clips of other codecs or bitrates.
 	Args []string
@@ -71,9 +75,15 @@ func MakeClip(t testing.TB, c Clip) (path string, data []byte) {
 			c.BlackLead, c.Width, c.Height, c.Rate, src)
 		d = strconv.Itoa(c.Seconds + c.BlackLead)
 	}
+	if c.Source != "" {
+		src = c.Source
+	}
 	args := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src}
 	if c.Audio {
 		args = append(args, "-f", "lavfi", "-i", "sine=duration="+d)
+	}
+	if c.Source != "" {
+		args = append(args, "-t", d)
 	}
 	codec := c.Args
 	if codec == nil {

@@ -1,8 +1,10 @@
 package testenv
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -103,4 +105,41 @@ func CallAPI(t testing.TB, c *http.Client, method, url, token, contentType strin
 			t.Fatalf("%s %s: decode %q: %v", method, url, data, err)
 		}
 	}
+}
+
+// Login asks a pod for an API token (POST /api/v1/users/token) through c,
+// as CallAPI does, and returns it.
+func Login(t testing.TB, c *http.Client, base, user, pass string) string {
+	t.Helper()
+	creds, _ := json.Marshal(map[string]string{"username": user, "password": pass})
+	var tok struct{ Token string }
+	CallAPI(t, c, "POST", base+"/api/v1/users/token", "", "application/json", bytes.NewReader(creds), &tok)
+	if tok.Token == "" {
+		t.Fatalf("login %s on %s: no token", user, base)
+	}
+	return tok.Token
+}
+
+// Upload posts a video to a pod's simple upload route (POST
+// /api/v1/videos, a multipart form of name, description unless empty, and
+// file, named filename, holding data) through c, as the bearer of token,
+// and decodes the answer (201 with the video published, or 202 while it
+// is being transcoded) into out, as CallAPI does.
+func Upload(t testing.TB, c *http.Client, base, token, name, description, filename string, data []byte, out any) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("name", name)
+	if description != "" {
+		_ = mw.WriteField("description", description)
+	}
+	fw, err := mw.CreateFormFile("file", filename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = fw.Write(data)
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	CallAPI(t, c, "POST", base+"/api/v1/videos", token, mw.FormDataContentType(), &body, out)
 }

@@ -1,14 +1,12 @@
 package pod
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -70,24 +68,10 @@ func uploadVideo(t *testing.T, client *http.Client, base, tok, name string, clip
 	if client == nil {
 		client = http.DefaultClient
 	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	_ = mw.WriteField("name", name)
-	fw, _ := mw.CreateFormFile("file", "clip.mp4")
-	_, _ = fw.Write(clip)
-	_ = mw.Close()
-	req, _ := http.NewRequest("POST", base+"/api/v1/videos", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
 	var v api.Video
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(data, &v) != nil {
-		t.Fatalf("upload %q: %d %s", name, resp.StatusCode, data)
+	testenv.Upload(t, client, base, tok, name, "", "clip.mp4", clip, &v)
+	if v.State != api.StatePublished {
+		t.Fatalf("upload %q: %s, want it published at once", name, v.State)
 	}
 	return v
 }
@@ -264,16 +248,7 @@ func waitUp(t *testing.T, base string) {
 
 func loginHTTP(t *testing.T, base, user, pass string) string {
 	t.Helper()
-	resp, err := http.Post(base+"/api/v1/users/token", "application/json", strings.NewReader(fmt.Sprintf(`{"username":%q,"password":%q}`, user, pass)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok api.Token
-	if err := json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&tok); err != nil || tok.Token == "" {
-		t.Fatalf("login %s: %d %v", user, resp.StatusCode, err)
-	}
-	return tok.Token
+	return testenv.Login(t, http.DefaultClient, base, user, pass)
 }
 
 // TestICEServers: the route hands out the embedded server's URLs with

@@ -181,12 +181,7 @@ func servesFriends(t *testing.T, base, tok string) bool {
 
 func apiLogin(t *testing.T, base, user, pass string) string {
 	t.Helper()
-	body := apiCall(t, base, "", "POST", "/api/v1/users/token", fmt.Sprintf(`{"username":%q,"password":%q}`, user, pass), http.StatusOK)
-	var tok struct{ Token string }
-	if err := json.Unmarshal(body, &tok); err != nil || tok.Token == "" {
-		t.Fatalf("login %s: %v %s", user, err, body)
-	}
-	return tok.Token
+	return testenv.Login(t, http.DefaultClient, base, user, pass)
 }
 
 func apiCall(t *testing.T, base, tok, method, path, body string, want int) []byte {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -35,12 +33,8 @@ func TestMirrorLoadSplit(t *testing.T) {
 	origin, _ := startStoppablePod(t, "origin")
 	mirror, _ := startStoppablePod(t, "mirror", "--mirror-max-gb", "1", "--mirror-strategy", "manual", "--mirror-check-interval", "1s")
 	apiCall(t, mirror.URL, apiLogin(t, mirror.URL, "admin", adminPassword), "POST", "/api/v1/pods/makefriends", fmt.Sprintf(`{"pods":[%q]}`, origin.PodURL), http.StatusOK)
-	ff := testenv.LookPath(t, "ffmpeg")
-	clipPath := filepath.Join(t.TempDir(), "clip.mp4")
-	if out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=60:size=320x240:rate=25",
-		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-pix_fmt", "yuv420p", "-movflags", "+faststart", clipPath).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
+	clipPath, _ := testenv.MakeClip(t, testenv.Clip{Seconds: 60, Width: 320, Height: 240, Rate: 25, Faststart: true,
+		Args: []string{"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-pix_fmt", "yuv420p"}})
 	const name = "Load split"
 	id := uploadMultipart(t, origin.URL, apiLogin(t, origin.URL, "admin", adminPassword), clipPath, name, "")
 	var onMirror api.Video

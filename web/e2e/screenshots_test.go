@@ -1,15 +1,11 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -176,53 +172,25 @@ func TestScreenshots(t *testing.T) {
 }
 
 // makeSourceClip writes seconds of an ffmpeg lavfi video source (with a
-// 440 Hz tone) as a faststart H.264/AAC MP4.
+// sine tone) as a faststart H.264/AAC MP4.
 func makeSourceClip(t *testing.T, source string, seconds int) string {
 	t.Helper()
-	ff := testenv.LookPath(t, "ffmpeg")
-	out := filepath.Join(t.TempDir(), "clip.mp4")
-	d := fmt.Sprint(seconds)
-	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", source, "-f", "lavfi", "-i", "sine=duration="+d,
-		"-t", d, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %s: %v\n%s", source, err, b)
-	}
-	return out
+	path, _ := testenv.MakeClip(t, testenv.Clip{Source: source, Seconds: seconds, Audio: true, Faststart: true})
+	return path
 }
 
 // uploadMultipart posts a video with the simple multipart route and
 // returns its id.
 func uploadMultipart(t *testing.T, base, tok, path, name, desc string) string {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	_ = mw.WriteField("name", name)
-	_ = mw.WriteField("description", desc)
-	fw, err := mw.CreateFormFile("file", filepath.Base(path))
-	if err != nil {
-		t.Fatal(err)
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = fw.Write(data)
-	_ = mw.Close()
-	req, _ := http.NewRequest("POST", base+"/api/v1/videos", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusAccepted { // 202: being transcoded
-		t.Fatalf("upload %q: %d %s", name, res.StatusCode, out)
-	}
 	var v struct{ ID string }
-	if err := json.Unmarshal(out, &v); err != nil || v.ID == "" {
-		t.Fatalf("upload %q: %v %s", name, err, out)
+	testenv.Upload(t, http.DefaultClient, base, tok, name, desc, filepath.Base(path), data, &v)
+	if v.ID == "" {
+		t.Fatalf("upload %q: no id", name)
 	}
 	return v.ID
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -236,26 +235,8 @@ func (p *pod) search(q string) []api.Video {
 // when the pod transcodes it).
 func (p *pod) upload(name string, clip []byte) api.Video {
 	p.t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	_ = mw.WriteField("name", name)
-	_ = mw.WriteField("description", "a test clip")
-	fw, _ := mw.CreateFormFile("file", "clip.mp4")
-	_, _ = fw.Write(clip)
-	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, p.url+"/api/v1/videos", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	resp, err := client.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
 	var v api.Video
-	if (resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusAccepted) || json.Unmarshal(data, &v) != nil {
-		p.t.Fatalf("upload on %s: %d %s", p.name, resp.StatusCode, data)
-	}
+	testenv.Upload(p.t, client, p.url, p.token, name, "a test clip", "clip.mp4", clip, &v)
 	return v
 }
 
