@@ -56,14 +56,7 @@ func TestAccounts(t *testing.T) {
 	// A duplicate registration is refused with a message.
 	b.do("log out again", 10*time.Second, chromedp.Click(chromedp.CSS("#nav-logout")))
 	b.waitJS("logged out", `!!document.querySelector("#nav-login")`, 10*time.Second)
-	b.do("register twice", 20*time.Second,
-		chromedp.Navigate(p.URL+"/register"),
-		chromedp.WaitEnabled(chromedp.CSS("#register-form button[type=submit]")), // enabled once its module is ready
-		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "another password"),
-		chromedp.SendKeys(chromedp.CSS("#password2"), "another password"),
-		chromedp.Click(chromedp.CSS("#register-form button[type=submit]")),
-	)
+	b.submitRegister("register twice", p.URL, "alice", "another password")
 	b.waitJS("duplicate refused", `!!document.querySelector("#status .message.error")`, 10*time.Second)
 	t.Logf("duplicate registration: %s", b.text("#status"))
 

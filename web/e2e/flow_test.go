@@ -31,14 +31,7 @@ func TestUploadWatchRemove(t *testing.T) {
 	b := newBrowser(t)
 
 	// Register (which logs in), log out, log in.
-	b.do("register", 20*time.Second,
-		chromedp.Navigate(p.URL+"/register"),
-		chromedp.WaitEnabled(chromedp.CSS("#register-form button[type=submit]")), // enabled once its module is ready
-		chromedp.SendKeys(chromedp.CSS("#username"), "carol"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "carol's password"),
-		chromedp.SendKeys(chromedp.CSS("#password2"), "carol's password"),
-		chromedp.Click(chromedp.CSS("#register-form button[type=submit]")),
-	)
+	b.submitRegister("register", p.URL, "carol", "carol's password")
 	b.waitJS("registered", `document.querySelector("#nav-user")?.textContent === "carol"`, 15*time.Second)
 	b.do("log out", 10*time.Second, chromedp.Click(chromedp.CSS("#nav-logout")))
 	b.waitJS("logged out", `location.pathname === "/" && !!document.querySelector("#nav-login")`, 10*time.Second)

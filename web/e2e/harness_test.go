@@ -306,6 +306,21 @@ func (b *browser) submitLogin(what, u, user, pass string) {
 	)
 }
 
+// submitRegister opens the register page at base and registers user with
+// pass (typed twice), which logs them in; what follows is the caller's to
+// wait for.
+func (b *browser) submitRegister(what, base, user, pass string) {
+	b.t.Helper()
+	b.do(what, 20*time.Second,
+		chromedp.Navigate(base+"/register"),
+		chromedp.WaitEnabled(chromedp.CSS("#register-form button[type=submit]")), // enabled once its module is ready
+		chromedp.SendKeys(chromedp.CSS("#username"), user),
+		chromedp.SendKeys(chromedp.CSS("#password"), pass),
+		chromedp.SendKeys(chromedp.CSS("#password2"), pass),
+		chromedp.Click(chromedp.CSS("#register-form button[type=submit]")),
+	)
+}
+
 // settledJS is true once a page's modules have filled in what they fill on
 // load, the DOM state that tests wait on before they audit or measure a
 // page (issue 13: never a settle window). Every page: the document, its
