@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/swarmtube/swarmtube/internal/netlab"
 	"github.com/swarmtube/swarmtube/internal/testenv"
@@ -133,24 +132,29 @@ func untilDone(ctx context.Context, cmd *exec.Cmd, done string, started func(con
 			return err
 		}
 	}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var exitErr error
+	quit := false
+	if !testenv.Poll(ctx, func() bool {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("exited before completing: %v", err)
-		case <-tick.C:
-			if _, err := os.Stat(done); err != nil {
-				continue
-			}
-			cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-exited:
-			case <-ctx.Done():
-			}
-			return nil
+		case exitErr = <-exited:
+			quit = true
+			return true
+		default:
 		}
+		_, err := os.Stat(done)
+		return err == nil
+	}) {
+		quit, exitErr = true, <-exited // ctx's end interrupts cmd (cmd.Cancel)
 	}
+	if quit {
+		return fmt.Errorf("exited before completing: %v", exitErr)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-exited:
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 // rtorrent runs rtorrent 0.9 (libtorrent by rakshasa, TCP only) without
