@@ -21,21 +21,15 @@ import (
 // not read into memory (clip.Data is nil).
 func makeLongClip(t *testing.T, seconds, kbps int) clip {
 	t.Helper()
-	ffmpeg := testenv.LookPath(t, "ffmpeg")
-	dir := t.TempDir()
-	seg, out := filepath.Join(dir, "seg.mp4"), filepath.Join(dir, "clip.mp4")
 	rate := fmt.Sprintf("%dk", kbps)
-	run := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(ffmpeg, append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("ffmpeg %v: %v\n%s", args, err, b)
-		}
+	seg, _ := testenv.MakeClip(t, testenv.Clip{Seconds: 10, Width: 1920, Height: 1080, Rate: 5, Pattern: "testsrc2",
+		Args: []string{"-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-b:v", rate, "-minrate", rate, "-maxrate", rate,
+			"-bufsize", fmt.Sprintf("%dk", kbps/2), "-x264-params", "nal-hrd=cbr", "-pix_fmt", "yuv420p"}})
+	out := filepath.Join(t.TempDir(), "clip.mp4")
+	args := []string{"-hide_banner", "-loglevel", "error", "-y", "-stream_loop", strconv.Itoa(seconds/10 - 1), "-i", seg, "-c", "copy", "-movflags", "+faststart", out}
+	if b, err := exec.Command(testenv.LookPath(t, "ffmpeg"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg %v: %v\n%s", args, err, b)
 	}
-	run("-f", "lavfi", "-i", "testsrc2=duration=10:size=1920x1080:rate=5",
-		"-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-b:v", rate, "-minrate", rate, "-maxrate", rate,
-		"-bufsize", fmt.Sprintf("%dk", kbps/2), "-x264-params", "nal-hrd=cbr", "-pix_fmt", "yuv420p", "-threads", "1", seg)
-	run("-stream_loop", strconv.Itoa(seconds/10-1), "-i", seg, "-c", "copy", "-movflags", "+faststart", out)
 	return clip{Path: out}
 }
 
