@@ -340,7 +340,7 @@ const settledJS = `(() => {
 	const said = !!q("#status .message");
 	switch (document.body.dataset.page) {
 	case "login": case "register":
-		return q("form")?.dataset.ready === "true";
+		return q("#login-form, #register-form")?.dataset.ready === "true";
 	case "upload":
 		return !q("#upload-form").hidden || said;
 	case "account":
