@@ -60,10 +60,10 @@ func (s *Service) checkHeaders(r *http.Request, now time.Time) (fedproto.Signatu
 func verify(r *http.Request, pub *rsa.PublicKey) error {
 	v, err := httpsig.NewVerifier(r)
 	if err != nil {
-		return refusal(ErrBadSignature, fmt.Errorf("fedproto: bad signature: %w", err))
+		return refusal(ErrBadSignature, fmt.Errorf("bad signature: %w", err))
 	}
 	if err := v.Verify(pub, httpsig.RSA_SHA256); err != nil {
-		return refusal(ErrBadSignature, errors.New("fedproto: bad signature: it does not verify with the signer's key"))
+		return refusal(ErrBadSignature, errors.New("bad signature: it does not verify with the signer's key"))
 	}
 	return nil
 }

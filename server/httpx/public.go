@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 )
@@ -88,21 +89,33 @@ func UserText(err error) string {
 		}
 		inner := errors.Unwrap(e)
 		if inner == nil {
-			b.WriteString(e.Error()) // a leaf written by the pod's code
+			b.WriteString(withoutPackage(e.Error())) // a leaf written by the pod's code
 			break
 		}
 		if prefix, ok := strings.CutSuffix(e.Error(), inner.Error()); ok {
-			b.WriteString(prefix)
+			b.WriteString(prefix) // a wrapper's words ("hello: ") stay
 		} else if detail, ok := strings.CutPrefix(e.Error(), inner.Error()+": "); ok && errors.Unwrap(inner) == nil {
 			// fmt.Errorf("%w: detail", ErrSentinel): the detail says what
 			// is wrong; the sentinel ("fedproto: invalid message") is for
 			// code, which matches it with errors.Is.
-			b.WriteString(detail)
+			b.WriteString(withoutPackage(detail))
 			break
 		}
 		e = inner
 	}
 	return b.String()
+}
+
+// goPackagePrefix is the "fedproto: " Go code puts before its errors'
+// text by convention: for code and logs, not for a person.
+var goPackagePrefix = regexp.MustCompile(`^[a-z][a-z0-9]*: `)
+
+// withoutPackage drops a leading Go package name from a leaf error the
+// pod's code wrote, a sentinel made for errors.Is ("fedproto: request is
+// not signed" → "request is not signed"). A wrapper's one-word prefix is
+// kept: there it names the step that failed ("hello: it did not answer").
+func withoutPackage(text string) string {
+	return goPackagePrefix.ReplaceAllString(text, "")
 }
 
 // systemText is the plain-words form of e when e itself (not what it

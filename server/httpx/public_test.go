@@ -115,6 +115,16 @@ func TestUserText(t *testing.T) {
 	if got := UserText(fmt.Errorf("%w: %q is not a pod URL", sentinel, "file:///x")); got != `"file:///x" is not a pod URL` {
 		t.Errorf("sentinel with detail: %q", got)
 	}
+	// A leaf (a sentinel) loses the Go package name before it (an unsigned
+	// federation request was answered "fedproto: request is not signed").
+	for err, want := range map[error]string{
+		errors.New("fedproto: request is not signed"):                          "request is not signed",
+		fmt.Errorf("cannot read its pod info: %w", errors.New("videos: gone")): "cannot read its pod info: gone",
+	} {
+		if got := UserText(err); got != want {
+			t.Errorf("UserText(%q) = %q, want %q", err, got, want)
+		}
+	}
 	if got := UserText(Errorf(502, "x", "plain").Because(errs["refused"])); got != "plain" {
 		t.Errorf("*Error: %q", got)
 	}
