@@ -281,3 +281,50 @@ func TestAdminPicksMirror(t *testing.T) {
 	b.do("unpick", 10*time.Second, chromedp.Click(chromedp.CSS(row+` button[data-action="unpick"]`)))
 	b.waitJS("unpicked", `document.querySelector("#mirrors-status .message.ok")?.textContent.includes("no longer picked")`, 10*time.Second)
 }
+
+// TestMirrorLowerResolution: with the origin down, a viewer on pod 1
+// picks a lower resolution of a mirrored video and plays it to the end
+// from the mirror, which holds that file too (mirrors[].files): the page
+// looks for each file's .torrent and web seed at the mirrors holding it,
+// not only the best file's.
+func TestMirrorLowerResolution(t *testing.T) {
+	p1, _ := startStoppablePod(t, "pod1")
+	p2, _ := startStoppablePod(t, "pod2", "--mirror-max-gb", "1", "--mirror-strategy", "manual", "--mirror-check-interval", "1s")
+	p3, stop3 := startStoppablePod(t, "pod3", "--resolutions", "240")
+	apiCall(t, p2.URL, apiLogin(t, p2.URL, "admin", adminPassword), "POST", "/api/v1/pods/makefriends", fmt.Sprintf(`{"pods":[%q]}`, p3.PodURL), http.StatusOK)
+	apiCall(t, p1.URL, apiLogin(t, p1.URL, "admin", adminPassword), "POST", "/api/v1/pods/makefriends", fmt.Sprintf(`{"pods":[%q]}`, p2.PodURL), http.StatusOK)
+	const name = "Both resolutions on pod2"
+	clip, _ := testenv.MakeClip(t, testenv.Clip{Seconds: 4, Width: 640, Height: 360, Rate: 25, Audio: true, Faststart: true})
+	uploadMultipart(t, p3.URL, apiLogin(t, p3.URL, "admin", adminPassword), clip, name, "")
+	var onP2 api.Video
+	testenv.Eventually(t, 2*time.Minute, "pod2 to list pod3's video with its 240p file", func() bool {
+		var ok bool
+		onP2, ok = videoNamed(t, p2.URL, name)
+		return ok && onP2.State == api.StatePublished && len(onP2.Files) == 2
+	})
+	apiCall(t, p2.URL, apiLogin(t, p2.URL, "admin", adminPassword), "PUT", "/api/v1/mirrors/"+onP2.ID, "", http.StatusOK)
+	var onP1 api.Video
+	testenv.Eventually(t, 2*time.Minute, "pod1 to list pod2 as the mirror of both files", func() bool {
+		var ok bool
+		onP1, ok = videoNamed(t, p1.URL, name)
+		return ok && len(onP1.Files) == 2 && len(onP1.Mirrors) == 1 && len(onP1.Mirrors[0].Files) == 1
+	})
+	stop3()
+
+	b := newBrowser(t)
+	b.do("open the watch page on pod1", 30*time.Second, chromedp.Navigate(p1.URL+"/videos/"+onP1.ID))
+	b.waitJS("the quality menu", `!document.querySelector("#quality").hidden && document.querySelector("#player").getAttribute("aria-busy") === "false"`, 60*time.Second)
+	eval[chromedp.Void](b, `(() => { const s = document.querySelector("#quality-select"); s.value = "240"; s.dispatchEvent(new Event("change")); })()`)
+	b.waitJS("the 240p file to play", `document.querySelector("#quality-select").dataset.playing === "240"`, 30*time.Second)
+	b.waitJS("playback to the end", `(() => {
+		const v = document.querySelector("#player video");
+		if (!v.ended && v.paused) { v.muted = true; v.playbackRate = 4; v.play().catch(() => {}); }
+		return v.ended || (v.duration > 3 && v.currentTime >= v.duration - 0.1);
+	})()`, 120*time.Second)
+	if src := eval[string](b, `document.querySelector("#player video").currentSrc`); strings.Contains(src, strings.TrimPrefix(p3.PodURL, "http://")) {
+		t.Errorf("the 240p file played from the stopped origin: %s", src)
+	}
+	if pb := readPanel(t, b); pb.Origin != 0 {
+		t.Errorf("panel %+v: bytes from the stopped origin", pb)
+	}
+}

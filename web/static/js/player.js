@@ -131,8 +131,8 @@ export function loadEngine() {
 }
 
 // sources lists where one of a video's files (its .torrent and bytes)
-// is: its origin, then, for the best file, each pod that mirrors it
-// (video.mirrors, issue 18: mirrors hold the best file).
+// is: its origin, then each pod that mirrors it (video.mirrors, issue 18:
+// a mirror holds the best file, and the lower resolutions in its files).
 function sources(video, file) {
   const out = [];
   const add = (torrent, webSeed, pod) => {
@@ -140,8 +140,13 @@ function sources(video, file) {
     if (torrent) out.push({ torrent, webSeed: safeURL(webSeed), from: pod ? podHost(pod) : 'the pod' });
   };
   add(file.torrent_url, file.webseed_url, video.local === false ? video.pod : '');
-  if (file.info_hash === video.info_hash) {
-    for (const m of video.mirrors || []) add(m.torrent_url, m.webseed_url, m.pod);
+  for (const m of video.mirrors || []) {
+    if (file.info_hash === video.info_hash) {
+      add(m.torrent_url, m.webseed_url, m.pod);
+      continue;
+    }
+    const f = (m.files || []).find((x) => x.info_hash === file.info_hash);
+    if (f) add(f.torrent_url, f.webseed_url, m.pod);
   }
   return out;
 }
