@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,5 +69,15 @@ func TestImportFlagsAfterFile(t *testing.T) {
 	err := runImport([]string{"clip.mp4", "--name", "x", "--pod", "ftp://pod.example"})
 	if err == nil || err.Error() != `import: --pod "ftp://pod.example" is not an http(s) URL` {
 		t.Fatalf("import with flags after the file: %v", err)
+	}
+}
+
+// TestImportErrorSaysImportOnce: the binary names the command once
+// (it printed "swarmtube import: import: log in as admin: …").
+func TestImportErrorSaysImportOnce(t *testing.T) {
+	out, err := exec.Command(binary(t), "import", "--pod", "ftp://pod.example", "--name", "x", "clip.mp4").CombinedOutput()
+	want := "swarmtube: import: --pod \"ftp://pod.example\" is not an http(s) URL\n"
+	if err == nil || string(out) != want {
+		t.Fatalf("import: %v, printed %q, want %q", err, out, want)
 	}
 }

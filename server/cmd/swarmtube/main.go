@@ -26,7 +26,7 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "import" {
 		if err := runImport(os.Args[2:]); err != nil {
-			exit("swarmtube import", err)
+			exit("swarmtube", err) // its errors start "import: "
 		}
 		return
 	}
