@@ -63,6 +63,7 @@ func TestLibraryErrorsInPodShape(t *testing.T) {
 		{"web seed range past the end", "GET", webseed, map[string]string{"Range": "bytes=99999999-"}, "",
 			416, "range_not_satisfiable", "the requested byte range is not within the file"},
 		{"static file missing", "GET", "/static/js/nothing.js", nil, "", 404, "not_found", "no such resource"},
+		{"bare /api", "GET", "/api", nil, "", 404, "no_route", "no API route GET /api"},
 		{"tracker socket opened as a page", "GET", "/tracker/socket", nil, "", 400, "websocket_required", "open it as a WebSocket"},
 		{"tracker socket of another version", "GET", "/tracker/socket", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket",
 			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "8"}, "", 426, "websocket_version", "version 13"},
