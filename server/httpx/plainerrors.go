@@ -124,7 +124,9 @@ func StatusWords(status int, h http.Header) *Error {
 	case http.StatusUnsupportedMediaType:
 		return &Error{Status: status, Code: "unsupported_media_type", Message: "the body's Content-Type is not accepted here"}
 	case http.StatusRequestedRangeNotSatisfiable:
-		msg := "the requested byte range is not within the file"
+		// No Content-Range: ServeContent found the header malformed
+		// ("bytes=abc", "bytes=5-2"), which is not a matter of the size.
+		msg := "the Range header is malformed: ask for bytes=FIRST-LAST, FIRST- or -SUFFIX within the file"
 		if size, ok := rangeSize(h.Get("Content-Range")); ok {
 			msg = "the requested byte range is not within the file, which has " + strconv.FormatInt(size, 10) + " bytes (" + SizeText(size) + ")"
 		}

@@ -81,6 +81,8 @@ func TestPlainErrors(t *testing.T) {
 		{name: "ServeContent 416", path: "/static/webseed/a.mp4", rangeHdr: "bytes=99999999-", status: 416, ctype: "application/json",
 			code: "range_not_satisfiable", message: "the requested byte range is not within the file, which has 7685 bytes (7.5 KiB)",
 			header: map[string]string{"Content-Range": "bytes */7685"}},
+		{name: "ServeContent 416, malformed", path: "/static/webseed/a.mp4", rangeHdr: "bytes=5-2", status: 416, ctype: "application/json",
+			code: "range_not_satisfiable", message: "the Range header is malformed: ask for bytes=FIRST-LAST, FIRST- or -SUFFIX within the file"},
 		{name: "ServeContent 206 passes", path: "/static/webseed/a.mp4", rangeHdr: "bytes=0-9", status: 206, ctype: "video/mp4", body: "xxxxxxxxxx"},
 		{name: "http.NotFound on a file", path: "/static/missing.js", status: 404, ctype: "application/json", code: "not_found", message: "no such resource"},
 		{name: "tusd with words", path: "/api/v1/videos/uploads/x", status: 409, ctype: "application/json", code: "offset_mismatch", message: "the upload is at another offset",
