@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -79,5 +82,25 @@ func TestImportErrorSaysImportOnce(t *testing.T) {
 	want := "swarmtube: import: --pod \"ftp://pod.example\" is not an http(s) URL\n"
 	if err == nil || string(out) != want {
 		t.Fatalf("import: %v, printed %q, want %q", err, out, want)
+	}
+}
+
+// TestImportUnreachablePodInWords: a pod that cannot be reached is said so
+// in words, not as Go's `Post "…": dial tcp 127.0.0.1:1: connect: …`.
+func TestImportUnreachablePodInWords(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	clip := filepath.Join(t.TempDir(), "clip.mp4")
+	if err := os.WriteFile(clip, []byte("not read"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = importVideo(context.Background(), http.DefaultClient, importOptions{Pod: "http://" + addr, User: "admin", Password: "x", Name: "x", File: clip})
+	want := "import: log in as admin: cannot reach the pod: it refused the connection (nothing listens there)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("import to a closed port: %v, want %q", err, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/httpx"
 )
 
 // importOptions are the arguments of `swarmtube import`.
@@ -138,6 +140,12 @@ func callAuth(ctx context.Context, client *http.Client, method, url, contentType
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		var op *net.OpError
+		var dns *net.DNSError
+		if errors.As(err, &op) || errors.As(err, &dns) {
+			// In words, not Go's `Post "…": dial tcp …: connect: …`.
+			return fmt.Errorf("cannot reach the pod: %s", httpx.UserText(err))
+		}
 		return err
 	}
 	defer resp.Body.Close()
