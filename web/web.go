@@ -107,6 +107,9 @@ type Options struct {
 	// the watch page shows its owner the Edit and Remove buttons in the
 	// HTML rather than adding them later. Nil treats everyone as anonymous.
 	Viewer func(*http.Request) *api.User
+	// MaxUploadBytes is the pod's largest upload, which the upload page
+	// names in its HTML (0: not named).
+	MaxUploadBytes int64
 }
 
 // Routes registers the pages and the static files on mux:
@@ -303,6 +306,15 @@ type pageData struct {
 
 	// A list page (home, search, a user's videos).
 	List *listData
+
+	// The upload page: what it shows the viewer (the form, or why not),
+	// in the HTML, so nothing moves when the script learns who they are.
+	Upload *uploadData
+}
+
+type uploadData struct {
+	SignedIn, CanUpload bool
+	MaxSize             string // "4 GiB", as ui.js formatBytes; "" when not named
 }
 
 // layoutOf is the template a page is drawn in: the embed page has no site
@@ -338,7 +350,7 @@ func (s *site) parse(name string) (*template.Template, error) {
 // render draws a page; a page without a video or list is drawn once and
 // cached.
 func (s *site) render(d pageData) renderedPage {
-	static := d.Video == nil && d.List == nil
+	static := d.Video == nil && d.List == nil && d.Upload == nil
 	if static {
 		s.mu.Lock()
 		rp, ok := s.rendered[d.Name]
@@ -365,6 +377,20 @@ func (s *site) render(d pageData) renderedPage {
 		s.mu.Unlock()
 	}
 	return rp
+}
+
+// uploadData is what the upload page shows r's viewer.
+func (s *site) uploadData(r *http.Request) *uploadData {
+	u := &uploadData{}
+	if s.opts.MaxUploadBytes > 0 {
+		u.MaxSize = httpx.SizeText(s.opts.MaxUploadBytes)
+	}
+	if s.opts.Viewer != nil {
+		if v := s.opts.Viewer(r); v != nil {
+			u.SignedIn, u.CanUpload = true, hasRight(v, api.RightUpload)
+		}
+	}
+	return u
 }
 
 // videoPage fills d for the watch or embed page of video id; false when
@@ -426,6 +452,9 @@ func (s *site) page(name, title, description string) http.HandlerFunc {
 				s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no user with this name.")
 				return
 			}
+		}
+		if name == "upload" {
+			d.Upload = s.uploadData(r)
 		}
 		rp := s.render(d)
 		if rp.err != nil {

@@ -414,7 +414,7 @@ func (p *Pod) handler() http.Handler {
 	mux.HandleFunc("/api/", noRoute)
 	mux.HandleFunc("/api", noRoute) // else the mux redirects to /api/, only to answer 404 there
 	(&feeds.Handler{PodURL: p.cfg.URL, PodName: p.cfg.Name, Videos: p.videos, Log: log}).Routes(mux)
-	errorPage := web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Catalog: p.videos, Viewer: viewer, Video: func(id string) (api.Video, bool) {
+	errorPage := web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Catalog: p.videos, Viewer: viewer, MaxUploadBytes: p.cfg.MaxUploadBytes, Video: func(id string) (api.Video, bool) {
 		v, err := p.videos.Get(id)
 		if errors.Is(err, videos.ErrNotFound) || errors.Is(err, videos.ErrBadID) {
 			return api.Video{}, false

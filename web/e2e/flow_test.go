@@ -43,6 +43,7 @@ func TestUploadWatchRemove(t *testing.T) {
 	b.do("fill the upload form", 20*time.Second,
 		chromedp.Click(chromedp.CSS("#nav-upload")),
 		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#upload-submit")),
 		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{clip}),
 	)
 	b.waitJS("file chosen", `document.querySelector("#file-chosen").textContent.includes("clip.mp4")`, 5*time.Second)

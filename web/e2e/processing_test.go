@@ -30,6 +30,7 @@ func TestUploadPageFollowsProcessing(t *testing.T) {
 	b.do("upload an MKV", 20*time.Second,
 		chromedp.Navigate(p.URL+"/upload"),
 		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#upload-submit")),
 		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{clip}),
 	)
 	b.waitJS("file chosen", `document.querySelector("#file-chosen").textContent.includes("holiday.mkv")`, 5*time.Second)

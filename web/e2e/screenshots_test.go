@@ -125,6 +125,7 @@ func TestScreenshots(t *testing.T) {
 	b.do("upload", 20*time.Second,
 		chromedp.Navigate(p.URL+"/upload"),
 		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+		chromedp.WaitEnabled(chromedp.CSS("#upload-submit")),
 		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{clip}),
 	)
 	b.waitJS("file chosen", `document.querySelector("#file-chosen").textContent !== ""`, 5*time.Second)

@@ -33,7 +33,11 @@ async function main() {
     showMessage(status, 'Your account may not upload videos yet. Ask the pod’s admin for the upload right.', 'error');
     return;
   }
+  // The pod renders the form for a viewer who may upload, its button
+  // disabled until this module is ready; a file picked before then counts.
   form.hidden = false;
+  if (!file && fileInput.files[0]) choose(fileInput.files[0]);
+  submit.disabled = false;
   pod().then((info) => {
     if (info && info.max_upload_bytes) {
       maxBytes = info.max_upload_bytes;
