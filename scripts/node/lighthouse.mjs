@@ -14,7 +14,9 @@
 // {performance, accessibility, "best-practices", seo} (0..100),
 // metrics: {cls, lcpMs, tbtMs, fcpMs, siMs}, performanceParts: [{id,
 // weight, score (0..1)}] (the metric audits the performance score is the
-// weighted mean of), benchmarkIndex,
+// weighted mean of), observed: {fcpMs, lcpMs} (unthrottled, from the
+// navigation's start), wasmStartMs (when the page first asked for a .wasm,
+// on the same clock; null when it did not), benchmarkIndex,
 // cpuSlowdownMultiplier, failing: ["category: audit id (title)"]}.
 //
 // Calibration. Lighthouse's default (simulated) throttling multiplies the
@@ -92,6 +94,12 @@ try {
       },
       performanceParts: lhr.categories.performance.auditRefs.filter((r) => r.weight > 0)
         .map((r) => ({ id: r.id, weight: r.weight, score: lhr.audits[r.id].score ?? 0 })),
+      observed: {
+        fcpMs: lhr.audits.metrics?.details?.items?.[0]?.observedFirstContentfulPaint,
+        lcpMs: lhr.audits.metrics?.details?.items?.[0]?.observedLargestContentfulPaint,
+      },
+      wasmStartMs: (lhr.audits['network-requests']?.details?.items || [])
+        .filter((r) => /\.wasm(\?|$)/.test(r.url)).map((r) => r.rendererStartTime).sort((a, b) => a - b)[0] ?? null,
       benchmarkIndex: bi,
       cpuSlowdownMultiplier: settings.throttling.cpuSlowdownMultiplier,
       failing,

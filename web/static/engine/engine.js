@@ -179,7 +179,17 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video', leng
   // EARLY_HOLD_MS for a first frame that only it can give.
   if (early) startGate ??= new Promise((resolve) => {
     release = resolve;
-    video.addEventListener('playing', resolve, { once: true });
+    // 'playing' can fire before the page's first paint on a busy machine;
+    // the wasm's download then came ahead of the page's largest paint (the
+    // video) and Lighthouse's slow-4G LCP took the whole wasm: 14 s. So
+    // wait for the first frame to reach the screen: the frame that
+    // requestVideoFrameCallback names (where there is one), then two
+    // animation frames, by which that one was painted.
+    const painted = () => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    video.addEventListener('playing', () => {
+      if (typeof video.requestVideoFrameCallback === 'function') video.requestVideoFrameCallback(painted);
+      else painted();
+    }, { once: true });
     video.addEventListener('error', resolve, { once: true });
     setTimeout(resolve, EARLY_HOLD_MS);
   });
