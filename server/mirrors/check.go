@@ -115,18 +115,8 @@ func forgetSuspendedTx(tx *bolt.Tx, id, pod string) error {
 	if pod != "" {
 		return b.Delete(suspendedKey(id, pod))
 	}
-	prefix := []byte(id + "\x00")
-	var keys [][]byte
-	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, bytes.Clone(k))
-	}
-	for _, k := range keys { // collected first: no writes under a cursor
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := store.DeleteWhere(b, []byte(id+"\x00"), func(_, _ []byte) bool { return true })
+	return err
 }
 
 func (m *Manager) checkVideo(ctx context.Context, v api.Video, sus []suspended) {

@@ -83,19 +83,14 @@ func (m *Manager) VideoArrivedTx(tx *bolt.Tx, origin, id string) error {
 	b := tx.Bucket([]byte(bucketEarly))
 	prefix := []byte(key + "\x00")
 	var found []earlyMirror
-	var keys [][]byte
-	c := b.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+	if _, err := store.DeleteWhere(b, prefix, func(_, v []byte) bool {
 		var e earlyMirror
 		if err := json.Unmarshal(v, &e); err == nil {
 			found = append(found, e)
 		}
-		keys = append(keys, bytes.Clone(k))
-	}
-	for _, k := range keys { // collected first: no writes under a cursor
-		if err := b.Delete(k); err != nil {
-			return err
-		}
+		return true
+	}); err != nil {
+		return err
 	}
 	for _, e := range found {
 		if _, err := m.cat.SetMirrorTx(tx, e.Pod, e.Ref, e.Kind != fedproto.EventUnmirror); err != nil {
@@ -110,23 +105,11 @@ func (m *Manager) VideoArrivedTx(tx *bolt.Tx, origin, id string) error {
 
 // forgetEarlyTx deletes the kept events drop reports true for.
 func forgetEarlyTx(tx *bolt.Tx, drop func(e earlyMirror) bool) error {
-	b := tx.Bucket([]byte(bucketEarly))
-	var keys [][]byte
-	if err := b.ForEach(func(k, v []byte) error {
+	_, err := store.DeleteWhere(tx.Bucket([]byte(bucketEarly)), nil, func(_, v []byte) bool {
 		var e earlyMirror
-		if err := json.Unmarshal(v, &e); err != nil || drop(e) {
-			keys = append(keys, bytes.Clone(k))
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+		return json.Unmarshal(v, &e) != nil || drop(e)
+	})
+	return err
 }
 
 // pruneEarly forgets kept events older than earlyTTL.

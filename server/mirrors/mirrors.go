@@ -1150,20 +1150,11 @@ func (m *Manager) PodGoneTx(tx *bolt.Tx, pod string) error {
 	if err := forgetEarlyTx(tx, func(e earlyMirror) bool { return e.Pod == pod }); err != nil {
 		return err
 	}
-	var keys [][]byte
-	b := tx.Bucket([]byte(bucketSuspended))
-	if err := b.ForEach(func(k, _ []byte) error {
-		if _, p, _ := bytes.Cut(k, []byte{0}); string(p) == pod {
-			keys = append(keys, bytes.Clone(k))
-		}
-		return nil
+	if _, err := store.DeleteWhere(tx.Bucket([]byte(bucketSuspended)), nil, func(k, _ []byte) bool {
+		_, p, _ := bytes.Cut(k, []byte{0})
+		return string(p) == pod
 	}); err != nil {
 		return err
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
 	}
 	return m.cat.DropMirrorsOfTx(tx, pod)
 }

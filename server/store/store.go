@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -172,6 +173,26 @@ func GetJSON(b *bolt.Bucket, key []byte, v any) error {
 		return fmt.Errorf("store: decode %s: %w", key, err)
 	}
 	return nil
+}
+
+// DeleteWhere deletes the keys of bucket b that start with prefix (every
+// key for a nil prefix) and for which drop reports true, and returns how
+// many it deleted. The keys are collected first and deleted after the
+// walk, because bbolt forbids writes under a live cursor.
+func DeleteWhere(b *bolt.Bucket, prefix []byte, drop func(k, v []byte) bool) (int, error) {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if drop(k, v) {
+			keys = append(keys, bytes.Clone(k))
+		}
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
 }
 
 // Uint64Key encodes n big-endian, so keys sort numerically.

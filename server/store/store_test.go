@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -62,5 +64,54 @@ func TestOpenLockedFileFails(t *testing.T) {
 	defer s.Close()
 	if _, err := Open(path); err == nil {
 		t.Fatal("second open of a locked store succeeded")
+	}
+}
+
+func TestDeleteWhere(t *testing.T) {
+	t.Parallel()
+	keys := []string{"a\x00p1", "a\x00p2", "ab\x00p1", "b\x00p1"}
+	for _, tc := range []struct {
+		name   string
+		prefix []byte
+		drop   func(k, v []byte) bool
+		left   []string
+	}{
+		{"every key", nil, func(_, _ []byte) bool { return true }, nil},
+		{"a prefix", []byte("a\x00"), func(_, _ []byte) bool { return true }, []string{"ab\x00p1", "b\x00p1"}},
+		{"by value", nil, func(_, v []byte) bool { return string(v) == "p1" }, []string{"a\x00p2"}},
+		{"prefix and value", []byte("a"), func(_, v []byte) bool { return string(v) == "p1" }, []string{"a\x00p2", "b\x00p1"}},
+		{"nothing matches", []byte("c"), func(_, _ []byte) bool { return true }, keys},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "pod.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var left []string
+			var n int
+			err = s.Update(func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucket([]byte("b"))
+				if err != nil {
+					return err
+				}
+				for _, k := range keys {
+					_, v, _ := strings.Cut(k, "\x00")
+					if err := b.Put([]byte(k), []byte(v)); err != nil {
+						return err
+					}
+				}
+				if n, err = DeleteWhere(b, tc.prefix, tc.drop); err != nil {
+					return err
+				}
+				return b.ForEach(func(k, _ []byte) error { left = append(left, string(k)); return nil })
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(left, tc.left) || n != len(keys)-len(tc.left) {
+				t.Errorf("left %q (deleted %d), want %q", left, n, tc.left)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/swarmtube/swarmtube/server/store"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -87,23 +88,10 @@ func enqueueTx(tx *bolt.Tx, t time.Time, j job) ([]byte, error) {
 
 // dropJobsTx removes every queued job of video id and returns how many.
 func dropJobsTx(tx *bolt.Tx, id string) (int, error) {
-	b := tx.Bucket([]byte(bucketJobs))
-	var keys [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		if j, err := decodeJob(v); err == nil && j.Video == id {
-			keys = append(keys, bytes.Clone(k))
-		}
-		return nil
+	return store.DeleteWhere(tx.Bucket([]byte(bucketJobs)), nil, func(_, v []byte) bool {
+		j, err := decodeJob(v)
+		return err == nil && j.Video == id
 	})
-	if err != nil {
-		return 0, err
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return 0, err
-		}
-	}
-	return len(keys), nil
 }
 
 // wakeWorkers tells idle workers that a job is waiting.
