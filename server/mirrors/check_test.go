@@ -155,16 +155,17 @@ func TestRangeCheck(t *testing.T) {
 	if got, want := penalized(), []string{"http://badlow.example", "http://flaky.example"}; !slices.Equal(got, want) {
 		t.Fatalf("penalized %v at the third check, want %v", got, want)
 	}
-	if got := f.suspended(t); got != 2 {
+	if got := f.keyCount(t, bucketSuspended); got != 2 {
 		t.Fatalf("%d suspended copies, want flaky's and badlow's", got)
 	}
 }
 
-func (f *fixture) suspended(t *testing.T) int {
+// keyCount is how many keys the mirrors' bucket holds.
+func (f *fixture) keyCount(t *testing.T, bucket string) int {
 	t.Helper()
 	n := 0
 	if err := f.m.st.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket([]byte(bucketSuspended)).Stats().KeyN
+		n = tx.Bucket([]byte(bucket)).Stats().KeyN
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ func TestEarlyMirrorEvent(t *testing.T) {
 	if got := arrive("video1", y); !slices.Equal(got, []string{x}) {
 		t.Fatalf("video1 arrived with mirrors %v, want %v", got, []string{x})
 	}
-	if n := f.early(t); n != 0 {
+	if n := f.keyCount(t, bucketEarly); n != 0 {
 		t.Fatalf("%d early events left after their video arrived", n)
 	}
 
@@ -84,24 +84,12 @@ func TestEarlyMirrorEvent(t *testing.T) {
 		event(y, fedproto.EventMirror, "many"+strconv.Itoa(i))
 	}
 	event(x, fedproto.EventMirror, "video3")
-	if n := f.early(t); n != maxEarlyPerPod+1 {
+	if n := f.keyCount(t, bucketEarly); n != maxEarlyPerPod+1 {
 		t.Fatalf("%d early events kept, want %d from y and x's one", n, maxEarlyPerPod+1)
 	}
 	*f.now = f.now.Add(earlyTTL + time.Minute)
 	f.m.pass(t.Context())
-	if n := f.early(t); n != 0 {
+	if n := f.keyCount(t, bucketEarly); n != 0 {
 		t.Fatalf("%d early events kept past earlyTTL", n)
 	}
-}
-
-func (f *fixture) early(t *testing.T) int {
-	t.Helper()
-	n := 0
-	if err := f.m.st.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket([]byte(bucketEarly)).Stats().KeyN
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
