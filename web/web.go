@@ -238,14 +238,15 @@ func (s *site) routes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /static/{path...}", s.serveStatic)
 	mux.HandleFunc("GET /api/v1/oembed", s.oembed)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	// Anything else: 405 where another method has a route, else 404.
+	mux.Handle("/", &httpx.NoRoute{Mux: mux, Page: s.errorPageFor, NotFound: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !httpx.IsPage(r) { // a program's address (tracker, files, feeds): the API's shape
 			w.Header().Set("Cache-Control", "no-store")
 			httpx.WriteJSON(w, http.StatusNotFound, api.Error{Error: "no_route", Message: "nothing answers " + r.Method + " at this address"})
 			return
 		}
 		s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address. It may have moved, or the link may be mistyped.")
-	})
+	})})
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, s.asset("img/logo.svg"), http.StatusFound) // not 301: the target changes with the logo
 	})

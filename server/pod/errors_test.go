@@ -67,8 +67,8 @@ func TestLibraryErrorsInPodShape(t *testing.T) {
 		{"tracker socket opened as a page", "GET", "/tracker/socket", nil, "", 400, "websocket_required", "open it as a WebSocket"},
 		{"tracker socket of another version", "GET", "/tracker/socket", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket",
 			"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "8"}, "", 426, "websocket_version", "version 13"},
-		{"tracker announce by POST", "POST", "/tracker/announce", nil, "", 404, "no_route", "nothing answers POST"},
-		{"web seed by POST", "POST", webseed, nil, "", 404, "no_route", "nothing answers POST"},
+		{"tracker announce by POST", "POST", "/tracker/announce", nil, "", 405, "method_not_allowed", "use GET, HEAD"},
+		{"web seed by POST", "POST", webseed, nil, "", 405, "method_not_allowed", "use GET, HEAD, OPTIONS"},
 		{"page range past the end", "GET", "/upload", map[string]string{"Range": "bytes=99999999-"}, "", 416, "", "not within the file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +91,56 @@ func TestLibraryErrorsInPodShape(t *testing.T) {
 				t.Fatalf("%+v, want code %s and words %q", e, tc.code, tc.words)
 			}
 		})
+	}
+}
+
+// TestMethodNotAllowed: a wrong method on a known route, whoever owns it
+// (the API, a dispatcher on a path segment, tus, the tracker, the web
+// seed, a page), answers 405 with Allow listing the methods that do have a
+// route there, as JSON for programs and as the error page for pages; only
+// an address no method has is a 404. Before, every one was 404 no_route,
+// because the catch-all patterns "/" and "/api/" match every method
+// (issue 17).
+func TestMethodNotAllowed(t *testing.T) {
+	p := startInProcess(t)
+	base := p.URL()
+	const id = "abcdefghijklmnop" // well-formed; no such video is needed
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+		ctype, words string
+	}{
+		{"POST", "/api/v1/pod", 405, "GET, HEAD", "application/json", `"error":"method_not_allowed","message":"this address does not take this method; use GET, HEAD"`},
+		{"DELETE", "/api/v1/videos", 405, "GET, HEAD, POST", "application/json", `"method_not_allowed"`},
+		{"PUT", "/api/v1/videos/" + id, 405, "GET, HEAD, PATCH, DELETE", "application/json", `"method_not_allowed"`},
+		{"GET", "/api/v1/videos/" + id + "/views", 405, "POST", "application/json", `"method_not_allowed"`},
+		{"POST", "/api/v1/videos/" + id + "/torrent", 405, "GET, HEAD", "application/json", `"method_not_allowed"`},
+		{"GET", "/api/v1/videos/uploads/" + id, 405, "HEAD, PATCH, DELETE, OPTIONS", "application/json", `"method_not_allowed"`},
+		{"GET", "/api/v1/users/token", 405, "POST, DELETE", "application/json", `"method_not_allowed"`},
+		{"POST", "/tracker/announce", 405, "GET, HEAD", "application/json", `"method_not_allowed"`},
+		{"POST", "/feeds/videos.atom", 405, "GET, HEAD", "application/json", `"method_not_allowed"`},
+		{"POST", "/upload", 405, "GET, HEAD", "text/html", "use GET, HEAD"},
+		{"DELETE", "/videos/" + id, 405, "GET, HEAD", "text/html", "use GET, HEAD"},
+		{"POST", "/", 405, "GET, HEAD", "text/html", "This request cannot be answered"},
+		// No method has a route here: still 404.
+		{"POST", "/api/v1/nothing", 404, "", "application/json", `"no_route"`},
+		{"GET", "/api/v1/videos/" + id + "/nothing", 404, "", "application/json", `"no_route"`},
+		{"POST", "/nothing", 404, "", "text/html", "Page not found"},
+		{"POST", "/tracker/nothing", 404, "", "application/json", `"no_route"`},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype) || !strings.Contains(string(b), tc.words) {
+			t.Errorf("%s %s: %s Allow %q %q, want %d Allow %q %s with %q; body:\n%.300s", tc.method, tc.path, resp.Status,
+				resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), tc.status, tc.allow, tc.ctype, tc.words, b)
+		}
 	}
 }
 

@@ -408,11 +408,11 @@ func (p *Pod) handler() http.Handler {
 	mux.Handle("GET /tracker/scrape", p.tracker.ScrapeHandler())
 	mux.Handle("GET /api/v1/webrtc/ice-servers", p.ice)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
-	noRoute := func(w http.ResponseWriter, r *http.Request) {
+	noRoute := &httpx.NoRoute{Mux: mux, NotFound: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
-	}
-	mux.HandleFunc("/api/", noRoute)
-	mux.HandleFunc("/api", noRoute) // else the mux redirects to /api/, only to answer 404 there
+	})}
+	mux.Handle("/api/", noRoute)
+	mux.Handle("/api", noRoute) // else the mux redirects to /api/, only to answer 404 there
 	(&feeds.Handler{PodURL: p.cfg.URL, PodName: p.cfg.Name, Videos: p.videos, Log: log}).Routes(mux)
 	errorPage := web.Routes(mux, web.Options{PodURL: p.cfg.URL, PodName: p.cfg.Name, Catalog: p.videos, Viewer: viewer, MaxUploadBytes: p.cfg.MaxUploadBytes, Video: func(id string) (api.Video, bool) {
 		v, err := p.videos.Get(id)

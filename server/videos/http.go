@@ -42,6 +42,9 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	h := handlers{s: s, log: log, tusHead: upload(func(w http.ResponseWriter, r *http.Request, _ tushandler.FileInfo) {
 		s.tusRoutes.head.ServeHTTP(w, r)
 	})}
+	h.noRoute = &httpx.NoRoute{Mux: mux, NotFound: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
+	})}
 	mux.Handle("POST /api/v1/videos", accounts.Require(log, api.RightUpload, h.upload))
 	mux.HandleFunc("GET /api/v1/videos", h.list)
 	mux.HandleFunc("GET /api/v1/videos/search", h.search)
@@ -54,8 +57,8 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.Handle("GET /api/v1/jobs", accounts.Require(log, api.RightAdmin, h.listJobs))
 	// GET .../{id}/torrent and HEAD on an upload share a path shape, and
 	// ServeMux refuses overlapping patterns, so both go through sub.
-	mux.HandleFunc("GET /api/v1/videos/{id}/{sub}", h.sub)
-	mux.HandleFunc("HEAD /api/v1/videos/{id}/{sub}", h.sub)
+	mux.Handle("GET /api/v1/videos/{id}/{sub}", subRoute{h})
+	mux.Handle("HEAD /api/v1/videos/{id}/{sub}", subRoute{h})
 
 	mux.Handle("POST /api/v1/videos/uploads/{$}", accounts.Require(log, api.RightUpload, s.tusCreate))
 	mux.Handle("POST /api/v1/videos/uploads", http.RedirectHandler(UploadsPath, http.StatusPermanentRedirect))
@@ -77,6 +80,7 @@ type handlers struct {
 	s       *Service
 	log     *slog.Logger
 	tusHead http.Handler
+	noRoute http.Handler // 405 or 404 for what no route serves
 }
 
 func (h handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -164,14 +168,25 @@ func (h handlers) get(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, v)
 }
 
-func (h handlers) sub(w http.ResponseWriter, r *http.Request) {
+// subRoute serves GET and HEAD /api/v1/videos/{id}/{sub}: a video's
+// .torrent, and HEAD on an upload (tus). It is an httpx.Partial, so that
+// GET on an upload or on .../{id}/views answers 405 with the methods that
+// do have a route there.
+type subRoute struct{ h handlers }
+
+func (s subRoute) Serves(r *http.Request) bool {
+	id, sub, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/v1/videos/"), "/")
+	return (r.Method == http.MethodHead && id == "uploads") || sub == "torrent"
+}
+
+func (s subRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodHead && r.PathValue("id") == "uploads":
-		h.tusHead.ServeHTTP(w, r)
+		s.h.tusHead.ServeHTTP(w, r)
 	case r.PathValue("sub") == "torrent":
-		h.torrent(w, r)
+		s.h.torrent(w, r)
 	default:
-		httpx.WriteError(w, r, h.log, httpx.Errorf(http.StatusNotFound, "no_route", "no API route %s %s", r.Method, r.URL.Path))
+		s.h.noRoute.ServeHTTP(w, r)
 	}
 }
 
