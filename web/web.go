@@ -122,7 +122,8 @@ type Options struct {
 //	GET /register       create an account
 //	GET /admin          friends and users' rights (admins)
 //	GET /favicon.ico    the logo
-//	GET /static/        embedded assets (ETag; immutable when ?v=<version>)
+//	GET /static/        embedded assets (ETag; immutable when ?v=<version>);
+//	                    the folder itself (/static, /static/) is the 404 page
 //	/                   anything else: the 404 page
 //
 // Pages carry a Content-Security-Policy header. GET patterns also answer
@@ -237,6 +238,13 @@ func (s *site) routes(mux *http.ServeMux) {
 		mux.HandleFunc(p.pattern, s.page(p.name, p.title, p.description))
 	}
 	mux.HandleFunc("GET /static/{path...}", s.serveStatic)
+	// The folder itself is nobody's asset: the 404 page at once, rather
+	// than the mux's redirect from /static to /static/ and a 404 there.
+	staticRoot := func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address: it holds the site's files, which pages load themselves.")
+	}
+	mux.HandleFunc("GET /static", staticRoot)
+	mux.HandleFunc("GET /static/{$}", staticRoot)
 	mux.HandleFunc("GET /api/v1/oembed", s.oembed)
 	// Anything else: 405 where another method has a route, else 404.
 	mux.Handle("/", &httpx.NoRoute{Mux: mux, Page: s.errorPageFor, NotFound: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -311,6 +311,10 @@ func TestErrorPages(t *testing.T) {
 		{"/videos/bbbbbbbbbbbbbbbb", http.StatusNotFound, "Video not found"},
 		{"/videos/not-an-id", http.StatusNotFound, "Video not found"},
 		{"/videos/aaaaaaaaaaaaaaaa", http.StatusOK, `id="player"`},
+		// The static folder itself: the 404 page at once, not a
+		// redirect from /static to /static/ and a 404 there (issue 17).
+		{"/static", http.StatusNotFound, "Page not found"},
+		{"/static/", http.StatusNotFound, "Page not found"},
 	} {
 		w := get(mux, tc.path, nil)
 		body := w.Body.String()
