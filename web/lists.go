@@ -81,14 +81,18 @@ type pager struct {
 	PastLink          string
 }
 
-// listPage fills d.List for the list pages; false when the request itself
-// is not a page (a bad or unknown user name gets the 404 page).
-func (s *site) listPage(d *pageData, r *http.Request) bool {
+// listPage fills d.List for the list pages. It returns the error page's
+// error when the request is not a page: 404 for a bad or unknown user
+// name, 400 for a ?page= that is not a page number (pageParam).
+func (s *site) listPage(d *pageData, r *http.Request) *httpx.Error {
 	catalog := s.opts.Catalog
 	if catalog == nil {
 		catalog = emptyCatalog{}
 	}
-	page := pageParam(r)
+	page, ok := pageParam(r)
+	if !ok {
+		return errBadPage
+	}
 	start := (page - 1) * PerPage
 	l := &listData{}
 	var (
@@ -115,9 +119,9 @@ func (s *site) listPage(d *pageData, r *http.Request) bool {
 		l.Query = q
 		if q == "" {
 			l.Heading = "Search"
-			l.Empty = "Type words from a video’s name in the search box."
+			l.Empty = "Type words from a video’s name or description in the search box."
 			d.List = l
-			return true
+			return nil
 		}
 		d.Title = q + " · Search"
 		l.Empty = "No video matches “" + q + "”."
@@ -133,7 +137,7 @@ func (s *site) listPage(d *pageData, r *http.Request) bool {
 	case "user":
 		name := r.PathValue("name")
 		if name == "" || len(name) > maxUsername {
-			return false
+			return errNoUser
 		}
 		l.Heading = "Videos by " + name
 		d.Title = l.Heading
@@ -150,11 +154,11 @@ func (s *site) listPage(d *pageData, r *http.Request) bool {
 	}
 	d.List = l
 	if err != nil && d.Name == "user" && httpx.Public(err).Status == http.StatusNotFound {
-		return false // no such user: the 404 page, not an empty list
+		return errNoUser // the 404 page, not an empty list
 	}
 	if err != nil {
 		l.Error = "The videos could not be loaded: " + httpx.UserText(err)
-		return true
+		return nil
 	}
 	if len(res.Data) == 0 && page > 1 {
 		l.Empty = "No more videos."
@@ -166,17 +170,37 @@ func (s *site) listPage(d *pageData, r *http.Request) bool {
 		l.Cards = append(l.Cards, c)
 	}
 	l.Pager = newPager(page, res.Total, hrefOf)
-	return true
+	return nil
 }
 
-// pageParam reads a 1-based ?page=, as ui.js's pageParam did: anything
-// else is page 1, and pages beyond the API's bound are capped there.
-func pageParam(r *http.Request) int {
-	p, err := strconv.Atoi(r.URL.Query().Get("page"))
-	if err != nil || p < 1 {
-		return 1
+// maxPage is the last page whose first card is within maxListStart.
+const maxPage = maxListStart/PerPage + 1
+
+var (
+	errNoUser  = &httpx.Error{Status: http.StatusNotFound, Code: "not_found", Message: "there is no user with this name"}
+	errBadPage = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_page",
+		Message: fmt.Sprintf("the page number (page=) must be a whole number from 1 to %d, given once", maxPage)}
+)
+
+// pageParam reads the 1-based ?page= of a list page: 1 when absent; not
+// ok when it is given but is not one whole number from 1 to maxPage
+// ("-1", "0", "x", "2.5", a number past the API's bound on start, two
+// values), which the page answers with 400 rather than quietly showing
+// another page (issue 17). A page past the list's end is a number all the
+// same: the pager says there is no such page (newPager).
+func pageParam(r *http.Request) (int, bool) {
+	v, ok := r.URL.Query()["page"]
+	if !ok {
+		return 1, true
 	}
-	return min(p, maxListStart/PerPage+1)
+	if len(v) != 1 {
+		return 0, false
+	}
+	p, err := strconv.Atoi(v[0])
+	if err != nil || p < 1 || p > maxPage {
+		return 0, false
+	}
+	return p, true
 }
 
 func newPager(page, total int, hrefOf func(int) string) pager {

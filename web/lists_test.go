@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,7 @@ func TestCardText(t *testing.T) {
 type fakeCatalog struct{ videos []api.Video }
 
 func (c fakeCatalog) List(start, count int) (api.VideoList, error) {
+	start = min(start, len(c.videos))
 	return api.VideoList{Total: len(c.videos), Data: c.videos[start:min(len(c.videos), start+count)]}, nil
 }
 func (c fakeCatalog) ListByOwner(_ string, start, count int) (api.VideoList, error) {
@@ -115,5 +117,82 @@ func TestCardImages(t *testing.T) {
 		if got := durationText(secs); got != want {
 			t.Errorf("durationText(%v) = %q, want %q", secs, got, want)
 		}
+	}
+}
+
+// TestPageParam: a ?page= that is not one page number (negative, zero,
+// not a number, past the API's bound on start, given twice) is a 400 page
+// saying what a page number is, on every list page; before, it quietly
+// showed page 1 (or the last page the API allows). A number past the
+// list's end is still a page: the pager says there is no such page.
+func TestPageParam(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	Routes(mux, Options{PodURL: "https://pod.example", Catalog: fakeCatalog{make([]api.Video, 30)}})
+	for _, list := range []string{"/?", "/search?q=a&", "/users/alice?"} {
+		for _, tc := range []struct {
+			query  string
+			status int
+			words  string
+		}{
+			{"page=-1", 400, "The page number (page=) must be a whole number from 1 to 41667"},
+			{"page=0", 400, "must be a whole number"},
+			{"page=x", 400, "must be a whole number"},
+			{"page=2.5", 400, "must be a whole number"},
+			{"page=", 400, "must be a whole number"},
+			{"page=41668", 400, "must be a whole number"},
+			{"page=99999999999999999999", 400, "must be a whole number"},
+			{"page=1&page=2", 400, "given once"},
+			{"page=2", 200, "Page 2 of 2"},
+			{"page=41667", 200, "There is no page 41667"},
+			{"", 200, "Page 1 of 2"},
+		} {
+			w := get(mux, list+tc.query, nil)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.words) {
+				t.Errorf("GET %s%s: %d, want %d with %q", list, tc.query, w.Code, tc.status, tc.words)
+			}
+			if tc.status == 400 && !strings.Contains(w.Body.String(), "This request cannot be answered") {
+				t.Errorf("GET %s%s: not the error page", list, tc.query)
+			}
+		}
+	}
+}
+
+// TestSearchWording pins what the search page and the README say search
+// does to what it does (issue 17 item 28): names and descriptions are
+// searched, each word a prefix, one-letter words whole, name matches
+// first (server/videos' index; TestSearch* there). Before, the page's
+// description and its empty state still said "by name".
+func TestSearchWording(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	Routes(mux, Options{PodURL: "https://pod.example", Catalog: fakeCatalog{}})
+	for _, path := range []string{"/search", "/search?q=an"} {
+		body := get(mux, path, nil).Body.String()
+		for _, want := range []string{
+			"Names and descriptions of this pod's and its friends' videos are searched",
+			"matches the start of words (a one-letter word, whole words only)",
+			"videos whose name matches come first",
+			`<meta name="description" content="Search the videos of this Swarmtube pod and its friends by words of their name or description.">`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s lacks %q", path, want)
+			}
+		}
+		for _, wrong := range []string{"by name.", "video’s name in", "video&rsquo;s name in"} {
+			if strings.Contains(body, wrong) {
+				t.Errorf("GET %s says search is by name only: %q", path, wrong)
+			}
+		}
+	}
+	if body := get(mux, "/search", nil).Body.String(); !strings.Contains(body, "Type words from a video’s name or description") {
+		t.Error("the empty search page does not say names and descriptions are searched")
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "| `/search?q=` | videos whose name or description matches (case- and accent-insensitive; each word a prefix, one-letter words whole; name matches first)") {
+		t.Error("README's /search row no longer says what search matches")
 	}
 }

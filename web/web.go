@@ -76,7 +76,7 @@ var pages = []struct {
 	pattern, name, title, description string
 }{
 	{"GET /{$}", "home", "Newest videos", "The newest videos of this Swarmtube pod and its friends, streamed peer to peer by their viewers."},
-	{"GET /search", "search", "Search", "Search the videos of this Swarmtube pod and its friends by name."},
+	{"GET /search", "search", "Search", "Search the videos of this Swarmtube pod and its friends by words of their name or description."},
 	{"GET /videos/{id}", "watch", "Watch", "Watch a video on Swarmtube: it streams from other viewers, peer to peer, and from the pod."},
 	{"GET /upload", "upload", "Upload a video", "Upload a video to this Swarmtube pod, resumable, and seed it from your browser."},
 	{"GET /login", "login", "Log in", "Log in to your account on this Swarmtube pod."},
@@ -457,8 +457,8 @@ func (s *site) page(name, title, description string) http.HandlerFunc {
 			}
 		}
 		if name == "home" || name == "search" || name == "user" {
-			if !s.listPage(&d, r) {
-				s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no user with this name.")
+			if e := s.listPage(&d, r); e != nil {
+				s.errorPageFor(w, r, e)
 				return
 			}
 		}

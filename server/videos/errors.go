@@ -36,7 +36,7 @@ var (
 	// ErrUploadBusy: another request is finishing the same upload.
 	ErrUploadBusy = &httpx.Error{Status: http.StatusConflict, Code: "upload_busy", Message: "this upload is already being finished"}
 	// ErrBadPaging: start or count out of range.
-	ErrBadPaging = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_paging", Message: fmt.Sprintf("start must be an integer >= 0 and count an integer from 1 to %d", maxCount)}
+	ErrBadPaging = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_paging", Message: fmt.Sprintf("start must be a whole number from 0 to %d and count one from 1 to %d, each given once", maxStart, maxCount)}
 	// ErrBadQuery: the search query is missing or too long.
 	ErrBadQuery = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_query", Message: fmt.Sprintf("send the search text as q (at most %d bytes)", maxQueryBytes)}
 )
