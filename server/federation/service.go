@@ -154,6 +154,11 @@ type Config struct {
 	FetchRate  rate.Limit
 	FetchBurst int
 
+	// Mirrors receives friends' mirror events and follows their videos
+	// and friendships (server/mirrors, made before this service); nil:
+	// mirror events are refused.
+	Mirrors Mirrors
+
 	// HTTPClient sends pod-to-pod requests (default: NewClient, which
 	// refuses non-public addresses unless AllowPrivate; timeouts come from
 	// contexts). A client given here is used as is.
@@ -300,6 +305,7 @@ func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, out *o
 		st:           st,
 		id:           id,
 		cat:          cat,
+		mirrors:      cfg.Mirrors,
 		log:          log,
 		host:         u.Host,
 		podLimits:    newLimiters(cfg.Rate, cfg.Burst),
@@ -321,10 +327,6 @@ func New(cfg Config, st *store.Store, id *identity.Identity, cat Catalog, out *o
 	s.metrics = m
 	return s, nil
 }
-
-// SetMirrors sets the pod's mirrors, which receive friends' mirror events.
-// Call it once, before Run and before serving requests.
-func (s *Service) SetMirrors(m Mirrors) { s.mirrors = m }
 
 // Penalize lowers friend's score for reason as a failed delivery does
 // (Config.Penalty), ejecting it below ScoreMin. Mirrors use it for a

@@ -22,15 +22,6 @@ import (
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
-// Scores is the friends' scoring (server/federation): a mirror that
-// fails a check costs its pod score, as a failed delivery does.
-type Scores interface {
-	Penalize(friend, reason string)
-}
-
-// SetScores sets the friends' scoring. Call it once, before Run.
-func (m *Manager) SetScores(s Scores) { m.scores = s }
-
 // errBadBytes is a mirror's range answered with bytes whose SHA-1 is not
 // the piece's.
 var errBadBytes = errors.New("mirrors: the piece's bytes fail its hash")
@@ -201,8 +192,8 @@ func (m *Manager) checkVideo(ctx context.Context, v api.Video, sus []suspended) 
 		}
 		m.metrics.checkFailures.Inc()
 		m.log.Warn("mirrors: a mirror failed its range check", "video", v.ID, "mirror", t.pod, "piece", i, "webseed", webseed, "err", err)
-		if m.scores != nil {
-			m.scores.Penalize(t.pod, "its mirror failed a range check")
+		if m.cfg.Penalize != nil {
+			m.cfg.Penalize(t.pod, "its mirror failed a range check")
 		}
 		if !t.suspended {
 			m.setSuspended(t.pod, t.ref, true, err.Error())

@@ -41,8 +41,7 @@ func (s *fakeScores) Penalize(friend, _ string) {
 // does.
 func TestRangeCheck(t *testing.T) {
 	f := newFixture(t, StrategyManual, 0) // an origin that mirrors nothing itself
-	scores := &fakeScores{}
-	f.m.SetScores(scores)
+	scores := f.scores
 	data := make([]byte, 3<<20)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range data {

@@ -72,7 +72,7 @@
 // lists (the best file, and each lower resolution of the video) over an
 // HTTP range request, SHA-1 against that file's torrent. A failure (no
 // answer, no range, bad bytes) costs the mirror's pod score through federation
-// (Scores) and takes the mirror off the video at once (the origin's
+// (Config.Penalize) and takes the mirror off the video at once (the origin's
 // url-list, magnet and video object); it stays suspended, checked at
 // every pass, and is listed again once a check passes. The mirror's own
 // mirror or unmirror event, or its pod leaving, ends the suspension.

@@ -76,7 +76,11 @@ type Config struct {
 	// pod's one guarded client (federation.NewClient; URLs come from
 	// friends). Required.
 	HTTPClient *http.Client
-	Now        func() time.Time
+	// Penalize lowers a friend's score (federation's Service.Penalize): a
+	// mirror that fails a check costs its pod score, as a failed delivery
+	// does. Called from Run only; nil: failed checks are only logged.
+	Penalize func(friend, reason string)
+	Now      func() time.Time
 }
 
 // Catalog is what mirrors need from the video catalogue (server/videos).
@@ -185,7 +189,6 @@ type Manager struct {
 	log     *slog.Logger
 	metrics *metrics
 	kick    chan struct{}
-	scores  Scores // nil: checks only log
 
 	mu       sync.Mutex // guards the following fields
 	fetching map[string]context.CancelFunc

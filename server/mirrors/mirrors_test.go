@@ -129,6 +129,8 @@ type fixture struct {
 	now *time.Time
 	dir string
 	sd  *fakeSeeder
+	// scores records the friends penalized (Config.Penalize).
+	scores *fakeScores
 }
 
 func newFixture(t *testing.T, strategy string, maxBytes int64) *fixture {
@@ -140,10 +142,10 @@ func newFixture(t *testing.T, strategy string, maxBytes int64) *fixture {
 	t.Cleanup(func() { st.Close() })
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	f := &fixture{cat: &fakeCatalog{vs: map[string]api.Video{}}, out: &fakeOutbox{}, now: &now, dir: t.TempDir(),
-		sd: &fakeSeeder{sizes: map[string]int64{}}}
+		sd: &fakeSeeder{sizes: map[string]int64{}}, scores: &fakeScores{}}
 	f.m, err = New(Config{SelfURL: "http://self.example", Dir: f.dir, MaxBytes: maxBytes, Strategy: strategy,
 		HTTPClient:  federation.NewClient(true), // the test's servers are on loopback
-		MinLifetime: 24 * time.Hour, Now: func() time.Time { return *f.now }},
+		MinLifetime: 24 * time.Hour, Now: func() time.Time { return *f.now }, Penalize: f.scores.Penalize},
 		st, f.cat, f.out, f.sd, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,11 @@ import (
 	"github.com/swarmtube/swarmtube/server/mirrors"
 )
 
-// openMirrors starts the mirrors of friends' videos (issue 18): they
-// take their .torrent from the video catalogue's friends, fetch and seed
-// with the seeder, announce through federation, and serve through the
-// catalogue's torrent route and the web seed.
+// openMirrors makes the mirrors of friends' videos (issue 18), after the
+// video catalogue and before federation: they take their .torrent from the
+// catalogue's friends, fetch and seed with the seeder, announce through the
+// outbox, receive friends' mirror events from federation, and serve
+// through the catalogue's torrent route and the web seed.
 func (p *Pod) openMirrors() error {
 	var err error
 	p.mirrors, err = mirrors.New(mirrors.Config{
@@ -20,12 +21,11 @@ func (p *Pod) openMirrors() error {
 		MinLifetime: p.cfg.MirrorMinLifetime,
 		Interval:    p.cfg.MirrorInterval,
 		HTTPClient:  p.guarded,
+		// A copy failing its check costs its pod score; federation,
+		// made next, ejects a pod below the threshold, and its mirrors
+		// with it (Mirrors.PodGoneTx), so each needs the other: this is
+		// called from Run, after New.
+		Penalize: func(friend, reason string) { p.fed.Penalize(friend, reason) },
 	}, p.store, p.videos, p.outbox, p.seeder, p.log.With("component", "mirrors"), p.reg)
-	if err != nil {
-		return err
-	}
-	p.fed.SetMirrors(p.mirrors)
-	p.mirrors.SetScores(p.fed)
-	p.videos.SetMirrorTorrents(p.mirrors.Torrent)
-	return nil
+	return err
 }

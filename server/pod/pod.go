@@ -231,8 +231,14 @@ func (p *Pod) open() (err error) {
 
 		TranscodeWorkers: cfg.TranscodeWorkers,
 		Ladder:           cfg.Resolutions,
+		// The mirrors are made next, from this catalogue; the
+		// torrent route asks them when serving requests, after New.
+		MirrorTorrent: func(id, infoHash string) ([]byte, bool) { return p.mirrors.Torrent(id, infoHash) },
 	}, p.store, p.seeder, log.With("component", "videos"), p.reg)
 	if err != nil {
+		return err
+	}
+	if err := p.openMirrors(); err != nil {
 		return err
 	}
 	p.fed, err = federation.New(federation.Config{
@@ -252,11 +258,9 @@ func (p *Pod) open() (err error) {
 		MaxFriends:       cfg.FederationMaxFriends,
 		MaxFriendVideos:  cfg.FederationMaxVideos,
 		MaxIntroductions: cfg.FederationMaxIntroductions,
+		Mirrors:          p.mirrors,
 	}, p.store, p.id, p.videos, p.outbox, log.With("component", "federation"), p.reg)
 	if err != nil {
-		return err
-	}
-	if err := p.openMirrors(); err != nil {
 		return err
 	}
 	tcfg := tracker.Config{

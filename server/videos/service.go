@@ -77,6 +77,11 @@ type Config struct {
 	// Ladder is the resolutions (short side, pixels) made of every video
 	// below its best file (ladder.go); nil means DefaultLadder, empty none.
 	Ladder []int
+	// MirrorTorrent returns the .torrent of a friend's video this pod
+	// mirrors (server/mirrors), by the video's id here and the info hash
+	// of the file (one of Video.Files); false: not held here. Called
+	// when serving requests only; nil: this pod mirrors nothing.
+	MirrorTorrent func(id, infoHash string) ([]byte, bool)
 	// Outbox queues the federation events of local changes
 	// (server/federation/outbox, made before this service and the federation
 	// that drains it); nil: a pod without federation.
@@ -86,16 +91,12 @@ type Config struct {
 // Service is the video catalogue: uploads, storage, the search index and
 // the records of friends' videos. It is safe for concurrent use.
 type Service struct {
-	cfg    Config
-	st     *store.Store
-	seeder Seeder
-	outbox Outbox
-	log    *slog.Logger
-	// mirrorTorrent returns the .torrent of a friend's video this pod
-	// mirrors, by its id here and the info hash of one of its files
-	// (SetMirrorTorrents); nil: none.
-	mirrorTorrent func(id, infoHash string) ([]byte, bool)
-	metrics       *metrics
+	cfg     Config
+	st      *store.Store
+	seeder  Seeder
+	outbox  Outbox
+	log     *slog.Logger
+	metrics *metrics
 
 	videoDir, torrentDir, uploadDir string
 	imageDir                        string // thumbnails, previews, storyboards (images.go)
@@ -299,12 +300,6 @@ func forEachLocalTx(tx *bolt.Tx, fn func(id string, e localEntry) error) error {
 		return fn(string(k), e)
 	})
 }
-
-// SetMirrorTorrents sets where the .torrent of a friend's video this pod
-// mirrors comes from (server/mirrors), by the video's id here and the
-// info hash of the file (one of Video.Files). Call it once, before
-// serving requests.
-func (s *Service) SetMirrorTorrents(f func(id, infoHash string) ([]byte, bool)) { s.mirrorTorrent = f }
 
 // Known reports whether infoHash is a local or friend's video. It reads an
 // in-memory set kept exact after every commit, so the tracker may call it

@@ -59,8 +59,8 @@ func (s *Service) Torrent(id string, resolution int) (TorrentFile, error) {
 		// A file this pod mirrors is served from here, so the video does
 		// not depend on its origin (issue 18); otherwise the origin's.
 		var ok bool
-		if s.mirrorTorrent != nil {
-			stored, ok = s.mirrorTorrent(id, f.InfoHash)
+		if s.cfg.MirrorTorrent != nil {
+			stored, ok = s.cfg.MirrorTorrent(id, f.InfoHash)
 		}
 		if !ok {
 			// cleanRemote checked the URL is on the origin pod.
