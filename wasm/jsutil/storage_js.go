@@ -230,7 +230,8 @@ func (o *OPFS) DeleteTorrent(ctx context.Context, torrent string) error {
 
 // IndexedDB is a piecestore.Backend on IndexedDB: database
 // "swarmtube-pieces" with object stores "meta" (key: torrent) and
-// "pieces" (key: [torrent, index]), values Uint8Arrays.
+// "pieces" (key: [torrent, index]), values Uint8Arrays. engine.js looks
+// for a video's key [torrent, 0] there too (its stored start).
 type IndexedDB struct{ db js.Value }
 
 // OpenIndexedDB opens (creating) the database.

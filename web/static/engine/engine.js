@@ -376,11 +376,26 @@ async function earlyFromPrefetch(infoHash, offset, length) {
   }
 }
 
-// storedStart reports whether the engine's OPFS store (wasm/jsutil:
-// swarmtube-pieces/<infohash>/p<index>) holds the first piece of a video.
+// storedStart reports whether the engine's store holds the first piece of
+// a video, in either backend (wasm/jsutil, which picks OPFS where a page can
+// write it, else IndexedDB): both are asked at once, so a stored start is
+// found as soon as one answers yes, and a miss costs the slower of the two.
 // Only a hint: the engine verifies what it reads back, and fetches a piece
-// that fails. IndexedDB, the fallback, is not looked at (false).
-async function storedStart(infoHash) {
+// that fails.
+function storedStart(infoHash) {
+  return new Promise((resolve) => {
+    let left = 2;
+    const answer = (found) => {
+      if (found) resolve(true);
+      else if (--left === 0) resolve(false);
+    };
+    storedStartOPFS(infoHash).then(answer, () => answer(false));
+    storedStartIDB(infoHash).then(answer, () => answer(false));
+  });
+}
+
+// storedStartOPFS: the OPFS layout is swarmtube-pieces/<infohash>/p<index>.
+async function storedStartOPFS(infoHash) {
   try {
     const root = (await self.swarmtubeStart?.storage) || (await navigator.storage.getDirectory());
     const dir = await (await root.getDirectoryHandle('swarmtube-pieces')).getDirectoryHandle(infoHash);
@@ -389,6 +404,42 @@ async function storedStart(infoHash) {
   } catch (e) {
     return false;
   }
+}
+
+// storedStartIDB: the IndexedDB layout is database swarmtube-pieces, object
+// store "pieces", key [infohash, index]. A browser without that database
+// would create an empty one on open (onupgradeneeded, from version 0): the
+// upgrade is aborted instead, so looking leaves nothing behind and the
+// engine creates it with its object stores when it needs it.
+function storedStartIDB(infoHash) {
+  return new Promise((resolve) => {
+    let req;
+    try {
+      req = indexedDB.open('swarmtube-pieces');
+    } catch (e) {
+      resolve(false); // no IndexedDB (or not in this context)
+      return;
+    }
+    req.onupgradeneeded = () => req.transaction.abort();
+    req.onerror = () => resolve(false);
+    req.onblocked = () => resolve(false);
+    req.onsuccess = () => {
+      const db = req.result;
+      try {
+        if (!db.objectStoreNames.contains('pieces')) {
+          db.close();
+          resolve(false);
+          return;
+        }
+        const count = db.transaction('pieces', 'readonly').objectStore('pieces').count([infoHash, 0]);
+        count.onsuccess = () => { db.close(); resolve(count.result > 0); };
+        count.onerror = () => { db.close(); resolve(false); };
+      } catch (e) {
+        db.close();
+        resolve(false);
+      }
+    };
+  });
 }
 
 function expect(infoHash) {
