@@ -190,6 +190,10 @@ func (s *Service) tusCreate(w http.ResponseWriter, r *http.Request) {
 	if methodOverridden(w, r, s.log) {
 		return
 	}
+	if _, err := parseUploadMetadata(r.Header.Values("Upload-Metadata")); err != nil {
+		httpx.WriteError(w, r, s.log, err)
+		return
+	}
 	s.tusRoutes.post.ServeHTTP(w, r)
 	// The room the creation hook reserved covers the moment before tusd
 	// writes the upload's .info. Once the upload exists its .info counts,

@@ -175,6 +175,10 @@ func TestTusRefused(t *testing.T) {
 		{"bad description", "alice", 10, tusMeta("name", "ok", "description", "\u202e"), http.StatusBadRequest},
 		{"no right", "carol", 10, tusMeta("name", "x"), http.StatusForbidden},
 		{"anonymous", "", 10, tusMeta("name", "x"), http.StatusUnauthorized},
+		// tusd skipped malformed pairs: the upload lost its name unsaid.
+		{"metadata not base64", "alice", 10, "name Élan", http.StatusBadRequest},
+		{"metadata key twice", "alice", 10, tusMeta("name", "x", "name", "y"), http.StatusBadRequest},
+		{"metadata empty pair", "alice", 10, tusMeta("name", "x") + ",", http.StatusBadRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
