@@ -10,10 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-web/static}"
 mkdir -p "$out"
-tmp="$out/client.wasm.new"
-trap 'rm -f "$tmp"' EXIT
+# Every output is written under a name of its own and renamed into place,
+# so two builds at once (a second `make run LISTEN=…` started beside the
+# first) neither remove each other's files nor let `go build` embed a
+# half-written one.
+tmp="$(mktemp "$out/client.wasm.XXXXXX")"
+trap 'rm -f "$tmp" "$tmp.gz" "$tmp.br" "$tmp.js"' EXIT
 GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o "$tmp" ./wasm/cmd/client
-cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$out/wasm_exec.js"
+cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$tmp.js" && mv -f "$tmp.js" "$out/wasm_exec.js"
 want_br=0
 command -v brotli >/dev/null && want_br=1
 if cmp -s "$tmp" "$out/client.wasm" && [ -f "$out/client.wasm.gz" ] &&
@@ -21,9 +25,12 @@ if cmp -s "$tmp" "$out/client.wasm" && [ -f "$out/client.wasm.gz" ] &&
 	echo "client.wasm is up to date"
 	exit 0
 fi
-mv "$tmp" "$out/client.wasm"
-gzip -9 -n -k -f "$out/client.wasm"
+gzip -9 -n -c "$tmp" >"$tmp.gz"
 if [ "$want_br" = 1 ]; then
-	brotli -q 11 -f -o "$out/client.wasm.br" "$out/client.wasm"
+	brotli -q 11 -f -o "$tmp.br" "$tmp"
+	mv -f "$tmp.br" "$out/client.wasm.br"
 fi
+mv -f "$tmp.gz" "$out/client.wasm.gz"
+chmod 0644 "$tmp"
+mv -f "$tmp" "$out/client.wasm"
 ls -l "$out"/client.wasm*
