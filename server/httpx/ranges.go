@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,33 +17,70 @@ const MaxRanges = 8
 // file. Without this, http.ServeContent answered 5000 one-byte ranges
 // with 14 times the request and 1.8 times the file, and overlapping ones
 // with the same bytes again and again. Single ranges, which players, web
-// seed clients and aria2 send, pass untouched.
+// seed clients and aria2 send, pass untouched, but for a zero-length
+// suffix ("bytes=-0"), which RFC 9110 §14.1.1 makes unsatisfiable and
+// http.ServeContent (Go 1.26) answered 206 with Content-Range
+// "bytes 37521-37520/37521" and no bytes: it is given ServeContent as a
+// range starting past any file, so it gets the 416 with the size.
 func ModestRanges(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := r.Header.Get("Range"); strings.Contains(h, ",") && !modestRanges(h) {
+		specs, ok := rangeSpecs(r.Header.Get("Range"))
+		switch {
+		case !ok:
+		case len(specs) > 1 && !modestRanges(specs):
 			r = r.Clone(r.Context())
 			r.Header.Del("Range")
+		case len(specs) == 1 && emptySuffix(specs[0]):
+			r = r.Clone(r.Context())
+			r.Header.Set("Range", pastAnyFile)
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// modestRanges reports whether a multi-range header (RFC 9110 §14.1.1)
-// lists at most MaxRanges closed ranges ("first-last"), in increasing order
-// and not overlapping. Anything it cannot read is left to http.ServeContent,
-// which refuses it.
-func modestRanges(h string) bool {
-	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+// pastAnyFile is a range no file satisfies: http.ServeContent answers it
+// 416 with "Content-Range: bytes */<size>".
+var pastAnyFile = "bytes=" + strconv.FormatInt(math.MaxInt64, 10) + "-"
+
+// rangeSpecs splits a Range header into its ranges as http.ServeContent
+// reads them: after "bytes=", at commas, trimmed, empty ones skipped. ok
+// is false for a header that is not a byte range.
+func rangeSpecs(h string) (specs []string, ok bool) {
+	set, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
 	if !ok {
-		return true
+		return nil, false
 	}
-	parts := strings.Split(spec, ",")
-	if len(parts) > MaxRanges {
+	for p := range strings.SplitSeq(set, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			specs = append(specs, p)
+		}
+	}
+	return specs, true
+}
+
+// emptySuffix reports whether a range is a suffix of length zero ("-0",
+// "- 00", "-+0"), read as http.ServeContent reads it (strconv.ParseInt
+// after trimming spaces).
+func emptySuffix(spec string) bool {
+	first, n, ok := strings.Cut(spec, "-")
+	if !ok || strings.TrimSpace(first) != "" {
+		return false
+	}
+	i, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+	return err == nil && i == 0
+}
+
+// modestRanges reports whether several ranges (RFC 9110 §14.1.1) are at
+// most MaxRanges closed ones ("first-last"), in increasing order and not
+// overlapping. Anything it cannot read is left to http.ServeContent, which
+// refuses it.
+func modestRanges(specs []string) bool {
+	if len(specs) > MaxRanges {
 		return false
 	}
 	next := int64(0)
-	for _, p := range parts {
-		first, last, ok := strings.Cut(strings.TrimSpace(p), "-")
+	for _, p := range specs {
+		first, last, ok := strings.Cut(p, "-")
 		if !ok {
 			return true // malformed: ServeContent answers 416
 		}
