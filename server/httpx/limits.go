@@ -10,11 +10,61 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swarmtube/swarmtube/server/api"
 )
 
-// MaxHeaderBytes caps a request's header block (net/http answers 431
-// beyond it). 64 KiB holds any real browser's cookies and headers.
+// MaxHeaderBytes caps a request's header block: HeaderLimit answers 431
+// in the pod's shape beyond it. 64 KiB holds any real browser's cookies
+// and headers.
 const MaxHeaderBytes = 64 << 10
+
+// ServerMaxHeaderBytes is http.Server.MaxHeaderBytes, net/http's own cap,
+// which it enforces before any handler runs with a 431 in plain text (and
+// 4 KiB of slack). It is above MaxHeaderBytes so that a header block
+// between the two reaches HeaderLimit, which answers in words; only one
+// past it gets net/http's plain text. It is also what an anonymous
+// connection can make the pod read before a handler sees it.
+const ServerMaxHeaderBytes = 4 * MaxHeaderBytes
+
+// HeaderSize is the size of r's request line and header block as the
+// client sent them (HTTP/1.1 framing, RFC 9112 §2.1), near enough to
+// compare with a limit: net/http keeps neither, so it is rebuilt from the
+// parsed request, without the whitespace net/http trimmed around values.
+// For HTTP/2 it is the same count of the decoded fields.
+func HeaderSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2 // request line
+	n += len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2 // the blank line
+}
+
+// HeaderLimit answers 431 Request Header Fields Too Large (RFC 6585 §5)
+// with the API's JSON error, or page for a page (IsPage) when page is not
+// nil, to a request whose HeaderSize is above max. The server's own cap
+// (ServerMaxHeaderBytes) must be above max, or net/http answers first, in
+// plain text. Put it before anything that reads headers (cookies).
+func HeaderLimit(max int, page ErrorPage) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if HeaderSize(r) <= max {
+				next.ServeHTTP(w, r)
+				return
+			}
+			e := Errorf(http.StatusRequestHeaderFieldsTooLarge, "headers_too_large",
+				"the request's headers are larger than this pod accepts (%s): send fewer or smaller cookies and headers", SizeText(int64(max)))
+			if page != nil && IsPage(r) {
+				page(w, r, e)
+				return
+			}
+			WriteJSON(w, e.Status, api.Error{Error: e.Code, Message: e.Message})
+		})
+	}
+}
 
 // Minimum body rate: a request body must deliver at least MinBodyBytes in
 // every BodyWindow, or its connection is closed. 1 KiB per 10 s is far

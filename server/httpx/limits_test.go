@@ -184,3 +184,63 @@ func TestConnLimiter(t *testing.T) {
 		t.Fatalf("proxy counted: %d", n)
 	}
 }
+
+// TestHeaderSize: HeaderSize counts what the client sent, so a limit on
+// it means what it says; checked against the bytes of raw HTTP/1.1
+// requests through a real server.
+func TestHeaderSize(t *testing.T) {
+	got := make(chan int, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- HeaderSize(r) }))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, raw := range []string{
+		"GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n",
+		"GET /api/v1/videos?start=20&count=10 HTTP/1.1\r\nHost: " + host + "\r\nCookie: a=b; c=d\r\nAccept: */*\r\nX-Two: 1\r\nX-Two: 2\r\n\r\n",
+		"GET /p HTTP/1.1\r\nHost: " + host + "\r\nX-Junk: " + strings.Repeat("j", 70<<10) + "\r\n\r\n",
+	} {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if n := <-got; n != len(raw) {
+			t.Errorf("HeaderSize %d, sent %d bytes: %.80q", n, len(raw), raw)
+		}
+		c.Close()
+	}
+}
+
+// TestHeaderLimit: beyond the limit, 431 in the API's JSON, or the error
+// page for a page; at it, the request goes on.
+func TestHeaderLimit(t *testing.T) {
+	t.Parallel()
+	page := func(w http.ResponseWriter, r *http.Request, e *Error) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(e.Status)
+		_, _ = w.Write([]byte("<p>" + e.Message))
+	}
+	h := HeaderLimit(1000, page)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	for _, tc := range []struct {
+		path   string
+		junk   int
+		status int
+		ctype  string
+	}{
+		{"/api/v1/pod", 100, 204, ""},
+		{"/api/v1/pod", 1000, 431, "application/json"},
+		{"/upload", 1000, 431, "text/html"},
+	} {
+		r := httptest.NewRequest("GET", tc.path, nil)
+		r.Header.Set("X-Junk", strings.Repeat("j", tc.junk))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.status || !strings.HasPrefix(w.Header().Get("Content-Type"), tc.ctype) {
+			t.Errorf("%s with %d bytes: %d %q", tc.path, tc.junk, w.Code, w.Header().Get("Content-Type"))
+		}
+		if tc.status == 431 && !strings.Contains(w.Body.String(), "the request's headers are larger than this pod accepts (1000 B)") {
+			t.Errorf("%s: %s", tc.path, w.Body)
+		}
+	}
+}

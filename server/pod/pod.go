@@ -281,8 +281,8 @@ func (p *Pod) open() (err error) {
 	proxies := clientaddr.NewResolver(cfg.TrustedProxies)
 	p.srv = &http.Server{
 		Handler:           p.handler(),
-		ReadHeaderTimeout: 10 * time.Second, // also bounds the TLS handshake
-		MaxHeaderBytes:    httpx.MaxHeaderBytes,
+		ReadHeaderTimeout: 10 * time.Second,           // also bounds the TLS handshake
+		MaxHeaderBytes:    httpx.ServerMaxHeaderBytes, // above HeaderLimit's, which answers in words
 		ConnState:         httpx.NewConnLimiter(cfg.MaxConnsPerIP, proxies.Trusted, p.reg).ConnState,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -441,6 +441,7 @@ func (p *Pod) handler() http.Handler {
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),
 		httpx.Compress("/static/webseed/", "/tracker/"),
 		httpx.PlainErrors(log, nil, errorPage), // libraries' plain-text errors: JSON, or the error page
+		httpx.HeaderLimit(httpx.MaxHeaderBytes, errorPage),
 		p.accounts.Middleware(log),
 	)
 }
