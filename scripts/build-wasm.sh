@@ -17,6 +17,7 @@ mkdir -p "$out"
 tmp="$(mktemp "$out/client.wasm.XXXXXX")"
 trap 'rm -f "$tmp" "$tmp.gz" "$tmp.br" "$tmp.js"' EXIT
 GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o "$tmp" ./wasm/cmd/client
+chmod 0644 "$tmp" # mktemp's 0600 would pass to the copies brotli makes
 cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$tmp.js" && mv -f "$tmp.js" "$out/wasm_exec.js"
 want_br=0
 command -v brotli >/dev/null && want_br=1
@@ -31,6 +32,5 @@ if [ "$want_br" = 1 ]; then
 	mv -f "$tmp.br" "$out/client.wasm.br"
 fi
 mv -f "$tmp.gz" "$out/client.wasm.gz"
-chmod 0644 "$tmp"
 mv -f "$tmp" "$out/client.wasm"
 ls -l "$out"/client.wasm*
