@@ -296,8 +296,10 @@ func CommonVersion(ours, theirs []string) string {
 }
 
 // NormalizePodURL checks that s is a pod base URL (http or https, a host,
-// no path, query, fragment or credentials) and returns it without a
-// trailing slash.
+// a port from 1 to 65535 if any, no path, query, fragment or credentials)
+// and returns it without a trailing slash. url.Parse takes any digits as a
+// port ("http://x:99999", "http://x:"), which only failed later as an
+// unreachable pod.
 func NormalizePodURL(s string) (string, error) {
 	if len(s) > MaxURLLen {
 		return "", fmt.Errorf("%w: pod URL longer than %d bytes", ErrInvalid, MaxURLLen)
@@ -305,10 +307,19 @@ func NormalizePodURL(s string) (string, error) {
 	s = strings.TrimRight(s, "/")
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" ||
-		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" || !validPort(u) {
 		return "", fmt.Errorf("%w: %q is not a pod URL (http(s)://host[:port])", ErrInvalid, s)
 	}
 	return u.Scheme + "://" + strings.ToLower(u.Host), nil
+}
+
+// validPort reports whether u has no port, or one from 1 to 65535.
+func validPort(u *url.URL) bool {
+	if !strings.HasSuffix(u.Host, ":"+u.Port()) {
+		return true // no port: a bare IPv6 literal's colons are not one
+	}
+	n, err := strconv.Atoi(u.Port())
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // CheckPodRef validates a pod description received from another pod.

@@ -336,6 +336,12 @@ func TestNormalizePodURLAndVersions(t *testing.T) {
 		"http://x?q":              "",
 		"localhost:9001":          "",
 		"":                        "",
+		"http://localhost:99999":  "",
+		"http://localhost:0":      "",
+		"http://localhost:":       "",
+		"http://[::1]:65535":      "http://[::1]:65535",
+		"http://[::1]":            "http://[::1]",
+		"http://[::1]:65536":      "",
 	} {
 		got, err := NormalizePodURL(in)
 		if (err != nil) != (want == "") || got != want {
