@@ -281,6 +281,7 @@ func (p *peer) handleLocked(m peerwire.Message, first bool) error {
 	case peerwire.Unchoke:
 		if p.peerChoking {
 			p.unchokedAt = time.Now()
+			t.log.Debug("unchoked", "peer", printableID(p.id))
 		}
 		p.peerChoking = false
 		t.fillRequestsLocked(p)

@@ -10,6 +10,15 @@ import (
 // peer is asked for it too.
 const dupAfter = time.Second
 
+// dupSoon replaces dupAfter for a block of a piece the player needs within
+// podRescue+podGrace: the pod may step in for it podGrace after that, so a
+// second browser peer is asked well before (peers first). A lost packet
+// holds a WebRTC data channel for SCTP's minimum retransmission timeout,
+// 1 s (RFC 4960 section 6.3.1; pion/sctp and usrsctp), so one stalled
+// peer is common on a busy machine, and a second one costs the pod
+// nothing.
+const dupSoon = 250 * time.Millisecond
+
 // serverPipeline bounds the requests outstanding with a seeder peer of
 // the pod: one 256 KiB piece.
 const serverPipeline = 16
@@ -153,8 +162,12 @@ func (t *Torrent) freeBlockLocked(p *peer, i int, now time.Time, dup bool) (bloc
 	if !dup {
 		return blockRef{}, false
 	}
+	wait := dupAfter
+	if t.needInLocked(i) < podRescue+podGrace {
+		wait = dupSoon
+	}
 	for b, got := range pc.got {
-		if !got && len(pc.reqs[b]) == 1 && pc.reqs[b][0] != p && now.Sub(pc.reqAt[b]) > dupAfter {
+		if !got && len(pc.reqs[b]) == 1 && pc.reqs[b][0] != p && now.Sub(pc.reqAt[b]) > wait {
 			return blockRef{i, b}, true
 		}
 	}

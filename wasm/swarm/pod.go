@@ -105,7 +105,8 @@ func (t *Torrent) starvingLocked() bool {
 type podPick struct {
 	piece   int
 	need    time.Duration
-	offered bool // a browser peer offers it (and is judged too slow)
+	offered bool   // a browser peer offers it (and is judged too slow)
+	why     string // the rule that lets the pod send it (debug logs)
 }
 
 // podWantLocked returns the pieces the pod may be asked for now, nearest
@@ -139,6 +140,10 @@ func (t *Torrent) podWantLocked(now time.Time) []podPick {
 			pc.needAt = now
 		}
 		ok := (need < podLead || now.Sub(pc.horizonAt) >= podFillDelay) && !waitPeers
+		why := "lead"
+		if need >= podLead {
+			why = "fill"
+		}
 		if since, offered := t.browserOfferedSinceLocked(i); offered {
 			// Browser peers first: the pod helps once the piece is due
 			// within podRescue, podGrace passed since it was (and since a
@@ -152,14 +157,16 @@ func (t *Torrent) podWantLocked(now time.Time) []podPick {
 				late = now.Sub(latest(t.browserGotAt, since)) >= podGrace
 			}
 			ok = need < podRescue && now.Sub(latest(pc.needAt, since)) >= podGrace && now.Sub(pc.gotAt) >= podGrace && late
+			why = "rescue"
 		} else if t.peerBringsLocked(i) {
 			// Another viewer is fetching it from the pod, or is ahead and
 			// will (share.go): take it from that viewer, the pod only once
 			// it is due within podRescue.
 			ok = need < podRescue && now.Sub(pc.needAt) >= podGrace
+			why = "brought"
 		}
 		if ok {
-			out = append(out, podPick{i, need, offeredAhead > 0 && t.browserOfferedLocked(i)})
+			out = append(out, podPick{i, need, offeredAhead > 0 && t.browserOfferedLocked(i), why})
 		}
 	}
 	pl := t.info.PieceLength

@@ -1,7 +1,9 @@
 package swarm
 
 import (
+	"bytes"
 	"context"
+	"net"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -54,6 +56,103 @@ func TestPodGivesALateBrowserPeerItsGrace(t *testing.T) {
 		if got := podBytes(leech); got == early {
 			t.Fatalf("%v after the browser peer connected without sending a block, the pod has not stepped in; playhead %.1f s of 2 s buffered",
 				time.Since(begin)-joined, time.Since(begin).Seconds())
+		}
+	})
+}
+
+// latentConn delivers what is written d later, in order, without slowing
+// the writer: a peer at the end of a long path. Close ends its pump.
+type latentConn struct {
+	net.Conn
+	d    time.Duration
+	q    chan latentWrite
+	done chan struct{}
+}
+
+type latentWrite struct {
+	at   time.Time
+	data []byte
+}
+
+func newLatentConn(c net.Conn, d time.Duration) *latentConn {
+	l := &latentConn{Conn: c, d: d, q: make(chan latentWrite, 1024), done: make(chan struct{})}
+	go func() {
+		for {
+			select {
+			case w := <-l.q:
+				time.Sleep(time.Until(w.at))
+				if _, err := c.Write(w.data); err != nil {
+					return
+				}
+			case <-l.done:
+				return
+			}
+		}
+	}()
+	return l
+}
+
+func (l *latentConn) Write(p []byte) (int, error) {
+	select {
+	case l.q <- latentWrite{time.Now().Add(l.d), append([]byte(nil), p...)}:
+		return len(p), nil
+	case <-l.done:
+		return 0, net.ErrClosed
+	}
+}
+
+func (l *latentConn) Close() error {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	return l.Conn.Close()
+}
+
+// TestSecondBrowserPeerBeforeThePod: the blocks of the next piece wait on
+// a browser peer that stalls (on a loaded machine, a lost packet holds a
+// WebRTC data channel for SCTP's 1 s minimum retransmission timeout),
+// while another browser peer, 150 ms away, holds the piece too. The second
+// browser peer is asked for them long before the pod may step in, and the
+// pod sends nothing (issue 12: later viewers of "8 start 3 s apart" took
+// a piece from the web seed in half the runs this way, because a second
+// browser peer was asked after dupAfter, at the moment the pod was).
+func TestSecondBrowserPeerBeforeThePod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 20 // pieces of 1 s of media each
+		fx := newFixture(t, n*pieceLen)
+		ws := recordingWebSeed(fx)
+		leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
+		if got := leech.AddWebSeedData(context.Background(), "", 0, fx.data[:2*pieceLen]); got != 2 {
+			t.Fatalf("stored %d early pieces", got)
+		}
+		early := podBytes(leech)
+		leech.ExpectPeers(2)
+		// 1.2 s of media left before piece 2 is due.
+		leech.SetPlayback(Playback{Position: 0.8, Duration: n, Rate: 1, Buffer: 1.2})
+		readAhead(t, leech, 0)
+		stallingPeer(t, leech, fx) // asked first, for the pieces nearest the playhead
+		testenv.Eventually(t, 15*time.Second, "the stalling peer", func() bool { return leech.Stats().Peers == 1 })
+		synctest.Wait()
+		good := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-good"), Source: bytes.NewReader(fx.data)})
+		ca, cb := net.Pipe()
+		go leech.AddConn(context.Background(), ca, "good")
+		lb := newLatentConn(cb, 150*time.Millisecond)
+		go good.AddConn(context.Background(), lb, "leech")
+		t.Cleanup(func() { ca.Close(); lb.Close() })
+		begin := time.Now()
+		for time.Since(begin) < 3*time.Second {
+			pos := 0.8 + time.Since(begin).Seconds()
+			leech.SetPlayback(Playback{Position: pos, Duration: n, Rate: 1, Buffer: max(2-pos, 0)})
+			time.Sleep(100 * time.Millisecond)
+		}
+		synctest.Wait()
+		if got := podBytes(leech) - early; got != 0 {
+			t.Fatalf("the pod sent %d bytes (%d pieces) that a second browser peer held; web seed ranges %v", got, got/pieceLen, ws.Ranges())
+		}
+		if st := leech.Stats(); st.PiecesHave < 5 {
+			t.Fatalf("the player starved: %+v", st)
 		}
 	})
 }

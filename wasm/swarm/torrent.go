@@ -303,6 +303,7 @@ func (t *Torrent) Info() torrentfile.Info { return t.info }
 func (t *Torrent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	t.log.Debug("torrent runs", "peer", printableID(t.cfg.PeerID))
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -819,9 +820,19 @@ func (t *Torrent) verify(i int, data []byte, seed int) bool {
 		t.seeds.received(seed, int64(len(data)))
 	}
 	if pc.state == pieceHave {
+		if fromWebSeed {
+			t.log.Debug("web seed piece arrived twice", "piece", i) // paid for, not needed
+		}
 		return ok // a racing source delivered it first
 	}
 	if ok {
+		if t.log.Enabled(t.ctx, slog.LevelDebug) {
+			var from []string
+			for p := range pc.from {
+				from = append(from, printableID(p.id)[:14])
+			}
+			t.log.Debug("piece verified", "piece", i, "webseed", fromWebSeed, "from", from, "playback", t.playback)
+		}
 		t.pieceVerifiedLocked(i, data)
 		return true
 	}

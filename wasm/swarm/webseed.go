@@ -56,7 +56,8 @@ func (t *Torrent) webseedPickLocked(now time.Time) (int, bool) {
 		if pc.webseed || t.serverFetchingLocked(pp.piece, now) {
 			continue
 		}
-		t.log.Debug("web seed fetch", "piece", pp.piece, "need", pp.need, "offered", pp.offered, "browserRate", windowRate(t.stats.browsers), "playback", t.playback, "peers", len(t.peers))
+		t.log.Debug("web seed fetch", "piece", pp.piece, "need", pp.need, "why", pp.why, "offered", pp.offered, "holders", t.availBrowse[pp.piece], "partial", pc.state == pieceDownloading,
+			"browserRate", windowRate(t.stats.browsers), "playback", t.playback, "peers", len(t.peers))
 		return pp.piece, true
 	}
 	return 0, false

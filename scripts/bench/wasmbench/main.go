@@ -446,7 +446,8 @@ try {
   st.early = await playEarly(v, { infoHash: meta.info_hash, webSeed: meta.webseed_url, name: 'video.mp4',
     length: meta.size, duration: meta.duration, pieceLength: meta.piece_length }); st.earlyMs = performance.now();
   const e = await loadEngine(); st.engineMs = performance.now(); st.engine = e;
-  const t = await e.open(new Uint8Array(await tb)); st.openMs = performance.now(); st.torrent = t; t.play(v);
+  const t = await e.open(new Uint8Array(await tb), new URLSearchParams(location.search).has('debug') ? { logLevel: 'debug' } : {});
+  st.openMs = performance.now(); st.torrent = t; t.play(v);
   st.marks.open = st.openMs;
   // For -debug: what the engine saw after open.
   st.trace = [];
@@ -741,19 +742,24 @@ func offload() {
 		// Browsers at evenly spread places, from the second viewer on: each
 		// gets from earlier viewers and serves later ones.
 		if nBrowsers > 0 && v%(*viewers/nBrowsers) == min(1, *viewers/nBrowsers-1) && countBrowsers(bs) < nBrowsers {
-			bs[v] = &browserViewer{}
+			bs[v] = &browserViewer{id: v}
+			url := p.srv.URL + "/bench/ours.html"
+			if *debug {
+				url += "?debug"
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				bs[v].watch(p.srv.URL+"/bench/ours.html", time.Duration(float64(p.size)/byteRate*float64(time.Second)))
+				bs[v].watch(url, time.Duration(float64(p.size)/byteRate*float64(time.Second)))
 			}()
 			continue
 		}
-		opt := engine.Options{}
+		acct := &podAccount{counts: &podCounts{why: map[string]int{}}}
 		if *debug {
-			opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("viewer", v)
+			acct.next = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 		}
-		vs[v] = &viewer{
+		opt := engine.Options{Logger: slog.New(acct).With("viewer", v)}
+		vs[v] = &viewer{acct: acct.counts,
 			webSeed: p.srv.URL + "/webseed/video.mp4", size: p.size, byteRate: byteRate,
 			early: min(budget, p.size), earlyCap: min(earlyCap, p.size), earlyLow: earlyLow, earlyStuck: earlyStuck,
 			pieceLength: mi.Info.PieceLength, engineDelay: *engDelay,
@@ -790,6 +796,9 @@ func offload() {
 			v, w.startup.Milliseconds(), w.firstPeer.Milliseconds(), w.stalls, w.stalledFor.Milliseconds(), float64(st.BytesFromPeers-st.BytesFromServers)/1e6,
 			float64(st.BytesFromServers)/1e6, float64(st.BytesFromWebSeed)/1e6, float64(w.earlyRead)/1e6,
 			float64(st.BytesFromWebSeed-w.earlyRead)/1e6, float64(st.BytesUploaded)/1e6)
+		if v > 0 {
+			fmt.Printf("            %s\n", w.acct)
+		}
 	}
 	for v, w := range vs {
 		if w != nil && w.session != nil {
@@ -818,6 +827,8 @@ func countBrowsers(bs []*browserViewer) int {
 // (ours.html: playEarly, then client.wasm) playing the video to its end,
 // its page left open until the run ends, so that it serves later viewers.
 type browserViewer struct {
+	id      int           // its place among the viewers (-debug: tags its engine's logs)
+	acct    podCounts     // -debug: why its engine asked the pod, from its logs
 	startup time.Duration // navigation → playing
 	stalls  int           // waiting events after the start
 	st      struct {
@@ -832,6 +843,19 @@ func (b *browserViewer) watch(url string, length time.Duration) {
 	bctx, stopBrowser := newBrowser()
 	ctx, cancel := chromedp.NewContext(bctx)
 	b.stop = func() { cancel(); stopBrowser() }
+	if *debug {
+		// The engine's logs (logLevel debug: Go's stderr is the console).
+		msgs := chromedp.Console(ctx)
+		go func() {
+			for m, err := range msgs {
+				if err != nil {
+					return
+				}
+				log.Printf("viewer=%d (Chromium) %s", b.id, m.Text)
+				b.acct.count(m.Text)
+			}
+		}()
+	}
 	begin := time.Now()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		b.err = err
@@ -875,6 +899,9 @@ func (b *browserViewer) report(v int) {
 	fmt.Printf("  viewer %d (Chromium): start %4d ms, stalls %d, from viewers %5.1f MB, from seeder %5.1f MB, web seed %5.1f MB, uploaded %5.1f MB\n",
 		v, b.startup.Milliseconds(), b.stalls, (b.st.BytesFromPeers-b.st.BytesFromServers)/1e6, b.st.BytesFromServers/1e6,
 		b.st.BytesFromWebSeed/1e6, b.st.BytesUploaded/1e6)
+	if *debug {
+		fmt.Printf("            %s\n", &b.acct)
+	}
 }
 
 // viewer simulates one watch page: a player that reads ahead of the
@@ -886,6 +913,7 @@ func (b *browserViewer) report(v int) {
 // after its first frame, by the engine, which is given those early bytes
 // and told the player's buffer.
 type viewer struct {
+	acct        *podCounts // offload: why its engine asked the pod
 	webSeed     string
 	size, early int64
 	earlyCap    int64
@@ -1066,4 +1094,101 @@ func (v *viewer) playback(pos, buffered int64) swarm.Playback {
 		buf = 1e9
 	}
 	return swarm.Playback{Position: float64(pos) / v.byteRate, Duration: float64(v.size) / v.byteRate, Rate: 1, Buffer: buf}
+}
+
+// podAccount is a slog.Handler that counts, from a native viewer's engine
+// debug records (wasm/swarm), the pieces its engine asked the web seed for,
+// by the rule that allowed it ("web seed fetch" why: lead, fill, rescue,
+// brought) and whether a browser peer held the piece then (holders), and
+// the web seed pieces that arrived after peers had delivered them ("web
+// seed piece arrived twice"): where the pod's bytes beyond the early start
+// went. With next (-debug) every record is logged too.
+type podAccount struct {
+	counts *podCounts
+	next   slog.Handler
+}
+
+type podCounts struct {
+	mu    sync.Mutex
+	why   map[string]int // pieces by rule
+	held  int            // of them, pieces a connected browser peer held
+	twice int            // pieces that came from the web seed after peers delivered them
+}
+
+// count counts a record the engine logged as text (slog's TextHandler, a
+// Chromium page's console).
+func (c *podCounts) count(line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.why == nil {
+		c.why = map[string]int{}
+	}
+	switch {
+	case strings.Contains(line, `msg="web seed fetch"`):
+		if m := regexp.MustCompile(` why=(\w+)`).FindStringSubmatch(line); m != nil {
+			c.why[m[1]]++
+		}
+		if m := regexp.MustCompile(` holders=(\d+)`).FindStringSubmatch(line); m != nil && m[1] != "0" {
+			c.held++
+		}
+	case strings.Contains(line, `msg="web seed piece arrived twice"`):
+		c.twice++
+	}
+}
+
+func (c *podCounts) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var rules []string
+	n := 0
+	for _, k := range []string{"lead", "fill", "rescue", "brought"} {
+		rules = append(rules, fmt.Sprintf("%s %d", k, c.why[k]))
+		n += c.why[k]
+	}
+	return fmt.Sprintf("engine's web seed pieces: %d (%s), %d of them held by a browser peer, %d arrived after peers had sent them", n, strings.Join(rules, ", "), c.held, c.twice)
+}
+
+func (a *podAccount) Enabled(context.Context, slog.Level) bool { return true }
+
+func (a *podAccount) Handle(ctx context.Context, r slog.Record) error {
+	switch r.Message {
+	case "web seed fetch":
+		a.counts.mu.Lock()
+		r.Attrs(func(at slog.Attr) bool {
+			switch at.Key {
+			case "why":
+				a.counts.why[at.Value.String()]++
+			case "holders":
+				if at.Value.Int64() > 0 {
+					a.counts.held++
+				}
+			}
+			return true
+		})
+		a.counts.mu.Unlock()
+	case "web seed piece arrived twice":
+		a.counts.mu.Lock()
+		a.counts.twice++
+		a.counts.mu.Unlock()
+	}
+	if a.next != nil && a.next.Enabled(ctx, r.Level) {
+		return a.next.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (a *podAccount) WithAttrs(attrs []slog.Attr) slog.Handler {
+	b := *a
+	if b.next != nil {
+		b.next = b.next.WithAttrs(attrs)
+	}
+	return &b
+}
+
+func (a *podAccount) WithGroup(name string) slog.Handler {
+	b := *a
+	if b.next != nil {
+		b.next = b.next.WithGroup(name)
+	}
+	return &b
 }
