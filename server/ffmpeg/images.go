@@ -72,7 +72,8 @@ var posterTries = []float64{0.1, 0.5, 0.3}
 // representative (closest to the average colour histogram) among about
 // 5 s of frames from 10% of the way in; when that frame is flat (a black
 // or blank screen: luma spread under blankSpread), it tries 50% and 30%,
-// and keeps the busiest frame seen. The sprite takes one frame per tile
+// and keeps the busiest frame seen; when the first place gives no frame at
+// all (a one-frame video, or one frame a second), the start is used. The sprite takes one frame per tile
 // interval (fps filter) into a tile grid; for videos over two minutes only
 // key frames are decoded (-skip_frame nokey), which keeps the cost near
 // the number of key frames rather than of frames. Each run is nice'd and
@@ -87,14 +88,28 @@ func (t Tools) Images(ctx context.Context, src string, info Info, dir string) (I
 	}
 	set := ImageSet{Thumbnail: "thumb.jpg", Preview: "preview.jpg", Sprite: "sprite.jpg"}
 	best := -1.0
-	for i, f := range posterTries {
-		at := info.Duration * f
+	tries := posterTries
+	for len(tries) > 0 {
+		at := info.Duration * tries[0]
+		tries = tries[1:]
 		thumb, preview := filepath.Join(dir, "try-thumb.jpg"), filepath.Join(dir, "try-preview.jpg")
 		if err := t.poster(ctx, src, info, at, thumb, preview); err != nil {
-			if i > 0 && best >= 0 && ctx.Err() == nil {
-				break // a later try failing (a seek past the end) keeps the earlier frame
+			switch {
+			case ctx.Err() != nil:
+				return ImageSet{}, err
+			case best >= 0:
+				// A later try failing (a seek past the end) keeps the
+				// earlier frame.
+			case at > 0:
+				// No frame from at on: a video of one frame, or of one
+				// frame a second, is shorter than it seems to a seek. Its
+				// start is tried, once, before giving up.
+				tries = []float64{0}
+				continue
+			default:
+				return ImageSet{}, err
 			}
-			return ImageSet{}, err
+			break
 		}
 		spread, err := lumaSpread(preview, pictureRect(*info.Video, PreviewWidth, PreviewHeight))
 		if err != nil {

@@ -14,8 +14,8 @@ import (
 // TestImagesRealClips makes images of real clips: the sizes are exact,
 // the poster of a clip that opens on 8 s of black is taken from the
 // picture (the first place looked at, 1.2 s in, gives only black frames to
-// the thumbnail filter, so a later place is tried), a vertical clip is letterboxed, and the sprite has the grid's
-// size.
+// the thumbnail filter, so a later place is tried), a vertical clip is letterboxed, a clip of one
+// frame gets it as its poster, and the sprite has the grid's size.
 func TestImagesRealClips(t *testing.T) {
 	tools := Find()
 	if !tools.Available() {
@@ -27,6 +27,10 @@ func TestImagesRealClips(t *testing.T) {
 	}{
 		{"black lead-in", testenv.Clip{BlackLead: 8, Seconds: 4, Width: 320, Height: 180, Faststart: true}},
 		{"vertical", testenv.Clip{Seconds: 2, Width: 90, Height: 160, Faststart: true}},
+		// One frame in all: a seek to 10% of its second found no frame
+		// after it, and the video got no images ("its frames could not
+		// be decoded").
+		{"one frame", testenv.Clip{Seconds: 1, Rate: 1, Faststart: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
