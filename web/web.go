@@ -556,12 +556,17 @@ func (s *site) oembed(w http.ResponseWriter, r *http.Request) {
 			*b.max = min(*b.max, n)
 		}
 	}
-	// Keep 16:9 inside both bounds.
-	width, height = min(width, height*16/9), min(height, width*9/16)
-	prefix := s.opts.PodURL + "/videos/"
+	// Keep 16:9 inside both bounds, and at least a pixel each way: a bound
+	// under 16 pixels left a height of 0.
+	width, height = max(1, min(width, height*16/9)), max(1, min(height, width*9/16))
 	raw := q.Get("url")
-	id, ok := strings.CutPrefix(raw, prefix)
-	if !ok || id == "" || strings.ContainsAny(id, "/?#") || s.opts.Video == nil {
+	if raw == "" {
+		fail(http.StatusBadRequest, "missing_url", "send the watch page's address as url")
+		return
+	}
+	prefix := s.opts.PodURL + "/videos/"
+	id, ok := s.watchPageID(raw)
+	if !ok || s.opts.Video == nil {
 		fail(http.StatusNotFound, "not_found", "the url is not a video of this pod")
 		return
 	}
@@ -577,6 +582,22 @@ func (s *site) oembed(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_ = json.NewEncoder(w).Encode(oembedAnswer{Version: "1.0", Type: "video", Title: v.Name, AuthorName: v.Owner,
 		ProviderName: s.opts.PodName, ProviderURL: s.opts.PodURL + "/", HTML: html, Width: width, Height: height})
+}
+
+// watchPageID is the video id of raw when it is the address of one of
+// this pod's watch pages, as a browser shows it: scheme and host as in
+// --url (host case-insensitive), path /videos/{id} with or without a
+// trailing slash; a query (?t=30, tracking parameters) and a fragment are
+// the page's own business and do not change the video.
+func (s *site) watchPageID(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	pod, perr := url.Parse(s.opts.PodURL)
+	if err != nil || perr != nil || u.Scheme != pod.Scheme || !strings.EqualFold(u.Host, pod.Host) || u.User != nil {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(u.Path, strings.TrimSuffix(pod.Path, "/")+"/videos/")
+	id := strings.TrimSuffix(rest, "/")
+	return id, ok && id != "" && !strings.Contains(id, "/")
 }
 
 // encodings are the pre-compressed siblings looked for, best first.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -418,6 +419,18 @@ func TestLinkPreviews(t *testing.T) {
 		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Fbbbbbbbbbbbbbbbb", 404, 0, 0},
 		{"url=https%3A%2F%2Fother.example%2Fvideos%2Faaaaaaaaaaaaaaaa", 404, 0, 0},
 		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Faaaaaaaaaaaaaaaa&maxwidth=-1", 400, 0, 0},
+		// The address as a browser shows it: with a query, a fragment, a
+		// trailing slash or the host in capitals (404 before).
+		{"url=" + url.QueryEscape("https://pod.example/videos/aaaaaaaaaaaaaaaa?t=30&utm_source=x#c"), 200, 640, 360},
+		{"url=" + url.QueryEscape("https://POD.example/videos/aaaaaaaaaaaaaaaa/"), 200, 640, 360},
+		{"url=" + url.QueryEscape("http://pod.example/videos/aaaaaaaaaaaaaaaa"), 404, 0, 0},
+		{"url=" + url.QueryEscape("https://pod.example/videos/aaaaaaaaaaaaaaaa/embed"), 404, 0, 0},
+		{"url=" + url.QueryEscape("https://pod.example.evil/videos/aaaaaaaaaaaaaaaa"), 404, 0, 0},
+		{"url=" + url.QueryEscape("https://u@pod.example/videos/aaaaaaaaaaaaaaaa"), 404, 0, 0},
+		{"", 400, 0, 0}, // no url: was 404 "not a video of this pod"
+		// Bounds under 16 pixels gave a height of 0.
+		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Faaaaaaaaaaaaaaaa&maxwidth=1&maxheight=1", 200, 1, 1},
+		{"url=https%3A%2F%2Fpod.example%2Fvideos%2Faaaaaaaaaaaaaaaa&maxwidth=8", 200, 8, 4},
 	} {
 		w := get(mux, "/api/v1/oembed?"+tc.query, nil)
 		if w.Code != tc.status {
