@@ -36,7 +36,7 @@ func (m *Manager) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.Handle("PUT "+base+"/{id}", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
 		mi, err := m.Pick(r.PathValue("id"))
 		if err != nil {
-			httpx.WriteError(w, r, log, err)
+			httpx.WriteError(w, r, log, videos.HTTPError(err)) // the catalogue's refusals: no such video, a bad id
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, mi)

@@ -40,8 +40,11 @@
 // uploads at full length), 403 too_many_uploads (Config.MaxOpenUploads
 // unfinished resumable uploads), 507 insufficient_storage (the upload would
 // leave less than Config.MinFreeBytes free once every unfinished upload
-// completes). A disk that fills anyway answers 507 too. Every error text
-// goes through httpx.Public: no path, offset or system error is shown.
+// completes). A disk that fills anyway answers 507 too. The service
+// refuses with the errors of errors.go, which carry no HTTP status; one
+// function of the HTTP layer, HTTPError, gives each its status, code and
+// words, and every error text then goes through httpx.Public: no path,
+// offset or system error is shown.
 //
 // Names are 1-120 characters, descriptions at most 5000; both must be
 // valid UTF-8 without control characters (descriptions may hold line breaks

@@ -1,60 +1,129 @@
 package videos
 
 import (
+	"errors"
 	"fmt"
-	"net/http"
 
-	"github.com/swarmtube/swarmtube/server/httpx"
+	"github.com/swarmtube/swarmtube/server/httpx" // SizeText: sizes in words
 )
 
-// Errors answered to clients; all are *httpx.Error.
+// Refusals of the service: what it will not do with the id, the file or
+// the words it was given, whatever carried them. They carry no HTTP
+// status: the HTTP layer answers each with its status, code and plain
+// words (HTTPError in http.go). Where the words depend on the case (a
+// size, a name's length), the service says them (refuse) and they replace
+// the kind's. Match them with errors.Is.
 var (
-	// ErrNotFound: no video has this id.
-	ErrNotFound = &httpx.Error{Status: http.StatusNotFound, Code: "video_not_found", Message: "no video has this id"}
-	// ErrBadID: the id in the path is not a video id at all.
-	ErrBadID = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_id", Message: "a video id is 16 letters a-z and digits 2-7 (friends' videos: 'r' and 16 more)"}
+	// ErrNotFound: no video has this id (or, for its owner and admins
+	// only, none is being processed under it).
+	ErrNotFound = refusalKind("no such video")
+	// ErrBadID: the id is not a video id at all.
+	ErrBadID = refusalKind("not a video id")
 	// ErrNotVideo: the upload is not in a container this pod accepts.
-	// Its message names what every pod takes; one with ffmpeg also takes
-	// QuickTime, Matroska, AVI and ASF files, converted.
-	ErrNotVideo = &httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "not_a_video",
-		Message: "the file is not a video this pod accepts: send a video file such as MP4 or WebM (the content is checked, not the name)"}
-	// ErrUndecodable: ffprobe cannot read the upload (truncated, damaged).
-	ErrUndecodable = &httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_video",
-		Message: "the file looks like a video but cannot be decoded: it may be truncated or damaged"}
+	ErrNotVideo = refusalKind("not a video this pod accepts")
+	// ErrUndecodable: the upload looks like a video but cannot be read
+	// (ffprobe fails, or the pod's own parser finds it damaged).
+	ErrUndecodable = refusalKind("undecodable video")
 	// ErrEmptyFile: the upload has no bytes.
-	ErrEmptyFile = &httpx.Error{Status: http.StatusBadRequest, Code: "empty_file", Message: "the file is empty"}
+	ErrEmptyFile = refusalKind("empty file")
 	// ErrMissingFile: a multipart upload without a "file" part.
-	ErrMissingFile = &httpx.Error{Status: http.StatusBadRequest, Code: "missing_file", Message: `send the video in a multipart form field named "file"`}
+	ErrMissingFile = refusalKind("no file part")
+	// ErrTooLarge: the upload is larger than Config.MaxUploadBytes.
+	ErrTooLarge = refusalKind("file too large")
+	// ErrDuplicate: the same bytes are published under the same name.
+	ErrDuplicate = refusalKind("duplicate video")
 	// ErrNotOwner: only the owner or an admin may change a video.
-	ErrNotOwner = &httpx.Error{Status: http.StatusForbidden, Code: "forbidden", Message: "only the video's owner or an admin may do this"}
+	ErrNotOwner = refusalKind("not the video's owner")
 	// ErrRemote: a friend's video can only be changed on its own pod.
-	ErrRemote = &httpx.Error{Status: http.StatusForbidden, Code: "remote_video", Message: "this video belongs to another pod; it can only be changed there"}
+	ErrRemote = refusalKind("a friend's video")
+	// ErrBadName and ErrBadDescription: the text is empty, too long or
+	// holds characters not allowed (text.go).
+	ErrBadName        = refusalKind("invalid name")
+	ErrBadDescription = refusalKind("invalid description")
+	// ErrNoResolution: the video has no file at the resolution asked for.
+	ErrNoResolution = refusalKind("no file at this resolution")
+	// ErrBadSession: a view's session is not 8 to 64 characters.
+	ErrBadSession = refusalKind("invalid view session")
 	// ErrUploadNotFound: no resumable upload has this id (or it expired).
-	ErrUploadNotFound = &httpx.Error{Status: http.StatusNotFound, Code: "upload_not_found", Message: "no upload has this id; uploads expire when abandoned"}
+	ErrUploadNotFound = refusalKind("no such upload")
+	// ErrNotUploader: the upload belongs to another user.
+	ErrNotUploader = refusalKind("another user's upload")
 	// ErrUploadIncomplete: finish was called before every byte arrived.
-	ErrUploadIncomplete = &httpx.Error{Status: http.StatusConflict, Code: "upload_incomplete", Message: "the upload has not received all its bytes yet; resume it first"}
+	ErrUploadIncomplete = refusalKind("upload incomplete")
 	// ErrUploadBusy: another request is finishing the same upload.
-	ErrUploadBusy = &httpx.Error{Status: http.StatusConflict, Code: "upload_busy", Message: "this upload is already being finished"}
-	// ErrBadPaging: start or count out of range.
-	ErrBadPaging = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_paging", Message: fmt.Sprintf("start must be a whole number from 0 to %d and count one from 1 to %d, each given once", maxStart, maxCount)}
-	// ErrBadQuery: the search query is missing or too long.
-	ErrBadQuery = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_query", Message: fmt.Sprintf("send the search text as q (at most %d bytes)", maxQueryBytes)}
+	ErrUploadBusy = refusalKind("upload being finished")
+	// ErrTooManyUploads: the user has Config.MaxOpenUploads unfinished
+	// resumable uploads.
+	ErrTooManyUploads = refusalKind("too many unfinished uploads")
+	// ErrQuota and ErrDailyQuota: the upload does not fit in the user's
+	// quota, or in the daily one (Config.Quota).
+	ErrQuota      = refusalKind("over quota")
+	ErrDailyQuota = refusalKind("over daily quota")
+	// ErrNoRoom: the upload would leave less than Config.MinFreeBytes on
+	// the pod's disk.
+	ErrNoRoom = refusalKind("no room on the disk")
 )
 
-// errTooLarge builds the 413 answered for files above the limit.
+// refusalKind is the type of the refusals above, so that refused tells
+// them from the pod's own failures.
+type refusalKind string
+
+func (k refusalKind) Error() string { return "videos: " + string(k) }
+
+// refused reports whether err is a refusal of the service (something
+// wrong with what it was given or asked), not a failure of the pod.
+func refused(err error) bool {
+	var k refusalKind
+	return errors.As(err, &k)
+}
+
+// refusal is a refusal in words of its own: errors.Is matches its kind,
+// the HTTP layer shows its text, and its cause is logged, never shown.
+type refusal struct {
+	kind  refusalKind
+	text  string
+	cause error
+}
+
+// refuse builds a refusal of kind with the words format says.
+func refuse(kind refusalKind, format string, args ...any) *refusal {
+	return &refusal{kind: kind, text: fmt.Sprintf(format, args...)}
+}
+
+// because returns r with cause attached.
+func (r *refusal) because(cause error) *refusal {
+	c := *r
+	c.cause = cause
+	return &c
+}
+
+func (r *refusal) Error() string {
+	if r.cause != nil {
+		return r.kind.Error() + ": " + r.text + ": " + r.cause.Error()
+	}
+	return r.kind.Error() + ": " + r.text
+}
+
+func (r *refusal) Unwrap() []error {
+	if r.cause != nil {
+		return []error{r.kind, r.cause}
+	}
+	return []error{r.kind}
+}
+
+// errTooLarge refuses a file above limit bytes.
 func errTooLarge(limit int64) error {
-	return httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the video is larger than this pod accepts (%s)", httpx.SizeText(limit))
+	return refuse(ErrTooLarge, "the video is larger than this pod accepts (%s)", httpx.SizeText(limit))
 }
 
 // errInvalidVideo wraps a structural problem found in a file that looked
 // like a video. The parser's words (box names, offsets, sizes) are the
 // cause: logged for the host, never shown.
 func errInvalidVideo(err error) error {
-	return (&httpx.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_video",
-		Message: "the file looks like a video but is damaged or cut short; export or download it again and retry"}).Because(err)
+	return refuse(ErrUndecodable, "the file looks like a video but is damaged or cut short; export or download it again and retry").because(err)
 }
 
-// errDuplicate is answered when the same bytes were already published under the same name.
+// errDuplicate refuses the same bytes under the same name as video id.
 func errDuplicate(podURL, id string) error {
-	return httpx.Errorf(http.StatusConflict, "duplicate_video", "this exact video, under the same name, is already published on this pod: %s/videos/%s", podURL, id)
+	return refuse(ErrDuplicate, "this exact video, under the same name, is already published on this pod: %s/videos/%s", podURL, id)
 }

@@ -55,7 +55,7 @@ func FuzzReceiveForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		form, err := s.receiveForm(multipart.NewReader(bytes.NewReader(body), fuzzBoundary))
 		if err != nil {
-			if !isClientError(err) {
+			if !answered4xx(err) {
 				t.Fatalf("error is not a 4xx answer: %v", err)
 			}
 			if entries, _ := os.ReadDir(s.videoDir); len(entries) != 0 {

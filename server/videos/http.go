@@ -64,7 +64,7 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.Handle("POST /api/v1/videos/uploads", http.RedirectHandler(UploadsPath, http.StatusPermanentRedirect))
 	mux.Handle("PATCH /api/v1/videos/uploads/{uploadID}", upload(func(w http.ResponseWriter, r *http.Request, info tushandler.FileInfo) {
 		if err := s.sniffPatch(r, info); err != nil {
-			httpx.WriteError(w, r, s.log, err)
+			writeError(w, r, s.log, err)
 			return
 		}
 		s.tusRoutes.patch.ServeHTTP(w, r)
@@ -74,6 +74,75 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	}))
 	mux.HandleFunc("OPTIONS /api/v1/videos/uploads/", s.tusOptions)
 	mux.Handle("POST /api/v1/videos/uploads/{uploadID}/finish", accounts.Require(log, api.RightUpload, h.finish))
+}
+
+// Refusals of the HTTP layer itself: the query's own shape.
+var (
+	// ErrBadPaging: start or count out of range.
+	ErrBadPaging = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_paging", Message: fmt.Sprintf("start must be a whole number from 0 to %d and count one from 1 to %d, each given once", maxStart, maxCount)}
+	// ErrBadQuery: the search query is missing or too long.
+	ErrBadQuery = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_query", Message: fmt.Sprintf("send the search text as q (at most %d bytes)", maxQueryBytes)}
+)
+
+// answer is how the API answers a refusal of the service: its status,
+// its code and, unless the refusal says its own (refuse), its words.
+type answer struct {
+	status      int
+	code, words string
+}
+
+// answers gives every refusal of errors.go its answer, as docs/API.md
+// lists them.
+var answers = map[refusalKind]answer{
+	ErrNotFound:         {http.StatusNotFound, "video_not_found", "no video has this id"},
+	ErrBadID:            {http.StatusBadRequest, "invalid_id", "a video id is 16 letters a-z and digits 2-7 (friends' videos: 'r' and 16 more)"},
+	ErrNotVideo:         {http.StatusUnsupportedMediaType, "not_a_video", "the file is not a video this pod accepts: send a video file such as MP4 or WebM (the content is checked, not the name)"},
+	ErrUndecodable:      {http.StatusUnsupportedMediaType, "invalid_video", "the file looks like a video but cannot be decoded: it may be truncated or damaged"},
+	ErrEmptyFile:        {http.StatusBadRequest, "empty_file", "the file is empty"},
+	ErrMissingFile:      {http.StatusBadRequest, "missing_file", `send the video in a multipart form field named "file"`},
+	ErrTooLarge:         {http.StatusRequestEntityTooLarge, "too_large", "the video is larger than this pod accepts"},
+	ErrDuplicate:        {http.StatusConflict, "duplicate_video", "this exact video, under the same name, is already published on this pod"},
+	ErrNotOwner:         {http.StatusForbidden, "forbidden", "only the video's owner or an admin may do this"},
+	ErrRemote:           {http.StatusForbidden, "remote_video", "this video belongs to another pod; it can only be changed there"},
+	ErrBadName:          {http.StatusBadRequest, "invalid_name", "the name is not valid"},
+	ErrBadDescription:   {http.StatusBadRequest, "invalid_description", "the description is not valid"},
+	ErrNoResolution:     {http.StatusNotFound, "resolution_not_found", "this video has no file at this resolution"},
+	ErrBadSession:       {http.StatusBadRequest, "bad_session", fmt.Sprintf("session must be 8 to %d characters", maxSessionLen)},
+	ErrUploadNotFound:   {http.StatusNotFound, "upload_not_found", "no upload has this id; uploads expire when abandoned"},
+	ErrNotUploader:      {http.StatusForbidden, "forbidden", "this upload belongs to another user"},
+	ErrUploadIncomplete: {http.StatusConflict, "upload_incomplete", "the upload has not received all its bytes yet; resume it first"},
+	ErrUploadBusy:       {http.StatusConflict, "upload_busy", "this upload is already being finished"},
+	ErrTooManyUploads:   {http.StatusForbidden, "too_many_uploads", "you have as many unfinished uploads as this pod allows; finish or cancel one first"},
+	ErrQuota:            {http.StatusRequestEntityTooLarge, "quota_exceeded", "this video does not fit in your quota"},
+	ErrDailyQuota:       {http.StatusRequestEntityTooLarge, "daily_quota_exceeded", "this video does not fit in your daily quota"},
+	ErrNoRoom:           {http.StatusInsufficientStorage, httpx.ErrInsufficientStorage.Code, httpx.ErrInsufficientStorage.Message},
+}
+
+// HTTPError is the one place where a refusal of the service (errors.go)
+// becomes an HTTP answer: its status, code and plain words (answers), the
+// refusal kept as the logged cause. Any other error is left as it is, for
+// httpx.Public (a 500 unless it is an *httpx.Error or a full disk).
+// Every video route answers through it (writeError), and so do the
+// mirrors' routes, which answer about videos too.
+func HTTPError(err error) error {
+	var kind refusalKind
+	if !errors.As(err, &kind) {
+		return err
+	}
+	a, ok := answers[kind]
+	if !ok {
+		return err // a refusal without an answer is a bug: a 500, logged
+	}
+	words := a.words
+	if r := (*refusal)(nil); errors.As(err, &r) {
+		words = r.text
+	}
+	return &httpx.Error{Status: a.status, Code: a.code, Message: words, Cause: err}
+}
+
+// writeError answers err, in the API's words for a refusal (HTTPError).
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	httpx.WriteError(w, r, log, HTTPError(err))
 }
 
 type handlers struct {
@@ -87,7 +156,7 @@ func (h handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		err = ErrNotFound
 	}
-	httpx.WriteError(w, r, h.log, err)
+	writeError(w, r, h.log, err)
 }
 
 // parsePaging reads start and count from the query.

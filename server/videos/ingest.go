@@ -17,7 +17,6 @@ import (
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/federation/fedproto"
 	"github.com/swarmtube/swarmtube/server/ffmpeg"
-	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/server/store"
 	"github.com/swarmtube/swarmtube/shared/media"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
@@ -67,7 +66,7 @@ func (s *Service) Publish(ctx context.Context, up Upload) (v api.Video, err erro
 	begin := time.Now()
 	defer func() { s.metrics.observeIngest(begin, err) }()
 	defer func() {
-		if up.Path != "" && (err == nil || isClientError(err)) {
+		if up.Path != "" && (err == nil || refused(err)) {
 			_ = os.Remove(up.Path)
 		}
 	}()
@@ -305,13 +304,6 @@ type verifiedSeeder interface {
 // Register makes a stored torrent loadable without loading it.
 type registrar interface {
 	Register(infoHash [20]byte, torrentPath, filePath string) error
-}
-
-// isClientError reports whether err is a 4xx answer: something wrong with
-// the request or its content, not with the pod.
-func isClientError(err error) bool {
-	var he *httpx.Error
-	return errors.As(err, &he) && he.Status < 500
 }
 
 // storeFile puts the upload at final as its torrent covers it

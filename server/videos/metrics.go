@@ -1,13 +1,10 @@
 package videos
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/swarmtube/swarmtube/server/httpx"
 )
 
 // metrics are the service's Prometheus metrics.
@@ -51,12 +48,11 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 }
 
 func (m *metrics) observeIngest(begin time.Time, err error) {
-	var he *httpx.Error
 	switch {
 	case err == nil:
 		m.ingests.WithLabelValues("ok").Inc()
 		m.ingest.Observe(time.Since(begin).Seconds())
-	case errors.As(err, &he) && he.Status < 500:
+	case refused(err):
 		m.ingests.WithLabelValues("refused").Inc()
 	default:
 		m.ingests.WithLabelValues("error").Inc()

@@ -189,17 +189,17 @@ func (s *Service) reserveRoom(u accounts.User, size int64, key string, tus bool)
 	open, remaining := s.openUploadsLocked(now)
 	mine := open[u.Username]
 	if tus && s.cfg.MaxOpenUploads > 0 && mine.count >= s.cfg.MaxOpenUploads {
-		return nil, httpx.Errorf(http.StatusForbidden, "too_many_uploads",
+		return nil, refuse(ErrTooManyUploads,
 			"you have %d unfinished uploads, the most this pod allows; finish or cancel one first (unfinished uploads are removed after %s without progress)",
 			mine.count, s.cfg.UploadExpiry)
 	}
 	used := s.quota.used[u.Username]
 	if total >= 0 && used+mine.bytes+size > total {
-		return nil, errQuota("quota_exceeded", "your quota", size, used, mine.bytes, total)
+		return nil, errQuota(ErrQuota, "your quota", size, used, mine.bytes, total)
 	}
 	if daily >= 0 {
 		if usedDaily := s.quota.usedDailyLocked(u.Username, now); usedDaily+mine.bytes+size > daily {
-			return nil, errQuota("daily_quota_exceeded", "your daily quota (uploads of the last 24 hours)", size, usedDaily, mine.bytes, daily)
+			return nil, errQuota(ErrDailyQuota, "your daily quota (uploads of the last 24 hours)", size, usedDaily, mine.bytes, daily)
 		}
 	}
 	if s.cfg.FreeSpace != nil {
@@ -209,7 +209,7 @@ func (s *Service) reserveRoom(u accounts.User, size int64, key string, tus bool)
 		} else if free-remaining-size < s.cfg.MinFreeBytes {
 			s.log.Warn("upload refused: the disk would fill", "user", u.Username, "bytes", size,
 				"free", free, "unfinished_uploads_remaining", remaining, "min_free", s.cfg.MinFreeBytes)
-			return nil, httpx.ErrInsufficientStorage
+			return nil, ErrNoRoom
 		}
 	}
 	s.quota.reserved[key] = reservation{owner: u.Username, size: size, at: now, tus: tus}
@@ -221,12 +221,12 @@ func (s *Service) reserveRoom(u accounts.User, size int64, key string, tus bool)
 }
 
 // errQuota says in plain words, in binary units, why an upload does not fit.
-func errQuota(code, which string, size, used, pending, quota int64) error {
+func errQuota(kind refusalKind, which string, size, used, pending, quota int64) error {
 	msg := fmt.Sprintf("this video (%s) does not fit in %s of %s: your videos take %s", httpx.SizeText(size), which, httpx.SizeText(quota), httpx.SizeText(used))
 	if pending > 0 {
 		msg += fmt.Sprintf(" and your unfinished uploads %s", httpx.SizeText(pending))
 	}
-	return httpx.Errorf(http.StatusRequestEntityTooLarge, code, "%s; remove videos or ask the pod's admin for more room", msg)
+	return refuse(kind, "%s; remove videos or ask the pod's admin for more room", msg)
 }
 
 // QuotaUsage reports u's quotas and what counts against them.

@@ -1,13 +1,11 @@
 package videos
 
 import (
-	"net/http"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/swarmtube/swarmtube/server/api"
-	"github.com/swarmtube/swarmtube/server/httpx"
 	"github.com/swarmtube/swarmtube/shared/textfold"
 )
 
@@ -26,11 +24,11 @@ func cleanName(s string) (string, error) {
 	n, err := checkText(s, false)
 	switch {
 	case err != nil:
-		return "", httpx.Errorf(http.StatusBadRequest, "invalid_name", "the name %s", err)
+		return "", refuse(ErrBadName, "the name %s", err)
 	case n == 0:
-		return "", httpx.Errorf(http.StatusBadRequest, "invalid_name", "the name must not be empty")
+		return "", refuse(ErrBadName, "the name must not be empty")
 	case n > MaxNameRunes:
-		return "", httpx.Errorf(http.StatusBadRequest, "invalid_name", "the name has %d characters; at most %d are allowed", n, MaxNameRunes)
+		return "", refuse(ErrBadName, "the name has %d characters; at most %d are allowed", n, MaxNameRunes)
 	}
 	return s, nil
 }
@@ -43,9 +41,9 @@ func cleanDescription(s string) (string, error) {
 	n, err := checkText(s, true)
 	switch {
 	case err != nil:
-		return "", httpx.Errorf(http.StatusBadRequest, "invalid_description", "the description %s", err)
+		return "", refuse(ErrBadDescription, "the description %s", err)
 	case n > MaxDescriptionRunes:
-		return "", httpx.Errorf(http.StatusBadRequest, "invalid_description", "the description has %d characters; at most %d are allowed", n, MaxDescriptionRunes)
+		return "", refuse(ErrBadDescription, "the description has %d characters; at most %d are allowed", n, MaxDescriptionRunes)
 	}
 	return s, nil
 }

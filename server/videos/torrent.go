@@ -2,7 +2,6 @@ package videos
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/swarmtube/swarmtube/server/api"
-	"github.com/swarmtube/swarmtube/server/httpx"
 )
 
 // TorrentFile is what GET /api/v1/videos/{id}/torrent answers: the
@@ -45,7 +43,7 @@ func (s *Service) Torrent(id string, resolution int) (TorrentFile, error) {
 	if resolution != 0 {
 		i = slices.IndexFunc(rec.Video.Files, func(f api.VideoFile) bool { return f.Resolution == resolution })
 		if i < 0 {
-			return TorrentFile{}, httpx.Errorf(http.StatusNotFound, "resolution_not_found", "this video has no file at %dp", resolution)
+			return TorrentFile{}, refuse(ErrNoResolution, "this video has no file at %dp", resolution)
 		}
 		f = rec.Video.Files[i]
 	}

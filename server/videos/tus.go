@@ -126,16 +126,12 @@ func (s *Service) tusPreCreate(hook tushandler.HookEvent) (tushandler.HTTPRespon
 	}
 	meta, err := uploadMetadata(hook.Upload.MetaData, hook.Upload.Size)
 	if err != nil {
-		var he *httpx.Error
-		if errors.As(err, &he) {
-			return tushandler.HTTPResponse{}, none, tusError(he)
-		}
-		return tushandler.HTTPResponse{}, none, err
+		return tushandler.HTTPResponse{}, none, tusError(httpx.Public(HTTPError(err)))
 	}
 	meta[metaOwner] = u.Username
 	id := newUploadID()
 	if _, err := s.reserveRoom(u, hook.Upload.Size, id, true); err != nil {
-		return tushandler.HTTPResponse{}, none, tusError(httpx.Public(err))
+		return tushandler.HTTPResponse{}, none, tusError(httpx.Public(HTTPError(err)))
 	}
 	s.log.Info("resumable upload created", "upload", id, "owner", u.Username, "bytes", hook.Upload.Size)
 	return tushandler.HTTPResponse{}, tushandler.FileInfoChanges{ID: id, MetaData: meta}, nil
@@ -216,12 +212,12 @@ func (s *Service) tusUpload(serve func(w http.ResponseWriter, r *http.Request, i
 		}
 		id := strings.TrimPrefix(r.URL.Path, UploadsPath)
 		if !validUploadID(id) {
-			httpx.WriteError(w, r, s.log, ErrUploadNotFound)
+			writeError(w, r, s.log, ErrUploadNotFound)
 			return
 		}
 		info, err := s.ownUpload(r.Context(), id)
 		if err != nil {
-			httpx.WriteError(w, r, s.log, err)
+			writeError(w, r, s.log, err)
 			return
 		}
 		serve(w, r, info)
@@ -236,7 +232,7 @@ func (s *Service) tusOptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id := strings.TrimPrefix(r.URL.Path, UploadsPath); id != "" && !validUploadID(id) {
-		httpx.WriteError(w, r, s.log, ErrUploadNotFound)
+		writeError(w, r, s.log, ErrUploadNotFound)
 		return
 	}
 	s.tusRoutes.options.ServeHTTP(w, r)
@@ -261,7 +257,7 @@ func (s *Service) ownUpload(ctx context.Context, id string) (tushandler.FileInfo
 		return tushandler.FileInfo{}, fmt.Errorf("videos: upload %s: %w", id, err)
 	}
 	if info.MetaData[metaOwner] != u.Username {
-		return tushandler.FileInfo{}, httpx.Errorf(http.StatusForbidden, "forbidden", "this upload belongs to another user")
+		return tushandler.FileInfo{}, ErrNotUploader
 	}
 	return info, nil
 }
@@ -358,7 +354,7 @@ func (s *Service) FinishUpload(ctx context.Context, id string, name, description
 		return api.Video{}, err
 	}
 	v, err := s.Publish(ctx, up)
-	if err == nil || isClientError(err) { // the data moved in or was refused: the upload is over
+	if err == nil || refused(err) { // the data moved in or was refused: the upload is over
 		if err := os.Remove(filepath.Join(s.uploadDir, id+".info")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("remove finished upload", "upload", id, "err", err)
 		}

@@ -254,7 +254,7 @@ func FuzzUploadMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string, size int64) {
 		meta, err := uploadMetadata(tushandler.ParseMetadataHeader(header), size)
 		if err != nil {
-			if !isClientError(err) {
+			if !answered4xx(err) {
 				t.Fatalf("non-4xx error %v", err)
 			}
 			return

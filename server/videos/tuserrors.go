@@ -32,7 +32,7 @@ func (p publicStore) public(err error) error {
 	if errors.As(err, &te) {
 		return err
 	}
-	he := httpx.Public(err)
+	he := httpx.Public(HTTPError(err))
 	if he.Status >= 500 {
 		p.log.Error("resumable upload failed", "status", he.Status, "err", err)
 	}
@@ -102,8 +102,7 @@ func (s *Service) tusWords(status int, _ http.Header, text string) *httpx.Error 
 	e := func(code, msg string) *httpx.Error { return &httpx.Error{Status: status, Code: code, Message: msg} }
 	switch code {
 	case "ERR_MAX_SIZE_EXCEEDED":
-		he, _ := errTooLarge(s.cfg.MaxUploadBytes).(*httpx.Error)
-		return he
+		return httpx.Public(HTTPError(errTooLarge(s.cfg.MaxUploadBytes)))
 	case "ERR_UPLOAD_SIZE_EXCEEDED":
 		return e("upload_size_exceeded", "the bytes sent go past the upload's length (its Upload-Length)")
 	case "ERR_MISMATCHED_OFFSET":
@@ -119,7 +118,8 @@ func (s *Service) tusWords(status int, _ http.Header, text string) *httpx.Error 
 	case "ERR_INVALID_CONCAT", "ERR_CONCATENATION_UNSUPPORTED", "ERR_NOT_IMPLEMENTED":
 		return e("tus_unsupported", "this pod supports tus 1.0.0 with the creation and termination extensions only")
 	case "ERR_UPLOAD_NOT_FOUND":
-		return &httpx.Error{Status: status, Code: ErrUploadNotFound.Code, Message: ErrUploadNotFound.Message}
+		nf := httpx.Public(HTTPError(ErrUploadNotFound))
+		return e(nf.Code, nf.Message)
 	case "ERR_UPLOAD_LOCKED", "ERR_UPLOAD_INTERRUPTED":
 		return e("upload_busy", "another request is writing this upload; send again once it ends")
 	case "ERR_UNEXPECTED_EOF":

@@ -80,7 +80,7 @@ func (s *Service) CountView(ctx context.Context, id, session string, client neti
 		return 0, false, ErrBadID
 	}
 	if len(session) < 8 || len(session) > maxSessionLen {
-		return 0, false, httpx.Errorf(http.StatusBadRequest, "bad_session", "session must be 8 to %d characters", maxSessionLen)
+		return 0, false, ErrBadSession
 	}
 	counted = s.views.admit(id, session, client, time.Now())
 	err = s.st.Update(func(tx *bolt.Tx) error {
