@@ -1,10 +1,6 @@
 package pod
 
-import (
-	"io"
-	"net/http"
-	"testing"
-)
+import "testing"
 
 // TestMirrorPickAnswers: an admin's pick of a video to mirror answers the
 // catalogue's refusals as the video routes do (videos.HTTPError), and the
@@ -24,16 +20,8 @@ func TestMirrorPickAnswers(t *testing.T) {
 		{"this pod's own", v.ID, 400, `{"error":"not_remote","message":"this pod is the video's origin; only friends' videos are mirrored"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("PUT", base+"/api/v1/mirrors/"+tc.id, nil)
-			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tc.status || string(b) != tc.want+"\n" {
-				t.Errorf("PUT %s: %d %s\nwant %d %s", tc.id, resp.StatusCode, b, tc.status, tc.want)
+			if status, b := call(t, base, tok, "PUT", "/api/v1/mirrors/"+tc.id, ""); status != tc.status || string(b) != tc.want+"\n" {
+				t.Errorf("PUT %s: %d %s\nwant %d %s", tc.id, status, b, tc.status, tc.want)
 			}
 		})
 	}
