@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -211,6 +212,46 @@ func TestHeadersTooLarge(t *testing.T) {
 		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype) || !strings.Contains(string(b), tc.words) {
 			t.Errorf("%s with %d bytes of headers: %s %q, want %d %s with %q; body:\n%.300s", tc.path, tc.junk, resp.Status,
 				resp.Header.Get("Content-Type"), tc.status, tc.ctype, tc.words, b)
+		}
+	}
+}
+
+// TestNumericQueryParams: every number a /api/v1 route reads from its
+// query (paging of the lists and of search, a torrent's resolution,
+// oEmbed's bounds) refuses what is not one number in its range with 400
+// and a message saying what it must be; none is quietly ignored or
+// clamped (issue 17: ?page=-1 was ignored by the list pages, TestPageParam
+// in web).
+func TestNumericQueryParams(t *testing.T) {
+	p := startInProcess(t)
+	base := p.URL()
+	const id = "abcdefghijklmnop"
+	watch := url.QueryEscape(base + "/videos/" + id)
+	for _, tc := range []struct {
+		path       string
+		bad        []string
+		code, word string
+	}{
+		{"/api/v1/videos?", []string{"start=-1", "start=x", "start=1000001", "start=99999999999999999999", "count=0", "count=101", "count=", "start=1&start=2"},
+			"invalid_paging", "start must be a whole number from 0 to 1000000 and count one from 1 to 100"},
+		{"/api/v1/videos?owner=admin&", []string{"start=-1", "count=x"}, "invalid_paging", "start must be a whole number"},
+		{"/api/v1/videos/search?q=a&", []string{"start=-1", "count=1e3", "count=1&count=2"}, "invalid_paging", "start must be a whole number"},
+		{"/api/v1/videos/" + id + "/torrent?", []string{"resolution=-1", "resolution=x", "resolution=99999999999", "resolution="},
+			"invalid_resolution", "resolution must be a number of pixels"},
+		{"/api/v1/oembed?url=" + watch + "&", []string{"maxwidth=-1", "maxwidth=x", "maxheight=0", "maxheight=99999999999999999999"},
+			"bad_max", "must be a positive number of pixels"},
+	} {
+		for _, q := range tc.bad {
+			resp, err := http.Get(base + tc.path + q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e struct{ Error, Message string }
+			err = json.NewDecoder(resp.Body).Decode(&e)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || err != nil || !strings.HasPrefix(e.Error, tc.code) || !strings.Contains(e.Message, tc.word) {
+				t.Errorf("GET %s%s: %s %+v, want 400 %s saying %q", tc.path, q, resp.Status, e, tc.code, tc.word)
+			}
 		}
 	}
 }
