@@ -32,6 +32,11 @@
 //     transactions to it, never to federation, and no setter closes the
 //     loop. Federation opens a friend's queue when the friend starts to
 //     receive events and closes it when it stops (openQueues).
+//   - the mirrors (server/mirrors) are made after the catalogue and
+//     before the Service, which takes them in Config.Mirrors. They lower
+//     a friend's score for a failed check through a func given at their
+//     construction (mirrors.Config.Penalize), since an ejection drops
+//     the friend's mirrors in turn.
 //   - worker.go and client.go: the delivery worker and catalogue paging,
 //     and the signed outbound client. friends.go and http.go: the admin
 //     operations (makefriends, accept, refuse, quitfriends) and routes.
