@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
@@ -33,13 +34,47 @@ func steadyEgress(t *testing.T, p *pod) int64 {
 	return last
 }
 
+// persistTab opens url in a new tab of the browser after setting how the
+// browser answers the origin's navigator.storage.persist() (Chromium
+// grants or denies it without asking, by the site's engagement: the test
+// decides instead).
+func persistTab(t *testing.T, bctx context.Context, origin, url string, answer cdpbrowser.PermissionSetting) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(bctx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: "persistent-storage"}, Setting: answer, Origin: origin,
+		})
+		return err
+	})); err != nil {
+		t.Fatalf("set the persistent storage permission: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	return ctx
+}
+
+// persistCalls is how often the engine called navigator.storage.persist()
+// in the page (test/watch.html counts).
+func persistCalls(t *testing.T, pg context.Context) int {
+	t.Helper()
+	var n int
+	eval(t, pg, "window.__st.persistCalls", &n)
+	return n
+}
+
 // TestReloadPlaysFromBrowserStorage: a viewer plays the first 8 s of a
 // 60 s clip (the watch page's flow) and pauses; the engine has written
 // every verified piece to the browser's storage (OPFS). The page is
 // reloaded and plays the first 6 s again: the pod (seeder uploaded + web
 // seed served bytes, from its /metrics) sends nothing more, since the
 // reloaded engine starts with those pieces and the Service Worker skips
-// its web seed start for a stored video. Then the viewer clears the
+// its web seed start for a stored video. The first visit asked the
+// browser once to keep its storage (navigator.storage.persist(), granted
+// here), after the engine had stored pieces; the reload, which stores
+// nothing new, does not ask. Then the viewer clears the
 // storage: nothing stays on disk, and the next reload fetches (and stores)
 // again.
 func TestReloadPlaysFromBrowserStorage(t *testing.T) {
@@ -47,7 +82,7 @@ func TestReloadPlaysFromBrowserStorage(t *testing.T) {
 	p := startPodWith(t, true, c)
 	b := browser(t)
 	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
-	pg, _ := tab(t, b, p.URL+"/test/watch.html?torrent=/t/video.torrent&early="+hex.EncodeToString(p.InfoHash[:]))
+	pg := persistTab(t, b, p.URL, p.URL+"/test/watch.html?torrent=/t/video.torrent&early="+hex.EncodeToString(p.InfoHash[:]), cdpbrowser.PermissionSettingGranted)
 	playThenPause(t, pg, 8)
 	persistedAll := "(s => s.piecesHave > 0 && s.piecesPersisted === s.piecesHave)(window.__st.torrent.stats())"
 	waitJS(t, pg, persistedAll, "window.__st.err", dump, 60*time.Second)
@@ -55,14 +90,18 @@ func TestReloadPlaysFromBrowserStorage(t *testing.T) {
 	waitJS(t, pg, persistedAll, "window.__st.err", dump, 60*time.Second)
 	s1 := pageStats(t, pg)
 	var usage struct {
-		Backend string `json:"backend"`
-		Bytes   int64  `json:"bytes"`
-		Budget  int64  `json:"budget"`
+		Backend   string `json:"backend"`
+		Bytes     int64  `json:"bytes"`
+		Budget    int64  `json:"budget"`
+		Persisted bool   `json:"persisted"`
 	}
 	eval(t, pg, "window.__st.engine.storage()", &usage)
 	t.Logf("first visit: pod sent %.2f MB; engine %+v; storage %+v", float64(first)/1e6, s1, usage)
 	if usage.Backend != "opfs" || usage.Bytes < int64(s1.PiecesHave-1)*p.pieceLength() || usage.Budget <= 0 {
 		t.Fatalf("storage after the first visit: %+v, want OPFS holding the %d verified pieces", usage, s1.PiecesHave)
+	}
+	if n := persistCalls(t, pg); n != 1 || !usage.Persisted {
+		t.Errorf("first visit: persist() called %d times, storage persisted %v; want once, and granted", n, usage.Persisted)
 	}
 
 	reload := func() {
@@ -89,6 +128,9 @@ func TestReloadPlaysFromBrowserStorage(t *testing.T) {
 	second := steadyEgress(t, p) - first
 	s2 := pageStats(t, pg)
 	t.Logf("second visit: pod sent %d bytes; engine %+v", second, s2)
+	if n := persistCalls(t, pg); n != 0 {
+		t.Errorf("the reload, which stored nothing new, called persist() %d times", n)
+	}
 	if second > p.pieceLength() {
 		t.Errorf("the reload cost the pod %d bytes (web seed %d, seeder %d in the engine's stats), want about 0: everything played was stored",
 			second, s2.BytesFromWebSeed, s2.BytesFromServers)
@@ -125,24 +167,32 @@ func TestReloadPlaysFromBrowserStorage(t *testing.T) {
 // a browser whose pages cannot write OPFS gets): a reload plays the
 // stored pieces without the pod sending a byte: playEarly finds the
 // video's start in IndexedDB as in OPFS, and skips its web seed start.
-// Then a viewer in
-// another browser, keeping nothing, joins: the reloaded page seeds it
-// from storage.
+// The browser denies persistent storage here (navigator.storage.persist()):
+// the engine asks once, storage() says not persisted, and nothing else
+// changes. Then a viewer in another browser, keeping nothing, joins: the
+// reloaded page seeds it from storage.
 func TestIndexedDBFallbackAndSeeding(t *testing.T) {
 	c := makeClip(t, 30, 2000)
 	p := startPodWith(t, true, c)
 	b := browser(t)
 	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
 	early := "&early=" + hex.EncodeToString(p.InfoHash[:])
-	pg, _ := tab(t, b, p.URL+"/test/watch.html?backend=indexeddb&torrent=/t/video.torrent"+early)
+	pg := persistTab(t, b, p.URL, p.URL+"/test/watch.html?backend=indexeddb&torrent=/t/video.torrent"+early, cdpbrowser.PermissionSettingDenied)
 	playThenPause(t, pg, 5)
 	persistedAll := "(s => s.piecesHave === s.pieces && s.piecesPersisted === s.piecesHave)(window.__st.torrent.stats())"
 	waitJS(t, pg, persistedAll, "window.__st.err", dump, 60*time.Second)
 	first := steadyEgress(t, p)
-	var backend string
-	eval(t, pg, "window.__st.engine.storage().then(u => u.backend)", &backend)
-	if backend != "indexeddb" {
-		t.Fatalf("storage backend %q, want indexeddb", backend)
+	var usage struct {
+		Backend   string `json:"backend"`
+		Bytes     int64  `json:"bytes"`
+		Persisted *bool  `json:"persisted"`
+	}
+	eval(t, pg, "window.__st.engine.storage()", &usage)
+	if usage.Backend != "indexeddb" || usage.Bytes != int64(len(c.Data)) {
+		t.Fatalf("storage %+v, want indexeddb holding the whole clip (%d bytes)", usage, len(c.Data))
+	}
+	if n := persistCalls(t, pg); n != 1 || usage.Persisted == nil || *usage.Persisted {
+		t.Errorf("persist() called %d times, storage persisted %v; want once, and denied (false)", n, usage.Persisted)
 	}
 	if _, err := chromedp.Run(pg, chromedp.Reload()); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -404,4 +405,37 @@ func StorageEstimate(ctx context.Context) (quota, usage int64, err error) {
 		return 0, 0, err
 	}
 	return int64(est.Get("quota").Float()), int64(est.Get("usage").Float()), nil
+}
+
+// persistAnswer logs the browser's answer to RequestPersist (it lives as
+// long as the page: the promise may settle at any time).
+var persistAnswer = js.FuncOf(func(_ js.Value, args []js.Value) any {
+	a := arg0(args)
+	slog.Info("swarmtube: persistent storage asked", "granted", a.Type() == js.TypeBoolean && a.Bool())
+	return nil
+})
+
+// RequestPersist asks the browser to keep this origin's storage under
+// storage pressure (navigator.storage.persist(), WHATWG Storage: "best
+// effort" becomes "persistent"), without waiting for the answer: Firefox
+// asks the viewer, who may never answer; Chromium grants or denies at
+// once by the site's engagement. Persisted reports the outcome. Nothing
+// happens where the browser has no such call.
+func RequestPersist() {
+	storage := js.Global().Get("navigator").Get("storage")
+	if storage.IsUndefined() || storage.Get("persist").Type() != js.TypeFunction {
+		return
+	}
+	storage.Call("persist").Call("then", persistAnswer, persistAnswer)
+}
+
+// Persisted reports whether the browser has made this origin's storage
+// persistent (navigator.storage.persisted()); false where it cannot say.
+func Persisted(ctx context.Context) bool {
+	storage := js.Global().Get("navigator").Get("storage")
+	if storage.IsUndefined() || storage.Get("persisted").Type() != js.TypeFunction {
+		return false
+	}
+	v, err := Await(ctx, storage.Call("persisted"))
+	return err == nil && v.Type() == js.TypeBoolean && v.Bool()
 }

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,13 @@ func TestWatchStorageClear(t *testing.T) {
 	if !strings.Contains(before, "1 video") {
 		t.Errorf("storage line %q, want the video counted", before)
 	}
+	// Whether the browser granted persistent storage (a fresh headless
+	// Chromium profile denies it), in words.
+	kept := "may delete them when it runs short of space"
+	if eval[bool](b, `navigator.storage.persisted()`) {
+		kept = "keeps them until you clear them"
+	}
+	b.waitJS("the storage line says the browser "+kept, `document.querySelector("#storage-usage").textContent.includes(`+strconv.Quote(kept)+`)`, 15*time.Second)
 	checkAccessible(t, b, "watch")
 	if got := eval[string](b, `document.querySelector("#storage-clear").getAttribute("aria-describedby")`); got != "storage-usage" {
 		t.Errorf("the clear button is described by %q, want the usage line", got)

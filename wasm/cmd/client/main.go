@@ -14,10 +14,11 @@
 //	swarmtube.open(torrent, opts?)             Promise<Handle>   stream/download a .torrent's file
 //	swarmtube.seedFile(file, opts)             Promise<Handle>   hash a File and seed it at once
 //	swarmtube.hashBenchmark(mib)               Promise<{subtleMBps, subtleParallelMBps, goMBps}>
-//	swarmtube.storage(opts?)                   Promise<{backend, bytes, budget, videos}>  the browser's
-//	                                          store of verified pieces (backend "opfs", "indexeddb",
-//	                                          or "none": then bytes and budget are 0)
-//	swarmtube.clearStorage(opts?)              Promise<{backend, bytes, budget, videos}>  deletes every
+//	swarmtube.storage(opts?)                   Promise<{backend, bytes, budget, videos, persisted}>  the
+//	                                          browser's store of verified pieces (backend "opfs",
+//	                                          "indexeddb", or "none": then bytes and budget are 0);
+//	                                          persisted: navigator.storage.persisted()
+//	swarmtube.clearStorage(opts?)              Promise<{backend, bytes, budget, videos, persisted}>  deletes every
 //	                                          stored piece; open videos keep playing (and fetch again)
 //
 // Verified pieces are kept in the browser's storage (the Origin Private File
@@ -25,7 +26,10 @@
 // a budget: storageShare (default 0.25) of navigator.storage.estimate()'s
 // quota, or storageBudget bytes; the least recently used videos make room
 // first. A reload or a later visit plays and seeds those pieces without
-// fetching them, each verified (SHA-1) when read back.
+// fetching them, each verified (SHA-1) when read back. Once a page has
+// stored its first piece it asks the browser to keep them under storage
+// pressure (navigator.storage.persist(), once per page; a denial changes
+// nothing else).
 //
 // opts (all optional): memoryBudget (bytes of pieces in memory, default
 // 32 MiB with storage, 512 MiB without), storage (false: memory only),
@@ -225,7 +229,7 @@ func pieceStore(o js.Value) *piecestore.Store {
 				return nil
 			}
 		}
-		s, err := piecestore.Load(ctx, b, 0)
+		s, err := piecestore.Load(ctx, &persistOnWrite{Backend: b}, 0)
 		if err != nil {
 			slog.Warn("swarmtube: browser storage unreadable: pieces stay in memory", "err", err)
 			return nil
@@ -241,6 +245,27 @@ func pieceStore(o js.Value) *piecestore.Store {
 		store.SetBudget(storageBudget(ctx, o, defaultShare))
 	}
 	return store
+}
+
+// persistOnWrite is the page's backend: after its first piece is written,
+// it asks the browser to make the origin's storage persistent
+// (jsutil.RequestPersist), once per page. Not on page load: a browser that
+// asks the viewer (Firefox) would ask before anything was kept, and a
+// page that only plays what it holds has nothing new to keep. A denial
+// changes nothing else: pieces are still stored, as "best effort" data the
+// browser may evict under storage pressure (storage() tells which).
+type persistOnWrite struct {
+	piecestore.Backend
+	once sync.Once
+}
+
+// WritePiece implements piecestore.Backend.
+func (p *persistOnWrite) WritePiece(ctx context.Context, torrent string, index int, data []byte) error {
+	err := p.Backend.WritePiece(ctx, torrent, index, data)
+	if err == nil {
+		p.once.Do(jsutil.RequestPersist)
+	}
+	return err
 }
 
 // defaultShare is the part of the browser's quota for this origin that
@@ -264,12 +289,19 @@ func storageBudget(ctx context.Context, o js.Value, share float64) int64 {
 	return int64(share * float64(quota))
 }
 
-// usage is storage()'s answer.
+// usage is storage()'s answer: the store's Usage and whether the browser
+// made the origin's storage persistent (persistOnWrite asked).
 func usage(st *piecestore.Store) js.Value {
-	u := piecestore.Usage{Backend: "none"}
+	u := struct {
+		piecestore.Usage
+		Persisted bool `json:"persisted"`
+	}{Usage: piecestore.Usage{Backend: "none"}}
 	if st != nil {
-		u = st.Usage()
+		u.Usage = st.Usage()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u.Persisted = jsutil.Persisted(ctx)
 	b, _ := json.Marshal(u)
 	return js.Global().Get("JSON").Call("parse", string(b))
 }

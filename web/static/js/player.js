@@ -11,7 +11,7 @@
 //              origin, bytes, rate, latencyMs, failures}), progress (0..1),
 //              stored (bytes of this video kept in the browser), note,
 //              reason (why not p2p)}
-//   storage(), clearStorage() (p2p only) → {backend, bytes, budget, videos}:
+//   storage(), clearStorage() (p2p only) → {backend, bytes, budget, videos, persisted}:
 //              the browser's store of videos' pieces, and emptying it
 //
 // When peer to peer cannot run, note is one plain sentence saying why
@@ -286,7 +286,7 @@ async function openEngine(video, file, media, abandoned, from, source) {
       };
     },
     // The browser's store of verified pieces (engine.js Engine.storage):
-    // {backend, bytes, budget, videos}; clearStorage empties it.
+    // {backend, bytes, budget, videos, persisted}; clearStorage empties it.
     storage: () => engine.storage(),
     clearStorage: () => engine.clearStorage(),
     destroy() {

@@ -363,7 +363,11 @@ function startStorage(session) {
     }
     box.hidden = false;
     const videos = u.videos === 1 ? '1 video' : `${u.videos} videos`;
-    usage.textContent = `${formatBytes(u.bytes)} of ${formatBytes(u.budget)} used (${videos}). Watching again takes these from your browser, not the pod, and this page shares them with other viewers.`;
+    // persisted: the browser granted persistent storage (the engine asks
+    // once it has stored something), else it may evict them when short
+    // of space.
+    const kept = u.persisted ? 'Your browser keeps them until you clear them.' : 'Your browser may delete them when it runs short of space.';
+    usage.textContent = `${formatBytes(u.bytes)} of ${formatBytes(u.budget)} used (${videos}). Watching again takes these from your browser, not the pod, and this page shares them with other viewers. ${kept}`;
   };
   const refresh = () => session.storage().then(show, (err) => console.warn('storage:', err));
   button.addEventListener('click', async () => {
