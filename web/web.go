@@ -124,7 +124,8 @@ type Options struct {
 //	GET /favicon.ico    the logo
 //	GET /static/        embedded assets (ETag; immutable when ?v=<version>);
 //	                    the folder itself (/static, /static/) is the 404 page
-//	/                   anything else: the 404 page
+//	/                   anything else: 405 with Allow where another method has
+//	                    a route (httpx.NoRoute), else the 404 page
 //
 // Pages carry a Content-Security-Policy header. GET patterns also answer
 // HEAD. Every error a person can meet on a page (404 for an unknown route

@@ -115,7 +115,8 @@
 //	POST   /api/v1/videos/uploads/        create. Headers: Tus-Resumable: 1.0.0,
 //	                                      Upload-Length: <bytes> (> 0; above the limit → 413),
 //	                                      Upload-Metadata: name <b64>,description <b64>,filename <b64>
-//	                                      (all optional here; given ones are validated now, 400)
+//	                                      (all optional here; given ones are validated now, 400;
+//	                                      a header outside tus's grammar → 400 invalid_metadata)
 //	                                      → 201 with Location: /api/v1/videos/uploads/{uploadID} (a path: tusd's absolute URL would name the scheme the pod saw, http behind a TLS proxy)
 //	HEAD   /api/v1/videos/uploads/{uploadID}  → Upload-Offset: bytes received so far
 //	PATCH  /api/v1/videos/uploads/{uploadID}  Content-Type: application/offset+octet-stream,
