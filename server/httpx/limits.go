@@ -101,25 +101,35 @@ func minBodyRate(next http.Handler, window time.Duration, minBytes int64) http.H
 			return
 		}
 		rc := http.NewResponseController(w)
-		if err := rc.SetReadDeadline(time.Now().Add(window)); err != nil {
+		deadline := time.Now().Add(window)
+		if err := rc.SetReadDeadline(deadline); err != nil {
 			next.ServeHTTP(w, r) // a ResponseWriter without deadlines (tests): nothing to enforce with
 			return
 		}
-		r.Body = &rateBody{ReadCloser: r.Body, rc: rc, window: window, min: minBytes}
+		r.Body = &rateBody{ReadCloser: r.Body, rc: rc, window: window, min: minBytes, deadline: deadline}
 		next.ServeHTTP(w, r)
 	})
 }
 
 type rateBody struct {
 	io.ReadCloser
-	rc     *http.ResponseController
-	window time.Duration
-	min    int64
-	since  int64 // bytes since the deadline last moved
-	ended  bool
+	rc       *http.ResponseController
+	window   time.Duration
+	min      int64
+	since    int64     // bytes since the deadline last moved
+	deadline time.Time // the current one, set again before every read
+	ended    bool
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
+	if !b.ended {
+		// A handler may set the connection's read deadline itself: tusd
+		// sets its NetworkTimeout (60 s) before each read of a PATCH,
+		// which let a stalled upload hold its connection for a minute and
+		// one sending a byte every 59 s for ever. The window's deadline is
+		// put back, so it holds whatever the handler does.
+		_ = b.rc.SetReadDeadline(b.deadline)
+	}
 	n, err := b.ReadCloser.Read(p)
 	if b.ended {
 		return n, err
@@ -137,7 +147,8 @@ func (b *rateBody) Read(p []byte) (int, error) {
 		b.ended = true
 	case b.since >= b.min:
 		b.since = 0
-		_ = b.rc.SetReadDeadline(time.Now().Add(b.window))
+		b.deadline = time.Now().Add(b.window)
+		_ = b.rc.SetReadDeadline(b.deadline)
 	}
 	return n, err
 }

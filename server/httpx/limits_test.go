@@ -28,6 +28,18 @@ func TestMinBodyRate(t *testing.T) {
 		}
 		fmt.Fprint(w, n)
 	})
+	mux.HandleFunc("POST /lenient", func(w http.ResponseWriter, r *http.Request) {
+		// As tusd does with its NetworkTimeout: a read deadline of its own,
+		// a minute away, set before every read of the body.
+		rc := http.NewResponseController(w)
+		body := readerFunc(func(p []byte) (int, error) {
+			_ = rc.SetReadDeadline(time.Now().Add(time.Minute))
+			return r.Body.Read(p)
+		})
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
 	mux.HandleFunc("POST /work", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		select {
@@ -106,26 +118,40 @@ func TestMinBodyRate(t *testing.T) {
 			t.Fatalf("echo after two windows: %q %v", b, err)
 		}
 	})
-	t.Run("stalled body is cut", func(t *testing.T) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		fmt.Fprintf(c, "POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nabc")
-		start := time.Now()
-		c.SetReadDeadline(time.Now().Add(20 * time.Second))
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatalf("no answer to a stalled body: %v", err)
-		}
-		if resp.StatusCode != http.StatusBadRequest || !resp.Close {
-			t.Errorf("stalled body: %d close=%v, want 400 and the connection closed", resp.StatusCode, resp.Close)
-		}
-		if d := time.Since(start); d < window/2 || d > 10*window {
-			t.Errorf("stalled body cut after %v, want about %v", d, window)
-		}
-	})
+	for _, path := range []string{"/read", "/lenient"} {
+		t.Run("stalled body is cut "+path, func(t *testing.T) { stalledBodyCut(t, addr, path, window) })
+	}
+}
+
+// readerFunc is an io.Reader made of a function.
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// stalledBodyCut sends path a body that stops after 3 bytes and wants the
+// 400 and the connection closed about one window later. On /lenient, whose
+// handler sets a one-minute read deadline before each read as tusd does,
+// the answer took the handler's minute.
+func stalledBodyCut(t *testing.T, addr, path string, window time.Duration) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nabc", path)
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || !resp.Close {
+		t.Errorf("stalled body: %d close=%v, want 400 and the connection closed", resp.StatusCode, resp.Close)
+	}
+	if d := time.Since(start); d < window/2 || d > 10*window {
+		t.Errorf("stalled body cut after %v, want about %v", d, window)
+	}
 }
 
 // fakeConn is a net.Conn from a given address that records Close.
