@@ -24,6 +24,9 @@ command -v caddy >/dev/null || need+=(caddy)
 /usr/bin/python3 -c 'import feedparser' 2>/dev/null || need+=(python3-feedparser) # a real feed parser for the feed tests
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v certutil >/dev/null || need+=(libnss3-tools)
+# The README walk-through (internal/readmetest) runs its curl and jq lines.
+command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
 # Desktop clients the pod is tested against (internal/clientlab).
 command -v transmission-remote >/dev/null || need+=(transmission-cli)
 command -v transmission-daemon >/dev/null || need+=(transmission-daemon)
