@@ -68,7 +68,6 @@ import (
 	"github.com/swarmtube/swarmtube/server/seeder"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/engine"
-	"github.com/swarmtube/swarmtube/wasm/swarm"
 	"github.com/swarmtube/swarmtube/web"
 )
 
@@ -904,14 +903,13 @@ func (b *browserViewer) report(v int) {
 	}
 }
 
-// viewer simulates one watch page: a player that reads ahead of the
-// playhead up to 10 s (as Chromium's media buffer does), starts once 1 s
-// is buffered and advances at the bitrate. It is fed first by the page's
-// early web seed reads (engine.js playEarly: the first request of early
-// bytes, then one piece at a time while the player has not started or
-// holds under earlyLow seconds, up to earlyCap), then, from engineDelay
-// after its first frame, by the engine, which is given those early bytes
-// and told the player's buffer.
+// viewer simulates one watch page in offload: a simPlayer (reading ahead
+// of the playhead up to 10 s, as Chromium's media buffer does) fed first by
+// the page's early web seed reads (engine.js playEarly: the first request
+// of early bytes, then one piece at a time while the player has not
+// started or holds under earlyLow seconds, up to earlyCap), then, from
+// engineDelay after its first frame, by the engine, which is given those
+// early bytes and told the player's state.
 type viewer struct {
 	acct        *podCounts // offload: why its engine asked the pod
 	webSeed     string
@@ -972,10 +970,15 @@ func (v *viewer) readRange(ctx context.Context, off, n int64) ([]byte, error) {
 func (v *viewer) play() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	begin := time.Now()
-	var buffered, pos, startedAt atomic.Int64 // startedAt: ns since begin of the first frame, 0 before
+	seconds := float64(v.size) / v.byteRate
+	p := newSimPlayer(plan{watch: seconds, pauseAt: -1, seekAt: -1}, v.size, v.byteRate, seconds)
 	var sess atomic.Pointer[engine.Session]
 	failed := make(chan error, 1)
+	add := func(n int) {
+		p.mu.Lock()
+		p.buffered += int64(n)
+		p.mu.Unlock()
+	}
 	go func() {
 		// engine.js prefetchEarly and earlyFromPrefetch: the first request,
 		// then a piece at a time while the player needs it, until the
@@ -985,15 +988,18 @@ func (v *viewer) play() {
 			failed <- err
 			return
 		}
-		buffered.Add(v.early)
+		add(len(earlyData))
 		for {
-			if at := startedAt.Load(); at > 0 && time.Since(begin) >= time.Duration(at)+v.engineDelay {
+			p.mu.Lock()
+			startedAt, ahead := p.startedAt, float64(p.buffered-p.pos)/v.byteRate
+			p.mu.Unlock()
+			if !startedAt.IsZero() && time.Since(startedAt) >= v.engineDelay {
 				break
 			}
 			got := int64(len(earlyData))
-			need := float64(buffered.Load()-pos.Load())/v.byteRate < v.earlyLow
-			if startedAt.Load() == 0 { // engine.js: not started EARLY_STUCK_MS after the first bytes
-				need = time.Since(begin) >= v.earlyStuck
+			need := ahead < v.earlyLow
+			if startedAt.IsZero() { // engine.js: not started EARLY_STUCK_MS after the first bytes
+				need = time.Since(p.begin) >= v.earlyStuck
 			}
 			if !need || got >= v.earlyCap {
 				select {
@@ -1010,7 +1016,7 @@ func (v *viewer) play() {
 				return
 			}
 			earlyData = append(earlyData, b...)
-			buffered.Add(int64(len(b)))
+			add(len(b))
 		}
 		v.earlyRead = int64(len(earlyData))
 		s, err := v.open()
@@ -1021,15 +1027,17 @@ func (v *viewer) play() {
 		// engine.js on open: the early bytes first, then play() reports the
 		// buffer at once.
 		s.Torrent.AddWebSeedData(ctx, v.webSeed, 0, earlyData)
-		s.Torrent.SetPlayback(v.playback(pos.Load(), buffered.Load()))
+		s.Torrent.SetPlayback(p.playback())
 		sess.Store(s)
 		buf := make([]byte, 1<<20)
 		for {
-			b := buffered.Load()
+			p.mu.Lock()
+			b, at := p.buffered, p.pos
+			p.mu.Unlock()
 			if b >= v.size {
 				return
 			}
-			if float64(b) > float64(pos.Load())+10*v.byteRate {
+			if float64(b-at) > 10*v.byteRate { // Chromium's media buffer
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
@@ -1037,63 +1045,35 @@ func (v *viewer) play() {
 			if err != nil && n == 0 {
 				return
 			}
-			buffered.Add(int64(n))
+			add(n)
 		}
 	}()
-	defer func() { v.session = sess.Load() }()
-	report := func() {
-		if s := sess.Load(); s != nil {
-			s.Torrent.SetPlayback(v.playback(pos.Load(), buffered.Load()))
-		}
-	}
-	started, stalled := false, false
-	last := time.Now()
-	for pos.Load() < v.size {
+	run(func(now time.Time, dt float64) bool {
 		select {
 		case v.err = <-failed:
-			return
-		case <-time.After(50 * time.Millisecond):
+			return true
+		default:
 		}
-		now := time.Now()
-		dt := now.Sub(last).Seconds()
-		prev := last
-		last = now
-		b, p := buffered.Load(), pos.Load()
-		if s := sess.Load(); s != nil && v.firstPeer == 0 && s.Torrent.Stats().Peers > 0 {
-			v.firstPeer = time.Since(begin)
+		s := sess.Load()
+		if s != nil && v.firstPeer == 0 && s.Torrent.Stats().Peers > 0 {
+			v.firstPeer = time.Since(p.begin)
 		}
-		if !started {
-			if b < min(v.size, int64(v.byteRate)) {
-				report()
-				continue
-			}
-			started, v.startup = true, time.Since(begin)
-			startedAt.Store(int64(v.startup))
+		_, _, done := p.step(now, dt)
+		if s != nil {
+			s.Torrent.SetPlayback(p.playback())
 		}
-		np := min(b, p+int64(dt*v.byteRate))
-		if stalled {
-			v.stalledFor += now.Sub(prev)
-		}
-		switch {
-		case np == b && b < v.size && !stalled:
-			v.stalls++
-			stalled = true
-		case np < b:
-			stalled = false
-		}
-		pos.Store(np)
-		report()
+		return done
+	})
+	v.session = sess.Load()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v.err == nil {
+		v.err = p.res.err
 	}
-}
-
-// playback is what engine.js reports for a player at byte pos holding
-// bytes up to buffered.
-func (v *viewer) playback(pos, buffered int64) swarm.Playback {
-	buf := float64(buffered-pos) / v.byteRate
-	if buffered >= v.size {
-		buf = 1e9
+	v.stalls, v.stalledFor = p.res.stalls, p.res.stalledFor
+	if !p.startedAt.IsZero() {
+		v.startup = p.startedAt.Sub(p.begin)
 	}
-	return swarm.Playback{Position: float64(pos) / v.byteRate, Duration: float64(v.size) / v.byteRate, Rate: 1, Buffer: buf}
 }
 
 // podAccount is a slog.Handler that counts, from a native viewer's engine

@@ -107,9 +107,10 @@ type interval struct{ from, to float64 }
 
 // result is what one viewer did.
 type result struct {
-	played []interval
-	stalls int
-	err    error
+	played     []interval
+	stalls     int
+	stalledFor time.Duration // simPlayer: wall time stalled after the start
+	err        error
 }
 
 // simPlayer is the player of a native or plain-HTTP viewer, as Chromium's
@@ -130,6 +131,7 @@ type simPlayer struct {
 	paused        bool
 
 	pausedUntil      time.Time
+	startedAt        time.Time // its first frame; zero before
 	started, stalled bool
 	watched, from    float64
 	res              result
@@ -149,10 +151,16 @@ func (p *simPlayer) step(now time.Time, dt float64) (at int64, seeked, done bool
 	if p.paused && now.After(p.pausedUntil) {
 		p.paused = false
 	}
-	if !p.started {
-		p.started = p.buffered >= min(p.size, int64(p.byteRate))
+	if p.stalled {
+		p.res.stalledFor += time.Duration(dt * float64(time.Second))
 	}
-	if p.started && !p.paused {
+	if !p.started {
+		// It plays from its first frame on, not from the last tick
+		// before: the playhead would lead the wall clock by a tick.
+		if p.started = p.buffered >= min(p.size, int64(p.byteRate)); p.started {
+			p.startedAt = now
+		}
+	} else if !p.paused {
 		np := min(p.buffered, p.pos+int64(dt*p.byteRate))
 		switch {
 		case np == p.pos && p.pos < p.size && !p.stalled:
@@ -187,6 +195,18 @@ func (p *simPlayer) step(now time.Time, dt float64) (at int64, seeked, done bool
 		return p.pos, seeked, true
 	}
 	return p.pos, seeked, false
+}
+
+// playback is what engine.js reports for the player: a player holding the
+// rest of the file is not starving, whatever is left of it.
+func (p *simPlayer) playback() swarm.Playback {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	buf := float64(p.buffered-p.pos) / p.byteRate
+	if p.buffered >= p.size {
+		buf = 1e9
+	}
+	return swarm.Playback{Position: float64(p.pos) / p.byteRate, Duration: p.seconds, Rate: 1, Paused: p.paused, Buffer: buf}
 }
 
 // run calls tick every 50 ms with the time elapsed since the last one,
@@ -362,14 +382,9 @@ func watchNative(webSeed string, size int64, byteRate, seconds float64, pl plan,
 		}
 	}()
 	report := func() {
-		if sess == nil {
-			return
+		if sess != nil {
+			sess.Torrent.SetPlayback(p.playback())
 		}
-		p.mu.Lock()
-		pb := swarm.Playback{Position: float64(p.pos) / byteRate, Duration: seconds, Rate: 1, Paused: p.paused,
-			Buffer: float64(p.buffered-p.pos) / byteRate}
-		p.mu.Unlock()
-		sess.Torrent.SetPlayback(pb)
 	}
 	reader := func(s *engine.Session) {
 		buf := make([]byte, 1<<20)
