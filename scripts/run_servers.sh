@@ -15,7 +15,9 @@
 #     -d '{"pods":["http://localhost:9003"]}'
 set -eu
 cd "$(dirname "$0")/.."
-go build -o bin/swarmtube ./server/cmd/swarmtube
+# make build, not go build: the pod embeds the browser peer (client.wasm),
+# which only make builds; without it the pages play with no peer to peer.
+${MAKE:-make} -s build
 scripts/clean_test.sh
 mkdir -p data
 

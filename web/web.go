@@ -35,6 +35,15 @@ func Static() fs.FS {
 	return sub
 }
 
+// HasEngine reports whether static (Static()) holds the browser peer,
+// client.wasm, which `make build` builds before the pod binary: a pod
+// built with a plain `go build` lacks it, and its pages then play from
+// the web seed only, with no peer to peer.
+func HasEngine(static fs.FS) bool {
+	st, err := fs.Stat(static, "client.wasm")
+	return err == nil && st.Size() > 0
+}
+
 func templatesFS() fs.FS {
 	sub, err := fs.Sub(files, "templates")
 	if err != nil {

@@ -753,3 +753,19 @@ console.log(JSON.stringify(out));`
 		}
 	}
 }
+
+// TestHasEngine: a static tree without client.wasm (a plain `go build`,
+// or scripts/run_servers.sh before it ran make build) is told apart, so
+// the pod can say why its pages play without peers.
+func TestHasEngine(t *testing.T) {
+	t.Parallel()
+	if HasEngine(fstest.MapFS{"js/app.js": {Data: []byte("x")}}) {
+		t.Error("a tree without client.wasm has the engine")
+	}
+	if HasEngine(fstest.MapFS{"client.wasm": {Data: nil}}) {
+		t.Error("an empty client.wasm is an engine")
+	}
+	if !HasEngine(fstest.MapFS{"client.wasm": {Data: []byte("\x00asm")}}) {
+		t.Error("client.wasm not found")
+	}
+}

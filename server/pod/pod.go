@@ -210,6 +210,9 @@ func (p *Pod) open() (err error) {
 	if !tools.Available() {
 		log.Warn("ffmpeg/ffprobe not found: uploads are not probed or transcoded and get no thumbnails; only MP4, WebM and Ogg files are accepted, as they are (install Debian's ffmpeg package)")
 	}
+	if !web.HasEngine(web.Static()) {
+		log.Warn("this binary was built without the browser peer (web/static/client.wasm): pages play from the web seed only, with no peer to peer; build it with make build")
+	}
 	if p.outbox, err = outbox.New(p.store, p.cfg.URL); err != nil {
 		return err
 	}
