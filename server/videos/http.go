@@ -334,7 +334,8 @@ func (h handlers) finish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	v, err := h.s.FinishUpload(r.Context(), r.PathValue("uploadID"), req.Name, req.Description)
+	u, _ := accounts.UserFrom(r.Context())
+	v, err := h.s.FinishUpload(r.Context(), r.PathValue("uploadID"), u.Username, req.Name, req.Description)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -215,7 +215,12 @@ func (s *Service) tusUpload(serve func(w http.ResponseWriter, r *http.Request, i
 			writeError(w, r, s.log, ErrUploadNotFound)
 			return
 		}
-		info, err := s.ownUpload(r.Context(), id)
+		u, ok := accounts.UserFrom(r.Context())
+		if !ok {
+			writeError(w, r, s.log, httpx.ErrUnauthorized)
+			return
+		}
+		info, err := s.ownUpload(r.Context(), id, u.Username)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -238,13 +243,8 @@ func (s *Service) tusOptions(w http.ResponseWriter, r *http.Request) {
 	s.tusRoutes.options.ServeHTTP(w, r)
 }
 
-// ownUpload returns the upload id if it exists and belongs to the
-// request's user.
-func (s *Service) ownUpload(ctx context.Context, id string) (tushandler.FileInfo, error) {
-	u, ok := accounts.UserFrom(ctx)
-	if !ok {
-		return tushandler.FileInfo{}, httpx.ErrUnauthorized
-	}
+// ownUpload returns the upload id if it exists and belongs to user.
+func (s *Service) ownUpload(ctx context.Context, id, user string) (tushandler.FileInfo, error) {
 	up, err := s.tusStore.GetUpload(ctx, id)
 	if err != nil {
 		if errors.Is(err, tushandler.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
@@ -256,7 +256,7 @@ func (s *Service) ownUpload(ctx context.Context, id string) (tushandler.FileInfo
 	if err != nil {
 		return tushandler.FileInfo{}, fmt.Errorf("videos: upload %s: %w", id, err)
 	}
-	if info.MetaData[metaOwner] != u.Username {
+	if info.MetaData[metaOwner] != user {
 		return tushandler.FileInfo{}, ErrNotUploader
 	}
 	return info, nil
@@ -317,9 +317,10 @@ type finishRequest struct {
 
 // FinishUpload publishes a complete resumable upload through the same path
 // as a multipart upload. name and description, when not nil, override the
-// upload's metadata. On a content error the upload is deleted; on a name
-// error it is kept so the client can finish again with a better name.
-func (s *Service) FinishUpload(ctx context.Context, id string, name, description *string) (api.Video, error) {
+// upload's metadata; only user, who created it, may finish it. On a
+// content error the upload is deleted; on a name error it is kept so the
+// client can finish again with a better name.
+func (s *Service) FinishUpload(ctx context.Context, id, user string, name, description *string) (api.Video, error) {
 	if !validUploadID(id) {
 		return api.Video{}, ErrUploadNotFound
 	}
@@ -327,7 +328,7 @@ func (s *Service) FinishUpload(ctx context.Context, id string, name, description
 		return api.Video{}, ErrUploadBusy
 	}
 	defer s.release(id, id+".info")
-	info, err := s.ownUpload(ctx, id)
+	info, err := s.ownUpload(ctx, id, user)
 	if err != nil {
 		return api.Video{}, err
 	}
