@@ -213,6 +213,24 @@ func TestMirrors(t *testing.T) {
 		}
 		return mi.URLList
 	}
+	// The mirror serves bad bytes: pod 3's check costs pod 2 score (the
+	// mirrors' Penalize, which server/pod gives federation's) and takes
+	// the copy off the url-list; with its bytes back, it is listed again.
+	copyPath := filepath.Join(b.data, "mirrors", onC.InfoHash+".mp4")
+	score := c.friends()[b.url].Score
+	if err := os.WriteFile(copyPath, bytes.Repeat([]byte{0xAA}, len(original)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, wait, "pod3 to charge pod2 for its bad copy and drop it from the url-list", func() bool {
+		return c.friends()[b.url].Score < score && slices.Equal(urlList(), []string{onC.WebseedURL})
+	})
+	if err := os.WriteFile(copyPath, original, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, wait, "pod3's url-list to name the repaired mirror again", func() bool {
+		return slices.Equal(urlList(), []string{onC.WebseedURL, webseed})
+	})
+
 	b.stop()
 	testenv.Eventually(t, wait, "pod3's url-list to drop the stopped mirror", func() bool {
 		return slices.Equal(urlList(), []string{onC.WebseedURL})
