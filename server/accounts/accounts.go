@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -494,7 +495,7 @@ func (s *Service) hash(ctx context.Context, password string) (string, error) {
 	}
 	var key []byte
 	if err := s.withHashSlot(ctx, func() {
-		key = argon2.IDKey([]byte(password), salt, s.cfg.ArgonTime, s.cfg.ArgonMemoryKiB, 1, 32)
+		key = argon2.IDKey([]byte(normalizePassword(password)), salt, s.cfg.ArgonTime, s.cfg.ArgonMemoryKiB, 1, 32)
 	}); err != nil {
 		return "", err
 	}
@@ -502,9 +503,26 @@ func (s *Service) hash(ctx context.Context, password string) (string, error) {
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
+// normalizePassword is what is hashed of a password: its NFKC form, as NIST
+// SP 800-63B §5.1.1.2 asks of verifiers that accept Unicode, so the same
+// password typed where accents compose differently (NFC "ä", NFD "a" and
+// U+0308: macOS file names, some input methods) or with compatibility
+// forms (full-width letters, "ﬁ") is the same password. It failed to log
+// in before.
+func normalizePassword(p string) string { return norm.NFKC.String(p) }
+
 // verifyPassword checks password against a PHC argon2id string, using the
 // parameters stored in it so costs can be raised without breaking old hashes.
+// Hashes made before passwords were normalised hold the bytes as typed, so
+// a password that normalisation changes is also checked as it is (a second
+// hash only for such passwords, inside the same slot).
 func verifyPassword(phc, password string) bool {
+	n := normalizePassword(password)
+	return verifyKey(phc, n) || (n != password && verifyKey(phc, password))
+}
+
+// verifyKey checks the bytes of password against a PHC argon2id string.
+func verifyKey(phc, password string) bool {
 	parts := strings.Split(phc, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false

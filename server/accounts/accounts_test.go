@@ -3,8 +3,10 @@ package accounts
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 
 	"github.com/swarmtube/swarmtube/server/api"
 	"github.com/swarmtube/swarmtube/server/httpx"
@@ -308,5 +312,42 @@ func TestCookieSession(t *testing.T) {
 	// A stale cookie leaves the viewer anonymous instead of failing the page.
 	if s := get("GET", ""); s != 401 {
 		t.Fatalf("after logout: %d, want 401", s)
+	}
+}
+
+// TestPasswordNormalized: a password is the same whichever Unicode form
+// it is typed in (NFC "ä" or NFD "a" + U+0308, full-width letters): NIST
+// SP 800-63B §5.1.1.2 asks for NFKC. An account registered with the
+// composed form could not log in with the decomposed one. Hashes made
+// before, of the bytes as typed, still verify.
+func TestPasswordNormalized(t *testing.T) {
+	t.Parallel()
+	s := newService(t, Config{TokenTTL: time.Hour})
+	ctx := context.Background()
+	nfc, nfd := "p\u00e4ssw\u00f6rd here", "pa\u0308sswo\u0308rd here"
+	if _, err := s.Register(ctx, "umlaut", nfc, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{nfc, nfd} {
+		if _, err := s.Login(ctx, "umlaut", pw); err != nil {
+			t.Errorf("login with %+q: %v", pw, err)
+		}
+	}
+	if _, err := s.Register(ctx, "wide", "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44", nil); err != nil { // ｐａｓｓｗｏｒｄ
+		t.Fatal(err)
+	}
+	if _, err := s.Login(ctx, "wide", "password"); err != nil {
+		t.Errorf("full-width password typed in ASCII: %v", err)
+	}
+	if _, err := s.Login(ctx, "umlaut", "passwo\u0308rd here"); !errors.Is(err, ErrBadLogin) {
+		t.Errorf("another password: %v", err)
+	}
+	// A hash of the decomposed bytes themselves, as made before.
+	salt := []byte("0123456789abcdef")
+	key := argon2.IDKey([]byte(nfd), salt, 1, 64, 1, 32)
+	old := fmt.Sprintf("$argon2id$v=%d$m=64,t=1,p=1$%s$%s", argon2.Version,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+	if !verifyPassword(old, nfd) {
+		t.Error("a hash made before normalisation no longer verifies")
 	}
 }
