@@ -36,20 +36,21 @@ func TestErrorAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, incomplete := p.tusCreate("alice", 100, tusMeta(metaName, "later"))
-	form := func(fields map[string]string, file []byte) (*bytes.Reader, map[string]string) {
-		body, ct := multipartBody(t, fields, "clip.mp4", file)
+	// A request's body and its Content-Type.
+	type body struct {
+		data []byte
+		hdr  map[string]string
+	}
+	form := func(fields map[string]string, file []byte) body {
+		r, ct := multipartBody(t, fields, "clip.mp4", file)
 		var b bytes.Buffer
-		_, _ = b.ReadFrom(body)
-		return bytes.NewReader(b.Bytes()), map[string]string{"Content-Type": ct}
+		_, _ = b.ReadFrom(r)
+		return body{b.Bytes(), map[string]string{"Content-Type": ct}}
 	}
+	jsonBody := func(s string) body { return body{[]byte(s), map[string]string{"Content-Type": "application/json"}} }
+	var none body
 	// A multipart upload reserves room for its whole body.
-	quotaBody, _ := form(map[string]string{"name": "t"}, fast)
-	quotaSize := int64(quotaBody.Len())
-	jsonBody := func(s string) (*bytes.Reader, map[string]string) {
-		return bytes.NewReader([]byte(s)), map[string]string{"Content-Type": "application/json"}
-	}
-	type body = func() (*bytes.Reader, map[string]string)
-	none := func() (*bytes.Reader, map[string]string) { return bytes.NewReader(nil), nil }
+	quotaSize := int64(len(form(map[string]string{"name": "t"}, fast).data))
 	const missing = "aaaaaaaaaaaaaaaa" // a well-formed id no video has
 	for _, tc := range []struct {
 		name, user, method, path string
@@ -69,37 +70,33 @@ func TestErrorAnswers(t *testing.T) {
 			`{"error":"resolution_not_found","message":"this video has no file at 100p"}`},
 		{"not the owner", "bob", "DELETE", "/api/v1/videos/" + v.ID, none, 403,
 			`{"error":"forbidden","message":"only the video's owner or an admin may do this"}`},
-		{"hidden from others", "bob", "PATCH", "/api/v1/videos/" + missing, func() (*bytes.Reader, map[string]string) { return jsonBody(`{"name":"x"}`) }, 404,
+		{"hidden from others", "bob", "PATCH", "/api/v1/videos/" + missing, jsonBody(`{"name":"x"}`), 404,
 			`{"error":"video_not_found","message":"no video has this id"}`},
 		{"friend's video", accounts.AdminUsername, "DELETE", "/api/v1/videos/" + remoteKey, none, 403,
 			`{"error":"remote_video","message":"this video belongs to another pod; it can only be changed there"}`},
-		{"name too long", "alice", "PATCH", "/api/v1/videos/" + v.ID, func() (*bytes.Reader, map[string]string) {
-			return jsonBody(`{"name":"` + strings.Repeat("x", MaxNameRunes+1) + `"}`)
-		}, 400, fmt.Sprintf(`{"error":"invalid_name","message":"the name has %d characters; at most %d are allowed"}`, MaxNameRunes+1, MaxNameRunes)},
-		{"empty name", "alice", "PATCH", "/api/v1/videos/" + v.ID, func() (*bytes.Reader, map[string]string) { return jsonBody(`{"name":" "}`) }, 400,
+		{"name too long", "alice", "PATCH", "/api/v1/videos/" + v.ID, jsonBody(`{"name":"` + strings.Repeat("x", MaxNameRunes+1) + `"}`), 400,
+			fmt.Sprintf(`{"error":"invalid_name","message":"the name has %d characters; at most %d are allowed"}`, MaxNameRunes+1, MaxNameRunes)},
+		{"empty name", "alice", "PATCH", "/api/v1/videos/" + v.ID, jsonBody(`{"name":" "}`), 400,
 			`{"error":"invalid_name","message":"the name must not be empty"}`},
-		{"description too long", "alice", "PATCH", "/api/v1/videos/" + v.ID, func() (*bytes.Reader, map[string]string) {
-			return jsonBody(`{"description":"` + strings.Repeat("x", MaxDescriptionRunes+1) + `"}`)
-		}, 400, fmt.Sprintf(`{"error":"invalid_description","message":"the description has %d characters; at most %d are allowed"}`, MaxDescriptionRunes+1, MaxDescriptionRunes)},
-		{"short session", "", "POST", "/api/v1/videos/" + v.ID + "/views", func() (*bytes.Reader, map[string]string) { return jsonBody(`{"session":"x"}`) }, 400,
+		{"description too long", "alice", "PATCH", "/api/v1/videos/" + v.ID, jsonBody(`{"description":"` + strings.Repeat("x", MaxDescriptionRunes+1) + `"}`), 400,
+			fmt.Sprintf(`{"error":"invalid_description","message":"the description has %d characters; at most %d are allowed"}`, MaxDescriptionRunes+1, MaxDescriptionRunes)},
+		{"short session", "", "POST", "/api/v1/videos/" + v.ID + "/views", jsonBody(`{"session":"x"}`), 400,
 			fmt.Sprintf(`{"error":"bad_session","message":"session must be 8 to %d characters"}`, maxSessionLen)},
-		{"views of no video", "", "POST", "/api/v1/videos/" + missing + "/views", func() (*bytes.Reader, map[string]string) { return jsonBody(`{"session":"12345678"}`) }, 404,
+		{"views of no video", "", "POST", "/api/v1/videos/" + missing + "/views", jsonBody(`{"session":"12345678"}`), 404,
 			`{"error":"video_not_found","message":"no video has this id"}`},
-		{"not a video", "alice", "POST", "/api/v1/videos", func() (*bytes.Reader, map[string]string) {
-			return form(map[string]string{"name": "t"}, []byte("just some text, saved as clip.mp4\n"))
-		}, 415, `{"error":"not_a_video","message":"the file is not a video this pod accepts: send a video file such as MP4 or WebM (the content is checked, not the name)"}`},
-		{"empty file", "alice", "POST", "/api/v1/videos", func() (*bytes.Reader, map[string]string) { return form(map[string]string{"name": "t"}, []byte{}) }, 400,
+		{"not a video", "alice", "POST", "/api/v1/videos", form(map[string]string{"name": "t"}, []byte("just some text, saved as clip.mp4\n")), 415,
+			`{"error":"not_a_video","message":"the file is not a video this pod accepts: send a video file such as MP4 or WebM (the content is checked, not the name)"}`},
+		{"empty file", "alice", "POST", "/api/v1/videos", form(map[string]string{"name": "t"}, []byte{}), 400,
 			`{"error":"empty_file","message":"the file is empty"}`},
-		{"no file", "alice", "POST", "/api/v1/videos", func() (*bytes.Reader, map[string]string) { return form(map[string]string{"name": "t"}, nil) }, 400,
+		{"no file", "alice", "POST", "/api/v1/videos", form(map[string]string{"name": "t"}, nil), 400,
 			`{"error":"missing_file","message":"send the video in a multipart form field named \"file\""}`},
-		{"too large", "alice", "POST", "/api/v1/videos", func() (*bytes.Reader, map[string]string) {
-			return form(map[string]string{"name": "t"}, append(append([]byte(nil), fast...), make([]byte, 2000)...))
-		}, 413, fmt.Sprintf(`{"error":"too_large","message":"the video is larger than this pod accepts (%s)"}`, httpx.SizeText(limit))},
-		{"undecodable", "alice", "POST", "/api/v1/videos", func() (*bytes.Reader, map[string]string) { return form(map[string]string{"name": "t"}, fast[:64]) }, 415,
+		{"too large", "alice", "POST", "/api/v1/videos", form(map[string]string{"name": "t"}, append(append([]byte(nil), fast...), make([]byte, 2000)...)), 413,
+			fmt.Sprintf(`{"error":"too_large","message":"the video is larger than this pod accepts (%s)"}`, httpx.SizeText(limit))},
+		{"undecodable", "alice", "POST", "/api/v1/videos", form(map[string]string{"name": "t"}, fast[:64]), 415,
 			`{"error":"invalid_video","message":"the file looks like a video but cannot be decoded: it may be truncated or damaged"}`},
-		{"same bytes, same name", "alice", "POST", "/api/v1/videos", func() (*bytes.Reader, map[string]string) { return form(map[string]string{"name": "clip"}, fast) }, 409,
+		{"same bytes, same name", "alice", "POST", "/api/v1/videos", form(map[string]string{"name": "clip"}, fast), 409,
 			fmt.Sprintf(`{"error":"duplicate_video","message":"this exact video, under the same name, is already published on this pod: %s/videos/%s"}`, p.svc.cfg.PodURL, v.ID)},
-		{"over quota", "bob", "POST", "/api/v1/videos", func() (*bytes.Reader, map[string]string) { return form(map[string]string{"name": "t"}, fast) }, 413,
+		{"over quota", "bob", "POST", "/api/v1/videos", form(map[string]string{"name": "t"}, fast), 413,
 			fmt.Sprintf(`{"error":"quota_exceeded","message":"this video (%s) does not fit in your quota of %s: your videos take %s; remove videos or ask the pod's admin for more room"}`,
 				httpx.SizeText(quotaSize), httpx.SizeText(10), httpx.SizeText(0))},
 		{"no such upload", "alice", "POST", UploadsPath + "abcdefghijklmnopqrstuvwxyz234567/finish", none, 404,
@@ -114,8 +111,7 @@ func TestErrorAnswers(t *testing.T) {
 			fmt.Sprintf(`{"error":"invalid_query","message":"send the search text as q (at most %d bytes)"}`, maxQueryBytes)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, h := tc.body()
-			resp, b := p.do(tc.user, tc.method, tc.path, r, h)
+			resp, b := p.do(tc.user, tc.method, tc.path, bytes.NewReader(tc.body.data), tc.body.hdr)
 			if resp.StatusCode != tc.status || string(b) != tc.want+"\n" {
 				t.Errorf("%s %s: %d %s\nwant %d %s", tc.method, tc.path, resp.StatusCode, b, tc.status, tc.want)
 			}
@@ -129,8 +125,9 @@ func TestErrorAnswers(t *testing.T) {
 		status     int
 		want       string
 	}{
-		{"tus over quota", "bob", 100, 413, fmt.Sprintf(`{"error":"quota_exceeded","message":"this video (%s) does not fit in your quota of %s: your videos take %s; remove videos or ask the pod's admin for more room"}`,
-			httpx.SizeText(100), httpx.SizeText(10), httpx.SizeText(0))},
+		{"tus over quota", "bob", 100, 413,
+			fmt.Sprintf(`{"error":"quota_exceeded","message":"this video (%s) does not fit in your quota of %s: your videos take %s; remove videos or ask the pod's admin for more room"}`,
+				httpx.SizeText(100), httpx.SizeText(10), httpx.SizeText(0))},
 		{"tus empty", "alice", 0, 400, `{"error":"empty_file","message":"the file is empty"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
