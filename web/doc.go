@@ -28,6 +28,7 @@
 // Content-Encoding and Vary: Accept-Encoding; the Content-Type stays that of
 // the original (application/wasm for .wasm, which streaming compilation
 // needs). A Service Worker script is allowed to control the whole origin;
-// the engine's (static/engine/sw.js) is served with the one script it
-// imports (messages.js) in place of its importScripts.
+// the engine's worker (static/engine/sw.js) and loader (engine.js) are
+// served with the one script they import (messages.js) in place of their
+// importScripts and import.
 package web

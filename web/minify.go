@@ -46,8 +46,8 @@ func minifyAll(static fs.FS) map[string][]byte {
 			return nil
 		}
 		bundled := false
-		if name == workerScript {
-			src, bundled = bundleWorker(static, src)
+		if stmt, ok := bundledImports[name]; ok {
+			src, bundled = bundleImport(static, src, stmt)
 		}
 		var buf bytes.Buffer
 		if err := m.Minify(mime, &buf, bytes.NewReader(src)); err != nil {
@@ -62,26 +62,27 @@ func minifyAll(static fs.FS) map[string][]byte {
 	return out
 }
 
-// workerScript is the engine's Service Worker, and workerImport the one
-// script it imports (the page ↔ worker message types, shared with
-// engine.js).
-const (
-	workerScript = "engine/sw.js"
-	workerImport = "engine/messages.js"
-)
+// workerImport is the one script the engine's scripts import (the page ↔
+// worker message types), and bundledImports the statement by which each
+// does: the pod serves both with it in place of that statement. On a first
+// visit the Service Worker installs only once its script has run, and the
+// page's <video> starts only once engine.js has run: an imported script is
+// one more request on either path (measured 5–170 ms, BENCHMARKS.md).
+const workerImport = "engine/messages.js"
 
-// bundleWorker returns the Service Worker's source with its
-// importScripts('messages.js') replaced by that file, and whether it did:
-// on a first visit the worker installs only once its script has run, and
-// an imported script is one more request on that path (measured 5–170 ms,
-// BENCHMARKS.md), while the page waits for the worker to control it.
-func bundleWorker(static fs.FS, src []byte) ([]byte, bool) {
-	stmt := []byte("importScripts('" + path.Base(workerImport) + "');")
+var bundledImports = map[string]string{
+	"engine/sw.js":     "importScripts('messages.js');",
+	"engine/engine.js": "import './messages.js';",
+}
+
+// bundleImport returns src with the statement stmt (which must occur once)
+// replaced by workerImport's source, and whether it did.
+func bundleImport(static fs.FS, src []byte, stmt string) ([]byte, bool) {
 	imported, err := fs.ReadFile(static, workerImport)
-	if err != nil || bytes.Count(src, stmt) != 1 {
+	if err != nil || bytes.Count(src, []byte(stmt)) != 1 {
 		return src, false
 	}
-	return bytes.Replace(src, stmt, append(append([]byte("\n"), imported...), '\n'), 1), true
+	return bytes.Replace(src, []byte(stmt), append(append([]byte("\n"), imported...), '\n'), 1), true
 }
 
 // stylesheet is the site's one stylesheet, inlined in every page's head so

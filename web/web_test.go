@@ -20,6 +20,7 @@ import (
 
 	"github.com/swarmtube/swarmtube/internal/testenv"
 	"github.com/swarmtube/swarmtube/server/api"
+	"github.com/swarmtube/swarmtube/server/webseed"
 	"github.com/swarmtube/swarmtube/shared/media"
 )
 
@@ -528,6 +529,10 @@ func TestEarlyPrefetchIsWorkerBudget(t *testing.T) {
 	if js, sw := constant("static/engine/engine.js", "EARLY_PREFETCH"), constant("static/engine/sw.js", "EARLY_BUDGET"); js != sw {
 		t.Errorf("engine.js EARLY_PREFETCH = %s, sw.js EARLY_BUDGET = %s", js, sw)
 	}
+	// The pod's start route (a first visit's first request) sends no more.
+	if js, pod := constant("static/engine/engine.js", "EARLY_PREFETCH"), webseed.MaxStart; js != "1 << 20" || pod != 1<<20 {
+		t.Errorf("engine.js EARLY_PREFETCH = %s, webseed.MaxStart = %d", js, pod)
+	}
 }
 
 // TestEngineMIMEMatchesPod: the browser engine's extension → MIME map is
@@ -656,29 +661,38 @@ func TestWorkerMessagesDefinedOnce(t *testing.T) {
 	}
 }
 
-// TestWorkerServedBundled: the pod serves the Service Worker with
-// messages.js inside it, so a first visit's install waits on no second
-// request; the source still defines the types once (messages.js).
+// TestWorkerServedBundled: the pod serves the Service Worker and the
+// engine's loader with messages.js inside them, so neither a first visit's
+// worker install nor its <video>'s start waits on a second request; the
+// source still defines the types once (messages.js).
 func TestWorkerServedBundled(t *testing.T) {
 	mux := testMux(t, nil)
-	sw := get(mux, "/static/engine/sw.js", nil)
 	msgs := get(mux, "/static/engine/messages.js", nil)
-	if sw.Code != 200 || msgs.Code != 200 {
-		t.Fatalf("sw.js %d, messages.js %d", sw.Code, msgs.Code)
+	if msgs.Code != 200 {
+		t.Fatalf("messages.js %d", msgs.Code)
 	}
-	body := sw.Body.String()
-	if strings.Contains(body, "importScripts") {
-		t.Errorf("the served worker still imports a script: %.200s", body)
-	}
-	if !strings.Contains(body, strings.TrimSuffix(strings.TrimSpace(msgs.Body.String()), ";")) {
-		t.Errorf("the served worker lacks messages.js's definitions %q", msgs.Body.String())
-	}
-	src, err := files.ReadFile("static/engine/sw.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(src, []byte("importScripts('messages.js');")) {
-		t.Error("sw.js's source no longer imports messages.js as bundleWorker expects")
+	for _, c := range []struct{ file, stmt string }{
+		{"sw.js", "importScripts('messages.js');"},
+		{"engine.js", "import './messages.js';"},
+	} {
+		served := get(mux, "/static/engine/"+c.file, nil)
+		if served.Code != 200 {
+			t.Fatalf("%s %d", c.file, served.Code)
+		}
+		body := served.Body.String()
+		if strings.Contains(body, "importScripts") || strings.Contains(body, "messages.js\"") || strings.Contains(body, "messages.js'") {
+			t.Errorf("the served %s still imports a script: %.300s", c.file, body)
+		}
+		if !strings.Contains(body, strings.TrimSuffix(strings.TrimSpace(msgs.Body.String()), ";")) {
+			t.Errorf("the served %s lacks messages.js's definitions %q", c.file, msgs.Body.String())
+		}
+		src, err := files.ReadFile("static/engine/" + c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(src, []byte(c.stmt)) {
+			t.Errorf("%s's source no longer has %s as bundleImport expects", c.file, c.stmt)
+		}
 	}
 }
 

@@ -410,6 +410,9 @@ func (p *Pod) handler() http.Handler {
 	p.mirrors.Routes(mux, log)
 	mux.Handle("GET /static/webseed/{file}", p.webseed)
 	mux.Handle("OPTIONS /static/webseed/{file}", p.webseed) // CORS preflight
+	// The engine's stream as the network sees it: a first visit's first
+	// request, before the Service Worker controls the page (webseed.StartHandler).
+	mux.Handle("GET /static/engine/stream/{infohash}/{name}", p.webseed.StartHandler("/static/webseed/"))
 	mux.Handle("GET /tracker/socket", p.tracker.WebSocketHandler())
 	mux.Handle("GET /tracker/announce", p.tracker.AnnounceHandler())
 	mux.Handle("GET /tracker/scrape", p.tracker.ScrapeHandler())
@@ -442,7 +445,7 @@ func (p *Pod) handler() http.Handler {
 		publicCORS,
 		httpx.ModestRanges, // for every ServeContent: web seed, images, pages, static
 		httpx.Observe(log, httpx.NewMetrics(p.reg)),
-		httpx.Compress("/static/webseed/", "/tracker/"),
+		httpx.Compress("/static/webseed/", "/static/engine/stream/", "/tracker/"),
 		httpx.PlainErrors(log, nil, errorPage), // libraries' plain-text errors: JSON, or the error page
 		httpx.HeaderLimit(httpx.MaxHeaderBytes, errorPage),
 		p.accounts.Middleware(log),

@@ -63,14 +63,20 @@ func (h *Handler) ServedBytes() int64 { return h.served.Load() }
 
 // ServeHTTP answers GET and HEAD for /.../{file}.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK, count: h.count}
-	defer func() { h.requests.WithLabelValues(strconv.Itoa(cw.status)).Inc() }()
-	w = cw
-
 	name := r.PathValue("file")
 	if name == "" {
 		name = path.Base(r.URL.Path)
 	}
+	h.serve(w, r, name)
+}
+
+// serve answers r with the web seed file name (GET and HEAD, ranges),
+// counting what it sends.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, name string) {
+	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK, count: h.count}
+	defer func() { h.requests.WithLabelValues(strconv.Itoa(cw.status)).Inc() }()
+	w = cw
+
 	if r.Method == http.MethodOptions {
 		preflight(w, r)
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
 
+	"github.com/swarmtube/swarmtube/server/webseed"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 )
 
@@ -137,22 +138,39 @@ func TestPlayEarlyHandsOverWebSeedBytes(t *testing.T) {
 		return true;
 	})()`, &reloaded)
 	waitJS(t, pg, "document.getElementById('v').currentTime > 1", "window.__st.err", dump, 30*time.Second)
-	// The page fetched the first second of media in one request while the
-	// worker started (engine.js prefetchEarly), and the worker served the
-	// player from it; whatever the page or the engine fetched after it
-	// (pieces the player needed before the engine ran, then the engine's
-	// own), no byte came from the web seed twice: the early bytes were
-	// handed over, and the restarted worker read none of them again.
+	// A first visit: the <video> went to its stream URL at once, and the
+	// page fetched that URL's first second of media in one request (the
+	// pod's start route, webseed.StartHandler), which the player read from
+	// the HTTP cache while the worker started (engine.js prefetchEarly).
+	// Whatever the page or the engine fetched after it (pieces the player
+	// needed before the engine ran, then the engine's own), no byte came
+	// from the web seed twice: the early bytes were handed over, and the
+	// restarted worker read none of them again. The exception is what the
+	// start route sent after the page's prefetch, while the worker did not
+	// control the page yet: the HTTP cache's continuation of the player's
+	// open-ended first request (which the cache drops), and the player's
+	// own next requests until the worker took over (more of them on a
+	// loaded machine). Each is cut to webseed.ContinueBytes, and the page
+	// does not see them.
 	ranges := p.WebSeedRanges()
-	if want := fmt.Sprintf("bytes=0-%d", first-1); len(ranges) == 0 || ranges[0] != want {
-		t.Errorf("web seed ranges %v, want the page's prefetch %q first", ranges, want)
+	t.Logf("web seed ranges: %v", ranges)
+	if want := (servedRange{"start", fmt.Sprintf("bytes=0-%d", first-1)}); len(ranges) == 0 || ranges[0] != want {
+		t.Errorf("web seed ranges %v, want the page's prefetch %v first", ranges, want)
 	}
 	type span struct{ from, to int64 }
 	var got []span
-	for _, r := range ranges {
+	var beforeWorker int64
+	for i, r := range ranges {
 		var s span
-		if _, err := fmt.Sscanf(r, "bytes=%d-%d", &s.from, &s.to); err != nil {
-			t.Fatalf("web seed range %q: %v", r, err)
+		if _, err := fmt.Sscanf(r.rng, "bytes=%d-%d", &s.from, &s.to); err != nil {
+			t.Fatalf("web seed range %q: %v", r.rng, err)
+		}
+		if i > 0 && r.route == "start" {
+			if s.to-s.from+1 > webseed.ContinueBytes {
+				t.Errorf("the start route sent %v after the first request: more than webseed.ContinueBytes", r)
+			}
+			beforeWorker += s.to - s.from + 1
+			continue
 		}
 		for _, o := range got {
 			if s.from <= o.to && o.from <= s.to {
@@ -161,6 +179,7 @@ func TestPlayEarlyHandsOverWebSeedBytes(t *testing.T) {
 		}
 		got = append(got, s)
 	}
+	t.Logf("the player read %d bytes from the start route before the worker controlled the page", beforeWorker)
 	if st := pageStats(t, pg); st.BadPieces != 0 {
 		t.Errorf("bad pieces: %+v", st)
 	}

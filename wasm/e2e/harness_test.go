@@ -119,7 +119,7 @@ type pod struct {
 	Seeder    *seeder.Seeder
 
 	mu       sync.Mutex
-	ranges   []string          // Range headers the web seed answered, in order
+	ranges   []servedRange     // byte ranges the web seed sent, in order
 	announce func(ih [20]byte) // the tracker's OnAnnounce, if set (see setAnnounce)
 }
 
@@ -131,11 +131,16 @@ func (p *pod) setAnnounce(f func(ih [20]byte)) {
 	p.announce = f
 }
 
-// WebSeedRanges returns the Range headers the web seed has answered.
-func (p *pod) WebSeedRanges() []string {
+// servedRange is a byte range the web seed sent (206 answers): route is
+// "webseed" (its files) or "start" (webseed.StartHandler).
+type servedRange struct{ route, rng string }
+
+// WebSeedRanges returns the byte ranges the web seed has sent, in order, as
+// "bytes=S-E".
+func (p *pod) WebSeedRanges() []servedRange {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.ranges...)
+	return append([]servedRange(nil), p.ranges...)
 }
 
 func startPod(t *testing.T, withSeeder bool) *pod {
@@ -238,12 +243,21 @@ func startPodWith(t *testing.T, withSeeder bool, c clip) *pod {
 	})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ws := webseed.New(func(name string) (string, bool) { return path, name == "clip.mp4" }, quiet, reg)
-	mux.HandleFunc("GET /webseed/{file}", func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		p.ranges = append(p.ranges, r.Header.Get("Range"))
-		p.mu.Unlock()
-		ws.ServeHTTP(w, r)
-	})
+	// What the web seed serves, as the pod mounts it: its files, and the
+	// engine's stream URLs that reach the network (a first visit's start).
+	record := func(route string, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r)
+			served := strings.TrimSuffix(w.Header().Get("Content-Range"), "/"+strconv.FormatInt(p.Length, 10))
+			if from, to, ok := strings.Cut(strings.TrimPrefix(served, "bytes "), "-"); ok && strings.HasPrefix(served, "bytes ") {
+				p.mu.Lock()
+				p.ranges = append(p.ranges, servedRange{route: route, rng: "bytes=" + from + "-" + to})
+				p.mu.Unlock()
+			}
+		})
+	}
+	mux.Handle("GET /webseed/{file}", record("webseed", ws))
+	mux.Handle("GET /static/engine/stream/{infohash}/{name}", record("start", ws.StartHandler("/webseed/")))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	if withSeeder {

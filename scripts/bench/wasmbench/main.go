@@ -66,6 +66,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/swarmtube/swarmtube/server/seeder"
+	"github.com/swarmtube/swarmtube/server/webseed"
 	"github.com/swarmtube/swarmtube/shared/torrentfile"
 	"github.com/swarmtube/swarmtube/wasm/engine"
 	"github.com/swarmtube/swarmtube/web"
@@ -262,12 +263,21 @@ func newPod(path string, duration float64, withSeeder bool) *pod {
 		fmt.Fprintf(w, `{"info_hash":"%x","torrent_url":"/t/video.torrent","webseed_url":"/webseed/video.mp4","size":%d,"duration":%g,"piece_length":%d}`,
 			ih, p.size, p.duration, info.PieceLength)
 	})
-	mux.HandleFunc("/webseed/video.mp4", func(w http.ResponseWriter, r *http.Request) {
-		if *debug {
-			log.Printf("%s web seed %s %q", time.Now().Format("15:04:05.000"), r.Header.Get("User-Agent")[:min(10, len(r.Header.Get("User-Agent")))], r.Header.Get("Range"))
-		}
-		http.ServeContent(countingWriter{w, &p.webseedOut}, r, "video.mp4", time.Time{}, bytes.NewReader(data))
-	})
+	// The pod's web seed handler (cacheable, immutable, as the pod sends
+	// it), and its start route for the engine's stream URLs: a first
+	// visit's first request reaches it before the Service Worker controls
+	// the page (webseed.StartHandler).
+	ws := webseed.New(func(name string) (string, bool) { return path, name == "video.mp4" }, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	counted := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if *debug {
+				log.Printf("%s web seed %s %s %q", time.Now().Format("15:04:05.000"), r.URL.Path, r.Header.Get("User-Agent")[:min(10, len(r.Header.Get("User-Agent")))], r.Header.Get("Range"))
+			}
+			h.ServeHTTP(countingWriter{w, &p.webseedOut}, r)
+		})
+	}
+	mux.Handle("/webseed/video.mp4", counted(ws))
+	mux.Handle("/static/engine/stream/", counted(ws.StartHandler("/webseed/")))
 	if withSeeder {
 		dir, _ := os.MkdirTemp("", "wasmbench-seeder-")
 		s, err := seeder.New(seeder.Config{DataDir: dir, ListenAddr: "127.0.0.1", WebRTC: true},

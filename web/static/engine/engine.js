@@ -165,19 +165,65 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video', leng
   const early = ws && !(controlledAtStart && (await storedStart(ih))) ? ws : null;
   if (early) earlySeed.set(ih, early.href);
   pageMarks.stored ??= performance.now();
-  const pre = early && early.origin === location.origin && canServiceWorker()
-    ? prefetchEarly(ih, early.href, earlyBudget({ length, duration, pieceLength }), pieceLength > 0 ? pieceLength : EARLY_CHUNK, video)
-    : null;
+  const budget = earlyBudget({ length, duration, pieceLength });
+  const unit = pieceLength > 0 ? pieceLength : EARLY_CHUNK;
+  const own = early && early.origin === location.origin && canServiceWorker();
+  const u = new URL(`${ih}/${encodeURIComponent(name)}`, STREAM_BASE);
+  if (early) u.searchParams.set('webseed', early.href);
+  // A page no worker controls yet (a first visit) points the <video> at
+  // its stream at once, instead of when the worker controls the page
+  // (it registers and starts in ~50-70 ms, more than a first request takes
+  // on a fast link): its first request goes to the network, where the
+  // browser's HTTP cache answers it with the page's own fetch of the first
+  // budget bytes of that very URL (prefetchEarly; the pod serves them,
+  // webseed.StartHandler). The player starts as a plain <video> does, the
+  // page holds the bytes to hand to the engine, and the pod sends them
+  // once. The player's next request, made when that answer ends, goes
+  // through the worker once it controls the page.
+  const direct = own && length > 0 && !navigator.serviceWorker.controller;
+  expect(ih);
+  let pre = null;
+  let release;
+  if (direct) {
+    u.searchParams.set('early', String(budget));
+    pre = prefetchEarly(ih, early.href, budget, unit, video, u.href);
+    release = holdEngine(video);
+    // The player's data then comes from the network first and from the
+    // worker after: Chromium's media loader refuses to mix the two
+    // (PIPELINE_ERROR_READ, "data source error": it checks that one
+    // resource's data has one origin) unless the element is in CORS mode,
+    // where every byte is readable by the page anyway.
+    video.crossOrigin = 'anonymous';
+    video.src = u.href;
+    pageMarks.src ??= performance.now();
+    video.play().catch(() => release && release());
+  } else if (own) {
+    pre = prefetchEarly(ih, early.href, budget, unit, video);
+  }
   if (!(await startServiceWorker(swScope))) {
     pre?.abort();
     return false;
   }
-  expect(ih);
-  let release;
+  if (direct) return true;
   // The engine's start waits for the video only while early bytes feed
   // it: a stored video plays from the engine alone, which must not wait
   // EARLY_HOLD_MS for a first frame that only it can give.
-  if (early) startGate ??= new Promise((resolve) => {
+  if (early) release = holdEngine(video);
+  video.src = u.href;
+  pageMarks.src ??= performance.now();
+  // Autoplay may be refused (the page shows controls): then nothing plays
+  // soon, so the engine need not wait.
+  video.play().catch(() => release && release());
+  return true;
+}
+
+// holdEngine makes the engine's start (loadEngine) wait until video's first
+// frame is on the screen, it fails, or EARLY_HOLD_MS pass, and returns the
+// function that lets it start at once; undefined when a hold is already set.
+function holdEngine(video) {
+  if (startGate) return undefined;
+  let release;
+  startGate = new Promise((resolve) => {
     release = resolve;
     // 'playing' can fire before the page's first paint on a busy machine;
     // the wasm's download then came ahead of the page's largest paint (the
@@ -193,14 +239,7 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video', leng
     video.addEventListener('error', resolve, { once: true });
     setTimeout(resolve, EARLY_HOLD_MS);
   });
-  const u = new URL(`${ih}/${encodeURIComponent(name)}`, STREAM_BASE);
-  if (early) u.searchParams.set('webseed', early.href);
-  video.src = u.href;
-  pageMarks.src ??= performance.now();
-  // Autoplay may be refused (the page shows controls): then nothing plays
-  // soon, so the engine need not wait.
-  video.play().catch(() => release && release());
-  return true;
+  return release;
 }
 
 // EARLY_PREFETCH caps what playEarly fetches from the web seed itself:
@@ -264,7 +303,11 @@ function canServiceWorker() {
 // fetched a piece at a time only while the player needs them before the
 // engine runs (earlyFromPrefetch). They are handed to the engine on open
 // like the worker's own early reads, so the pod sends them once either way.
-function prefetchEarly(infoHash, url, budget, unit, video) {
+// first, when given, is the URL of the first request instead of url: the
+// <video>'s own stream URL on a first visit (playEarly's direct start), so
+// that the browser's HTTP cache answers the player's first request with the
+// page's bytes (Chromium does, joining the request in flight).
+function prefetchEarly(infoHash, url, budget, unit, video, first) {
   const have = prefetched.get(infoHash);
   if (have) return have;
   const ctl = new AbortController();
@@ -273,7 +316,7 @@ function prefetchEarly(infoHash, url, budget, unit, video) {
     video, url, signal: ctl.signal, wake: [], abort: () => ctl.abort(),
   };
   prefetched.set(infoHash, p);
-  fetchEarly(p, 0, budget);
+  fetchEarly(p, 0, budget, first);
   return p;
 }
 
@@ -284,10 +327,13 @@ function wakeEarly(p) {
 // fetchEarly appends [from, to) of the file to p.buf from the web seed
 // (from is p.got); a failure stops the page's early fetching (the worker
 // reads the web seed itself, within its budget).
-function fetchEarly(p, from, to) {
+function fetchEarly(p, from, to, first) {
   p.busy = true;
   (async () => {
-    const resp = await fetch(p.url, { headers: { Range: `bytes=${from}-${to - 1}` }, cache: 'no-store', signal: p.signal });
+    // The first request through the HTTP cache, which the player reads it
+    // from; the worker passes a 'force-cache' request to the network
+    // (sw.js), should it control the page by then.
+    const resp = await fetch(first || p.url, { headers: { Range: `bytes=${from}-${to - 1}` }, cache: first ? 'force-cache' : 'no-store', signal: p.signal });
     const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(resp.headers.get('content-range') || '');
     if (resp.status !== 206 || !m || Number(m[1]) !== from) {
       resp.body?.cancel();

@@ -3,6 +3,10 @@
 // the requesting page (see engine.js), so any browser-playable file plays
 // without remuxing while its pieces come from peers.
 //
+// On a first visit the <video>'s first request reaches the network before
+// this worker controls the page (engine.js playEarly, the pod's
+// webseed.StartHandler): this worker answers its later requests.
+//
 // Start-up: a stream URL may carry ?webseed=<same-origin URL of the file>
 // (engine.js's playEarly sets it before the wasm has loaded). While the page
 // has not opened the torrent yet, the first EARLY_BUDGET bytes of each page's
@@ -157,6 +161,10 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (url.origin !== self.location.origin || !url.pathname.startsWith(STREAM_PATH)) return;
+  // The page's own fetch of a video's start on a first visit, made through
+  // the HTTP cache for its <video> to read (engine.js prefetchEarly), when
+  // this worker took the page over meanwhile: the network stack answers.
+  if (event.request.cache === 'force-cache') return;
   event.respondWith(serve(event, url));
 });
 

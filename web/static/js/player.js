@@ -60,6 +60,9 @@ export async function openPlayer(video, container, { engine = true } = {}) {
 // openFile plays one of video's files (video.files) in media.
 async function openFile(video, file, media, engine) {
   let from = video.local === false ? podHost(video.pod) : 'the pod';
+  // A file of this pod starts playing at once, while the page looks for
+  // its .torrent (startEarly).
+  const early = engine ? startEarly(video, file, media) : null;
   // With the origin down, the page plays from a mirror (issue 18): the
   // first source whose .torrent answers names the pod in the notes.
   const source = await firstSource(video, file);
@@ -79,7 +82,7 @@ async function openFile(video, file, media, engine) {
   }
   let timedOut = false;
   try {
-    return await withTimeout(openEngine(video, file, media, () => timedOut, from, source), ENGINE_TIMEOUT_MS,
+    return await withTimeout(openEngine(video, file, media, () => timedOut, from, source, early), ENGINE_TIMEOUT_MS,
       'the peer-to-peer engine took too long to start', () => { timedOut = true; });
   } catch (err) {
     console.warn('engine unavailable, playing from the web seed:', err);
@@ -196,7 +199,25 @@ async function firstSource(video, file) {
   return null;
 }
 
-async function openEngine(video, file, media, abandoned, from, source) {
+// startEarly starts media on file before the page has its .torrent, when
+// this pod serves the file (its web seed is this page's origin: a local
+// video) and the browser can run the engine: engine.js playEarly, whose
+// first request goes to the network at once on a first visit. Resolves to
+// playEarly's answer (false when it could not start); null when it does
+// not apply.
+function startEarly(video, file, media) {
+  const webSeed = safeURL(file.webseed_url);
+  if (!file.info_hash || !webSeed || !window.isSecureContext || !('serviceWorker' in navigator) ||
+    typeof RTCPeerConnection === 'undefined' || new URL(webSeed, location.href).origin !== location.origin) return null;
+  const meta = { length: file.size, duration: video.duration, pieceLength: file.piece_length };
+  return importEngine().then((mod) => mod.playEarly(media, { infoHash: file.info_hash, webSeed, name: video.name || 'video', ...meta }, {}))
+    .catch((err) => {
+      console.warn('early start failed, waiting for the engine:', err);
+      return false;
+    });
+}
+
+async function openEngine(video, file, media, abandoned, from, source, early) {
   if (!source) throw new Error('no pod answers with this video’s .torrent');
   const torrentBytes = source.bytes;
   // Start the video at once: the Service Worker reads its first bytes from
@@ -205,7 +226,9 @@ async function openEngine(video, file, media, abandoned, from, source) {
   // The early bytes come from any web seed when the origin answered (the
   // load spreads over its mirrors), else from the mirror that did.
   const webSeed = source.first ? rotate(sources(video, file).map((src) => src.webSeed).filter(Boolean))[0] : source.webSeed;
-  if (file.info_hash && webSeed) {
+  if (early) {
+    await early;
+  } else if (file.info_hash && webSeed) {
     // Size, duration and piece length size the early fetch to a second of media (earlyBudget).
     const meta = { length: file.size, duration: video.duration, pieceLength: file.piece_length };
     await mod.playEarly(media, { infoHash: file.info_hash, webSeed, name: video.name || 'video', ...meta }, {}).catch((err) => {
