@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -781,5 +782,38 @@ func TestHasEngine(t *testing.T) {
 	}
 	if !HasEngine(fstest.MapFS{"client.wasm": {Data: []byte("\x00asm")}}) {
 		t.Error("client.wasm not found")
+	}
+}
+
+// TestWatchPageCarriesVideoObject: a published video's watch page carries
+// its API object (what GET /api/v1/videos/{id} answers), which watch.js
+// reads instead of asking the API before the player starts; the name's
+// markup stays data (html/template's JSON escaping), and a page without a
+// published video carries none.
+func TestWatchPageCarriesVideoObject(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	opts := testOptions()
+	Routes(mux, opts)
+	body := get(mux, "/videos/aaaaaaaaaaaaaaaa", nil).Body.String()
+	m := regexp.MustCompile(`<script type="application/json" id="video-data">([^<]*)</script>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("the watch page has no video object")
+	}
+	var got, want map[string]any
+	if err := json.Unmarshal([]byte(m[1]), &got); err != nil {
+		t.Fatalf("video object %q: %v", m[1], err)
+	}
+	v, _ := opts.Video("aaaaaaaaaaaaaaaa")
+	raw, _ := json.Marshal(v)
+	json.Unmarshal(raw, &want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("video object %v, want the API's %v", got, want)
+	}
+	if !strings.Contains(body, `<link rel="modulepreload" href="/static/engine/engine.js">`) {
+		t.Error("the watch page does not preload the engine's module")
+	}
+	if other := get(mux, "/videos/bbbbbbbbbbbbbbbb", nil).Body.String(); strings.Contains(other, `id="video-data"`) || strings.Contains(other, "modulepreload") {
+		t.Error("an unknown video's page carries a video object or preloads the engine")
 	}
 }

@@ -242,11 +242,17 @@ func newPod(path string, duration float64, withSeeder bool) *pod {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pages["ours.html"] = oursPage(string(headStart))
+	ih, err := info.InfoHash()
+	if err != nil {
+		log.Fatal(err)
+	}
+	meta := fmt.Sprintf(`{"info_hash":"%x","torrent_url":"/t/video.torrent","webseed_url":"/webseed/video.mp4","size":%d,"duration":%g,"piece_length":%d}`,
+		ih, p.size, p.duration, info.PieceLength)
+	pages["ours.html"] = oursPage(string(headStart), meta)
 	// Another page of the pod (its home page): start.js in its head, as
 	// every page of the pod has.
 	pages["home.html"] = "<!doctype html><head><script>" + string(headStart) + "</script><title>home</title></head>"
-	pages["ours-module.html"] = oursPage("")
+	pages["ours-module.html"] = oursPage("", meta)
 	for name, html := range pages {
 		mux.HandleFunc("/bench/"+name, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -254,15 +260,6 @@ func newPod(path string, duration float64, withSeeder bool) *pod {
 		})
 	}
 	mux.HandleFunc("/t/video.torrent", func(w http.ResponseWriter, r *http.Request) { w.Write(p.torrent) })
-	ih, err := info.InfoHash()
-	if err != nil {
-		log.Fatal(err)
-	}
-	mux.HandleFunc("/t/video.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"info_hash":"%x","torrent_url":"/t/video.torrent","webseed_url":"/webseed/video.mp4","size":%d,"duration":%g,"piece_length":%d}`,
-			ih, p.size, p.duration, info.PieceLength)
-	})
 	// The pod's web seed handler (cacheable, immutable, as the pod sends
 	// it), and its start route for the engine's stream URLs: a first
 	// visit's first request reaches it before the Service Worker controls
@@ -420,18 +417,23 @@ try {
 // oursPage is the watch page's flow: the Service Worker registration
 // (start.js, inlined at the top of the head as every page of the pod does,
 // when headStart; else only the module's prepare, the flow before), the
-// video's metadata (API call), then playEarly (the page fetches the first
+// video's metadata (its API object meta, in the page as the watch page
+// has it), then playEarly (the page fetches the first
 // bytes while the worker starts; the Service Worker serves them, then the
 // engine) while the .torrent loads; the wasm loads, compiles and starts
 // once the video plays. After playing, the worker's start-up marks
 // (engine.js startupMarks) join the timeline.
-func oursPage(headStart string) string {
+func oursPage(headStart, meta string) string {
 	head := ""
 	if headStart != "" {
 		head = "<script>" + headStart + "</script>"
 	}
-	return `<!doctype html><head><script>window.__st = { marks: { html: performance.now() } };</script>` + head + `</head>
+	// The watch page preloads the engine's module from its head (web's
+	// head.html) while its own modules load.
+	return `<!doctype html><head><script>window.__st = { marks: { html: performance.now() } };</script>` + head +
+		`<link rel="modulepreload" href="/static/engine/engine.js"></head>
 <video id=v muted autoplay></video>
+<script type="application/json" id="video-data">` + meta + `</script>
 <script type=module>
 import { loadEngine, playEarly, prepare, startupMarks } from '/static/engine/engine.js';
 const st = window.__st;
@@ -450,7 +452,7 @@ v.addEventListener('playing', () => {
 try {
   prepare();
   navigator.serviceWorker.ready.then(() => { st.marks.swActive = performance.now(); });
-  const meta = await (await fetch('/t/video.json')).json(); st.marks.meta = performance.now();
+  const meta = JSON.parse(document.getElementById('video-data').textContent); st.marks.meta = performance.now();
   const tb = fetch(meta.torrent_url).then((r) => r.arrayBuffer());
   st.early = await playEarly(v, { infoHash: meta.info_hash, webSeed: meta.webseed_url, name: 'video.mp4',
     length: meta.size, duration: meta.duration, pieceLength: meta.piece_length }); st.earlyMs = performance.now();

@@ -16,7 +16,7 @@ async function main() {
   const userP = initLayout();
   let video;
   try {
-    video = await getVideo(id);
+    video = renderedVideo() ?? await getVideo(id);
   } catch (err) {
     playerBox.hidden = true;
     showError(status, err, err.status === 404 ? 'This video does not exist or was removed' : 'The video could not be loaded');
@@ -48,6 +48,20 @@ async function main() {
     attachStoryboard(session.media, playerBox, video.storyboard_url).catch((err) => console.warn('storyboard:', err));
   }
   window.addEventListener('pagehide', () => session.destroy(), { once: true });
+}
+
+// renderedVideo returns the video's API object as the pod rendered it in
+// the page (web/templates/watch.html, a published video), so the player
+// starts without an API round trip first; null when it is not there.
+function renderedVideo() {
+  const data = document.getElementById('video-data');
+  if (!data) return null;
+  try {
+    const v = JSON.parse(data.textContent);
+    return v && v.id === id ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 // renderQuality fills the quality menu: Auto (naming the resolution it
