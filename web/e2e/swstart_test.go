@@ -25,7 +25,9 @@ func TestServiceWorkerStartsEarly(t *testing.T) {
 	t.Parallel()
 	p := startPodAt(t, "swstart", "localhost")
 	tok := apiLogin(t, p.URL, "admin", adminPassword)
-	id := uploadMultipart(t, p.URL, tok, makeClip(t, 6), "Early", "")
+	// 30 s: several pieces, so one second of media (the first request on a
+	// first visit) is not the whole file, and the worker serves the rest.
+	id := uploadMultipart(t, p.URL, tok, makeClip(t, 30), "Early", "")
 	b := newBrowser(t)
 	// Whether the page was controlled when its document started.
 	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
@@ -91,6 +93,9 @@ func TestServiceWorkerStartsEarly(t *testing.T) {
 		}
 		return es
 	}
+	// A request appears in resource timing once its answer ends: wait
+	// until the player holds the whole file.
+	b.waitJS("whole file buffered", `(v => v.duration > 0 && v.buffered.length > 0 && v.buffered.end(v.buffered.length - 1) >= v.duration - 0.1)(document.querySelector("#player video"))`, 60*time.Second)
 	var viaWorker, viaNetwork int
 	for _, e := range entries() {
 		if !strings.Contains(e.Name, "/static/engine/stream/") {
