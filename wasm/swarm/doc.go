@@ -63,7 +63,10 @@
 // Reads ([Torrent.ReadAt]) mark streams. Browser peers are asked first
 // for the horizon's pieces and the next ReadaheadBytes after each read
 // position, nearest first; a block waiting on one peer for a second is
-// asked of a second peer. Beyond that they finish partial pieces, then
+// asked of a second peer, and after 250 ms when its piece is due within
+// podRescue+podGrace (a lost packet holds a WebRTC data channel for SCTP's
+// 1 s retransmission timeout: another browser peer gets the block before
+// the pod may). Beyond that they finish partial pieces, then
 // prefetch rarest first: everything beyond the horizon comes from browser
 // peers only. Bytes the page read from the web seed before the engine ran
 // are handed over with [Torrent.AddWebSeedData]: they count as web seed
