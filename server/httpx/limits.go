@@ -106,8 +106,19 @@ func minBodyRate(next http.Handler, window time.Duration, minBytes int64) http.H
 			next.ServeHTTP(w, r) // a ResponseWriter without deadlines (tests): nothing to enforce with
 			return
 		}
-		r.Body = &rateBody{ReadCloser: r.Body, rc: rc, window: window, min: minBytes, deadline: deadline}
+		b := &rateBody{ReadCloser: r.Body, rc: rc, window: window, min: minBytes, deadline: deadline}
+		r.Body = b
 		next.ServeHTTP(w, r)
+		// net/http drains what the handler left unread (up to 256 KiB)
+		// before it answers; that must not wait on a deadline the handler
+		// set (tusd's minute): a failed body has nothing more to give, an
+		// unfinished one gets what is left of its window.
+		switch {
+		case b.failed != nil:
+			_ = rc.SetReadDeadline(time.Now())
+		case !b.ended:
+			_ = rc.SetReadDeadline(b.deadline)
+		}
 	})
 }
 
@@ -119,9 +130,16 @@ type rateBody struct {
 	since    int64     // bytes since the deadline last moved
 	deadline time.Time // the current one, set again before every read
 	ended    bool
+	failed   error // a read's error other than EOF, answered to every later read
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
+	if b.failed != nil {
+		// A handler that reads on after an error (the upload sniffer
+		// takes a short first read as a short chunk, then tusd reads the
+		// rest) must not get a second wait: the body is over.
+		return 0, b.failed
+	}
 	if !b.ended {
 		// A handler may set the connection's read deadline itself: tusd
 		// sets its NetworkTimeout (60 s) before each read of a PATCH,
@@ -145,6 +163,7 @@ func (b *rateBody) Read(p []byte) (int, error) {
 		_ = b.rc.SetReadDeadline(time.Time{})
 	case err != nil:
 		b.ended = true
+		b.failed = err
 	case b.since >= b.min:
 		b.since = 0
 		b.deadline = time.Now().Add(b.window)

@@ -40,6 +40,16 @@ func TestMinBodyRate(t *testing.T) {
 			w.WriteHeader(http.StatusBadRequest)
 		}
 	})
+	mux.HandleFunc("POST /retry", func(w http.ResponseWriter, r *http.Request) {
+		// As the pod's tus PATCH does: the upload sniffer reads the head
+		// and takes an error as a short chunk, then tusd reads the rest
+		// under a deadline of its own, a minute away.
+		io.ReadFull(r.Body, make([]byte, 4096))
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Minute))
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
 	mux.HandleFunc("POST /work", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		select {
@@ -118,7 +128,7 @@ func TestMinBodyRate(t *testing.T) {
 			t.Fatalf("echo after two windows: %q %v", b, err)
 		}
 	})
-	for _, path := range []string{"/read", "/lenient"} {
+	for _, path := range []string{"/read", "/lenient", "/retry"} {
 		t.Run("stalled body is cut "+path, func(t *testing.T) { stalledBodyCut(t, addr, path, window) })
 	}
 }
@@ -131,7 +141,8 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 // stalledBodyCut sends path a body that stops after 3 bytes and wants the
 // 400 and the connection closed about one window later. On /lenient, whose
 // handler sets a one-minute read deadline before each read as tusd does,
-// the answer took the handler's minute.
+// the answer took the handler's minute; on /retry, which reads on after
+// the window's error, a window and a minute (a stalled tus PATCH: 70 s).
 func stalledBodyCut(t *testing.T, addr, path string, window time.Duration) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
