@@ -82,7 +82,7 @@ func TestReloadPlaysFromBrowserStorage(t *testing.T) {
 	p := startPodWith(t, true, c)
 	b := browser(t)
 	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
-	pg := persistTab(t, b, p.URL, p.URL+"/test/watch.html?torrent=/t/video.torrent&early="+hex.EncodeToString(p.InfoHash[:]), cdpbrowser.PermissionSettingGranted)
+	pg := persistTab(t, b, p.URL, p.URL+"/test/watch.html?torrent=/t/video.torrent&early="+hex.EncodeToString(p.InfoHash[:])+earlyMeta(p, 60), cdpbrowser.PermissionSettingGranted)
 	playThenPause(t, pg, 8)
 	persistedAll := "(s => s.piecesHave > 0 && s.piecesPersisted === s.piecesHave)(window.__st.torrent.stats())"
 	waitJS(t, pg, persistedAll, "window.__st.err", dump, 60*time.Second)
@@ -125,6 +125,7 @@ func TestReloadPlaysFromBrowserStorage(t *testing.T) {
 		t.Errorf("the reloaded engine opened with %d pieces, want the %d stored", atOpen.PiecesHave, s1.PiecesHave)
 	}
 	playThenPause(t, pg, 6)
+	playedFromStoredStart(t, pg)
 	second := steadyEgress(t, p) - first
 	s2 := pageStats(t, pg)
 	t.Logf("second visit: pod sent %d bytes; engine %+v", second, s2)
@@ -176,7 +177,7 @@ func TestIndexedDBFallbackAndSeeding(t *testing.T) {
 	p := startPodWith(t, true, c)
 	b := browser(t)
 	const dump = "{st: window.__st, stats: window.__st.torrent && window.__st.torrent.stats(), t: document.getElementById('v').currentTime}"
-	early := "&early=" + hex.EncodeToString(p.InfoHash[:])
+	early := "&early=" + hex.EncodeToString(p.InfoHash[:]) + earlyMeta(p, 30)
 	pg := persistTab(t, b, p.URL, p.URL+"/test/watch.html?backend=indexeddb&torrent=/t/video.torrent"+early, cdpbrowser.PermissionSettingDenied)
 	playThenPause(t, pg, 5)
 	persistedAll := "(s => s.piecesHave === s.pieces && s.piecesPersisted === s.piecesHave)(window.__st.torrent.stats())"
@@ -201,6 +202,7 @@ func TestIndexedDBFallbackAndSeeding(t *testing.T) {
 	var atOpen stats
 	eval(t, pg, "window.__st.openStats", &atOpen)
 	playThenPause(t, pg, 4)
+	playedFromStoredStart(t, pg)
 	second := steadyEgress(t, p) - first
 	s2 := pageStats(t, pg)
 	t.Logf("first visit: pod sent %.2f MB; reload: %d bytes; engine at open %+v", float64(first)/1e6, second, atOpen)
@@ -219,5 +221,18 @@ func TestIndexedDBFallbackAndSeeding(t *testing.T) {
 	t.Logf("new viewer %+v; reloaded page %+v", so, sa)
 	if so.BytesFromPeers-so.BytesFromServers == 0 || sa.BytesUploaded == 0 {
 		t.Errorf("the reloaded page seeded nothing from its storage: viewer %+v, page %+v", so, sa)
+	}
+}
+
+// playedFromStoredStart checks that a reloaded page read the video's stored
+// start itself (engine.js readStoredStart) and served the player from it:
+// its first frame came before the engine had loaded (which waits for it),
+// not from the engine once it had opened the torrent.
+func playedFromStoredStart(t *testing.T, pg context.Context) {
+	t.Helper()
+	var order struct{ Playing, Engine float64 }
+	eval(t, pg, "({playing: window.__st.firstPlayingMs, engine: window.__st.engineMs})", &order)
+	if !(order.Playing > 0 && order.Playing < order.Engine) {
+		t.Errorf("reload: first playing at %.0f ms, the engine ready at %.0f ms: the player waited for the engine instead of the page's stored start", order.Playing, order.Engine)
 	}
 }

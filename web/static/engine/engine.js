@@ -162,14 +162,25 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video', leng
   // worker was nearly ready (wasmbench -mode startup -timeline: "stored"
   // beside "swScript"). A hard reload (no controller) may so fetch the
   // first EARLY_PREFETCH bytes once more.
-  const early = ws && !(controlledAtStart && (await storedStart(ih))) ? ws : null;
+  // When the page can, it reads that stored start itself and serves the
+  // player from it, as it would its own fetch (readStoredStart): the first
+  // frame does not wait for the engine to load and open the torrent.
+  const sameOrigin = ws && ws.origin === location.origin && canServiceWorker();
+  const stored = ws && controlledAtStart ? await (sameOrigin && length > 0 ? readStoredStart(ih, length, pieceLength) : storedStart(ih)) : null;
+  const early = ws && !stored ? ws : null;
   if (early) earlySeed.set(ih, early.href);
   pageMarks.stored ??= performance.now();
   const budget = earlyBudget({ length, duration, pieceLength });
   const unit = pieceLength > 0 ? pieceLength : EARLY_CHUNK;
-  const own = early && early.origin === location.origin && canServiceWorker();
+  const own = early && sameOrigin;
   const u = new URL(`${ih}/${encodeURIComponent(name)}`, STREAM_BASE);
   if (early) u.searchParams.set('webseed', early.href);
+  if (stored instanceof Uint8Array) {
+    // The worker asks the page for the start of a stream with a web seed
+    // (sw.js): the page answers from storage, and the engine beyond it.
+    u.searchParams.set('webseed', ws.href);
+    storedPrefetch(ih, stored, length, mimeOf(ws.pathname), unit, video);
+  }
   // A page no worker controls yet (a first visit) points the <video> at
   // its stream at once, instead of when the worker controls the page
   // (it registers and starts in ~50-70 ms, more than a first request takes
@@ -205,10 +216,11 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video', leng
     return false;
   }
   if (direct) return true;
-  // The engine's start waits for the video only while early bytes feed
-  // it: a stored video plays from the engine alone, which must not wait
+  // The engine's start waits for the video only while the page feeds it
+  // (early bytes, or a stored start it read): a stored video the page could
+  // not read plays from the engine alone, which must not wait
   // EARLY_HOLD_MS for a first frame that only it can give.
-  if (early) release = holdEngine(video);
+  if (early || stored instanceof Uint8Array) release = holdEngine(video);
   video.src = u.href;
   pageMarks.src ??= performance.now();
   // Autoplay may be refused (the page shows controls): then nothing plays
@@ -420,6 +432,121 @@ async function earlyFromPrefetch(infoHash, offset, length) {
       if (!p.busy) setTimeout(r, EARLY_POLL_MS);
     });
   }
+}
+
+// readStoredStart reads the first pieces of a video from the engine's store
+// (OPFS or IndexedDB, both asked at once), contiguous from piece 0, at most
+// EARLY_PREFETCH bytes: a Uint8Array, or null when piece 0 is not stored.
+// length is the file's size in bytes; pieceLength, when not known, is piece
+// 0's size. Not verified here: the player gets what the engine wrote after
+// verifying it, and the engine verifies again what it reads back.
+function readStoredStart(infoHash, length, pieceLength) {
+  const want = Math.min(length, EARLY_PREFETCH);
+  const join = (parts) => {
+    if (!parts || parts.length === 0) return null;
+    const pl = pieceLength > 0 ? pieceLength : parts[0].byteLength;
+    let n = 0;
+    for (const [i, part] of parts.entries()) {
+      // Every piece but the file's last is a whole piece long.
+      if (part.byteLength !== Math.min(pl, length - i * pl)) break;
+      n = i + 1;
+    }
+    if (n === 0) return null;
+    const out = new Uint8Array(parts.slice(0, n).reduce((a, p) => a + p.byteLength, 0));
+    let at = 0;
+    for (const part of parts.slice(0, n)) { out.set(part, at); at += part.byteLength; }
+    return out;
+  };
+  const count = (pl) => Math.max(1, Math.ceil(want / pl));
+  return new Promise((resolve) => {
+    let left = 2;
+    const answer = (parts) => {
+      const got = join(parts);
+      if (got) resolve(got);
+      else if (--left === 0) resolve(null);
+    };
+    readStoredOPFS(infoHash, count, pieceLength).then(answer, () => answer(null));
+    readStoredIDB(infoHash, count, pieceLength).then(answer, () => answer(null));
+  });
+}
+
+// readStoredOPFS reads pieces 0, 1, … of a video from OPFS (layout:
+// storedStartOPFS) until one is missing or count(pieceLength) are read;
+// count's argument is piece 0's size when pieceLength is not known.
+async function readStoredOPFS(infoHash, count, pieceLength) {
+  try {
+    const root = (await self.swarmtubeStart?.storage) || (await navigator.storage.getDirectory());
+    const dir = await (await root.getDirectoryHandle('swarmtube-pieces')).getDirectoryHandle(infoHash);
+    const read = async (i) => new Uint8Array(await (await (await dir.getFileHandle(`p${i}`)).getFile()).arrayBuffer());
+    const first = await read(0);
+    const n = count(pieceLength > 0 ? pieceLength : first.byteLength);
+    const rest = await Promise.all(Array.from({ length: n - 1 }, (_, i) => read(i + 1).catch(() => null)));
+    const parts = [first];
+    for (const part of rest) {
+      if (!part) break;
+      parts.push(part);
+    }
+    return parts;
+  } catch (e) {
+    return null;
+  }
+}
+
+// readStoredIDB is readStoredOPFS for the IndexedDB store (layout:
+// storedStartIDB), in one read-only transaction.
+function readStoredIDB(infoHash, count, pieceLength) {
+  return new Promise((resolve) => {
+    let req;
+    try {
+      req = indexedDB.open('swarmtube-pieces');
+    } catch (e) {
+      resolve(null);
+      return;
+    }
+    req.onupgradeneeded = () => req.transaction.abort();
+    req.onerror = () => resolve(null);
+    req.onblocked = () => resolve(null);
+    req.onsuccess = () => {
+      const db = req.result;
+      const done = (v) => { db.close(); resolve(v); };
+      try {
+        if (!db.objectStoreNames.contains('pieces')) {
+          done(null);
+          return;
+        }
+        const store = db.transaction('pieces', 'readonly').objectStore('pieces');
+        const parts = [];
+        const next = (i, n) => {
+          if (i >= n) { done(parts); return; }
+          const get = store.get([infoHash, i]);
+          get.onsuccess = () => {
+            const v = get.result;
+            if (!(v instanceof Uint8Array) && !(v instanceof ArrayBuffer)) { done(parts); return; }
+            parts.push(new Uint8Array(v));
+            next(i + 1, i === 0 ? count(pieceLength > 0 ? pieceLength : parts[0].byteLength) : n);
+          };
+          get.onerror = () => done(parts);
+        };
+        next(0, 1);
+      } catch (e) {
+        done(null);
+      }
+    };
+  });
+}
+
+// storedPrefetch makes a video's stored start (readStoredStart) the page's
+// early bytes for the worker's reads (earlyFromPrefetch), as if fetched:
+// nothing is handed to the engine, which holds those pieces, and nothing
+// more is fetched from the web seed beyond them (the engine serves the
+// rest, from storage first).
+function storedPrefetch(infoHash, bytes, length, mime, unit, video) {
+  const p = {
+    buf: bytes, got: bytes.byteLength, given: bytes.byteLength, length, mime, unit, busy: false, failed: false,
+    opened: false, video, url: '', signal: null, wake: [], abort: () => {},
+  };
+  prefetched.set(infoHash, p);
+  return p;
 }
 
 // storedStart reports whether the engine's store holds the first piece of
