@@ -20,7 +20,9 @@
 //     first visit with the worker registered from the page's head as the
 //     pod's pages do; the same registering from the module, the flow
 //     before, "ours-module"; a return visit whose Service Worker another
-//     page of the pod registered), and the JavaScript webtorrent client on
+//     page of the pod registered, "ours-return"; a return visit to the
+//     video, which this browser stored when it first played it,
+//     "ours-stored"), and the JavaScript webtorrent client on
 //     the same file, interleaved, fresh browser profile per run; the
 //     median of -runs, and when each start-up step happened (where the
 //     time goes: the video element's events, the page's requests, the
@@ -43,6 +45,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -82,7 +85,7 @@ var (
 	bitrate  = flag.Float64("bitrate", 4e6, "offload: video bitrate in bit/s")
 	runs     = flag.Int("runs", 3, "startup: runs per client")
 	timeline = flag.Bool("timeline", false, "startup: print each run's timeline")
-	clientsF = flag.String("clients", "plain,ours,ours-module,ours-return,ours-late,webtorrent", "startup: the clients to run, interleaved (plain first: the ratios are to it)")
+	clientsF = flag.String("clients", "plain,ours,ours-module,ours-return,ours-stored,ours-late,webtorrent", "startup: the clients to run, interleaved (plain first: the ratios are to it)")
 	browsers = flag.Int("browsers", 2, "offload: how many of the viewers are Chromium pages running client.wasm (the others: native builds of the same engine); with any, the video is a real MP4")
 	chromium = flag.String("chromium", "chromium", "Chromium binary")
 	debug    = flag.Bool("debug", false, "offload: engine debug logs on stderr; startup: web seed ranges and the ours page's trace")
@@ -530,10 +533,18 @@ func startup(p *pod) {
 		for _, c := range clients {
 			bctx, stop := newBrowser()
 			page := c
-			if c == "ours-return" {
+			switch c {
+			case "ours-return":
 				// A return visit, or a viewer who arrives from another
 				// page of the pod: that page registered the Service Worker.
 				if err := registerWorker(bctx, p.srv.URL+"/bench/home.html"); err != nil {
+					log.Printf("startup %s run %d: %v", c, r, err)
+				}
+				page = "ours"
+			case "ours-stored":
+				// A return visit to a video this browser stored: a first
+				// visit played it until its first piece was in storage.
+				if err := storeVideo(bctx, p.srv.URL+"/bench/ours.html"); err != nil {
 					log.Printf("startup %s run %d: %v", c, r, err)
 				}
 				page = "ours"
@@ -584,7 +595,7 @@ func startup(p *pod) {
 		median(earlyMs), median(engineMs), median(openMs))
 	fmt.Printf("  ours, first playing → torrent open (offload's -engine-delay), median: %.0f ms, runs %v\n", median(playOpenMs), round(playOpenMs))
 	fmt.Printf("  where the time goes (ms since navigation, medians):\n")
-	for _, c := range []string{"plain", "ours", "ours-module", "ours-return"} {
+	for _, c := range []string{"plain", "ours", "ours-module", "ours-return", "ours-stored"} {
 		if marks[c] == nil {
 			continue
 		}
@@ -601,9 +612,9 @@ func startup(p *pod) {
 	}
 	fmt.Printf("  MB from the web seed 2 s after open (page stats: Service Worker + engine, median): ours %.2f, ours-late %.2f\n",
 		median(webseed["ours"]), median(webseed["ours-late"]))
-	fmt.Printf("  pod upload per run (web seed + seeder MB, median; ours/ours-late: until 2 s after open): plain %.2f + %.2f, ours %.2f + %.2f, ours-late %.2f + %.2f\n",
+	fmt.Printf("  pod upload per run (web seed + seeder MB, median; ours/ours-late: until 2 s after open): plain %.2f + %.2f, ours %.2f + %.2f, ours-stored (the return visit) %.2f + %.2f, ours-late %.2f + %.2f\n",
 		median(podWebSeed["plain"]), median(podSeeder["plain"]), median(podWebSeed["ours"]), median(podSeeder["ours"]),
-		median(podWebSeed["ours-late"]), median(podSeeder["ours-late"]))
+		median(podWebSeed["ours-stored"]), median(podSeeder["ours-stored"]), median(podWebSeed["ours-late"]), median(podSeeder["ours-late"]))
 }
 
 // timelineOf lists a run's marks (phases' "mark." entries) in time order.
@@ -632,6 +643,31 @@ func registerWorker(bctx context.Context, url string) error {
 	}
 	_, err := evalJS[bool](ctx, `navigator.serviceWorker.ready.then(() => true)`)
 	return err
+}
+
+// storeVideo plays the page at url until the engine has stored the
+// video's first piece (OPFS: swarmtube-pieces/<infohash>/p0), then closes it.
+func storeVideo(bctx context.Context, url string) error {
+	ctx, cancel := chromedp.NewContext(bctx)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		return err
+	}
+	if _, err := waitPlaying(ctx); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ok, _ := evalJS[bool](ctx, `(async () => { try {
+			const ih = JSON.parse(document.getElementById('video-data').textContent).info_hash;
+			const d = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('swarmtube-pieces')).getDirectoryHandle(ih);
+			await d.getFileHandle('p0'); return true; } catch (e) { return false; } })()`)
+		if ok {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return errors.New("the video's first piece was not stored in 30 s")
 }
 
 func waitPage(bctx context.Context, url string) (float64, map[string]float64, error) {
