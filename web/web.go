@@ -210,10 +210,11 @@ type assets struct {
 	min           map[string][]byte
 	css, start    []byte
 	csp, embedCSP string
+	graphs        map[string][]string // page → the modules it imports (moduleGraphs)
 }
 
 func newAssets(static fs.FS) assets {
-	a := assets{min: minifyAll(static)}
+	a := assets{min: minifyAll(static), graphs: moduleGraphs(static)}
 	a.css = a.min[stylesheet]
 	if a.css == nil {
 		a.css, _ = fs.ReadFile(static, stylesheet)
@@ -355,7 +356,14 @@ func (s *site) parse(name string) (*template.Template, error) {
 	t, err := template.New(layoutOf(name)).Funcs(template.FuncMap{"asset": s.asset, "optionalAsset": s.optionalAsset, "hueClass": hueClass, "join": joinNonEmpty,
 		"maxNameRunes": func() int { return api.MaxVideoNameRunes }, "maxDescriptionRunes": func() int { return api.MaxVideoDescriptionRunes },
 		"inlineCSS":   func() template.CSS { return template.CSS(s.assets.css) },
-		"inlineStart": func() template.JS { return template.JS(s.assets.start) }}).
+		"inlineStart": func() template.JS { return template.JS(s.assets.start) },
+		"modulePreloads": func(page string) []string {
+			var urls []string
+			for _, f := range s.assets.graphs[page] {
+				urls = append(urls, "/static/"+f) // as the modules import them: unversioned
+			}
+			return urls
+		}}).
 		ParseFS(s.tmpl, layoutOf(name), "head.html", "videolist.html", name+".html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse page %s: %w", name, err)

@@ -86,6 +86,14 @@ func TestPages(t *testing.T) {
 			if !strings.Contains(body, want) {
 				t.Errorf("page does not load its module %s", want)
 			}
+			// Module preloads name the modules as their importers do,
+			// unversioned (revalidated by ETag, see web.go).
+			for _, m := range regexp.MustCompile(`<link rel="modulepreload" href="(/static/[^"]+)">`).FindAllStringSubmatch(body, -1) {
+				if aw := get(mux, m[1], nil); aw.Code != http.StatusOK || aw.Header().Get("ETag") == "" {
+					t.Errorf("preloaded module %s: %d, ETag %q", m[1], aw.Code, aw.Header().Get("ETag"))
+				}
+			}
+			body = regexp.MustCompile(`<link rel="modulepreload" href="[^"]+">`).ReplaceAllString(body, "")
 			for _, m := range regexp.MustCompile(`(?:src|href|content)="(/static/[^"]+)"`).FindAllStringSubmatch(body, -1) {
 				aw := get(mux, strings.ReplaceAll(m[1], "&amp;", "&"), nil)
 				if aw.Code != http.StatusOK {
@@ -813,7 +821,34 @@ func TestWatchPageCarriesVideoObject(t *testing.T) {
 	if !strings.Contains(body, `<link rel="modulepreload" href="/static/engine/engine.js">`) {
 		t.Error("the watch page does not preload the engine's module")
 	}
-	if other := get(mux, "/videos/bbbbbbbbbbbbbbbb", nil).Body.String(); strings.Contains(other, `id="video-data"`) || strings.Contains(other, "modulepreload") {
+	if other := get(mux, "/videos/bbbbbbbbbbbbbbbb", nil).Body.String(); strings.Contains(other, `id="video-data"`) || strings.Contains(other, `modulepreload" href="/static/engine/engine.js"`) {
 		t.Error("an unknown video's page carries a video object or preloads the engine")
+	}
+}
+
+// TestModulePreloads: every page preloads the whole graph of modules its
+// page script imports (so the browser fetches them at once, not one level
+// after another), as the modules name them, and nothing else.
+func TestModulePreloads(t *testing.T) {
+	t.Parallel()
+	graphs := moduleGraphs(fstest.MapFS{
+		"js/pages/a.js": {Data: []byte("import { x } from '../ui.js';\nimport {\n  y,\n  z,\n} from '../player.js';\nimport '../side.js';\nconst m = await import('../lazy.js');\n// import '../commented.js' in a comment is not an import\n")},
+		"js/player.js":  {Data: []byte("import { el } from './ui.js';\nimport { q } from \"./deep/q.js\";\nimport x from 'bare';\n")},
+		"js/deep/q.js":  {Data: []byte("export const q = 1;")},
+		"js/ui.js":      {Data: []byte("export const el = 1;")},
+		"js/side.js":    {Data: []byte("self.x = 1;")},
+	})
+	want := []string{"js/deep/q.js", "js/player.js", "js/side.js", "js/ui.js"}
+	if !reflect.DeepEqual(graphs["a"], want) {
+		t.Errorf("graph of a.js: %v, want %v", graphs["a"], want)
+	}
+	// The real watch page preloads its graph, the engine included.
+	mux := http.NewServeMux()
+	Routes(mux, testOptions())
+	body := get(mux, "/videos/aaaaaaaaaaaaaaaa", nil).Body.String()
+	for _, f := range []string{"/static/js/player.js", "/static/js/ui.js", "/static/js/api.js", "/static/js/layout.js", "/static/engine/engine.js"} {
+		if !strings.Contains(body, `<link rel="modulepreload" href="`+f+`">`) {
+			t.Errorf("the watch page does not preload %s", f)
+		}
 	}
 }
