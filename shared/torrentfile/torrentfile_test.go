@@ -51,6 +51,16 @@ func TestFileName(t *testing.T) {
 		{"e\u0301te\u0301", "mp4", "ete.mp4"}, // decomposed accents
 		{"../../etc/passwd", "mp4", "etc-passwd.mp4"},
 		{"日本語", "mp4", "video.mp4"},
+		// Windows device names, with any extension: a client there
+		// could not save "con.mp4" (it was the name).
+		{"CON", "mp4", "con-video.mp4"},
+		{"Aux!", "webm", "aux-video.webm"},
+		{"nul", "", "nul-video"},
+		{"LPT9", "mp4", "lpt9-video.mp4"},
+		{"com0", "mp4", "com0-video.mp4"},
+		{"com10", "mp4", "com10.mp4"},
+		{"console", "mp4", "console.mp4"},
+		{"con air", "mp4", "con-air.mp4"},
 		{"", "", "video"},
 		{"clip", "m p/4", "clip.mp4"},
 		{"clip", "averyverylongext", "clip.averyver"},
