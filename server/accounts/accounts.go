@@ -46,11 +46,22 @@ var (
 	ErrInvalidPassword = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_password",
 		Message: fmt.Sprintf("passwords are at least %d characters and at most %d bytes", minPasswordLen, maxPasswordLen)}
 	ErrUsernameTaken = &httpx.Error{Status: http.StatusConflict, Code: "username_taken", Message: "this username is already taken"}
-	ErrBadLogin      = &httpx.Error{Status: http.StatusUnauthorized, Code: "bad_credentials", Message: "wrong username or password"}
+	ErrBadLogin      = &httpx.Error{Status: http.StatusUnauthorized, Code: "bad_credentials", Message: "wrong username or password", Challenge: httpx.BearerChallenge}
 	ErrNoSuchUser    = &httpx.Error{Status: http.StatusNotFound, Code: "no_such_user", Message: "no user has this name"}
 	ErrInvalidRight  = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_right", Message: `rights are "upload" and "admin"`}
 	ErrLastAdmin     = &httpx.Error{Status: http.StatusConflict, Code: "last_admin", Message: "the last admin cannot lose the admin right"}
 	ErrClosed        = &httpx.Error{Status: http.StatusForbidden, Code: "registration_closed", Message: "registration on this pod is closed; ask its admin for an account"}
+)
+
+// 401s say how to authenticate (httpx.Error.Challenge).
+var (
+	// ErrInvalidToken: a token (or cookie) that is not, or no longer, a
+	// session's; RFC 6750 §3.1's invalid_token in the challenge.
+	ErrInvalidToken = &httpx.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "the token is unknown or expired: log in again",
+		Challenge: httpx.BearerChallenge + `, error="invalid_token"`}
+	// ErrAuthScheme: an Authorization header of another scheme (Basic…).
+	ErrAuthScheme = &httpx.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "send the token as Authorization: Bearer <token>",
+		Challenge: httpx.BearerChallenge + `, error="invalid_request"`}
 )
 
 // ErrAdminPasswordIgnored is returned by EnsureAdmin when the admin
@@ -404,6 +415,9 @@ func (s *Service) issueToken(username string) (api.Token, error) {
 
 // Authenticate returns the user a token belongs to.
 func (s *Service) Authenticate(token string) (User, error) {
+	if token == badScheme {
+		return User{}, ErrAuthScheme
+	}
 	if token == "" || len(token) > 128 {
 		return User{}, httpx.ErrUnauthorized
 	}
@@ -412,7 +426,7 @@ func (s *Service) Authenticate(token string) (User, error) {
 		return store.GetJSON(tx.Bucket([]byte(bucketTokens)), tokenKey(token), &rec)
 	})
 	if errors.Is(err, store.ErrNotFound) || (err == nil && s.now().After(rec.ExpiresAt)) {
-		return User{}, &httpx.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "the token is unknown or expired: log in again"}
+		return User{}, ErrInvalidToken
 	}
 	if err != nil {
 		return User{}, err

@@ -192,6 +192,10 @@ func do(t *testing.T, ts *httptest.Server, c call) []byte {
 			t.Fatalf("%s %s: body %s, want error code %q with a message", c.method, c.path, body, c.wantCode)
 		}
 	}
+	// RFC 9110 §11.6.1: a 401 says how to authenticate (none did).
+	if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode == http.StatusUnauthorized && !strings.HasPrefix(ch, httpx.BearerChallenge) {
+		t.Errorf("%s %s: 401 with WWW-Authenticate %q", c.method, c.path, ch)
+	}
 	return body
 }
 
@@ -226,6 +230,9 @@ func TestHTTPFlow(t *testing.T) {
 		{method: "GET", path: "/api/v1/users/me", token: "forged", wantStatus: 401, wantCode: "invalid_token"},
 		{method: "GET", path: "/api/v1/users/me", header: map[string]string{"Authorization": "Basic YTpi"}, wantStatus: 401, wantCode: "invalid_token"},
 		{method: "GET", path: "/api/v1/users", token: admin, wantStatus: 200},
+		// The scheme is case-insensitive (RFC 9110 §11.1): "bearer" was refused.
+		{method: "GET", path: "/api/v1/users", header: map[string]string{"Authorization": "bearer " + admin}, wantStatus: 200},
+		{method: "GET", path: "/api/v1/users", header: map[string]string{"Authorization": "BEARER  " + admin}, wantStatus: 200},
 		{method: "PUT", path: "/api/v1/users/nobody/rights", token: admin, body: `{"rights":["upload"]}`, wantStatus: 404, wantCode: "no_such_user"},
 		{method: "PUT", path: "/api/v1/users/alice/rights", token: admin, body: `{"rights":["superuser"]}`, wantStatus: 400, wantCode: "invalid_right"},
 		{method: "PUT", path: "/api/v1/users/alice/rights", token: admin, body: `{}`, wantStatus: 400, wantCode: "invalid_json"},

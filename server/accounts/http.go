@@ -70,16 +70,21 @@ func (s *Service) Middleware(log *slog.Logger) httpx.Middleware {
 
 func (s *Service) credentials(r *http.Request) (token string, fromCookie bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		// The scheme is case-insensitive (RFC 9110 §11.1): "bearer" too.
+		if scheme, t, ok := strings.Cut(strings.TrimSpace(h), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			return strings.TrimSpace(t), false
 		}
-		return "\x00invalid", false // present but not a bearer token: refuse, don't ignore
+		return badScheme, false // present but not a bearer token: refuse, don't ignore
 	}
 	if c, err := r.Cookie(s.cfg.CookieName); err == nil {
 		return c.Value, true
 	}
 	return "", false
 }
+
+// badScheme stands for an Authorization header that is not a bearer
+// token; Authenticate refuses it as such.
+const badScheme = "\x00scheme"
 
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions

@@ -7,6 +7,11 @@ import (
 	"github.com/swarmtube/swarmtube/server/httpx"
 )
 
+// SignatureChallenge is the WWW-Authenticate of a pod-to-pod 401: sign the
+// request (HTTP Signatures, draft-cavage-http-signatures §3.1) over these
+// headers.
+const SignatureChallenge = `Signature realm="swarmtube",headers="(request-target) host date digest"`
+
 // Errors answered on the pod-to-pod routes; the codes are part of the
 // protocol (see doc.go). The protocol layer (protocol.go) answers with
 // them; the model (model.go) refuses with the domain errors below, which

@@ -380,6 +380,10 @@ func send(t testing.TB, r *http.Request) (int, api.Error, []byte) {
 	data, _ := io.ReadAll(resp.Body)
 	var ae api.Error
 	_ = json.Unmarshal(data, &ae)
+	if resp.StatusCode == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") != SignatureChallenge {
+		// RFC 9110 §11.6.1: a 401 says how to authenticate.
+		t.Errorf("401 %s with WWW-Authenticate %q", ae.Error, resp.Header.Get("WWW-Authenticate"))
+	}
 	return resp.StatusCode, ae, data
 }
 

@@ -165,6 +165,9 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 		if he.Status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
 		}
+		if he.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", SignatureChallenge) // RFC 9110 §11.6.1
+		}
 		if s.logLimit.Allow() {
 			log.WarnContext(r.Context(), "federation request refused", "route", route, "remote", r.RemoteAddr,
 				"key_id", keyIDOf(r), "status", he.Status, "code", he.Code, "reason", he.Message)

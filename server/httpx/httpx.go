@@ -26,6 +26,9 @@ type Error struct {
 	Code    string
 	Message string
 	Cause   error // logged, never shown; may be nil
+	// Challenge is a 401's WWW-Authenticate value (RFC 9110 §11.6.1: a
+	// 401 must say how to authenticate); WriteError sends it.
+	Challenge string
 }
 
 func (e *Error) Error() string {
@@ -60,7 +63,7 @@ func Errorf(status int, code, format string, args ...any) *Error {
 
 // Common errors shared by every handler.
 var (
-	ErrUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "log in first: send a bearer token or a session cookie"}
+	ErrUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "log in first: send a bearer token or a session cookie", Challenge: BearerChallenge}
 	ErrForbidden    = &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "you do not have the right to do this"}
 	ErrNotFound     = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such resource"}
 	ErrTooLarge     = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the request body is too large"}
@@ -96,6 +99,11 @@ func (e *RetryAfter) Unwrap() error { return e.Err }
 
 // WriteError answers with err in the API's error shape, as Public maps it,
 // and logs what the client does not see.
+// BearerChallenge is the WWW-Authenticate of a 401 for a missing or bad
+// session (RFC 6750 §3: bearer tokens); the session cookie is this
+// scheme's token too.
+const BearerChallenge = `Bearer realm="swarmtube"`
+
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var ra *RetryAfter
 	if errors.As(err, &ra) && ra.After > 0 {
@@ -103,6 +111,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	he := Public(err)
 	LogError(r, log, err, he)
+	if he.Challenge != "" {
+		w.Header().Set("WWW-Authenticate", he.Challenge)
+	}
 	WriteJSON(w, he.Status, api.Error{Error: he.Code, Message: he.Message})
 }
 

@@ -38,7 +38,7 @@ func Public(err error) *Error {
 	case err == nil:
 		return ErrInternal
 	case errors.As(err, &he):
-		return &Error{Status: he.Status, Code: he.Code, Message: he.Message}
+		return &Error{Status: he.Status, Code: he.Code, Message: he.Message, Challenge: he.Challenge}
 	case errors.As(err, &mbe):
 		return Errorf(http.StatusRequestEntityTooLarge, "too_large", "the request body exceeds %s", SizeText(mbe.Limit))
 	case diskFull(err):
