@@ -4,8 +4,9 @@ BIN       := bin/swarmtube
 LISTEN    ?= 127.0.0.1:9000
 DATA      ?= ./data
 # The pod's STUN/TURN port follows its HTTP port (9000 → 3478, 9100 → 3578),
-# so a second `make run LISTEN=…` does not collide with the first.
-TURN_LISTEN ?= $(firstword $(subst :, ,$(LISTEN))):$(shell expr $(lastword $(subst :, ,$(LISTEN))) - 5522)
+# so a second `make run LISTEN=…` does not collide with the first; the host
+# is LISTEN's, split at its last colon (":9100" all interfaces, "[::1]:9100").
+TURN_LISTEN ?= $(shell l='$(LISTEN)'; echo "$${l%:*}:$$(( $$(echo "$$l" | sed 's/.*://') - 5522 ))")
 GOTESTFLAGS ?= -timeout 20m
 
 .PHONY: help run build server wasm deps test vet fmt-check bench clean
