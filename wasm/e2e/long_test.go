@@ -80,6 +80,7 @@ func TestLongVideoBoundedMemory(t *testing.T) {
 	var peak sample
 	var last sample
 	var keptPlaying int64 // in OPFS while the video played (before it ended)
+	stuckAt, stuckSince := -1.0, time.Now()
 	playStart := time.Now()
 	deadline := playStart.Add(time.Duration(seconds)*time.Second/time.Duration(rate)*5 + 3*time.Minute)
 	for next := time.Duration(0); ; {
@@ -100,6 +101,17 @@ func TestLongVideoBoundedMemory(t *testing.T) {
 		}
 		if s.Ended {
 			break
+		}
+		// A playhead that stays put for a minute is a stall, not slowness.
+		if s.T != stuckAt {
+			stuckAt, stuckSince = s.T, time.Now()
+		} else if time.Since(stuckSince) > time.Minute {
+			var d any
+			eval(t, pg, `(() => { const v = document.getElementById('v'), b = [];
+				for (let i = 0; i < v.buffered.length; i++) b.push([v.buffered.start(i), v.buffered.end(i)]);
+				return {t: v.currentTime, paused: v.paused, readyState: v.readyState, networkState: v.networkState, buffered: b,
+					events: window.__st.events.slice(-10), stats: window.__st.torrent.stats()} })()`, &d)
+			t.Fatalf("the playhead stayed at %.1f s for %s: %+v", s.T, time.Since(stuckSince).Round(time.Second), d)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the video did not end: at %.0f of %d s after %s", s.T, seconds, time.Since(playStart).Round(time.Second))
