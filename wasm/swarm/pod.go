@@ -13,8 +13,11 @@ const (
 	// when the player needs it within podLead (wall time).
 	podLead = 4 * time.Second
 	// podRescue: a piece a browser peer offers is left to browser peers
-	// until the player needs it within podRescue...
-	podRescue = 2 * time.Second
+	// until the player needs it within podRescue... (1 s: when a peer
+	// stalls, the pod feeds the player through the stall, not 2 s ahead
+	// of it with pieces the peer sends a moment later; a web seed piece
+	// arrives well within it)
+	podRescue = time.Second
 	// podGrace: ...and then for podGrace more (their requests are in
 	// flight; a healthy peer delivers a piece well within this).
 	podGrace = time.Second

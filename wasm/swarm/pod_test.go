@@ -156,3 +156,64 @@ func TestSecondBrowserPeerBeforeThePod(t *testing.T) {
 		}
 	})
 }
+
+// holdConn holds every write of a block (1 KiB or more) until a time:
+// a peer whose data channel waits out a retransmission timeout, while its
+// small messages (bitfield, unchoke) went through before.
+type holdConn struct {
+	net.Conn
+	until time.Time
+}
+
+func (c holdConn) Write(p []byte) (int, error) {
+	if len(p) >= 1<<10 {
+		time.Sleep(time.Until(c.until))
+	}
+	return c.Conn.Write(p)
+}
+
+// TestPodRescueCoversOnlyTheStall: the only browser peer holding the
+// next pieces stalls for 1.5 s from its first block (a lost packet:
+// SCTP's retransmission timeout) and then sends everything, while the
+// player plays on from 1 s of buffer at one piece a second. The pod keeps
+// the player fed meanwhile, but sends only the piece it plays into during
+// the stall and the next one, not pieces needed up to podRescue ahead
+// that the peer sends a moment later (issue 12: in "8 start 3 s apart" a
+// viewer whose peers stalled took 3-5 pieces from the web seed in one go,
+// the later ones arriving from the peers 0.1 s after).
+func TestPodRescueCoversOnlyTheStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 30 // pieces of 1 s of media each
+		fx := newFixture(t, n*pieceLen)
+		ws := recordingWebSeed(fx)
+		leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
+		if got := leech.AddWebSeedData(context.Background(), "", 0, fx.data[:3*pieceLen]); got != 3 {
+			t.Fatalf("stored %d early pieces", got)
+		}
+		early := podBytes(leech)
+		leech.ExpectPeers(1)
+		leech.SetPlayback(Playback{Position: 2, Duration: n, Rate: 1, Buffer: 1})
+		readAhead(t, leech, 0)
+		peer := start(t, Config{Metainfo: fx.mi, InfoHash: fx.ih, PeerID: peerID("-ST0001-peer"), Source: bytes.NewReader(fx.data)})
+		begin := time.Now()
+		const stall = 1500 * time.Millisecond
+		ca, cb := net.Pipe()
+		go leech.AddConn(context.Background(), ca, "peer")
+		go peer.AddConn(context.Background(), holdConn{cb, begin.Add(stall)}, "leech")
+		t.Cleanup(func() { ca.Close(); cb.Close() })
+		for time.Since(begin) < 4*time.Second {
+			pos := 2 + time.Since(begin).Seconds()
+			leech.SetPlayback(Playback{Position: pos, Duration: n, Rate: 1, Buffer: max(float64(leech.Stats().PiecesHave)-pos, 0)})
+			time.Sleep(50 * time.Millisecond)
+		}
+		synctest.Wait()
+		// During the stall the player plays from 2 s to 3.5 s: into piece
+		// 3. The pod may send it and the next, no more.
+		if got := podBytes(leech) - early; got > 2*pieceLen {
+			t.Fatalf("the pod sent %d pieces for a 1.5 s stall of the peer, want at most 2; web seed ranges %v", got/pieceLen, ws.Ranges())
+		}
+		if st := leech.Stats(); st.PiecesHave < 8 || st.BytesFromPeers == 0 {
+			t.Fatalf("the peer did not take over after its stall: %+v", st)
+		}
+	})
+}
