@@ -13,7 +13,8 @@ import (
 // first request before the engine runs (engine.js earlyBudget, run in
 // node): one second of media at the file's mean bitrate, in whole pieces,
 // at least one piece, at most 1 MiB (sw.js EARLY_BUDGET) and the file;
-// the whole 1 MiB when the bitrate is not known. Issue 12: a fixed 1 MiB
+// the whole 1 MiB when the bitrate is not known; the pod's copy of it
+// (watch.go) gives the same. Issue 12: a fixed 1 MiB
 // was 2 s of a 4 Mbit/s video and 5.6 s of a 1.5 Mbit/s one, all of it
 // the pod's for every viewer, peers or not.
 func TestEarlyBudget(t *testing.T) {
@@ -66,6 +67,10 @@ console.log(JSON.stringify(` + string(args) + `.map(earlyBudget)));`
 	for i, c := range cases {
 		if got[i] != c.want {
 			t.Errorf("%s: earlyBudget(%d bytes, %g s, %d) = %d, want %d", c.name, c.length, c.duration, c.pieceLength, got[i], c.want)
+		}
+		// The pod's copy (watch.go, the watch page's start URL).
+		if g := earlyBudget(c.length, c.duration, c.pieceLength); g != c.want {
+			t.Errorf("%s: Go earlyBudget(%d bytes, %g s, %d) = %d, want %d", c.name, c.length, c.duration, c.pieceLength, g, c.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"html/template"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -27,7 +28,15 @@ type watchData struct {
 	Magnet      template.URL  // magnet: is not a URL html/template trusts
 	Torrent     string
 	Webseed     string
-	CanEdit     bool // the viewer owns the video or is an admin
+	// Start is the engine's stream URL of the video's one file, with its
+	// first request's size (webseed.StartHandler: earlyBudget's second of
+	// media): the page's head script (engine/start.js) points the <video>
+	// at it as the parser reaches the element, on a first visit, instead
+	// of when the page's modules run (after its first paint: 150-200 ms
+	// later, BENCHMARKS.md). "" when the video has several files (the
+	// player picks one once its box is laid out) or no web seed here.
+	Start   string
+	CanEdit bool // the viewer owns the video or is an admin
 	// Qualities are the quality menu's entries after "Auto", best first,
 	// as player.js labels them; empty for a video with one file (no menu).
 	Qualities []quality
@@ -54,6 +63,7 @@ func newWatchData(v api.Video, viewer *api.User) *watchData {
 			w.Qualities = append(w.Qualities, q)
 		}
 	}
+	w.Start = startURL(v)
 	if v.CreatedAt.Year() >= 2000 {
 		w.Date = v.CreatedAt.Local().Format("Jan 2, 2006")
 	}
@@ -143,4 +153,39 @@ func joinNonEmpty(sep string, parts ...string) string {
 		}
 	}
 	return strings.Join(out, sep)
+}
+
+// startURL is watchData.Start for v: the stream URL engine.js playEarly
+// would give its <video> on a first visit (engine.js STREAM_BASE, its
+// webseed and early parameters), for a local video with one file.
+func startURL(v api.Video) string {
+	if !v.Local || len(v.Files) > 1 || !infoHash.MatchString(v.InfoHash) || safeURL(v.WebseedURL) == "" {
+		return ""
+	}
+	name := v.Name
+	if name == "" {
+		name = "video"
+	}
+	q := url.Values{"webseed": {v.WebseedURL}, "early": {strconv.FormatInt(earlyBudget(v.Size, v.Duration, v.PieceLength), 10)}}
+	return "/static/engine/stream/" + v.InfoHash + "/" + url.PathEscape(name) + "?" + q.Encode()
+}
+
+var infoHash = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// earlyBudget is engine.js earlyBudget: the bytes of a first visit's first
+// request, one second of media at the file's mean bitrate (length bytes ÷
+// duration seconds) in whole pieces, at least one piece, at most 1 MiB
+// (sw.js EARLY_BUDGET) and the file; 1 MiB when the bitrate is not known.
+// TestEarlyBudget holds both to one table.
+func earlyBudget(length int64, duration float64, pieceLength int64) int64 {
+	const most, chunk = 1 << 20, 256 << 10 // EARLY_PREFETCH, EARLY_CHUNK
+	if length <= 0 || !(duration > 0) {
+		return most
+	}
+	unit := pieceLength
+	if unit <= 0 {
+		unit = chunk
+	}
+	want := int64(math.Ceil(float64(length)/duration/float64(unit))) * unit
+	return min(max(want, unit), most, length)
 }

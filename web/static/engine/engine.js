@@ -152,6 +152,20 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video', leng
   const ih = String(infoHash || '').toLowerCase();
   if (!/^[0-9a-f]{40}$/.test(ih)) return false;
   const ws = webSeed ? new URL(webSeed, location.href) : null;
+  // The page's head script began this very start (start.js start.early,
+  // adopted as this page's prefetch when this module ran): keep it.
+  const begun = self.swarmtubeStart?.early;
+  const pre0 = prefetched.get(ih);
+  if (begun && begun.video === video && pre0 && pre0.begun === begun) {
+    if (pieceLength > 0) pre0.unit = pieceLength;
+    pageMarks.src ??= begun.at;
+    const release = holdEngine(video);
+    if (!(await startServiceWorker(swScope))) {
+      if (release) release();
+      return false;
+    }
+    return true;
+  }
   // A video this browser stored (a reload, a return visit) starts from its
   // stored pieces once the engine runs: reading its start from the web
   // seed again would cost the pod what it already sent. Only a page that
@@ -244,10 +258,13 @@ function holdEngine(video) {
     // requestVideoFrameCallback names (where there is one), then two
     // animation frames, by which that one was painted.
     const painted = () => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 0)));
-    video.addEventListener('playing', () => {
+    const onPlaying = () => {
       if (typeof video.requestVideoFrameCallback === 'function') video.requestVideoFrameCallback(painted);
       else painted();
-    }, { once: true });
+    };
+    // Playing already (a start the page's head script began).
+    if (!video.paused && video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA) onPlaying();
+    else video.addEventListener('playing', onPlaying, { once: true });
     video.addEventListener('error', resolve, { once: true });
     setTimeout(resolve, EARLY_HOLD_MS);
   });
@@ -339,13 +356,14 @@ function wakeEarly(p) {
 // fetchEarly appends [from, to) of the file to p.buf from the web seed
 // (from is p.got); a failure stops the page's early fetching (the worker
 // reads the web seed itself, within its budget).
-function fetchEarly(p, from, to, first) {
+function fetchEarly(p, from, to, first, response) {
   p.busy = true;
   (async () => {
     // The first request through the HTTP cache, which the player reads it
     // from; the worker passes a 'force-cache' request to the network
-    // (sw.js), should it control the page by then.
-    const resp = await fetch(first || p.url, { headers: { Range: `bytes=${from}-${to - 1}` }, cache: first ? 'force-cache' : 'no-store', signal: p.signal });
+    // (sw.js), should it control the page by then. response: that request,
+    // made already (start.js).
+    const resp = await (response || fetch(first || p.url, { headers: { Range: `bytes=${from}-${to - 1}` }, cache: first ? 'force-cache' : 'no-store', signal: p.signal }));
     const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(resp.headers.get('content-range') || '');
     if (resp.status !== 206 || !m || Number(m[1]) !== from) {
       resp.body?.cancel();
@@ -641,6 +659,8 @@ async function handleFor(infoHash) {
 async function setupServiceWorker(scope) {
   if (!('serviceWorker' in navigator)) return false;
   navigator.serviceWorker.onmessage = onWorkerMessage;
+  // What the worker asked before this module ran (start.js kept it).
+  for (const ev of self.swarmtubeStart?.messages?.splice(0) || []) onWorkerMessage(ev);
   if (!navigator.serviceWorker.controller) {
     navigator.serviceWorker.addEventListener('controllerchange', () => { pageMarks.controlled ??= performance.now(); }, { once: true });
   }
@@ -984,3 +1004,29 @@ export class Torrent {
     this.handle.close();
   }
 }
+
+// adoptBegun takes over a first visit's start that the page's head script
+// began (start.js start.early: the stream URL, the <video>, its fetch of
+// the first early bytes): that fetch becomes this page's prefetch of the
+// video (prefetchEarly), which answers the worker's reads and is handed to
+// the engine on open, and playEarly keeps the running stream.
+function adoptBegun(b) {
+  let ih = '';
+  try {
+    ih = new URL(b.url).pathname.slice(STREAM_BASE.pathname.length).split('/')[0];
+  } catch (e) {
+    return;
+  }
+  if (!/^[0-9a-f]{40}$/.test(ih) || prefetched.has(ih)) return;
+  earlySeed.set(ih, b.webSeed);
+  expect(ih);
+  const ctl = new AbortController();
+  const p = {
+    buf: new Uint8Array(0), got: 0, length: 0, mime: '', unit: EARLY_CHUNK, busy: false, failed: false, opened: false,
+    video: b.video, url: b.webSeed, signal: ctl.signal, wake: [], abort: () => ctl.abort(), begun: b,
+  };
+  prefetched.set(ih, p);
+  fetchEarly(p, 0, b.early, b.url, b.response);
+}
+
+if (typeof self !== 'undefined' && self.swarmtubeStart?.early) adoptBegun(self.swarmtubeStart.early);

@@ -27,4 +27,42 @@
     (reg) => { start.registered = performance.now(); return reg; },
     () => null, // engine.js registers again and reports why it cannot
   );
+  // A watch page's first visit: the pod names the stream of the video's
+  // one file (<meta name="swarmtube-start">, web's watch.go), and the
+  // <video> gets it as soon as the parser reaches the element, as a plain
+  // <video src> would, not when the page's modules run, which Chromium
+  // does only after the page's first paint (150-200 ms later on the pod's
+  // watch page). What engine.js playEarly does on a first visit, begun
+  // here: the page's own fetch of the first bytes through the HTTP cache
+  // (which answers the player's first request from it), the element in
+  // CORS mode, then the source; engine.js takes it over (start.early).
+  // Until it runs, the worker's messages (its reads for the stream, once
+  // it controls the page) wait in start.messages.
+  const meta = document.querySelector('meta[name="swarmtube-start"]');
+  if (!meta || start.controlledAtStart || typeof RTCPeerConnection === 'undefined') return;
+  const url = new URL(meta.content, location.href);
+  const early = Number(url.searchParams.get('early'));
+  let seed = null;
+  try { seed = new URL(url.searchParams.get('webseed') || '', location.href); } catch (e) { /* no web seed */ }
+  if (!(early > 0) || !seed || seed.origin !== location.origin) return;
+  navigator.serviceWorker.onmessage = (ev) => { (start.messages ??= []).push(ev); };
+  const begin = (video) => {
+    start.early = {
+      url: url.href, video, early, webSeed: seed.href, at: performance.now(),
+      response: fetch(url.href, { headers: { Range: `bytes=0-${early - 1}` }, cache: 'force-cache' }),
+    };
+    video.crossOrigin = 'anonymous';
+    video.preload = 'auto';
+    video.src = url.href;
+    video.play().catch(() => {});
+  };
+  const look = () => {
+    const video = document.getElementById('video-player');
+    if (!video) return false;
+    begin(video);
+    return true;
+  };
+  const seen = new MutationObserver(() => { if (look()) seen.disconnect(); });
+  seen.observe(document, { childList: true, subtree: true });
+  document.addEventListener('DOMContentLoaded', () => seen.disconnect(), { once: true });
 })();

@@ -46,7 +46,9 @@ export async function openPlayer(video, container, { engine = true } = {}) {
   // is down): preload "auto" on that src would fetch the file from the
   // origin meanwhile, bytes no counter sees and the origin pays for
   // (most of its share in TestMirrorLoadSplit).
-  if (media.getAttribute('src')) {
+  // The page's head script may have started it already, on the stream
+  // of the video's one file (engine/start.js): that is kept.
+  if (media.getAttribute('src') && self.swarmtubeStart?.early?.video !== media) {
     media.removeAttribute('src');
     media.load();
   }
