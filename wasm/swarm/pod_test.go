@@ -80,7 +80,7 @@ func newLatentConn(c net.Conn, d time.Duration) *latentConn {
 		for {
 			select {
 			case w := <-l.q:
-				time.Sleep(time.Until(w.at))
+				time.Sleep(time.Until(w.at)) // timed: behaviour: the path's latency (fake time in the tests' synctest bubbles)
 				if _, err := c.Write(w.data); err != nil {
 					return
 				}
@@ -167,7 +167,7 @@ type holdConn struct {
 
 func (c holdConn) Write(p []byte) (int, error) {
 	if len(p) >= 1<<10 {
-		time.Sleep(time.Until(c.until))
+		time.Sleep(time.Until(c.until)) // timed: behaviour: the peer's stall (fake time in the test's synctest bubble)
 	}
 	return c.Conn.Write(p)
 }
