@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -41,23 +42,34 @@ func TestPickAuto(t *testing.T) {
 		{"vertical video in a tall player", vert, `{"width":720,"height":1280,"dpr":1}`, 0, 720},
 		{"one file", `[{"resolution":0,"size":5}]`, `{"width":1280,"height":720,"dpr":1}`, 1, 0},
 	}
-	var calls []string
-	for _, c := range cases {
-		b, _ := json.Marshal(c.throughput)
-		calls = append(calls, "pickAuto("+c.files+", "+c.view+", "+string(b)+", 10).resolution")
-	}
-	script := `import { pickAuto } from ` + jsString(player) + `; console.log(JSON.stringify([` + strings.Join(calls, ",") + `]));`
-	out, err := exec.Command(node, "--input-type=module", "-e", script).CombinedOutput()
+	// The same table for engine/start.js's copy, which picks the file a
+	// first visit's <video> starts on before any module runs.
+	start, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "web", "static", "engine", "start.js"))
 	if err != nil {
-		t.Fatalf("node: %v: %s", err, out)
+		t.Fatal(err)
 	}
-	var got []int
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("node output %q: %v", out, err)
-	}
-	for i, c := range cases {
-		if got[i] != c.want {
-			t.Errorf("%s: picks %dp, want %dp", c.name, got[i], c.want)
+	for _, impl := range []struct{ name, prelude, fn string }{
+		{"player.js", `const { pickAuto } = await import(` + jsString(player) + `);`, "pickAuto"},
+		{"start.js", "globalThis.self = globalThis;\n" + string(start), "self.swarmtubePickAuto"},
+	} {
+		var calls []string
+		for _, c := range cases {
+			b, _ := json.Marshal(c.throughput)
+			calls = append(calls, impl.fn+"("+c.files+", "+c.view+", "+string(b)+", 10).resolution")
+		}
+		script := impl.prelude + "\nconsole.log(JSON.stringify([" + strings.Join(calls, ",") + "]));"
+		out, err := exec.Command(node, "--input-type=module", "-e", script).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: node: %v: %s", impl.name, err, out)
+		}
+		var got []int
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("%s: node output %q: %v", impl.name, out, err)
+		}
+		for i, c := range cases {
+			if got[i] != c.want {
+				t.Errorf("%s: %s: picks %dp, want %dp", impl.name, c.name, got[i], c.want)
+			}
 		}
 	}
 }

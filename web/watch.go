@@ -28,14 +28,15 @@ type watchData struct {
 	Magnet      template.URL  // magnet: is not a URL html/template trusts
 	Torrent     string
 	Webseed     string
-	// Start is the engine's stream URL of the video's one file, with its
-	// first request's size (webseed.StartHandler: earlyBudget's second of
-	// media): the page's head script (engine/start.js) points the <video>
-	// at it as the parser reaches the element, on a first visit, instead
-	// of when the page's modules run (after its first paint: 150-200 ms
-	// later, BENCHMARKS.md). "" when the video has several files (the
-	// player picks one once its box is laid out) or no web seed here.
-	Start   string
+	// Starts are the engine's stream URLs of the video's files, best
+	// first, each with its first request's size (webseed.StartHandler:
+	// earlyBudget's second of media) and what player.js pickAuto weighs:
+	// the page's head script (engine/start.js) picks one as pickAuto would
+	// and points the <video> at it as the parser reaches the element, on a
+	// first visit, instead of when the page's modules run (after its first
+	// paint: 150-200 ms later, BENCHMARKS.md). None for a video this pod
+	// does not serve.
+	Starts  []startFile
 	CanEdit bool // the viewer owns the video or is an admin
 	// Qualities are the quality menu's entries after "Auto", best first,
 	// as player.js labels them; empty for a video with one file (no menu).
@@ -63,7 +64,7 @@ func newWatchData(v api.Video, viewer *api.User) *watchData {
 			w.Qualities = append(w.Qualities, q)
 		}
 	}
-	w.Start = startURL(v)
+	w.Starts = startFiles(v)
 	if v.CreatedAt.Year() >= 2000 {
 		w.Date = v.CreatedAt.Local().Format("Jan 2, 2006")
 	}
@@ -155,19 +156,40 @@ func joinNonEmpty(sep string, parts ...string) string {
 	return strings.Join(out, sep)
 }
 
-// startURL is watchData.Start for v: the stream URL engine.js playEarly
-// would give its <video> on a first visit (engine.js STREAM_BASE, its
-// webseed and early parameters), for a local video with one file.
-func startURL(v api.Video) string {
-	if !v.Local || len(v.Files) > 1 || !infoHash.MatchString(v.InfoHash) || safeURL(v.WebseedURL) == "" {
-		return ""
+// startFile is one of watchData.Starts.
+type startFile struct {
+	URL                       string
+	Resolution, Width, Height int
+	Size                      int64
+	Duration                  float64
+}
+
+// startFiles is watchData.Starts for v: for each file of a local video,
+// the stream URL engine.js playEarly would give its <video> on a first
+// visit (engine.js STREAM_BASE, its webseed and early parameters).
+func startFiles(v api.Video) []startFile {
+	if !v.Local {
+		return nil
+	}
+	files := v.Files
+	if len(files) == 0 {
+		files = []api.VideoFile{{Resolution: min(v.Width, v.Height), Width: v.Width, Height: v.Height, Size: v.Size,
+			InfoHash: v.InfoHash, WebseedURL: v.WebseedURL, PieceLength: v.PieceLength}}
 	}
 	name := v.Name
 	if name == "" {
 		name = "video"
 	}
-	q := url.Values{"webseed": {v.WebseedURL}, "early": {strconv.FormatInt(earlyBudget(v.Size, v.Duration, v.PieceLength), 10)}}
-	return "/static/engine/stream/" + v.InfoHash + "/" + url.PathEscape(name) + "?" + q.Encode()
+	var out []startFile
+	for _, f := range files {
+		if !infoHash.MatchString(f.InfoHash) || safeURL(f.WebseedURL) == "" {
+			return nil // a file the page could not start: let player.js pick
+		}
+		q := url.Values{"webseed": {f.WebseedURL}, "early": {strconv.FormatInt(earlyBudget(f.Size, v.Duration, f.PieceLength), 10)}}
+		out = append(out, startFile{URL: "/static/engine/stream/" + f.InfoHash + "/" + url.PathEscape(name) + "?" + q.Encode(),
+			Resolution: f.Resolution, Width: f.Width, Height: f.Height, Size: f.Size, Duration: v.Duration})
+	}
+	return out
 }
 
 var infoHash = regexp.MustCompile(`^[0-9a-f]{40}$`)

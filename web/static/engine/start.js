@@ -11,6 +11,24 @@
 // as engine.js, which registers again harmlessly (the browser joins equal
 // registrations).
 (() => {
+  // pickAuto is player.js pickAuto, the file Auto plays, for the start
+  // below, which runs before any module (web's TestPickAuto holds both to
+  // one table): the smallest file whose picture covers the player at its
+  // size in device pixels, then, when throughput (bytes/s) is known, the
+  // best of those whose bitrate fits in 80% of it, else the smallest.
+  const pickAuto = (self.swarmtubePickAuto = (files, view, throughput, duration) => {
+    if (files.length === 1) return files[0];
+    const ref = files[0];
+    const aspect = ref.width && ref.height ? ref.width / ref.height : 16 / 9;
+    const shown = Math.min(view.width / aspect, view.height) * (view.dpr || 1);
+    const need = aspect >= 1 ? shown : shown * aspect;
+    let i = files.length - 1;
+    while (i > 0 && files[i].resolution && files[i].resolution < need * 0.9) i--;
+    if (throughput > 0 && duration > 0) {
+      while (i < files.length - 1 && files[i].size / duration > 0.8 * throughput) i++;
+    }
+    return files[i];
+  });
   if (!self.isSecureContext || !('serviceWorker' in navigator)) return;
   // controlled: whether a worker controlled the page from its start (any
   // visit after the first): engine.js looks for stored videos only then.
@@ -27,26 +45,35 @@
     (reg) => { start.registered = performance.now(); return reg; },
     () => null, // engine.js registers again and reports why it cannot
   );
-  // A watch page's first visit: the pod names the stream of the video's
-  // one file (<meta name="swarmtube-start">, web's watch.go), and the
-  // <video> gets it as soon as the parser reaches the element, as a plain
-  // <video src> would, not when the page's modules run, which Chromium
-  // does only after the page's first paint (150-200 ms later on the pod's
-  // watch page). What engine.js playEarly does on a first visit, begun
-  // here: the page's own fetch of the first bytes through the HTTP cache
-  // (which answers the player's first request from it), the element in
-  // CORS mode, then the source; engine.js takes it over (start.early).
-  // Until it runs, the worker's messages (its reads for the stream, once
-  // it controls the page) wait in start.messages.
-  const meta = document.querySelector('meta[name="swarmtube-start"]');
-  if (!meta || start.controlledAtStart || typeof RTCPeerConnection === 'undefined') return;
-  const url = new URL(meta.content, location.href);
-  const early = Number(url.searchParams.get('early'));
-  let seed = null;
-  try { seed = new URL(url.searchParams.get('webseed') || '', location.href); } catch (e) { /* no web seed */ }
-  if (!(early > 0) || !seed || seed.origin !== location.origin) return;
+  // A watch page's first visit: the pod names the streams of the video's
+  // files (<meta name="swarmtube-start">, web's watch.go), and the <video>
+  // gets the one Auto plays as soon as the parser reaches the element
+  // (its box is laid out by then), as a plain <video src> would, not when
+  // the page's modules run, which Chromium does only after the page's
+  // first paint (150-200 ms later on the pod's watch page). What engine.js
+  // playEarly does on a first visit, begun here: the page's own fetch of
+  // the first bytes through the HTTP cache (which answers the player's
+  // first request from it), the element in CORS mode, then the source;
+  // engine.js takes it over (start.early) and player.js plays that file.
+  // Until engine.js runs, the worker's messages (its reads for the stream,
+  // once it controls the page) wait in start.messages.
+  const files = [...document.querySelectorAll('meta[name="swarmtube-start"]')].map((m) => ({
+    url: new URL(m.content, location.href), resolution: Number(m.dataset.resolution) || 0,
+    width: Number(m.dataset.width) || 0, height: Number(m.dataset.height) || 0,
+    size: Number(m.dataset.size) || 0, duration: Number(m.dataset.duration) || 0,
+  }));
+  if (files.length === 0 || start.controlledAtStart || typeof RTCPeerConnection === 'undefined') return;
   navigator.serviceWorker.onmessage = (ev) => { (start.messages ??= []).push(ev); };
   const begin = (video) => {
+    const r = (video.parentElement || video).getBoundingClientRect();
+    const mbps = navigator.connection && navigator.connection.downlink;
+    const file = pickAuto(files, { width: r.width || 640, height: r.height || 360, dpr: self.devicePixelRatio || 1 },
+      mbps > 0 ? (mbps * 1e6) / 8 : 0, files[0].duration);
+    const url = file.url;
+    const early = Number(url.searchParams.get('early'));
+    let seed = null;
+    try { seed = new URL(url.searchParams.get('webseed') || '', location.href); } catch (e) { /* none */ }
+    if (!(early > 0) || !seed || seed.origin !== location.origin) return;
     start.early = {
       url: url.href, video, early, webSeed: seed.href, at: performance.now(),
       response: fetch(url.href, { headers: { Range: `bytes=0-${early - 1}` }, cache: 'force-cache' }),

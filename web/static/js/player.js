@@ -47,14 +47,16 @@ export async function openPlayer(video, container, { engine = true } = {}) {
   // origin meanwhile, bytes no counter sees and the origin pays for
   // (most of its share in TestMirrorLoadSplit).
   // The page's head script may have started it already, on the stream
-  // of the video's one file (engine/start.js): that is kept.
-  if (media.getAttribute('src') && self.swarmtubeStart?.early?.video !== media) {
+  // of the file Auto plays (engine/start.js, the same pickAuto as here,
+  // when the box had its size): that start and that file are kept.
+  const files = videoFiles(video);
+  const begun = self.swarmtubeStart?.early?.video === media ? files.find((f) => f.info_hash && self.swarmtubeStart.early.url.includes(`/stream/${f.info_hash}/`)) : null;
+  if (media.getAttribute('src') && !begun) {
     media.removeAttribute('src');
     media.load();
   }
   media.preload = 'auto';
-  const files = videoFiles(video);
-  const first = pickAuto(files, viewSize(container), initialThroughput(), video.duration);
+  const first = begun || pickAuto(files, viewSize(container), initialThroughput(), video.duration);
   const session = await openFile(video, first, media, engine);
   return withQuality(session, video, files, first, container);
 }
