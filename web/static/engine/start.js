@@ -65,7 +65,9 @@
   if (files.length === 0 || start.controlledAtStart || typeof RTCPeerConnection === 'undefined') return;
   navigator.serviceWorker.onmessage = (ev) => { (start.messages ??= []).push(ev); };
   const begin = (video) => {
-    const r = (video.parentElement || video).getBoundingClientRect();
+    // The box's size costs a layout of the page parsed so far: only a
+    // choice between files needs it.
+    const r = files.length > 1 ? (video.parentElement || video).getBoundingClientRect() : {};
     const mbps = navigator.connection && navigator.connection.downlink;
     const file = pickAuto(files, { width: r.width || 640, height: r.height || 360, dpr: self.devicePixelRatio || 1 },
       mbps > 0 ? (mbps * 1e6) / 8 : 0, files[0].duration);
