@@ -493,8 +493,7 @@ function readStoredStart(infoHash, length, pieceLength) {
 // count's argument is piece 0's size when pieceLength is not known.
 async function readStoredOPFS(infoHash, count, pieceLength) {
   try {
-    const root = (await self.swarmtubeStart?.storage) || (await navigator.storage.getDirectory());
-    const dir = await (await root.getDirectoryHandle('swarmtube-pieces')).getDirectoryHandle(infoHash);
+    const dir = await opfsPieces(infoHash);
     const read = async (i) => new Uint8Array(await (await (await dir.getFileHandle(`p${i}`)).getFile()).arrayBuffer());
     const first = await read(0);
     const n = count(pieceLength > 0 ? pieceLength : first.byteLength);
@@ -512,44 +511,29 @@ async function readStoredOPFS(infoHash, count, pieceLength) {
 
 // readStoredIDB is readStoredOPFS for the IndexedDB store (layout:
 // storedStartIDB), in one read-only transaction.
-function readStoredIDB(infoHash, count, pieceLength) {
+async function readStoredIDB(infoHash, count, pieceLength) {
+  const db = await idbPieces();
+  if (!db) return null;
   return new Promise((resolve) => {
-    let req;
+    const done = (v) => { db.close(); resolve(v); };
     try {
-      req = indexedDB.open('swarmtube-pieces');
-    } catch (e) {
-      resolve(null);
-      return;
-    }
-    req.onupgradeneeded = () => req.transaction.abort();
-    req.onerror = () => resolve(null);
-    req.onblocked = () => resolve(null);
-    req.onsuccess = () => {
-      const db = req.result;
-      const done = (v) => { db.close(); resolve(v); };
-      try {
-        if (!db.objectStoreNames.contains('pieces')) {
-          done(null);
-          return;
-        }
-        const store = db.transaction('pieces', 'readonly').objectStore('pieces');
-        const parts = [];
-        const next = (i, n) => {
-          if (i >= n) { done(parts); return; }
-          const get = store.get([infoHash, i]);
-          get.onsuccess = () => {
-            const v = get.result;
-            if (!(v instanceof Uint8Array) && !(v instanceof ArrayBuffer)) { done(parts); return; }
-            parts.push(new Uint8Array(v));
-            next(i + 1, i === 0 ? count(pieceLength > 0 ? pieceLength : parts[0].byteLength) : n);
-          };
-          get.onerror = () => done(parts);
+      const store = db.transaction('pieces', 'readonly').objectStore('pieces');
+      const parts = [];
+      const next = (i, n) => {
+        if (i >= n) { done(parts); return; }
+        const get = store.get([infoHash, i]);
+        get.onsuccess = () => {
+          const v = get.result;
+          if (!(v instanceof Uint8Array) && !(v instanceof ArrayBuffer)) { done(parts); return; }
+          parts.push(new Uint8Array(v));
+          next(i + 1, i === 0 ? count(pieceLength > 0 ? pieceLength : parts[0].byteLength) : n);
         };
-        next(0, 1);
-      } catch (e) {
-        done(null);
-      }
-    };
+        get.onerror = () => done(parts);
+      };
+      next(0, 1);
+    } catch (e) {
+      done(null);
+    }
   });
 }
 
@@ -585,51 +569,67 @@ function storedStart(infoHash) {
   });
 }
 
+// opfsPieces resolves to a video's directory in the engine's OPFS store
+// (swarmtube-pieces/<infohash>/, holding p<index>, one file per piece);
+// it rejects when there is none.
+async function opfsPieces(infoHash) {
+  const root = (await self.swarmtubeStart?.storage) || (await navigator.storage.getDirectory());
+  return (await root.getDirectoryHandle('swarmtube-pieces')).getDirectoryHandle(infoHash);
+}
+
 // storedStartOPFS: the OPFS layout is swarmtube-pieces/<infohash>/p<index>.
 async function storedStartOPFS(infoHash) {
   try {
-    const root = (await self.swarmtubeStart?.storage) || (await navigator.storage.getDirectory());
-    const dir = await (await root.getDirectoryHandle('swarmtube-pieces')).getDirectoryHandle(infoHash);
-    await dir.getFileHandle('p0');
+    await (await opfsPieces(infoHash)).getFileHandle('p0');
     return true;
   } catch (e) {
     return false;
   }
 }
 
-// storedStartIDB: the IndexedDB layout is database swarmtube-pieces, object
-// store "pieces", key [infohash, index]. A browser without that database
-// would create an empty one on open (onupgradeneeded, from version 0): the
-// upgrade is aborted instead, so looking leaves nothing behind and the
-// engine creates it with its object stores when it needs it.
-function storedStartIDB(infoHash) {
+// idbPieces opens the engine's IndexedDB store (database swarmtube-pieces,
+// object store "pieces", key [infohash, index]) to read it: null when there
+// is none. A browser without that database would create an empty one on
+// open (onupgradeneeded, from version 0): the upgrade is aborted instead,
+// so looking leaves nothing behind and the engine creates it with its
+// object stores when it needs it.
+function idbPieces() {
   return new Promise((resolve) => {
     let req;
     try {
       req = indexedDB.open('swarmtube-pieces');
     } catch (e) {
-      resolve(false); // no IndexedDB (or not in this context)
+      resolve(null); // no IndexedDB (or not in this context)
       return;
     }
     req.onupgradeneeded = () => req.transaction.abort();
-    req.onerror = () => resolve(false);
-    req.onblocked = () => resolve(false);
+    req.onerror = () => resolve(null);
+    req.onblocked = () => resolve(null);
     req.onsuccess = () => {
       const db = req.result;
-      try {
-        if (!db.objectStoreNames.contains('pieces')) {
-          db.close();
-          resolve(false);
-          return;
-        }
-        const count = db.transaction('pieces', 'readonly').objectStore('pieces').count([infoHash, 0]);
-        count.onsuccess = () => { db.close(); resolve(count.result > 0); };
-        count.onerror = () => { db.close(); resolve(false); };
-      } catch (e) {
+      if (db.objectStoreNames.contains('pieces')) {
+        resolve(db);
+      } else {
         db.close();
-        resolve(false);
+        resolve(null);
       }
     };
+  });
+}
+
+// storedStartIDB: whether the IndexedDB store (idbPieces) holds piece 0.
+async function storedStartIDB(infoHash) {
+  const db = await idbPieces();
+  if (!db) return false;
+  return new Promise((resolve) => {
+    try {
+      const count = db.transaction('pieces', 'readonly').objectStore('pieces').count([infoHash, 0]);
+      count.onsuccess = () => { db.close(); resolve(count.result > 0); };
+      count.onerror = () => { db.close(); resolve(false); };
+    } catch (e) {
+      db.close();
+      resolve(false);
+    }
   });
 }
 
