@@ -44,8 +44,11 @@ const (
 // one short request after another.
 //
 // webseed must name a file of this handler under prefix (e.g.
-// "/static/webseed/"), as a path or a URL of the request's own host; else
-// 404. Only single "bytes=S-" and "bytes=S-E" ranges (what media players
+// "/static/webseed/"), as a path or a URL whose path does; else 404. Its
+// host is not compared with the request's: behind a reverse proxy the
+// request's Host may be the proxy's upstream (nginx's default), and the
+// path alone names a file of this pod (the page checked that the web seed
+// is its own origin's). Only single "bytes=S-" and "bytes=S-E" ranges (what media players
 // send) are clipped (a request without Range gets the whole file, as
 // HTTP wants, RFC 9110 §14.2; no media player sends one); If-Range is dropped so the
 // clip always applies. Bytes count as the web seed's (ServedBytes, the
@@ -53,7 +56,7 @@ const (
 func (h *Handler) StartHandler(prefix string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		name, ok := startFile(q.Get("webseed"), prefix, r.Host)
+		name, ok := startFile(q.Get("webseed"), prefix)
 		if !ok {
 			name = "" // serve answers 404
 		}
@@ -73,14 +76,11 @@ func (h *Handler) StartHandler(prefix string) http.Handler {
 	})
 }
 
-// startFile returns the web seed file name that ws (a path, or a URL whose
-// host is host) names under prefix.
-func startFile(ws, prefix, host string) (string, bool) {
+// startFile returns the web seed file name that ws (a path, or a URL)
+// names under prefix.
+func startFile(ws, prefix string) (string, bool) {
 	u, err := url.Parse(ws)
 	if err != nil || ws == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", false
-	}
-	if u.Host != "" && !strings.EqualFold(u.Host, host) {
 		return "", false
 	}
 	name, ok := strings.CutPrefix(u.Path, prefix)
