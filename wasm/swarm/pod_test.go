@@ -24,10 +24,7 @@ func TestPodGivesALateBrowserPeerItsGrace(t *testing.T) {
 		const n = 20 // pieces of 1 s of media each
 		fx := newFixture(t, n*pieceLen)
 		ws := recordingWebSeed(fx)
-		leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
-		if got := leech.AddWebSeedData(context.Background(), "", 0, fx.data[:2*pieceLen]); got != 2 {
-			t.Fatalf("stored %d early pieces", got)
-		}
+		leech := earlyLeech(t, fx, ws, 2)
 		leech.ExpectPeers(1) // the tracker knows another viewer
 		readAhead(t, leech, 0)
 		begin := time.Now()
@@ -123,10 +120,7 @@ func TestSecondBrowserPeerBeforeThePod(t *testing.T) {
 		const n = 20 // pieces of 1 s of media each
 		fx := newFixture(t, n*pieceLen)
 		ws := recordingWebSeed(fx)
-		leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
-		if got := leech.AddWebSeedData(context.Background(), "", 0, fx.data[:2*pieceLen]); got != 2 {
-			t.Fatalf("stored %d early pieces", got)
-		}
+		leech := earlyLeech(t, fx, ws, 2)
 		early := podBytes(leech)
 		leech.ExpectPeers(2)
 		// 1.2 s of media left before piece 2 is due.
@@ -186,10 +180,7 @@ func TestPodRescueCoversOnlyTheStall(t *testing.T) {
 		const n = 30 // pieces of 1 s of media each
 		fx := newFixture(t, n*pieceLen)
 		ws := recordingWebSeed(fx)
-		leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
-		if got := leech.AddWebSeedData(context.Background(), "", 0, fx.data[:3*pieceLen]); got != 3 {
-			t.Fatalf("stored %d early pieces", got)
-		}
+		leech := earlyLeech(t, fx, ws, 3)
 		early := podBytes(leech)
 		leech.ExpectPeers(1)
 		leech.SetPlayback(Playback{Position: 2, Duration: n, Rate: 1, Buffer: 1})
@@ -216,4 +207,16 @@ func TestPodRescueCoversOnlyTheStall(t *testing.T) {
 			t.Fatalf("the peer did not take over after its stall: %+v", st)
 		}
 	})
+}
+
+// earlyLeech starts a viewer's engine that takes the pod's seeder and web
+// seed (ws) as one budget, handed the file's first pieces as a page's
+// early start hands them (engine.js giveEarly).
+func earlyLeech(t *testing.T, fx fixture, ws *webSeed, pieces int) *Torrent {
+	t.Helper()
+	leech := start(t, Config{Metainfo: ws.mi, HTTPClient: ws.client, InfoHash: fx.ih, PeerID: peerID("-ST0001-leech"), ServerPeer: isServer})
+	if got := leech.AddWebSeedData(context.Background(), "", 0, fx.data[:pieces*pieceLen]); got != pieces {
+		t.Fatalf("stored %d early pieces, want %d", got, pieces)
+	}
+	return leech
 }
