@@ -335,8 +335,9 @@ function canServiceWorker() {
 // first, when given, is the URL of the first request instead of url: the
 // <video>'s own stream URL on a first visit (playEarly's direct start), so
 // that the browser's HTTP cache answers the player's first request with the
-// page's bytes (Chromium does, joining the request in flight).
-function prefetchEarly(infoHash, url, budget, unit, video, first) {
+// page's bytes (Chromium does, joining the request in flight). response:
+// that first request, made already (start.js, see adoptBegun).
+function prefetchEarly(infoHash, url, budget, unit, video, first, response) {
   const have = prefetched.get(infoHash);
   if (have) return have;
   const ctl = new AbortController();
@@ -345,7 +346,7 @@ function prefetchEarly(infoHash, url, budget, unit, video, first) {
     video, url, signal: ctl.signal, wake: [], abort: () => ctl.abort(),
   };
   prefetched.set(infoHash, p);
-  fetchEarly(p, 0, budget, first);
+  fetchEarly(p, 0, budget, first, response);
   return p;
 }
 
@@ -1020,13 +1021,8 @@ function adoptBegun(b) {
   if (!/^[0-9a-f]{40}$/.test(ih) || prefetched.has(ih)) return;
   earlySeed.set(ih, b.webSeed);
   expect(ih);
-  const ctl = new AbortController();
-  const p = {
-    buf: new Uint8Array(0), got: 0, length: 0, mime: '', unit: EARLY_CHUNK, busy: false, failed: false, opened: false,
-    video: b.video, url: b.webSeed, signal: ctl.signal, wake: [], abort: () => ctl.abort(), begun: b,
-  };
-  prefetched.set(ih, p);
-  fetchEarly(p, 0, b.early, b.url, b.response);
+  // The piece length is not known yet: playEarly sets the unit.
+  prefetchEarly(ih, b.webSeed, b.early, EARLY_CHUNK, b.video, b.url, b.response).begun = b;
 }
 
 if (typeof self !== 'undefined' && self.swarmtubeStart?.early) adoptBegun(self.swarmtubeStart.early);
