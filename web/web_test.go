@@ -852,3 +852,34 @@ func TestModulePreloads(t *testing.T) {
 		}
 	}
 }
+
+// TestTusRetryable: tus.js resumes after what passes (network trouble, a
+// stalled body's 408 upload_stalled, a conflict, a lock, throttling, the
+// pod's own failures) and stops on what will not (a refused file, a missing
+// right). A 408 once stopped the upload for good.
+func TestTusRetryable(t *testing.T) {
+	node := testenv.LookPath(t, "node")
+	dir, err := filepath.Abs(filepath.Join("static", "js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := []int{0, 400, 401, 403, 408, 409, 412, 413, 415, 423, 429, 500, 503, 507}
+	want := map[int]bool{0: true, 408: true, 409: true, 423: true, 429: true, 500: true, 503: true, 507: true}
+	list, _ := json.Marshal(statuses)
+	script := `import { retryable } from ` + strconv.Quote(filepath.Join(dir, "tus.js")) + `;
+import { ApiError } from ` + strconv.Quote(filepath.Join(dir, "api.js")) + `;
+console.log(JSON.stringify(` + string(list) + `.map((s) => retryable(new ApiError('x', s, 'c')))));`
+	out, err := exec.Command(node, "--input-type=module", "-e", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v: %s", err, out)
+	}
+	var got []bool
+	if err := json.Unmarshal(out, &got); err != nil || len(got) != len(statuses) {
+		t.Fatalf("node output %q: %v", out, err)
+	}
+	for i, s := range statuses {
+		if got[i] != want[s] {
+			t.Errorf("status %d: retryable %v, want %v", s, got[i], want[s])
+		}
+	}
+}

@@ -115,6 +115,7 @@ type pod struct {
 	limit   time.Duration // TranscodeTimeLimit
 	stop    func()        // stops run
 	addr    string        // the HTTP address, kept across restarts
+	window  time.Duration // httpx.MinBodyRate's window; 0: none
 }
 
 const testPassword = "correct horse battery"
@@ -139,6 +140,10 @@ func withConfig(f func(*Config)) podOption {
 
 // withDir puts the pod's data in dir (a small file system, for a full disk).
 func withDir(dir string) podOption { return func(p *pod) { p.dir = dir } }
+
+// withBodyRate puts httpx.MinBodyRate in the chain, as the pod does, with
+// this window and httpx.MinBodyBytes.
+func withBodyRate(window time.Duration) podOption { return func(p *pod) { p.window = window } }
 
 // withoutFFmpeg starts the pod as if ffmpeg were not installed.
 func withoutFFmpeg() podOption { return func(p *pod) { p.tools = ffmpeg.Tools{} } }
@@ -207,7 +212,11 @@ func (p *pod) open(seeder Seeder) {
 	}
 	p.acc.Routes(mux, log)
 	p.svc.Routes(mux, log)
-	p.srv.Config.Handler = httpx.Chain(mux, httpx.Recover(log), p.acc.Middleware(log))
+	chain := []httpx.Middleware{httpx.Recover(log), p.acc.Middleware(log)}
+	if p.window > 0 {
+		chain = []httpx.Middleware{httpx.Recover(log), httpx.MinBodyRate(p.window, httpx.MinBodyBytes), p.acc.Middleware(log)}
+	}
+	p.srv.Config.Handler = httpx.Chain(mux, chain...)
 	p.srv.Start()
 	t.Cleanup(p.close)
 }

@@ -63,6 +63,7 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 	mux.Handle("POST /api/v1/videos/uploads/{$}", accounts.Require(log, api.RightUpload, s.tusCreate))
 	mux.Handle("POST /api/v1/videos/uploads", http.RedirectHandler(UploadsPath, http.StatusPermanentRedirect))
 	mux.Handle("PATCH /api/v1/videos/uploads/{uploadID}", upload(func(w http.ResponseWriter, r *http.Request, info tushandler.FileInfo) {
+		r.Body = clientBody{r.Body}
 		if err := s.sniffPatch(r, info); err != nil {
 			writeError(w, r, s.log, err)
 			return

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 
 	tushandler "github.com/tus/tusd/v2/pkg/handler"
@@ -92,40 +94,123 @@ func (t publicTerminatable) Terminate(ctx context.Context) error {
 	return t.p.public(t.t.Terminate(ctx))
 }
 
+// tusAnswer is the pod's answer to one of tusd's own errors.
+type tusAnswer struct {
+	status  int
+	code    string
+	message string
+}
+
+// tusAnswers gives every error value tusd v2 can send (pkg/handler's Err*
+// values and the ERR_INTERNAL_SERVER_ERROR it makes of any other error) a
+// deliberate status, code and plain words: TestTusAnswersTotal walks
+// tusd's source, so a tusd upgrade that adds one fails until it is
+// answered here. Where tusd's status is wrong for the pod it is replaced:
+//
+//   - ERR_READ_TIMEOUT (a body that stopped arriving: httpx.MinBodyRate's
+//     window, or tusd's NetworkTimeout) and ERR_CONNECTION_RESET are 500 in
+//     tusd, "for backwards compatibility" with clients that retry only 5xx
+//     (unrouted_handler.go). Both are the client's or the network's doing:
+//     408 Request Timeout (RFC 9110 §15.5.9: the request did not arrive in
+//     the time the server was prepared to wait) and 400, which the pod's
+//     own client (web/static/js/tus.js) resumes from HEAD.
+//   - ERR_LOCK_TIMEOUT (500) means another request holds the upload: 423,
+//     as ERR_UPLOAD_LOCKED.
+//   - ERR_UPLOAD_INTERRUPTED (400): a newer request for the upload took it
+//     over, a conflict with its current state: 409.
+//
+// ERR_MAX_SIZE_EXCEEDED and ERR_UPLOAD_NOT_FOUND take the service's words
+// (tusWords); ERR_INTERNAL_SERVER_ERROR stays a 500, since publicStore
+// and clientBody leave it only to the pod's own failures.
+var tusAnswers = map[string]tusAnswer{
+	"ERR_UNSUPPORTED_VERSION":  {http.StatusPreconditionFailed, "unsupported_tus_version", "send Tus-Resumable: 1.0.0; this pod speaks tus 1.0.0"},
+	"ERR_MAX_SIZE_EXCEEDED":    {http.StatusRequestEntityTooLarge, "too_large", "the video is larger than this pod accepts"},
+	"ERR_INVALID_CONTENT_TYPE": {http.StatusBadRequest, "invalid_content_type", "send the bytes with Content-Type: application/offset+octet-stream"},
+	"ERR_INVALID_UPLOAD_LENGTH": {http.StatusBadRequest, "invalid_upload_length",
+		"send Upload-Length: the file's size in bytes (a deferred length is not supported)"},
+	"ERR_AMBIGUOUS_UPLOAD_LENGTH": {http.StatusBadRequest, "invalid_upload_length",
+		"send Upload-Length: the file's size in bytes (a deferred length is not supported)"},
+	"ERR_INVALID_UPLOAD_LENGTH_DEFER": {http.StatusBadRequest, "invalid_upload_length",
+		"send Upload-Length: the file's size in bytes (a deferred length is not supported)"},
+	"ERR_INVALID_OFFSET":   {http.StatusBadRequest, "invalid_offset", "send Upload-Offset: the number of bytes the upload already has"},
+	"ERR_UPLOAD_NOT_FOUND": {http.StatusNotFound, "upload_not_found", "no upload has this id; uploads expire when abandoned"},
+	"ERR_UPLOAD_LOCKED":    {http.StatusLocked, "upload_busy", "another request is writing this upload; send again once it ends"},
+	"ERR_LOCK_TIMEOUT":     {http.StatusLocked, "upload_busy", "another request is writing this upload; send again once it ends"},
+	"ERR_MISMATCHED_OFFSET": {http.StatusConflict, "offset_mismatch",
+		"Upload-Offset is not where the upload stands; ask with HEAD and send from its Upload-Offset"},
+	"ERR_UPLOAD_SIZE_EXCEEDED": {http.StatusRequestEntityTooLarge, "upload_size_exceeded",
+		"the bytes sent go past the upload's length (its Upload-Length)"},
+	"ERR_NOT_IMPLEMENTED": {http.StatusNotImplemented, "tus_unsupported",
+		"this pod supports tus 1.0.0 with the creation and termination extensions only"},
+	"ERR_UPLOAD_NOT_FINISHED": {http.StatusBadRequest, "tus_unsupported",
+		"this pod supports tus 1.0.0 with the creation and termination extensions only"},
+	"ERR_INVALID_CONCAT": {http.StatusBadRequest, "tus_unsupported",
+		"this pod supports tus 1.0.0 with the creation and termination extensions only"},
+	"ERR_CONCATENATION_UNSUPPORTED": {http.StatusBadRequest, "tus_unsupported",
+		"this pod supports tus 1.0.0 with the creation and termination extensions only"},
+	"ERR_MODIFY_FINAL": {http.StatusForbidden, "tus_unsupported",
+		"this pod supports tus 1.0.0 with the creation and termination extensions only"},
+	"ERR_UPLOAD_STOPPED":  {http.StatusBadRequest, "upload_stopped", "the pod stopped this upload; it takes no more bytes"},
+	"ERR_UPLOAD_REJECTED": {http.StatusBadRequest, "upload_refused", "the pod refused to create this upload"},
+	"ERR_UPLOAD_TERMINATION_REJECTED": {http.StatusBadRequest, "termination_refused",
+		"the pod refused to cancel this upload"},
+	"ERR_UPLOAD_INTERRUPTED": {http.StatusConflict, "upload_interrupted",
+		"a newer request for this upload took it over, so this one was stopped; ask with HEAD where it stands"},
+	"ERR_SERVER_SHUTDOWN":    {http.StatusServiceUnavailable, "unavailable", "the pod is restarting; resume the upload in a moment"},
+	"ERR_ORIGIN_NOT_ALLOWED": {http.StatusForbidden, "origin_not_allowed", "uploads are taken from this pod's own pages only"},
+	"ERR_UNEXPECTED_EOF": {http.StatusBadRequest, "upload_cut_short",
+		"the connection ended before the bytes announced arrived; ask with HEAD and resume"},
+	"ERR_CONNECTION_RESET": {http.StatusBadRequest, "upload_cut_short",
+		"the connection ended before the bytes announced arrived; ask with HEAD and resume"},
+	"ERR_READ_TIMEOUT": {http.StatusRequestTimeout, "upload_stalled",
+		"the upload's bytes stopped arriving, so the pod stopped waiting for them; ask with HEAD where it stands and resume"},
+	"ERR_INTERNAL_SERVER_ERROR": {httpx.ErrInternal.Status, httpx.ErrInternal.Code, httpx.ErrInternal.Message},
+}
+
 // tusWords puts tusd's own refusals in the pod's words. tusd answers them
 // in plain text, "ERR_CODE: words" (tusd v2 pkg/handler, the Err* values),
 // and httpx.PlainErrors, wrapped around every tus route, calls this to
-// answer the API's JSON instead; a code not listed here gets the words of
-// its status.
+// answer the API's JSON instead, with tusAnswers' status, code and words.
+// A code tusAnswers lacks (a tusd upgrade; TestTusAnswersTotal fails
+// first) gets the words of its status.
 func (s *Service) tusWords(status int, _ http.Header, text string) *httpx.Error {
 	code, _, _ := strings.Cut(text, ":")
-	e := func(code, msg string) *httpx.Error { return &httpx.Error{Status: status, Code: code, Message: msg} }
 	switch code {
 	case "ERR_MAX_SIZE_EXCEEDED":
 		return httpx.Public(HTTPError(errTooLarge(s.cfg.MaxUploadBytes)))
-	case "ERR_UPLOAD_SIZE_EXCEEDED":
-		return e("upload_size_exceeded", "the bytes sent go past the upload's length (its Upload-Length)")
-	case "ERR_MISMATCHED_OFFSET":
-		return e("offset_mismatch", "Upload-Offset is not where the upload stands; ask with HEAD and send from its Upload-Offset")
-	case "ERR_INVALID_OFFSET":
-		return e("invalid_offset", "send Upload-Offset: the number of bytes the upload already has")
-	case "ERR_INVALID_CONTENT_TYPE":
-		return e("invalid_content_type", "send the bytes with Content-Type: application/offset+octet-stream")
-	case "ERR_UNSUPPORTED_VERSION":
-		return e("unsupported_tus_version", "send Tus-Resumable: 1.0.0; this pod speaks tus 1.0.0")
-	case "ERR_INVALID_UPLOAD_LENGTH", "ERR_AMBIGUOUS_UPLOAD_LENGTH", "ERR_INVALID_UPLOAD_LENGTH_DEFER":
-		return e("invalid_upload_length", "send Upload-Length: the file's size in bytes (a deferred length is not supported)")
-	case "ERR_INVALID_CONCAT", "ERR_CONCATENATION_UNSUPPORTED", "ERR_NOT_IMPLEMENTED":
-		return e("tus_unsupported", "this pod supports tus 1.0.0 with the creation and termination extensions only")
 	case "ERR_UPLOAD_NOT_FOUND":
-		nf := httpx.Public(HTTPError(ErrUploadNotFound))
-		return e(nf.Code, nf.Message)
-	case "ERR_UPLOAD_LOCKED", "ERR_UPLOAD_INTERRUPTED":
-		return e("upload_busy", "another request is writing this upload; send again once it ends")
-	case "ERR_UNEXPECTED_EOF":
-		return e("upload_cut_short", "the connection ended before the bytes announced arrived; ask with HEAD and resume")
-	case "ERR_SERVER_SHUTDOWN":
-		return e("unavailable", "the pod is restarting; resume the upload in a moment")
+		return httpx.Public(HTTPError(ErrUploadNotFound))
 	}
-	return nil
+	a, ok := tusAnswers[code]
+	if !ok {
+		return nil
+	}
+	return &httpx.Error{Status: a.status, Code: a.code, Message: a.message}
+}
+
+// clientBody is a PATCH's body as tusd should see it: every way a body can
+// fail is one tusd answers as the client's (tusAnswers). tusd knows an
+// early EOF, a timeout that is a net.Error itself, a reset by its text and
+// an http.MaxBytesError; any other read error it answers
+// ERR_INTERNAL_SERVER_ERROR, a 500, though a request body fails only by
+// the client's or the network's doing (an HTTP/2 client that cancels its
+// stream, "client disconnected"; a proxy's broken stream). Those become
+// io.ErrUnexpectedEOF, and a wrapped timeout os.ErrDeadlineExceeded.
+type clientBody struct{ io.ReadCloser }
+
+func (b clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.Is(err, http.ErrBodyReadAfterClose):
+		// tusd closed the body itself (a stopped upload); it compares
+		// this one with ==.
+		return n, http.ErrBodyReadAfterClose
+	case err == nil, err == io.EOF, errors.As(err, &mbe):
+		return n, err
+	case errors.As(err, &ne) && ne.Timeout():
+		return n, os.ErrDeadlineExceeded
+	}
+	return n, io.ErrUnexpectedEOF
 }

@@ -255,11 +255,12 @@ function base64(s) {
   return btoa(bin);
 }
 
-// Network trouble, conflicts, locks, throttling and server errors may pass;
-// anything else (a refused file, a missing right) will not.
-function retryable(err) {
+// Network trouble, a stalled body (408: the pod stopped waiting for it),
+// conflicts, locks, throttling and server errors may pass; anything else
+// (a refused file, a missing right) will not. Exported for its test.
+export function retryable(err) {
   const s = err && err.status;
-  return err instanceof ApiError && (s === 0 || s === 409 || s === 423 || s === 429 || s >= 500);
+  return err instanceof ApiError && (s === 0 || s === 408 || s === 409 || s === 423 || s === 429 || s >= 500);
 }
 
 async function errorFrom(res, what) {
