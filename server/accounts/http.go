@@ -224,14 +224,22 @@ func (h handlers) me(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, h.s.public(u))
 }
 
+// list answers GET /api/v1/users?start=&count= (admin): one page of the
+// users, paged as every list is (httpx.ParsePaging).
 func (h handlers) list(w http.ResponseWriter, r *http.Request) {
+	start, count, err := httpx.ParsePaging(r)
+	if err != nil {
+		httpx.WriteError(w, r, h.log, err)
+		return
+	}
 	users, err := h.s.List()
 	if err != nil {
 		httpx.WriteError(w, r, h.log, err)
 		return
 	}
-	out := api.UserList{Total: len(users), Data: make([]api.User, 0, len(users))}
-	for _, u := range users {
+	page, total := httpx.Page(users, start, count)
+	out := api.UserList{Total: total, Data: make([]api.User, 0, len(page))}
+	for _, u := range page {
 		out.Data = append(out.Data, h.s.public(u))
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)

@@ -260,6 +260,7 @@ const (
 type JobList struct {
 	Queued  int   `json:"queued"`
 	Running int   `json:"running"`
+	Total   int   `json:"total"` // jobs listed in all; Data is one page (?start=&count=)
 	Data    []Job `json:"data"`
 }
 
@@ -287,7 +288,8 @@ type Friend struct {
 
 // FriendList answers GET /api/v1/pods.
 type FriendList struct {
-	Data []Friend `json:"data"`
+	Total int      `json:"total"` // all entries; Data is one page (?start=&count=)
+	Data  []Friend `json:"data"`
 }
 
 // MakeFriends is the body of POST /api/v1/pods/makefriends.

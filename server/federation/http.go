@@ -78,12 +78,19 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	mux.Handle("GET /api/"+api.Version+"/pods", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
+		start, count, err := httpx.ParsePaging(r)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
 		friends, err := s.Friends()
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, api.FriendList{Data: friends})
+		var out api.FriendList
+		out.Data, out.Total = httpx.Page(friends, start, count)
+		httpx.WriteJSON(w, http.StatusOK, out)
 	}))
 	mux.HandleFunc("POST "+fedproto.PathHello, s.handleHello(log))
 	mux.HandleFunc("POST "+fedproto.PathCatalog, s.handleCatalog(log))

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -64,5 +65,47 @@ func TestOneValueEach(t *testing.T) {
 				t.Errorf("%s, want %s saying %q", w.Body, tc.code, tc.words)
 			}
 		})
+	}
+}
+
+// TestPaging: the one reading of start and count, and the one cut of a
+// list into a page, that every list route shares.
+func TestPaging(t *testing.T) {
+	for _, tc := range []struct {
+		query        string
+		start, count int
+		bad          bool
+	}{
+		{"", 0, DefaultCount, false},
+		{"start=5&count=100", 5, 100, false},
+		{"start=1000000&count=1", MaxStart, 1, false},
+		{"start=-1", 0, 0, true},
+		{"start=1000001", 0, 0, true},
+		{"count=0", 0, 0, true},
+		{"count=101", 0, 0, true},
+		{"count=", 0, 0, true},
+		{"count=1e2", 0, 0, true},
+		{"start=1&start=1", 0, 0, true},
+	} {
+		start, count, err := ParsePaging(httptest.NewRequest("GET", "/api/v1/users?"+tc.query, nil))
+		if tc.bad != (err != nil) || start != tc.start || count != tc.count {
+			t.Errorf("%q: %d %d %v", tc.query, start, count, err)
+		}
+	}
+	all := []int{0, 1, 2, 3, 4}
+	for _, tc := range []struct {
+		start, count int
+		want         []int
+	}{
+		{0, 20, []int{0, 1, 2, 3, 4}},
+		{1, 2, []int{1, 2}},
+		{4, 20, []int{4}},
+		{5, 20, []int{}},
+		{MaxStart, 1, []int{}},
+	} {
+		page, total := Page(all, tc.start, tc.count)
+		if total != 5 || page == nil || fmt.Sprint(page) != fmt.Sprint(tc.want) {
+			t.Errorf("Page(%d, %d): %v %d, want %v 5", tc.start, tc.count, page, total, tc.want)
+		}
 	}
 }

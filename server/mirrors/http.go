@@ -26,11 +26,17 @@ var (
 func (m *Manager) Routes(mux *http.ServeMux, log *slog.Logger) {
 	base := "/api/" + api.Version + "/mirrors"
 	mux.Handle("GET "+base, accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {
+		start, count, err := httpx.ParsePaging(r)
+		if err != nil {
+			httpx.WriteError(w, r, log, err)
+			return
+		}
 		st, err := m.Status()
 		if err != nil {
 			httpx.WriteError(w, r, log, err)
 			return
 		}
+		st.Data, st.Total = httpx.Page(st.Data, start, count)
 		httpx.WriteJSON(w, http.StatusOK, st)
 	}))
 	mux.Handle("PUT "+base+"/{id}", accounts.Require(log, api.RightAdmin, func(w http.ResponseWriter, r *http.Request) {

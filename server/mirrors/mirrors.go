@@ -1168,6 +1168,7 @@ type Status struct {
 	MaxBytes    int64        `json:"max_bytes"`
 	UsedBytes   int64        `json:"used_bytes"`
 	MinLifetime float64      `json:"min_lifetime"` // seconds
+	Total       int          `json:"total"`        // mirrors in all; Data is one page of GET /api/v1/mirrors
 	Data        []MirrorInfo `json:"data"`
 }
 

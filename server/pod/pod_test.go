@@ -204,18 +204,23 @@ func TestCrashDuringRegistrationsLosesNothing(t *testing.T) {
 	cmd = start() // must open the store without error
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
 	tok := loginHTTP(t, base, "admin", "admin-password")
-	req, _ := http.NewRequest("GET", base+"/api/v1/users", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var list api.UserList
-	json.NewDecoder(resp.Body).Decode(&list)
-	resp.Body.Close()
 	have := map[string]bool{}
-	for _, u := range list.Data {
-		have[u.Username] = true
+	for start := 0; start == 0 || start < len(have); start += 100 { // the list is paged
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/users?start=%d&count=100", base, start), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list api.UserList
+		json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		for _, u := range list.Data {
+			have[u.Username] = true
+		}
+		if len(list.Data) == 0 || len(have) >= list.Total {
+			break
+		}
 	}
 	for _, name := range acked {
 		if !have[name] {

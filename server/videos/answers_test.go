@@ -106,7 +106,7 @@ func TestErrorAnswers(t *testing.T) {
 		{"someone else's upload", "bob", "POST", incomplete + "/finish", none, 403,
 			`{"error":"forbidden","message":"this upload belongs to another user"}`},
 		{"bad paging", "", "GET", "/api/v1/videos?start=-1", none, 400,
-			fmt.Sprintf(`{"error":"invalid_paging","message":"start must be a whole number from 0 to %d and count one from 1 to %d, each given once"}`, maxStart, maxCount)},
+			fmt.Sprintf(`{"error":"invalid_paging","message":"start must be a whole number from 0 to %d and count one from 1 to %d, each given once"}`, httpx.MaxStart, httpx.MaxCount)},
 		{"no query", "", "GET", "/api/v1/videos/search", none, 400,
 			fmt.Sprintf(`{"error":"invalid_query","message":"send the search text as q (at most %d bytes)"}`, maxQueryBytes)},
 	} {

@@ -22,11 +22,8 @@ import (
 	"github.com/swarmtube/swarmtube/shared/media"
 )
 
-// Paging and form limits.
+// Form limits.
 const (
-	defaultCount  = 20
-	maxCount      = 100
-	maxStart      = 1_000_000
 	maxFieldBytes = 64 << 10 // a text field of the upload form
 	maxFormParts  = 16
 	formOverhead  = 1 << 20 // multipart framing and text fields on top of the file
@@ -79,8 +76,8 @@ func (s *Service) Routes(mux *http.ServeMux, log *slog.Logger) {
 
 // Refusals of the HTTP layer itself: the query's own shape.
 var (
-	// ErrBadPaging: start or count out of range.
-	ErrBadPaging = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_paging", Message: fmt.Sprintf("start must be a whole number from 0 to %d and count one from 1 to %d, each given once", maxStart, maxCount)}
+	// ErrBadPaging: start or count out of range (httpx.ParsePaging).
+	ErrBadPaging = httpx.ErrBadPaging
 	// ErrBadQuery: the search query is missing or too long.
 	ErrBadQuery = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_query", Message: fmt.Sprintf("send the search text as q (at most %d bytes)", maxQueryBytes)}
 )
@@ -160,31 +157,8 @@ func (h handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, h.log, err)
 }
 
-// parsePaging reads start and count from the query.
-func parsePaging(r *http.Request) (start, count int, err error) {
-	start, count = 0, defaultCount
-	q := r.URL.Query()
-	if v, ok := q["start"]; ok {
-		if len(v) != 1 {
-			return 0, 0, ErrBadPaging
-		}
-		if start, err = strconv.Atoi(v[0]); err != nil || start < 0 || start > maxStart {
-			return 0, 0, ErrBadPaging
-		}
-	}
-	if v, ok := q["count"]; ok {
-		if len(v) != 1 {
-			return 0, 0, ErrBadPaging
-		}
-		if count, err = strconv.Atoi(v[0]); err != nil || count < 1 || count > maxCount {
-			return 0, 0, ErrBadPaging
-		}
-	}
-	return start, count, nil
-}
-
 func (h handlers) list(w http.ResponseWriter, r *http.Request) {
-	start, count, err := parsePaging(r)
+	start, count, err := httpx.ParsePaging(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -210,7 +184,7 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 const maxOwnerLen = 64
 
 func (h handlers) search(w http.ResponseWriter, r *http.Request) {
-	start, count, err := parsePaging(r)
+	start, count, err := httpx.ParsePaging(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -151,11 +151,17 @@ func (s *Service) Jobs() (api.JobList, error) {
 
 // listJobs answers GET /api/v1/jobs (admin).
 func (h handlers) listJobs(w http.ResponseWriter, r *http.Request) {
+	start, count, err := httpx.ParsePaging(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	out, err := h.s.Jobs()
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	out.Data, out.Total = httpx.Page(out.Data, start, count)
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, out)
 }

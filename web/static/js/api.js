@@ -51,6 +51,26 @@ export async function decode(res) {
   return data;
 }
 
+/** MAX_COUNT is the most items one page of a list holds (API.md: count). */
+export const MAX_COUNT = 100;
+
+/**
+ * everyPage resolves to the first answer of the list at path with its
+ * "data" holding every item, fetched a page of MAX_COUNT at a time while
+ * fewer than its "total" are in: the admin page shows whole lists, which
+ * the pod pages like every other (?start=&count=, 20 by default).
+ */
+export async function everyPage(path) {
+  const first = await request('GET', path, { query: { start: 0, count: MAX_COUNT } });
+  const data = [...((first && first.data) || [])];
+  while (data.length < ((first && first.total) || 0)) {
+    const next = await request('GET', path, { query: { start: data.length, count: MAX_COUNT } });
+    if (!next || !next.data || next.data.length === 0) break; // the list shrank meanwhile
+    data.push(...next.data);
+  }
+  return { ...first, data };
+}
+
 let meCache;
 
 /** me resolves to the logged-in user, or null for a visitor. Cached per page. */
@@ -82,7 +102,7 @@ export async function logout() {
   await request('DELETE', '/api/v1/users/token');
   meCache = undefined;
 }
-export const listUsers = () => request('GET', '/api/v1/users');
+export const listUsers = () => everyPage('/api/v1/users');
 export const changePassword = (password, newPassword) => request('PUT', '/api/v1/users/me/password', { body: { password, new_password: newPassword } });
 export const deleteMe = (password) => request('DELETE', '/api/v1/users/me', { body: { password } });
 export const setSuspended = (username, suspended) =>
@@ -104,9 +124,9 @@ export const deleteVideo = (id) => request('DELETE', `/api/v1/videos/${encodeURI
 export const finishUpload = (uploadID, fields) =>
   request('POST', `/api/v1/videos/uploads/${encodeURIComponent(uploadID)}/finish`, fields ? { body: fields } : {});
 
-export const listFriends = () => request('GET', '/api/v1/pods');
-export const listJobs = () => request('GET', '/api/v1/jobs');
-export const listMirrors = () => request('GET', '/api/v1/mirrors');
+export const listFriends = () => everyPage('/api/v1/pods');
+export const listJobs = () => everyPage('/api/v1/jobs');
+export const listMirrors = () => everyPage('/api/v1/mirrors');
 export const pickMirror = (id) => request('PUT', `/api/v1/mirrors/${encodeURIComponent(id)}`);
 export const unpickMirror = (id) => request('DELETE', `/api/v1/mirrors/${encodeURIComponent(id)}`);
 export const makeFriends = (pods) => request('POST', '/api/v1/pods/makefriends', { body: { pods } });
