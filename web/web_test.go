@@ -818,7 +818,7 @@ func TestWatchPageCarriesVideoObject(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("video object %v, want the API's %v", got, want)
 	}
-	if !strings.Contains(body, `<link rel="modulepreload" href="/static/engine/engine.js">`) {
+	if !strings.Contains(body, `<link rel="modulepreload" href="/static/engine/engine.js" fetchpriority="low">`) {
 		t.Error("the watch page does not preload the engine's module")
 	}
 	if other := get(mux, "/videos/bbbbbbbbbbbbbbbb", nil).Body.String(); strings.Contains(other, `id="video-data"`) || strings.Contains(other, `modulepreload" href="/static/engine/engine.js"`) {
@@ -842,14 +842,22 @@ func TestModulePreloads(t *testing.T) {
 	if !reflect.DeepEqual(graphs["a"], want) {
 		t.Errorf("graph of a.js: %v, want %v", graphs["a"], want)
 	}
-	// The real watch page preloads its graph, the engine included.
+	// The real watch page preloads its graph, the engine included, at low
+	// priority, so that a first visit's video (engine/start.js) gets a
+	// connection first; other pages at the default.
 	mux := http.NewServeMux()
 	Routes(mux, testOptions())
 	body := get(mux, "/videos/aaaaaaaaaaaaaaaa", nil).Body.String()
 	for _, f := range []string{"/static/js/player.js", "/static/js/ui.js", "/static/js/api.js", "/static/js/layout.js", "/static/engine/engine.js"} {
-		if !strings.Contains(body, `<link rel="modulepreload" href="`+f+`">`) {
-			t.Errorf("the watch page does not preload %s", f)
+		if !strings.Contains(body, `<link rel="modulepreload" href="`+f+`" fetchpriority="low">`) {
+			t.Errorf("the watch page does not preload %s at low priority", f)
 		}
+	}
+	if !regexp.MustCompile(`<script type="module" src="/static/js/pages/watch\.js[^"]*" fetchpriority="low">`).MatchString(body) {
+		t.Error("the watch page's module is not at low priority")
+	}
+	if home := get(mux, "/", nil).Body.String(); strings.Contains(home, "fetchpriority") || !strings.Contains(home, `<link rel="modulepreload" href="/static/js/ui.js">`) {
+		t.Error("the home page's modules are not preloaded at the default priority")
 	}
 }
 

@@ -31,7 +31,8 @@ func TestServiceWorkerStartsEarly(t *testing.T) {
 	b := newBrowser(t)
 	// Whether the page was controlled when its document started.
 	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
-		Source: `window.__controlledAtStart = !!(navigator.serviceWorker && navigator.serviceWorker.controller);`,
+		Source: `window.__controlledAtStart = !!(navigator.serviceWorker && navigator.serviceWorker.controller);
+document.addEventListener('loadeddata', () => { window.__firstFrame ??= performance.now(); }, true);`,
 	}); err != nil {
 		t.Fatalf("add script: %v", err)
 	}
@@ -119,6 +120,15 @@ func TestServiceWorkerStartsEarly(t *testing.T) {
 		t.Error("playEarly ran before the worker controlled the page, yet no stream request went to the pod at once")
 	}
 	t.Logf("first visit: %d stream requests to the network, %d through the worker", viaNetwork, viaWorker)
+	// The page's own work (its API calls first) waited for the video's
+	// first frame, not competed with it for the main thread (start.js
+	// firstFrame, watch.js).
+	firstFrame := eval[float64](b, "window.__firstFrame || 0")
+	for _, e := range entries() {
+		if strings.Contains(e.Name, "/api/v1/") && !(firstFrame > 0 && e.StartTime > firstFrame) {
+			t.Errorf("the page asked %s at %.0f ms, before the video's first frame (%.0f ms)", e.Name, e.StartTime, firstFrame)
+		}
+	}
 
 	// The home page, then the watch page again: controlled from the start,
 	// and its navigation did not wait for the worker.

@@ -76,14 +76,26 @@
     let seed = null;
     try { seed = new URL(url.searchParams.get('webseed') || '', location.href); } catch (e) { /* none */ }
     if (!(early > 0) || !seed || seed.origin !== location.origin) return;
+    // High priority: over HTTP/1.1 the page's modules and images (low
+    // on the watch page, head.html) would hold the pod's six connections.
     start.early = {
       url: url.href, video, early, webSeed: seed.href, at: performance.now(),
-      response: fetch(url.href, { headers: { Range: `bytes=0-${early - 1}` }, cache: 'force-cache' }),
+      response: fetch(url.href, { headers: { Range: `bytes=0-${early - 1}` }, cache: 'force-cache', priority: 'high' }),
     };
     video.crossOrigin = 'anonymous';
     video.preload = 'auto';
     video.src = url.href;
-    video.play().catch(() => {});
+    // firstFrame: the page's own work waits for it (watch.js), because the
+    // player's data reaches it through the main thread, and until its first
+    // frame every task there (the page's rendering, its API calls, the
+    // engine's adoption of this start) delayed it: the video playing, or
+    // its first frame decoded when the browser refuses to play it yet, or
+    // 1.5 s at most.
+    start.firstFrame = new Promise((resolve) => {
+      video.addEventListener('playing', resolve, { once: true });
+      video.play().catch(() => (video.readyState >= 2 ? resolve() : video.addEventListener('loadeddata', resolve, { once: true })));
+      setTimeout(resolve, 1500);
+    });
   };
   const look = () => {
     const video = document.getElementById('video-player');

@@ -12,6 +12,11 @@ const status = $('#status');
 const playerBox = $('#player');
 
 async function main() {
+  // A first visit's video started in the head (engine/start.js): the page
+  // is in the HTML already, so its scripts' work waits for the first frame
+  // rather than compete with the player for the main thread (BENCHMARKS.md,
+  // start-up).
+  await self.swarmtubeStart?.firstFrame;
   prepareEngine(); // Service Worker registration in parallel with the API call
   const userP = initLayout();
   let video;
