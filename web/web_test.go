@@ -862,8 +862,8 @@ func TestModulePreloads(t *testing.T) {
 }
 
 // TestTusRetryable: tus.js resumes after what passes (network trouble, a
-// stalled body's 408 upload_stalled, a conflict, a lock, throttling, the
-// pod's own failures) and stops on what will not (a refused file, a missing
+// stalled body: the pod's 500 upload_stalled or a proxy's 408, a conflict,
+// a lock, throttling, the pod's own failures) and stops on what will not (a refused file, a missing
 // right). A 408 once stopped the upload for good.
 func TestTusRetryable(t *testing.T) {
 	node := testenv.LookPath(t, "node")

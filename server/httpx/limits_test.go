@@ -143,9 +143,10 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 // handler sets a one-minute read deadline before each read as tusd does,
 // the answer took the handler's minute; on /retry, which reads on after
 // the window's error, a window and a minute (a stalled tus PATCH: 70 s).
-// What the pod's tus PATCH answers once cut (408 upload_stalled, not
-// tusd's 500) is pinned where its words live: TestTusStalledPatch in
-// server/videos, which httpx cannot import.
+// What the pod's tus PATCH answers once cut (500 upload_stalled, which tus
+// clients resume from) is pinned where its words live: TestTusStalledPatch
+// and TestTusReferenceClientResumesStall in server/videos, which httpx
+// cannot import.
 func stalledBodyCut(t *testing.T, addr, path string, window time.Duration) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)

@@ -107,17 +107,23 @@ type tusAnswer struct {
 // tusd's source, so a tusd upgrade that adds one fails until it is
 // answered here. Where tusd's status is wrong for the pod it is replaced:
 //
-//   - ERR_READ_TIMEOUT (a body that stopped arriving: httpx.MinBodyRate's
-//     window, or tusd's NetworkTimeout) and ERR_CONNECTION_RESET are 500 in
-//     tusd, "for backwards compatibility" with clients that retry only 5xx
-//     (unrouted_handler.go). Both are the client's or the network's doing:
-//     408 Request Timeout (RFC 9110 §15.5.9: the request did not arrive in
-//     the time the server was prepared to wait) and 400, which the pod's
-//     own client (web/static/js/tus.js) resumes from HEAD.
 //   - ERR_LOCK_TIMEOUT (500) means another request holds the upload: 423,
 //     as ERR_UPLOAD_LOCKED.
 //   - ERR_UPLOAD_INTERRUPTED (400): a newer request for the upload took it
 //     over, a conflict with its current state: 409.
+//
+// A body that failed on its way (ERR_READ_TIMEOUT: it stopped arriving,
+// httpx.MinBodyRate's window or tusd's NetworkTimeout; ERR_CONNECTION_RESET
+// and ERR_UNEXPECTED_EOF: it was cut short, and clientBody's other read
+// errors) is the client's or the network's doing, yet it is answered 500,
+// as tusd answers the first two "for backwards compatibility"
+// (unrouted_handler.go): the bytes that came are kept, and standard tus
+// clients resume from HEAD only after a network error, a 5xx, 409 or 423.
+// tus-js-client (Uppy's; shouldRetry in its upload.js) and tus-java-client
+// give up on any other 4xx, so a 408 Request Timeout, the status RFC 9110
+// §15.5.9 names, stopped their uploads for good
+// (TestTusReferenceClientResumesStall). The JSON code, upload_stalled or
+// upload_cut_short, says what happened.
 //
 // ERR_MAX_SIZE_EXCEEDED and ERR_UPLOAD_NOT_FOUND take the service's words
 // (tusWords); ERR_INTERNAL_SERVER_ERROR stays a 500, since publicStore
@@ -158,11 +164,11 @@ var tusAnswers = map[string]tusAnswer{
 		"a newer request for this upload took it over, so this one was stopped; ask with HEAD where it stands"},
 	"ERR_SERVER_SHUTDOWN":    {http.StatusServiceUnavailable, "unavailable", "the pod is restarting; resume the upload in a moment"},
 	"ERR_ORIGIN_NOT_ALLOWED": {http.StatusForbidden, "origin_not_allowed", "uploads are taken from this pod's own pages only"},
-	"ERR_UNEXPECTED_EOF": {http.StatusBadRequest, "upload_cut_short",
+	"ERR_UNEXPECTED_EOF": {http.StatusInternalServerError, "upload_cut_short",
 		"the connection ended before the bytes announced arrived; ask with HEAD and resume"},
-	"ERR_CONNECTION_RESET": {http.StatusBadRequest, "upload_cut_short",
+	"ERR_CONNECTION_RESET": {http.StatusInternalServerError, "upload_cut_short",
 		"the connection ended before the bytes announced arrived; ask with HEAD and resume"},
-	"ERR_READ_TIMEOUT": {http.StatusRequestTimeout, "upload_stalled",
+	"ERR_READ_TIMEOUT": {http.StatusInternalServerError, "upload_stalled",
 		"the upload's bytes stopped arriving, so the pod stopped waiting for them; ask with HEAD where it stands and resume"},
 	"ERR_INTERNAL_SERVER_ERROR": {httpx.ErrInternal.Status, httpx.ErrInternal.Code, httpx.ErrInternal.Message},
 }
@@ -189,11 +195,11 @@ func (s *Service) tusWords(status int, _ http.Header, text string) *httpx.Error 
 }
 
 // clientBody is a PATCH's body as tusd should see it: every way a body can
-// fail is one tusd answers as the client's (tusAnswers). tusd knows an
-// early EOF, a timeout that is a net.Error itself, a reset by its text and
-// an http.MaxBytesError; any other read error it answers
-// ERR_INTERNAL_SERVER_ERROR, a 500, though a request body fails only by
-// the client's or the network's doing (an HTTP/2 client that cancels its
+// fail is one tusd names as a failed body (tusAnswers: stalled or cut
+// short). tusd knows an early EOF, a timeout that is a net.Error itself, a
+// reset by its text and an http.MaxBytesError; any other read error it
+// answers ERR_INTERNAL_SERVER_ERROR, the pod's own failure, though a
+// request body fails only by the client's or the network's doing (an HTTP/2 client that cancels its
 // stream, "client disconnected"; a proxy's broken stream). Those become
 // io.ErrUnexpectedEOF, and a wrapped timeout os.ErrDeadlineExceeded.
 type clientBody struct{ io.ReadCloser }

@@ -29,8 +29,10 @@ import (
 // -deps) for the errors tusd can send, each a handler.NewError call, and
 // wants each answered deliberately by tusWords: a JSON code of the pod's,
 // plain words that are not tusd's, and a 4xx unless the failure is the
-// pod's (503 restarting, 501 not supported, 500 its own failure). A tusd
-// upgrade that adds an error fails here instead of reaching users as a 500.
+// pod's (503 restarting, 501 not supported, 500 its own failure) or a body
+// that failed on its way, which is a 500 so that standard tus clients
+// resume (tusAnswers). A tusd upgrade that adds an error fails here
+// instead of reaching users as an unexplained 500.
 func TestTusAnswersTotal(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{.Dir}}", ".").Output()
 	if err != nil {
@@ -55,7 +57,10 @@ func TestTusAnswersTotal(t *testing.T) {
 	if len(found) < 25 || found["ERR_READ_TIMEOUT"] == "" {
 		t.Fatalf("found only %d tusd errors (%v): the walk is broken", len(found), found)
 	}
-	deliberate5xx := map[string]int{"ERR_SERVER_SHUTDOWN": 503, "ERR_NOT_IMPLEMENTED": 501, "ERR_INTERNAL_SERVER_ERROR": 500}
+	deliberate5xx := map[string]int{"ERR_SERVER_SHUTDOWN": 503, "ERR_NOT_IMPLEMENTED": 501, "ERR_INTERNAL_SERVER_ERROR": 500,
+		// A body that failed on its way: 500, which tus clients resume
+		// from; with a 4xx (but 409 and 423) they give up.
+		"ERR_READ_TIMEOUT": 500, "ERR_CONNECTION_RESET": 500, "ERR_UNEXPECTED_EOF": 500}
 	s := &Service{cfg: Config{MaxUploadBytes: 1 << 30}}
 	snake := regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
 	for code, words := range found {
@@ -64,8 +69,8 @@ func TestTusAnswersTotal(t *testing.T) {
 			if e == nil {
 				t.Fatalf("no answer for tusd's %s (%q): add it to tusAnswers", code, words)
 			}
-			if e.Status >= 500 && deliberate5xx[code] != e.Status {
-				t.Errorf("%s answered %d: a client's or the network's doing is a 4xx", code, e.Status)
+			if (e.Status >= 500 || deliberate5xx[code] != 0) && deliberate5xx[code] != e.Status {
+				t.Errorf("%s answered %d: a client's or the network's doing is a 4xx, a failed body the 500 tus clients resume from", code, e.Status)
 			}
 			if e.Status < 400 || e.Status > 599 {
 				t.Errorf("%s answered %d", code, e.Status)
@@ -81,14 +86,15 @@ func TestTusAnswersTotal(t *testing.T) {
 			t.Errorf("tusAnswers has %s, which tusd no longer sends", code)
 		}
 	}
-	// The statuses tusd gets wrong for the pod, by name.
+	// The statuses tusd gets wrong for the pod, and a failed body's, by name.
 	for _, tc := range []struct {
 		code   string
 		status int
 		answer string
 	}{
-		{"ERR_READ_TIMEOUT", http.StatusRequestTimeout, "upload_stalled"},
-		{"ERR_CONNECTION_RESET", http.StatusBadRequest, "upload_cut_short"},
+		{"ERR_READ_TIMEOUT", http.StatusInternalServerError, "upload_stalled"},
+		{"ERR_CONNECTION_RESET", http.StatusInternalServerError, "upload_cut_short"},
+		{"ERR_UNEXPECTED_EOF", http.StatusInternalServerError, "upload_cut_short"},
 		{"ERR_LOCK_TIMEOUT", http.StatusLocked, "upload_busy"},
 		{"ERR_UPLOAD_INTERRUPTED", http.StatusConflict, "upload_interrupted"},
 		{"ERR_MAX_SIZE_EXCEEDED", http.StatusRequestEntityTooLarge, "too_large"},
@@ -145,8 +151,9 @@ func newErrorCalls(t *testing.T, file string) map[string]string {
 
 // TestTusStalledPatch: a PATCH whose body stops arriving is cut by
 // httpx.MinBodyRate after its window (TestMinBodyRate pins the cut itself),
-// and answered 408 upload_stalled in the API's JSON, not tusd's 500; the
-// bytes that arrived are kept, and the upload resumes from HEAD.
+// and answered upload_stalled in the API's JSON, with tusd's 500, which tus
+// clients resume from (TestTusReferenceClientResumesStall); the bytes that
+// arrived are kept, and the upload resumes from HEAD.
 func TestTusStalledPatch(t *testing.T) {
 	const window = 2 * time.Second // above a loaded machine's hiccups; the cut takes about one
 	fast, _ := clips(t)
@@ -172,9 +179,9 @@ func TestTusStalledPatch(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	var e api.Error
-	if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != http.StatusRequestTimeout || e.Error != "upload_stalled" ||
+	if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != http.StatusInternalServerError || e.Error != "upload_stalled" ||
 		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		t.Fatalf("stalled PATCH: %d %q %s, want 408 upload_stalled in JSON", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		t.Fatalf("stalled PATCH: %d %q %s, want 500 upload_stalled in JSON", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 	status, off := p.tusOffset("alice", path)
 	if status != http.StatusOK || off <= 0 || off > sent {
@@ -205,10 +212,11 @@ func (b *failingBody) Read(p []byte) (int, error) {
 
 func (b *failingBody) Close() error { return nil }
 
-// TestTusBodyFailures: however a PATCH's body fails, the client hears a
-// 4xx in the pod's words. tusd knows only some read errors by their type
-// or text and answered the rest (an HTTP/2 client cancelling its stream)
-// with a 500; clientBody makes them an early end.
+// TestTusBodyFailures: however a PATCH's body fails, the client hears it
+// stalled or cut short in the pod's words, with the 500 tus clients resume
+// from. tusd knows only some read errors by their type or text and
+// answered the rest (an HTTP/2 client cancelling its stream) as its own
+// failure; clientBody makes them an early end.
 func TestTusBodyFailures(t *testing.T) {
 	fast, _ := clips(t)
 	p := newPod(t)
@@ -218,11 +226,11 @@ func TestTusBodyFailures(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"client gone", io.ErrUnexpectedEOF, http.StatusBadRequest, "upload_cut_short"},
-		{"http2 stream cancelled", errors.New("client disconnected"), http.StatusBadRequest, "upload_cut_short"},
-		{"reset", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", errors.New("connection reset by peer"))}, http.StatusBadRequest, "upload_cut_short"},
-		{"deadline", os.ErrDeadlineExceeded, http.StatusRequestTimeout, "upload_stalled"},
-		{"wrapped deadline", fmt.Errorf("proxy stream: %w", os.ErrDeadlineExceeded), http.StatusRequestTimeout, "upload_stalled"},
+		{"client gone", io.ErrUnexpectedEOF, http.StatusInternalServerError, "upload_cut_short"},
+		{"http2 stream cancelled", errors.New("client disconnected"), http.StatusInternalServerError, "upload_cut_short"},
+		{"reset", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", errors.New("connection reset by peer"))}, http.StatusInternalServerError, "upload_cut_short"},
+		{"deadline", os.ErrDeadlineExceeded, http.StatusInternalServerError, "upload_stalled"},
+		{"wrapped deadline", fmt.Errorf("proxy stream: %w", os.ErrDeadlineExceeded), http.StatusInternalServerError, "upload_stalled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, path := p.tusCreate("alice", len(fast), tusMeta("name", tc.name))

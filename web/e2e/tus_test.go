@@ -41,7 +41,7 @@ func TestTusClient(t *testing.T) {
 	}
 	var patches, failures, deletes atomic.Int32
 	// Every other PATCH fails, by turns: a 503; a body cut after 300 kB
-	// and answered 408 upload_stalled, as the pod answers a stalled body
+	// and answered 500 upload_stalled, as the pod answers a stalled body
 	// (server/videos TestTusStalledPatch); a connection cut mid-chunk.
 	failEvery := int32(2)
 	faulty := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -58,10 +58,10 @@ func TestTusClient(t *testing.T) {
 					return
 				case 2:
 					// tusd keeps what it read; the upload must resume from
-					// HEAD, not give up. (Chromium itself resends a request
-					// answered 408 on a reused connection, which then meets
-					// 409 offset_mismatch; tus.js's own reading of a 408 is
-					// pinned by TestTusRetryable in web.)
+					// HEAD, not give up. (A proxy's 408, which tus.js resumes
+					// from too, is pinned by TestTusRetryable in web: Chromium
+					// resends a request answered 408 on a reused connection
+					// by itself, which then meets 409 offset_mismatch.)
 					// The rest of the body is read, so that the browser,
 					// done sending, reads the answer rather than a broken
 					// connection.
@@ -70,7 +70,7 @@ func TestTusClient(t *testing.T) {
 					http.StripPrefix("/api/v1/videos/uploads/", tus).ServeHTTP(httptest.NewRecorder(), r)
 					_, _ = io.Copy(io.Discard, body)
 					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(http.StatusRequestTimeout)
+					w.WriteHeader(http.StatusInternalServerError)
 					fmt.Fprintln(w, `{"error":"upload_stalled","message":"the upload's bytes stopped arriving"}`)
 					return
 				}

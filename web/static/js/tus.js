@@ -255,7 +255,8 @@ function base64(s) {
   return btoa(bin);
 }
 
-// Network trouble, a stalled body (408: the pod stopped waiting for it),
+// Network trouble, a stalled body (the pod's 500 upload_stalled, or the
+// 408 a proxy such as nginx answers when it stops waiting for one),
 // conflicts, locks, throttling and server errors may pass; anything else
 // (a refused file, a missing right) will not. Exported for its test.
 export function retryable(err) {
