@@ -83,15 +83,18 @@ type pager struct {
 
 // listPage fills d.List for the list pages. It returns the error page's
 // error when the request is not a page: 404 for a bad or unknown user
-// name, 400 for a ?page= that is not a page number (pageParam).
+// name, 400 for a ?page= that is not a page number (pageParam) or a page
+// or q given twice or badly escaped. The query is read through
+// httpx.QueryValue only, so that what the page does not read (a shared
+// link's utm_source, fbclid) is never refused (TestPageQuery).
 func (s *site) listPage(d *pageData, r *http.Request) *httpx.Error {
 	catalog := s.opts.Catalog
 	if catalog == nil {
 		catalog = emptyCatalog{}
 	}
-	page, ok := pageParam(r)
-	if !ok {
-		return errBadPage
+	page, e := pageParam(r)
+	if e != nil {
+		return e
 	}
 	start := (page - 1) * PerPage
 	l := &listData{}
@@ -112,7 +115,11 @@ func (s *site) listPage(d *pageData, r *http.Request) *httpx.Error {
 		}
 		res, err = catalog.List(start, PerPage)
 	case "search":
-		q := strings.TrimSpace(r.URL.Query().Get("q"))
+		q, _, e := httpx.QueryValue(r, "q")
+		if e != nil {
+			return e
+		}
+		q = strings.TrimSpace(q)
 		if len(q) > maxQuery {
 			q = q[:maxQuery]
 		}
@@ -179,28 +186,25 @@ const maxPage = maxListStart/PerPage + 1
 var (
 	errNoUser  = &httpx.Error{Status: http.StatusNotFound, Code: "not_found", Message: "there is no user with this name"}
 	errBadPage = &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_page",
-		Message: fmt.Sprintf("the page number (page=) must be a whole number from 1 to %d, given once", maxPage)}
+		Message: fmt.Sprintf("the page number (page=) must be a whole number from 1 to %d", maxPage)}
 )
 
-// pageParam reads the 1-based ?page= of a list page: 1 when absent; not
-// ok when it is given but is not one whole number from 1 to maxPage
-// ("-1", "0", "x", "2.5", a number past the API's bound on start, two
-// values), which the page answers with 400 rather than quietly showing
-// another page (issue 17). A page past the list's end is a number all the
-// same: the pager says there is no such page (newPager).
-func pageParam(r *http.Request) (int, bool) {
-	v, ok := r.URL.Query()["page"]
-	if !ok {
-		return 1, true
+// pageParam reads the 1-based ?page= of a list page: 1 when absent; the
+// page's 400 when it is not one whole number from 1 to maxPage ("-1", "0",
+// "x", "2.5", a number past the API's bound on start: errBadPage; given
+// twice or badly escaped: httpx.QueryValue's refusal), rather than quietly
+// showing another page (issue 17). A page past the list's end is a number
+// all the same: the pager says there is no such page (newPager).
+func pageParam(r *http.Request) (int, *httpx.Error) {
+	v, ok, e := httpx.QueryValue(r, "page")
+	if e != nil || !ok {
+		return 1, e
 	}
-	if len(v) != 1 {
-		return 0, false
-	}
-	p, err := strconv.Atoi(v[0])
+	p, err := strconv.Atoi(v)
 	if err != nil || p < 1 || p > maxPage {
-		return 0, false
+		return 0, errBadPage
 	}
-	return p, true
+	return p, nil
 }
 
 func newPager(page, total int, hrefOf func(int) string) pager {

@@ -5,28 +5,25 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/swarmtube/swarmtube/server/api"
 )
 
-// TestOneValueEach: a parameter given twice, on the API, a feed or a page,
-// is refused with 400 naming it (JSON, or the error page for a page), and
-// a query that does not parse with 400 invalid_query, instead of the
-// handler silently reading the first value or none; one value each, the
-// tracker's repeated info_hash and static files pass.
+// TestOneValueEach: a parameter given twice, on the API or a feed, is
+// refused with 400 naming it, and a query that does not parse with 400
+// invalid_query, instead of the handler silently reading the first value
+// or none; one value each, the tracker's repeated info_hash, static files
+// and pages pass (a page refuses only what it reads: TestQueryValue).
 func TestOneValueEach(t *testing.T) {
-	page := func(w http.ResponseWriter, r *http.Request, e *Error) {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(e.Status)
-		_, _ = w.Write([]byte("<p>" + e.Message))
-	}
-	h := OneValueEach(page)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	h := OneValueEach()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	for _, tc := range []struct {
 		target string
 		status int
-		code   string // JSON error code; "" for a page or a pass
+		code   string // JSON error code; "" for a pass
 		words  string
 	}{
 		{"/api/v1/videos?owner=a&owner=b", 400, "repeated_parameter", `the query parameter "owner" is given twice; give it once`},
@@ -37,11 +34,15 @@ func TestOneValueEach(t *testing.T) {
 		{"/api/v1/videos?owner=a&start=0&count=5", 204, "", ""},
 		{"/api/v1/videos?owner=%zz", 400, "invalid_query", "the query string is malformed"},
 		{"/api/v1/videos?owner=a;owner=b", 400, "invalid_query", "the query string is malformed"},
+		{"/api/v1/videos?utm_source=%zz", 400, "invalid_query", "with % only before two hex digits"},
 		{"/api/v1/users?x=" + strings.Repeat("é", 50) + "&y=1", 204, "", ""},
 		{"/api/v1/users?" + strings.Repeat("é", 50) + "=1&" + strings.Repeat("é", 50) + "=2", 400, "repeated_parameter", strings.Repeat("é", 20) + "…"},
 		{"/feeds/videos.xml?user=a&user=b", 400, "repeated_parameter", `"user"`},
-		{"/search?q=a&q=b", 400, "", ""},
-		{"/?page=1&page=2", 400, "", "page"},
+		{"/feeds/videos.xml?user=a;b", 400, "invalid_query", "malformed"},
+		{"/search?q=a&q=b", 204, "", ""}, // the page itself refuses it (QueryValue)
+		{"/?page=1&page=2", 204, "", ""},
+		{"/videos/x?utm_source=a&utm_source=b", 204, "", ""},
+		{"/?fbclid=%zz", 204, "", ""},
 		{"/tracker/scrape?info_hash=a&info_hash=b", 204, "", ""},
 		{"/static/js/ui.js?v=1&v=2", 204, "", ""},
 	} {
@@ -52,12 +53,6 @@ func TestOneValueEach(t *testing.T) {
 				t.Fatalf("%d %s, want %d", w.Code, w.Body, tc.status)
 			}
 			if tc.status == 204 {
-				return
-			}
-			if tc.code == "" { // a page
-				if !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
-					t.Errorf("page answered %q", w.Header().Get("Content-Type"))
-				}
 				return
 			}
 			var e api.Error
@@ -108,4 +103,85 @@ func TestPaging(t *testing.T) {
 			t.Errorf("Page(%d, %d): %v %d, want %v 5", tc.start, tc.count, page, total, tc.want)
 		}
 	}
+}
+
+// TestQueryValue: a page reads each parameter it uses through QueryValue,
+// which refuses that parameter given twice or in a pair that does not
+// parse, and looks at nothing else: a shared link's utm_source given
+// twice, an fbclid with a bad escape, a ';' in a pair it does not read.
+func TestQueryValue(t *testing.T) {
+	for _, tc := range []struct {
+		query, name string
+		value       string
+		given       bool
+		code        string // "": read; else the refusal
+	}{
+		{"", "q", "", false, ""},
+		{"q=cats", "q", "cats", true, ""},
+		{"q=", "q", "", true, ""},
+		{"q", "q", "", true, ""},
+		{"q=black+cats%21", "q", "black cats!", true, ""},
+		{"%71=escaped+name", "q", "escaped name", true, ""},
+		{"page=2", "q", "", false, ""},
+		{"q=a&q=b", "q", "", false, "repeated_parameter"},
+		{"q=a&%71=b", "q", "", false, "repeated_parameter"},
+		{"q=%zz", "q", "", false, "invalid_query"},
+		{"q=a;utm_source=x", "q", "", false, "invalid_query"},
+		{"utm_source=x;q=a", "q", "", false, "invalid_query"}, // q, once ';' separated pairs
+		{"q=cats&utm_source=a&utm_source=b", "q", "cats", true, ""},
+		{"q=cats&fbclid=%zz", "q", "cats", true, ""},
+		{"fbclid=%zz", "page", "", false, ""},
+		{"utm_source=a;utm_medium=b&page=3", "page", "3", true, ""},
+		{"p%zzage=1&page=4", "page", "4", true, ""},
+		{"&&page=5&", "page", "5", true, ""},
+		{"q=a&q=b", "page", "", false, ""},
+	} {
+		t.Run(tc.query+"/"+tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/search?"+tc.query, nil)
+			v, given, e := QueryValue(r, tc.name)
+			if tc.code != "" {
+				if e == nil || e.Code != tc.code || e.Status != http.StatusBadRequest {
+					t.Fatalf("%q, %v, %+v; want 400 %s", v, given, e, tc.code)
+				}
+				return
+			}
+			if e != nil || v != tc.value || given != tc.given {
+				t.Fatalf("%q, %v, %+v; want %q, %v", v, given, e, tc.value, tc.given)
+			}
+		})
+	}
+}
+
+// FuzzReadQuery: reading every name, readQuery refuses exactly what
+// url.ParseQuery cannot parse (invalid_query) or reads with a name twice
+// (repeated_parameter), and otherwise reads the same values; reading one
+// name, it never refuses more than that, and reads that name's value.
+func FuzzReadQuery(f *testing.F) {
+	for _, s := range []string{"", "a=1&b=2", "a=1&a=2", "a=%zz", "a=1;b=2", "%zz=1", "a", "&&", "q=a+b&q", "x=;&q=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		want, perr := url.ParseQuery(raw)
+		repeated := false
+		for _, vs := range want {
+			repeated = repeated || len(vs) > 1
+		}
+		got, e := readQuery(raw, func(string) bool { return true })
+		switch {
+		case perr != nil:
+			if e == nil || e.Code != "invalid_query" {
+				t.Fatalf("%q: ParseQuery: %v; readQuery: %+v", raw, perr, e)
+			}
+		case repeated:
+			if e == nil || e.Code != "repeated_parameter" {
+				t.Fatalf("%q: a name repeated; readQuery: %+v", raw, e)
+			}
+		case e != nil || !reflect.DeepEqual(got, want):
+			t.Fatalf("%q: readQuery %v %+v, ParseQuery %v", raw, got, e, want)
+		}
+		one, e1 := readQuery(raw, func(n string) bool { return n == "q" })
+		if e == nil && (e1 != nil || !reflect.DeepEqual(one["q"], want["q"])) {
+			t.Fatalf("%q: reading q alone: %v %+v, want %v", raw, one, e1, want["q"])
+		}
+	})
 }

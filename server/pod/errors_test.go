@@ -261,7 +261,9 @@ func TestNumericQueryParams(t *testing.T) {
 // lists and search, a torrent's resolution, oEmbed, users/me, the admin
 // lists, the feeds, the list pages), whoever asks; it used to take the
 // first value (?owner=a&owner=b listed a's videos). A query that does not
-// parse is 400 invalid_query; one value each still works.
+// parse is 400 invalid_query; one value each still works. A page refuses
+// only the parameters it reads: a shared link's utm_source given twice or
+// fbclid badly escaped still shows the page.
 func TestRepeatedQueryParams(t *testing.T) {
 	p := startInProcess(t)
 	base := p.URL()
@@ -311,11 +313,29 @@ func TestRepeatedQueryParams(t *testing.T) {
 			}
 		}
 	}
-	for _, target := range []string{"/?page=1&page=2", "/search?q=a&q=b"} {
-		resp, b := get(target)
-		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
-			!strings.Contains(string(b), "given twice") {
-			t.Errorf("GET %s: %s %q, want the 400 error page", target, resp.Status, resp.Header.Get("Content-Type"))
+	v := uploadVideo(t, nil, base, admin, "shared link", smallClip(t))
+	for _, tc := range []struct {
+		target string
+		status int
+		words  string
+	}{
+		{"/?page=1&page=2", 400, "given twice"},
+		{"/search?q=a&q=b", 400, "given twice"},
+		{"/search?q=%zz", 400, "malformed"},
+		{"/search?q=a;utm_source=x", 400, "malformed"},
+		{"/users/admin?page=2&page=3", 400, "given twice"},
+		{"/videos/" + v.ID + "?utm_source=a&utm_source=b", 200, "shared link"},
+		{"/videos/" + v.ID + "/embed?fbclid=%zz&t=1&t=2", 200, "shared link"},
+		{"/?fbclid=%zz", 200, "shared link"},
+		{"/?utm_source=a;utm_medium=b&page=1", 200, "shared link"},
+		{"/search?q=shared&utm_campaign=x&utm_campaign=y", 200, "shared link"},
+		{"/users/admin?igshid=a&igshid=b", 200, "shared link"},
+		{"/login?fbclid=%zz&fbclid=1", 200, "Log in"},
+	} {
+		resp, b := get(tc.target)
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(string(b), tc.words) {
+			t.Errorf("GET %s: %s %q, want %d, a page saying %q", tc.target, resp.Status, resp.Header.Get("Content-Type"), tc.status, tc.words)
 		}
 	}
 	for _, tc := range []struct {

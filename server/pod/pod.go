@@ -448,7 +448,7 @@ func (p *Pod) handler() http.Handler {
 		httpx.Compress("/static/webseed/", "/static/engine/stream/", "/tracker/"),
 		httpx.PlainErrors(log, nil, errorPage), // libraries' plain-text errors: JSON, or the error page
 		httpx.HeaderLimit(httpx.MaxHeaderBytes, errorPage),
-		httpx.OneValueEach(errorPage), // ?owner=a&owner=b: 400, not the first value
+		httpx.OneValueEach(), // ?owner=a&owner=b on the API and feeds: 400, not the first value
 		p.accounts.Middleware(log),
 	)
 }
