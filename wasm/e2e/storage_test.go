@@ -227,12 +227,19 @@ func TestIndexedDBFallbackAndSeeding(t *testing.T) {
 // playedFromStoredStart checks that a reloaded page read the video's stored
 // start itself (engine.js readStoredStart) and served the player from it:
 // its first frame came before the engine had loaded (which waits for it),
-// not from the engine once it had opened the torrent.
+// not from the engine once it had opened the torrent; and that the <video>
+// got its stream before that look-up answered, not after (engine.js
+// playLooking: they run side by side).
 func playedFromStoredStart(t *testing.T, pg context.Context) {
 	t.Helper()
 	var order struct{ Playing, Engine float64 }
 	eval(t, pg, "({playing: window.__st.firstPlayingMs, engine: window.__st.engineMs})", &order)
 	if !(order.Playing > 0 && order.Playing < order.Engine) {
 		t.Errorf("reload: first playing at %.0f ms, the engine ready at %.0f ms: the player waited for the engine instead of the page's stored start", order.Playing, order.Engine)
+	}
+	var marks struct{ Src, Stored float64 }
+	eval(t, pg, "import('/static/engine/engine.js').then((m) => m.startupMarks()).then((m) => ({src: m.src || 0, stored: m.stored || 0}))", &marks)
+	if !(marks.Src > 0 && marks.Stored > 0 && marks.Src <= marks.Stored) {
+		t.Errorf("reload: the <video> got its stream at %.0f ms, the stored look-up answered at %.0f ms: the player waited for the look-up", marks.Src, marks.Stored)
 	}
 }

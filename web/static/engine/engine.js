@@ -180,7 +180,10 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video', leng
   // player from it, as it would its own fetch (readStoredStart): the first
   // frame does not wait for the engine to load and open the torrent.
   const sameOrigin = ws && ws.origin === location.origin && canServiceWorker();
-  const stored = ws && controlledAtStart ? await (sameOrigin && length > 0 ? readStoredStart(ih, length, pieceLength) : storedStart(ih)) : null;
+  if (ws && controlledAtStart && sameOrigin && length > 0) {
+    return playLooking(video, { ih, ws, name, length, pieceLength, budget: earlyBudget({ length, duration, pieceLength }) }, swScope);
+  }
+  const stored = ws && controlledAtStart ? await storedStart(ih) : null;
   const early = ws && !stored ? ws : null;
   if (early) earlySeed.set(ih, early.href);
   pageMarks.stored ??= performance.now();
@@ -189,12 +192,6 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video', leng
   const own = early && sameOrigin;
   const u = new URL(`${ih}/${encodeURIComponent(name)}`, STREAM_BASE);
   if (early) u.searchParams.set('webseed', early.href);
-  if (stored instanceof Uint8Array) {
-    // The worker asks the page for the start of a stream with a web seed
-    // (sw.js): the page answers from storage, and the engine beyond it.
-    u.searchParams.set('webseed', ws.href);
-    storedPrefetch(ih, stored, length, mimeOf(ws.pathname), unit, video);
-  }
   // A page no worker controls yet (a first visit) points the <video> at
   // its stream at once, instead of when the worker controls the page
   // (it registers and starts in ~50-70 ms, more than a first request takes
@@ -234,12 +231,52 @@ export async function playEarly(video, { infoHash, webSeed, name = 'video', leng
   // (early bytes, or a stored start it read): a stored video the page could
   // not read plays from the engine alone, which must not wait
   // EARLY_HOLD_MS for a first frame that only it can give.
-  if (early || stored instanceof Uint8Array) release = holdEngine(video);
+  if (early) release = holdEngine(video);
   video.src = u.href;
   pageMarks.src ??= performance.now();
   // Autoplay may be refused (the page shows controls): then nothing plays
   // soon, so the engine need not wait.
   video.play().catch(() => release && release());
+  return true;
+}
+
+// playLooking is playEarly on a page a worker controlled from its start,
+// for a video of this pod whose length is known: the look-up of its stored
+// start (readStoredStart, OPFS and IndexedDB, 40-70 ms) runs beside the
+// player's start instead of before it. The <video> gets its stream at
+// once; the worker's first reads for it wait in earlyFromPrefetch on the
+// page's prefetch record, which the look-up then fills with the stored
+// start (a reload: nothing fetched, nothing handed to the engine) or
+// begins fetching from the web seed (a video not stored). The stream URL
+// is the same either way. meta: {ih, ws (the web seed URL), name, length,
+// pieceLength, budget (earlyBudget)}.
+async function playLooking(video, { ih, ws, name, length, pieceLength, budget }, swScope) {
+  const unit = pieceLength > 0 ? pieceLength : EARLY_CHUNK;
+  const u = new URL(`${ih}/${encodeURIComponent(name)}`, STREAM_BASE);
+  u.searchParams.set('webseed', ws.href);
+  expect(ih);
+  // A record this page made already (the same video played again) is kept.
+  const mine = !prefetched.has(ih);
+  const p = mine ? pendingPrefetch(ih, ws.href, unit, video) : prefetched.get(ih);
+  const lookup = mine ? readStoredStart(ih, length, pieceLength) : null;
+  if (!(await startServiceWorker(swScope))) {
+    p.abort();
+    return false;
+  }
+  const release = holdEngine(video);
+  video.src = u.href;
+  pageMarks.src ??= performance.now();
+  video.play().catch(() => release && release());
+  if (!mine) return true;
+  const stored = await lookup;
+  pageMarks.stored ??= performance.now();
+  if (p.failed) return true;
+  if (stored) {
+    storedPrefetch(ih, stored, length, mimeOf(ws.pathname), unit, video, p);
+  } else {
+    earlySeed.set(ih, ws.href);
+    fetchEarly(p, 0, budget);
+  }
   return true;
 }
 
@@ -539,14 +576,26 @@ async function readStoredIDB(infoHash, count, pieceLength) {
 }
 
 // storedPrefetch makes a video's stored start (readStoredStart) the page's
-// early bytes for the worker's reads (earlyFromPrefetch), as if fetched:
+// early bytes for the worker's reads (earlyFromPrefetch), as if fetched,
+// in the pending record p (pendingPrefetch), whose waiters it wakes:
 // nothing is handed to the engine, which holds those pieces, and nothing
 // more is fetched from the web seed beyond them (the engine serves the
 // rest, from storage first).
-function storedPrefetch(infoHash, bytes, length, mime, unit, video) {
+function storedPrefetch(infoHash, bytes, length, mime, unit, video, p) {
+  Object.assign(p, { buf: bytes, got: bytes.byteLength, given: bytes.byteLength, length, mime, unit, busy: false, video });
+  prefetched.set(infoHash, p);
+  wakeEarly(p);
+  return p;
+}
+
+// pendingPrefetch is a prefetch record (see prefetched) for bytes not
+// known yet: the worker's reads wait on it (earlyFromPrefetch waits while
+// it is busy) until storedPrefetch or fetchEarly fills it.
+function pendingPrefetch(infoHash, url, unit, video) {
+  const ctl = new AbortController();
   const p = {
-    buf: bytes, got: bytes.byteLength, given: bytes.byteLength, length, mime, unit, busy: false, failed: false,
-    opened: false, video, url: '', signal: null, wake: [], abort: () => {},
+    buf: new Uint8Array(0), got: 0, length: 0, mime: '', unit, busy: true, failed: false, opened: false,
+    video, url, signal: ctl.signal, wake: [], abort: () => { ctl.abort(); p.failed = true; p.busy = false; wakeEarly(p); },
   };
   prefetched.set(infoHash, p);
   return p;
