@@ -94,10 +94,12 @@ func (t *Torrent) startPieceLocked(i int) {
 
 // pickLocked chooses p's next block: urgent pieces nearest the playhead
 // first (asking a second peer for blocks the first is slow with), then,
-// when more is set, blocks of partial pieces, then the rarest piece p has.
+// when more is set, blocks of partial pieces, then the rarest piece p has;
+// never a piece memory would drop as it arrives (keepsLocked).
 func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time, more bool) (blockRef, bool) {
+	keeps := t.keepsLocked()
 	for _, i := range urgent {
-		if !p.has.Has(i) {
+		if !p.has.Has(i) || !keeps(i) {
 			continue
 		}
 		if ref, ok := t.freeBlockLocked(p, i, now, !p.server); ok {
@@ -108,7 +110,7 @@ func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time, more bool) (b
 		return blockRef{}, false
 	}
 	for i := range t.pieces {
-		if t.pieces[i].state == pieceDownloading && p.has.Has(i) {
+		if t.pieces[i].state == pieceDownloading && p.has.Has(i) && keeps(i) {
 			if ref, ok := t.freeBlockLocked(p, i, now, false); ok {
 				return ref, true
 			}
@@ -117,7 +119,7 @@ func (t *Torrent) pickLocked(p *peer, urgent []int, now time.Time, more bool) (b
 	best, bestAvail, ties := -1, 0, 0
 	for i := range t.pieces {
 		pc := &t.pieces[i]
-		if pc.state != pieceMissing || pc.webseed || !p.has.Has(i) {
+		if pc.state != pieceMissing || pc.webseed || !p.has.Has(i) || !keeps(i) {
 			continue
 		}
 		switch a := t.avail[i]; {

@@ -117,7 +117,9 @@ type podPick struct {
 // offers (once they waited podFillDelay there, or at once when needed
 // within podLead), and those a browser peer offers but has not delivered
 // podGrace after they came within podLead of being needed. While the
-// player starves, pieces a read waits on count as in the horizon.
+// player starves, pieces a read waits on count as in the horizon. None
+// that memory would drop as it arrives (keepsLocked): when the horizon is
+// longer than memory can hold, the pieces after what it holds wait.
 func (t *Torrent) podWantLocked(now time.Time) []podPick {
 	var out []podPick
 	seen := map[int]bool{}
@@ -127,13 +129,14 @@ func (t *Torrent) podWantLocked(now time.Time) []podPick {
 	// before it is needed.
 	browserRate := t.browserRateLocked(now)
 	var offeredAhead int64
+	keeps := t.keepsLocked()
 	consider := func(i int, need time.Duration) {
 		if seen[i] {
 			return
 		}
 		seen[i] = true
 		pc := &t.pieces[i]
-		if pc.state == pieceHave || pc.state == pieceVerifying {
+		if pc.state == pieceHave || pc.state == pieceVerifying || !keeps(i) {
 			return
 		}
 		if pc.horizonAt.IsZero() {

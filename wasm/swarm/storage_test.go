@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"slices"
 	"testing"
 	"time"
 
@@ -189,5 +190,53 @@ func TestSlowStorageKeepsMemoryBounded(t *testing.T) {
 	persisted(t, tor)
 	if s := tor.Stats(); s.PiecesPersisted == 0 || s.PiecesPersisted == s.Pieces {
 		t.Fatalf("stats %+v: want the pieces still in memory written, the dropped ones not", s)
+	}
+}
+
+// TestFullMemoryStillServesTheReader: at 16× writes to storage wait
+// (writeMinBuffer), so memory fills with pieces that cannot be dropped
+// without loss; the pod horizon (after the playhead) is longer than the
+// memory budget, and the player's read waits on a piece just behind the
+// playhead (its buffer ended there: TestLongVideoBoundedMemory's stall).
+// The read is served, and the pod does not send pieces that memory would
+// drop on arrival (before, the web seed fetched the horizon's farthest
+// piece, evicted it as it arrived, fetched it again, forever, and never
+// got to the read's piece).
+func TestFullMemoryStillServesTheReader(t *testing.T) {
+	t.Parallel()
+	const n, playhead = 40, 20
+	fx := newFixture(t, n*pieceLen)
+	ws := recordingWebSeed(fx)
+	store, _ := piecestore.Load(context.Background(), piecestore.NewMemory(), 1<<30)
+	// One piece per second of media: a 12-piece horizon, 6 pieces of memory.
+	fx.mi = ws.mi
+	tor, _ := openStored(t, store, fx, "-ST0001-v", Config{HTTPClient: ws.client,
+		MemoryBudget: 6 * pieceLen, ReadaheadBytes: 2 * pieceLen, PodHorizon: 12 * time.Second})
+	tor.SetPlayback(Playback{Position: playhead, Duration: n, Rate: 16, Buffer: 0})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	buf := make([]byte, 100)
+	off := int64(playhead-1)*pieceLen + 7
+	if _, err := tor.ReadAt(ctx, "player", buf, off); err != nil {
+		t.Fatalf("read of piece %d behind the playhead: %v; stats %+v, %d web seed ranges", playhead-1, err, tor.Stats(), len(ws.Ranges()))
+	}
+	if !bytes.Equal(buf, fx.data[off:off+100]) {
+		t.Fatal("data differs")
+	}
+	// Memory holds the budget and the read window; the pod sends each
+	// piece once, at most the horizon and the read window.
+	testenv.Eventually(t, 15*time.Second, "the web seed stops", func() bool {
+		a := len(ws.Ranges())
+		time.Sleep(time.Second) // timed: a web seed fetch from memory takes microseconds
+		return len(ws.Ranges()) == a
+	})
+	st := tor.Stats()
+	t.Logf("web seed ranges %d, pieces in memory %d", len(ws.Ranges()), st.BytesStored/pieceLen)
+	if st.PiecesPersisted != 0 {
+		t.Fatalf("pieces written while writes wait: %+v", st)
+	}
+	if got := len(ws.Ranges()); got > 12+1 || st.BytesStored > 6*pieceLen+4*pieceLen {
+		t.Fatalf("the web seed served %d ranges (%d distinct pieces), memory holds %d pieces: %+v",
+			got, len(slices.Compact(slices.Sorted(slices.Values(ws.Ranges())))), st.BytesStored/pieceLen, st)
 	}
 }

@@ -724,35 +724,7 @@ func (t *Torrent) pieceVerifiedLocked(i int, data []byte) {
 // in memory until written; any other is missing again.
 func (t *Torrent) evictLocked() {
 	for t.storeBytes > t.cfg.MemoryBudget {
-		keep := map[int]bool{}
-		ahead := int(t.cfg.ReadaheadBytes / t.info.PieceLength)
-		for _, st := range t.streams {
-			c := int(st.pos / t.info.PieceLength)
-			for i := c - 1; i <= c+ahead; i++ {
-				keep[i] = true
-			}
-		}
-		// Pieces in Config.Storage go first (they stay verified), then
-		// others, farthest first; last, pieces still waiting to be
-		// written: a writer slower than the download must not grow memory.
-		victim, worst, rank := -1, -1, 3
-		for i := range t.store {
-			pc := &t.pieces[i]
-			if keep[i] || i == t.writingNow {
-				continue
-			}
-			r := 1
-			switch {
-			case pc.stored:
-				r = 0
-			case pc.writing:
-				r = 2
-			}
-			d := t.distanceLocked(i)
-			if r < rank || (r == rank && (d > worst || (d == worst && i > victim))) {
-				victim, worst, rank = i, d, r
-			}
-		}
+		victim, _ := t.victimLocked(t.keepLocked())
 		if victim < 0 {
 			return
 		}
@@ -772,6 +744,91 @@ func (t *Torrent) evictLocked() {
 		t.pieces[victim].state = pieceMissing
 		t.have.Clear(victim)
 		t.haveCount--
+	}
+}
+
+// keepLocked returns the pieces memory never drops: each stream's read
+// window, a piece behind its position to ReadaheadBytes after it.
+func (t *Torrent) keepLocked() map[int]bool {
+	keep := map[int]bool{}
+	ahead := int(t.cfg.ReadaheadBytes / t.info.PieceLength)
+	for _, st := range t.streams {
+		c := int(st.pos / t.info.PieceLength)
+		for i := c - 1; i <= c+ahead; i++ {
+			keep[i] = true
+		}
+	}
+	return keep
+}
+
+// evictRank orders pieces in memory for eviction, lowest first: pieces in
+// Config.Storage go first (they stay verified), then others; last, pieces
+// still waiting to be written (a writer slower than the download must not
+// grow memory). Within a rank the farthest (distanceLocked) goes first.
+type evictRank struct{ rank, dist, piece int }
+
+// before reports whether r is evicted before o.
+func (r evictRank) before(o evictRank) bool {
+	if r.rank != o.rank {
+		return r.rank < o.rank
+	}
+	if r.dist != o.dist {
+		return r.dist > o.dist
+	}
+	return r.piece > o.piece
+}
+
+// rankLocked is piece i's evictRank, as if it were in memory.
+func (t *Torrent) rankLocked(i int) evictRank {
+	pc := &t.pieces[i]
+	r := 1
+	switch {
+	case pc.stored:
+		r = 0
+	case pc.writing || (t.cfg.Storage != nil && pc.state != pieceHave):
+		r = 2 // a piece not yet verified will wait to be written
+	}
+	return evictRank{r, t.distanceLocked(i), i}
+}
+
+// victimLocked returns the piece evictLocked drops next, or -1 when every
+// piece in memory is kept or being written.
+func (t *Torrent) victimLocked(keep map[int]bool) (int, evictRank) {
+	victim, vr := -1, evictRank{}
+	for i := range t.store {
+		if keep[i] || i == t.writingNow {
+			continue
+		}
+		if r := t.rankLocked(i); victim < 0 || r.before(vr) {
+			victim, vr = i, r
+		}
+	}
+	return victim, vr
+}
+
+// keepsLocked returns a test of whether a piece, once verified, would stay
+// in memory rather than be evicted on arrival: there is room for it under
+// MemoryBudget, it is in a stream's read window, or a piece evictLocked
+// drops before it is in memory. Pieces that fail it are not fetched: with
+// memory full of pieces it cannot drop without losing them (writes to
+// Config.Storage wait at high playback rates, writeMinBuffer), fetching
+// one evicts it as it arrives and makes it missing again, and the picker
+// asked for the same piece over and over (TestFullMemoryStillServesTheReader:
+// the web seed sent a piece hundreds of times a second, and never the one
+// the player waited for). The test is only valid until the lock is released.
+func (t *Torrent) keepsLocked() func(i int) bool {
+	var keep map[int]bool
+	victim := -2 // not yet computed
+	var vr evictRank
+	return func(i int) bool {
+		if t.storeBytes+t.info.PieceSize(i) <= t.cfg.MemoryBudget {
+			return true
+		}
+		if victim == -2 {
+			keep = t.keepLocked()
+			victim, vr = t.victimLocked(keep)
+		}
+		return keep[i] || (victim >= 0 && vr.before(t.rankLocked(i)))
 	}
 }
 
