@@ -115,4 +115,12 @@
 // (its budget, the viewer clearing it: Torrent.Unstored) when not also
 // in memory. Prefetching stops when the storage could take no more
 // without evicting this video's own pieces.
+//
+// Neither the pod nor a peer is asked for a piece that memory would drop
+// as it arrives (it is outside every read window and nothing in memory
+// would be evicted before it): when the horizon and the read windows ask
+// for more than memory can hold and nothing can be dropped without loss
+// (writes wait at high playback rates), the farthest pieces wait until
+// the playhead comes near, instead of being fetched, evicted and fetched
+// again while the piece the player waits for is never reached.
 package swarm
