@@ -227,7 +227,7 @@ func TestFullMemoryStillServesTheReader(t *testing.T) {
 	// piece once, at most the horizon and the read window.
 	testenv.Eventually(t, 15*time.Second, "the web seed stops", func() bool {
 		a := len(ws.Ranges())
-		time.Sleep(time.Second) // timed: a web seed fetch from memory takes microseconds
+		time.Sleep(time.Second) // timed: absence: no new web seed range in a second (one from memory takes microseconds)
 		return len(ws.Ranges()) == a
 	})
 	st := tor.Stats()
