@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -53,8 +54,11 @@ func Start(t testing.TB, opts []chromedp.ExecAllocatorOption) context.Context {
 	return ctx
 }
 
-// ConsoleLine is the log line of a page's console call ("log: a b") or
-// uncaught exception ("exception: …"), and "" for any other event.
+// ConsoleLine is the log line of a page's console call ("log: a b"),
+// uncaught exception ("exception: …") or failed or refused load
+// ("network: Failed to load resource: net::ERR_… <url>", "security: …",
+// which a page's script sees only as an error event without the reason),
+// and "" for any other event.
 func ConsoleLine(ev any) string {
 	switch ev := ev.(type) {
 	case *runtime.EventConsoleAPICalled:
@@ -73,6 +77,10 @@ func ConsoleLine(ev any) string {
 			msg += " " + ev.ExceptionDetails.Exception.Description
 		}
 		return "exception: " + msg
+	case *log.EventEntryAdded:
+		if e := ev.Entry; e != nil && (e.Source == log.EntrySourceNetwork || e.Source == log.EntrySourceSecurity) {
+			return string(e.Source) + ": " + e.Text + " " + e.URL
+		}
 	}
 	return ""
 }

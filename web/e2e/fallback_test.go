@@ -3,10 +3,13 @@ package e2e_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -40,9 +43,13 @@ func TestWatchWithoutEngine(t *testing.T) {
 	// Nobody presses play: the fallback starts by itself, as P2P does.
 	b.waitJS("playback advances", `document.querySelector("#player video").currentTime > 1`, 30*time.Second)
 	b.waitJS("bytes from the pod", `document.querySelector("#stat-from-pod").textContent !== "0 B"`, 10*time.Second)
-	if mode := b.text("#stats-mode"); mode != "Peer-to-peer could not start in this browser, so this video plays straight from the pod." {
-		t.Errorf("stats mode %q does not say why the video comes from the pod", mode)
+	// The page tries the engine again a few times (player.js
+	// ENGINE_RETRY_MS, about 20 s), saying meanwhile that it has not
+	// started yet, then why the video comes from the pod.
+	if mode := b.text("#stats-mode"); mode != "Peer-to-peer has not started yet, so this video plays straight from the pod meanwhile." {
+		t.Errorf("stats mode %q while the engine is retried", mode)
 	}
+	b.waitJS("the page to give up on the engine", `document.querySelector("#stats-mode").textContent === "Peer-to-peer could not start in this browser, so this video plays straight from the pod."`, 90*time.Second)
 	if got := b.text("#stat-from-peers"); got != "0 B" {
 		t.Errorf("from peers %q without an engine", got)
 	}
@@ -105,5 +112,79 @@ func TestWatchWithoutWebRTC(t *testing.T) {
 	want := "This browser cannot share video with other viewers (no WebRTC or Service Worker), so this video plays straight from the pod."
 	if mode := b.text("#stats-mode"); mode != want {
 		t.Errorf("stats mode %q, want %q", mode, want)
+	}
+}
+
+// TestWatchEngineStartsLate makes the engine's first start fail or run
+// late, as on a slow or flaky link: the first request for wasm_exec.js is
+// reset (a clean-clone CI run once lost it so, "cannot load
+// /static/wasm_exec.js", and the page played from the pod for the whole
+// visit), or the first request for client.wasm is held past the player's
+// 12 s wait (ENGINE_TIMEOUT_MS; under load, the start once took longer).
+// The page plays from the web seed meanwhile, says so, and moves to peer
+// to peer when the engine is up, at the same place.
+func TestWatchEngineStartsLate(t *testing.T) {
+	t.Parallel()
+	p := startPod(t, "latestart")
+	apiCall(t, p.URL, "", "POST", "/api/v1/users", `{"username":"lena","password":"lena's password"}`, http.StatusCreated)
+	id := uploadMultipart(t, p.URL, apiLogin(t, p.URL, "lena", "lena's password"), makeClip(t, 20), "Late start", "")
+	for _, tc := range []struct {
+		name, pattern string
+		hold          time.Duration // hold the first request, then let it through; 0: reset it
+		why           string        // the first start's error
+	}{
+		{"wasm_exec.js reset", "*/static/wasm_exec.js*", 0, "cannot load"},
+		{"client.wasm held", "*/static/client.wasm*", 14 * time.Second, "took too long to start"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := newBrowser(t)
+			var hit atomic.Int32
+			// The listener must not send commands: it hands each paused
+			// request to a goroutine, which answers on the browser's context
+			// (an action's ends with the action).
+			ctx := b.ctx
+			err := chromedp.Listen(ctx, func(ev any) {
+				e, ok := ev.(*fetch.EventRequestPaused)
+				if !ok {
+					return
+				}
+				first := hit.Add(1) == 1
+				go func() {
+					switch {
+					case first && tc.hold == 0:
+						_, _ = chromedp.Call(ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: e.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
+					default:
+						if first {
+							time.Sleep(tc.hold)
+						}
+						_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+					}
+				}()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.do("intercept "+tc.pattern, 10*time.Second, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				_, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: tc.pattern}}})
+				return err
+			}))
+			b.do("open the watch page", 20*time.Second,
+				chromedp.Navigate(p.URL+"/videos/"+id),
+				chromedp.WaitVisible(chromedp.CSS("#video-info")),
+			)
+			b.waitJS("peer to peer", `document.querySelector("#stats-mode").textContent.startsWith("Peer to peer")`, 90*time.Second)
+			at := eval[float64](b, `document.querySelector("#player video").currentTime`)
+			b.waitJS("playback to go on from the engine's stream", `document.querySelector("#player video").src.includes("/static/engine/stream/") && document.querySelector("#player video").currentTime > `+strconv.FormatFloat(at+1, 'f', 2, 64), 30*time.Second)
+			// The page did fall back first, for the injected reason, and moved.
+			b.mu.Lock()
+			console := strings.Join(b.console, "\n")
+			b.mu.Unlock()
+			for _, want := range []string{"engine not started, playing from the web seed meanwhile", tc.why, "peer-to-peer started"} {
+				if !strings.Contains(console, want) {
+					t.Errorf("the console does not say %q:\n%s", want, console)
+				}
+			}
+		})
 	}
 }

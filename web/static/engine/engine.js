@@ -34,12 +34,17 @@ function mimeOf(name) {
   return MIME[ext] || 'application/octet-stream';
 }
 
+// loadScript runs the classic script at src. A failed element is removed,
+// so that a later load (loadEngine again) fetches it afresh.
 function loadScript(src) {
   return new Promise((resolve, reject) => {
     const s = document.createElement('script');
     s.src = src;
     s.onload = resolve;
-    s.onerror = () => reject(new Error(`cannot load ${src}`));
+    s.onerror = () => {
+      s.remove();
+      reject(new Error(`cannot load ${src}`));
+    };
     document.head.appendChild(s);
   });
 }
@@ -50,10 +55,14 @@ let loading = null;
  * loadEngine loads the engine once per page and resolves to an Engine.
  * opts: wasmUrl, execUrl (defaults next to /static/), serviceWorker
  * (default true), swScope (default '/': the pod serves sw.js with
- * Service-Worker-Allowed: /).
+ * Service-Worker-Allowed: /). When a load fails (a script or the wasm did
+ * not arrive: a flaky link), the next call loads again.
  */
 export function loadEngine(opts = {}) {
-  if (!loading) loading = load(opts);
+  if (!loading) {
+    loading = load(opts);
+    loading.catch(() => { loading = null; });
+  }
   return loading;
 }
 
@@ -72,6 +81,7 @@ async function load({
   if (startGate) await startGate;
   const resp = fetch(wasmUrl);
   const exec = globalThis.Go ? null : loadScript(execUrl);
+  exec?.catch(() => {}); // awaited below, after the compile: not unhandled meanwhile
   const module = await compile(wasmUrl, resp);
   await exec;
   const go = new globalThis.Go();
@@ -834,6 +844,12 @@ function giveEarly(h, chunks) {
 }
 
 function readFor(h, msg, port) {
+  // The torrent may have closed while the read waited for it (handleFor):
+  // its wasm functions are released then.
+  if (handles.get(h.infoHash) !== h) {
+    port.postMessage({ error: `torrent ${msg.infoHash} was closed in this page` });
+    return;
+  }
   h.read(msg.streamId, msg.offset, Math.min(msg.length || READ_CHUNK, READ_CHUNK)).then(
     (data) => port.postMessage({ data: data.buffer, length: h.length, mime: mimeOf(h.name) }, [data.buffer]),
     (err) => port.postMessage({ error: String(err && err.message || err) }),

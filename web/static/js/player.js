@@ -84,16 +84,97 @@ async function openFile(video, file, media, engine) {
       `This browser cannot share video with other viewers (no WebRTC or Service Worker), so this video plays straight from ${from}.`,
       'no WebRTC or Service Worker');
   }
-  let timedOut = false;
+  let late = false;
+  const starting = openEngine(video, file, media, from, source, early, () => late);
   try {
-    return await withTimeout(openEngine(video, file, media, () => timedOut, from, source, early), ENGINE_TIMEOUT_MS,
-      'the peer-to-peer engine took too long to start', () => { timedOut = true; });
+    const session = await withTimeout(starting, ENGINE_TIMEOUT_MS,
+      'the peer-to-peer engine took too long to start', () => { late = true; });
+    session.torrent.play(media);
+    return session;
   } catch (err) {
-    console.warn('engine unavailable, playing from the web seed:', err);
-    return openHTTP(video, file, media,
-      `Peer-to-peer could not start in this browser, so this video plays straight from ${from}.`,
-      String((err && err.message) || err));
+    late = true;
+    console.warn('engine not started, playing from the web seed meanwhile:', err);
+    return upgrading(video, file, media, from, source, starting, err);
   }
+}
+
+// ENGINE_RETRY_MS are the waits before each new start of the engine after
+// a failed one (upgrading); after the last failure the page stays on the
+// web seed.
+const ENGINE_RETRY_MS = [1000, 4000, 15000];
+
+// upgrading plays file from the web seed (openHTTP) while the engine's
+// start is late or failed, and keeps starting it: first the start under
+// way (starting), then, after each failure, again after ENGINE_RETRY_MS.
+// Once the engine has the torrent, the player moves to its stream at the
+// same place and the session is peer to peer from then on. A viewer on a
+// slow or flaky link (a script that did not arrive once, a wasm that took
+// longer than ENGINE_TIMEOUT_MS) thus loses the first seconds' sharing,
+// not the whole visit's; stats().note says which of the two it is.
+function upgrading(video, file, media, from, source, starting, firstErr) {
+  const fallback = openHTTP(video, file, media, '', '');
+  let current = fallback;
+  let note = `Peer-to-peer has not started yet, so this video plays straight from ${from} meanwhile.`;
+  let reason = errText(firstErr);
+  let closed = false;
+  const session = {
+    get mode() { return current.mode; },
+    media,
+    get torrent() { return current.torrent; },
+    switchTo(next) {
+      file = next;
+      return current.switchTo(next);
+    },
+    stats() {
+      const s = current.stats();
+      return current === fallback ? { ...s, note, reason } : s;
+    },
+    // The storage section stays hidden (backend "none") until the engine runs.
+    storage: () => (current.storage ? current.storage() : Promise.resolve({ backend: 'none' })),
+    clearStorage: () => (current.clearStorage ? current.clearStorage() : Promise.resolve({ backend: 'none' })),
+    destroy() {
+      closed = true;
+      current.destroy();
+    },
+  };
+  (async () => {
+    let attempt = starting;
+    for (let i = 0; ; i++) {
+      try {
+        const p2p = await attempt;
+        const opened = file; // switchTo may have moved the fallback meanwhile
+        if (closed) {
+          p2p.destroy();
+          return;
+        }
+        await keepPlace(media, () => {
+          media.replaceChildren(); // the fallback's <source>s, if any
+          p2p.torrent.play(media);
+        });
+        current = p2p;
+        console.info(`peer-to-peer started ${i === 0 ? 'late' : `at attempt ${i + 1}`}: the player moved to the engine's stream`);
+        if (file !== opened) await p2p.switchTo(file);
+        return;
+      } catch (err) {
+        console.warn(`engine start ${i + 1} failed:`, err);
+        reason = errText(err);
+        if (closed) return;
+        if (i >= ENGINE_RETRY_MS.length) {
+          note = `Peer-to-peer could not start in this browser, so this video plays straight from ${from}.`;
+          return;
+        }
+        await new Promise((r) => { setTimeout(r, ENGINE_RETRY_MS[i]); });
+        if (closed) return;
+        const f = file;
+        attempt = (async () => openEngine(video, f, media, from, (f === file && source) || await firstSource(video, f), null, () => true))();
+      }
+    }
+  })();
+  return session;
+}
+
+function errText(err) {
+  return String((err && err.message) || err);
 }
 
 let enginePromise;
@@ -107,9 +188,15 @@ function engineOpts() {
   return { wasmUrl: meta('swarmtube-wasm'), execUrl: meta('swarmtube-wasm-exec') };
 }
 
+// importFailures counts failed imports of the engine's module: the browser
+// keeps a failed module fetch in its module map, so the next import
+// names it afresh (a query; nothing ran of the failed one).
+let importFailures = 0;
+
 function importEngine() {
-  engineModule ??= import(ENGINE_MODULE).catch((err) => {
+  engineModule ??= import(importFailures ? `${ENGINE_MODULE}?retry=${importFailures}` : ENGINE_MODULE).catch((err) => {
     engineModule = undefined;
+    importFailures++;
     throw err;
   });
   return engineModule;
@@ -221,7 +308,11 @@ function startEarly(video, file, media) {
     });
 }
 
-async function openEngine(video, file, media, abandoned, from, source, early) {
+// openEngine starts the engine and opens file's torrent in it, and
+// resolves to a peer-to-peer session; the caller plays it
+// (session.torrent.play(media)). Until then it may start media early
+// (engine.js playEarly), unless late() says a fallback plays it already.
+async function openEngine(video, file, media, from, source, early, late) {
   if (!source) throw new Error('no pod answers with this video’s .torrent');
   const torrentBytes = source.bytes;
   // Start the video at once: the Service Worker reads its first bytes from
@@ -232,7 +323,7 @@ async function openEngine(video, file, media, abandoned, from, source, early) {
   const webSeed = source.first ? rotate(sources(video, file).map((src) => src.webSeed).filter(Boolean))[0] : source.webSeed;
   if (early) {
     await early;
-  } else if (file.info_hash && webSeed) {
+  } else if (file.info_hash && webSeed && !late()) {
     // Size, duration and piece length size the early fetch to a second of media (earlyBudget).
     const meta = { length: file.size, duration: video.duration, pieceLength: file.piece_length };
     await mod.playEarly(media, { infoHash: file.info_hash, webSeed, name: video.name || 'video', ...meta }, {}).catch((err) => {
@@ -245,11 +336,6 @@ async function openEngine(video, file, media, abandoned, from, source, early) {
   // default); origin tells the origin's web seed from its mirrors'.
   const opts = { origin: originOf(video, file) };
   let torrent = await engine.open(await torrentBytes, opts);
-  if (abandoned()) { // the fallback already took over: do not leak the swarm
-    torrent.close();
-    throw new Error('the engine started too late');
-  }
-  torrent.play(media);
   let closed = false;
   return {
     mode: 'p2p',
