@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,11 @@ type lighthouseRun struct {
 	Multiplier     float64  `json:"cpuSlowdownMultiplier"`
 	Failing        []string `json:"failing"`
 	Warnings       []string `json:"warnings"`
+	Tasks          []struct {
+		StartMs float64  `json:"startMs"`
+		WallMs  float64  `json:"wallMs"`
+		CPUMs   *float64 `json:"cpuMs"` // nil: the trace had no thread time
+	} `json:"tasks"`
 }
 
 // TestLighthouse runs Lighthouse 12.8 (npm, pinned in scripts/node) on
@@ -135,6 +141,62 @@ func TestLighthouse(t *testing.T) {
 		}
 	}
 	out := outDir(t)
+	first := runLighthouse(t, chrome, runs, out)
+	// A performance check that fails where the page's main-thread tasks
+	// mostly waited for a core is measured twice more and held on the median run
+	// (waitedForCPU below); one that fails on the page's own work fails.
+	var again []run
+	byName := map[string]run{}
+	for _, r := range runs {
+		byName[r.Name] = r
+	}
+	for _, r := range first {
+		checkLighthouse(t, r, watch[r.Name])
+		probs := performanceProblems(t, r, watch[r.Name])
+		switch {
+		case len(probs) == 0:
+		case waitedForCPU(r):
+			t.Logf("%s: %s; its main-thread tasks ran %s of their wall time on the CPU (%s): the machine was loaded, measuring twice more",
+				r.Name, strings.Join(probs, "; "), cpuShare(r), longTasksText(r))
+			for i := 1; i <= 2; i++ {
+				a := byName[r.Name]
+				a.Name = fmt.Sprintf("%s-again-%d", r.Name, i)
+				again = append(again, a)
+			}
+		default:
+			for _, p := range probs {
+				t.Errorf("%s: %s (main-thread tasks: %s)", r.Name, p, longTasksText(r))
+			}
+		}
+	}
+	if len(again) > 0 {
+		samples := map[string][]lighthouseRun{}
+		for _, r := range first {
+			samples[r.Name] = []lighthouseRun{r}
+		}
+		for _, r := range runLighthouse(t, chrome, again, out) {
+			base := r.Name[:strings.LastIndex(r.Name, "-again-")]
+			t.Logf("%s: measured again: performance %d, TBT %.0f ms (main-thread tasks: %s)", base, r.Scores["performance"], r.Metrics.TBTMs, longTasksText(r))
+			samples[base] = append(samples[base], r)
+		}
+		for name, rs := range samples {
+			if len(rs) < 3 {
+				continue
+			}
+			m := medianRun(rs)
+			for _, p := range performanceProblems(t, m, watch[name]) {
+				t.Errorf("%s: %s in the median of 3 runs (performance %d, %d, %d)", name, p,
+					rs[0].Scores["performance"], rs[1].Scores["performance"], rs[2].Scores["performance"])
+			}
+		}
+	}
+	t.Logf("reports in %s", out)
+}
+
+// runLighthouse runs scripts/node/lighthouse.mjs on runs (each {name,
+// url, preset, headers}) and returns its reports, one per run, in order.
+func runLighthouse[R any](t *testing.T, chrome string, runs []R, out string) []lighthouseRun {
+	t.Helper()
 	in, err := json.Marshal(map[string]any{"chrome": chrome, "runs": runs, "calibrate": true, "out": out})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +214,7 @@ func TestLighthouse(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	got := 0
+	var got []lighthouseRun
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -160,16 +222,81 @@ func TestLighthouse(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("lighthouse.mjs: %v: %s", err, sc.Bytes())
 		}
-		got++
-		checkLighthouse(t, r, watch[r.Name])
+		got = append(got, r)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("lighthouse.mjs: %v\n%s", err, stderr.String())
 	}
-	if got != len(runs) {
-		t.Fatalf("lighthouse.mjs reported %d runs of %d\n%s", got, len(runs), stderr.String())
+	if len(got) != len(runs) {
+		t.Fatalf("lighthouse.mjs reported %d runs of %d\n%s", len(got), len(runs), stderr.String())
 	}
-	t.Logf("reports in %s", out)
+	return got
+}
+
+// waitedForCPU reports whether r's main-thread tasks over 10 ms ran on the
+// CPU for less than half of their wall time: the renderer's main thread was ready but
+// waiting for a core, which a loaded 2-core machine (other test packages
+// running beside this one) does to any page. Total Blocking Time counts
+// wall time (as do the simulated FCP and LCP), times the simulated CPU slowdown (×4 on mobile, calibrated
+// once per run from a benchmark that may have run in a quiet moment), so
+// such a wait made a page with no real main-thread work score 73 with
+// 1634 ms of TBT once (the home page, mobile, in a clean-clone CI run),
+// and 94 with 275 ms here at load 14 (search, mobile: three long tasks of
+// a page whose scripts run about 20 ms). Lighthouse's own guidance on
+// variability (docs/variability.md) is to run it several times and hold
+// the median; that is done for such runs only, to keep the suite's time.
+func waitedForCPU(r lighthouseRun) bool {
+	var wall, cpu float64
+	for _, lt := range r.Tasks {
+		if lt.CPUMs == nil {
+			return false
+		}
+		wall += lt.WallMs
+		cpu += *lt.CPUMs
+	}
+	return wall > 0 && cpu < wall/2
+}
+
+func cpuShare(r lighthouseRun) string {
+	var wall, cpu float64
+	for _, lt := range r.Tasks {
+		wall += lt.WallMs
+		if lt.CPUMs != nil {
+			cpu += *lt.CPUMs
+		}
+	}
+	if wall == 0 {
+		return "all"
+	}
+	return fmt.Sprintf("%.0f%%", 100*cpu/wall)
+}
+
+// longTasksText is r's main-thread tasks over 50 ms, "wall/CPU ms at
+// start ms" each.
+func longTasksText(r lighthouseRun) string {
+	var parts []string
+	for _, lt := range r.Tasks {
+		if lt.WallMs <= 50 {
+			continue
+		}
+		cpu := "?"
+		if lt.CPUMs != nil {
+			cpu = fmt.Sprintf("%.0f", *lt.CPUMs)
+		}
+		parts = append(parts, fmt.Sprintf("%.0f/%s ms at %.0f ms", lt.WallMs, cpu, lt.StartMs))
+	}
+	if len(parts) == 0 {
+		return "none over 50 ms"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// medianRun is the run of rs with the median performance score (rs has an
+// odd length).
+func medianRun(rs []lighthouseRun) lighthouseRun {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b lighthouseRun) int { return a.Scores["performance"] - b.Scores["performance"] })
+	return sorted[len(sorted)/2]
 }
 
 // watchMaxTBT bounds the watch page's Total Blocking Time (Lighthouse,
@@ -184,7 +311,8 @@ var watchMaxTBT = map[string]time.Duration{"desktop": 4 * time.Second, "mobile":
 // 95 of 96 runs, 99 once).
 const otherPagesMargin = 2
 
-// checkLighthouse holds one run to the issue's targets.
+// checkLighthouse holds one run to the issue's targets other than
+// performance (performanceProblems).
 func checkLighthouse(t *testing.T, r lighthouseRun, watch bool) {
 	t.Helper()
 	t.Logf("%-44s performance %3d  accessibility %3d  best practices %3d  SEO %3d  CLS %.3f  LCP %4.0f ms  TBT %4.0f ms  (benchmarkIndex %.0f, CPU ×%.2f)",
@@ -201,31 +329,7 @@ func checkLighthouse(t *testing.T, r lighthouseRun, watch bool) {
 	if r.Metrics.CLS > 0.02 {
 		t.Errorf("%s: CLS %.3f, want at most 0.02", r.Name, r.Metrics.CLS)
 	}
-	if !watch {
-		// 100, less otherPagesMargin: a loaded machine costs a point or two
-		// at times (99 with TBT 93 ms at benchmarkIndex 355).
-		if r.Scores["performance"] < 100-otherPagesMargin {
-			t.Errorf("%s: performance %d, want 100 (at least %d here; TBT %.0f ms, LCP %.0f ms, FCP %.0f ms; benchmarkIndex %.0f, CPU ×%.2f)",
-				r.Name, r.Scores["performance"], 100-otherPagesMargin, r.Metrics.TBTMs, r.Metrics.LCPMs, r.Metrics.FCPMs, r.BenchmarkIndex, r.Multiplier)
-		}
-	} else {
-		want := map[string]int{"desktop": 90, "mobile": 75}[r.Preset]
-		var sum, weights float64
-		for _, p := range r.PerformanceParts {
-			if p.ID != "total-blocking-time" {
-				sum += p.Weight * p.Score
-				weights += p.Weight
-			}
-		}
-		withoutTBT := 0.0
-		if weights > 0 {
-			withoutTBT = 100 * sum / weights
-		}
-		t.Logf("%s: performance %d (target %d), %.0f without TBT", r.Name, r.Scores["performance"], want, withoutTBT)
-		if withoutTBT < float64(want) {
-			t.Errorf("%s: performance without TBT %.0f, want at least %d (LCP %.0f ms, FCP %.0f ms, CLS %.3f)",
-				r.Name, withoutTBT, want, r.Metrics.LCPMs, r.Metrics.FCPMs, r.Metrics.CLS)
-		}
+	if watch {
 		// The engine's download waits until the page has painted (the
 		// player's first frame on screen): once it started at 802 ms,
 		// before the page's first paint at 1268 ms, and the simulated
@@ -239,14 +343,48 @@ func checkLighthouse(t *testing.T, r lighthouseRun, watch bool) {
 			t.Errorf("%s: the engine's wasm was asked for at %.0f ms, before the page's first paint at %.0f ms (simulated LCP %.0f ms)",
 				r.Name, *r.WasmStartMs, r.Observed.FCPMs, r.Metrics.LCPMs)
 		}
-		if max := watchMaxTBT[r.Preset]; r.Metrics.TBTMs > max.Seconds()*1000 {
-			t.Errorf("%s: Total Blocking Time %.0f ms, want at most %s (benchmarkIndex %.0f, CPU ×%.2f)",
-				r.Name, r.Metrics.TBTMs, max, r.BenchmarkIndex, r.Multiplier)
-		}
 	}
 	if len(r.Warnings) > 0 {
 		t.Logf("%s: Lighthouse warns: %s", r.Name, strings.Join(r.Warnings, "; "))
 	}
+}
+
+// performanceProblems holds r's performance to the issue's targets and
+// returns what misses them (the checks a loaded machine can fail).
+func performanceProblems(t *testing.T, r lighthouseRun, watch bool) []string {
+	t.Helper()
+	var probs []string
+	if !watch {
+		// 100, less otherPagesMargin: a loaded machine costs a point or two
+		// at times (99 with TBT 93 ms at benchmarkIndex 355).
+		if r.Scores["performance"] < 100-otherPagesMargin {
+			probs = append(probs, fmt.Sprintf("performance %d, want 100 (at least %d here; TBT %.0f ms, LCP %.0f ms, FCP %.0f ms; benchmarkIndex %.0f, CPU ×%.2f)",
+				r.Scores["performance"], 100-otherPagesMargin, r.Metrics.TBTMs, r.Metrics.LCPMs, r.Metrics.FCPMs, r.BenchmarkIndex, r.Multiplier))
+		}
+		return probs
+	}
+	want := map[string]int{"desktop": 90, "mobile": 75}[r.Preset]
+	var sum, weights float64
+	for _, p := range r.PerformanceParts {
+		if p.ID != "total-blocking-time" {
+			sum += p.Weight * p.Score
+			weights += p.Weight
+		}
+	}
+	withoutTBT := 0.0
+	if weights > 0 {
+		withoutTBT = 100 * sum / weights
+	}
+	t.Logf("%s: performance %d (target %d), %.0f without TBT", r.Name, r.Scores["performance"], want, withoutTBT)
+	if withoutTBT < float64(want) {
+		probs = append(probs, fmt.Sprintf("performance without TBT %.0f, want at least %d (LCP %.0f ms, FCP %.0f ms, CLS %.3f)",
+			withoutTBT, want, r.Metrics.LCPMs, r.Metrics.FCPMs, r.Metrics.CLS))
+	}
+	if max := watchMaxTBT[r.Preset]; r.Metrics.TBTMs > max.Seconds()*1000 {
+		probs = append(probs, fmt.Sprintf("Total Blocking Time %.0f ms, want at most %s (benchmarkIndex %.0f, CPU ×%.2f)",
+			r.Metrics.TBTMs, max, r.BenchmarkIndex, r.Multiplier))
+	}
+	return probs
 }
 
 // sessionCookie logs user in through the API and returns the session
