@@ -156,7 +156,7 @@ func TestWatchEngineStartsLate(t *testing.T) {
 						_, _ = chromedp.Call(ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: e.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
 					default:
 						if first {
-							time.Sleep(tc.hold)
+							time.Sleep(tc.hold) // timed: behaviour: a slow link, the wasm arriving after the player's 12 s wait
 						}
 						_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
 					}
