@@ -270,7 +270,9 @@ async function playLooking(video, { ih, ws, name, length, pieceLength, budget },
   const p = mine ? pendingPrefetch(ih, ws.href, unit, video) : prefetched.get(ih);
   const lookup = mine ? readStoredStart(ih, length, pieceLength) : null;
   if (!(await startServiceWorker(swScope))) {
-    p.abort();
+    // No fetch is in flight yet: the record fails here, waking its waiters.
+    Object.assign(p, { failed: true, busy: false });
+    wakeEarly(p);
     return false;
   }
   const release = holdEngine(video);
@@ -282,7 +284,7 @@ async function playLooking(video, { ih, ws, name, length, pieceLength, budget },
   pageMarks.stored ??= performance.now();
   if (p.failed) return true;
   if (stored) {
-    storedPrefetch(ih, stored, length, mimeOf(ws.pathname), unit, video, p);
+    storedPrefetch(p, stored, length, mimeOf(ws.pathname));
   } else {
     earlySeed.set(ih, ws.href);
     fetchEarly(p, 0, budget);
@@ -387,12 +389,7 @@ function canServiceWorker() {
 function prefetchEarly(infoHash, url, budget, unit, video, first, response) {
   const have = prefetched.get(infoHash);
   if (have) return have;
-  const ctl = new AbortController();
-  const p = {
-    buf: new Uint8Array(0), got: 0, length: 0, mime: '', unit, busy: false, failed: false, opened: false,
-    video, url, signal: ctl.signal, wake: [], abort: () => ctl.abort(),
-  };
-  prefetched.set(infoHash, p);
+  const p = pendingPrefetch(infoHash, url, unit, video);
   fetchEarly(p, 0, budget, first, response);
   return p;
 }
@@ -591,21 +588,20 @@ async function readStoredIDB(infoHash, count, pieceLength) {
 // nothing is handed to the engine, which holds those pieces, and nothing
 // more is fetched from the web seed beyond them (the engine serves the
 // rest, from storage first).
-function storedPrefetch(infoHash, bytes, length, mime, unit, video, p) {
-  Object.assign(p, { buf: bytes, got: bytes.byteLength, given: bytes.byteLength, length, mime, unit, busy: false, video });
-  prefetched.set(infoHash, p);
+function storedPrefetch(p, bytes, length, mime) {
+  Object.assign(p, { buf: bytes, got: bytes.byteLength, given: bytes.byteLength, length, mime, busy: false });
   wakeEarly(p);
-  return p;
 }
 
-// pendingPrefetch is a prefetch record (see prefetched) for bytes not
-// known yet: the worker's reads wait on it (earlyFromPrefetch waits while
-// it is busy) until storedPrefetch or fetchEarly fills it.
+// pendingPrefetch is the prefetch record (see prefetched) of infoHash, its
+// bytes not known yet: the worker's reads wait on it (earlyFromPrefetch
+// waits while it is busy) until fetchEarly (prefetchEarly) or
+// storedPrefetch fills it.
 function pendingPrefetch(infoHash, url, unit, video) {
   const ctl = new AbortController();
   const p = {
     buf: new Uint8Array(0), got: 0, length: 0, mime: '', unit, busy: true, failed: false, opened: false,
-    video, url, signal: ctl.signal, wake: [], abort: () => { ctl.abort(); p.failed = true; p.busy = false; wakeEarly(p); },
+    video, url, signal: ctl.signal, wake: [], abort: () => ctl.abort(),
   };
   prefetched.set(infoHash, p);
   return p;
